@@ -1,0 +1,34 @@
+// Self-registration of CLI subcommands. Each cmd_<group>.cpp defines a function that adds its
+// subcommands to the root CLI11 app and registers it with a static CommandRegistrar, so adding a
+// command never edits main.cpp.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace leukocrypt::cli {
+
+using RegisterFn = std::function<void(CLI::App& root)>;
+
+struct CommandRegistrar {
+  // `order` sorts the subcommands in --help (lower first).
+  CommandRegistrar(int order, RegisterFn fn);
+};
+
+struct RegisteredCommand {
+  int order;
+  RegisterFn fn;
+};
+std::vector<RegisteredCommand>& registered_commands();
+
+// Prints a JSON document to stdout (pretty, newline-terminated): the --json output of commands.
+void print_json(const nlohmann::json& j);
+
+// Default real-data folder baked in at build time (../shared/data beside the checkout),
+// overridden by the LEUKOCRYPT_DATA_DIR environment variable.
+std::string default_data_dir();
+
+}  // namespace leukocrypt::cli

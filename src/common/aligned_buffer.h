@@ -1,0 +1,57 @@
+// 64-byte aligned, movable, non-copyable-by-accident buffer of trivially copyable T.
+// Polynomials and kernel inputs live here so AVX-512 loads are aligned.
+#pragma once
+
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+namespace leukocrypt {
+
+template <class T>
+class AlignedBuffer {
+  static_assert(std::is_trivially_copyable_v<T>);
+
+ public:
+  static constexpr std::size_t kAlignment = 64;
+
+  AlignedBuffer() = default;
+  explicit AlignedBuffer(std::size_t n) { allocate(n); std::memset(data_, 0, bytes()); }
+  AlignedBuffer(const AlignedBuffer& o) { allocate(o.size_); if (size_) std::memcpy(data_, o.data_, bytes()); }
+  AlignedBuffer(AlignedBuffer&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  AlignedBuffer& operator=(AlignedBuffer o) noexcept { swap(o); return *this; }
+  ~AlignedBuffer() { std::free(data_); }
+
+  void swap(AlignedBuffer& o) noexcept { std::swap(data_, o.data_); std::swap(size_, o.size_); }
+  // Resizes and zero-fills; old contents are discarded.
+  void reset(std::size_t n) { AlignedBuffer tmp(n); swap(tmp); }
+
+  T* data() noexcept { return data_; }
+  const T* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  T& operator[](std::size_t i) noexcept { return data_[i]; }
+  const T& operator[](std::size_t i) const noexcept { return data_[i]; }
+  T* begin() noexcept { return data_; }
+  T* end() noexcept { return data_ + size_; }
+  const T* begin() const noexcept { return data_; }
+  const T* end() const noexcept { return data_ + size_; }
+
+ private:
+  std::size_t bytes() const { return size_ * sizeof(T); }
+  void allocate(std::size_t n) {
+    size_ = n;
+    if (n == 0) { data_ = nullptr; return; }
+    std::size_t b = (n * sizeof(T) + kAlignment - 1) / kAlignment * kAlignment;
+    data_ = static_cast<T*>(std::aligned_alloc(kAlignment, b));
+    if (!data_) throw std::bad_alloc();
+  }
+
+  T* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+}  // namespace leukocrypt

@@ -1,0 +1,67 @@
+// File helpers: data-folder lookup, whole-file reads, atomic writes.
+#include "common/paths.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <random>
+
+#include "common/error.h"
+
+namespace leukocrypt {
+
+std::filesystem::path data_dir(const std::filesystem::path& fallback) {
+  if (const char* env = std::getenv("LEUKOCRYPT_DATA_DIR"); env && *env) return env;
+  return fallback;
+}
+
+std::string read_file(const std::filesystem::path& path, std::size_t max_bytes) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    throw IoError("cannot read '" + path.string() + "': not a regular file");
+  auto size = std::filesystem::file_size(path, ec);
+  if (ec) throw IoError("cannot read '" + path.string() + "': " + ec.message());
+  if (size > max_bytes)
+    throw IoError("file '" + path.string() + "' is too large (" + std::to_string(size) + " bytes, limit " +
+                  std::to_string(max_bytes) + ")");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError("cannot open '" + path.string() + "': " + std::strerror(errno));
+  std::string bytes(size, '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(size));
+  if (static_cast<std::size_t>(in.gcount()) != size) throw IoError("short read on '" + path.string() + "'");
+  return bytes;
+}
+
+void write_file_atomic(const std::filesystem::path& path, const std::string& bytes) {
+  auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  std::random_device rd;
+  auto tmp = dir / ("." + path.filename().string() + ".tmp" + std::to_string(rd()));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) throw IoError("cannot write '" + tmp.string() + "': " + std::strerror(errno));
+  std::size_t off = 0;
+  while (off < bytes.size()) {
+    ssize_t w = ::write(fd, bytes.data() + off, bytes.size() - off);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw IoError("cannot write '" + tmp.string() + "': " + std::strerror(e));
+    }
+    off += static_cast<std::size_t>(w);
+  }
+  ::fsync(fd);
+  ::close(fd);
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    ::unlink(tmp.c_str());
+    throw IoError("cannot rename to '" + path.string() + "': " + ec.message());
+  }
+}
+
+}  // namespace leukocrypt

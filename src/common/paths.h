@@ -1,0 +1,18 @@
+// Locations the project reads by default: the real-data folder beside the checkout.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace leukocrypt {
+
+// LEUKOCRYPT_DATA_DIR env var if set, else `fallback` (tests pass their compile-time path).
+std::filesystem::path data_dir(const std::filesystem::path& fallback = "../shared/data");
+
+// Writes `bytes` to `path` atomically: a temporary file in the same directory, fsync, rename.
+void write_file_atomic(const std::filesystem::path& path, const std::string& bytes);
+
+// Reads a whole file; throws IoError naming the path.
+std::string read_file(const std::filesystem::path& path, std::size_t max_bytes = std::size_t(1) << 34);
+
+}  // namespace leukocrypt
