@@ -1,0 +1,154 @@
+// Kernel dispatch: CPUID detection, the LEUKOCRYPT_KERNELS override, and the public kernel
+// entry points, each one indirect call through the active table.
+#include "he/kernels/dispatch.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "common/error.h"
+#include "he/kernels/eltwise.h"
+#include "he/kernels/isa_kernels.h"
+#include "he/kernels/kernel_table.h"
+
+namespace leukocrypt::he {
+namespace {
+
+constexpr KernelTable kScalarTable{
+    KernelIsa::kScalar,
+    scalar::forward_ntt, scalar::forward_ntt_lazy, scalar::inverse_ntt,
+    scalar::eltwise_add_mod, scalar::eltwise_sub_mod, scalar::eltwise_neg_mod,
+    scalar::eltwise_mul_mod, scalar::eltwise_mul_scalar_mod, scalar::eltwise_fma_scalar_mod,
+    scalar::eltwise_add_scalar_mod, scalar::eltwise_reduce_mod, scalar::eltwise_mul_add_mod};
+
+#if LEUKOCRYPT_KERNELS_IFMA
+constexpr KernelTable kAvx512IfmaTable{
+    KernelIsa::kAvx512Ifma,
+    avx512ifma::forward_ntt, avx512ifma::forward_ntt_lazy, avx512ifma::inverse_ntt,
+    avx512ifma::eltwise_add_mod, avx512ifma::eltwise_sub_mod, avx512ifma::eltwise_neg_mod,
+    avx512ifma::eltwise_mul_mod, avx512ifma::eltwise_mul_scalar_mod,
+    avx512ifma::eltwise_fma_scalar_mod, avx512ifma::eltwise_add_scalar_mod,
+    avx512ifma::eltwise_reduce_mod, avx512ifma::eltwise_mul_add_mod};
+#endif
+
+bool cpu_has(KernelIsa isa) {
+  switch (isa) {
+    case KernelIsa::kScalar: return true;
+    case KernelIsa::kAvx2: return false;    // no AVX2 kernels in this build
+    case KernelIsa::kAvx512: return false;  // no plain AVX-512 kernels in this build
+    case KernelIsa::kAvx512Ifma:
+#if LEUKOCRYPT_KERNELS_IFMA
+      __builtin_cpu_init();
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512ifma");
+#else
+      return false;
+#endif
+  }
+  return false;
+}
+
+KernelIsa choose_isa() {
+  const KernelIsa best = best_supported_isa();
+  const char* env = std::getenv("LEUKOCRYPT_KERNELS");
+  if (env == nullptr || *env == '\0') return best;
+  const std::string_view want(env);
+  for (KernelIsa isa : {KernelIsa::kScalar, KernelIsa::kAvx2, KernelIsa::kAvx512, KernelIsa::kAvx512Ifma}) {
+    if (want != to_string(isa)) continue;
+    if (isa_supported(isa)) return isa;
+    std::fprintf(stderr, "leukocrypt: LEUKOCRYPT_KERNELS=%s not supported here, using %s\n", env,
+                 to_string(best));
+    return best;
+  }
+  std::fprintf(stderr,
+               "leukocrypt: LEUKOCRYPT_KERNELS=%s unknown (scalar|avx2|avx512|ifma), using %s\n",
+               env, to_string(best));
+  return best;
+}
+
+}  // namespace
+
+bool isa_supported(KernelIsa isa) { return cpu_has(isa); }
+
+KernelIsa best_supported_isa() {
+  for (KernelIsa isa : {KernelIsa::kAvx512Ifma, KernelIsa::kAvx512, KernelIsa::kAvx2}) {
+    if (isa_supported(isa)) return isa;
+  }
+  return KernelIsa::kScalar;
+}
+
+KernelIsa active_isa() {
+  static const KernelIsa isa = choose_isa();
+  return isa;
+}
+
+const char* to_string(KernelIsa isa) {
+  switch (isa) {
+    case KernelIsa::kScalar: return "scalar";
+    case KernelIsa::kAvx2: return "avx2";
+    case KernelIsa::kAvx512: return "avx512";
+    case KernelIsa::kAvx512Ifma: return "ifma";
+  }
+  return "unknown";
+}
+
+const KernelTable& kernel_table(KernelIsa isa) {
+  require(isa_supported(isa), std::string("kernel ISA ") + to_string(isa) +
+                                  " is not supported by this build or CPU");
+  switch (isa) {
+#if LEUKOCRYPT_KERNELS_IFMA
+    case KernelIsa::kAvx512Ifma: return kAvx512IfmaTable;
+#endif
+    default: return kScalarTable;
+  }
+}
+
+const KernelTable& active_kernel_table() {
+  static const KernelTable& table = kernel_table(active_isa());
+  return table;
+}
+
+void forward_ntt(std::uint64_t* a, const NttTables& t) { active_kernel_table().forward_ntt(a, t); }
+void forward_ntt_lazy(std::uint64_t* a, const NttTables& t) {
+  active_kernel_table().forward_ntt_lazy(a, t);
+}
+void inverse_ntt(std::uint64_t* a, const NttTables& t) { active_kernel_table().inverse_ntt(a, t); }
+
+void eltwise_add_mod(std::uint64_t* out, const std::uint64_t* a, const std::uint64_t* b,
+                     std::size_t n, const Modulus& q) {
+  active_kernel_table().add_mod(out, a, b, n, q);
+}
+void eltwise_sub_mod(std::uint64_t* out, const std::uint64_t* a, const std::uint64_t* b,
+                     std::size_t n, const Modulus& q) {
+  active_kernel_table().sub_mod(out, a, b, n, q);
+}
+void eltwise_neg_mod(std::uint64_t* out, const std::uint64_t* a, std::size_t n, const Modulus& q) {
+  active_kernel_table().neg_mod(out, a, n, q);
+}
+void eltwise_mul_mod(std::uint64_t* out, const std::uint64_t* a, const std::uint64_t* b,
+                     std::size_t n, const Modulus& q) {
+  active_kernel_table().mul_mod(out, a, b, n, q);
+}
+void eltwise_mul_scalar_mod(std::uint64_t* out, const std::uint64_t* a, const ShoupOperand& w,
+                            std::size_t n, const Modulus& q) {
+  active_kernel_table().mul_scalar_mod(out, a, w, n, q);
+}
+void eltwise_fma_scalar_mod(std::uint64_t* acc, const std::uint64_t* a, const ShoupOperand& w,
+                            std::size_t n, const Modulus& q) {
+  active_kernel_table().fma_scalar_mod(acc, a, w, n, q);
+}
+void eltwise_add_scalar_mod(std::uint64_t* out, const std::uint64_t* a, std::uint64_t c,
+                            std::size_t n, const Modulus& q) {
+  active_kernel_table().add_scalar_mod(out, a, c, n, q);
+}
+void eltwise_reduce_mod(std::uint64_t* out, const std::uint64_t* a, std::size_t n, const Modulus& q) {
+  active_kernel_table().reduce_mod(out, a, n, q);
+}
+void eltwise_mul_add_mod(std::uint64_t* acc, const std::uint64_t* a, const std::uint64_t* b,
+                         std::size_t n, const Modulus& q) {
+  active_kernel_table().mul_add_mod(acc, a, b, n, q);
+}
+
+}  // namespace leukocrypt::he

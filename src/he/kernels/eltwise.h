@@ -1,0 +1,58 @@
+// Element-wise modular kernels on raw coefficient arrays of length n (HEXL style). Inputs are in
+// [0, q) unless stated; `out`/`acc` may alias an input. The public functions dispatch to the best
+// ISA at run time (dispatch.h); the scalar:: references are always callable.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "he/math/modulus.h"
+
+namespace leukocrypt::he {
+
+// out = a + b mod q.
+void eltwise_add_mod(std::uint64_t* out, const std::uint64_t* a, const std::uint64_t* b,
+                     std::size_t n, const Modulus& q);
+// out = a - b mod q.
+void eltwise_sub_mod(std::uint64_t* out, const std::uint64_t* a, const std::uint64_t* b,
+                     std::size_t n, const Modulus& q);
+// out = -a mod q.
+void eltwise_neg_mod(std::uint64_t* out, const std::uint64_t* a, std::size_t n, const Modulus& q);
+// out = a * b mod q (Barrett).
+void eltwise_mul_mod(std::uint64_t* out, const std::uint64_t* a, const std::uint64_t* b,
+                     std::size_t n, const Modulus& q);
+// out = a * w mod q, w a Shoup operand made for q; a may be any 64-bit value.
+void eltwise_mul_scalar_mod(std::uint64_t* out, const std::uint64_t* a, const ShoupOperand& w,
+                            std::size_t n, const Modulus& q);
+// acc = acc + a * w mod q: the CryptoNets weight op (O(n), no NTT).
+void eltwise_fma_scalar_mod(std::uint64_t* acc, const std::uint64_t* a, const ShoupOperand& w,
+                            std::size_t n, const Modulus& q);
+// out = a + c mod q, c in [0, q).
+void eltwise_add_scalar_mod(std::uint64_t* out, const std::uint64_t* a, std::uint64_t c,
+                            std::size_t n, const Modulus& q);
+// out = a mod q for arbitrary 64-bit a.
+void eltwise_reduce_mod(std::uint64_t* out, const std::uint64_t* a, std::size_t n, const Modulus& q);
+// acc = acc + a * b mod q (dyadic; key-switching inner products).
+void eltwise_mul_add_mod(std::uint64_t* acc, const std::uint64_t* a, const std::uint64_t* b,
+                         std::size_t n, const Modulus& q);
+
+namespace scalar {
+void eltwise_add_mod(std::uint64_t* out, const std::uint64_t* a, const std::uint64_t* b,
+                     std::size_t n, const Modulus& q);
+void eltwise_sub_mod(std::uint64_t* out, const std::uint64_t* a, const std::uint64_t* b,
+                     std::size_t n, const Modulus& q);
+void eltwise_neg_mod(std::uint64_t* out, const std::uint64_t* a, std::size_t n, const Modulus& q);
+void eltwise_mul_mod(std::uint64_t* out, const std::uint64_t* a, const std::uint64_t* b,
+                     std::size_t n, const Modulus& q);
+void eltwise_mul_scalar_mod(std::uint64_t* out, const std::uint64_t* a, const ShoupOperand& w,
+                            std::size_t n, const Modulus& q);
+void eltwise_fma_scalar_mod(std::uint64_t* acc, const std::uint64_t* a, const ShoupOperand& w,
+                            std::size_t n, const Modulus& q);
+void eltwise_add_scalar_mod(std::uint64_t* out, const std::uint64_t* a, std::uint64_t c,
+                            std::size_t n, const Modulus& q);
+void eltwise_reduce_mod(std::uint64_t* out, const std::uint64_t* a, std::size_t n, const Modulus& q);
+void eltwise_mul_add_mod(std::uint64_t* acc, const std::uint64_t* a, const std::uint64_t* b,
+                         std::size_t n, const Modulus& q);
+}  // namespace scalar
+
+}  // namespace leukocrypt::he

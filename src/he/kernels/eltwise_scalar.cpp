@@ -1,0 +1,61 @@
+// Portable reference element-wise kernels.
+#include "he/kernels/eltwise.h"
+
+namespace leukocrypt::he::scalar {
+
+void eltwise_add_mod(std::uint64_t* out, const std::uint64_t* a, const std::uint64_t* b,
+                     std::size_t n, const Modulus& q) {
+  const std::uint64_t qv = q.value();
+  for (std::size_t i = 0; i < n; ++i) out[i] = add_mod(a[i], b[i], qv);
+}
+
+void eltwise_sub_mod(std::uint64_t* out, const std::uint64_t* a, const std::uint64_t* b,
+                     std::size_t n, const Modulus& q) {
+  const std::uint64_t qv = q.value();
+  for (std::size_t i = 0; i < n; ++i) out[i] = sub_mod(a[i], b[i], qv);
+}
+
+void eltwise_neg_mod(std::uint64_t* out, const std::uint64_t* a, std::size_t n, const Modulus& q) {
+  const std::uint64_t qv = q.value();
+  for (std::size_t i = 0; i < n; ++i) out[i] = neg_mod(a[i], qv);
+}
+
+void eltwise_mul_mod(std::uint64_t* out, const std::uint64_t* a, const std::uint64_t* b,
+                     std::size_t n, const Modulus& q) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = mul_mod(a[i], b[i], q);
+}
+
+void eltwise_mul_scalar_mod(std::uint64_t* out, const std::uint64_t* a, const ShoupOperand& w,
+                            std::size_t n, const Modulus& q) {
+  const std::uint64_t qv = q.value();
+  const ShoupOperand wl = w;
+  for (std::size_t i = 0; i < n; ++i) out[i] = mul_mod_shoup(a[i], wl, qv);
+}
+
+void eltwise_fma_scalar_mod(std::uint64_t* acc, const std::uint64_t* a, const ShoupOperand& w,
+                            std::size_t n, const Modulus& q) {
+  const std::uint64_t qv = q.value();
+  const ShoupOperand wl = w;
+  for (std::size_t i = 0; i < n; ++i) acc[i] = add_mod(acc[i], mul_mod_shoup(a[i], wl, qv), qv);
+}
+
+void eltwise_add_scalar_mod(std::uint64_t* out, const std::uint64_t* a, std::uint64_t c,
+                            std::size_t n, const Modulus& q) {
+  const std::uint64_t qv = q.value();
+  for (std::size_t i = 0; i < n; ++i) out[i] = add_mod(a[i], c, qv);
+}
+
+void eltwise_reduce_mod(std::uint64_t* out, const std::uint64_t* a, std::size_t n, const Modulus& q) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = q.reduce(a[i]);
+}
+
+void eltwise_mul_add_mod(std::uint64_t* acc, const std::uint64_t* a, const std::uint64_t* b,
+                         std::size_t n, const Modulus& q) {
+  for (std::size_t i = 0; i < n; ++i) {
+    // acc < q and a * b < q^2, so the 128-bit sum cannot overflow.
+    u128 p = static_cast<u128>(a[i]) * b[i] + acc[i];
+    acc[i] = q.reduce128(static_cast<std::uint64_t>(p >> 64), static_cast<std::uint64_t>(p));
+  }
+}
+
+}  // namespace leukocrypt::he::scalar

@@ -1,0 +1,40 @@
+// Internal: declarations of the per-ISA kernel implementations (defined in the *_<isa>.cpp
+// files, each compiled with its own target flags). Only dispatch.cpp and tests include this.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "he/kernels/ntt.h"
+#include "he/math/modulus.h"
+
+#define LC_DECLARE_ISA_KERNELS                                                                     \
+  void forward_ntt(std::uint64_t* a, const NttTables& tables);                                     \
+  void forward_ntt_lazy(std::uint64_t* a, const NttTables& tables);                                \
+  void inverse_ntt(std::uint64_t* a, const NttTables& tables);                                     \
+  void eltwise_add_mod(std::uint64_t* out, const std::uint64_t* a, const std::uint64_t* b,         \
+                       std::size_t n, const Modulus& q);                                           \
+  void eltwise_sub_mod(std::uint64_t* out, const std::uint64_t* a, const std::uint64_t* b,         \
+                       std::size_t n, const Modulus& q);                                           \
+  void eltwise_neg_mod(std::uint64_t* out, const std::uint64_t* a, std::size_t n,                  \
+                       const Modulus& q);                                                          \
+  void eltwise_mul_mod(std::uint64_t* out, const std::uint64_t* a, const std::uint64_t* b,         \
+                       std::size_t n, const Modulus& q);                                           \
+  void eltwise_mul_scalar_mod(std::uint64_t* out, const std::uint64_t* a, const ShoupOperand& w,   \
+                              std::size_t n, const Modulus& q);                                    \
+  void eltwise_fma_scalar_mod(std::uint64_t* acc, const std::uint64_t* a, const ShoupOperand& w,   \
+                              std::size_t n, const Modulus& q);                                    \
+  void eltwise_add_scalar_mod(std::uint64_t* out, const std::uint64_t* a, std::uint64_t c,         \
+                              std::size_t n, const Modulus& q);                                    \
+  void eltwise_reduce_mod(std::uint64_t* out, const std::uint64_t* a, std::size_t n,               \
+                          const Modulus& q);                                                       \
+  void eltwise_mul_add_mod(std::uint64_t* acc, const std::uint64_t* a, const std::uint64_t* b,     \
+                           std::size_t n, const Modulus& q);
+
+namespace leukocrypt::he {
+#if LEUKOCRYPT_KERNELS_IFMA
+namespace avx512ifma { LC_DECLARE_ISA_KERNELS }
+#endif
+}  // namespace leukocrypt::he
+
+#undef LC_DECLARE_ISA_KERNELS
