@@ -1,0 +1,53 @@
+// A BFV ciphertext: `size` polynomials (2 after encryption, 3 after multiply before
+// relinearisation) over the first `level` ciphertext primes, stored prime-major in coefficient
+// form: poly k, prime i is data(k, i)[0..N). It carries the params id and level, checked by every
+// evaluator op. Movable value; copy with clone semantics (copy constructor).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "common/aligned_buffer.h"
+
+namespace leukocrypt::bfv {
+
+class Ciphertext {
+ public:
+  Ciphertext() = default;
+  Ciphertext(std::uint64_t params_id, std::size_t n, std::size_t level, std::size_t size)
+      : params_id_(params_id), n_(n), level_(level), size_(size), data_(size * level * n) {}
+
+  std::uint64_t params_id() const { return params_id_; }
+  std::size_t n() const { return n_; }
+  // Number of ciphertext primes present (L when fresh; drops with modulus switching).
+  std::size_t level() const { return level_; }
+  // Number of polynomials (2 or 3).
+  std::size_t size() const { return size_; }
+  // Always false today: ciphertexts stay in coefficient form between ops (scalar ops, automorphisms,
+  // HPS base extension and modulus switching all want it).
+  bool is_ntt_form() const { return false; }
+  bool empty() const { return size_ == 0; }
+
+  std::uint64_t* poly(std::size_t k) { return data_.data() + k * level_ * n_; }
+  const std::uint64_t* poly(std::size_t k) const { return data_.data() + k * level_ * n_; }
+  std::uint64_t* data(std::size_t k, std::size_t i) { return poly(k) + i * n_; }
+  const std::uint64_t* data(std::size_t k, std::size_t i) const { return poly(k) + i * n_; }
+  std::uint64_t* raw() { return data_.data(); }
+  const std::uint64_t* raw() const { return data_.data(); }
+  std::size_t raw_size() const { return data_.size(); }
+
+  // Reshapes to (level, size) with zeroed contents (reuses nothing; not for hot loops).
+  void reset(std::uint64_t params_id, std::size_t n, std::size_t level, std::size_t size) {
+    params_id_ = params_id; n_ = n; level_ = level; size_ = size;
+    data_.reset(size * level * n);
+  }
+
+ private:
+  std::uint64_t params_id_ = 0;
+  std::size_t n_ = 0;
+  std::size_t level_ = 0;
+  std::size_t size_ = 0;
+  AlignedBuffer<std::uint64_t> data_;
+};
+
+}  // namespace leukocrypt::bfv

@@ -1,0 +1,93 @@
+// Context: everything precomputed once from Params (NTT tables for every prime, encoding and
+// decoding constants, per-level HPS multiplication and modulus-switching constants). Immutable
+// after construction and shared by all objects through std::shared_ptr<const Context>, so it is
+// safe to use from many threads.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "he/bfv/params.h"
+#include "he/kernels/ntt.h"
+#include "he/math/modulus.h"
+#include "he/ring/base_converter.h"
+
+namespace leukocrypt::bfv {
+
+using he::Modulus;
+using he::NttTables;
+using he::ShoupOperand;
+
+// Constants for ciphertexts at one level l (primes q_0..q_{l-1} present). Internal to the engine.
+struct LevelData {
+  std::size_t level = 0;
+  double log2_q = 0;
+  // Encoding: round(Q*m/t) = delta*m + round(q_mod_t*m/t) (delta = floor(Q/t)).
+  std::vector<ShoupOperand> delta;  // floor(Q/t) mod q_i
+  std::uint64_t q_mod_t = 0;        // Q mod t
+  // Decoding: round(t*x/Q) mod t = sum x_i*dec_int_i + round(sum x_i*dec_frac_i/2^64) mod t.
+  std::vector<std::uint64_t> dec_int;
+  std::vector<std::uint64_t> dec_frac;
+  // Modulus switching to level l-1: q_{l-1}^-1 mod q_j and q_{l-1} mod q_j, j < l-1.
+  std::vector<ShoupOperand> inv_last;
+  std::vector<std::uint64_t> last_mod;
+  // HPS multiplication: auxiliary primes P = context aux_moduli()[0..aux_count).
+  std::size_t aux_count = 0;
+  he::BaseConverter q_to_p, p_to_q;
+  std::vector<std::uint64_t> hps_frac;       // frac(t*P*w_i/q_i) * 2^64, i < l
+  std::vector<std::uint64_t> hps_omega;      // [j*l + i] = floor(t*P*w_i/q_i) mod p_j
+  std::vector<ShoupOperand> hps_lambda;      // t * Q^-1 mod p_j
+  // Noise budget: (Q/q_i)^-1 mod q_i and Q/q_i, Q as little-endian 64-bit limbs.
+  std::vector<ShoupOperand> q_hat_inv;
+  std::vector<std::vector<std::uint64_t>> q_hat;
+  std::vector<std::uint64_t> q_product;
+};
+
+class Context {
+ public:
+  static std::shared_ptr<const Context> create(const Params& params);
+  explicit Context(const Params& params);  // prefer create()
+
+  const Params& params() const { return params_; }
+  std::uint64_t params_id() const { return params_.id(); }
+  std::size_t n() const { return params_.n(); }
+  std::size_t max_level() const { return params_.max_level(); }
+
+  // Key-level base: index i < L is q_i, index L is the special prime p.
+  const Modulus& modulus(std::size_t i) const { return moduli_[i]; }
+  const NttTables& ntt(std::size_t i) const { return *ntt_[i]; }
+  std::size_t special_index() const { return params_.max_level(); }
+  // Auxiliary primes for HPS multiplication (disjoint from q, p, t).
+  const Modulus& aux_modulus(std::size_t j) const { return aux_moduli_[j]; }
+  const NttTables& aux_ntt(std::size_t j) const { return *aux_ntt_[j]; }
+  std::size_t aux_size() const { return aux_moduli_.size(); }
+
+  const Modulus& plain_modulus() const { return t_; }
+  // NTT tables mod t; nullptr when t does not support batching.
+  const NttTables* plain_ntt() const { return t_ntt_.get(); }
+
+  // level in [1, L].
+  const LevelData& level(std::size_t level) const { return levels_[level - 1]; }
+
+  // Key switching: p mod q_j and p^-1 mod q_j.
+  const std::vector<std::uint64_t>& special_mod_q() const { return p_mod_q_; }
+  const std::vector<ShoupOperand>& special_inv_mod_q() const { return p_inv_mod_q_; }
+
+ private:
+  Params params_;
+  std::vector<Modulus> moduli_;
+  std::vector<std::unique_ptr<NttTables>> ntt_;
+  std::vector<Modulus> aux_moduli_;
+  std::vector<std::unique_ptr<NttTables>> aux_ntt_;
+  Modulus t_;
+  std::unique_ptr<NttTables> t_ntt_;
+  std::vector<LevelData> levels_;
+  std::vector<std::uint64_t> p_mod_q_;
+  std::vector<ShoupOperand> p_inv_mod_q_;
+};
+
+using ContextPtr = std::shared_ptr<const Context>;
+
+}  // namespace leukocrypt::bfv

@@ -1,0 +1,1 @@
+// decryptor: see decryptor.h (in progress)

@@ -1,0 +1,73 @@
+// Homomorphic operations on ciphertexts (lc_he: no secret material). Every method is const and
+// thread-safe; scratch memory is thread-local, so one Evaluator can serve many threads. Binary
+// ops check params id, level and size and throw InvalidArgument naming the mismatch.
+//
+// Cost (N = ring degree, l = level): add/sub/negate/scalar ops O(N*l), no NTT;
+// multiply_plain 4l NTTs; multiply/square: HPS 2018 RNS multiplication over q and an auxiliary
+// base P (~l+2 primes); relinearize/rotate: RNS gadget key switching, l*(l+1) NTTs.
+#pragma once
+
+#include <cstdint>
+
+#include "he/bfv/ciphertext.h"
+#include "he/bfv/context.h"
+#include "he/bfv/keys.h"
+#include "he/bfv/plaintext.h"
+
+namespace leukocrypt::bfv {
+
+class Evaluator {
+ public:
+  explicit Evaluator(ContextPtr ctx);
+  const ContextPtr& context() const { return ctx_; }
+
+  Ciphertext add(const Ciphertext& a, const Ciphertext& b) const;
+  void add_inplace(Ciphertext& a, const Ciphertext& b) const;
+  Ciphertext sub(const Ciphertext& a, const Ciphertext& b) const;
+  void sub_inplace(Ciphertext& a, const Ciphertext& b) const;
+  Ciphertext negate(const Ciphertext& a) const;
+  void negate_inplace(Ciphertext& a) const;
+
+  // ct * w (w reduced to its centred representative mod t; noise grows by |w|).
+  Ciphertext multiply_scalar(const Ciphertext& ct, std::int64_t w) const;
+  void multiply_scalar_inplace(Ciphertext& ct, std::int64_t w) const;
+  // acc += w * ct (the CryptoNets hot op: O(N*l), no NTT). acc may be empty: it becomes w*ct.
+  void multiply_scalar_add_inplace(Ciphertext& acc, const Ciphertext& ct, std::int64_t w) const;
+  // Adds c (mod t) to every slot (a constant polynomial: touches one coefficient per prime).
+  void add_scalar_inplace(Ciphertext& ct, std::int64_t c) const;
+
+  void add_plain_inplace(Ciphertext& ct, const Plaintext& pt) const;
+  void sub_plain_inplace(Ciphertext& ct, const Plaintext& pt) const;
+  Ciphertext multiply_plain(const Ciphertext& ct, const Plaintext& pt) const;
+  void multiply_plain_inplace(Ciphertext& ct, const Plaintext& pt) const;
+
+  // Size-2 inputs; result has size 3 (relinearize next).
+  Ciphertext multiply(const Ciphertext& a, const Ciphertext& b) const;
+  Ciphertext square(const Ciphertext& a) const;
+  void relinearize_inplace(Ciphertext& ct, const RelinKeys& rk) const;
+  // square + relinearize.
+  Ciphertext square_relin(const Ciphertext& a, const RelinKeys& rk) const;
+
+  // Cyclic rotation of both slot rows by `step` (left for step > 0); needs the Galois key.
+  Ciphertext rotate_rows(const Ciphertext& ct, int step, const GaloisKeys& gk) const;
+  // Swaps the two slot rows.
+  Ciphertext rotate_columns(const Ciphertext& ct, const GaloisKeys& gk) const;
+  Ciphertext apply_galois(const Ciphertext& ct, std::uint32_t galois_elt, const GaloisKeys& gk) const;
+
+  // Drops the last ciphertext prime (divide-and-round by q_{l-1}); level must be >= 2.
+  void mod_switch_to_next_inplace(Ciphertext& ct) const;
+  // Drops primes until ct.level() == level (1 <= level <= ct.level()).
+  void mod_switch_to_inplace(Ciphertext& ct, std::size_t level) const;
+
+ private:
+  void check_ct(const Ciphertext& ct, const char* what) const;
+  void check_pair(const Ciphertext& a, const Ciphertext& b) const;
+  void check_plain(const Plaintext& pt) const;
+  // Adds key_switch(d) (d: one polynomial mod q_0..q_{l-1}, coefficient form) to (c0, c1).
+  void key_switch_add(const std::uint64_t* d, const KeySwitchKey& key, std::uint64_t* c0,
+                      std::uint64_t* c1, std::size_t level) const;
+  void add_scaled_plain(Ciphertext& ct, const Plaintext& pt, bool subtract) const;
+  ContextPtr ctx_;
+};
+
+}  // namespace leukocrypt::bfv

@@ -1,0 +1,1 @@
+// key_generator: see key_generator.h (in progress)

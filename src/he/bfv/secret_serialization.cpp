@@ -1,0 +1,1 @@
+// secret_serialization: see secret_serialization.h (in progress)

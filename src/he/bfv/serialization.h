@@ -1,0 +1,59 @@
+// Binary serialization of parameters, keys, plaintexts and ciphertexts. Layout (little-endian):
+//   magic "LKCR" | u16 format version | u16 object type | u64 params id | object body
+// Bodies carry their sizes (N, level, size, counts) and raw 64-bit coefficients. Loading untrusted
+// bytes validates everything -- magic, version, type, params id against the context, every size
+// against the params, every coefficient < its prime, no trailing bytes -- and throws FormatError
+// with a message naming the field. Public keys and fresh symmetric ciphertexts may be stored with
+// the 32-byte seed of their uniform part instead of the polynomial (half the size).
+// save/load of SecretKey are defined in lc_he_secret (the HTTP service cannot link them).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "he/bfv/ciphertext.h"
+#include "he/bfv/context.h"
+#include "he/bfv/keys.h"
+#include "he/bfv/params.h"
+#include "he/bfv/plaintext.h"
+
+namespace leukocrypt::bfv {
+
+inline constexpr std::uint16_t kFormatVersion = 1;
+
+enum class ObjectType : std::uint16_t {
+  kParams = 1,
+  kPublicKey = 2,
+  kSecretKey = 3,
+  kRelinKeys = 4,
+  kGaloisKeys = 5,
+  kPlaintext = 6,
+  kCiphertext = 7,
+};
+
+std::string save(const Params& params);
+// Seeded when the key has a seed (half size).
+std::string save(const PublicKey& pk);
+std::string save(const RelinKeys& rk);
+std::string save(const GaloisKeys& gk);
+std::string save(const Plaintext& pt);
+std::string save(const Ciphertext& ct);
+// Seeded form of a fresh symmetric ciphertext: c0 plus the seed c1 was expanded from (see
+// SymmetricEncryptor::encrypt(pt, &seed)). The caller vouches that ct's c1 came from seed.
+std::string save_seeded(const Ciphertext& ct, const he::Seed& seed);
+
+// Checks the Params' own security rules again (SecurityError when weaker than 128-bit and not
+// marked insecure).
+Params load_params(std::string_view bytes);
+PublicKey load_public_key(const Context& ctx, std::string_view bytes);
+RelinKeys load_relin_keys(const Context& ctx, std::string_view bytes);
+GaloisKeys load_galois_keys(const Context& ctx, std::string_view bytes);
+Plaintext load_plaintext(const Context& ctx, std::string_view bytes);
+Ciphertext load_ciphertext(const Context& ctx, std::string_view bytes);
+
+// lc_he_secret only.
+std::string save(const SecretKey& sk);
+SecretKey load_secret_key(const Context& ctx, std::string_view bytes);
+
+}  // namespace leukocrypt::bfv

@@ -1,0 +1,1 @@
+// symmetric_encryptor: see symmetric_encryptor.h (in progress)

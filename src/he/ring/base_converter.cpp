@@ -1,0 +1,77 @@
+// Exact base conversion: x = sum_i z_i * F/f_i - v*F with z_i = [x_i * (F/f_i)^-1]_{f_i} and
+// v = round(sum_i z_i / f_i) (HPS 2018, Sec. 2.3; the sum is kept in 64.64 fixed point, so v is
+// exact unless x is within ~k*2^-14 of +-F/2, which callers' size margins exclude).
+#include "he/ring/base_converter.h"
+
+#include <algorithm>
+
+#include "common/error.h"
+
+namespace leukocrypt::he {
+
+BaseConverter::BaseConverter(std::vector<Modulus> from, std::vector<Modulus> to)
+    : from_(std::move(from)), to_(std::move(to)) {
+  require(!from_.empty() && !to_.empty(), "BaseConverter: empty base");
+  const std::size_t k = from_.size();
+  inv_hat_.resize(k);
+  frac_.resize(k);
+  for (std::size_t i = 0; i < k; ++i) {
+    std::uint64_t hat = 1;  // (F/f_i) mod f_i
+    for (std::size_t m = 0; m < k; ++m)
+      if (m != i) hat = mul_mod(hat, from_[m].value() % from_[i].value(), from_[i]);
+    inv_hat_[i] = make_shoup(inv_mod(hat, from_[i]), from_[i].value());
+    frac_[i] = static_cast<std::uint64_t>((static_cast<u128>(1) << 64) / from_[i].value());
+  }
+  hat_mod_to_.resize(to_.size() * k);
+  f_mod_to_.resize(to_.size());
+  for (std::size_t j = 0; j < to_.size(); ++j) {
+    const Modulus& t = to_[j];
+    std::uint64_t f = 1;
+    for (std::size_t i = 0; i < k; ++i) {
+      f = mul_mod(f, t.reduce(from_[i].value()), t);
+      std::uint64_t hat = 1;
+      for (std::size_t m = 0; m < k; ++m)
+        if (m != i) hat = mul_mod(hat, t.reduce(from_[m].value()), t);
+      hat_mod_to_[j * k + i] = hat;
+    }
+    f_mod_to_[j] = f;
+  }
+}
+
+void BaseConverter::convert(const std::uint64_t* in, std::uint64_t* out, std::size_t n) const {
+  constexpr std::size_t kBlock = 128;
+  const std::size_t k = from_.size();
+  std::uint64_t z[64 * kBlock];
+  std::uint64_t v[kBlock];
+  LC_DCHECK(k <= 64);
+  for (std::size_t b0 = 0; b0 < n; b0 += kBlock) {
+    const std::size_t bn = std::min(kBlock, n - b0);
+    // 1. z_i = x_i * (F/f_i)^-1 mod f_i.
+    for (std::size_t i = 0; i < k; ++i) {
+      const std::uint64_t fi = from_[i].value();
+      const std::uint64_t* x = in + i * n + b0;
+      std::uint64_t* zi = z + i * kBlock;
+      for (std::size_t c = 0; c < bn; ++c) zi[c] = mul_mod_shoup(x[c], inv_hat_[i], fi);
+    }
+    // 2. v = round(sum z_i / f_i), in 64.64 fixed point.
+    for (std::size_t c = 0; c < bn; ++c) {
+      u128 s = static_cast<u128>(1) << 63;
+      for (std::size_t i = 0; i < k; ++i) s += static_cast<u128>(z[i * kBlock + c]) * frac_[i];
+      v[c] = static_cast<std::uint64_t>(s >> 64);
+    }
+    // 3. out_j = sum z_i * (F/f_i) - v * F mod t_j.
+    for (std::size_t j = 0; j < to_.size(); ++j) {
+      const Modulus& t = to_[j];
+      const std::uint64_t* hat = hat_mod_to_.data() + j * k;
+      const std::uint64_t neg_f = t.value() - f_mod_to_[j];  // -F mod t_j (F mod t_j != 0)
+      std::uint64_t* o = out + j * n + b0;
+      for (std::size_t c = 0; c < bn; ++c) {
+        u128 acc = static_cast<u128>(v[c]) * neg_f;
+        for (std::size_t i = 0; i < k; ++i) acc += static_cast<u128>(z[i * kBlock + c]) * hat[i];
+        o[c] = t.reduce128(static_cast<std::uint64_t>(acc >> 64), static_cast<std::uint64_t>(acc));
+      }
+    }
+  }
+}
+
+}  // namespace leukocrypt::he

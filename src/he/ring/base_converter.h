@@ -1,0 +1,38 @@
+// Exact RNS base conversion (Halevi-Polyakov-Shoup 2018, Sec. 2.2 "fast base extension" with the
+// floating-point correction of Sec. 2.3, done here in 64-bit fixed point): given x in base
+// F = f_0...f_{k-1}, returns the centred representative of x (in (-F/2, F/2]) modulo each prime
+// of the target base T.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "he/math/modulus.h"
+
+namespace leukocrypt::he {
+
+class BaseConverter {
+ public:
+  BaseConverter() = default;
+  // from and to must be pairwise coprime primes.
+  BaseConverter(std::vector<Modulus> from, std::vector<Modulus> to);
+
+  std::size_t from_size() const { return from_.size(); }
+  std::size_t to_size() const { return to_.size(); }
+  const std::vector<Modulus>& from() const { return from_; }
+  const std::vector<Modulus>& to() const { return to_; }
+
+  // in: from_size() rows of n values (row i in [0, f_i)); out: to_size() rows of n values.
+  // Row stride is n for both. out must not alias in.
+  void convert(const std::uint64_t* in, std::uint64_t* out, std::size_t n) const;
+
+ private:
+  std::vector<Modulus> from_, to_;
+  std::vector<ShoupOperand> inv_hat_;        // [(F/f_i)^-1]_{f_i}
+  std::vector<std::uint64_t> frac_;          // floor(2^64 / f_i): fixed-point 1/f_i
+  std::vector<std::uint64_t> hat_mod_to_;    // [j * k + i] = (F/f_i) mod t_j
+  std::vector<std::uint64_t> f_mod_to_;      // F mod t_j
+};
+
+}  // namespace leukocrypt::he
