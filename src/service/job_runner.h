@@ -1,0 +1,58 @@
+// What the service runs: a pluggable interface so the HTTP/storage core is independent of the
+// model. The production runner (HeJobRunner) evaluates the encrypted network with lc_nn's BFV
+// backend; tests may plug in their own. Every method gets untrusted bytes and must validate them
+// fully (throwing FormatError / InvalidArgument with a message for the client) — the service calls
+// inspect_* BEFORE anything is stored or queued.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace leukocrypt::service {
+
+// What inspect_keys learned from an uploaded evaluation-key bundle.
+struct KeyInfo {
+  std::string key_id;
+  std::uint64_t params_id = 0;
+};
+
+// What inspect_request learned from an uploaded request.
+struct RequestInfo {
+  std::string key_id;
+  std::uint64_t params_id = 0;
+  std::string model_id;
+  std::uint32_t cells = 0;
+};
+
+struct RunOutput {
+  std::string result;                                   // serialized result container
+  std::vector<std::pair<std::string, double>> stages;   // per-stage wall seconds
+  nlohmann::json info = nlohmann::json::object();       // e.g. noise budget, bytes
+};
+
+class JobRunner {
+ public:
+  virtual ~JobRunner() = default;
+
+  // GET /v1/model: input size, classes, parameters (with params id), model id/version, metrics.
+  virtual nlohmann::json model_card() const = 0;
+
+  // Validates an evaluation-key upload completely (envelope, kind, params id equal to the model's,
+  // every key coefficient in range). Throws FormatError/InvalidArgument.
+  virtual KeyInfo inspect_keys(std::string_view bytes) const = 0;
+
+  // Validates a request completely against the registered key (key id, params id, model id, cell
+  // count, number/sizes/ranges of ciphertexts). Throws FormatError/InvalidArgument.
+  virtual RequestInfo inspect_request(std::string_view bytes, const KeyInfo& key) const = 0;
+
+  // Runs one job. `progress(fraction)` may be called from the running thread. Throws on failure.
+  virtual RunOutput run(std::string_view eval_keys, std::string_view request,
+                        const std::function<void(double)>& progress) const = 0;
+};
+
+}  // namespace leukocrypt::service

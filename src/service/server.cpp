@@ -1,0 +1,324 @@
+// HTTP screening service (see server.h).
+#include "service/server.h"
+
+#include <httplib.h>
+
+#include <chrono>
+#include <iostream>
+
+#include "common/error.h"
+#include "common/timer.h"
+#include "service/wire/container.h"
+
+namespace leukocrypt::service {
+namespace {
+
+constexpr int kMaxAttempts = 3;  // a job that crashed the server this often is failed, not retried
+constexpr const char* kIdPattern = "([0-9A-Za-z_-]{1,64})";
+
+// An error with an HTTP status and a stable machine-readable code.
+struct HttpError : Error {
+  HttpError(int s, std::string c, const std::string& m) : Error(m), status(s), code(std::move(c)) {}
+  int status;
+  std::string code;
+};
+
+// Thrown from the progress callback when the server stops, to unwind a running job.
+struct JobCancelled {};
+
+const char* default_code(int status) {
+  switch (status) {
+    case 400: return "bad_request";
+    case 401: return "unauthorized";
+    case 404: return "not_found";
+    case 405: return "method_not_allowed";
+    case 409: return "conflict";
+    case 413: return "payload_too_large";
+    case 429: return "too_many_jobs";
+    case 503: return "queue_full";
+    default: return status >= 500 ? "internal_error" : "error";
+  }
+}
+
+void json_error(httplib::Response& res, int status, const std::string& code, const std::string& message) {
+  nlohmann::json j;
+  j["error"] = {{"status", status}, {"code", code}, {"message", message}};
+  res.status = status;
+  res.set_content(j.dump() + "\n", "application/json");
+}
+
+void json_reply(httplib::Response& res, int status, const nlohmann::json& j) {
+  res.status = status;
+  res.set_content(j.dump(2) + "\n", "application/json");
+}
+
+// Runs a handler, mapping our typed exceptions to JSON errors. Untrusted-input errors are 400;
+// anything unexpected is a 500 that does not echo internals beyond the message.
+template <class F>
+void guarded(httplib::Response& res, F&& f) {
+  try {
+    f();
+  } catch (const HttpError& e) {
+    json_error(res, e.status, e.code, e.what());
+  } catch (const FormatError& e) {
+    json_error(res, 400, "invalid_format", e.what());
+  } catch (const SecurityError& e) {
+    json_error(res, 400, "insecure_parameters", e.what());
+  } catch (const InvalidArgument& e) {
+    json_error(res, 400, "invalid_argument", e.what());
+  } catch (const std::bad_alloc&) {
+    json_error(res, 503, "out_of_memory", "server out of memory");
+  } catch (const std::exception& e) {
+    json_error(res, 500, "internal_error", e.what());
+  }
+}
+
+}  // namespace
+
+Server::Server(ServerOptions options, JobStore& store, const JobRunner& runner)
+    : opt_(std::move(options)), store_(store), runner_(runner), http_(std::make_unique<httplib::Server>()) {
+  require(opt_.workers >= 1, "workers must be at least 1");
+  require(opt_.http_threads >= 1, "http threads must be at least 1");
+  require(opt_.max_queued_jobs >= 1 && opt_.max_queued_per_client >= 1, "queue limits must be at least 1");
+  require(!opt_.require_auth || opt_.tokens.size() > 0, "authentication is required but no tokens were given");
+  install_routes();
+}
+
+Server::~Server() { stop(); }
+
+void Server::install_routes() {
+  auto& s = *http_;
+  const std::size_t http_threads = opt_.http_threads;
+  s.new_task_queue = [http_threads] { return new httplib::ThreadPool(http_threads); };
+  s.set_payload_max_length(opt_.max_request_bytes);
+  s.set_read_timeout(opt_.read_timeout_s, 0);
+  s.set_write_timeout(opt_.read_timeout_s, 0);
+  s.set_keep_alive_max_count(100);
+
+  // Every error httplib produces itself (no route, 413, malformed HTTP) also gets a JSON body.
+  s.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    std::string msg = res.status == 404 ? "no such endpoint: " + req.method + " " + req.path
+                      : res.status == 413 ? "request body exceeds the server's size limit"
+                                          : "HTTP error " + std::to_string(res.status);
+    json_error(res, res.status, default_code(res.status), msg);
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+  s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+    json_error(res, 500, "internal_error", "unexpected server error");
+  });
+
+  auto client_of = [this](const httplib::Request& req) -> std::string {
+    if (!opt_.require_auth) return "anonymous";
+    auto client = opt_.tokens.client_for_header(req.get_header_value("Authorization"));
+    if (!client) throw HttpError(401, "unauthorized", "missing or unknown API token (Authorization: Bearer <token>)");
+    return *client;
+  };
+
+  s.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    guarded(res, [&] {
+      json_reply(res, 200, {{"status", "ok"}, {"queued", store_.count_queued()}, {"workers", opt_.workers}});
+    });
+  });
+
+  s.Get("/v1/model", [this, client_of](const httplib::Request& req, httplib::Response& res) {
+    guarded(res, [&] {
+      client_of(req);
+      json_reply(res, 200, runner_.model_card());
+    });
+  });
+
+  s.Post("/v1/keys", [this, client_of](const httplib::Request& req, httplib::Response& res) {
+    guarded(res, [&] {
+      auto owner = client_of(req);
+      // Refuse secret keys by their envelope before anything else looks at them.
+      auto view = wire::parse(req.body, "key upload");
+      if (view.kind == wire::Kind::kSecretKey)
+        throw HttpError(400, "secret_key_refused",
+                        "this is a secret key: it must never leave the key holder; upload eval.key instead");
+      if (view.kind != wire::Kind::kEvalKeys)
+        throw HttpError(400, "invalid_format",
+                        std::string("key upload holds ") + wire::to_string(view.kind) + ", expected eval-keys");
+      KeyInfo info = runner_.inspect_keys(req.body);
+      auto r = store_.put_key(owner, info, req.body);
+      json_reply(res, r == JobStore::PutKeyResult::kCreated ? 201 : 200,
+                 {{"key_id", info.key_id},
+                  {"params_id", std::to_string(info.params_id)},
+                  {"bytes", req.body.size()},
+                  {"created", r == JobStore::PutKeyResult::kCreated}});
+    });
+  });
+
+  s.Get(std::string("/v1/keys/") + kIdPattern, [this, client_of](const httplib::Request& req, httplib::Response& res) {
+    guarded(res, [&] {
+      auto owner = client_of(req);
+      auto key = store_.find_key(owner, req.matches[1]);
+      if (!key) throw HttpError(404, "key_not_found", "no key '" + std::string(req.matches[1]) + "'");
+      json_reply(res, 200,
+                 {{"key_id", key->info.key_id},
+                  {"params_id", std::to_string(key->info.params_id)},
+                  {"bytes", key->bytes},
+                  {"created", key->created}});
+    });
+  });
+
+  s.Post("/v1/jobs", [this, client_of](const httplib::Request& req, httplib::Response& res) {
+    guarded(res, [&] {
+      auto owner = client_of(req);
+      auto check_limits = [&] {
+        if (store_.count_queued(owner) >= opt_.max_queued_per_client)
+          throw HttpError(429, "too_many_jobs",
+                          "client has " + std::to_string(opt_.max_queued_per_client) +
+                              " unfinished jobs (the limit); retry when one finishes");
+        if (store_.count_queued() >= opt_.max_queued_jobs)
+          throw HttpError(503, "queue_full", "the job queue is full; retry later");
+      };
+      check_limits();  // cheap, before the (expensive) validation
+      auto view = wire::parse(req.body, "request body");
+      if (view.kind != wire::Kind::kRequest)
+        throw HttpError(400, "invalid_format",
+                        std::string("request body holds ") + wire::to_string(view.kind) + ", expected request");
+      auto key = store_.find_key(owner, view.key_id);
+      if (!key)
+        throw HttpError(404, "key_not_found",
+                        "no registered key '" + view.key_id + "' for this client; POST /v1/keys first");
+      Timer t;
+      RequestInfo info = runner_.inspect_request(req.body, key->info);
+      double validate_s = t.seconds();
+      std::string id;
+      {
+        std::lock_guard lock(submit_mu_);
+        check_limits();
+        id = store_.create_job(owner, info, req.body);
+      }
+      cv_.notify_one();
+      res.set_header("Location", "/v1/jobs/" + id);
+      json_reply(res, 202,
+                 {{"job_id", id},
+                  {"status", "pending"},
+                  {"cells", info.cells},
+                  {"request_bytes", req.body.size()},
+                  {"validate_seconds", validate_s}});
+    });
+  });
+
+  s.Get(std::string("/v1/jobs/") + kIdPattern, [this, client_of](const httplib::Request& req, httplib::Response& res) {
+    guarded(res, [&] {
+      auto owner = client_of(req);
+      auto job = store_.find_job(owner, req.matches[1]);
+      if (!job) throw HttpError(404, "job_not_found", "no job '" + std::string(req.matches[1]) + "'");
+      auto j = job->to_json();
+      if (job->state == JobState::kRunning) {
+        std::lock_guard lock(mu_);
+        auto it = progress_.find(job->id);
+        j["progress"] = it == progress_.end() ? 0.0 : it->second;
+      } else if (job->state == JobState::kDone) {
+        j["progress"] = 1.0;
+      }
+      json_reply(res, 200, j);
+    });
+  });
+
+  s.Get(std::string("/v1/jobs/") + kIdPattern + "/result",
+        [this, client_of](const httplib::Request& req, httplib::Response& res) {
+          guarded(res, [&] {
+            auto owner = client_of(req);
+            auto job = store_.find_job(owner, req.matches[1]);
+            if (!job) throw HttpError(404, "job_not_found", "no job '" + std::string(req.matches[1]) + "'");
+            if (job->state == JobState::kFailed)
+              throw HttpError(409, "job_failed", "job " + job->id + " failed: " + job->error);
+            if (job->state != JobState::kDone)
+              throw HttpError(409, "job_not_finished",
+                              "job " + job->id + " is " + to_string(job->state) + "; poll GET /v1/jobs/" + job->id);
+            res.status = 200;
+            res.set_content(store_.read_result(job->id), "application/octet-stream");
+          });
+        });
+}
+
+void Server::worker_loop() {
+  while (!stopping_) {
+    std::optional<JobRecord> job;
+    try {
+      job = store_.claim_next();
+    } catch (const std::exception& e) {
+      std::cerr << "leukocrypt serve: job store error: " << e.what() << std::endl;
+    }
+    if (!job) {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stopping_.load(); });
+      continue;
+    }
+    if (job->attempts > kMaxAttempts) {
+      store_.fail_job(job->id, "gave up after " + std::to_string(kMaxAttempts) + " attempts (the server stopped "
+                               "while running it each time)");
+      continue;
+    }
+    {
+      std::lock_guard lock(mu_);
+      progress_[job->id] = 0.0;
+    }
+    try {
+      std::string request = store_.read_request(job->id);
+      std::string keys = store_.read_key(job->owner, job->key_id);
+      Timer t;
+      RunOutput out = runner_.run(keys, request, [this, &job](double f) {
+        if (stopping_) throw JobCancelled{};
+        std::lock_guard lock(mu_);
+        progress_[job->id] = f;
+      });
+      nlohmann::json stages = nlohmann::json::object();
+      for (auto& [name, s] : out.stages) stages[name] = s;
+      stages["total"] = t.seconds();
+      store_.finish_job(job->id, out.result, stages, out.info);
+    } catch (const JobCancelled&) {
+      // Left 'running': the next start re-queues it.
+    } catch (const std::exception& e) {
+      try {
+        store_.fail_job(job->id, e.what());
+      } catch (const std::exception& e2) {
+        std::cerr << "leukocrypt serve: cannot record failure of job " << job->id << ": " << e2.what() << std::endl;
+      }
+    }
+    std::lock_guard lock(mu_);
+    progress_.erase(job->id);
+  }
+}
+
+int Server::bind() {
+  require(!started_, "server already started");
+  if (opt_.port == 0) {
+    port_ = http_->bind_to_any_port(opt_.host);
+    if (port_ <= 0) throw IoError("cannot bind " + opt_.host + " to a free port");
+  } else {
+    if (!http_->bind_to_port(opt_.host, opt_.port))
+      throw IoError("cannot bind " + opt_.host + ":" + std::to_string(opt_.port) + " (in use or not permitted)");
+    port_ = opt_.port;
+  }
+  recovered_ = static_cast<std::size_t>(store_.requeue_running());
+  started_ = true;
+  for (std::size_t i = 0; i < opt_.workers; ++i) workers_.emplace_back([this] { worker_loop(); });
+  return port_;
+}
+
+void Server::serve() { http_->listen_after_bind(); }
+
+int Server::start() {
+  int port = bind();
+  serve_thread_ = std::thread([this] { serve(); });
+  for (int i = 0; i < 500 && !http_->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (!http_->is_running()) throw IoError("server did not start listening on port " + std::to_string(port));
+  return port;
+}
+
+void Server::stop() {
+  stopping_ = true;
+  cv_.notify_all();
+  if (http_) http_->stop();
+  if (serve_thread_.joinable()) serve_thread_.join();
+  for (auto& w : workers_)
+    if (w.joinable()) w.join();
+  workers_.clear();
+}
+
+}  // namespace leukocrypt::service

@@ -1,0 +1,86 @@
+// The `.lcx` container: one versioned, validated envelope for every object that travels between the
+// key holder and the provider (evaluation keys, encrypted requests, encrypted results) and for the
+// key holder's own key files. The header names what the payload is for (params id, key id, model
+// id, cell count and names); the payload is a list of opaque blobs, each an HE-serialized object
+// that the receiver validates with the HE loaders. Shared by lc_client and lc_service (lc_wire
+// links nothing that can hold a secret key).
+//
+// Layout (little endian):
+//   "LCX1" | u16 version | u16 kind | u64 params_id | str key_id | str model_id | u32 cells |
+//   u32 n_names, n × str | str meta (JSON text) | u32 n_blobs, n × (u64 length, bytes) | "END!"
+//   str = u32 length + bytes.  Nothing may follow the trailer.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace leukocrypt::wire {
+
+inline constexpr char kMagic[4] = {'L', 'C', 'X', '1'};
+inline constexpr std::uint16_t kVersion = 1;
+
+enum class Kind : std::uint16_t {
+  kEvalKeys = 1,   // public evaluation keys (relinearisation, Galois): sent to the provider
+  kPublicKey = 2,  // public encryption key: stays with the key holder (or whoever encrypts)
+  kSecretKey = 3,  // the secret key: never leaves the key holder; the service refuses it
+  kRequest = 4,    // encrypted input batch for one key id and model
+  kResult = 5,     // encrypted output (logits) for one request
+};
+
+const char* to_string(Kind kind);
+
+// Limits applied while parsing untrusted bytes (before any allocation they bound).
+struct ParseLimits {
+  std::size_t max_string = 1 << 16;       // key id, model id, meta, each name
+  std::size_t max_names = 1 << 20;
+  std::size_t max_blobs = 1 << 22;
+  std::uint32_t max_cells = 1u << 24;
+};
+
+// Header plus blobs viewing into caller-owned bytes (no copy of the large payload).
+struct ContainerView {
+  Kind kind = Kind::kRequest;
+  std::uint64_t params_id = 0;
+  std::string key_id;
+  std::string model_id;
+  std::uint32_t cells = 0;
+  std::vector<std::string> names;
+  std::string meta;  // JSON text ("{}" when empty)
+  std::vector<std::string_view> blobs;
+};
+
+// An owning container for building and writing.
+struct Container {
+  Kind kind = Kind::kRequest;
+  std::uint64_t params_id = 0;
+  std::string key_id;
+  std::string model_id;
+  std::uint32_t cells = 0;
+  std::vector<std::string> names;
+  std::string meta = "{}";
+  std::vector<std::string> blobs;
+};
+
+std::string serialize(const Container& c);
+
+// Parses and validates the envelope (magic, version, kind, every length against the remaining
+// bytes and the limits, trailer, no trailing bytes). `what` names the source in error messages
+// ("request body", "keys/eval.key"). Throws FormatError. Blobs are NOT interpreted here.
+ContainerView parse(std::string_view bytes, const std::string& what, const ParseLimits& limits = {});
+
+// Parses and additionally requires a specific kind.
+ContainerView parse_as(std::string_view bytes, Kind expected, const std::string& what,
+                       const ParseLimits& limits = {});
+
+// Total bytes of all blobs (payload size, for bytes-per-cell reports).
+std::size_t payload_bytes(const ContainerView& v);
+
+// 16-byte random identifier as 32 lowercase hex characters (key ids, job ids).
+std::string random_id();
+
+// True if s is a plausible id: 1..64 characters of [0-9a-zA-Z_-].
+bool is_valid_id(std::string_view s);
+
+}  // namespace leukocrypt::wire

@@ -1,0 +1,110 @@
+// A JobRunner for testing the service core without the encrypted model: keys are eval-keys
+// containers with params id kParams and one blob; a request carries one 8-byte blob per cell
+// (a little-endian integer); the result holds each integer doubled. Validation mirrors the real
+// runner's duties (kind, key id, params id, model id, sizes), so the server's error paths are
+// exercised the same way.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "common/error.h"
+#include "service/job_runner.h"
+#include "service/wire/container.h"
+
+namespace leukocrypt::service::testing {
+
+inline constexpr std::uint64_t kParams = 42;
+inline constexpr const char* kModel = "fake-model";
+
+inline std::string make_keys(const std::string& key_id, std::uint64_t params = kParams) {
+  wire::Container c;
+  c.kind = wire::Kind::kEvalKeys;
+  c.params_id = params;
+  c.key_id = key_id;
+  c.blobs = {std::string(64, 'k')};
+  return wire::serialize(c);
+}
+
+inline std::string make_request(const std::string& key_id, const std::vector<std::uint64_t>& values,
+                                std::uint64_t params = kParams) {
+  wire::Container c;
+  c.kind = wire::Kind::kRequest;
+  c.params_id = params;
+  c.key_id = key_id;
+  c.model_id = kModel;
+  c.cells = static_cast<std::uint32_t>(values.size());
+  for (auto v : values) {
+    std::string b(8, '\0');
+    std::memcpy(b.data(), &v, 8);
+    c.blobs.push_back(b);
+  }
+  return wire::serialize(c);
+}
+
+inline std::vector<std::uint64_t> read_result(const std::string& bytes) {
+  auto v = wire::parse_as(bytes, wire::Kind::kResult, "result");
+  std::vector<std::uint64_t> out;
+  for (auto b : v.blobs) {
+    std::uint64_t x = 0;
+    std::memcpy(&x, b.data(), 8);
+    out.push_back(x);
+  }
+  return out;
+}
+
+class FakeRunner : public JobRunner {
+ public:
+  std::atomic<int> delay_ms{0};
+  std::atomic<int> runs{0};
+
+  nlohmann::json model_card() const override {
+    return {{"model_id", kModel}, {"params_id", std::to_string(kParams)}, {"classes", {"all", "hem"}}};
+  }
+  KeyInfo inspect_keys(std::string_view bytes) const override {
+    auto v = wire::parse_as(bytes, wire::Kind::kEvalKeys, "key upload");
+    require<FormatError>(v.params_id == kParams, "key upload: parameter id " + std::to_string(v.params_id) +
+                                                     " does not match the model's " + std::to_string(kParams));
+    require<FormatError>(v.blobs.size() == 1 && v.blobs[0].size() == 64, "key upload: wrong key size");
+    return {v.key_id, v.params_id};
+  }
+  RequestInfo inspect_request(std::string_view bytes, const KeyInfo& key) const override {
+    auto v = wire::parse_as(bytes, wire::Kind::kRequest, "request body");
+    require<FormatError>(v.key_id == key.key_id, "request: key id mismatch");
+    require<FormatError>(v.params_id == key.params_id, "request: parameter id " + std::to_string(v.params_id) +
+                                                           " does not match the key's " + std::to_string(key.params_id));
+    require<FormatError>(v.model_id == kModel, "request: model id '" + v.model_id + "' is not served here");
+    require<FormatError>(v.cells >= 1 && v.blobs.size() == v.cells, "request: blob count != cells");
+    for (auto b : v.blobs) require<FormatError>(b.size() == 8, "request: ciphertext size");
+    return {v.key_id, v.params_id, v.model_id, v.cells};
+  }
+  RunOutput run(std::string_view, std::string_view request,
+                const std::function<void(double)>& progress) const override {
+    auto v = wire::parse_as(request, wire::Kind::kRequest, "stored request");
+    int steps = 10;
+    for (int i = 0; i < steps; ++i) {
+      progress(double(i) / steps);
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms.load() / steps));
+    }
+    const_cast<FakeRunner*>(this)->runs++;
+    wire::Container c;
+    c.kind = wire::Kind::kResult;
+    c.params_id = v.params_id;
+    c.key_id = v.key_id;
+    c.model_id = v.model_id;
+    c.cells = v.cells;
+    for (auto b : v.blobs) {
+      std::uint64_t x = 0;
+      std::memcpy(&x, b.data(), 8);
+      x *= 2;
+      std::string o(8, '\0');
+      std::memcpy(o.data(), &x, 8);
+      c.blobs.push_back(o);
+    }
+    return {wire::serialize(c), {{"fake", 0.0}}, {}};
+  }
+};
+
+}  // namespace leukocrypt::service::testing

@@ -1,0 +1,104 @@
+// JobStore: durable jobs and keys, per-owner isolation, crash recovery (running -> pending).
+#include "service/job_store.h"
+
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+#include "test_dir.h"
+
+namespace leukocrypt::service {
+namespace {
+
+RequestInfo req(const std::string& key) { return {key, 7, "m", 3}; }
+
+TEST(JobStore, JobLifecycle) {
+  testing::TempDir dir;
+  JobStore s(dir / "jobs.db");
+  auto id = s.create_job("alice", req("k"), "REQUEST");
+  auto j = s.find_job("alice", id);
+  ASSERT_TRUE(j);
+  EXPECT_EQ(j->state, JobState::kPending);
+  EXPECT_EQ(j->cells, 3u);
+  EXPECT_EQ(s.count_queued(), 1u);
+  auto c = s.claim_next();
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->id, id);
+  EXPECT_EQ(c->state, JobState::kRunning);
+  EXPECT_EQ(c->attempts, 1);
+  EXPECT_FALSE(s.claim_next());
+  EXPECT_EQ(s.read_request(id), "REQUEST");
+  s.finish_job(id, "RESULT", {{"layer1", 0.5}}, {});
+  j = s.find_job("alice", id);
+  EXPECT_EQ(j->state, JobState::kDone);
+  EXPECT_EQ(j->result_bytes, 6u);
+  EXPECT_EQ(s.read_result(id), "RESULT");
+  EXPECT_EQ(s.count_queued(), 0u);
+  EXPECT_DOUBLE_EQ(j->to_json()["timings"]["stages"]["layer1"].get<double>(), 0.5);
+}
+
+TEST(JobStore, OwnersAreIsolated) {
+  testing::TempDir dir;
+  JobStore s(dir / "jobs.db");
+  auto id = s.create_job("alice", req("k"), "R");
+  EXPECT_FALSE(s.find_job("bob", id));
+  EXPECT_TRUE(s.find_job("alice", id));
+  s.put_key("alice", {"k", 7}, "KEYS");
+  EXPECT_FALSE(s.find_key("bob", "k"));
+  EXPECT_THROW(s.read_key("bob", "k"), InvalidArgument);
+  EXPECT_EQ(s.read_key("alice", "k"), "KEYS");
+  EXPECT_EQ(s.count_queued("alice"), 1u);
+  EXPECT_EQ(s.count_queued("bob"), 0u);
+}
+
+TEST(JobStore, KeysAreImmutable) {
+  testing::TempDir dir;
+  JobStore s(dir / "jobs.db");
+  EXPECT_EQ(s.put_key("a", {"k", 7}, "KEYS"), JobStore::PutKeyResult::kCreated);
+  EXPECT_EQ(s.put_key("a", {"k", 7}, "KEYS"), JobStore::PutKeyResult::kExisting);
+  EXPECT_THROW(s.put_key("a", {"k", 7}, "OTHER"), InvalidArgument);
+  EXPECT_THROW(s.put_key("a", {"../x", 7}, "KEYS"), InvalidArgument);
+  EXPECT_EQ(s.put_key("b", {"k", 7}, "OTHER"), JobStore::PutKeyResult::kCreated);
+  EXPECT_EQ(s.find_key("a", "k")->info.params_id, 7u);
+}
+
+TEST(JobStore, SurvivesReopenAndRequeuesRunningJobs) {
+  testing::TempDir dir;
+  std::string pending, running, done;
+  {
+    JobStore s(dir / "jobs.db");
+    running = s.create_job("a", req("k"), "R1");
+    pending = s.create_job("a", req("k"), "R2");
+    done = s.create_job("a", req("k"), "R3");
+    ASSERT_EQ(s.claim_next()->id, running);
+    ASSERT_EQ(s.claim_next()->id, pending);
+    ASSERT_EQ(s.claim_next()->id, done);
+    s.finish_job(done, "OUT", {}, {});
+    // "crash": the store closes with `running` and `pending` left running.
+  }
+  JobStore s(dir / "jobs.db");
+  EXPECT_EQ(s.requeue_running(), 2);
+  EXPECT_EQ(s.find_job("a", running)->state, JobState::kPending);
+  EXPECT_EQ(s.find_job("a", done)->state, JobState::kDone);
+  EXPECT_EQ(s.read_result(done), "OUT");
+  auto again = s.claim_next();
+  EXPECT_EQ(again->id, running);  // original order kept
+  EXPECT_EQ(again->attempts, 2);
+}
+
+TEST(JobStore, FailedJobKeepsMessage) {
+  testing::TempDir dir;
+  JobStore s(dir / "jobs.db");
+  auto id = s.create_job("a", req("k"), "R");
+  s.claim_next();
+  s.fail_job(id, "boom");
+  auto j = s.find_job("a", id);
+  EXPECT_EQ(j->state, JobState::kFailed);
+  EXPECT_EQ(j->to_json()["error"], "boom");
+}
+
+TEST(JobStore, UnwritableLocationIsIoError) {
+  EXPECT_THROW(JobStore("/proc/nonexistent/dir/jobs.db"), IoError);
+}
+
+}  // namespace
+}  // namespace leukocrypt::service

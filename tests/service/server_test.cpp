@@ -1,0 +1,265 @@
+// The HTTP service core on 127.0.0.1 with a fake runner: round trip, per-client isolation, JSON
+// errors for bad input (and the server keeps serving), limits, concurrency, restart recovery.
+#include "service/server.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <thread>
+
+#include "fake_runner.h"
+#include "test_dir.h"
+
+namespace leukocrypt::service {
+namespace {
+
+using testing::FakeRunner;
+using testing::make_keys;
+using testing::make_request;
+
+constexpr const char* kAlice = "alice-token-0123456789";
+constexpr const char* kBob = "bob-token-0123456789abc";
+
+ServerOptions options() {
+  ServerOptions o;
+  o.port = 0;
+  o.max_request_bytes = 1 << 20;
+  o.tokens.add("alice", kAlice);
+  o.tokens.add("bob", kBob);
+  for (int i = 0; i < 8; ++i) o.tokens.add("c" + std::to_string(i), "client-token-" + std::to_string(i) + "-abcdefgh");
+  return o;
+}
+
+httplib::Headers auth(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
+
+httplib::Client client(int port) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_connection_timeout(5);
+  c.set_read_timeout(10);
+  c.set_write_timeout(10);
+  return c;
+}
+
+nlohmann::json body_json(const httplib::Result& r) {
+  EXPECT_TRUE(r);
+  if (!r) return {};
+  EXPECT_EQ(r->get_header_value("Content-Type"), "application/json") << r->body;
+  return nlohmann::json::parse(r->body, nullptr, false);
+}
+
+// Expects a JSON error with the given status.
+void expect_error(const httplib::Result& r, int status, const std::string& code = "") {
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, status) << r->body;
+  auto j = body_json(r);
+  ASSERT_TRUE(j.contains("error")) << r->body;
+  EXPECT_EQ(j["error"]["status"], status);
+  if (!code.empty()) {
+    EXPECT_EQ(j["error"]["code"], code) << r->body;
+  }
+}
+
+// Polls a job until it is done or failed (bounded: 30 s).
+nlohmann::json wait_job(httplib::Client& c, const std::string& token, const std::string& id) {
+  for (int i = 0; i < 3000; ++i) {
+    auto r = c.Get(("/v1/jobs/" + id).c_str(), auth(token));
+    if (!r || r->status != 200) return {};
+    auto j = nlohmann::json::parse(r->body);
+    if (j["status"] == "done" || j["status"] == "failed") return j;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ADD_FAILURE() << "job " << id << " did not finish in 30 s";
+  return {};
+}
+
+std::string submit(httplib::Client& c, const std::string& token, const std::string& body) {
+  auto r = c.Post("/v1/jobs", auth(token), body, "application/octet-stream");
+  EXPECT_TRUE(r);
+  if (!r) return {};
+  EXPECT_EQ(r->status, 202) << r->body;
+  if (r->status != 202) return {};
+  return nlohmann::json::parse(r->body)["job_id"];
+}
+
+struct ServiceServer : ::testing::Test {
+  leukocrypt::testing::TempDir dir;
+  FakeRunner runner;
+  std::unique_ptr<JobStore> store = std::make_unique<JobStore>(dir / "jobs.db");
+  std::unique_ptr<Server> server;
+  int port = 0;
+
+  void start(ServerOptions o = options()) {
+    server = std::make_unique<Server>(std::move(o), *store, runner);
+    port = server->start();
+  }
+  void healthy() {
+    auto c = client(port);
+    auto r = c.Get("/healthz");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+  }
+};
+
+TEST_F(ServiceServer, RoundTrip) {
+  start();
+  auto c = client(port);
+  auto r = c.Post("/v1/keys", auth(kAlice), make_keys("key-a"), "application/octet-stream");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 201) << r->body;
+  EXPECT_EQ(body_json(r)["key_id"], "key-a");
+  r = c.Post("/v1/keys", auth(kAlice), make_keys("key-a"), "application/octet-stream");
+  EXPECT_EQ(r->status, 200) << r->body;  // idempotent
+  r = c.Get("/v1/keys/key-a", auth(kAlice));
+  EXPECT_EQ(r->status, 200);
+
+  auto id = submit(c, kAlice, make_request("key-a", {1, 2, 3}));
+  ASSERT_FALSE(id.empty());
+  auto j = wait_job(c, kAlice, id);
+  EXPECT_EQ(j["status"], "done") << j.dump();
+  EXPECT_EQ(j["cells"], 3);
+  EXPECT_TRUE(j["timings"].contains("run_seconds"));
+  r = c.Get(("/v1/jobs/" + id + "/result").c_str(), auth(kAlice));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200);
+  EXPECT_EQ(testing::read_result(r->body), (std::vector<std::uint64_t>{2, 4, 6}));
+
+  auto m = c.Get("/v1/model", auth(kAlice));
+  EXPECT_EQ(body_json(m)["model_id"], "fake-model");
+}
+
+TEST_F(ServiceServer, TokensRequiredAndClientsIsolated) {
+  start();
+  auto c = client(port);
+  expect_error(c.Get("/v1/model"), 401, "unauthorized");
+  expect_error(c.Get("/v1/model", auth("not-a-valid-token-at-all")), 401);
+  ASSERT_EQ(c.Post("/v1/keys", auth(kAlice), make_keys("ka"), "application/octet-stream")->status, 201);
+  runner.delay_ms = 300;
+  auto id = submit(c, kAlice, make_request("ka", {5}));
+  // Bob cannot see Alice's job, its result, or her key, and cannot use her key id.
+  expect_error(c.Get(("/v1/jobs/" + id).c_str(), auth(kBob)), 404, "job_not_found");
+  expect_error(c.Get(("/v1/jobs/" + id + "/result").c_str(), auth(kBob)), 404, "job_not_found");
+  expect_error(c.Get("/v1/keys/ka", auth(kBob)), 404, "key_not_found");
+  expect_error(c.Post("/v1/jobs", auth(kBob), make_request("ka", {5}), "application/octet-stream"), 404,
+               "key_not_found");
+  // Alice's result is not ready yet: 409 with the state.
+  expect_error(c.Get(("/v1/jobs/" + id + "/result").c_str(), auth(kAlice)), 409, "job_not_finished");
+  EXPECT_EQ(wait_job(c, kAlice, id)["status"], "done");
+}
+
+TEST_F(ServiceServer, BadInputGetsJsonErrorsAndServerKeepsServing) {
+  start();
+  auto c = client(port);
+  ASSERT_EQ(c.Post("/v1/keys", auth(kAlice), make_keys("ka"), "application/octet-stream")->status, 201);
+  auto good = make_request("ka", {1, 2});
+
+  expect_error(c.Post("/v1/jobs", auth(kAlice), good.substr(0, good.size() - 5), "application/octet-stream"), 400,
+               "invalid_format");
+  healthy();
+  expect_error(c.Post("/v1/jobs", auth(kAlice), "\x01\x02garbage\xff", "application/octet-stream"), 400);
+  healthy();
+  expect_error(c.Post("/v1/jobs", auth(kAlice), "", "application/octet-stream"), 400);
+  expect_error(c.Post("/v1/jobs", auth(kAlice), make_request("no-such-key", {1}), "application/octet-stream"), 404,
+               "key_not_found");
+  expect_error(c.Post("/v1/jobs", auth(kAlice), make_request("ka", {1}, 43), "application/octet-stream"), 400,
+               "invalid_format");
+  expect_error(c.Post("/v1/keys", auth(kAlice), make_keys("kb", 43), "application/octet-stream"), 400);
+  expect_error(c.Post("/v1/keys", auth(kAlice), make_keys("ka").substr(0, 20), "application/octet-stream"), 400);
+  // A key upload that is a request, and one that is a secret key.
+  expect_error(c.Post("/v1/keys", auth(kAlice), good, "application/octet-stream"), 400, "invalid_format");
+  wire::Container secret;
+  secret.kind = wire::Kind::kSecretKey;
+  secret.key_id = "ka";
+  secret.params_id = testing::kParams;
+  expect_error(c.Post("/v1/keys", auth(kAlice), wire::serialize(secret), "application/octet-stream"), 400,
+               "secret_key_refused");
+  // Same key id, different bytes.
+  auto other = make_keys("ka");
+  other[other.size() - 10] = 'z';
+  expect_error(c.Post("/v1/keys", auth(kAlice), other, "application/octet-stream"), 400);
+  // Oversized (limit 1 MiB).
+  expect_error(c.Post("/v1/jobs", auth(kAlice), std::string(2 << 20, 'x'), "application/octet-stream"), 413,
+               "payload_too_large");
+  healthy();
+  expect_error(c.Get("/v1/nothing-here", auth(kAlice)), 404);
+  expect_error(c.Get("/v1/jobs/..%2F..%2Fetc", auth(kAlice)), 404);
+  expect_error(c.Get("/v1/jobs/0123456789abcdef0123456789abcdef", auth(kAlice)), 404, "job_not_found");
+  healthy();
+  // Nothing bad was queued; a good request still works.
+  EXPECT_EQ(store->count_queued(), 0u);
+  auto id = submit(c, kAlice, good);
+  EXPECT_EQ(wait_job(c, kAlice, id)["status"], "done");
+}
+
+TEST_F(ServiceServer, QueueLimits) {
+  auto o = options();
+  o.max_queued_per_client = 2;
+  o.max_queued_jobs = 3;
+  runner.delay_ms = 2000;
+  start(std::move(o));
+  auto c = client(port);
+  ASSERT_EQ(c.Post("/v1/keys", auth(kAlice), make_keys("ka"), "application/octet-stream")->status, 201);
+  ASSERT_EQ(c.Post("/v1/keys", auth(kBob), make_keys("kb"), "application/octet-stream")->status, 201);
+  submit(c, kAlice, make_request("ka", {1}));
+  submit(c, kAlice, make_request("ka", {1}));
+  expect_error(c.Post("/v1/jobs", auth(kAlice), make_request("ka", {1}), "application/octet-stream"), 429,
+               "too_many_jobs");
+  submit(c, kBob, make_request("kb", {1}));
+  expect_error(c.Post("/v1/jobs", auth(kBob), make_request("kb", {1}), "application/octet-stream"), 503,
+               "queue_full");
+  runner.delay_ms = 0;
+}
+
+TEST_F(ServiceServer, EightConcurrentClients) {
+  auto o = options();
+  o.workers = 2;
+  start(std::move(o));
+  std::vector<std::thread> threads;
+  std::vector<int> ok(8, 0);
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      std::string token = "client-token-" + std::to_string(i) + "-abcdefgh";
+      auto c = client(port);
+      auto r = c.Post("/v1/keys", auth(token), make_keys("k"), "application/octet-stream");
+      if (!r || r->status != 201) return;
+      std::vector<std::uint64_t> values{std::uint64_t(i), std::uint64_t(100 + i)};
+      auto id = submit(c, token, make_request("k", values));
+      if (id.empty()) return;
+      auto j = wait_job(c, token, id);
+      auto res = c.Get(("/v1/jobs/" + id + "/result").c_str(), auth(token));
+      if (!res || res->status != 200) return;
+      ok[i] = testing::read_result(res->body) == std::vector<std::uint64_t>{2u * i, 2u * (100 + i)};
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < 8; ++i) EXPECT_TRUE(ok[i]) << "client " << i;
+}
+
+TEST_F(ServiceServer, StopWhileRunningThenRestartCompletes) {
+  runner.delay_ms = 1500;
+  start();
+  auto c = client(port);
+  ASSERT_EQ(c.Post("/v1/keys", auth(kAlice), make_keys("ka"), "application/octet-stream")->status, 201);
+  auto id = submit(c, kAlice, make_request("ka", {21}));
+  for (int i = 0; i < 200 && store->find_job("alice", id)->state != JobState::kRunning; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(store->find_job("alice", id)->state, JobState::kRunning);
+  server->stop();
+  server.reset();
+  store.reset();
+  EXPECT_EQ(runner.runs, 0);
+
+  runner.delay_ms = 0;
+  store = std::make_unique<JobStore>(dir / "jobs.db");
+  start();
+  EXPECT_EQ(server->recovered_jobs(), 1u);
+  auto c2 = client(port);
+  auto j = wait_job(c2, kAlice, id);
+  EXPECT_EQ(j["status"], "done");
+  EXPECT_EQ(j["attempts"], 2);
+  auto r = c2.Get(("/v1/jobs/" + id + "/result").c_str(), auth(kAlice));
+  EXPECT_EQ(testing::read_result(r->body), (std::vector<std::uint64_t>{42}));
+}
+
+}  // namespace
+}  // namespace leukocrypt::service
