@@ -1,1 +1,116 @@
-// key_generator: see key_generator.h (in progress)
+// Key generation: ternary secret, public key, and RNS-gadget key-switching keys (relinearisation
+// and Galois) with one special prime p.
+#include "he/bfv/key_generator.h"
+
+#include "common/error.h"
+#include "he/bfv/internal.h"
+#include "he/kernels/eltwise.h"
+#include "he/kernels/ntt.h"
+#include "he/ring/rns_poly.h"
+#include "he/ring/sampler.h"
+
+namespace leukocrypt::bfv {
+
+KeyGenerator::KeyGenerator(ContextPtr ctx) : ctx_(std::move(ctx)) {
+  require(ctx_ != nullptr, "KeyGenerator: null context");
+  const std::size_t n = ctx_->n(), primes = ctx_->max_level() + 1;
+  he::Prng prng = he::Prng::fresh();
+  sk_ = SecretKey(ctx_->params_id(), prng.next_u64(), n, primes);
+  he::sample_ternary(prng, sk_.coeffs(), n);
+  for (std::size_t i = 0; i < primes; ++i) {
+    he::small_to_mod(sk_.coeffs(), sk_.ntt(i), n, ctx_->modulus(i).value());
+    he::forward_ntt(sk_.ntt(i), ctx_->ntt(i));
+  }
+}
+
+KeyGenerator::KeyGenerator(ContextPtr ctx, const SecretKey& sk) : ctx_(std::move(ctx)), sk_(sk) {
+  require(ctx_ != nullptr, "KeyGenerator: null context");
+  require(sk_.params_id() == ctx_->params_id(), "KeyGenerator: secret key was made for other parameters");
+}
+
+PublicKey KeyGenerator::create_public_key() const {
+  const std::size_t n = ctx_->n(), L = ctx_->max_level();
+  PublicKey pk(ctx_->params_id(), sk_.key_id(), n, L);
+  const he::Seed seed = he::random_seed();
+  he::Prng a_prng(seed, detail::kDomainPublicKey);
+  // pk1 = a is sampled directly in the NTT domain (uniform there too).
+  detail::expand_uniform(a_prng, *ctx_, L, pk.data(1, 0));
+  pk.set_seed(seed);
+  he::Prng prng = he::Prng::fresh();
+  std::vector<std::int8_t> e(n);
+  he::sample_cbd(prng, e.data(), n);
+  for (std::size_t i = 0; i < L; ++i) {
+    const Modulus& q = ctx_->modulus(i);
+    std::uint64_t* b = pk.data(0, i);
+    he::small_to_mod(e.data(), b, n, q.value());
+    he::forward_ntt(b, ctx_->ntt(i));
+    // pk0 = -(a*s + e)
+    he::eltwise_mul_add_mod(b, pk.data(1, i), sk_.ntt(i), n, q);
+    he::eltwise_neg_mod(b, b, n, q);
+  }
+  return pk;
+}
+
+KeySwitchKey KeyGenerator::make_key_switch_key(const std::vector<std::uint64_t>& s_from) const {
+  const std::size_t n = ctx_->n(), L = ctx_->max_level(), primes = L + 1;
+  KeySwitchKey key(n, L, primes);
+  he::Prng prng = he::Prng::fresh();
+  std::vector<std::int8_t> e(n);
+  AlignedBuffer<std::uint64_t> tmp(n);
+  for (std::size_t d = 0; d < L; ++d) {
+    he::sample_cbd(prng, e.data(), n);
+    for (std::size_t j = 0; j < primes; ++j) {
+      const Modulus& q = ctx_->modulus(j);
+      std::uint64_t* b = key.data(d, 0, j);
+      std::uint64_t* a = key.data(d, 1, j);
+      he::sample_uniform(prng, q, a, n);
+      he::small_to_mod(e.data(), b, n, q.value());
+      he::forward_ntt(b, ctx_->ntt(j));
+      // b = -(a*s + e) + [j == d] * (p mod q_d) * s_from
+      he::eltwise_mul_add_mod(b, a, sk_.ntt(j), n, q);
+      he::eltwise_neg_mod(b, b, n, q);
+      if (j == d) {
+        he::eltwise_mul_scalar_mod(tmp.data(), s_from.data() + j * n,
+                                   he::make_shoup(ctx_->special_mod_q()[d], q.value()), n, q);
+        he::eltwise_add_mod(b, b, tmp.data(), n, q);
+      }
+    }
+  }
+  return key;
+}
+
+RelinKeys KeyGenerator::create_relin_keys() const {
+  const std::size_t n = ctx_->n(), primes = ctx_->max_level() + 1;
+  std::vector<std::uint64_t> s2(n * primes);
+  for (std::size_t j = 0; j < primes; ++j)
+    he::eltwise_mul_mod(s2.data() + j * n, sk_.ntt(j), sk_.ntt(j), n, ctx_->modulus(j));
+  return RelinKeys(ctx_->params_id(), sk_.key_id(), make_key_switch_key(s2));
+}
+
+GaloisKeys KeyGenerator::create_galois_keys_for_elts(const std::vector<std::uint32_t>& elts) const {
+  const std::size_t n = ctx_->n(), primes = ctx_->max_level() + 1;
+  GaloisKeys gk(ctx_->params_id(), sk_.key_id());
+  std::vector<std::int8_t> rotated(n);
+  std::vector<std::uint64_t> s_g(n * primes);
+  for (std::uint32_t g : elts) {
+    require(g % 2 == 1 && g < 2 * n, "create_galois_keys: Galois element " + std::to_string(g) +
+                                         " must be odd and < 2N=" + std::to_string(2 * n));
+    if (gk.has(g)) continue;
+    he::apply_automorphism_small(sk_.coeffs(), rotated.data(), n, g);
+    for (std::size_t j = 0; j < primes; ++j) {
+      he::small_to_mod(rotated.data(), s_g.data() + j * n, n, ctx_->modulus(j).value());
+      he::forward_ntt(s_g.data() + j * n, ctx_->ntt(j));
+    }
+    gk.insert(g, make_key_switch_key(s_g));
+  }
+  return gk;
+}
+
+GaloisKeys KeyGenerator::create_galois_keys(const std::vector<int>& steps, bool add_columns) const {
+  std::vector<std::uint32_t> elts;
+  for (int s : steps) elts.push_back(galois_elt_for_step(s, ctx_->n()));
+  if (add_columns) elts.push_back(galois_elt_for_columns(ctx_->n()));
+  return create_galois_keys_for_elts(elts);
+}
+
+}  // namespace leukocrypt::bfv

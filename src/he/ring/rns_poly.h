@@ -1,0 +1,43 @@
+// Helpers on RNS polynomials stored prime-major (row i = the N residues mod prime i):
+// Galois automorphisms X -> X^g in coefficient form and thread-local scratch rows.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "common/aligned_buffer.h"
+
+namespace leukocrypt::he {
+
+// out(X) = in(X^g) mod (X^N + 1, q), g odd; coefficient form; out must not alias in.
+inline void apply_automorphism(const std::uint64_t* in, std::uint64_t* out, std::size_t n,
+                               std::uint32_t g, std::uint64_t q) {
+  const std::size_t mask = 2 * n - 1;
+  std::size_t idx = 0;  // i * g mod 2N
+  for (std::size_t i = 0; i < n; ++i, idx = (idx + g) & mask) {
+    const std::uint64_t v = in[i];
+    if (idx < n) out[idx] = v;
+    else out[idx - n] = v == 0 ? 0 : q - v;
+  }
+}
+
+inline void apply_automorphism_small(const std::int8_t* in, std::int8_t* out, std::size_t n, std::uint32_t g) {
+  const std::size_t mask = 2 * n - 1;
+  std::size_t idx = 0;
+  for (std::size_t i = 0; i < n; ++i, idx = (idx + g) & mask) {
+    if (idx < n) out[idx] = in[i];
+    else out[idx - n] = static_cast<std::int8_t>(-in[i]);
+  }
+}
+
+// Thread-local scratch: `slot` selects an independent buffer; contents are unspecified.
+// Returned memory stays valid until the next call with the same slot on this thread.
+inline std::uint64_t* scratch(int slot, std::size_t count) {
+  constexpr int kSlots = 8;
+  static thread_local AlignedBuffer<std::uint64_t> buffers[kSlots];
+  auto& b = buffers[slot];
+  if (b.size() < count) b.reset(count);
+  return b.data();
+}
+
+}  // namespace leukocrypt::he

@@ -1,0 +1,38 @@
+// Shared fixtures for the BFV tests: tiny insecure parameter sets (named as such) and helpers.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "he/bfv/batch_encoder.h"
+#include "he/bfv/context.h"
+#include "he/bfv/decryptor.h"
+#include "he/bfv/encryptor.h"
+#include "he/bfv/evaluator.h"
+#include "he/bfv/key_generator.h"
+#include "he/bfv/params.h"
+
+namespace leukocrypt::bfv::testing {
+
+// N = 64, t = 257, three 40-bit ciphertext primes + a 41-bit special prime: INSECURE, tests only.
+inline Params tiny_insecure_params(std::uint64_t t = 257, std::size_t n = 64) {
+  return Params::create(n, {40, 40, 40, 41}, t, Security::kInsecureForTests);
+}
+
+struct Keys {
+  ContextPtr ctx;
+  KeyGenerator keygen;
+  PublicKey pk;
+  RelinKeys rk;
+  explicit Keys(const Params& p)
+      : ctx(Context::create(p)), keygen(ctx), pk(keygen.create_public_key()), rk(keygen.create_relin_keys()) {}
+};
+
+inline std::vector<std::uint64_t> random_slots(std::size_t n, std::uint64_t t, std::mt19937_64& rng) {
+  std::vector<std::uint64_t> v(n);
+  for (auto& x : v) x = rng() % t;
+  return v;
+}
+
+}  // namespace leukocrypt::bfv::testing
