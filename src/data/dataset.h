@@ -34,6 +34,8 @@ struct Dataset {
   std::vector<std::string> label_names{"all", "hem"};
   std::string split_kind;           // "patient" or "random"
   std::vector<std::string> groups;  // sorted distinct groups (patient split), e.g. {"A","B","C"}
+  std::string test_group;           // patient split: the group on the test side of train/test files
+  double window = 0;                // crop window (fraction of the frame) the images were made with
   std::vector<Record> records;      // manifest order
 
   std::size_t pixels_per_image() const { return static_cast<std::size_t>(channels) * image_size * image_size; }
