@@ -1,0 +1,80 @@
+// The plan: a quantised network lowered to a flat list of ops that every backend runs the same
+// way (ggml-style: one graph, interchangeable backends). CryptoNets packing is implied: each value
+// of a step is one ciphertext holding that value for every image of a batch (one per slot), so
+// linear layers are sums of scalar products (weights are plaintext scalars) and x² is one
+// ciphertext square. Steps that only matter for BFV (relinearise, mod switch) are no-ops for the
+// float and raw backends.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "nn/int128.h"
+#include "nn/model.h"
+#include "nn/quantize.h"
+
+namespace leukocrypt::nn {
+
+enum class OpKind {
+  kEncrypt,      // input: one value per pixel-channel (key holder)
+  kLinear,       // out[o] = bias[o] + sum_k w_k * in[index_k]   (fused scalar multiply-add)
+  kSquare,       // x -> x^2 (ciphertext size 3 afterwards)
+  kRelinearize,  // size 3 -> 2
+  kModSwitch,    // drop ciphertext primes (level chosen by the BFV parameters)
+  kDecrypt,      // output: the logits (key holder)
+};
+const char* to_string(OpKind kind);
+
+// Sparse rows (CSR) of one linear layer. Taps whose integer weight is 0 are dropped (they cost
+// nothing encrypted). The float layer's non-zero weights are kept in their own rows (f_*) so the
+// float reference backend computes exactly the float model.
+struct LinearOp {
+  int n_in = 0, n_out = 0;
+  std::vector<std::uint32_t> row_start;  // n_out + 1
+  std::vector<std::uint32_t> index;      // input value per tap
+  std::vector<std::int64_t> weight;      // integer weight per tap (never 0)
+  std::vector<Int128> bias;              // integer bias per output
+  // Float reference: every non-zero float tap.
+  std::vector<std::uint32_t> f_row_start, f_index;
+  std::vector<float> f_weight, f_bias;
+  std::int64_t sum_abs_weight_max = 0;   // max over rows of sum |w|: the noise growth of this layer
+};
+
+struct PlanStep {
+  OpKind kind = OpKind::kLinear;
+  std::string name;  // e.g. "conv0", "square1", "dense2"
+  int size = 0;      // number of values (ciphertexts per prime) after the step
+  LinearOp linear;   // kLinear only
+};
+
+struct OpCounts {
+  std::size_t input_values = 0;    // ciphertexts per plaintext prime per batch (encryptions)
+  std::size_t scalar_macs = 0;     // fused scalar multiply-adds per prime per batch
+  std::size_t bias_adds = 0;
+  std::size_t squares = 0;         // ciphertext squares (= relinearisations) per prime per batch
+  std::size_t output_values = 0;   // ciphertexts returned per prime per batch
+  int depth = 0;                   // multiplicative depth (number of square layers)
+  nlohmann::json to_json() const;
+};
+
+struct Plan {
+  std::string model_name;
+  Shape input;
+  float input_scale = 1.0f / 255.0f;
+  long double output_scale = 1.0L;  // integer logit = output_scale * float logit (approximately)
+  std::vector<std::string> classes;
+  std::vector<PlanStep> steps;
+
+  std::size_t input_size() const { return std::size_t(input.size()); }
+  std::size_t output_size() const { return classes.size(); }
+  OpCounts counts() const;
+  nlohmann::json to_json() const;  // step list with sizes and tap counts
+};
+
+// Lowers a quantised model: Encrypt, then per layer Linear or Square+Relinearize+ModSwitch, then a
+// final ModSwitch (smallest ciphertexts back to the key holder) and Decrypt.
+Plan lower(const QuantizedModel& q);
+
+}  // namespace leukocrypt::nn
