@@ -1,4 +1,451 @@
+// Homomorphic evaluation. Ciphertexts stay in coefficient form; every op checks params id, level
+// and size. Multiplication follows Halevi, Polyakov, Shoup, "An Improved RNS Variant of the BFV
+// Homomorphic Encryption Scheme" (CT-RSA 2019, ePrint 2018/117), Sec. 4; key switching is the RNS
+// gadget decomposition with one special prime p (as in SEAL / Gentry-Halevi-Smart 2012).
 #include "he/bfv/evaluator.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/error.h"
+#include "he/bfv/internal.h"
+#include "he/kernels/eltwise.h"
+#include "he/kernels/ntt.h"
+#include "he/ring/rns_poly.h"
+
 namespace leukocrypt::bfv {
-Evaluator::Evaluator(ContextPtr ctx) : ctx_(std::move(ctx)) {}
+namespace {
+
+// Centred representative of w mod t, then its residue mod q.
+std::uint64_t signed_mod(std::int64_t w, std::uint64_t q) {
+  if (w >= 0) return static_cast<std::uint64_t>(w) % q;
+  std::uint64_t r = (0 - static_cast<std::uint64_t>(w)) % q;
+  return r == 0 ? 0 : q - r;
 }
+
+std::int64_t centred_mod_t(std::int64_t w, std::uint64_t t) {
+  std::int64_t tt = static_cast<std::int64_t>(t);
+  std::int64_t r = w % tt;
+  if (r < 0) r += tt;
+  return static_cast<std::uint64_t>(r) > t / 2 ? r - tt : r;
+}
+
+}  // namespace
+
+Evaluator::Evaluator(ContextPtr ctx) : ctx_(std::move(ctx)) {
+  require(ctx_ != nullptr, "Evaluator: null context");
+}
+
+void Evaluator::check_ct(const Ciphertext& ct, const char* what) const {
+  if (ct.params_id() != ctx_->params_id())
+    throw InvalidArgument(std::string(what) + ": ciphertext was made for other parameters (params id mismatch)");
+  if (ct.n() != ctx_->n() || ct.level() < 1 || ct.level() > ctx_->max_level() || ct.size() < 2 || ct.size() > 3)
+    throw InvalidArgument(std::string(what) + ": malformed ciphertext (N " + std::to_string(ct.n()) + ", level " +
+                          std::to_string(ct.level()) + ", size " + std::to_string(ct.size()) + ")");
+}
+
+void Evaluator::check_pair(const Ciphertext& a, const Ciphertext& b) const {
+  check_ct(a, "evaluator");
+  check_ct(b, "evaluator");
+  if (a.level() != b.level())
+    throw InvalidArgument("ciphertexts at different levels (" + std::to_string(a.level()) + " vs " +
+                          std::to_string(b.level()) + ")");
+}
+
+void Evaluator::check_plain(const Plaintext& pt) const { detail::check_plaintext(*ctx_, pt); }
+
+// ---- Additive ops: O(N*l), no NTT -------------------------------------------------------------
+
+void Evaluator::add_inplace(Ciphertext& a, const Ciphertext& b) const {
+  check_pair(a, b);
+  const std::size_t n = ctx_->n(), l = a.level();
+  if (b.size() > a.size()) {
+    Ciphertext grown(a.params_id(), n, l, b.size());
+    std::memcpy(grown.raw(), a.raw(), a.raw_size() * sizeof(std::uint64_t));
+    a = std::move(grown);
+  }
+  for (std::size_t k = 0; k < b.size(); ++k)
+    for (std::size_t i = 0; i < l; ++i) he::eltwise_add_mod(a.data(k, i), a.data(k, i), b.data(k, i), n, ctx_->modulus(i));
+}
+
+Ciphertext Evaluator::add(const Ciphertext& a, const Ciphertext& b) const {
+  Ciphertext r = a;
+  add_inplace(r, b);
+  return r;
+}
+
+void Evaluator::sub_inplace(Ciphertext& a, const Ciphertext& b) const {
+  check_pair(a, b);
+  const std::size_t n = ctx_->n(), l = a.level();
+  if (b.size() > a.size()) {
+    Ciphertext grown(a.params_id(), n, l, b.size());
+    std::memcpy(grown.raw(), a.raw(), a.raw_size() * sizeof(std::uint64_t));
+    a = std::move(grown);
+  }
+  for (std::size_t k = 0; k < b.size(); ++k)
+    for (std::size_t i = 0; i < l; ++i) he::eltwise_sub_mod(a.data(k, i), a.data(k, i), b.data(k, i), n, ctx_->modulus(i));
+}
+
+Ciphertext Evaluator::sub(const Ciphertext& a, const Ciphertext& b) const {
+  Ciphertext r = a;
+  sub_inplace(r, b);
+  return r;
+}
+
+void Evaluator::negate_inplace(Ciphertext& a) const {
+  check_ct(a, "negate");
+  for (std::size_t k = 0; k < a.size(); ++k)
+    for (std::size_t i = 0; i < a.level(); ++i) he::eltwise_neg_mod(a.data(k, i), a.data(k, i), ctx_->n(), ctx_->modulus(i));
+}
+
+Ciphertext Evaluator::negate(const Ciphertext& a) const {
+  Ciphertext r = a;
+  negate_inplace(r);
+  return r;
+}
+
+void Evaluator::multiply_scalar_inplace(Ciphertext& ct, std::int64_t w) const {
+  check_ct(ct, "multiply_scalar");
+  const std::int64_t wc = centred_mod_t(w, ctx_->params().t());
+  for (std::size_t i = 0; i < ct.level(); ++i) {
+    const Modulus& q = ctx_->modulus(i);
+    const ShoupOperand s = he::make_shoup(signed_mod(wc, q.value()), q.value());
+    for (std::size_t k = 0; k < ct.size(); ++k) he::eltwise_mul_scalar_mod(ct.data(k, i), ct.data(k, i), s, ctx_->n(), q);
+  }
+}
+
+Ciphertext Evaluator::multiply_scalar(const Ciphertext& ct, std::int64_t w) const {
+  Ciphertext r = ct;
+  multiply_scalar_inplace(r, w);
+  return r;
+}
+
+void Evaluator::multiply_scalar_add_inplace(Ciphertext& acc, const Ciphertext& ct, std::int64_t w) const {
+  if (acc.empty()) {
+    acc = multiply_scalar(ct, w);
+    return;
+  }
+  check_pair(acc, ct);
+  if (ct.size() > acc.size()) {
+    Ciphertext tmp = multiply_scalar(ct, w);
+    add_inplace(acc, tmp);
+    return;
+  }
+  const std::int64_t wc = centred_mod_t(w, ctx_->params().t());
+  for (std::size_t i = 0; i < ct.level(); ++i) {
+    const Modulus& q = ctx_->modulus(i);
+    const ShoupOperand s = he::make_shoup(signed_mod(wc, q.value()), q.value());
+    for (std::size_t k = 0; k < ct.size(); ++k) he::eltwise_fma_scalar_mod(acc.data(k, i), ct.data(k, i), s, ctx_->n(), q);
+  }
+}
+
+void Evaluator::add_scalar_inplace(Ciphertext& ct, std::int64_t c) const {
+  check_ct(ct, "add_scalar");
+  // The constant polynomial c has c in every slot: add round(Q*c/t) to coefficient 0 only.
+  const std::uint64_t t = ctx_->params().t();
+  const std::uint64_t m = signed_mod(c, t);
+  const LevelData& ld = ctx_->level(ct.level());
+  he::u128 x = static_cast<he::u128>(ld.q_mod_t) * m + (t >> 1);
+  const std::uint64_t fix = static_cast<std::uint64_t>(x / t);
+  for (std::size_t i = 0; i < ct.level(); ++i) {
+    const Modulus& q = ctx_->modulus(i);
+    std::uint64_t v = he::add_mod(he::mul_mod_shoup(m, ld.delta[i], q.value()), q.reduce(fix), q.value());
+    std::uint64_t* c0 = ct.data(0, i);
+    c0[0] = he::add_mod(c0[0], v, q.value());
+  }
+}
+
+void Evaluator::add_plain_inplace(Ciphertext& ct, const Plaintext& pt) const {
+  check_ct(ct, "add_plain");
+  check_plain(pt);
+  detail::add_scaled_plain(*ctx_, pt, ct.poly(0), ct.level(), false);
+}
+
+void Evaluator::sub_plain_inplace(Ciphertext& ct, const Plaintext& pt) const {
+  check_ct(ct, "sub_plain");
+  check_plain(pt);
+  detail::add_scaled_plain(*ctx_, pt, ct.poly(0), ct.level(), true);
+}
+
+// ---- multiply_plain: (size+1)*l forward and size*l inverse NTTs ------------------------------
+
+void Evaluator::multiply_plain_inplace(Ciphertext& ct, const Plaintext& pt) const {
+  check_ct(ct, "multiply_plain");
+  check_plain(pt);
+  const std::size_t n = ctx_->n();
+  const std::uint64_t t = ctx_->params().t();
+  std::uint64_t* m = he::scratch(0, n);
+  for (std::size_t i = 0; i < ct.level(); ++i) {
+    const Modulus& q = ctx_->modulus(i);
+    const std::uint64_t qv = q.value();
+    const std::uint64_t t_mod = q.reduce(t);
+    // Centred lift of the plaintext: noise grows by ||m|| <= t/2.
+    for (std::size_t k = 0; k < n; ++k) {
+      std::uint64_t v = pt[k];
+      m[k] = v > t / 2 ? he::sub_mod(q.reduce(v), t_mod, qv) : q.reduce(v);
+    }
+    he::forward_ntt(m, ctx_->ntt(i));
+    for (std::size_t k = 0; k < ct.size(); ++k) {
+      std::uint64_t* c = ct.data(k, i);
+      he::forward_ntt(c, ctx_->ntt(i));
+      he::eltwise_mul_mod(c, c, m, n, q);
+      he::inverse_ntt(c, ctx_->ntt(i));
+    }
+  }
+}
+
+Ciphertext Evaluator::multiply_plain(const Ciphertext& ct, const Plaintext& pt) const {
+  Ciphertext r = ct;
+  multiply_plain_inplace(r, pt);
+  return r;
+}
+
+// ---- HPS multiplication -----------------------------------------------------------------------
+
+namespace {
+
+// Lifts a polynomial mod Q (l rows) to Q u P (l + k rows) exactly (centred) and transforms it.
+void extend_and_ntt(const Context& ctx, const LevelData& ld, const std::uint64_t* in, std::uint64_t* out) {
+  const std::size_t n = ctx.n(), l = ld.level, k = ld.aux_count;
+  std::memcpy(out, in, l * n * sizeof(std::uint64_t));
+  ld.q_to_p.convert(in, out + l * n, n);
+  for (std::size_t i = 0; i < l; ++i) he::forward_ntt(out + i * n, ctx.ntt(i));
+  for (std::size_t j = 0; j < k; ++j) he::forward_ntt(out + (l + j) * n, ctx.aux_ntt(j));
+}
+
+// out (l rows) = round(t/Q * c) mod Q for c given in Q u P (coefficient form):
+// HPS 2018, Sec. 4.3, steps (1)-(2): y_j = sum_i c_i*omega_ij + round(sum_i c_i*frac_i) + c_j*lambda_j
+// mod p_j, then exact conversion P -> Q (|y| < P/2 by the choice of P).
+void scale_down(const Context& ctx, const LevelData& ld, const std::uint64_t* c, std::uint64_t* y,
+                std::uint64_t* out) {
+  const std::size_t n = ctx.n(), l = ld.level, k = ld.aux_count;
+  constexpr std::size_t kBlock = 128;
+  std::uint64_t rnd[kBlock];
+  for (std::size_t b0 = 0; b0 < n; b0 += kBlock) {
+    const std::size_t bn = std::min(kBlock, n - b0);
+    for (std::size_t c0 = 0; c0 < bn; ++c0) {
+      he::u128 s = static_cast<he::u128>(1) << 63;
+      for (std::size_t i = 0; i < l; ++i) s += static_cast<he::u128>(c[i * n + b0 + c0]) * ld.hps_frac[i];
+      rnd[c0] = static_cast<std::uint64_t>(s >> 64);
+    }
+    for (std::size_t j = 0; j < k; ++j) {
+      const Modulus& p = ctx.aux_modulus(j);
+      const std::uint64_t* omega = ld.hps_omega.data() + j * l;
+      const std::uint64_t* cj = c + (l + j) * n + b0;
+      std::uint64_t* yj = y + j * n + b0;
+      for (std::size_t c0 = 0; c0 < bn; ++c0) {
+        he::u128 acc = static_cast<he::u128>(rnd[c0]) + he::mul_mod_shoup_lazy(cj[c0], ld.hps_lambda[j], p.value());
+        for (std::size_t i = 0; i < l; ++i) acc += static_cast<he::u128>(c[i * n + b0 + c0]) * omega[i];
+        yj[c0] = p.reduce128(static_cast<std::uint64_t>(acc >> 64), static_cast<std::uint64_t>(acc));
+      }
+    }
+  }
+  ld.p_to_q.convert(y, out, n);
+}
+
+void inverse_all(const Context& ctx, const LevelData& ld, std::uint64_t* a) {
+  const std::size_t n = ctx.n(), l = ld.level;
+  for (std::size_t i = 0; i < l; ++i) he::inverse_ntt(a + i * n, ctx.ntt(i));
+  for (std::size_t j = 0; j < ld.aux_count; ++j) he::inverse_ntt(a + (l + j) * n, ctx.aux_ntt(j));
+}
+
+const Modulus& base_modulus(const Context& ctx, const LevelData& ld, std::size_t r) {
+  return r < ld.level ? ctx.modulus(r) : ctx.aux_modulus(r - ld.level);
+}
+
+}  // namespace
+
+Ciphertext Evaluator::multiply(const Ciphertext& a, const Ciphertext& b) const {
+  check_pair(a, b);
+  if (a.size() != 2 || b.size() != 2)
+    throw InvalidArgument("multiply: ciphertexts must have size 2 (relinearize first), got " +
+                          std::to_string(a.size()) + " and " + std::to_string(b.size()));
+  if (&a == &b) return square(a);
+  const std::size_t n = ctx_->n(), l = a.level();
+  const LevelData& ld = ctx_->level(l);
+  const std::size_t rows = l + ld.aux_count, poly = rows * n;
+  // 1. Extend a0, a1, b0, b1 to Q u P and transform (HPS step "lift").
+  std::uint64_t* ext = he::scratch(0, 4 * poly);
+  extend_and_ntt(*ctx_, ld, a.poly(0), ext);
+  extend_and_ntt(*ctx_, ld, a.poly(1), ext + poly);
+  extend_and_ntt(*ctx_, ld, b.poly(0), ext + 2 * poly);
+  extend_and_ntt(*ctx_, ld, b.poly(1), ext + 3 * poly);
+  // 2. Tensor: c0 = a0 b0, c1 = a0 b1 + a1 b0, c2 = a1 b1 (over the integers, as |c| < QP/2).
+  std::uint64_t* t = he::scratch(1, 3 * poly);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const Modulus& m = base_modulus(*ctx_, ld, r);
+    const std::size_t o = r * n;
+    he::eltwise_mul_mod(t + o, ext + o, ext + 2 * poly + o, n, m);
+    he::eltwise_mul_mod(t + poly + o, ext + o, ext + 3 * poly + o, n, m);
+    he::eltwise_mul_add_mod(t + poly + o, ext + poly + o, ext + 2 * poly + o, n, m);
+    he::eltwise_mul_mod(t + 2 * poly + o, ext + poly + o, ext + 3 * poly + o, n, m);
+  }
+  // 3. Back to coefficients, 4. scale by t/Q and return to Q.
+  Ciphertext r(ctx_->params_id(), n, l, 3);
+  std::uint64_t* y = he::scratch(2, ld.aux_count * n);
+  for (std::size_t k = 0; k < 3; ++k) {
+    inverse_all(*ctx_, ld, t + k * poly);
+    scale_down(*ctx_, ld, t + k * poly, y, r.poly(k));
+  }
+  return r;
+}
+
+Ciphertext Evaluator::square(const Ciphertext& a) const {
+  check_ct(a, "square");
+  if (a.size() != 2) throw InvalidArgument("square: ciphertext must have size 2 (relinearize first), got " + std::to_string(a.size()));
+  const std::size_t n = ctx_->n(), l = a.level();
+  const LevelData& ld = ctx_->level(l);
+  const std::size_t rows = l + ld.aux_count, poly = rows * n;
+  std::uint64_t* ext = he::scratch(0, 2 * poly);
+  extend_and_ntt(*ctx_, ld, a.poly(0), ext);
+  extend_and_ntt(*ctx_, ld, a.poly(1), ext + poly);
+  std::uint64_t* t = he::scratch(1, 3 * poly);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const Modulus& m = base_modulus(*ctx_, ld, r);
+    const std::size_t o = r * n;
+    he::eltwise_mul_mod(t + o, ext + o, ext + o, n, m);
+    he::eltwise_mul_mod(t + poly + o, ext + o, ext + poly + o, n, m);
+    he::eltwise_add_mod(t + poly + o, t + poly + o, t + poly + o, n, m);
+    he::eltwise_mul_mod(t + 2 * poly + o, ext + poly + o, ext + poly + o, n, m);
+  }
+  Ciphertext r(ctx_->params_id(), n, l, 3);
+  std::uint64_t* y = he::scratch(2, ld.aux_count * n);
+  for (std::size_t k = 0; k < 3; ++k) {
+    inverse_all(*ctx_, ld, t + k * poly);
+    scale_down(*ctx_, ld, t + k * poly, y, r.poly(k));
+  }
+  return r;
+}
+
+// ---- Key switching ----------------------------------------------------------------------------
+
+void Evaluator::key_switch_add(const std::uint64_t* d, const KeySwitchKey& key, std::uint64_t* c0,
+                               std::uint64_t* c1, std::size_t l) const {
+  const std::size_t n = ctx_->n(), L = ctx_->max_level(), sp = L;
+  require(key.n() == n && key.digits() == L && key.primes() == L + 1, "key switching key has the wrong shape");
+  std::uint64_t* tmp = he::scratch(3, n);
+  std::uint64_t* acc = he::scratch(4, 4 * n);  // acc0_j, acc1_j, acc0_p, acc1_p
+  std::uint64_t* acc0 = acc;
+  std::uint64_t* acc1 = acc + n;
+  std::uint64_t* accp0 = acc + 2 * n;
+  std::uint64_t* accp1 = acc + 3 * n;
+  // Inner product <decomp(d), key> in the NTT domain mod one target prime (j = sp: special).
+  auto inner = [&](std::size_t j, std::uint64_t* o0, std::uint64_t* o1) {
+    const Modulus& m = ctx_->modulus(j);
+    const NttTables& ntt = ctx_->ntt(j);
+    std::memset(o0, 0, n * sizeof(std::uint64_t));
+    std::memset(o1, 0, n * sizeof(std::uint64_t));
+    for (std::size_t i = 0; i < l; ++i) {
+      const std::uint64_t* di = d + i * n;  // digit i: [d]_{q_i}, in [0, q_i)
+      if (ctx_->modulus(i).value() <= m.value()) std::memcpy(tmp, di, n * sizeof(std::uint64_t));
+      else he::eltwise_reduce_mod(tmp, di, n, m);
+      he::forward_ntt(tmp, ntt);
+      he::eltwise_mul_add_mod(o0, tmp, key.data(i, 0, j), n, m);
+      he::eltwise_mul_add_mod(o1, tmp, key.data(i, 1, j), n, m);
+    }
+    he::inverse_ntt(o0, ntt);
+    he::inverse_ntt(o1, ntt);
+  };
+  inner(sp, accp0, accp1);
+  const std::uint64_t p = ctx_->modulus(sp).value(), half_p = p >> 1;
+  for (std::size_t j = 0; j < l; ++j) {
+    inner(j, acc0, acc1);
+    const Modulus& q = ctx_->modulus(j);
+    const std::uint64_t qv = q.value(), p_mod = ctx_->special_mod_q()[j];
+    const ShoupOperand p_inv = ctx_->special_inv_mod_q()[j];
+    std::uint64_t* out0 = c0 + j * n;
+    std::uint64_t* out1 = c1 + j * n;
+    // Divide by p with rounding: (x - [x]_p centred) * p^-1 mod q_j.
+    for (std::size_t c = 0; c < n; ++c) {
+      std::uint64_t v0 = accp0[c], v1 = accp1[c];
+      std::uint64_t r0 = q.reduce(v0), r1 = q.reduce(v1);
+      if (v0 > half_p) r0 = he::sub_mod(r0, p_mod, qv);
+      if (v1 > half_p) r1 = he::sub_mod(r1, p_mod, qv);
+      out0[c] = he::add_mod(out0[c], he::mul_mod_shoup(he::sub_mod(acc0[c], r0, qv), p_inv, qv), qv);
+      out1[c] = he::add_mod(out1[c], he::mul_mod_shoup(he::sub_mod(acc1[c], r1, qv), p_inv, qv), qv);
+    }
+  }
+}
+
+void Evaluator::relinearize_inplace(Ciphertext& ct, const RelinKeys& rk) const {
+  check_ct(ct, "relinearize");
+  if (ct.size() == 2) return;
+  require(rk.params_id() == ctx_->params_id(), "relinearize: relin keys were made for other parameters");
+  require(!rk.empty(), "relinearize: empty relin keys");
+  const std::size_t n = ctx_->n(), l = ct.level();
+  key_switch_add(ct.poly(2), rk.key(), ct.poly(0), ct.poly(1), l);
+  Ciphertext r(ct.params_id(), n, l, 2);
+  std::memcpy(r.raw(), ct.raw(), r.raw_size() * sizeof(std::uint64_t));
+  ct = std::move(r);
+}
+
+Ciphertext Evaluator::square_relin(const Ciphertext& a, const RelinKeys& rk) const {
+  Ciphertext r = square(a);
+  relinearize_inplace(r, rk);
+  return r;
+}
+
+// ---- Galois automorphisms ---------------------------------------------------------------------
+
+Ciphertext Evaluator::apply_galois(const Ciphertext& ct, std::uint32_t g, const GaloisKeys& gk) const {
+  check_ct(ct, "apply_galois");
+  require(ct.size() == 2, "apply_galois: ciphertext must have size 2 (relinearize first)");
+  require(gk.params_id() == ctx_->params_id(), "apply_galois: Galois keys were made for other parameters");
+  const KeySwitchKey& key = gk.get(g);
+  const std::size_t n = ctx_->n(), l = ct.level();
+  Ciphertext r(ct.params_id(), n, l, 2);
+  std::uint64_t* c1g = he::scratch(5, l * n);
+  for (std::size_t i = 0; i < l; ++i) {
+    const std::uint64_t q = ctx_->modulus(i).value();
+    he::apply_automorphism(ct.data(0, i), r.data(0, i), n, g, q);
+    he::apply_automorphism(ct.data(1, i), c1g + i * n, n, g, q);
+  }
+  // (c0(X^g), c1(X^g)) decrypts under s(X^g); switch the c1 part back to s.
+  key_switch_add(c1g, key, r.poly(0), r.poly(1), l);
+  return r;
+}
+
+Ciphertext Evaluator::rotate_rows(const Ciphertext& ct, int step, const GaloisKeys& gk) const {
+  return apply_galois(ct, galois_elt_for_step(step, ctx_->n()), gk);
+}
+
+Ciphertext Evaluator::rotate_columns(const Ciphertext& ct, const GaloisKeys& gk) const {
+  return apply_galois(ct, galois_elt_for_columns(ctx_->n()), gk);
+}
+
+// ---- Modulus switching ------------------------------------------------------------------------
+
+void Evaluator::mod_switch_to_next_inplace(Ciphertext& ct) const {
+  check_ct(ct, "mod_switch_to_next");
+  const std::size_t l = ct.level(), n = ctx_->n();
+  require(l >= 2, "mod_switch_to_next: ciphertext is already at level 1");
+  const LevelData& ld = ctx_->level(l);
+  const Modulus& last = ctx_->modulus(l - 1);
+  const std::uint64_t half = last.value() >> 1;
+  Ciphertext r(ct.params_id(), n, l - 1, ct.size());
+  // round(c / q_last): (c_j - [c]_{q_last} centred) * q_last^-1 mod q_j.
+  for (std::size_t k = 0; k < ct.size(); ++k) {
+    const std::uint64_t* cl = ct.data(k, l - 1);
+    for (std::size_t j = 0; j + 1 < l; ++j) {
+      const Modulus& q = ctx_->modulus(j);
+      const std::uint64_t qv = q.value(), lm = ld.last_mod[j];
+      const std::uint64_t* cj = ct.data(k, j);
+      std::uint64_t* o = r.data(k, j);
+      for (std::size_t c = 0; c < n; ++c) {
+        std::uint64_t v = q.reduce(cl[c]);
+        if (cl[c] > half) v = he::sub_mod(v, lm, qv);
+        o[c] = he::mul_mod_shoup(he::sub_mod(cj[c], v, qv), ld.inv_last[j], qv);
+      }
+    }
+  }
+  ct = std::move(r);
+}
+
+void Evaluator::mod_switch_to_inplace(Ciphertext& ct, std::size_t level) const {
+  check_ct(ct, "mod_switch_to");
+  require(level >= 1 && level <= ct.level(), "mod_switch_to: target level " + std::to_string(level) +
+                                                  " not in [1, " + std::to_string(ct.level()) + "]");
+  while (ct.level() > level) mod_switch_to_next_inplace(ct);
+}
+
+}  // namespace leukocrypt::bfv

@@ -16,7 +16,9 @@
 namespace leukocrypt::bfv::testing {
 
 // N = 64, t = 257, three 40-bit ciphertext primes + a 41-bit special prime: INSECURE, tests only.
+// Plaintext moduli above 2^32 get four 55-bit primes (+ 56-bit special) for depth 2.
 inline Params tiny_insecure_params(std::uint64_t t = 257, std::size_t n = 64) {
+  if (t > (1ULL << 32)) return Params::create(n, {55, 55, 55, 55, 56}, t, Security::kInsecureForTests);
   return Params::create(n, {40, 40, 40, 41}, t, Security::kInsecureForTests);
 }
 

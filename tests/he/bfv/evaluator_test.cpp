@@ -1,0 +1,163 @@
+// Property tests: every evaluator op against slot-wise plaintext arithmetic mod t, on tiny
+// INSECURE parameters (N = 64) so the whole suite runs in milliseconds.
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+#include "test_util.h"
+
+namespace leukocrypt::bfv {
+namespace {
+
+using testing::Keys;
+using testing::random_slots;
+using testing::tiny_insecure_params;
+using Slots = std::vector<std::uint64_t>;
+
+class BfvEvaluatorTest : public ::testing::TestWithParam<std::uint64_t> {
+ protected:
+  BfvEvaluatorTest()
+      : k_(tiny_insecure_params(GetParam())), enc_(k_.ctx), encryptor_(k_.ctx, k_.pk),
+        dec_(k_.ctx, k_.keygen.secret_key()), ev_(k_.ctx), t_(GetParam()), n_(k_.ctx->n()) {}
+
+  Ciphertext encrypt(const Slots& v) { return encryptor_.encrypt(enc_.encode(v)); }
+  Slots decrypt(const Ciphertext& ct) { return enc_.decode(dec_.decrypt(ct)); }
+  Slots rnd() { return random_slots(n_, t_, rng_); }
+  template <class F>
+  Slots map2(const Slots& a, const Slots& b, F f) {
+    Slots r(a.size());
+    for (std::size_t i = 0; i < a.size(); ++i) r[i] = f(a[i], b[i]);
+    return r;
+  }
+  std::uint64_t mulmod(std::uint64_t a, std::uint64_t b) {
+    return static_cast<std::uint64_t>(static_cast<unsigned __int128>(a) * b % t_);
+  }
+  std::uint64_t smod(std::int64_t w) {
+    std::int64_t r = w % static_cast<std::int64_t>(t_);
+    return static_cast<std::uint64_t>(r < 0 ? r + static_cast<std::int64_t>(t_) : r);
+  }
+
+  Keys k_;
+  BatchEncoder enc_;
+  Encryptor encryptor_;
+  Decryptor dec_;
+  Evaluator ev_;
+  std::uint64_t t_;
+  std::size_t n_;
+  std::mt19937_64 rng_{42};
+};
+
+TEST_P(BfvEvaluatorTest, AddSubNegate) {
+  Slots a = rnd(), b = rnd();
+  auto ca = encrypt(a), cb = encrypt(b);
+  EXPECT_EQ(decrypt(ev_.add(ca, cb)), map2(a, b, [&](auto x, auto y) { return (x + y) % t_; }));
+  EXPECT_EQ(decrypt(ev_.sub(ca, cb)), map2(a, b, [&](auto x, auto y) { return (x + t_ - y) % t_; }));
+  EXPECT_EQ(decrypt(ev_.negate(ca)), map2(a, a, [&](auto x, auto) { return (t_ - x) % t_; }));
+}
+
+TEST_P(BfvEvaluatorTest, ScalarOps) {
+  Slots a = rnd(), b = rnd();
+  auto ca = encrypt(a), cb = encrypt(b);
+  for (std::int64_t w : {0LL, 1LL, -1LL, 7LL, -123LL, 1000003LL, -(1LL << 40)}) {
+    EXPECT_EQ(decrypt(ev_.multiply_scalar(ca, w)), map2(a, a, [&](auto x, auto) { return mulmod(x, smod(w)); }))
+        << "w=" << w;
+    Ciphertext acc = cb;
+    ev_.multiply_scalar_add_inplace(acc, ca, w);
+    EXPECT_EQ(decrypt(acc), map2(a, b, [&](auto x, auto y) { return (mulmod(x, smod(w)) + y) % t_; })) << "w=" << w;
+    Ciphertext c = ca;
+    ev_.add_scalar_inplace(c, w);
+    EXPECT_EQ(decrypt(c), map2(a, a, [&](auto x, auto) { return (x + smod(w)) % t_; })) << "c=" << w;
+  }
+  Ciphertext empty;
+  ev_.multiply_scalar_add_inplace(empty, ca, 3);
+  EXPECT_EQ(decrypt(empty), map2(a, a, [&](auto x, auto) { return mulmod(x, 3); }));
+}
+
+TEST_P(BfvEvaluatorTest, PlainOps) {
+  Slots a = rnd(), b = rnd();
+  auto ca = encrypt(a);
+  auto pb = enc_.encode(b);
+  Ciphertext c = ca;
+  ev_.add_plain_inplace(c, pb);
+  EXPECT_EQ(decrypt(c), map2(a, b, [&](auto x, auto y) { return (x + y) % t_; }));
+  c = ca;
+  ev_.sub_plain_inplace(c, pb);
+  EXPECT_EQ(decrypt(c), map2(a, b, [&](auto x, auto y) { return (x + t_ - y) % t_; }));
+  EXPECT_EQ(decrypt(ev_.multiply_plain(ca, pb)), map2(a, b, [&](auto x, auto y) { return mulmod(x, y); }));
+}
+
+TEST_P(BfvEvaluatorTest, MultiplySquareRelin) {
+  Slots a = rnd(), b = rnd();
+  auto ca = encrypt(a), cb = encrypt(b);
+  auto prod = map2(a, b, [&](auto x, auto y) { return mulmod(x, y); });
+  auto m = ev_.multiply(ca, cb);
+  EXPECT_EQ(m.size(), 3u);
+  EXPECT_EQ(decrypt(m), prod);
+  ev_.relinearize_inplace(m, k_.rk);
+  EXPECT_EQ(m.size(), 2u);
+  EXPECT_EQ(decrypt(m), prod);
+  auto sq = map2(a, a, [&](auto x, auto) { return mulmod(x, x); });
+  EXPECT_EQ(decrypt(ev_.square(ca)), sq);
+  EXPECT_EQ(decrypt(ev_.square_relin(ca, k_.rk)), sq);
+  // Depth 2 and a multiplication after a modulus switch.
+  auto sq2 = ev_.square_relin(ev_.square_relin(ca, k_.rk), k_.rk);
+  EXPECT_EQ(decrypt(sq2), map2(sq, sq, [&](auto x, auto) { return mulmod(x, x); }));
+  auto m2 = ev_.multiply(ca, cb);
+  ev_.relinearize_inplace(m2, k_.rk);
+  ev_.mod_switch_to_next_inplace(m2);
+  EXPECT_EQ(m2.level(), k_.ctx->max_level() - 1);
+  EXPECT_EQ(decrypt(m2), prod);
+  auto cb2 = cb;
+  ev_.mod_switch_to_next_inplace(cb2);
+  auto m3 = ev_.multiply(m2, cb2);
+  ev_.relinearize_inplace(m3, k_.rk);
+  EXPECT_EQ(decrypt(m3), map2(prod, b, [&](auto x, auto y) { return mulmod(x, y); }));
+}
+
+TEST_P(BfvEvaluatorTest, ModSwitch) {
+  Slots a = rnd();
+  auto ca = encrypt(a);
+  ev_.mod_switch_to_inplace(ca, 1);
+  EXPECT_EQ(ca.level(), 1u);
+  EXPECT_EQ(decrypt(ca), a);
+  EXPECT_THROW(ev_.mod_switch_to_next_inplace(ca), InvalidArgument);
+}
+
+TEST_P(BfvEvaluatorTest, Rotations) {
+  Slots a = rnd();
+  auto ca = encrypt(a);
+  std::vector<int> steps = {1, 2, -1, 5, -7};
+  GaloisKeys gk = k_.keygen.create_galois_keys(steps);
+  const std::size_t half = n_ / 2;
+  for (int s : steps) {
+    Slots expect(n_);
+    for (std::size_t r = 0; r < 2; ++r)
+      for (std::size_t i = 0; i < half; ++i)
+        expect[r * half + i] = a[r * half + (i + half + static_cast<std::size_t>(s % static_cast<int>(half) + static_cast<int>(half))) % half];
+    EXPECT_EQ(decrypt(ev_.rotate_rows(ca, s, gk)), expect) << "step " << s;
+  }
+  Slots swapped(n_);
+  for (std::size_t i = 0; i < n_; ++i) swapped[i] = a[(i + half) % n_];
+  EXPECT_EQ(decrypt(ev_.rotate_columns(ca, gk)), swapped);
+  EXPECT_THROW(ev_.rotate_rows(ca, 3, gk), InvalidArgument);
+}
+
+TEST_P(BfvEvaluatorTest, MismatchesAreRejected) {
+  auto ca = encrypt(rnd()), cb = encrypt(rnd());
+  ev_.mod_switch_to_next_inplace(cb);
+  try {
+    ev_.add(ca, cb);
+    FAIL() << "expected InvalidArgument";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("different levels (" + std::to_string(ca.level()) + " vs " + std::to_string(cb.level()) + ")"), std::string::npos) << e.what();
+  }
+  auto other = Context::create(tiny_insecure_params(GetParam() == 257 ? 641 : 257));
+  Evaluator ev2(other);
+  EXPECT_THROW(ev2.add(ca, ca), InvalidArgument);
+  auto sq = ev_.square(ca);
+  EXPECT_THROW(ev_.multiply(sq, ca), InvalidArgument);
+}
+
+INSTANTIATE_TEST_SUITE_P(TinyInsecure, BfvEvaluatorTest, ::testing::Values(257ULL, 65537ULL, 957181001729ULL));
+
+}  // namespace
+}  // namespace leukocrypt::bfv
