@@ -2,7 +2,7 @@
 // HPS definition: t/Q * [c(s)]_Q = m + v mod t; decryption is correct while ||v|| < 1/2). Every
 // bound is an upper bound on the infinity norm over all randomness (ternary s and u, |e| <= 21),
 // so a measured budget is never below noise_budget_bits(estimate). Used by the planner to choose
-// parameters. The budget in bits is -log2(2*||v||) = -1 - noise_bits.
+// parameters.
 #pragma once
 
 #include <cstddef>
@@ -35,8 +35,10 @@ class NoiseModel {
   // Modulus switch from `level` to level - 1.
   double mod_switch(double v, std::size_t level) const;
 
-  // Budget in bits for a noise estimate (may be negative: not decryptable).
-  static double noise_budget_bits(double noise_bits) { return -1.0 - noise_bits; }
+  // Budget in bits for a noise estimate (may be negative: not decryptable): -log2(2*||v||), less
+  // one bit for the integer rounding of the measured budget (Decryptor reports
+  // bitcount(Q) - bitcount(Q*||v||) - 1 > -log2||v|| - 2), so measured >= this, always.
+  static double noise_budget_bits(double noise_bits) { return -2.0 - noise_bits; }
 
  private:
   std::size_t lvl(std::size_t level) const { return level == 0 ? params_.max_level() : level; }

@@ -1,0 +1,113 @@
+// Noise: the measured invariant noise budget after each op is >= the analytic worst-case bound
+// of noise_model.h; and the CryptoNets depth-2 path on a real 128-bit parameter set is exact.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <iostream>
+
+#include "he/bfv/noise_model.h"
+#include "he/bfv/symmetric_encryptor.h"
+#include "test_util.h"
+
+namespace leukocrypt::bfv {
+namespace {
+
+using testing::Keys;
+using testing::random_slots;
+
+void expect_budget(const Decryptor& dec, const Ciphertext& ct, double noise_bits, const char* what) {
+  const int measured = dec.invariant_noise_budget(ct);
+  const double bound = NoiseModel::noise_budget_bits(noise_bits);
+  EXPECT_GE(measured, bound) << what << ": measured " << measured << " bits, bound " << bound;
+  EXPECT_GT(measured, 0) << what;
+}
+
+TEST(BfvNoise, MeasuredBudgetAtLeastAnalyticBoundTinyInsecure) {
+  // INSECURE tiny parameters: N = 64, 4 x 55-bit primes.
+  Params p = Params::create(64, {55, 55, 55, 55, 56}, 65537, Security::kInsecureForTests);
+  Keys k(p);
+  BatchEncoder enc(k.ctx);
+  Encryptor encryptor(k.ctx, k.pk);
+  SymmetricEncryptor sym(k.ctx, k.keygen.secret_key());
+  Decryptor dec(k.ctx, k.keygen.secret_key());
+  Evaluator ev(k.ctx);
+  NoiseModel model(p);
+  GaloisKeys gk = k.keygen.create_galois_keys({1});
+  std::mt19937_64 rng(7);
+  for (int rep = 0; rep < 3; ++rep) {
+    auto a = encryptor.encrypt(enc.encode(random_slots(64, 65537, rng)));
+    auto b = encryptor.encrypt(enc.encode(random_slots(64, 65537, rng)));
+    const double fresh = model.fresh_public();
+    expect_budget(dec, a, fresh, "fresh public");
+    expect_budget(dec, sym.encrypt(enc.encode(random_slots(64, 65537, rng))), model.fresh_symmetric(), "fresh symmetric");
+    const double sum = model.add(fresh, fresh);
+    expect_budget(dec, ev.add(a, b), sum, "add");
+    Ciphertext acc;
+    for (std::int64_t w : {100, -250, 3}) ev.multiply_scalar_add_inplace(acc, a, w);
+    expect_budget(dec, acc, model.scalar_sum(fresh, 353), "scalar MACs");
+    auto ap = a;
+    ev.add_scalar_inplace(ap, 5);
+    expect_budget(dec, ap, model.add_plain(fresh), "add scalar");
+    expect_budget(dec, ev.multiply_plain(a, enc.encode(random_slots(64, 65537, rng))), model.multiply_plain(fresh), "multiply_plain");
+    auto m = ev.multiply(a, b);
+    const double vm = model.multiply(fresh, fresh);
+    expect_budget(dec, m, vm, "multiply");
+    ev.relinearize_inplace(m, k.rk);
+    const double vr = model.key_switch(vm);
+    expect_budget(dec, m, vr, "relinearize");
+    expect_budget(dec, ev.rotate_rows(a, 1, gk), model.key_switch(fresh), "rotate");
+    ev.mod_switch_to_next_inplace(m);
+    expect_budget(dec, m, model.mod_switch(vr, 4), "mod switch");
+  }
+}
+
+// The CryptoNets shape on a real 128-bit set: encrypt -> square -> relin -> scalar MACs (+bias) ->
+// square -> relin -> decrypt, exact, with N = 8192 and the paper's 40-bit plaintext prime.
+TEST(BfvCryptoNets, Depth2Exact128Bit) {
+  const std::uint64_t t = 957181001729ULL;
+  Params p = Params::default_for(8192, t);
+  ASSERT_EQ(p.security(), Security::k128);
+  Keys k(p);
+  BatchEncoder enc(k.ctx);
+  Encryptor encryptor(k.ctx, k.pk);
+  Decryptor dec(k.ctx, k.keygen.secret_key());
+  Evaluator ev(k.ctx);
+  NoiseModel model(p);
+  std::mt19937_64 rng(11);
+  const std::size_t n = 8192, inputs = 3;
+  std::vector<std::vector<std::int64_t>> x(inputs, std::vector<std::int64_t>(n));
+  std::vector<Ciphertext> sq;
+  for (std::size_t j = 0; j < inputs; ++j) {
+    for (auto& v : x[j]) v = static_cast<std::int64_t>(rng() % 511) - 255;
+    auto ct = encryptor.encrypt(enc.encode_signed(x[j]));
+    sq.push_back(ev.square_relin(ct, k.rk));
+    EXPECT_GT(dec.invariant_noise_budget(sq.back()), 0);
+  }
+  const std::vector<std::int64_t> w = {17, -9, 4};
+  const std::int64_t bias = -1234;
+  Ciphertext acc;
+  for (std::size_t j = 0; j < inputs; ++j) ev.multiply_scalar_add_inplace(acc, sq[j], w[j]);
+  ev.add_scalar_inplace(acc, bias);
+  auto out = ev.square_relin(acc, k.rk);
+  const int budget = dec.invariant_noise_budget(out);
+  EXPECT_GT(budget, 0);
+  auto got = enc.decode_signed(dec.decrypt(out));
+  // Exact: |h| <= 30 * 255^2 + 1234 ~ 2e6, h^2 ~ 4e12 > t/2, so compare mod t (centred).
+  const auto tt = static_cast<__int128>(t);
+  for (std::size_t i = 0; i < n; ++i) {
+    __int128 h = bias;
+    for (std::size_t j = 0; j < inputs; ++j) h += static_cast<__int128>(w[j]) * x[j][i] * x[j][i];
+    __int128 e = (h * h) % tt;
+    if (e < 0) e += tt;
+    if (e > tt / 2) e -= tt;
+    ASSERT_EQ(static_cast<__int128>(got[i]), e) << "slot " << i;
+  }
+  // Returning the result: switch down to two primes (86 bits > 40-bit t + noise); still exact.
+  ev.mod_switch_to_inplace(out, 2);
+  std::cout << "depth-2 budget: " << budget << " bits at level 4, " << dec.invariant_noise_budget(out)
+            << " bits at level 2\n";
+  EXPECT_EQ(enc.decode_signed(dec.decrypt(out)), got);
+}
+
+}  // namespace
+}  // namespace leukocrypt::bfv
