@@ -1,0 +1,91 @@
+// BfvSettings validation and JSON form.
+#include "nn/bfv_settings.h"
+
+#include <cmath>
+
+#include "common/error.h"
+#include "he/math/primes.h"
+
+namespace leukocrypt::nn {
+
+void BfvSettings::validate() const {
+  const std::size_t min_n = insecure_for_tests ? 16 : 1024;
+  require(n >= min_n && n <= 32768 && (n & (n - 1)) == 0,
+          "BFV settings: N = " + std::to_string(n) + " must be a power of two in [" + std::to_string(min_n) + ", 32768]");
+  require(q_bits.size() >= 2 && q_bits.size() <= 40,
+          "BFV settings: need at least one ciphertext prime and the special prime (got " +
+              std::to_string(q_bits.size()) + " sizes)");
+  for (int b : q_bits) require(b >= 20 && b <= 60, "BFV settings: ciphertext prime size " + std::to_string(b) + " not in [20, 60] bits");
+  require(!plain_primes.empty() && plain_primes.size() <= 4, "BFV settings: need 1 to 4 plaintext primes");
+  for (std::size_t j = 0; j < plain_primes.size(); ++j) {
+    const auto t = plain_primes[j];
+    require(t > 2 && t < (std::uint64_t(1) << 60) && he::is_prime(t),
+            "BFV settings: plaintext modulus " + std::to_string(t) + " is not a prime below 2^60");
+    require(t % (2 * n) == 1, "BFV settings: plaintext prime " + std::to_string(t) + " is not 1 mod 2N = " +
+                                  std::to_string(2 * n) + " (no batching slots)");
+    for (std::size_t k = 0; k < j; ++k)
+      require(plain_primes[k] != t, "BFV settings: plaintext prime " + std::to_string(t) + " repeated");
+  }
+  require(log2_plain() < 126.5, "BFV settings: product of the plaintext primes exceeds 2^126");
+  for (auto l : mod_switch_levels)
+    require(l <= levels(), "BFV settings: mod-switch level " + std::to_string(l) + " above the " +
+                               std::to_string(levels()) + " ciphertext primes");
+}
+
+double BfvSettings::log2_plain() const {
+  double s = 0;
+  for (auto t : plain_primes) s += std::log2(double(t));
+  return s;
+}
+
+std::vector<bfv::Params> BfvSettings::params() const {
+  validate();
+  std::vector<bfv::Params> out;
+  for (auto t : plain_primes)
+    out.push_back(bfv::Params::create(n, q_bits, t,
+                                      insecure_for_tests ? bfv::Security::kInsecureForTests : bfv::Security::k128));
+  return out;
+}
+
+nlohmann::json BfvSettings::to_json() const {
+  nlohmann::json t = nlohmann::json::array();
+  for (auto p : plain_primes) t.push_back(std::to_string(p));  // decimal strings: exact in every JSON reader
+  return {{"n", n},
+          {"q_bits", q_bits},
+          {"plain_primes", t},
+          {"mod_switch_levels", mod_switch_levels},
+          {"security", insecure_for_tests ? "insecure-for-tests" : "128"}};
+}
+
+BfvSettings BfvSettings::from_json(const nlohmann::json& j) {
+  BfvSettings s;
+  try {
+    if (!j.is_object()) throw FormatError("BFV settings: not a JSON object");
+    s.n = j.at("n").get<std::size_t>();
+    s.q_bits = j.at("q_bits").get<std::vector<int>>();
+    for (const auto& v : j.at("plain_primes")) {
+      if (v.is_string()) {
+        const std::string str = v.get<std::string>();
+        if (str.empty() || str.size() > 19 || str.find_first_not_of("0123456789") != std::string::npos)
+          throw FormatError("BFV settings: plaintext prime '" + str + "' is not a decimal integer < 2^60");
+        s.plain_primes.push_back(std::stoull(str));
+      } else {
+        s.plain_primes.push_back(v.get<std::uint64_t>());
+      }
+    }
+    if (j.contains("mod_switch_levels")) s.mod_switch_levels = j.at("mod_switch_levels").get<std::vector<std::size_t>>();
+    const std::string sec = j.value("security", "128");
+    if (sec != "128" && sec != "insecure-for-tests") throw FormatError("BFV settings: unknown security '" + sec + "'");
+    s.insecure_for_tests = sec == "insecure-for-tests";
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(std::string("BFV settings: missing or mistyped field (") + e.what() + ")");
+  }
+  try {
+    s.validate();
+  } catch (const InvalidArgument& e) {
+    throw FormatError(e.what());
+  }
+  return s;
+}
+
+}  // namespace leukocrypt::nn

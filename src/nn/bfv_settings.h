@@ -1,0 +1,37 @@
+// The encryption parameters of one encrypted-inference setup, as chosen by `leukocrypt params`
+// and stored in params.json: ring degree N, ciphertext prime sizes (SEAL-style: the last one is
+// the special key-switching prime), the plaintext primes joined by CRT, and the level each plan
+// mod-switch step drops to. One bfv::Params per plaintext prime (same N and q).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "he/bfv/params.h"
+
+namespace leukocrypt::nn {
+
+struct BfvSettings {
+  std::size_t n = 0;
+  std::vector<int> q_bits;                       // ciphertext primes, then the special prime
+  std::vector<std::uint64_t> plain_primes;       // t_j: prime, = 1 (mod 2N), joined by CRT
+  std::vector<std::size_t> mod_switch_levels;    // per plan ModSwitch step: target level (0 = stay)
+  bool insecure_for_tests = false;               // tiny parameters in unit tests only
+
+  std::size_t levels() const { return q_bits.empty() ? 0 : q_bits.size() - 1; }
+  // Checks shapes, primality and t = 1 mod 2N; throws InvalidArgument naming the problem.
+  void validate() const;
+  // One Params per plaintext prime; throws SecurityError for sets below 128 bits (unless
+  // insecure_for_tests).
+  std::vector<bfv::Params> params() const;
+  // log2 of the product of the plaintext primes.
+  double log2_plain() const;
+
+  nlohmann::json to_json() const;
+  // Reads the object written by to_json (validated; FormatError on anything off).
+  static BfvSettings from_json(const nlohmann::json& j);
+};
+
+}  // namespace leukocrypt::nn

@@ -1,0 +1,20 @@
+// The `bfv` backend: key holder and server in one process (encrypt -> evaluate -> decrypt, in
+// batches of N images), with the per-stage times, noise budget after every step and the bytes
+// that would cross the network. Encrypted logits must equal the raw backend's exactly.
+#pragma once
+
+#include <memory>
+
+#include "nn/backend.h"
+#include "nn/bfv_settings.h"
+
+namespace leukocrypt::nn {
+
+struct BfvBackendOptions {
+  bool measure_noise = true;  // decrypt-side noise budget after each step (a few ciphertexts)
+  bool progress = false;      // progress bar over batches (stderr, terminals only)
+};
+
+std::unique_ptr<Backend> make_bfv_backend(const BfvSettings& settings, const BfvBackendOptions& options = {});
+
+}  // namespace leukocrypt::nn

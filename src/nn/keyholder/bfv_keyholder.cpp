@@ -1,0 +1,108 @@
+// Key holder: keys, packing + encryption, decryption + CRT, noise measurement.
+#include "nn/keyholder/bfv_keyholder.h"
+
+#include <algorithm>
+
+#include "common/error.h"
+#include "common/thread_pool.h"
+#include "common/timer.h"
+#include "he/bfv/serialization.h"
+
+namespace leukocrypt::nn {
+
+BfvKeyHolder::BfvKeyHolder(BfvSettings settings) : settings_(std::move(settings)), crt_(settings_.plain_primes) {
+  for (auto& p : settings_.params()) {
+    auto ctx = bfv::Context::create(p);
+    contexts_.push_back(ctx);
+    keygens_.push_back(std::make_unique<bfv::KeyGenerator>(ctx));
+    encoders_.emplace_back(ctx);
+    encryptors_.emplace_back(ctx, keygens_.back()->secret_key());
+    decryptors_.emplace_back(ctx, keygens_.back()->secret_key());
+  }
+}
+
+std::vector<bfv::RelinKeys> BfvKeyHolder::relin_keys() const {
+  std::vector<bfv::RelinKeys> out;
+  for (const auto& kg : keygens_) out.push_back(kg->create_relin_keys());
+  return out;
+}
+
+EncryptedBatch BfvKeyHolder::encrypt(const Plan& plan, const std::vector<const std::uint8_t*>& images,
+                                     double* encode_seconds, double* encrypt_seconds) const {
+  require(!images.empty() && images.size() <= settings_.n,
+          "encrypt: " + std::to_string(images.size()) + " images; a batch holds 1.." + std::to_string(settings_.n));
+  const std::size_t k = contexts_.size(), n_in = plan.input_size();
+  EncryptedBatch b;
+  b.images = images.size();
+  b.values.assign(k, std::vector<bfv::Ciphertext>(n_in));
+  // Phase 1: slot vectors -> plaintexts (the same for every prime below 256 < t, but each prime
+  // has its own NTT mod t_j).
+  Timer t;
+  std::vector<std::size_t> upload(k, 0);
+  std::vector<std::vector<bfv::Plaintext>> pts(k, std::vector<bfv::Plaintext>(n_in));
+  ThreadPool::global().parallel_for(0, k * n_in, [&](std::size_t idx) {
+    const std::size_t j = idx / n_in, v = idx % n_in;
+    std::vector<std::uint64_t> slots(images.size());
+    for (std::size_t i = 0; i < images.size(); ++i) slots[i] = images[i][v];
+    pts[j][v] = encoders_[j].encode(slots);
+  });
+  if (encode_seconds) *encode_seconds += t.seconds();
+  t.reset();
+  ThreadPool::global().parallel_for(0, k * n_in, [&](std::size_t idx) {
+    const std::size_t j = idx / n_in, v = idx % n_in;
+    he::Seed seed;
+    b.values[j][v] = encryptors_[j].encrypt(pts[j][v], &seed);
+    pts[j][v] = bfv::Plaintext();
+    if (v == 0) upload[j] = bfv::save_seeded(b.values[j][v], seed).size() * n_in;
+  });
+  for (auto u : upload) b.upload_bytes += u;
+  if (encrypt_seconds) *encrypt_seconds += t.seconds();
+  return b;
+}
+
+std::vector<Int128> BfvKeyHolder::decrypt(const EncryptedBatch& out, double* decode_seconds,
+                                          double* decrypt_seconds) const {
+  const std::size_t k = contexts_.size();
+  require(out.primes() == k, "decrypt: batch has " + std::to_string(out.primes()) + " primes, expected " + std::to_string(k));
+  const std::size_t n_out = out.values[0].size();
+  for (const auto& v : out.values) require(v.size() == n_out, "decrypt: primes hold different numbers of outputs");
+  Timer t;
+  std::vector<std::vector<bfv::Plaintext>> pts(k, std::vector<bfv::Plaintext>(n_out));
+  ThreadPool::global().parallel_for(0, k * n_out, [&](std::size_t idx) {
+    const std::size_t j = idx / n_out, o = idx % n_out;
+    require(out.values[j][o].params_id() == contexts_[j]->params_id(),
+            "decrypt: output ciphertext " + std::to_string(o) + " is for other parameters");
+    pts[j][o] = decryptors_[j].decrypt(out.values[j][o]);
+  });
+  if (decrypt_seconds) *decrypt_seconds += t.seconds();
+  t.reset();
+  std::vector<std::vector<std::vector<std::uint64_t>>> slots(k, std::vector<std::vector<std::uint64_t>>(n_out));
+  ThreadPool::global().parallel_for(0, k * n_out, [&](std::size_t idx) {
+    slots[idx / n_out][idx % n_out] = encoders_[idx / n_out].decode(pts[idx / n_out][idx % n_out]);
+  });
+  std::vector<Int128> logits(out.images * n_out);
+  std::vector<std::uint64_t> r(k);
+  for (std::size_t i = 0; i < out.images; ++i)
+    for (std::size_t o = 0; o < n_out; ++o) {
+      for (std::size_t j = 0; j < k; ++j) r[j] = slots[j][o][i];
+      logits[i * n_out + o] = crt_.lift(r.data());
+    }
+  if (decode_seconds) *decode_seconds += t.seconds();
+  return logits;
+}
+
+int BfvKeyHolder::noise_budget(const EncryptedBatch& batch, std::size_t sample) const {
+  int best = 1 << 30;
+  for (std::size_t j = 0; j < batch.primes(); ++j) {
+    const auto& v = batch.values[j];
+    const std::size_t m = std::min(sample, v.size());
+    std::vector<int> budgets(m);
+    ThreadPool::global().parallel_for(0, m, [&](std::size_t i) {
+      budgets[i] = decryptors_[j].invariant_noise_budget(v[i * (v.size() / m)]);
+    });
+    for (int b : budgets) best = std::min(best, b);
+  }
+  return best == (1 << 30) ? -1 : best;
+}
+
+}  // namespace leukocrypt::nn

@@ -1,0 +1,58 @@
+// The key holder's side of encrypted inference (lc_nn_keyholder: links lc_he_secret, never linked
+// by the HTTP service): key generation for every plaintext prime, CryptoNets packing and secret-key
+// (seeded) encryption of a batch of images, decryption with CRT into exact integer logits, and
+// noise-budget measurement.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "he/bfv/batch_encoder.h"
+#include "he/bfv/context.h"
+#include "he/bfv/decryptor.h"
+#include "he/bfv/key_generator.h"
+#include "he/bfv/symmetric_encryptor.h"
+#include "nn/bfv_evaluator.h"
+#include "nn/bfv_settings.h"
+#include "nn/crt.h"
+#include "nn/int128.h"
+#include "nn/plan.h"
+
+namespace leukocrypt::nn {
+
+class BfvKeyHolder {
+ public:
+  // Fresh keys for every plaintext prime (throws SecurityError for insecure settings unless
+  // settings.insecure_for_tests).
+  explicit BfvKeyHolder(BfvSettings settings);
+
+  const BfvSettings& settings() const { return settings_; }
+  const std::vector<bfv::ContextPtr>& contexts() const { return contexts_; }
+  std::vector<bfv::RelinKeys> relin_keys() const;  // what the server needs
+  std::size_t slot_count() const { return settings_.n; }
+
+  // Packs up to N images (image k -> slot k) and encrypts one ciphertext per input value per prime
+  // (secret-key encryption: uploaded in the seeded, half-size form; batch.upload_bytes says how much).
+  // encode_seconds / encrypt_seconds accumulate the wall time of the two phases when given.
+  EncryptedBatch encrypt(const Plan& plan, const std::vector<const std::uint8_t*>& images,
+                         double* encode_seconds = nullptr, double* encrypt_seconds = nullptr) const;
+
+  // Decrypts the output ciphertexts and joins the primes: images x outputs exact logits.
+  std::vector<Int128> decrypt(const EncryptedBatch& out, double* decode_seconds = nullptr,
+                              double* decrypt_seconds = nullptr) const;
+
+  // Smallest remaining noise budget (bits) over up to `sample` ciphertexts of every prime.
+  int noise_budget(const EncryptedBatch& batch, std::size_t sample = 4) const;
+
+ private:
+  BfvSettings settings_;
+  std::vector<bfv::ContextPtr> contexts_;
+  std::vector<std::unique_ptr<bfv::KeyGenerator>> keygens_;
+  std::vector<bfv::BatchEncoder> encoders_;
+  std::vector<bfv::SymmetricEncryptor> encryptors_;
+  std::vector<bfv::Decryptor> decryptors_;
+  Crt crt_;
+};
+
+}  // namespace leukocrypt::nn
