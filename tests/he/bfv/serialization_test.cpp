@@ -1,0 +1,151 @@
+// Serialization: round trips, seeded (half-size) forms, the golden hash of the format, and
+// rejection of malformed input (truncation at every length, magic, version, type, params id,
+// coefficients >= q_i, trailing bytes).
+#include <gtest/gtest.h>
+#include <sodium.h>
+
+#include "common/error.h"
+#include "he/bfv/serialization.h"
+#include "he/bfv/symmetric_encryptor.h"
+#include "test_util.h"
+
+namespace leukocrypt::bfv {
+namespace {
+
+using testing::Keys;
+using testing::random_slots;
+using testing::tiny_insecure_params;
+
+std::string hex_hash(const std::string& bytes) {
+  unsigned char h[32];
+  crypto_generichash(h, sizeof(h), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), nullptr, 0);
+  static const char* d = "0123456789abcdef";
+  std::string s;
+  for (unsigned char c : h) {
+    s.push_back(d[c >> 4]);
+    s.push_back(d[c & 15]);
+  }
+  return s;
+}
+
+class BfvSerializationTest : public ::testing::Test {
+ protected:
+  BfvSerializationTest() : k_(tiny_insecure_params()), enc_(k_.ctx), encryptor_(k_.ctx, k_.pk), dec_(k_.ctx, k_.keygen.secret_key()) {}
+  Keys k_;
+  BatchEncoder enc_;
+  Encryptor encryptor_;
+  Decryptor dec_;
+  std::mt19937_64 rng_{5};
+};
+
+TEST_F(BfvSerializationTest, RoundTripsEveryObject) {
+  const Params& p = k_.ctx->params();
+  EXPECT_EQ(load_params(save(p)).id(), p.id());
+  auto v = random_slots(64, 257, rng_);
+  auto pt = enc_.encode(v);
+  auto ct = encryptor_.encrypt(pt);
+  auto ct2 = load_ciphertext(*k_.ctx, save(ct));
+  EXPECT_EQ(save(ct2), save(ct));
+  EXPECT_EQ(enc_.decode(dec_.decrypt(ct2)), v);
+  EXPECT_EQ(enc_.decode(load_plaintext(*k_.ctx, save(pt))), v);
+  // Public key: seeded, half size, and it still encrypts correctly after loading.
+  std::string pk_bytes = save(k_.pk);
+  PublicKey pk2 = load_public_key(*k_.ctx, pk_bytes);
+  EXPECT_EQ(save(pk2), pk_bytes);
+  EXPECT_LT(pk_bytes.size(), 3 * 8 * 64 * 3 / 2 + 100);
+  Encryptor e2(k_.ctx, pk2);
+  EXPECT_EQ(enc_.decode(dec_.decrypt(e2.encrypt(pt))), v);
+  // Relin and Galois keys work after a round trip.
+  RelinKeys rk2 = load_relin_keys(*k_.ctx, save(k_.rk));
+  GaloisKeys gk = k_.keygen.create_galois_keys({1, -3});
+  GaloisKeys gk2 = load_galois_keys(*k_.ctx, save(gk));
+  EXPECT_EQ(save(gk2), save(gk));
+  Evaluator ev(k_.ctx);
+  auto sq = ev.square_relin(ct, rk2);
+  std::vector<std::uint64_t> expect(64);
+  for (std::size_t i = 0; i < 64; ++i) expect[i] = v[i] * v[i] % 257;
+  EXPECT_EQ(enc_.decode(dec_.decrypt(sq)), expect);
+  EXPECT_NO_THROW(ev.rotate_rows(ct, -3, gk2));
+  // Secret key.
+  SecretKey sk2 = load_secret_key(*k_.ctx, save(k_.keygen.secret_key()));
+  EXPECT_EQ(enc_.decode(Decryptor(k_.ctx, sk2).decrypt(ct)), v);
+}
+
+TEST_F(BfvSerializationTest, SeededSymmetricCiphertextIsHalfSize) {
+  SymmetricEncryptor sym(k_.ctx, k_.keygen.secret_key());
+  auto v = random_slots(64, 257, rng_);
+  he::Seed seed;
+  auto ct = sym.encrypt(enc_.encode(v), &seed);
+  std::string full = save(ct), half = save_seeded(ct, seed);
+  EXPECT_LT(half.size(), full.size() / 2 + 64);
+  auto loaded = load_ciphertext(*k_.ctx, half);
+  EXPECT_EQ(save(loaded), full);
+  EXPECT_EQ(enc_.decode(dec_.decrypt(loaded)), v);
+}
+
+// Pins the byte format: any change to the layout must bump kFormatVersion and this hash.
+TEST(BfvSerializationGolden, FormatHash) {
+  auto ctx = Context::create(tiny_insecure_params());
+  Ciphertext ct(ctx->params_id(), 64, 3, 2);
+  for (std::size_t k = 0; k < 2; ++k)
+    for (std::size_t i = 0; i < 3; ++i)
+      for (std::size_t c = 0; c < 64; ++c) ct.data(k, i)[c] = (c * 2654435761ULL + k * 97 + i) % ctx->modulus(i).value();
+  Plaintext pt(ctx->params_id(), 64);
+  for (std::size_t c = 0; c < 64; ++c) pt[c] = c * 7 % 257;
+  he::Seed seed{};
+  for (std::size_t i = 0; i < 32; ++i) seed[i] = static_cast<std::uint8_t>(i);
+  const std::string all = save(ctx->params()) + save(ct) + save(pt) + save_seeded(ct, seed);
+  EXPECT_EQ(hex_hash(all), "9cd8d3cc457835f2c04f92385cd93b2276f6f135cfb9585cf2b9c2681c6eefb9");
+}
+
+TEST_F(BfvSerializationTest, RejectsMalformedInput) {
+  auto ct = encryptor_.encrypt(enc_.encode(random_slots(64, 257, rng_)));
+  const std::string good = save(ct);
+  // Truncation at every length.
+  for (std::size_t len = 0; len < good.size(); ++len)
+    EXPECT_THROW(load_ciphertext(*k_.ctx, std::string_view(good).substr(0, len)), FormatError) << "len " << len;
+  auto expect_msg = [&](std::string bytes, const char* needle) {
+    try {
+      load_ciphertext(*k_.ctx, bytes);
+      ADD_FAILURE() << "accepted malformed input (" << needle << ")";
+    } catch (const FormatError& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  std::string b = good;
+  b[0] = 'X';
+  expect_msg(b, "magic");
+  b = good;
+  b[4] = 9;
+  expect_msg(b, "version");
+  b = good;
+  b[6] = 2;
+  expect_msg(b, "object type");
+  b = good;
+  b[8] ^= 1;
+  expect_msg(b, "params id");
+  b = good;
+  const std::size_t body = 4 + 2 + 2 + 8 + 4 + 4 + 4 + 1;
+  const std::uint64_t q0 = k_.ctx->modulus(0).value();
+  std::memcpy(b.data() + body + 8 * 5, &q0, 8);  // coefficient 5 = q_0
+  expect_msg(b, "not below its modulus");
+  expect_msg(good + "x", "trailing");
+  b = good;
+  b[body - 9] = 7;  // level byte (low byte of u32 level)
+  expect_msg(b, "level");
+  // Other loaders reject each other's bytes and garbage.
+  EXPECT_THROW(load_public_key(*k_.ctx, good), FormatError);
+  EXPECT_THROW(load_relin_keys(*k_.ctx, save(k_.pk)), FormatError);
+  EXPECT_THROW(load_params(std::string("LKCR")), FormatError);
+  // A 128-bit-insecure params file marked secure is refused.
+  std::string pbytes = save(k_.ctx->params());
+  pbytes.back() = 0;  // security = k128 (the params id no longer matches either)
+  EXPECT_THROW(load_params(pbytes), Error);
+  // Secret key with a non-ternary coefficient.
+  std::string sk = save(k_.keygen.secret_key());
+  sk[sk.size() - 1] = 5;
+  EXPECT_THROW(load_secret_key(*k_.ctx, sk), FormatError);
+}
+
+}  // namespace
+}  // namespace leukocrypt::bfv
