@@ -21,6 +21,22 @@ BfvKeyHolder::BfvKeyHolder(BfvSettings settings) : settings_(std::move(settings)
   }
 }
 
+BfvKeyHolder::BfvKeyHolder(BfvSettings settings, const std::vector<bfv::SecretKey>& secret_keys)
+    : settings_(std::move(settings)), crt_(settings_.plain_primes) {
+  auto params = settings_.params();
+  require(secret_keys.size() == params.size(), "key holder: " + std::to_string(secret_keys.size()) +
+                                                   " secret keys for " + std::to_string(params.size()) +
+                                                   " plaintext primes");
+  for (std::size_t j = 0; j < params.size(); ++j) {
+    auto ctx = bfv::Context::create(params[j]);
+    contexts_.push_back(ctx);
+    keygens_.push_back(std::make_unique<bfv::KeyGenerator>(ctx, secret_keys[j]));
+    encoders_.emplace_back(ctx);
+    encryptors_.emplace_back(ctx, keygens_.back()->secret_key());
+    decryptors_.emplace_back(ctx, keygens_.back()->secret_key());
+  }
+}
+
 std::vector<bfv::RelinKeys> BfvKeyHolder::relin_keys() const {
   std::vector<bfv::RelinKeys> out;
   for (const auto& kg : keygens_) out.push_back(kg->create_relin_keys());
@@ -28,7 +44,8 @@ std::vector<bfv::RelinKeys> BfvKeyHolder::relin_keys() const {
 }
 
 EncryptedBatch BfvKeyHolder::encrypt(const Plan& plan, const std::vector<const std::uint8_t*>& images,
-                                     double* encode_seconds, double* encrypt_seconds) const {
+                                     double* encode_seconds, double* encrypt_seconds,
+                                     std::vector<std::vector<he::Seed>>* seeds_out) const {
   require(!images.empty() && images.size() <= settings_.n,
           "encrypt: " + std::to_string(images.size()) + " images; a batch holds 1.." + std::to_string(settings_.n));
   const std::size_t k = contexts_.size(), n_in = plan.input_size();
@@ -48,10 +65,12 @@ EncryptedBatch BfvKeyHolder::encrypt(const Plan& plan, const std::vector<const s
   });
   if (encode_seconds) *encode_seconds += t.seconds();
   t.reset();
+  if (seeds_out) seeds_out->assign(k, std::vector<he::Seed>(n_in));
   ThreadPool::global().parallel_for(0, k * n_in, [&](std::size_t idx) {
     const std::size_t j = idx / n_in, v = idx % n_in;
     he::Seed seed;
     b.values[j][v] = encryptors_[j].encrypt(pts[j][v], &seed);
+    if (seeds_out) (*seeds_out)[j][v] = seed;
     pts[j][v] = bfv::Plaintext();
     if (v == 0) upload[j] = bfv::save_seeded(b.values[j][v], seed).size() * n_in;
   });

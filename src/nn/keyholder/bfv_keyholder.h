@@ -26,6 +26,11 @@ class BfvKeyHolder {
   // Fresh keys for every plaintext prime (throws SecurityError for insecure settings unless
   // settings.insecure_for_tests).
   explicit BfvKeyHolder(BfvSettings settings);
+  // Rebuilds a key holder from saved secret keys, one per plaintext prime in settings order
+  // (the client's key files); throws InvalidArgument when a key does not match its parameters.
+  BfvKeyHolder(BfvSettings settings, const std::vector<bfv::SecretKey>& secret_keys);
+  // Secret key of plaintext prime j (saved by `leukocrypt keygen`).
+  const bfv::SecretKey& secret_key(std::size_t j) const { return keygens_.at(j)->secret_key(); }
 
   const BfvSettings& settings() const { return settings_; }
   const std::vector<bfv::ContextPtr>& contexts() const { return contexts_; }
@@ -35,8 +40,11 @@ class BfvKeyHolder {
   // Packs up to N images (image k -> slot k) and encrypts one ciphertext per input value per prime
   // (secret-key encryption: uploaded in the seeded, half-size form; batch.upload_bytes says how much).
   // encode_seconds / encrypt_seconds accumulate the wall time of the two phases when given.
+  // seeds_out (if given) receives the seed of every ciphertext, [prime][value], for the seeded
+  // serialized form (bfv::save_seeded) that the client uploads.
   EncryptedBatch encrypt(const Plan& plan, const std::vector<const std::uint8_t*>& images,
-                         double* encode_seconds = nullptr, double* encrypt_seconds = nullptr) const;
+                         double* encode_seconds = nullptr, double* encrypt_seconds = nullptr,
+                         std::vector<std::vector<he::Seed>>* seeds_out = nullptr) const;
 
   // Decrypts the output ciphertexts and joins the primes: images x outputs exact logits.
   std::vector<Int128> decrypt(const EncryptedBatch& out, double* decode_seconds = nullptr,
