@@ -1,6 +1,8 @@
 // `leukocrypt prepare`: C-NMC / ALL-IDB2 cell images -> a model-ready dataset directory.
 #include <iostream>
 
+#include <opencv2/core/utils/logger.hpp>
+
 #include "command.h"
 #include "data/prepare.h"
 
@@ -37,6 +39,9 @@ void register_prepare(CLI::App& root) {
   cmd->add_flag("--force", o->force, "Replace an existing output folder");
   cmd->add_flag("--json", *json, "Print the summary as JSON");
   cmd->callback([o, layout, json, seed] {
+    // Decoding errors are reported by lc_data with the file name; OpenCV's own log lines would
+    // only repeat them on stderr.
+    cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
     o->layout = data::parse_layout(*layout);
     o->split.seed = *seed;
     auto summary = data::prepare_dataset(*o);

@@ -136,7 +136,7 @@ void discover_all_idb2(const fs::path& input, Discovery& d, Collector& c) {
       c.bad<FormatError>(rel(p, input), "file '" + p.string() + "' is not named ImXXX_Y (Y = 1 blast, 0 normal)");
       continue;
     }
-    d.cells.push_back({p, rel(p, input), stem, m[2] == "1" ? kLabelAll : kLabelHem});
+    d.cells.push_back({p, rel(p, input), stem, m[2] == "1" ? kLabelAll : kLabelHem});  // subject: the whole stem
   }
 }
 

@@ -18,7 +18,7 @@ std::string layout_name(Layout layout);
 struct CellFile {
   std::filesystem::path path;  // absolute or as given
   std::string source;          // path relative to the input folder, '/' separated
-  std::string subject;         // "16", "H10"; ALL-IDB2: the image stem ("Im001")
+  std::string subject;         // "16", "H10"; ALL-IDB2: the image stem ("Im001_1")
   int label = 0;               // kLabelAll / kLabelHem
 };
 

@@ -5,6 +5,7 @@
 #include <array>
 #include <cctype>
 #include <cmath>
+#include <cstring>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -32,13 +33,10 @@ bool starts_with(const std::string& s, std::initializer_list<unsigned char> magi
   return true;
 }
 
-// libjpeg "recovers" from a truncated file by padding it grey and only warns, so a JPEG is
-// checked for its end-of-image marker (FF D9) near the end before decoding.
-bool jpeg_has_eoi(const std::string& s) {
-  std::size_t from = s.size() > 1024 ? s.size() - 1024 : 0;
-  for (std::size_t i = s.size(); i-- > from + 1;)
-    if (static_cast<unsigned char>(s[i - 1]) == 0xFF && static_cast<unsigned char>(s[i]) == 0xD9) return true;
-  return false;
+// True if `marker` occurs in the last 4 KiB (writers may append a few bytes after the end marker).
+bool ends_near(const std::string& s, const std::string& marker) {
+  const std::size_t from = s.size() > 4096 ? s.size() - 4096 : 0;
+  return s.find(marker, from) != std::string::npos;
 }
 
 // Weights of the source samples covering each of `n_out` output cells that split the interval
@@ -66,6 +64,32 @@ std::vector<std::vector<Tap>> area_taps(double origin, double extent, int n_out,
   return taps;
 }
 
+std::uint32_t le32(const std::string& s, std::size_t off) {
+  return std::uint32_t(static_cast<unsigned char>(s[off])) | std::uint32_t(static_cast<unsigned char>(s[off + 1])) << 8 |
+         std::uint32_t(static_cast<unsigned char>(s[off + 2])) << 16 |
+         std::uint32_t(static_cast<unsigned char>(s[off + 3])) << 24;
+}
+
+// Cheap structural checks before decoding, so a truncated file gets a precise message (and the
+// codec libraries do not print their own warnings): a PNG ends with its IEND chunk, a BMP is as
+// long as its header says, a JPEG ends with its end-of-image marker (libjpeg would otherwise pad
+// a truncated file grey and only warn).
+void check_complete(const std::string& b, const std::string& name) {
+  if (starts_with(b, {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'})) {
+    if (!ends_near(b, std::string("IEND\xAE\x42\x60\x82", 8)))
+      throw FormatError("image '" + name + "' is a truncated PNG (no IEND chunk at the end; " +
+                        std::to_string(b.size()) + " bytes)");
+  } else if (starts_with(b, {'B', 'M'})) {
+    if (b.size() < 54) throw FormatError("image '" + name + "' is a truncated BMP (" + std::to_string(b.size()) + " bytes)");
+    const std::uint32_t declared = le32(b, 2);
+    if (declared != 0 && b.size() < declared)
+      throw FormatError("image '" + name + "' is a truncated BMP (" + std::to_string(b.size()) + " of " +
+                        std::to_string(declared) + " bytes)");
+  } else if (starts_with(b, {0xFF, 0xD8, 0xFF})) {
+    if (!ends_near(b, "\xFF\xD9")) throw FormatError("image '" + name + "' is a truncated JPEG (no end-of-image marker)");
+  }
+}
+
 }  // namespace
 
 void PreprocessOptions::validate() const {
@@ -83,9 +107,7 @@ bool is_image_file(const std::filesystem::path& path) {
 
 cv::Mat decode_image_rgb(const std::string& bytes, const std::string& name) {
   if (bytes.empty()) throw FormatError("image '" + name + "' is empty (0 bytes)");
-  const bool is_jpeg = starts_with(bytes, {0xFF, 0xD8, 0xFF});
-  if (is_jpeg && !jpeg_has_eoi(bytes))
-    throw FormatError("image '" + name + "' is a truncated JPEG (no end-of-image marker)");
+  check_complete(bytes, name);
   cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));
   cv::Mat bgr;
   try {
