@@ -41,8 +41,9 @@ Plaintext BatchEncoder::encode(std::span<const std::uint64_t> values) const {
   Plaintext pt(ctx_->params_id(), n);
   std::uint64_t* d = pt.data();
   for (std::size_t i = 0; i < values.size(); ++i) {
-    require(values[i] < t, "BatchEncoder::encode: value " + std::to_string(values[i]) + " at slot " +
-                               std::to_string(i) + " is not < t=" + std::to_string(t));
+    if (values[i] >= t)
+      throw InvalidArgument("BatchEncoder::encode: value " + std::to_string(values[i]) + " at slot " +
+                            std::to_string(i) + " is not < t=" + std::to_string(t));
     d[index_map_[i]] = values[i];
   }
   he::inverse_ntt(d, *ctx_->plain_ntt());
@@ -59,8 +60,9 @@ Plaintext BatchEncoder::encode_signed(std::span<const std::int64_t> values) cons
   for (std::size_t i = 0; i < values.size(); ++i) {
     std::int64_t v = values[i];
     std::uint64_t mag = v < 0 ? 0 - static_cast<std::uint64_t>(v) : static_cast<std::uint64_t>(v);
-    require(mag < t, "BatchEncoder::encode_signed: |value| " + std::to_string(mag) + " at slot " +
-                         std::to_string(i) + " is not < t=" + std::to_string(t));
+    if (mag >= t)
+      throw InvalidArgument("BatchEncoder::encode_signed: |value| " + std::to_string(mag) + " at slot " +
+                            std::to_string(i) + " is not < t=" + std::to_string(t));
     d[index_map_[i]] = v < 0 && mag != 0 ? t - mag : mag;
   }
   he::inverse_ntt(d, *ctx_->plain_ntt());
@@ -74,7 +76,7 @@ std::vector<std::uint64_t> BatchEncoder::decode(const Plaintext& pt) const {
   const std::uint64_t t = ctx_->params().t();
   AlignedBuffer<std::uint64_t> tmp(n);
   for (std::size_t i = 0; i < n; ++i) {
-    require(pt[i] < t, "BatchEncoder::decode: coefficient " + std::to_string(i) + " is not < t");
+    if (pt[i] >= t) throw InvalidArgument("BatchEncoder::decode: coefficient " + std::to_string(i) + " is not < t");
     tmp[i] = pt[i];
   }
   he::forward_ntt(tmp.data(), *ctx_->plain_ntt());

@@ -33,7 +33,8 @@ void add_scaled_plain(const Context& ctx, const Plaintext& pt, std::uint64_t* c0
   std::uint64_t* fix = he::scratch(7, n);
   for (std::size_t k = 0; k < n; ++k) {
     const std::uint64_t m = pt[k];
-    require(m < tv, "plaintext coefficient " + std::to_string(k) + " = " + std::to_string(m) + " is not < t");
+    if (m >= tv)
+      throw InvalidArgument("plaintext coefficient " + std::to_string(k) + " = " + std::to_string(m) + " is not < t");
     he::u128 x = static_cast<he::u128>(ld.q_mod_t) * m + (tv >> 1);
     if (tv & 1) {
       std::uint64_t rem = t.reduce128(static_cast<std::uint64_t>(x >> 64), static_cast<std::uint64_t>(x));

@@ -1,0 +1,177 @@
+// Google Benchmark for the BFV engine: every op at N = 4096, 8192, 16384, 32768 with the 128-bit
+// default-size modulus (Params::default_for) and a 20-bit batching t, single thread. Names follow
+// the SEAL 4.4.3 reference table in docs/benchmarks/he-bfv.md.
+#include <benchmark/benchmark.h>
+
+#include <map>
+#include <memory>
+#include <random>
+
+#include "he/bfv/batch_encoder.h"
+#include "he/bfv/decryptor.h"
+#include "he/bfv/encryptor.h"
+#include "he/bfv/evaluator.h"
+#include "he/bfv/key_generator.h"
+#include "he/bfv/symmetric_encryptor.h"
+#include "he/kernels/ntt.h"
+#include "he/math/primes.h"
+
+namespace {
+
+using namespace leukocrypt::bfv;
+
+struct Setup {
+  ContextPtr ctx;
+  std::unique_ptr<KeyGenerator> keygen;
+  PublicKey pk;
+  RelinKeys rk;
+  GaloisKeys gk;
+  std::unique_ptr<BatchEncoder> encoder;
+  std::unique_ptr<Encryptor> encryptor;
+  std::unique_ptr<Decryptor> decryptor;
+  std::unique_ptr<Evaluator> ev;
+  std::vector<std::uint64_t> values;
+  Plaintext pt;
+  Ciphertext a, b, a3;
+};
+
+Setup& setup(std::size_t n) {
+  static std::map<std::size_t, std::unique_ptr<Setup>> cache;
+  auto& s = cache[n];
+  if (s) return *s;
+  s = std::make_unique<Setup>();
+  // First prime = 1 mod 2^16 above 2^20: batches for every N up to 32768.
+  const std::uint64_t t = leukocrypt::he::ntt_primes(20, 15, 1)[0];
+  s->ctx = Context::create(Params::default_for(n, t));
+  s->keygen = std::make_unique<KeyGenerator>(s->ctx);
+  s->pk = s->keygen->create_public_key();
+  s->rk = s->keygen->create_relin_keys();
+  s->gk = s->keygen->create_galois_keys({1}, false);
+  s->encoder = std::make_unique<BatchEncoder>(s->ctx);
+  s->encryptor = std::make_unique<Encryptor>(s->ctx, s->pk);
+  s->decryptor = std::make_unique<Decryptor>(s->ctx, s->keygen->secret_key());
+  s->ev = std::make_unique<Evaluator>(s->ctx);
+  std::mt19937_64 rng(1);
+  s->values.resize(n);
+  for (auto& v : s->values) v = rng() % t;
+  s->pt = s->encoder->encode(s->values);
+  s->a = s->encryptor->encrypt(s->pt);
+  s->b = s->encryptor->encrypt(s->pt);
+  s->a3 = s->ev->multiply(s->a, s->b);
+  return *s;
+}
+
+#define LC_BFV_BENCH(name) BENCHMARK(name)->Arg(4096)->Arg(8192)->Arg(16384)->Arg(32768)->Unit(benchmark::kMicrosecond)
+
+void KeyGenRelin(benchmark::State& st) {
+  auto& s = setup(static_cast<std::size_t>(st.range(0)));
+  for (auto _ : st) benchmark::DoNotOptimize(s.keygen->create_relin_keys());
+}
+LC_BFV_BENCH(KeyGenRelin);
+
+void EncryptPublic(benchmark::State& st) {
+  auto& s = setup(static_cast<std::size_t>(st.range(0)));
+  for (auto _ : st) benchmark::DoNotOptimize(s.encryptor->encrypt(s.pt));
+}
+LC_BFV_BENCH(EncryptPublic);
+
+void Decrypt(benchmark::State& st) {
+  auto& s = setup(static_cast<std::size_t>(st.range(0)));
+  for (auto _ : st) benchmark::DoNotOptimize(s.decryptor->decrypt(s.a));
+}
+LC_BFV_BENCH(Decrypt);
+
+void Encode(benchmark::State& st) {
+  auto& s = setup(static_cast<std::size_t>(st.range(0)));
+  for (auto _ : st) benchmark::DoNotOptimize(s.encoder->encode(s.values));
+}
+LC_BFV_BENCH(Encode);
+
+void Decode(benchmark::State& st) {
+  auto& s = setup(static_cast<std::size_t>(st.range(0)));
+  for (auto _ : st) benchmark::DoNotOptimize(s.encoder->decode(s.pt));
+}
+LC_BFV_BENCH(Decode);
+
+void Add(benchmark::State& st) {
+  auto& s = setup(static_cast<std::size_t>(st.range(0)));
+  Ciphertext c = s.a;
+  for (auto _ : st) {
+    s.ev->add_inplace(c, s.b);
+    benchmark::ClobberMemory();
+  }
+}
+LC_BFV_BENCH(Add);
+
+void MultiplyScalarAdd(benchmark::State& st) {
+  auto& s = setup(static_cast<std::size_t>(st.range(0)));
+  Ciphertext c = s.a;
+  for (auto _ : st) {
+    s.ev->multiply_scalar_add_inplace(c, s.b, -37);
+    benchmark::ClobberMemory();
+  }
+}
+LC_BFV_BENCH(MultiplyScalarAdd);
+
+void MultiplyPlain(benchmark::State& st) {
+  auto& s = setup(static_cast<std::size_t>(st.range(0)));
+  for (auto _ : st) benchmark::DoNotOptimize(s.ev->multiply_plain(s.a, s.pt));
+}
+LC_BFV_BENCH(MultiplyPlain);
+
+void Multiply(benchmark::State& st) {
+  auto& s = setup(static_cast<std::size_t>(st.range(0)));
+  for (auto _ : st) benchmark::DoNotOptimize(s.ev->multiply(s.a, s.b));
+}
+LC_BFV_BENCH(Multiply);
+
+void Square(benchmark::State& st) {
+  auto& s = setup(static_cast<std::size_t>(st.range(0)));
+  for (auto _ : st) benchmark::DoNotOptimize(s.ev->square(s.a));
+}
+LC_BFV_BENCH(Square);
+
+void Relinearize(benchmark::State& st) {
+  auto& s = setup(static_cast<std::size_t>(st.range(0)));
+  for (auto _ : st) {
+    st.PauseTiming();
+    Ciphertext c = s.a3;
+    st.ResumeTiming();
+    s.ev->relinearize_inplace(c, s.rk);
+    benchmark::DoNotOptimize(c);
+  }
+}
+LC_BFV_BENCH(Relinearize);
+
+void RotateRows(benchmark::State& st) {
+  auto& s = setup(static_cast<std::size_t>(st.range(0)));
+  for (auto _ : st) benchmark::DoNotOptimize(s.ev->rotate_rows(s.a, 1, s.gk));
+}
+LC_BFV_BENCH(RotateRows);
+
+void ModSwitchToNext(benchmark::State& st) {
+  auto& s = setup(static_cast<std::size_t>(st.range(0)));
+  for (auto _ : st) {
+    st.PauseTiming();
+    Ciphertext c = s.a;
+    st.ResumeTiming();
+    s.ev->mod_switch_to_next_inplace(c);
+    benchmark::DoNotOptimize(c);
+  }
+}
+LC_BFV_BENCH(ModSwitchToNext);
+
+// Context for the ratios: the kernels' NTT on one ciphertext prime.
+void NttForwardOnePrime(benchmark::State& st) {
+  auto& s = setup(static_cast<std::size_t>(st.range(0)));
+  std::vector<std::uint64_t> v(s.a.data(0, 0), s.a.data(0, 0) + s.ctx->n());
+  for (auto _ : st) {
+    leukocrypt::he::forward_ntt(v.data(), s.ctx->ntt(0));
+    benchmark::ClobberMemory();
+  }
+}
+LC_BFV_BENCH(NttForwardOnePrime);
+
+}  // namespace
+
+BENCHMARK_MAIN();
