@@ -1,0 +1,355 @@
+// Parameter selection: noise simulation of the plan, mod-switch schedule, cost model, search.
+#include "nn/param_select.h"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "common/error.h"
+#include "he/bfv/noise_model.h"
+#include "he/math/primes.h"
+
+namespace leukocrypt::nn {
+
+// ---------------------------------------------------------------- noise
+
+NoiseSimulation simulate_noise(const Plan& plan, const bfv::Params& params,
+                               const std::vector<std::size_t>& mod_switch_levels) {
+  const bfv::NoiseModel nm(params);
+  NoiseSimulation sim;
+  std::size_t level = params.max_level();
+  double v = -1e9;
+  std::size_t ms = 0;
+  for (const auto& st : plan.steps) {
+    switch (st.kind) {
+      case OpKind::kEncrypt:
+        // Secret-key encryption by the key holder; public-key encryption is the worse of the two.
+        v = std::max(nm.fresh_symmetric(level), nm.fresh_public(level));
+        break;
+      case OpKind::kLinear:
+        v = nm.add_plain(nm.scalar_sum(v, double(std::max<std::int64_t>(1, st.linear.sum_abs_weight_max))), level);
+        break;
+      case OpKind::kSquare:
+        v = nm.multiply(v, v, level);
+        break;
+      case OpKind::kRelinearize:
+        v = nm.key_switch(v, level);
+        break;
+      case OpKind::kModSwitch: {
+        const std::size_t target = ms < mod_switch_levels.size() ? mod_switch_levels[ms] : 0;
+        ++ms;
+        while (target != 0 && level > target && level > 1) v = nm.mod_switch(v, level--);
+        break;
+      }
+      case OpKind::kDecrypt:
+        break;
+    }
+    sim.budget_after_step.push_back(bfv::NoiseModel::noise_budget_bits(v));
+    sim.level_after_step.push_back(level);
+  }
+  sim.final_budget = sim.budget_after_step.back();
+  return sim;
+}
+
+namespace {
+
+double min_final_budget(const Plan& plan, const std::vector<bfv::Params>& params, const std::vector<std::size_t>& sched) {
+  double b = 1e9;
+  for (const auto& p : params) b = std::min(b, simulate_noise(plan, p, sched).final_budget);
+  return b;
+}
+
+std::size_t count_mod_switches(const Plan& plan) {
+  std::size_t n = 0;
+  for (const auto& s : plan.steps) n += s.kind == OpKind::kModSwitch;
+  return n;
+}
+
+}  // namespace
+
+std::vector<std::size_t> choose_mod_switch_levels(const Plan& plan, const std::vector<bfv::Params>& params,
+                                                  double margin_bits) {
+  require(!params.empty(), "choose_mod_switch_levels: no parameters");
+  const std::size_t count = count_mod_switches(plan);
+  std::vector<std::size_t> sched(count, 0);
+  std::size_t level = params[0].max_level();
+  for (std::size_t i = 0; i < count; ++i) {
+    for (std::size_t target = 1; target < level; ++target) {
+      sched[i] = target;
+      if (min_final_budget(plan, params, sched) >= margin_bits) break;
+      sched[i] = 0;
+    }
+    if (sched[i] != 0) level = sched[i];
+  }
+  return sched;
+}
+
+// ---------------------------------------------------------------- cost
+
+namespace {
+
+// Per-operation costs of this engine, seconds per coefficient (scalar kernels on a ~3 GHz core;
+// the AVX-512 IFMA kernels are faster, so these are on the safe side).
+constexpr double kElem = 1.0e-9;    // one modular multiply-add on one coefficient of one prime
+constexpr double kButterfly = 1.2e-9;  // one NTT butterfly (Harvey, Shoup operands)
+
+double ntt_cost(double n) { return kButterfly * n / 2 * std::log2(n); }
+
+}  // namespace
+
+CostEstimate estimate_cost(const Plan& plan, const BfvSettings& s, std::size_t images, std::size_t threads) {
+  CostEstimate c;
+  const double n = double(s.n);
+  const std::size_t top = s.levels();
+  c.batches = images == 0 ? 1 : (images + s.n - 1) / s.n;
+  const double k = double(s.plain_primes.size());
+  const auto counts = plan.counts();
+  double client = 0, server = 0;
+  // Client: encode (one NTT mod t) + secret-key encryption (uniform a, a*s in NTT form, error).
+  client += double(counts.input_values) * (ntt_cost(n) + double(top) * (2 * ntt_cost(n) + 4 * n * kElem));
+  std::size_t level = top, ms = 0;
+  for (const auto& st : plan.steps) {
+    const double l = double(level);
+    const double values = double(st.size);
+    switch (st.kind) {
+      case OpKind::kLinear:
+        server += double(st.linear.weight.size()) * 2 * n * l * kElem + values * 2 * l * kElem;
+        break;
+      case OpKind::kSquare: {
+        const double primes = 2 * l + 2;  // q plus the HPS auxiliary base
+        server += values * (5 * primes * ntt_cost(n) + 4 * n * l * (l + 2) * kElem + 3 * n * primes * kElem);
+        break;
+      }
+      case OpKind::kRelinearize:
+        server += values * ((l * (l + 1) + 2 * (l + 1)) * ntt_cost(n) + 2 * l * (l + 1) * n * kElem);
+        break;
+      case OpKind::kModSwitch: {
+        const std::size_t target = ms < s.mod_switch_levels.size() ? s.mod_switch_levels[ms] : 0;
+        ++ms;
+        if (target != 0 && target < level) {
+          server += values * double(level - target) * 2 * n * l * 2 * kElem;
+          level = target;
+        }
+        break;
+      }
+      case OpKind::kDecrypt:
+        client += values * (2 * l * ntt_cost(n) + 3 * n * l * kElem + ntt_cost(n));
+        break;
+      default:
+        break;
+    }
+  }
+  const double par = double(std::max<std::size_t>(1, threads));
+  c.client_seconds = client * k * double(c.batches) / par;
+  c.server_seconds = server * k * double(c.batches) / par;
+  c.peak_bytes = k * double(counts.input_values) * 2 * n * double(top) * 8;
+  return c;
+}
+
+// ---------------------------------------------------------------- search
+
+namespace {
+
+std::string fmt(double v, int prec = 1) {
+  std::ostringstream o;
+  o.setf(std::ios::fixed);
+  o.precision(prec);
+  o << v;
+  return o.str();
+}
+
+int log2_exact(std::size_t n) {
+  int l = 0;
+  while ((std::size_t(1) << l) < n) ++l;
+  return l;
+}
+
+// Ciphertext prime sizes for L primes plus the special prime, using as much of the 128-bit
+// budget as allowed with primes <= 50 bits (AVX-512 IFMA kernels take <= 52-bit primes).
+std::vector<int> q_bits_for(std::size_t n, std::size_t levels) {
+  const int total = bfv::Params::max_secure_bits(n);
+  const int primes = int(levels) + 1;
+  if (total / primes < 20) return {};
+  std::vector<int> b(primes, std::min(50, total / primes));
+  int left = total - b[0] * primes;
+  for (int i = primes - 1; i >= 0 && left > 0; --i)
+    while (b[i] < 50 && left > 0) { ++b[i]; --left; }
+  std::sort(b.begin(), b.end());  // special prime (last) the largest
+  return b;
+}
+
+// k primes t = 1 mod 2N with product >= 2^bits_needed, each < 2^60; empty when impossible.
+std::vector<std::uint64_t> plain_primes_for(std::size_t n, int bits_needed, std::size_t k) {
+  const int log_n = log2_exact(n);
+  const double per = std::max(double(bits_needed) / double(k), double(log_n) + 2.0);
+  if (per > 59.5) return {};
+  try {
+    auto t = he::ntt_primes(per, log_n, k);
+    for (auto p : t) if (p >= (std::uint64_t(1) << 60)) return {};
+    return t;
+  } catch (const Error&) {
+    return {};
+  }
+}
+
+struct Candidate {
+  BfvSettings s;
+  NoiseSimulation noise;
+  CostEstimate cost;
+  bool ok = false;
+  std::string why;
+};
+
+Candidate evaluate(const Plan& plan, const ParamsRequest& req, BfvSettings s) {
+  Candidate c;
+  c.s = std::move(s);
+  c.s.insecure_for_tests = req.insecure_for_tests;
+  std::vector<bfv::Params> params;
+  try {
+    params = c.s.params();
+  } catch (const SecurityError& e) {
+    c.why = std::string("insecure: ") + e.what();
+    return c;
+  } catch (const Error& e) {
+    c.why = e.what();
+    return c;
+  }
+  if (c.s.log2_plain() < double(req.bits_needed)) {
+    c.why = "plaintext primes give T = 2^" + fmt(c.s.log2_plain()) + " < 2^" + std::to_string(req.bits_needed) +
+            " needed by the logits (results would wrap around mod T)";
+    return c;
+  }
+  c.s.mod_switch_levels = choose_mod_switch_levels(plan, params, req.margin_bits);
+  NoiseSimulation worst;
+  worst.final_budget = 1e9;
+  for (const auto& p : params) {
+    auto sim = simulate_noise(plan, p, c.s.mod_switch_levels);
+    if (sim.final_budget < worst.final_budget) worst = sim;
+  }
+  c.noise = worst;
+  c.cost = estimate_cost(plan, c.s, req.images, req.threads);
+  if (worst.final_budget < req.margin_bits) {
+    c.why = "worst-case noise budget at decryption " + fmt(worst.final_budget) + " bits < margin " +
+            fmt(req.margin_bits) + " (decryption could fail)";
+    return c;
+  }
+  if (c.cost.peak_bytes > req.memory_limit_bytes) {
+    c.why = "input ciphertexts of one batch need " + fmt(c.cost.peak_bytes / 1e9, 2) + " GB > limit " +
+            fmt(req.memory_limit_bytes / 1e9, 2) + " GB";
+    return c;
+  }
+  c.ok = true;
+  return c;
+}
+
+nlohmann::json candidate_json(const Candidate& c) {
+  nlohmann::json j = c.s.to_json();
+  j["ok"] = c.ok;
+  if (!c.ok) j["rejected"] = c.why;
+  j["log2_plain"] = c.s.log2_plain();
+  if (!c.noise.budget_after_step.empty()) j["final_noise_budget_bits"] = c.noise.final_budget;
+  j["estimated_seconds"] = c.cost.total();
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json ParamsChoice::to_json() const {
+  nlohmann::json steps = nlohmann::json::array();
+  return {{"bfv", settings.to_json()},
+          {"log2_plain_modulus", settings.log2_plain()},
+          {"noise_budget_after_step_bits", noise.budget_after_step},
+          {"level_after_step", noise.level_after_step},
+          {"final_noise_budget_bits", noise.final_budget},
+          {"estimate",
+           {{"client_seconds", cost.client_seconds},
+            {"server_seconds", cost.server_seconds},
+            {"batches", cost.batches},
+            {"input_ciphertext_bytes_per_batch", cost.peak_bytes}}},
+          {"reasons", reasons},
+          {"candidates", candidates}};
+}
+
+ParamsChoice choose_params(const Plan& plan, const ParamsRequest& req) {
+  require(req.bits_needed >= 2 && req.bits_needed <= 126,
+          "params: the logits need " + std::to_string(req.bits_needed) +
+              " bits; supported are 2..126 (lower the quantisation weight precision)");
+  const bool explicit_all = req.n != 0 && !req.plain_primes.empty() && !req.q_bits.empty();
+  std::vector<std::size_t> ns;
+  if (req.n != 0) ns = {req.n};
+  else ns = {2048, 4096, 8192, 16384, 32768};
+  std::vector<Candidate> cands;
+  for (auto n : ns) {
+    std::vector<std::vector<std::uint64_t>> t_options;
+    if (!req.plain_primes.empty()) t_options.push_back(req.plain_primes);
+    else
+      for (std::size_t k = 1; k <= 4; ++k)
+        if (auto t = plain_primes_for(n, req.bits_needed, k); !t.empty()) t_options.push_back(t);
+    for (const auto& t : t_options) {
+      if (!req.q_bits.empty()) {
+        BfvSettings s;
+        s.n = n;
+        s.q_bits = req.q_bits;
+        s.plain_primes = t;
+        cands.push_back(evaluate(plan, req, s));
+        continue;
+      }
+      // Fewest ciphertext primes that carry the plan's noise.
+      Candidate last;
+      for (std::size_t levels = 1; levels <= 40; ++levels) {
+        auto qb = q_bits_for(n, levels);
+        if (qb.empty()) break;
+        BfvSettings s;
+        s.n = n;
+        s.q_bits = qb;
+        s.plain_primes = t;
+        last = evaluate(plan, req, s);
+        if (last.ok) break;
+      }
+      if (!last.s.q_bits.empty()) cands.push_back(last);
+    }
+  }
+  ParamsChoice choice;
+  for (const auto& c : cands) choice.candidates.push_back(candidate_json(c));
+  const Candidate* best = nullptr;
+  for (const auto& c : cands)
+    if (c.ok && (!best || c.cost.total() < best->cost.total())) best = &c;
+  if (!best) {
+    std::string why = cands.empty() ? "no candidate parameters" : cands.front().why;
+    if (explicit_all || req.n != 0 || !req.plain_primes.empty()) {
+      if (!cands.empty()) {
+        // Explicit settings: surface the precise reason (security first, then the rest).
+        for (const auto& c : cands)
+          if (c.why.rfind("insecure", 0) == 0) throw SecurityError("params: refused: " + c.why);
+      }
+      throw InvalidArgument("params: refused: " + why);
+    }
+    throw InvalidArgument("params: no 128-bit secure parameters fit this model (" + why +
+                          "); lower the quantisation weight precision");
+  }
+  choice.settings = best->s;
+  choice.noise = best->noise;
+  choice.cost = best->cost;
+  auto& r = choice.reasons;
+  r.push_back("logits need " + std::to_string(req.bits_needed) + " signed bits: " +
+              std::to_string(best->s.plain_primes.size()) + " plaintext prime(s) joined by CRT give T = 2^" +
+              fmt(best->s.log2_plain()));
+  double log2_qp = 0;
+  for (int b : best->s.q_bits) log2_qp += b;
+  r.push_back("N = " + std::to_string(best->s.n) + ", " + std::to_string(best->s.levels()) +
+              " ciphertext primes + 1 special prime (~" + fmt(log2_qp, 0) + " bits <= " +
+              std::to_string(bfv::Params::max_secure_bits(best->s.n)) + " allowed for 128-bit security" +
+              (req.insecure_for_tests ? "; INSECURE test parameters requested" : "") + ")");
+  r.push_back("worst-case noise budget left at decryption: " + fmt(best->noise.final_budget) + " bits (margin " +
+              fmt(req.margin_bits) + ")");
+  std::string sched;
+  for (auto l : best->s.mod_switch_levels) sched += (sched.empty() ? "" : ",") + std::to_string(l);
+  r.push_back("mod-switch levels after each square and before the result: [" + sched + "] (0 = stay)");
+  r.push_back("estimated time for " + std::to_string(req.images == 0 ? best->s.n : req.images) + " images on " +
+              std::to_string(req.threads) + " threads: " + fmt(best->cost.total(), 1) + " s (" +
+              std::to_string(best->cost.batches) + " batch(es)); lowest of " + std::to_string(cands.size()) +
+              " candidates");
+  return choice;
+}
+
+}  // namespace leukocrypt::nn

@@ -1,0 +1,78 @@
+// Automatic BFV parameter selection for a plan (what `leukocrypt params` runs):
+//  1. plaintext primes: the logits need `bits_needed` signed bits (worst-case bound by default,
+//     or the largest value observed by the raw backend), so the CRT product T of k primes
+//     t_j = 1 (mod 2N) must exceed 2^bits_needed;
+//  2. for every N in the 128-bit table and k = 1..4: the fewest ciphertext primes (<= 50 bits,
+//     log2(q*p) within the HomomorphicEncryption.org bound) whose worst-case noise simulation of
+//     this plan (bfv::NoiseModel) leaves `margin_bits` at decryption, with a greedy mod-switch
+//     schedule (each switch drops to the lowest level that still finishes with the margin);
+//  3. the candidate with the lowest estimated run time for the requested number of images.
+// Explicit settings (N, plaintext primes, ciphertext prime sizes) are checked the same way and
+// refused with the reason when insecure, too small for the logits or short of noise budget.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "he/bfv/params.h"
+#include "nn/bfv_settings.h"
+#include "nn/plan.h"
+
+namespace leukocrypt::nn {
+
+struct NoiseSimulation {
+  std::vector<double> budget_after_step;  // bits, per plan step (encrypt .. decrypt)
+  std::vector<std::size_t> level_after_step;
+  double final_budget = 0;                // at decryption (min over the plaintext primes)
+};
+
+// Worst-case noise of the plan under one Params (one plaintext prime) and a mod-switch schedule.
+NoiseSimulation simulate_noise(const Plan& plan, const bfv::Params& params,
+                               const std::vector<std::size_t>& mod_switch_levels);
+
+// Greedy schedule: at each ModSwitch step the lowest level from which the rest of the plan still
+// ends with >= margin_bits (budget taken as the minimum over `params`, one per plaintext prime).
+std::vector<std::size_t> choose_mod_switch_levels(const Plan& plan, const std::vector<bfv::Params>& params,
+                                                  double margin_bits);
+
+// Estimated seconds for `images` images on `threads` threads (analytic op counts x per-op costs of
+// this engine: element-wise O(N*l) ops, NTTs, HPS squaring and gadget key switching).
+struct CostEstimate {
+  double client_seconds = 0;  // encode + encrypt + decrypt
+  double server_seconds = 0;  // the plan's server steps
+  double total() const { return client_seconds + server_seconds; }
+  std::size_t batches = 0;
+  double peak_bytes = 0;      // input ciphertexts of one batch, all primes
+};
+CostEstimate estimate_cost(const Plan& plan, const BfvSettings& s, std::size_t images, std::size_t threads);
+
+struct ParamsRequest {
+  int bits_needed = 0;                        // signed bits of the logits
+  std::size_t images = 0;                     // images to run (0: one full batch of N)
+  std::size_t threads = 2;
+  double margin_bits = 10;                    // noise budget left at decryption
+  double memory_limit_bytes = 8.0e9;          // refuse candidates whose inputs exceed this
+  // Explicit choices (empty/0 = automatic):
+  std::size_t n = 0;
+  std::vector<std::uint64_t> plain_primes;
+  std::vector<int> q_bits;                    // ciphertext primes then the special prime
+  bool insecure_for_tests = false;            // tiny parameters in tests only
+};
+
+struct ParamsChoice {
+  BfvSettings settings;
+  NoiseSimulation noise;
+  CostEstimate cost;
+  std::vector<std::string> reasons;           // human-readable lines: why this choice
+  nlohmann::json candidates = nlohmann::json::array();  // every candidate considered
+  nlohmann::json to_json() const;
+};
+
+// Throws InvalidArgument (with the explanation) when explicit settings are unusable and
+// SecurityError when they are below 128 bits; throws InvalidArgument when nothing fits.
+ParamsChoice choose_params(const Plan& plan, const ParamsRequest& request);
+
+}  // namespace leukocrypt::nn
