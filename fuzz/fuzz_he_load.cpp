@@ -1,0 +1,46 @@
+// libFuzzer target for one BFV loader (chosen at compile time by LC_FUZZ_LOADER): untrusted bytes
+// must either load into a valid object or throw leukocrypt::Error -- never crash, hang or leak.
+// A loaded object must survive save -> load again.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "common/error.h"
+#include "he/bfv/serialization.h"
+#include "fuzz_context.h"
+
+using namespace leukocrypt::bfv;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  const Context& ctx = leukocrypt::fuzz::context();
+  try {
+#if LC_FUZZ_LOADER == 0
+    auto p = load_params(bytes);
+    (void)load_params(save(p));
+#elif LC_FUZZ_LOADER == 1
+    auto o = load_public_key(ctx, bytes);
+    (void)load_public_key(ctx, save(o));
+#elif LC_FUZZ_LOADER == 2
+    auto o = load_relin_keys(ctx, bytes);
+    (void)load_relin_keys(ctx, save(o));
+#elif LC_FUZZ_LOADER == 3
+    auto o = load_galois_keys(ctx, bytes);
+    (void)load_galois_keys(ctx, save(o));
+#elif LC_FUZZ_LOADER == 4
+    auto o = load_plaintext(ctx, bytes);
+    (void)load_plaintext(ctx, save(o));
+#elif LC_FUZZ_LOADER == 5
+    auto o = load_ciphertext(ctx, bytes);
+    (void)load_ciphertext(ctx, save(o));
+#elif LC_FUZZ_LOADER == 6
+    auto o = load_secret_key(ctx, bytes);
+    (void)load_secret_key(ctx, save(o));
+#else
+#error "LC_FUZZ_LOADER must be 0..6"
+#endif
+  } catch (const leukocrypt::Error&) {
+    // Rejected with a typed error: the expected outcome for malformed input.
+  }
+  return 0;
+}
