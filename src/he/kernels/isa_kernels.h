@@ -1,5 +1,6 @@
 // Internal: declarations of the per-ISA kernel implementations (defined in the *_<isa>.cpp
-// files, each compiled with its own target flags). Only dispatch.cpp and tests include this.
+// files, each compiled with its own target flags). Only dispatch.cpp and tests include this;
+// tests reuse LC_DECLARE_ISA_KERNELS for the emulated IFMA kernels.
 #pragma once
 
 #include <cstddef>
@@ -36,5 +37,3 @@ namespace leukocrypt::he {
 namespace avx512ifma { LC_DECLARE_ISA_KERNELS }
 #endif
 }  // namespace leukocrypt::he
-
-#undef LC_DECLARE_ISA_KERNELS

@@ -3,6 +3,7 @@
 
 #include <bit>
 #include <cmath>
+#include <cstdio>
 #include <string>
 
 #include "common/error.h"
@@ -22,6 +23,12 @@ std::uint64_t pow_mod_u64(std::uint64_t b, std::uint64_t e, std::uint64_t n) {
     b = mul_mod_u64(b, b, n);
   }
   return r;
+}
+
+std::string format_bits(double bits) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", bits);
+  return buf;
 }
 
 void check_log_n(int log_n) {
@@ -55,7 +62,7 @@ bool is_prime(std::uint64_t n) {
 
 std::vector<std::uint64_t> ntt_primes(double bits, int log_n, std::size_t count) {
   require(bits >= 1.0 && bits < Modulus::kMaxBits,
-          "bits " + std::to_string(bits) + " out of range [1, 61)");
+          "bits " + format_bits(bits) + " out of range [1, 61)");
   check_log_n(log_n);
   require(count >= 1, "count must be at least 1");
   const std::uint64_t two_n = std::uint64_t{1} << (log_n + 1);
@@ -67,7 +74,7 @@ std::vector<std::uint64_t> ntt_primes(double bits, int log_n, std::size_t count)
   std::vector<std::uint64_t> primes;
   for (; primes.size() < count; p += two_n) {
     require(p < limit, "fewer than " + std::to_string(count) + " NTT primes between 2^" +
-                           std::to_string(bits) + " and 2^61 for log_n " + std::to_string(log_n));
+                           format_bits(bits) + " and 2^61 for log_n " + std::to_string(log_n));
     if (is_prime(p)) primes.push_back(p);
   }
   return primes;

@@ -1,0 +1,212 @@
+// Differential tests: every SIMD kernel variant (the emulated IFMA bodies everywhere, and each
+// real ISA this CPU supports) must equal the scalar reference on random data and edge values
+// (0, q - 1, lazy-range inputs) for moduli of 20..61 bits and n = 8..32768.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "he/kernels/dispatch.h"
+#include "he/kernels/eltwise.h"
+#include "he/kernels/kernel_table.h"
+#include "he/kernels/ntt.h"
+#include "he/math/primes.h"
+#include "ifma_emulated.h"
+
+namespace leukocrypt::he {
+namespace {
+
+struct Variant {
+  std::string name;
+  KernelTable table;
+  bool emulated;
+};
+
+void PrintTo(const Variant& v, std::ostream* os) { *os << v.name; }
+
+std::vector<Variant> variants() {
+  std::vector<Variant> v;
+  namespace e = ifma_emulated;
+  v.push_back({"ifma-emulated",
+               KernelTable{KernelIsa::kAvx512Ifma, e::forward_ntt, e::forward_ntt_lazy,
+                           e::inverse_ntt, e::eltwise_add_mod, e::eltwise_sub_mod,
+                           e::eltwise_neg_mod, e::eltwise_mul_mod, e::eltwise_mul_scalar_mod,
+                           e::eltwise_fma_scalar_mod, e::eltwise_add_scalar_mod,
+                           e::eltwise_reduce_mod, e::eltwise_mul_add_mod},
+               true});
+  for (KernelIsa isa : {KernelIsa::kAvx2, KernelIsa::kAvx512, KernelIsa::kAvx512Ifma}) {
+    if (isa_supported(isa)) v.push_back({to_string(isa), kernel_table(isa), false});
+  }
+  return v;
+}
+
+const int kBits[] = {20, 25, 30, 35, 40, 45, 48, 49, 50, 51, 55, 60, 61};
+const int kLogN[] = {3, 4, 5, 6, 8, 10, 12, 15};
+
+enum class Fill { kRandom, kZero, kMax, kEdges };
+
+std::vector<std::uint64_t> make_input(std::size_t n, std::uint64_t bound, Fill fill,
+                                      std::mt19937_64& rng) {
+  std::vector<std::uint64_t> a(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    switch (fill) {
+      case Fill::kRandom: a[i] = rng() % bound; break;
+      case Fill::kZero: a[i] = 0; break;
+      case Fill::kMax: a[i] = bound - 1; break;
+      case Fill::kEdges: a[i] = (rng() & 1) ? bound - 1 - (rng() & 3) % bound : (rng() & 3) % bound; break;
+    }
+  }
+  return a;
+}
+
+class Differential : public ::testing::TestWithParam<Variant> {};
+
+TEST_P(Differential, NttMatchesScalar) {
+  const Variant& v = GetParam();
+  std::mt19937_64 rng(42);
+  for (int bits : kBits) {
+    for (int log_n : kLogN) {
+      const std::size_t n = std::size_t{1} << log_n;
+      const std::uint64_t qv = ntt_primes_below(bits, log_n, 1)[0];
+      const NttTables tables(n, Modulus(qv));
+      const std::string where = v.name + " bits=" + std::to_string(bits) + " n=" + std::to_string(n);
+      for (Fill fill : {Fill::kRandom, Fill::kZero, Fill::kMax, Fill::kEdges}) {
+        // forward_ntt: [0, q) -> [0, q), must be identical.
+        auto a = make_input(n, qv, fill, rng);
+        auto ref = a, got = a;
+        scalar::forward_ntt(ref.data(), tables);
+        v.table.forward_ntt(got.data(), tables);
+        ASSERT_EQ(got, ref) << "forward " << where;
+        // forward_ntt_lazy: [0, 4q) -> [0, 4q), congruent to the scalar result.
+        auto lazy_in = make_input(n, 4 * qv, fill, rng);
+        auto lref = lazy_in, lgot = lazy_in;
+        scalar::forward_ntt_lazy(lref.data(), tables);
+        v.table.forward_ntt_lazy(lgot.data(), tables);
+        for (std::size_t i = 0; i < n; ++i) {
+          ASSERT_LT(lgot[i], 4 * qv) << "lazy range " << where;
+          ASSERT_EQ(lgot[i] % qv, lref[i] % qv) << "lazy " << where << " i=" << i;
+        }
+        // inverse_ntt: [0, 2q) -> [0, q), identical.
+        auto inv_in = make_input(n, 2 * qv, fill, rng);
+        auto iref = inv_in, igot = inv_in;
+        scalar::inverse_ntt(iref.data(), tables);
+        v.table.inverse_ntt(igot.data(), tables);
+        ASSERT_EQ(igot, iref) << "inverse " << where;
+      }
+      if (v.emulated) {
+        ASSERT_FALSE(ifma_emulated::take_range_violation()) << "52-bit range " << where;
+      }
+    }
+  }
+}
+
+TEST_P(Differential, RoundTripIsIdentity) {
+  const Variant& v = GetParam();
+  std::mt19937_64 rng(43);
+  for (int bits : kBits) {
+    for (int log_n : kLogN) {
+      const std::size_t n = std::size_t{1} << log_n;
+      const std::uint64_t qv = ntt_primes_below(bits, log_n, 1)[0];
+      const NttTables tables(n, Modulus(qv));
+      auto a = make_input(n, qv, Fill::kEdges, rng);
+      auto b = a;
+      v.table.forward_ntt_lazy(b.data(), tables);
+      for (auto& x : b) x %= qv;  // inverse takes [0, 2q)
+      v.table.inverse_ntt(b.data(), tables);
+      ASSERT_EQ(a, b) << v.name << " bits=" << bits << " n=" << n;
+    }
+  }
+}
+
+TEST_P(Differential, EltwiseMatchesScalar) {
+  const Variant& v = GetParam();
+  const KernelTable& k = v.table;
+  std::mt19937_64 rng(44);
+  for (int bits : kBits) {
+    const std::uint64_t qv = ntt_primes_below(bits, 3, 1)[0];
+    const Modulus q(qv);
+    for (std::size_t n : {std::size_t{1}, std::size_t{7}, std::size_t{8}, std::size_t{9},
+                          std::size_t{1000}, std::size_t{4099}}) {
+      for (Fill fill : {Fill::kRandom, Fill::kZero, Fill::kMax, Fill::kEdges}) {
+        const std::string where = v.name + " bits=" + std::to_string(bits) + " n=" + std::to_string(n);
+        const auto a = make_input(n, qv, fill, rng);
+        const auto b = make_input(n, qv, Fill::kEdges, rng);
+        std::vector<std::uint64_t> ref(n), got(n);
+        auto check_binary = [&](KernelTable::Binary fn, KernelTable::Binary sfn, const char* name) {
+          sfn(ref.data(), a.data(), b.data(), n, q);
+          fn(got.data(), a.data(), b.data(), n, q);
+          ASSERT_EQ(got, ref) << name << " " << where;
+          got = a;  // aliasing out == a
+          fn(got.data(), got.data(), b.data(), n, q);
+          ASSERT_EQ(got, ref) << name << " aliased " << where;
+        };
+        check_binary(k.add_mod, scalar::eltwise_add_mod, "add");
+        check_binary(k.sub_mod, scalar::eltwise_sub_mod, "sub");
+        check_binary(k.mul_mod, scalar::eltwise_mul_mod, "mul");
+        ref = b; got = b;
+        scalar::eltwise_mul_add_mod(ref.data(), a.data(), b.data(), n, q);
+        k.mul_add_mod(got.data(), a.data(), b.data(), n, q);
+        ASSERT_EQ(got, ref) << "mul_add " << where;
+        scalar::eltwise_neg_mod(ref.data(), a.data(), n, q);
+        k.neg_mod(got.data(), a.data(), n, q);
+        ASSERT_EQ(got, ref) << "neg " << where;
+        for (std::uint64_t w : {std::uint64_t{0}, std::uint64_t{1}, qv - 1, rng() % qv}) {
+          const ShoupOperand ws = make_shoup(w, qv);
+          scalar::eltwise_mul_scalar_mod(ref.data(), a.data(), ws, n, q);
+          k.mul_scalar_mod(got.data(), a.data(), ws, n, q);
+          ASSERT_EQ(got, ref) << "mul_scalar w=" << w << " " << where;
+          ref = b; got = b;
+          scalar::eltwise_fma_scalar_mod(ref.data(), a.data(), ws, n, q);
+          k.fma_scalar_mod(got.data(), a.data(), ws, n, q);
+          ASSERT_EQ(got, ref) << "fma_scalar w=" << w << " " << where;
+          scalar::eltwise_add_scalar_mod(ref.data(), a.data(), w, n, q);
+          k.add_scalar_mod(got.data(), a.data(), w, n, q);
+          ASSERT_EQ(got, ref) << "add_scalar c=" << w << " " << where;
+        }
+        std::vector<std::uint64_t> wide(n);
+        for (auto& x : wide) x = rng();
+        if (n > 1) { wide[0] = ~0ull; wide[1] = 0; }
+        scalar::eltwise_reduce_mod(ref.data(), wide.data(), n, q);
+        k.reduce_mod(got.data(), wide.data(), n, q);
+        ASSERT_EQ(got, ref) << "reduce " << where;
+        if (v.emulated) {
+        ASSERT_FALSE(ifma_emulated::take_range_violation()) << "52-bit range " << where;
+      }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Variants, Differential, ::testing::ValuesIn(variants()),
+                         [](const ::testing::TestParamInfo<Variant>& info) {
+                           std::string s = info.param.name;
+                           for (auto& ch : s) if (ch == '-') ch = '_';
+                           return s;
+                         });
+
+TEST(Dispatch, ActiveIsaIsSupportedAndNamed) {
+  EXPECT_TRUE(isa_supported(active_isa()));
+  EXPECT_TRUE(isa_supported(KernelIsa::kScalar));
+  EXPECT_STREQ(to_string(KernelIsa::kScalar), "scalar");
+  EXPECT_STREQ(to_string(KernelIsa::kAvx512Ifma), "ifma");
+  EXPECT_EQ(kernel_table(active_isa()).isa, active_isa());
+}
+
+TEST(Dispatch, PublicFunctionsAgreeWithScalar) {
+  const std::size_t n = 4096;
+  const std::uint64_t qv = ntt_primes_below(50, 12, 1)[0];
+  const NttTables tables(n, Modulus(qv));
+  std::mt19937_64 rng(45);
+  auto a = make_input(n, qv, Fill::kRandom, rng);
+  auto ref = a;
+  scalar::forward_ntt(ref.data(), tables);
+  forward_ntt(a.data(), tables);
+  EXPECT_EQ(a, ref);
+  inverse_ntt(a.data(), tables);
+  scalar::inverse_ntt(ref.data(), tables);
+  EXPECT_EQ(a, ref);
+}
+
+}  // namespace
+}  // namespace leukocrypt::he
