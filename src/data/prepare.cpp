@@ -6,6 +6,7 @@
 #include <exception>
 #include <random>
 #include <sstream>
+#include <tuple>
 
 #include "common/error.h"
 #include "common/progress.h"
@@ -73,6 +74,20 @@ std::vector<const Record*> pointers(const std::vector<Record>& records, const ch
   return out;
 }
 
+// "2" < "16" < "H10" < "H14": letters prefix first, then the number.
+std::vector<std::pair<std::string, std::array<std::size_t, 2>>> natural_order(
+    const std::map<std::string, std::array<std::size_t, 2>>& m) {
+  std::vector<std::pair<std::string, std::array<std::size_t, 2>>> v(m.begin(), m.end());
+  auto key = [](const std::string& s) {
+    std::size_t d = s.find_first_of("0123456789");
+    std::string prefix = s.substr(0, d);
+    std::string digits = d == std::string::npos ? "" : s.substr(d);
+    return std::make_tuple(prefix, digits.size(), digits);
+  };
+  std::stable_sort(v.begin(), v.end(), [&](const auto& a, const auto& b) { return key(a.first) < key(b.first); });
+  return v;
+}
+
 nlohmann::json counts_json(const std::array<std::size_t, 2>& c) {
   return {{"all", c[0]}, {"hem", c[1]}, {"total", c[0] + c[1]}};
 }
@@ -125,7 +140,7 @@ std::string PrepareSummary::to_text() const {
   for (const auto& [g, c] : per_group)
     o << "  group " << g << (g == split.test_group ? " (test)" : "") << ": " << c[0] << " all, " << c[1] << " hem\n";
   o << "subject\tgroup\tall\them\n";
-  for (const auto& [s, c] : per_subject) {
+  for (const auto& [s, c] : natural_order(per_subject)) {
     auto it = split.subject_group.find(s);
     o << s << '\t' << (it == split.subject_group.end() ? "-" : it->second) << '\t' << c[0] << '\t' << c[1] << "\n";
   }
@@ -190,12 +205,16 @@ nlohmann::json dataset_metadata(const PrepareOptions& options, const PrepareSumm
   return j;
 }
 
-PrepareSummary prepare_dataset(const PrepareOptions& options) {
+PrepareSummary prepare_dataset(const PrepareOptions& options_in) {
   Timer timer;
+  PrepareOptions options = options_in;
+  options.out = options.out.lexically_normal();
+  if (!options.out.has_filename()) options.out = options.out.parent_path();  // "ds/" -> "ds"
+  require(!options.out.empty() && options.out.filename() != "." && options.out.filename() != "..",
+          "--out must name a dataset folder, got '" + options_in.out.string() + "'");
   options.preprocess.validate();
   options.split.validate();
   require(!options.input.empty(), "--input is required");
-  require(!options.out.empty(), "--out is required");
   std::error_code ec;
   if (fs::exists(options.out, ec) && !options.force)
     throw IoError("output '" + options.out.string() + "' already exists (use --force to replace it)");

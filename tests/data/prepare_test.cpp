@@ -94,6 +94,14 @@ TEST(DataPrepare, SmallFolderAutomaticGroupsAndDeterminism) {
   EXPECT_EQ(first.size(), 12u * 3073);
   auto d = load_dataset(o.out);
   EXPECT_EQ(d.groups.size(), 3u);
+  // A trailing slash names the same folder; the text summary lists subjects in natural order.
+  o.out = tmp / "out" / "ds2/";
+  auto s2 = prepare_dataset(o);
+  EXPECT_TRUE(fs::exists(tmp / "out" / "ds2" / "dataset.json"));
+  expect_no_leftovers(tmp / "out", {"ds", "ds2"});
+  const std::string text = s2.to_text();
+  EXPECT_LT(text.find("\n2\t"), text.find("\n16\t"));
+  EXPECT_LT(text.find("\n33\t"), text.find("\nH10\t"));
 }
 
 TEST(DataPrepare, RandomSplitSaysItLeaksPatients) {
