@@ -32,10 +32,25 @@ constexpr KernelTable kAvx512IfmaTable{
     avx512ifma::eltwise_reduce_mod, avx512ifma::eltwise_mul_add_mod};
 #endif
 
+#if LEUKOCRYPT_KERNELS_AVX2
+constexpr KernelTable kAvx2Table{
+    KernelIsa::kAvx2,
+    avx2::forward_ntt, avx2::forward_ntt_lazy, avx2::inverse_ntt,
+    avx2::eltwise_add_mod, avx2::eltwise_sub_mod, avx2::eltwise_neg_mod,
+    avx2::eltwise_mul_mod, avx2::eltwise_mul_scalar_mod, avx2::eltwise_fma_scalar_mod,
+    avx2::eltwise_add_scalar_mod, avx2::eltwise_reduce_mod, avx2::eltwise_mul_add_mod};
+#endif
+
 bool cpu_has(KernelIsa isa) {
   switch (isa) {
     case KernelIsa::kScalar: return true;
-    case KernelIsa::kAvx2: return false;    // no AVX2 kernels in this build
+    case KernelIsa::kAvx2:
+#if LEUKOCRYPT_KERNELS_AVX2
+      __builtin_cpu_init();
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+      return false;
+#endif
     case KernelIsa::kAvx512: return false;  // no plain AVX-512 kernels in this build
     case KernelIsa::kAvx512Ifma:
 #if LEUKOCRYPT_KERNELS_IFMA
@@ -100,6 +115,9 @@ const KernelTable& kernel_table(KernelIsa isa) {
   switch (isa) {
 #if LEUKOCRYPT_KERNELS_IFMA
     case KernelIsa::kAvx512Ifma: return kAvx512IfmaTable;
+#endif
+#if LEUKOCRYPT_KERNELS_AVX2
+    case KernelIsa::kAvx2: return kAvx2Table;
 #endif
     default: return kScalarTable;
   }

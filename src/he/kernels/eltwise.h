@@ -21,7 +21,7 @@ void eltwise_neg_mod(std::uint64_t* out, const std::uint64_t* a, std::size_t n, 
 // out = a * b mod q (Barrett).
 void eltwise_mul_mod(std::uint64_t* out, const std::uint64_t* a, const std::uint64_t* b,
                      std::size_t n, const Modulus& q);
-// out = a * w mod q, w a Shoup operand made for q; a may be any 64-bit value.
+// out = a * w mod q, w a Shoup operand made for q.
 void eltwise_mul_scalar_mod(std::uint64_t* out, const std::uint64_t* a, const ShoupOperand& w,
                             std::size_t n, const Modulus& q);
 // acc = acc + a * w mod q: the CryptoNets weight op (O(n), no NTT).

@@ -36,4 +36,7 @@ namespace leukocrypt::he {
 #if LEUKOCRYPT_KERNELS_IFMA
 namespace avx512ifma { LC_DECLARE_ISA_KERNELS }
 #endif
+#if LEUKOCRYPT_KERNELS_AVX2
+namespace avx2 { LC_DECLARE_ISA_KERNELS }
+#endif
 }  // namespace leukocrypt::he

@@ -42,6 +42,13 @@ class NttTables {
   bool has_ifma_quotients() const { return !root_quotients52_.empty(); }
   const std::uint64_t* root_quotients52() const { return root_quotients52_.data(); }
   const std::uint64_t* inv_root_quotients52() const { return inv_root_quotients52_.data(); }
+  // The roots as doubles and w / q rounded to double, for the AVX2 floating-point kernels;
+  // empty unless q < 2^50 (then every lazy value < 4q < 2^52 is exact in a double).
+  bool has_fp_tables() const { return !root_fp_.empty(); }
+  const double* root_fp() const { return root_fp_.data(); }
+  const double* root_fp_quotients() const { return root_fp_quotients_.data(); }
+  const double* inv_root_fp() const { return inv_root_fp_.data(); }
+  const double* inv_root_fp_quotients() const { return inv_root_fp_quotients_.data(); }
 
  private:
   std::size_t n_;
@@ -50,11 +57,12 @@ class NttTables {
   std::uint64_t psi_;
   AlignedBuffer<std::uint64_t> roots_, root_quotients_, inv_roots_, inv_root_quotients_;
   AlignedBuffer<std::uint64_t> root_quotients52_, inv_root_quotients52_;
+  AlignedBuffer<double> root_fp_, root_fp_quotients_, inv_root_fp_, inv_root_fp_quotients_;
   ShoupOperand inv_n_, inv_n_root_;
 };
 
-// Largest modulus bit count for which the IFMA (52-bit) kernels apply: lazy values in [0, 4q)
-// must fit in 52 bits.
+// Largest modulus bit count for which the IFMA (52-bit) and AVX2 (double) kernels apply: lazy
+// values in [0, 4q) must fit in 52 bits.
 inline constexpr int kIfmaMaxModulusBits = 50;
 
 // Forward negacyclic NTT in place: input in [0, q), output in [0, q), bit-reversed order.

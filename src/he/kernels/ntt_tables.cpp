@@ -49,6 +49,16 @@ NttTables::NttTables(std::size_t n, const Modulus& q) : n_(n), log_n_(0), modulu
       inv_root_quotients52_[i] =
           static_cast<std::uint64_t>((static_cast<u128>(inv_roots_[i]) << 52) / qv);
     }
+    // Exact conversions (< 2^53); IEEE division rounds w / q correctly (relative error 2^-53).
+    root_fp_.reset(n); root_fp_quotients_.reset(n);
+    inv_root_fp_.reset(n); inv_root_fp_quotients_.reset(n);
+    const auto qd = static_cast<double>(qv);
+    for (std::size_t i = 0; i < n; ++i) {
+      root_fp_[i] = static_cast<double>(roots_[i]);
+      root_fp_quotients_[i] = root_fp_[i] / qd;
+      inv_root_fp_[i] = static_cast<double>(inv_roots_[i]);
+      inv_root_fp_quotients_[i] = inv_root_fp_[i] / qd;
+    }
   }
 }
 
