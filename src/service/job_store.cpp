@@ -180,7 +180,10 @@ std::filesystem::path JobStore::blob_path(const std::string& name) const { retur
 
 void JobStore::write_blob(const std::string& name, std::string_view bytes) {
   auto path = blob_path(name);
-  auto tmp = blob_path("." + name + ".tmp");
+  std::string tmp_name = ".";  // built with += : GCC 12 warns falsely (-Wrestrict) on "." + string
+  tmp_name += name;
+  tmp_name += ".tmp";
+  auto tmp = blob_path(tmp_name);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   if (fd < 0) throw IoError("job store: cannot write '" + tmp.string() + "': " + std::strerror(errno));
   std::size_t off = 0;

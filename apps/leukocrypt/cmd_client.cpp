@@ -1,0 +1,324 @@
+// Key holder and provider file commands: `keygen`, `encrypt`, `infer` (provider, offline, no
+// secret key), `decrypt`, and `screen` (the whole round trip through a screening server).
+#include <cstdlib>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "command.h"
+#include "common/error.h"
+
+#if defined(LEUKOCRYPT_CLIENT_HE) && defined(LEUKOCRYPT_SERVICE_HE)
+#include "client/key_files.h"
+#include "client/keyholder.h"
+#include "client/service_client.h"
+#include "common/paths.h"
+#include "common/progress.h"
+#include "common/timer.h"
+#include "service/he_job_runner.h"
+#include "service/wire/container.h"
+#include "service/wire/he_layout.h"
+#define LC_HAVE_CLIENT 1
+#endif
+
+namespace leukocrypt::cli {
+namespace {
+
+#ifdef LC_HAVE_CLIENT
+
+std::string human_bytes(double b) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(1);
+  if (b >= 1 << 30) s << b / (1 << 30) << " GiB";
+  else if (b >= 1 << 20) s << b / (1 << 20) << " MiB";
+  else if (b >= 1 << 10) s << b / (1 << 10) << " KiB";
+  else s << std::setprecision(0) << b << " B";
+  return s.str();
+}
+
+nlohmann::json read_json_file(const std::string& path) {
+  auto j = nlohmann::json::parse(read_file(path, 1 << 24), nullptr, false);
+  if (j.is_discarded()) throw FormatError(path + ": not valid JSON");
+  return j;
+}
+
+struct CellSource {
+  std::vector<std::string> images;
+  std::string data, split;
+  std::size_t limit = 0;
+  double window = 0;
+};
+
+void add_cell_options(CLI::App* cmd, CellSource& src) {
+  cmd->add_option("images", src.images, "Cell images (BMP/PNG/JPG/TIFF), preprocessed as `prepare` does");
+  cmd->add_option("--data", src.data, "A prepared dataset directory instead of images");
+  cmd->add_option("--split", src.split, "With --data: a split (train/test) or patient group");
+  cmd->add_option("--limit", src.limit, "At most this many cells (0 = all)");
+  cmd->add_option("--window", src.window, "Crop window as a fraction of the frame (default: prepare's)");
+}
+
+std::vector<client::CellInput> load_cells(const CellSource& src, int size) {
+  require(src.images.empty() != src.data.empty(), "give either IMAGES or --data DATASET");
+  if (!src.data.empty()) return client::load_dataset_cells(src.data, src.split, src.limit, size);
+  std::vector<std::filesystem::path> files(src.images.begin(), src.images.end());
+  if (src.limit > 0 && files.size() > src.limit) files.resize(src.limit);
+  return client::load_images(files, size, src.window);
+}
+
+nlohmann::json cells_json(const std::vector<client::CellResult>& cells) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& c : cells)
+    a.push_back({{"cell", c.name},
+                 {"label", c.label},
+                 {"class", c.class_name},
+                 {"probability", c.probability},
+                 {"logits", c.logits},
+                 {"exact_logits", c.exact}});
+  return a;
+}
+
+void print_cells(const std::vector<client::CellResult>& cells) {
+  std::size_t w = 4;
+  for (const auto& c : cells) w = std::max(w, c.name.size());
+  std::cout << std::left << std::setw(static_cast<int>(w) + 2) << "cell" << std::setw(8) << "label"
+            << "probability\n";
+  std::map<std::string, int> counts;
+  for (const auto& c : cells) {
+    std::cout << std::left << std::setw(static_cast<int>(w) + 2) << c.name << std::setw(8) << c.class_name
+              << std::fixed << std::setprecision(3) << c.probability << "\n";
+    counts[c.class_name]++;
+  }
+  std::cout << cells.size() << " cell(s):";
+  for (auto& [k, n] : counts) std::cout << " " << n << " " << k;
+  std::cout << "\n";
+}
+
+void register_keygen(CLI::App& root) {
+  struct Args {
+    std::string params, out;
+    bool force = false, json = false;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = root.add_subcommand("keygen", "Key holder: generate secret.key (0600), public.key, eval.key");
+  cmd->add_option("--params", a->params, "params.json, or the server's model card (GET /v1/model)")->required();
+  cmd->add_option("--out", a->out, "Key directory")->required();
+  cmd->add_flag("--force", a->force, "Overwrite an existing secret key");
+  cmd->add_flag("--json", a->json, "Machine-readable output");
+  cmd->callback([a] {
+    auto j = read_json_file(a->params);
+    auto settings = wire::settings_from_json(j, a->params);
+    Timer t;
+    auto info = client::keygen(settings, client::KeyPaths(a->out), j, a->force);
+    info["seconds"] = t.seconds();
+    info["dir"] = a->out;
+    if (a->json) return print_json(info);
+    std::cout << "keys " << info["key_id"].get<std::string>() << " written to " << a->out << " in " << std::fixed
+              << std::setprecision(2) << t.seconds() << " s\n"
+              << "  secret.key  " << human_bytes(info["bytes"]["secret.key"].get<double>())
+              << "  (mode 0600: never share it)\n"
+              << "  public.key  " << human_bytes(info["bytes"]["public.key"].get<double>()) << "\n"
+              << "  eval.key    " << human_bytes(info["bytes"]["eval.key"].get<double>())
+              << "  (upload this to the provider)\n";
+  });
+}
+
+void register_encrypt(CLI::App& root) {
+  struct Args {
+    std::string keys, out, model_id;
+    CellSource src;
+    bool json = false;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = root.add_subcommand("encrypt", "Key holder: preprocess, pack (one cell per slot) and encrypt cells");
+  cmd->add_option("--keys", a->keys, "Key directory from keygen")->required();
+  add_cell_options(cmd, a->src);
+  cmd->add_option("--model-id", a->model_id, "Model the request is for (default: keys.json's)");
+  cmd->add_option("--out", a->out, "Request file (.lcx)")->required();
+  cmd->add_flag("--json", a->json, "Machine-readable output");
+  cmd->callback([a] {
+    client::KeyHolder kh{client::KeyPaths(a->keys)};
+    auto cells = load_cells(a->src, kh.image_size());
+    std::string model_id = a->model_id.empty() ? kh.info().value("model_id", "") : a->model_id;
+    client::EncryptStats st;
+    auto bytes = kh.encrypt(cells, model_id, &st);
+    write_file_atomic(a->out, bytes);
+    nlohmann::json j = {{"out", a->out},          {"cells", cells.size()},
+                        {"batches", st.batches},  {"bytes", st.bytes},
+                        {"bytes_per_cell", double(st.bytes) / cells.size()},
+                        {"encode_seconds", st.encode_seconds}, {"encrypt_seconds", st.encrypt_seconds}};
+    if (a->json) return print_json(j);
+    std::cout << "encrypted " << cells.size() << " cell(s) in " << st.batches << " batch(es) -> " << a->out << " ("
+              << human_bytes(double(st.bytes)) << ", " << human_bytes(double(st.bytes) / cells.size())
+              << " per cell; encrypt " << std::fixed << std::setprecision(2) << st.encode_seconds + st.encrypt_seconds
+              << " s)\n";
+  });
+}
+
+void register_infer(CLI::App& root) {
+  struct Args {
+    std::string model, params, eval, in, out;
+    bool json = false;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = root.add_subcommand("infer", "Provider, offline: run the encrypted model on a request (no secret key)");
+  cmd->add_option("--model", a->model, "Model file")->required();
+  cmd->add_option("--params", a->params, "params.json (default: the parameters recorded in eval.key)");
+  cmd->add_option("--eval-key", a->eval, "eval.key from the key holder")->required();
+  cmd->add_option("--in", a->in, "Request (.lcx)")->required();
+  cmd->add_option("--out", a->out, "Result (.lcx)")->required();
+  cmd->add_flag("--json", a->json, "Machine-readable output");
+  cmd->callback([a] {
+    auto keys = read_file(a->eval);
+    service::HeRunnerOptions o{a->model, a->params, {}};
+    if (a->params.empty()) {
+      auto v = wire::parse_as(keys, wire::Kind::kEvalKeys, a->eval);
+      o.params_json = nlohmann::json::parse(v.meta, nullptr, false);
+    }
+    auto runner = service::make_he_runner(o);
+    auto request = read_file(a->in);
+    Timer t;
+    auto key = runner->inspect_keys(keys);
+    auto info = runner->inspect_request(request, key);
+    double validate_s = t.seconds();
+    ProgressBar bar("infer", 1000, !a->json);
+    std::size_t shown = 0;
+    auto out = runner->run(keys, request, [&](double f) {
+      auto now = static_cast<std::size_t>(f * 1000);
+      if (now > shown) bar.tick(now - shown), shown = now;
+    });
+    bar.finish();
+    write_file_atomic(a->out, out.result);
+    nlohmann::json stages = nlohmann::json::object();
+    for (auto& [k, s] : out.stages) stages[k] = s;
+    nlohmann::json j = {{"out", a->out},
+                        {"cells", info.cells},
+                        {"validate_seconds", validate_s},
+                        {"seconds", t.seconds() - validate_s},
+                        {"stages", stages},
+                        {"request_bytes", request.size()},
+                        {"result_bytes", out.result.size()},
+                        {"result_bytes_per_cell", double(out.result.size()) / info.cells}};
+    if (a->json) return print_json(j);
+    std::cout << "inferred " << info.cells << " cell(s) in " << std::fixed << std::setprecision(2)
+              << t.seconds() - validate_s << " s (validation " << validate_s << " s) -> " << a->out << " ("
+              << human_bytes(double(out.result.size())) << ", "
+              << human_bytes(double(out.result.size()) / info.cells) << " per cell)\n";
+  });
+}
+
+void register_decrypt(CLI::App& root) {
+  struct Args {
+    std::string keys, in;
+    bool json = false;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = root.add_subcommand("decrypt", "Key holder: decrypt a result into per-cell labels and probabilities");
+  cmd->add_option("--keys", a->keys, "Key directory")->required();
+  cmd->add_option("--in", a->in, "Result (.lcx)")->required();
+  cmd->add_flag("--json", a->json, "Machine-readable output");
+  cmd->callback([a] {
+    client::KeyHolder kh{client::KeyPaths(a->keys)};
+    client::DecryptStats st;
+    auto cells = kh.decrypt(read_file(a->in), &st);
+    if (a->json)
+      return print_json({{"cells", cells_json(cells)}, {"decrypt_seconds", st.decrypt_seconds + st.decode_seconds}});
+    print_cells(cells);
+  });
+}
+
+void register_screen(CLI::App& root) {
+  struct Args {
+    std::string server, token, keys;
+    CellSource src;
+    int timeout = 3600;
+    bool json = false;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = root.add_subcommand("screen", "Key holder: encrypt cells, screen them on a server, decrypt the result");
+  cmd->add_option("--server", a->server, "Server URL, e.g. http://127.0.0.1:8080")->required();
+  cmd->add_option("--token", a->token, "API token (default: $LEUKOCRYPT_TOKEN)");
+  cmd->add_option("--keys", a->keys, "Key directory")->required();
+  add_cell_options(cmd, a->src);
+  cmd->add_option("--timeout", a->timeout, "Seconds to wait for the result")->capture_default_str();
+  cmd->add_flag("--json", a->json, "Machine-readable output");
+  cmd->callback([a] {
+    std::string token = a->token;
+    if (token.empty())
+      if (const char* env = std::getenv("LEUKOCRYPT_TOKEN")) token = env;
+    client::ServiceClient sc(a->server, token);
+    client::KeyPaths paths(a->keys);
+    client::KeyHolder kh(paths);
+    Timer total;
+    auto card = sc.model_card();
+    if (card.value("params_id", "") != std::to_string(kh.params_id()))
+      throw InvalidArgument("keys in '" + a->keys + "' are for parameters " + std::to_string(kh.params_id()) +
+                            ", the server runs " + card.value("params_id", "?") +
+                            "; run: curl <server>/v1/model > model.json; leukocrypt keygen --params model.json");
+    int size = card.contains("input") ? card["input"].value("height", kh.image_size()) : kh.image_size();
+    auto cells = load_cells(a->src, size);
+    auto eval = client::read_key_file(paths.eval, wire::Kind::kEvalKeys);
+    sc.register_keys(eval);
+    Timer t;
+    client::EncryptStats est;
+    auto request = kh.encrypt(cells, card.value("model_id", ""), &est);
+    double encrypt_s = t.seconds();
+    t.reset();
+    auto job = sc.submit(request);
+    double upload_s = t.seconds();
+    t.reset();
+    ProgressBar bar("screen", 1000, !a->json);
+    std::size_t shown = 0;
+    auto status = sc.wait(job, std::chrono::seconds(a->timeout), [&](const nlohmann::json& s) {
+      auto now = static_cast<std::size_t>(s.value("progress", 0.0) * 1000);
+      if (now > shown) bar.tick(now - shown), shown = now;
+    });
+    bar.finish();
+    double wait_s = t.seconds();
+    t.reset();
+    auto result = sc.result(job);
+    double download_s = t.seconds();
+    client::DecryptStats dst;
+    auto out = kh.decrypt(result, &dst);
+    nlohmann::json j = {
+        {"server", a->server},
+        {"job_id", job},
+        {"model_id", card.value("model_id", "")},
+        {"cells", cells_json(out)},
+        {"bytes_sent", request.size() + eval.size()},
+        {"bytes_request", request.size()},
+        {"bytes_eval_key", eval.size()},
+        {"bytes_received", result.size()},
+        {"bytes_sent_per_cell", double(request.size()) / out.size()},
+        {"bytes_received_per_cell", double(result.size()) / out.size()},
+        {"seconds",
+         {{"encrypt", encrypt_s}, {"upload", upload_s}, {"server_wait", wait_s}, {"download", download_s},
+          {"decrypt", dst.decrypt_seconds + dst.decode_seconds}, {"total", total.seconds()}}},
+        {"server_timings", status.value("timings", nlohmann::json::object())}};
+    if (a->json) return print_json(j);
+    print_cells(out);
+    std::cout << "sent " << human_bytes(double(request.size())) << " (" << human_bytes(double(request.size()) / out.size())
+              << "/cell; eval.key " << human_bytes(double(eval.size())) << " once), received "
+              << human_bytes(double(result.size())) << " (" << human_bytes(double(result.size()) / out.size())
+              << "/cell); encrypt " << std::fixed << std::setprecision(2) << encrypt_s << " s, server " << wait_s
+              << " s, total " << total.seconds() << " s\n";
+  });
+}
+
+#endif
+
+void register_client(CLI::App& root) {
+#ifdef LC_HAVE_CLIENT
+  register_keygen(root);
+  register_encrypt(root);
+  register_infer(root);
+  register_decrypt(root);
+  register_screen(root);
+#else
+  (void)root;
+#endif
+}
+
+const CommandRegistrar kRegistrar(700, register_client);
+
+}  // namespace
+}  // namespace leukocrypt::cli

@@ -1,0 +1,84 @@
+// Key directory files (see key_files.h).
+#include "client/key_files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#include "common/error.h"
+#include "common/paths.h"
+
+namespace leukocrypt::client {
+
+void write_file_mode(const std::filesystem::path& path, const std::string& bytes, unsigned mode) {
+  auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  std::string tmp_name = ".";  // built with += : GCC 12 warns falsely (-Wrestrict) on "." + string
+  tmp_name += path.filename().string();
+  tmp_name += ".tmp";
+  tmp_name += wire::random_id().substr(0, 8);
+  auto tmp = dir / tmp_name;
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL, mode);
+  if (fd < 0) throw IoError("cannot write '" + tmp.string() + "': " + std::strerror(errno));
+  ::fchmod(fd, mode);  // umask must not widen or narrow what we asked for
+  std::size_t off = 0;
+  while (off < bytes.size()) {
+    ssize_t w = ::write(fd, bytes.data() + off, bytes.size() - off);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw IoError("cannot write '" + path.string() + "': " + std::strerror(e));
+    }
+    off += static_cast<std::size_t>(w);
+  }
+  ::fsync(fd);
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    throw IoError("cannot write '" + path.string() + "': " + std::strerror(e));
+  }
+}
+
+void write_key_dir(const KeyPaths& p, const std::string& secret, const std::string& public_key,
+                   const std::string& eval, const nlohmann::json& info, bool overwrite) {
+  std::error_code ec;
+  std::filesystem::create_directories(p.dir, ec);
+  if (ec) throw IoError("cannot create key directory '" + p.dir.string() + "': " + ec.message());
+  ::chmod(p.dir.c_str(), 0700);
+  if (!overwrite && std::filesystem::exists(p.secret))
+    throw IoError("'" + p.secret.string() + "' exists; refusing to overwrite a secret key (use --force)");
+  write_file_mode(p.secret, secret, 0600);
+  write_file_mode(p.public_key, public_key, 0644);
+  write_file_mode(p.eval, eval, 0644);
+  write_file_mode(p.info, info.dump(2) + "\n", 0644);
+}
+
+std::string read_key_file(const std::filesystem::path& path, wire::Kind expected) {
+  if (expected == wire::Kind::kSecretKey) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+      throw IoError("cannot read '" + path.string() + "': " + std::strerror(errno));
+    if (st.st_mode & 0077)
+      throw IoError("'" + path.string() + "' is readable by group or others (mode " +
+                    std::to_string((st.st_mode >> 6) & 7) + std::to_string((st.st_mode >> 3) & 7) +
+                    std::to_string(st.st_mode & 7) + "); run chmod 600 on it");
+  }
+  auto bytes = read_file(path);
+  wire::parse_as(bytes, expected, path.string());
+  return bytes;
+}
+
+nlohmann::json read_key_info(const KeyPaths& p) {
+  auto text = read_file(p.info, 1 << 24);
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) throw FormatError("'" + p.info.string() + "' is not a JSON object");
+  return j;
+}
+
+}  // namespace leukocrypt::client

@@ -1,0 +1,244 @@
+// Key holder operations on files (see keyholder.h).
+#include "client/keyholder.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "common/error.h"
+#include "common/paths.h"
+#include "common/timer.h"
+#include "data/dataset.h"
+#include "data/image.h"
+#include "he/bfv/key_generator.h"
+#include "he/bfv/serialization.h"
+#include "nn/keyholder/bfv_keyholder.h"
+#include "nn/plan.h"
+#include "service/wire/container.h"
+#include "service/wire/he_layout.h"
+
+namespace leukocrypt::client {
+namespace {
+
+wire::Container key_container(wire::Kind kind, const nn::BfvSettings& s, const std::string& key_id) {
+  wire::Container c;
+  c.kind = kind;
+  c.params_id = wire::settings_id(s);
+  c.key_id = key_id;
+  c.meta = nlohmann::json{{"settings", s.to_json()}}.dump();
+  return c;
+}
+
+// The key holder's plan stand-in: BfvKeyHolder::encrypt packs plan.input_size() values per image.
+nn::Plan input_plan(int size) {
+  nn::Plan p;
+  p.input = {3, size, size};
+  return p;
+}
+
+}  // namespace
+
+nlohmann::json keygen(const nn::BfvSettings& settings, const KeyPaths& paths, const nlohmann::json& card,
+                      bool overwrite) {
+  nn::BfvKeyHolder holder(settings);
+  const std::string key_id = wire::random_id();
+  auto secret = key_container(wire::Kind::kSecretKey, settings, key_id);
+  auto pub = key_container(wire::Kind::kPublicKey, settings, key_id);
+  auto eval = key_container(wire::Kind::kEvalKeys, settings, key_id);
+  auto relin = holder.relin_keys();
+  for (std::size_t j = 0; j < holder.contexts().size(); ++j) {
+    secret.blobs.push_back(bfv::save(holder.secret_key(j)));
+    bfv::KeyGenerator kg(holder.contexts()[j], holder.secret_key(j));
+    pub.blobs.push_back(bfv::save(kg.create_public_key()));
+    eval.blobs.push_back(bfv::save(relin[j]));
+  }
+  // The CryptoNets plan needs only relinearisation keys (no rotations: one image per slot).
+  std::string secret_bytes = wire::serialize(secret), pub_bytes = wire::serialize(pub),
+              eval_bytes = wire::serialize(eval);
+  nlohmann::json info = {
+      {"key_id", key_id},
+      {"params_id", std::to_string(wire::settings_id(settings))},
+      {"settings", settings.to_json()},
+      {"created", std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()},
+      {"bytes", {{"secret.key", secret_bytes.size()}, {"public.key", pub_bytes.size()}, {"eval.key", eval_bytes.size()}}},
+      {"galois_keys", 0}};
+  if (card.is_object()) {
+    if (card.contains("model_id") && card["model_id"].is_string()) info["model_id"] = card["model_id"];
+    if (card.contains("input") && card["input"].is_object()) info["input"] = card["input"];
+    if (card.contains("classes")) info["classes"] = card["classes"];
+  }
+  write_key_dir(paths, secret_bytes, pub_bytes, eval_bytes, info, overwrite);
+  return info;
+}
+
+KeyHolder::KeyHolder(const KeyPaths& paths) {
+  info_ = read_key_info(paths);
+  auto settings = wire::settings_from_json(info_, paths.info.string());
+  auto bytes = read_key_file(paths.secret, wire::Kind::kSecretKey);
+  auto v = wire::parse_as(bytes, wire::Kind::kSecretKey, paths.secret.string());
+  params_id_ = wire::settings_id(settings);
+  if (v.params_id != params_id_)
+    throw FormatError(paths.secret.string() + ": secret key is for parameters " + std::to_string(v.params_id) +
+                      ", keys.json says " + std::to_string(params_id_));
+  key_id_ = v.key_id;
+  if (info_.value("key_id", "") != key_id_)
+    throw FormatError(paths.secret.string() + ": key id '" + key_id_ + "' differs from keys.json");
+  auto params = settings.params();
+  if (v.blobs.size() != params.size())
+    throw FormatError(paths.secret.string() + ": " + std::to_string(v.blobs.size()) + " secret keys for " +
+                      std::to_string(params.size()) + " plaintext primes");
+  std::vector<bfv::SecretKey> sks;
+  for (std::size_t j = 0; j < params.size(); ++j) {
+    auto ctx = bfv::Context::create(params[j]);
+    sks.push_back(bfv::load_secret_key(*ctx, v.blobs[j]));
+  }
+  holder_ = std::make_unique<nn::BfvKeyHolder>(settings, sks);
+}
+
+KeyHolder::~KeyHolder() = default;
+
+const nn::BfvSettings& KeyHolder::settings() const { return holder_->settings(); }
+
+int KeyHolder::image_size() const {
+  if (info_.contains("input") && info_["input"].is_object()) return info_["input"].value("height", 32);
+  return 32;
+}
+
+std::string KeyHolder::encrypt(const std::vector<CellInput>& cells, const std::string& model_id,
+                               EncryptStats* stats) const {
+  require(!cells.empty(), "encrypt: no cells");
+  const int size = image_size();
+  const auto plan = input_plan(size);
+  const std::size_t n_in = plan.input_size();
+  for (const auto& c : cells)
+    require(c.pixels.size() == n_in, "encrypt: cell '" + c.name + "' has " + std::to_string(c.pixels.size()) +
+                                         " values, the model takes " + std::to_string(n_in) + " (3x" +
+                                         std::to_string(size) + "x" + std::to_string(size) + ")");
+  const auto& s = settings();
+  const std::size_t k = s.plain_primes.size();
+  auto batches = wire::batch_sizes(cells.size(), s.n);
+  wire::Container c;
+  c.kind = wire::Kind::kRequest;
+  c.params_id = params_id_;
+  c.key_id = key_id_;
+  c.model_id = model_id;
+  c.cells = static_cast<std::uint32_t>(cells.size());
+  for (const auto& cell : cells) c.names.push_back(cell.name);
+  c.meta = nlohmann::json{{"batches", batches}, {"input", {3, size, size}}}.dump();
+  c.blobs.resize(batches.size() * k * n_in);
+  double enc = 0, encr = 0;
+  std::size_t first = 0;
+  for (std::size_t b = 0; b < batches.size(); ++b) {
+    std::vector<const std::uint8_t*> images;
+    for (std::size_t i = 0; i < batches[b]; ++i) images.push_back(cells[first + i].pixels.data());
+    first += batches[b];
+    std::vector<std::vector<he::Seed>> seeds;
+    auto batch = holder_->encrypt(plan, images, &enc, &encr, &seeds);
+    Timer t;
+    for (std::size_t j = 0; j < k; ++j)
+      for (std::size_t v = 0; v < n_in; ++v)
+        c.blobs[wire::blob_index(b, j, v, k, n_in)] = bfv::save_seeded(batch.values[j][v], seeds[j][v]);
+    encr += t.seconds();
+  }
+  auto out = wire::serialize(c);
+  if (stats) {
+    stats->encode_seconds += enc;
+    stats->encrypt_seconds += encr;
+    stats->bytes = out.size();
+    stats->batches = batches.size();
+  }
+  return out;
+}
+
+std::vector<CellResult> KeyHolder::decrypt(std::string_view result, DecryptStats* stats) const {
+  auto v = wire::parse_as(result, wire::Kind::kResult, "result");
+  if (v.key_id != key_id_)
+    throw FormatError("result: made for key '" + v.key_id + "', these keys are '" + key_id_ + "'");
+  auto meta = nlohmann::json::parse(v.meta, nullptr, false);
+  if (meta.is_discarded() || !meta.is_object() || !meta.contains("classes") || !meta.contains("output_scale"))
+    throw FormatError("result: meta lacks classes/output_scale");
+  std::vector<std::string> classes;
+  double scale = 0;
+  try {
+    classes = meta["classes"].get<std::vector<std::string>>();
+    scale = meta["output_scale"].get<double>();
+  } catch (const std::exception&) {
+    throw FormatError("result: meta classes/output_scale malformed");
+  }
+  if (classes.empty() || classes.size() > 1000 || !(scale > 0) || !std::isfinite(scale))
+    throw FormatError("result: bad classes/output_scale in meta");
+  const auto& s = settings();
+  const std::size_t k = s.plain_primes.size(), n_out = classes.size();
+  auto batches = wire::check_batches(v, s, n_out, "result");
+  std::vector<CellResult> out;
+  double dec = 0, decode = 0;
+  std::size_t first = 0;
+  for (std::size_t b = 0; b < batches.size(); ++b) {
+    nn::EncryptedBatch batch;
+    batch.images = batches[b];
+    batch.values.assign(k, std::vector<bfv::Ciphertext>(n_out));
+    for (std::size_t j = 0; j < k; ++j)
+      for (std::size_t o = 0; o < n_out; ++o)
+        batch.values[j][o] = bfv::load_ciphertext(*holder_->contexts()[j], v.blobs[wire::blob_index(b, j, o, k, n_out)]);
+    auto logits = holder_->decrypt(batch, &decode, &dec);
+    for (std::size_t i = 0; i < batches[b]; ++i) {
+      CellResult r;
+      r.name = first + i < v.names.size() ? v.names[first + i] : "cell" + std::to_string(first + i);
+      double best = -INFINITY;
+      for (std::size_t o = 0; o < n_out; ++o) {
+        nn::Int128 e = logits[i * n_out + o];
+        r.exact.push_back(nn::to_string128(e));
+        r.logits.push_back(nn::to_double(e) / scale);
+        if (r.logits.back() > best) {
+          best = r.logits.back();
+          r.label = static_cast<int>(o);
+        }
+      }
+      // Softmax on the key holder's side (never encrypted), max-subtracted for stability.
+      double z = 0;
+      for (double l : r.logits) z += std::exp(l - best);
+      r.probability = 1.0 / z;
+      r.class_name = classes[static_cast<std::size_t>(r.label)];
+      out.push_back(std::move(r));
+    }
+    first += batches[b];
+  }
+  if (stats) {
+    stats->decrypt_seconds += dec;
+    stats->decode_seconds += decode;
+    stats->bytes = result.size();
+  }
+  return out;
+}
+
+std::vector<CellInput> load_images(const std::vector<std::filesystem::path>& files, int size, double window) {
+  data::PreprocessOptions o;
+  o.size = size;
+  if (window > 0) o.window = window;
+  o.validate();
+  std::vector<CellInput> out;
+  for (const auto& f : files) out.push_back({f.filename().string(), data::preprocess_image(f, o)});
+  return out;
+}
+
+std::vector<CellInput> load_dataset_cells(const std::filesystem::path& dir, const std::string& split,
+                                          std::size_t limit, int expected_size) {
+  auto ds = data::load_dataset(dir);
+  if (ds.image_size != expected_size)
+    throw InvalidArgument("dataset '" + dir.string() + "' has " + std::to_string(ds.image_size) +
+                          "-px images; the model takes " + std::to_string(expected_size));
+  std::vector<CellInput> out;
+  auto add = [&](const data::Record& r) {
+    if (limit == 0 || out.size() < limit) out.push_back({r.source, r.pixels});
+  };
+  if (split.empty()) {
+    for (const auto& r : ds.records) add(r);
+  } else {
+    auto sel = ds.select(split);
+    require(!sel.empty(), "dataset '" + dir.string() + "' has no split or group '" + split + "'");
+    for (const auto* r : sel) add(*r);
+  }
+  return out;
+}
+
+}  // namespace leukocrypt::client

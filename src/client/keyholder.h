@@ -1,0 +1,87 @@
+// The key holder's operations on files (what `leukocrypt keygen|encrypt|decrypt|screen` run):
+// key generation into a key directory, preprocessing + packing + seeded encryption of cells into a
+// request container, and decryption of a result container into per-cell labels and softmax
+// probabilities. Built on nn::BfvKeyHolder (lc_nn_keyholder); holds the secret key, so it is never
+// linked by the service.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "client/key_files.h"
+#include "nn/bfv_settings.h"
+
+namespace leukocrypt::nn {
+class BfvKeyHolder;
+}
+
+namespace leukocrypt::client {
+
+// Fresh keys for `settings` written to paths (secret.key 0600, public.key, eval.key, keys.json).
+// `card` (optional: a model card or params.json object) contributes model_id and input shape to
+// keys.json so `encrypt` needs no further options. Returns keys.json.
+nlohmann::json keygen(const nn::BfvSettings& settings, const KeyPaths& paths, const nlohmann::json& card,
+                      bool overwrite);
+
+struct CellInput {
+  std::string name;                 // file name or dataset source
+  std::vector<std::uint8_t> pixels; // 3*S*S planar RGB, 0..255 (the model's input layout)
+};
+
+struct EncryptStats {
+  double encode_seconds = 0, encrypt_seconds = 0;
+  std::size_t bytes = 0;        // whole request container
+  std::size_t batches = 0;
+};
+
+struct CellResult {
+  std::string name;
+  int label = 0;
+  std::string class_name;
+  double probability = 0;          // softmax probability of the predicted class
+  std::vector<double> logits;      // float-scale logits (exact integer logits / output scale)
+  std::vector<std::string> exact;  // exact integer logits as decimal strings
+};
+
+struct DecryptStats {
+  double decrypt_seconds = 0, decode_seconds = 0;
+  std::size_t bytes = 0;
+};
+
+class KeyHolder {
+ public:
+  // Loads keys.json and secret.key (checks mode 0600) from the key directory.
+  explicit KeyHolder(const KeyPaths& paths);
+  ~KeyHolder();
+
+  const nlohmann::json& info() const { return info_; }
+  const std::string& key_id() const { return key_id_; }
+  std::uint64_t params_id() const { return params_id_; }
+  const nn::BfvSettings& settings() const;
+  // Input side S of the model (keys.json "input", else 32).
+  int image_size() const;
+
+  // Packs the cells (one per slot, batches of N) and encrypts them for model_id ("" = any).
+  std::string encrypt(const std::vector<CellInput>& cells, const std::string& model_id, EncryptStats* stats = nullptr) const;
+  // Decrypts a result container made for this key.
+  std::vector<CellResult> decrypt(std::string_view result, DecryptStats* stats = nullptr) const;
+
+ private:
+  nlohmann::json info_;
+  std::string key_id_;
+  std::uint64_t params_id_ = 0;
+  std::unique_ptr<nn::BfvKeyHolder> holder_;
+};
+
+// Preprocesses image files exactly as `prepare` does (data::preprocess_image) to S x S.
+std::vector<CellInput> load_images(const std::vector<std::filesystem::path>& files, int size, double window = 0);
+// Cells of a prepared dataset (`prepare` output), optionally one split/group, at most `limit` (0 = all).
+std::vector<CellInput> load_dataset_cells(const std::filesystem::path& dir, const std::string& split,
+                                          std::size_t limit, int expected_size);
+
+}  // namespace leukocrypt::client

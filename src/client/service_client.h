@@ -1,0 +1,67 @@
+// HTTP client for the provider's screening service (docs/API.md): register evaluation keys,
+// submit an encrypted request, poll, fetch the encrypted result. Every call has a timeout and
+// every wait is bounded; server JSON errors become ServiceError (status, code, message).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/error.h"
+
+namespace httplib {
+class Client;
+}
+
+namespace leukocrypt::client {
+
+// The server answered with an error (4xx/5xx) — carries its JSON error code.
+class ServiceError : public Error {
+ public:
+  ServiceError(int status, std::string code, const std::string& message)
+      : Error(message), status_(status), code_(std::move(code)) {}
+  int status() const { return status_; }
+  const std::string& code() const { return code_; }
+
+ private:
+  int status_;
+  std::string code_;
+};
+
+struct ClientOptions {
+  std::chrono::seconds connect_timeout{10};
+  std::chrono::seconds io_timeout{300};  // per read/write on the socket (large uploads)
+};
+
+class ServiceClient {
+ public:
+  // url: "http://host:port" (https when the build has TLS). token: the API bearer token.
+  ServiceClient(const std::string& url, std::string token, ClientOptions options = {});
+  ~ServiceClient();
+  ServiceClient(ServiceClient&&) noexcept;
+  ServiceClient& operator=(ServiceClient&&) noexcept;
+
+  nlohmann::json health();
+  nlohmann::json model_card();
+  // POST /v1/keys. Returns the server's JSON ({key_id, params_id, bytes, created}).
+  nlohmann::json register_keys(const std::string& eval_keys);
+  // POST /v1/jobs. Returns the job id.
+  std::string submit(const std::string& request);
+  nlohmann::json status(const std::string& job_id);
+  std::string result(const std::string& job_id);
+  // Polls until the job is done (returns its final status JSON) or failed (throws ServiceError),
+  // or `timeout` passes (throws IoError). on_status sees every poll.
+  nlohmann::json wait(const std::string& job_id, std::chrono::seconds timeout,
+                      const std::function<void(const nlohmann::json&)>& on_status = {});
+
+  const std::string& url() const { return url_; }
+
+ private:
+  std::string url_;
+  std::string token_;
+  std::unique_ptr<httplib::Client> http_;
+};
+
+}  // namespace leukocrypt::client

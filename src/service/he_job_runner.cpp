@@ -1,0 +1,196 @@
+// Production JobRunner: the model's encrypted CryptoNets plan on nn::BfvPlanEvaluator (see
+// he_job_runner.h). Public side only: relinearisation keys in, ciphertexts in and out.
+#include "service/he_job_runner.h"
+
+#include <cmath>
+
+#include "common/error.h"
+#include "common/paths.h"
+#include "common/timer.h"
+#include "he/bfv/context.h"
+#include "he/bfv/serialization.h"
+#include "nn/bfv_evaluator.h"
+#include "nn/bfv_settings.h"
+#include "nn/model.h"
+#include "nn/plan.h"
+#include "nn/quantize.h"
+#include "service/wire/container.h"
+#include "service/wire/he_layout.h"
+
+namespace leukocrypt::service {
+namespace {
+
+// Quantisation the parameters were chosen for: params.json "quantization"/"quantize", else the
+// model's metadata (written by `export`), else the defaults. Either the options themselves or a
+// QuantizeChoice object holding them under "options".
+nn::QuantizeOptions find_quantize_options(const nlohmann::json& params, const nn::Model& model) {
+  auto from = [](const nlohmann::json& q) {
+    return nn::QuantizeOptions::from_json(q.contains("options") && q["options"].is_object() ? q["options"] : q);
+  };
+  for (const auto* src : {&params, &model.metadata})
+    if (src->is_object())
+      for (const char* key : {"quantization", "quantize"})
+        if (src->contains(key) && (*src)[key].is_object()) return from((*src)[key]);
+  return {};
+}
+
+class HeJobRunner : public JobRunner {
+ public:
+  explicit HeJobRunner(const HeRunnerOptions& o) {
+    auto model_bytes = read_file(o.model);
+    model_ = nn::load_model(o.model);
+    nlohmann::json params_json = o.params_json;
+    std::string params_what = "parameters";
+    if (!o.params.empty()) {
+      params_what = o.params.string();
+      params_json = nlohmann::json::parse(read_file(o.params, 1 << 24), nullptr, false);
+      if (params_json.is_discarded()) throw FormatError(params_what + ": not valid JSON");
+    }
+    settings_ = wire::settings_from_json(params_json, params_what);
+    auto qopt = find_quantize_options(params_json, model_);
+    quantized_ = nn::quantize(nn::collapse_linear(model_), qopt);
+    plan_ = nn::lower(quantized_);
+    for (const auto& p : settings_.params()) contexts_.push_back(bfv::Context::create(p));
+    params_id_ = wire::settings_id(settings_);
+    model_id_ = model_.name + "-" + wire::fnv1a_hex(model_bytes + qopt.to_json().dump()).substr(0, 12);
+    settings_.validate();
+
+    card_ = {{"api_version", 1},
+             {"model_id", model_id_},
+             {"name", model_.name},
+             {"variant", model_.variant},
+             {"version", model_.metadata.value("version", model_id_)},
+             {"input", {{"channels", model_.input.c}, {"height", model_.input.h}, {"width", model_.input.w}}},
+             {"input_scale", model_.input_scale},
+             {"classes", model_.classes},
+             {"params", settings_.to_json()},
+             {"params_id", std::to_string(params_id_)},
+             {"slots_per_batch", settings_.n},
+             {"quantize", qopt.to_json()},
+             {"plan", plan_.counts().to_json()},
+             {"metrics", model_.metadata.value("metrics", nlohmann::json::object())}};
+  }
+
+  nlohmann::json model_card() const override { return card_; }
+
+  KeyInfo inspect_keys(std::string_view bytes) const override {
+    auto v = wire::parse_as(bytes, wire::Kind::kEvalKeys, "key upload");
+    if (!wire::is_valid_id(v.key_id)) throw FormatError("key upload: key id '" + v.key_id + "' is not a valid id");
+    if (v.params_id != params_id_)
+      throw FormatError("key upload: keys were made for parameters " + std::to_string(v.params_id) +
+                        ", but this model runs with " + std::to_string(params_id_) +
+                        " (GET /v1/model shows them; re-run keygen with them)");
+    if (v.blobs.size() != contexts_.size())
+      throw FormatError("key upload: holds " + std::to_string(v.blobs.size()) + " relinearisation keys, expected " +
+                        std::to_string(contexts_.size()) + " (one per plaintext prime)");
+    for (std::size_t j = 0; j < contexts_.size(); ++j) bfv::load_relin_keys(*contexts_[j], v.blobs[j]);
+    return {v.key_id, v.params_id};
+  }
+
+  RequestInfo inspect_request(std::string_view bytes, const KeyInfo& key) const override {
+    auto v = wire::parse_as(bytes, wire::Kind::kRequest, "request");
+    if (v.key_id != key.key_id) throw FormatError("request: key id '" + v.key_id + "' does not match '" + key.key_id + "'");
+    if (!v.model_id.empty() && v.model_id != model_id_)
+      throw FormatError("request: made for model '" + v.model_id + "', this server runs '" + model_id_ + "'");
+    auto batches = wire::check_batches(v, settings_, plan_.input_size(), "request");
+    const std::size_t k = contexts_.size(), n_in = plan_.input_size();
+    // Every ciphertext is fully loaded (seed expansion, every coefficient < q_i) and dropped.
+    for (std::size_t b = 0; b < batches.size(); ++b)
+      for (std::size_t j = 0; j < k; ++j)
+        for (std::size_t i = 0; i < n_in; ++i) {
+          auto idx = wire::blob_index(b, j, i, k, n_in);
+          auto ct = load_input(j, v.blobs[idx], idx);
+        }
+    return {v.key_id, v.params_id, v.model_id.empty() ? model_id_ : v.model_id, v.cells};
+  }
+
+  RunOutput run(std::string_view eval_keys, std::string_view request,
+                const std::function<void(double)>& progress) const override {
+    auto kv = wire::parse_as(eval_keys, wire::Kind::kEvalKeys, "stored keys");
+    std::vector<bfv::RelinKeys> relin;
+    for (std::size_t j = 0; j < contexts_.size(); ++j) relin.push_back(bfv::load_relin_keys(*contexts_[j], kv.blobs.at(j)));
+    nn::BfvPlanEvaluator evaluator(plan_, settings_, contexts_, std::move(relin));
+
+    auto v = wire::parse_as(request, wire::Kind::kRequest, "stored request");
+    auto batches = wire::check_batches(v, settings_, plan_.input_size(), "stored request");
+    const std::size_t k = contexts_.size(), n_in = plan_.input_size(), n_out = plan_.output_size();
+    wire::Container out;
+    out.kind = wire::Kind::kResult;
+    out.params_id = v.params_id;
+    out.key_id = v.key_id;
+    out.model_id = model_id_;
+    out.cells = v.cells;
+    out.names = v.names;
+    out.blobs.reserve(batches.size() * k * n_out);
+    double load_s = 0, save_s = 0;
+    std::vector<double> step_total(plan_.steps.size(), 0.0);
+    const std::size_t server_steps = plan_.steps.size();
+    for (std::size_t b = 0; b < batches.size(); ++b) {
+      Timer t;
+      nn::EncryptedBatch batch;
+      batch.images = batches[b];
+      batch.values.assign(k, std::vector<bfv::Ciphertext>(n_in));
+      for (std::size_t j = 0; j < k; ++j)
+        for (std::size_t i = 0; i < n_in; ++i) {
+          auto idx = wire::blob_index(b, j, i, k, n_in);
+          batch.values[j][i] = load_input(j, v.blobs[idx], idx);
+        }
+      load_s += t.seconds();
+      std::vector<double> step_s;
+      evaluator.evaluate(batch, &step_s, [&](std::size_t step, const nn::EncryptedBatch&) {
+        progress((double(b) + double(step + 1) / double(server_steps)) / double(batches.size()));
+      });
+      for (std::size_t s = 0; s < step_s.size() && s < step_total.size(); ++s) step_total[s] += step_s[s];
+      t.reset();
+      for (std::size_t j = 0; j < k; ++j) {
+        if (batch.values[j].size() != n_out)
+          throw InvalidArgument("plan produced " + std::to_string(batch.values[j].size()) + " outputs, expected " +
+                                std::to_string(n_out));
+        for (std::size_t o = 0; o < n_out; ++o) out.blobs.push_back(bfv::save(batch.values[j][o]));
+      }
+      save_s += t.seconds();
+      progress(double(b + 1) / double(batches.size()));
+    }
+    out.meta = nlohmann::json{{"batches", batches},
+                              {"classes", plan_.classes},
+                              {"output_scale", static_cast<double>(plan_.output_scale)},
+                              {"model_id", model_id_}}
+                   .dump();
+    RunOutput r;
+    r.result = wire::serialize(out);
+    r.stages.emplace_back("load_ciphertexts", load_s);
+    for (std::size_t s = 0; s < plan_.steps.size(); ++s)
+      if (step_total[s] > 0) r.stages.emplace_back(plan_.steps[s].name, step_total[s]);
+    r.stages.emplace_back("serialize_result", save_s);
+    r.info = {{"batches", batches.size()},
+              {"request_bytes_per_cell", double(request.size()) / v.cells},
+              {"result_bytes_per_cell", double(r.result.size()) / v.cells}};
+    return r;
+  }
+
+ private:
+  bfv::Ciphertext load_input(std::size_t prime, std::string_view blob, std::size_t idx) const {
+    auto ct = bfv::load_ciphertext(*contexts_[prime], blob);
+    if (ct.size() != 2 || ct.level() != contexts_[prime]->max_level())
+      throw FormatError("request: ciphertext " + std::to_string(idx) + " is not a fresh ciphertext (size " +
+                        std::to_string(ct.size()) + ", level " + std::to_string(ct.level()) + ")");
+    return ct;
+  }
+
+  nn::Model model_;
+  nn::BfvSettings settings_;
+  nn::QuantizedModel quantized_;
+  nn::Plan plan_;
+  std::vector<bfv::ContextPtr> contexts_;
+  std::uint64_t params_id_ = 0;
+  std::string model_id_;
+  nlohmann::json card_;
+};
+
+}  // namespace
+
+std::unique_ptr<JobRunner> make_he_runner(const HeRunnerOptions& options) {
+  return std::make_unique<HeJobRunner>(options);
+}
+
+}  // namespace leukocrypt::service

@@ -1,0 +1,23 @@
+// The production JobRunner: runs the encrypted CryptoNets plan of one model with lc_nn's BFV
+// evaluation (public side only: evaluation keys, never a secret key). Validates uploads with the
+// HE loaders (magic, version, params id, sizes, every coefficient < q_i) before they are queued.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "service/job_runner.h"
+
+namespace leukocrypt::service {
+
+struct HeRunnerOptions {
+  std::filesystem::path model;   // native model file (nn::save_model)
+  std::filesystem::path params;  // params.json written by `leukocrypt params` / accepted by keygen
+  nlohmann::json params_json;    // used instead when `params` is empty (e.g. from eval.key's meta)
+};
+
+// Throws IoError / FormatError / InvalidArgument naming the bad file.
+std::unique_ptr<JobRunner> make_he_runner(const HeRunnerOptions& options);
+
+}  // namespace leukocrypt::service

@@ -1,0 +1,91 @@
+// Encrypted-inference payload layout helpers (see he_layout.h).
+#include "service/wire/he_layout.h"
+
+#include "common/error.h"
+
+namespace leukocrypt::wire {
+namespace {
+
+constexpr std::uint64_t kFnvOffset = 1469598103934665603ull;
+constexpr std::uint64_t kFnvPrime = 1099511628211ull;
+
+void fnv_mix(std::uint64_t& h, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) {
+    h ^= (v >> (8 * i)) & 0xff;
+    h *= kFnvPrime;
+  }
+}
+
+}  // namespace
+
+std::uint64_t settings_id(const nn::BfvSettings& s) {
+  std::uint64_t h = kFnvOffset;
+  for (const auto& p : s.params()) fnv_mix(h, p.id());
+  fnv_mix(h, s.mod_switch_levels.size());
+  for (auto l : s.mod_switch_levels) fnv_mix(h, l);
+  return h;
+}
+
+nn::BfvSettings settings_from_json(const nlohmann::json& j, const std::string& what) {
+  if (!j.is_object()) throw FormatError(what + ": not a JSON object");
+  try {
+    if (j.contains("settings") && j["settings"].is_object()) return nn::BfvSettings::from_json(j["settings"]);
+    if (j.contains("params") && j["params"].is_object()) return nn::BfvSettings::from_json(j["params"]);
+    if (j.contains("bfv") && j["bfv"].is_object()) return nn::BfvSettings::from_json(j["bfv"]);
+    return nn::BfvSettings::from_json(j);
+  } catch (const FormatError& e) {
+    throw FormatError(what + ": " + e.what());
+  } catch (const InvalidArgument& e) {
+    throw FormatError(what + ": " + e.what());
+  }
+}
+
+std::string fnv1a_hex(std::string_view bytes) {
+  std::uint64_t h = kFnvOffset;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= kFnvPrime;
+  }
+  static const char* hex = "0123456789abcdef";
+  std::string s(16, '0');
+  for (int i = 15; i >= 0; --i, h >>= 4) s[static_cast<std::size_t>(i)] = hex[h & 15];
+  return s;
+}
+
+std::vector<std::size_t> batch_sizes(std::size_t cells, std::size_t slots) {
+  std::vector<std::size_t> out;
+  for (std::size_t done = 0; done < cells; done += slots) out.push_back(std::min(slots, cells - done));
+  return out;
+}
+
+std::vector<std::size_t> check_batches(const ContainerView& v, const nn::BfvSettings& s, std::size_t values,
+                                       const std::string& what) {
+  const auto want_id = settings_id(s);
+  if (v.params_id != want_id)
+    throw FormatError(what + ": made for parameters " + std::to_string(v.params_id) + ", but this model runs with " +
+                      std::to_string(want_id) + " (re-run keygen with the server's parameters)");
+  if (v.cells == 0) throw FormatError(what + ": holds no cells");
+  auto batches = batch_sizes(v.cells, s.n);
+  auto meta = nlohmann::json::parse(v.meta, nullptr, false);
+  if (meta.is_discarded() || !meta.is_object()) throw FormatError(what + ": meta is not a JSON object");
+  if (meta.contains("batches")) {
+    std::vector<std::size_t> declared;
+    try {
+      declared = meta["batches"].get<std::vector<std::size_t>>();
+    } catch (const std::exception&) {
+      throw FormatError(what + ": meta 'batches' is not a list of counts");
+    }
+    if (declared != batches)
+      throw FormatError(what + ": batch sizes do not match " + std::to_string(v.cells) + " cells in batches of " +
+                        std::to_string(s.n));
+  }
+  const std::size_t primes = s.plain_primes.size();
+  const std::size_t want = batches.size() * primes * values;
+  if (v.blobs.size() != want)
+    throw FormatError(what + ": holds " + std::to_string(v.blobs.size()) + " ciphertexts, expected " +
+                      std::to_string(want) + " (" + std::to_string(batches.size()) + " batch(es) x " +
+                      std::to_string(primes) + " plaintext prime(s) x " + std::to_string(values) + " values)");
+  return batches;
+}
+
+}  // namespace leukocrypt::wire

@@ -1,0 +1,48 @@
+// How encrypted inference travels in `.lcx` containers (shared by lc_client and lc_service).
+//   eval-keys : blobs = relinearisation keys, one per plaintext prime (bfv::save(RelinKeys))
+//   public-key: blobs = public keys, one per plaintext prime (seeded form)
+//   secret-key: blobs = secret keys, one per plaintext prime (client only)
+//   request   : blobs = [batch][prime][input value] fresh ciphertexts in the seeded (half-size) form
+//   result    : blobs = [batch][prime][output value] mod-switched output ciphertexts
+// Every container's params_id is settings_id(settings); meta (JSON) carries "settings" (keys) or
+// "batches" (request/result: images per batch) and, in results, "classes" and "output_scale".
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "nn/bfv_settings.h"
+#include "nn/model.h"
+#include "service/wire/container.h"
+
+namespace leukocrypt::wire {
+
+// One 64-bit id for the whole setup: FNV-1a over the bfv::Params id of every plaintext prime and
+// the mod-switch schedule.
+std::uint64_t settings_id(const nn::BfvSettings& s);
+
+// Reads BFV settings from any of: params.json written by `leukocrypt params` ({"settings": ...}),
+// a model card from GET /v1/model ({"params": ...}), or a bare settings object. FormatError if none.
+nn::BfvSettings settings_from_json(const nlohmann::json& j, const std::string& what);
+
+// 64-bit FNV-1a of bytes, as 16 hex digits (model ids).
+std::string fnv1a_hex(std::string_view bytes);
+
+// Images per batch of a request/result: ceil(cells / n) batches, all full but the last.
+std::vector<std::size_t> batch_sizes(std::size_t cells, std::size_t slots);
+
+// Index of blob (batch, prime, value) when every batch holds `primes` x `values` blobs.
+inline std::size_t blob_index(std::size_t batch, std::size_t prime, std::size_t value, std::size_t primes,
+                              std::size_t values) {
+  return (batch * primes + prime) * values + value;
+}
+
+// Checks a request/result header against the settings: params id, batch list consistent with
+// the cell count and slot count, blob count = batches x primes x values. Returns the batch sizes.
+std::vector<std::size_t> check_batches(const ContainerView& v, const nn::BfvSettings& s, std::size_t values,
+                                       const std::string& what);
+
+}  // namespace leukocrypt::wire
