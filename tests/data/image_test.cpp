@@ -93,6 +93,25 @@ TEST(DataImage, MatchesOpenCvInterAreaOnFractionalScale) {
   EXPECT_LE(max_abs_diff(preprocess_image(rgb, o), to_planar(ref)), 1);
 }
 
+// The same real cell stored as BMP, PNG, TIFF (lossless: identical pixels) and JPEG (close).
+TEST(DataImage, ReadsBmpPngTiffJpeg) {
+  ScratchDir tmp;
+  const cv::Mat rgb = load_image_rgb(originals() / "UID_H10_100_1_hem.bmp");
+  cv::Mat bgr;
+  cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+  for (const char* ext : {".bmp", ".png", ".tif", ".tiff", ".jpg", ".JPEG"}) {
+    const fs::path p = tmp / (std::string("cell") + ext);
+    ASSERT_TRUE(cv::imwrite(p.string(), bgr)) << ext;
+    cv::Mat back = load_image_rgb(p);
+    ASSERT_EQ(back.size(), rgb.size()) << ext;
+    const double diff = cv::norm(back, rgb, cv::NORM_L1) / (rgb.total() * 3);
+    if (std::string(ext).find('J') != std::string::npos || std::string(ext) == ".jpg")
+      EXPECT_LT(diff, 3.0) << ext;
+    else
+      EXPECT_EQ(diff, 0.0) << ext;
+  }
+}
+
 TEST(DataImage, GreyInputBecomesThreeEqualChannels) {
   cv::Mat rgb = load_image_rgb(original_bmps()[0]), grey;
   cv::cvtColor(rgb, grey, cv::COLOR_RGB2GRAY);
