@@ -65,9 +65,10 @@ bool cpu_has(KernelIsa isa) {
   return false;
 }
 
-KernelIsa choose_isa() {
+}  // namespace
+
+KernelIsa select_isa(const char* env) {
   const KernelIsa best = best_supported_isa();
-  const char* env = std::getenv("LEUKOCRYPT_KERNELS");
   if (env == nullptr || *env == '\0') return best;
   const std::string_view want(env);
   for (KernelIsa isa : {KernelIsa::kScalar, KernelIsa::kAvx2, KernelIsa::kAvx512, KernelIsa::kAvx512Ifma}) {
@@ -83,8 +84,6 @@ KernelIsa choose_isa() {
   return best;
 }
 
-}  // namespace
-
 bool isa_supported(KernelIsa isa) { return cpu_has(isa); }
 
 KernelIsa best_supported_isa() {
@@ -95,7 +94,7 @@ KernelIsa best_supported_isa() {
 }
 
 KernelIsa active_isa() {
-  static const KernelIsa isa = choose_isa();
+  static const KernelIsa isa = select_isa(std::getenv("LEUKOCRYPT_KERNELS"));
   return isa;
 }
 

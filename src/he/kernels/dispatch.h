@@ -13,6 +13,9 @@ KernelIsa active_isa();
 KernelIsa best_supported_isa();
 // Whether this build has kernels for `isa` and the CPU (and OS) can run them.
 bool isa_supported(KernelIsa isa);
+// The ISA that LEUKOCRYPT_KERNELS=`value` selects (nullptr or "" = best supported); an unknown or
+// unsupported value gives the best supported one and a warning on stderr.
+KernelIsa select_isa(const char* value);
 // "scalar", "avx2", "avx512", "ifma".
 const char* to_string(KernelIsa isa);
 

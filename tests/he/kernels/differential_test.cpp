@@ -3,6 +3,7 @@
 // (0, q - 1, lazy-range inputs) for moduli of 20..61 bits and n = 8..32768.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
@@ -191,6 +192,18 @@ TEST(Dispatch, ActiveIsaIsSupportedAndNamed) {
   EXPECT_STREQ(to_string(KernelIsa::kScalar), "scalar");
   EXPECT_STREQ(to_string(KernelIsa::kAvx512Ifma), "ifma");
   EXPECT_EQ(kernel_table(active_isa()).isa, active_isa());
+}
+
+TEST(Dispatch, SelectIsaHonoursOverride) {
+  EXPECT_EQ(select_isa(nullptr), best_supported_isa());
+  EXPECT_EQ(select_isa(""), best_supported_isa());
+  EXPECT_EQ(select_isa("scalar"), KernelIsa::kScalar);
+  EXPECT_EQ(select_isa("no-such-isa"), best_supported_isa());
+  for (KernelIsa isa : {KernelIsa::kAvx2, KernelIsa::kAvx512, KernelIsa::kAvx512Ifma}) {
+    EXPECT_EQ(select_isa(to_string(isa)), isa_supported(isa) ? isa : best_supported_isa());
+  }
+  // Under ctest this binary also runs with LEUKOCRYPT_KERNELS=scalar (he_kernels_forced_scalar).
+  EXPECT_EQ(active_isa(), select_isa(std::getenv("LEUKOCRYPT_KERNELS")));
 }
 
 TEST(Dispatch, PublicFunctionsAgreeWithScalar) {
