@@ -34,7 +34,13 @@ class Ciphertext {
   const std::uint64_t* data(std::size_t k, std::size_t i) const { return poly(k) + i * n_; }
   std::uint64_t* raw() { return data_.data(); }
   const std::uint64_t* raw() const { return data_.data(); }
-  std::size_t raw_size() const { return data_.size(); }
+  std::size_t raw_size() const { return size_ * level_ * n_; }
+
+  // Drops polynomials beyond new_size (keeps the buffer): after relinearisation.
+  void truncate_size(std::size_t new_size) { if (new_size < size_) size_ = new_size; }
+  // Reinterprets the buffer with fewer primes per polynomial; the caller has already moved
+  // the rows to the new layout (poly k, prime i at (k*new_level + i)*N).
+  void shrink_level(std::size_t new_level) { if (new_level < level_) level_ = new_level; }
 
   // Reshapes to (level, size) with zeroed contents (reuses nothing; not for hot loops).
   void reset(std::uint64_t params_id, std::size_t n, std::size_t level, std::size_t size) {

@@ -324,24 +324,43 @@ void Evaluator::key_switch_add(const std::uint64_t* d, const KeySwitchKey& key, 
   const std::size_t n = ctx_->n(), L = ctx_->max_level(), sp = L;
   require(key.n() == n && key.digits() == L && key.primes() == L + 1, "key switching key has the wrong shape");
   std::uint64_t* tmp = he::scratch(3, n);
-  std::uint64_t* acc = he::scratch(4, 4 * n);  // acc0_j, acc1_j, acc0_p, acc1_p
-  std::uint64_t* acc0 = acc;
-  std::uint64_t* acc1 = acc + n;
-  std::uint64_t* accp0 = acc + 2 * n;
-  std::uint64_t* accp1 = acc + 3 * n;
-  // Inner product <decomp(d), key> in the NTT domain mod one target prime (j = sp: special).
+  // 128-bit lazy accumulators (reduced once per target prime, as in SEAL): 2 x N x u128, then
+  // the reduced special-prime rows.
+  he::u128* wide = reinterpret_cast<he::u128*>(he::scratch(4, 4 * n));
+  he::u128* w0 = wide;
+  he::u128* w1 = wide + n;
+  std::uint64_t* accp = he::scratch(5, 4 * n);
+  std::uint64_t* accp0 = accp;
+  std::uint64_t* accp1 = accp + n;
+  std::uint64_t* acc0 = accp + 2 * n;
+  std::uint64_t* acc1 = accp + 3 * n;
+  // Inner product <decomp(d), key> mod target prime j (j = sp: special), back in coefficients.
+  // Digit values in [0, 4q) after the lazy NTT times key < q: < 4q^2 < 2^122, l <= 60 terms fit.
   auto inner = [&](std::size_t j, std::uint64_t* o0, std::uint64_t* o1) {
     const Modulus& m = ctx_->modulus(j);
     const NttTables& ntt = ctx_->ntt(j);
-    std::memset(o0, 0, n * sizeof(std::uint64_t));
-    std::memset(o1, 0, n * sizeof(std::uint64_t));
     for (std::size_t i = 0; i < l; ++i) {
       const std::uint64_t* di = d + i * n;  // digit i: [d]_{q_i}, in [0, q_i)
       if (ctx_->modulus(i).value() <= m.value()) std::memcpy(tmp, di, n * sizeof(std::uint64_t));
       else he::eltwise_reduce_mod(tmp, di, n, m);
-      he::forward_ntt(tmp, ntt);
-      he::eltwise_mul_add_mod(o0, tmp, key.data(i, 0, j), n, m);
-      he::eltwise_mul_add_mod(o1, tmp, key.data(i, 1, j), n, m);
+      he::forward_ntt_lazy(tmp, ntt);
+      const std::uint64_t* kb = key.data(i, 0, j);
+      const std::uint64_t* ka = key.data(i, 1, j);
+      if (i == 0) {
+        for (std::size_t c = 0; c < n; ++c) {
+          w0[c] = static_cast<he::u128>(tmp[c]) * kb[c];
+          w1[c] = static_cast<he::u128>(tmp[c]) * ka[c];
+        }
+      } else {
+        for (std::size_t c = 0; c < n; ++c) {
+          w0[c] += static_cast<he::u128>(tmp[c]) * kb[c];
+          w1[c] += static_cast<he::u128>(tmp[c]) * ka[c];
+        }
+      }
+    }
+    for (std::size_t c = 0; c < n; ++c) {
+      o0[c] = m.reduce128(static_cast<std::uint64_t>(w0[c] >> 64), static_cast<std::uint64_t>(w0[c]));
+      o1[c] = m.reduce128(static_cast<std::uint64_t>(w1[c] >> 64), static_cast<std::uint64_t>(w1[c]));
     }
     he::inverse_ntt(o0, ntt);
     he::inverse_ntt(o1, ntt);
@@ -374,9 +393,8 @@ void Evaluator::relinearize_inplace(Ciphertext& ct, const RelinKeys& rk) const {
   require(!rk.empty(), "relinearize: empty relin keys");
   const std::size_t n = ctx_->n(), l = ct.level();
   key_switch_add(ct.poly(2), rk.key(), ct.poly(0), ct.poly(1), l);
-  Ciphertext r(ct.params_id(), n, l, 2);
-  std::memcpy(r.raw(), ct.raw(), r.raw_size() * sizeof(std::uint64_t));
-  ct = std::move(r);
+  ct.truncate_size(2);
+  (void)n;
 }
 
 Ciphertext Evaluator::square_relin(const Ciphertext& a, const RelinKeys& rk) const {
@@ -394,7 +412,7 @@ Ciphertext Evaluator::apply_galois(const Ciphertext& ct, std::uint32_t g, const 
   const KeySwitchKey& key = gk.get(g);
   const std::size_t n = ctx_->n(), l = ct.level();
   Ciphertext r(ct.params_id(), n, l, 2);
-  std::uint64_t* c1g = he::scratch(5, l * n);
+  std::uint64_t* c1g = he::scratch(6, l * n);  // slots 3-5: key_switch_add
   for (std::size_t i = 0; i < l; ++i) {
     const std::uint64_t q = ctx_->modulus(i).value();
     he::apply_automorphism(ct.data(0, i), r.data(0, i), n, g, q);
@@ -420,25 +438,26 @@ void Evaluator::mod_switch_to_next_inplace(Ciphertext& ct) const {
   const std::size_t l = ct.level(), n = ctx_->n();
   require(l >= 2, "mod_switch_to_next: ciphertext is already at level 1");
   const LevelData& ld = ctx_->level(l);
-  const Modulus& last = ctx_->modulus(l - 1);
-  const std::uint64_t half = last.value() >> 1;
-  Ciphertext r(ct.params_id(), n, l - 1, ct.size());
-  // round(c / q_last): (c_j - [c]_{q_last} centred) * q_last^-1 mod q_j.
+  const std::uint64_t half = ctx_->modulus(l - 1).value() >> 1;
+  // round(c / q_last): (c_j - [c]_{q_last} centred) * q_last^-1 mod q_j, written in place into
+  // the level-(l-1) layout (destination rows never overtake their sources).
+  std::uint64_t* last = he::scratch(6, n);
+  std::uint64_t* base = ct.raw();
   for (std::size_t k = 0; k < ct.size(); ++k) {
-    const std::uint64_t* cl = ct.data(k, l - 1);
+    std::memcpy(last, base + (k * l + l - 1) * n, n * sizeof(std::uint64_t));
     for (std::size_t j = 0; j + 1 < l; ++j) {
       const Modulus& q = ctx_->modulus(j);
       const std::uint64_t qv = q.value(), lm = ld.last_mod[j];
-      const std::uint64_t* cj = ct.data(k, j);
-      std::uint64_t* o = r.data(k, j);
+      const std::uint64_t* cj = base + (k * l + j) * n;
+      std::uint64_t* o = base + (k * (l - 1) + j) * n;
       for (std::size_t c = 0; c < n; ++c) {
-        std::uint64_t v = q.reduce(cl[c]);
-        if (cl[c] > half) v = he::sub_mod(v, lm, qv);
+        std::uint64_t v = q.reduce(last[c]);
+        if (last[c] > half) v = he::sub_mod(v, lm, qv);
         o[c] = he::mul_mod_shoup(he::sub_mod(cj[c], v, qv), ld.inv_last[j], qv);
       }
     }
   }
-  ct = std::move(r);
+  ct.shrink_level(l - 1);
 }
 
 void Evaluator::mod_switch_to_inplace(Ciphertext& ct, std::size_t level) const {
