@@ -276,7 +276,10 @@ double accuracy_quantized(const QuantizedModel& q, const LabeledImages& data) {
 nlohmann::json QuantizeChoice::to_json() const {
   nlohmann::json t = nlohmann::json::array();
   for (const auto& tr : trials)
-    t.push_back({{"weight_max", tr.options.weight_max}, {"accuracy", tr.accuracy}, {"worst_case_bits", tr.worst_case_bits}});
+    t.push_back({{"weight_max", tr.options.weight_max},
+                 {"accuracy", tr.accuracy},
+                 {"agreement_with_float", tr.agreement},
+                 {"worst_case_bits", tr.worst_case_bits}});
   return {{"options", model.options.to_json()},
           {"float_accuracy", float_accuracy},
           {"int_accuracy", int_accuracy},
@@ -289,16 +292,34 @@ QuantizeChoice choose_quantization(const Model& collapsed, const LabeledImages& 
   require(calibration.size() > 0, "choose_quantization: calibration set is empty");
   require(calibration.labels.size() == calibration.pixels.size(), "choose_quantization: labels/pixels size mismatch");
   QuantizeChoice c;
-  c.float_accuracy = accuracy_float(collapsed, calibration);
-  const double target = c.float_accuracy - max_drop_pp / 100.0 - 1e-12;
+  // Float predictions once; a trial passes when its argmax agrees with float on at least
+  // 1 - max_drop of the images. That implies |accuracy difference| <= max_drop_pp on this set
+  // (and keeps the integer model faithful even where accuracy alone would not notice).
+  std::vector<int> float_pred(calibration.size());
+  std::size_t float_ok = 0;
+  std::vector<float> px(collapsed.input.size());
+  for (std::size_t k = 0; k < calibration.size(); ++k) {
+    for (std::size_t i = 0; i < px.size(); ++i) px[i] = calibration.pixels[k][i];
+    float_pred[k] = argmax(forward(collapsed, px.data()));
+    float_ok += float_pred[k] == calibration.labels[k];
+  }
+  c.float_accuracy = double(float_ok) / double(calibration.size());
+  const double min_agreement = 1.0 - max_drop_pp / 100.0 - 1e-12;
   auto trial = [&](const QuantizeOptions& o) {
     QuantizeTrial t;
     t.options = o;
     auto q = quantize(collapsed, o);
-    t.accuracy = accuracy_quantized(q, calibration);
+    std::size_t ok = 0, agree = 0;
+    for (std::size_t k = 0; k < calibration.size(); ++k) {
+      const int p = argmax(forward_quantized(q, calibration.pixels[k]));
+      ok += p == calibration.labels[k];
+      agree += p == float_pred[k];
+    }
+    t.accuracy = double(ok) / double(calibration.size());
+    t.agreement = double(agree) / double(calibration.size());
     t.worst_case_bits = worst_case_bound(q).output_bits;
     c.trials.push_back(t);
-    return t;
+    return t.agreement >= min_agreement;
   };
   const int n_weighted = [&] {
     int n = 0;
@@ -306,24 +327,23 @@ QuantizeChoice choose_quantization(const Model& collapsed, const LabeledImages& 
     return n;
   }();
   // 1. Smallest common precision meeting the tolerance.
-  QuantizeOptions best;
-  best.weight_max = {(1 << 15) - 1};
+  int common = (1 << 15) - 1;
   for (int bits = 1; bits <= 15; ++bits) {
     QuantizeOptions o;
     o.weight_max = {(1 << bits) - 1};
-    if (trial(o).accuracy >= target) {
-      best = o;
+    if (trial(o)) {
+      common = o.weight_max[0];
       break;
     }
   }
   // 2. Lower each layer in turn (earlier layers first: their bits are squared twice downstream).
-  std::vector<int> wm(n_weighted, best.weight_max[0]);
+  std::vector<int> wm(n_weighted, common);
   for (int l = 0; l < n_weighted; ++l) {
     while (wm[l] > 1) {
       QuantizeOptions o;
       o.weight_max = wm;
       o.weight_max[l] = wm[l] / 2;  // 2^b - 1 -> 2^(b-1) - 1
-      if (trial(o).accuracy < target) break;
+      if (!trial(o)) break;
       wm[l] = o.weight_max[l];
     }
   }

@@ -76,6 +76,7 @@ struct LabeledImages {
 struct QuantizeTrial {
   QuantizeOptions options;
   double accuracy = 0;
+  double agreement = 0;  // fraction of images whose argmax equals the float model's
   int worst_case_bits = 0;
 };
 
@@ -88,10 +89,11 @@ struct QuantizeChoice {
   nlohmann::json to_json() const;
 };
 
-// Chooses per-layer weight_max so that integer accuracy on `calibration` is within
-// max_drop_pp percentage points of float accuracy while the worst-case output bits (which set the
-// plaintext primes, hence the run time) are smallest: first the smallest common weight_max in
-// {1,3,7,...,2^15-1} that meets the tolerance, then each layer lowered greedily while it still does.
+// Chooses per-layer weight_max so that the integer model's argmax agrees with the float model's on
+// at least 1 - max_drop_pp/100 of `calibration` -- which bounds the accuracy difference by
+// max_drop_pp points -- while the worst-case output bits (which set the plaintext primes, hence
+// the run time) stay small: first the smallest common weight_max in {1,3,7,...,2^15-1} that
+// passes, then each layer lowered greedily (halving) while it still passes.
 QuantizeChoice choose_quantization(const Model& collapsed, const LabeledImages& calibration,
                                    double max_drop_pp = 0.5);
 

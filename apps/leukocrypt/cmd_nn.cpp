@@ -1,0 +1,362 @@
+// `leukocrypt params` (automatic BFV parameters for a model: raw simulation + worst-case bound)
+// and `leukocrypt eval` (float / raw / encrypted inference on a dataset split, with metrics,
+// agreement between modes, per-stage times, noise budget, bytes per cell and per-cell results).
+#if defined(LEUKOCRYPT_HAVE_LC_NN) && defined(LEUKOCRYPT_HAVE_LC_NN_KEYHOLDER) && defined(LEUKOCRYPT_HAVE_LC_DATA)
+#include <cmath>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+
+#include "command.h"
+#include "common/error.h"
+#include "common/paths.h"
+#include "common/thread_pool.h"
+#include "common/timer.h"
+#include "nn/backend.h"
+#include "nn/bfv_settings.h"
+#include "nn/evaluate.h"
+#include "nn/keyholder/bfv_backend.h"
+#include "nn/model.h"
+#include "nn/param_select.h"
+#include "nn/plan.h"
+#include "nn/quantize.h"
+
+namespace leukocrypt::cli {
+namespace {
+
+using namespace leukocrypt::nn;
+
+std::vector<std::string> split_csv(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string tok;
+  while (std::getline(ss, tok, ',')) if (!tok.empty()) out.push_back(tok);
+  return out;
+}
+
+std::string fixed(double v, int prec) {
+  std::ostringstream o;
+  o << std::fixed << std::setprecision(prec) << v;
+  return o.str();
+}
+
+// Model + quantisation + plan, shared by both commands. Calibration (only when neither the model
+// nor params.json carries quantisation settings) uses the dataset's training images.
+struct Prepared {
+  Model model, collapsed;
+  QuantizedModel q;
+  Plan plan;
+  std::string quant_origin;
+};
+
+Prepared prepare_model(const std::string& model_path, const std::string& data, const std::optional<QuantizeOptions>& given) {
+  Prepared p;
+  p.model = load_model(model_path);
+  p.collapsed = collapse_linear(p.model);
+  std::unique_ptr<EvalSet> calib;
+  if (!given && !p.collapsed.metadata.contains("quantization")) {
+    calib = std::make_unique<EvalSet>(load_eval_set(data, "train", 2000, p.model.input));
+  }
+  auto qs = quantization_for(p.collapsed, given, calib.get());
+  p.q = std::move(qs.model);
+  p.quant_origin = qs.origin;
+  p.plan = lower(p.q);
+  return p;
+}
+
+// ---------------------------------------------------------------- params
+
+struct ParamsOptions {
+  std::string model, data, split = "all", out, bound = "worst-case", t, q_bits;
+  std::size_t limit = 0, n = 0, images = 0;
+  double margin = 10;
+  bool json = false, insecure = false;
+};
+
+void run_params(const ParamsOptions& o) {
+  require(o.bound == "worst-case" || o.bound == "observed", "--bound must be worst-case or observed, not '" + o.bound + "'");
+  auto p = prepare_model(o.model, o.data, std::nullopt);
+  auto set = load_eval_set(o.data, o.split, o.limit, p.model.input);
+  // Raw simulation (CryptoNets: largest value observed) and the guaranteed bound.
+  Timer t;
+  auto raw = make_raw_backend()->run(p.plan, set.images);
+  const double raw_s = t.seconds();
+  const auto& out_step = raw.report.steps[raw.report.steps.size() - 3];  // last linear step
+  const int observed_bits = out_step.bits;
+  int observed_max_bits = 0;
+  for (const auto& s : raw.report.steps) observed_max_bits = std::max(observed_max_bits, s.bits);
+  const auto bound = worst_case_bound(p.q);
+  ParamsRequest req;
+  req.bits_needed = o.bound == "worst-case" ? bound.output_bits : observed_bits;
+  req.images = o.images ? o.images : set.size();
+  req.threads = ThreadPool::global().size();
+  req.margin_bits = o.margin;
+  req.n = o.n;
+  req.insecure_for_tests = o.insecure;
+  for (const auto& s : split_csv(o.t)) {
+    require(s.find_first_not_of("0123456789") == std::string::npos && s.size() <= 19,
+            "--t: '" + s + "' is not a decimal integer below 2^60");
+    req.plain_primes.push_back(std::stoull(s));
+  }
+  for (const auto& s : split_csv(o.q_bits)) {
+    require(s.find_first_not_of("0123456789") == std::string::npos && s.size() <= 2, "--q-bits: '" + s + "' is not a bit size");
+    req.q_bits.push_back(std::stoi(s));
+  }
+  if (o.bound == "observed")
+    std::cerr << "leukocrypt: warning: --bound observed guarantees nothing for other inputs (CryptoNets' choice); "
+                 "the worst-case bound needs " << bound.output_bits << " bits\n";
+  auto choice = choose_params(p.plan, req);
+
+  nlohmann::json j;
+  j["format"] = "leukocrypt-params";
+  j["version"] = 1;
+  j["model"] = p.model.name;
+  j["model_file"] = o.model;
+  j["quantization"] = p.q.options.to_json();
+  j["quantization_origin"] = p.quant_origin;
+  j["plan"] = p.plan.to_json();
+  j["bits"] = {{"observed_output", observed_bits},
+               {"observed_max_any_step", observed_max_bits},
+               {"observed_images", set.size()},
+               {"raw_simulation_seconds", raw_s},
+               {"worst_case_output", bound.output_bits},
+               {"worst_case_max_any_step", bound.max_bits},
+               {"used", o.bound},
+               {"needed", req.bits_needed}};
+  auto cj = choice.to_json();
+  for (auto it = cj.begin(); it != cj.end(); ++it) j[it.key()] = it.value();
+  if (!o.out.empty()) write_file_atomic(o.out, j.dump(2) + "\n");
+  if (o.json) {
+    print_json(j);
+    return;
+  }
+  const auto c = p.plan.counts();
+  std::cout << "model " << p.model.name << ": " << c.input_values << " input values, " << c.scalar_macs
+            << " scalar multiply-adds, " << c.squares << " squares per batch and prime (depth " << c.depth << ")\n"
+            << "quantisation (" << p.quant_origin << "): weight_max " << p.q.options.to_json()["weight_max"].dump()
+            << "\n"
+            << "raw simulation on " << set.size() << " images: largest logit needs " << observed_bits
+            << " bits (largest value at any step " << observed_max_bits << " bits)\n"
+            << "worst-case bound for any input: logits need " << bound.output_bits << " bits"
+            << (o.bound == "worst-case" ? "  <- used (guaranteed)" : "") << "\n";
+  std::cout << "chosen parameters:\n";
+  for (const auto& r : choice.reasons) std::cout << "  - " << r << "\n";
+  std::cout << "  N = " << choice.settings.n << ", q bits = " << nlohmann::json(choice.settings.q_bits).dump()
+            << ", t = ";
+  for (std::size_t i = 0; i < choice.settings.plain_primes.size(); ++i)
+    std::cout << (i ? "," : "") << choice.settings.plain_primes[i];
+  std::cout << "\n";
+  if (!o.out.empty()) std::cout << "wrote " << o.out << "\n";
+}
+
+// ---------------------------------------------------------------- eval
+
+struct EvalOptions {
+  std::string model, data, split = "test", mode = "encrypted", params;
+  std::size_t limit = 0, show = 10;
+  bool json = false, no_noise = false;
+};
+
+void run_eval(const EvalOptions& o) {
+  require(o.mode == "float" || o.mode == "raw" || o.mode == "encrypted",
+          "--mode must be float, raw or encrypted, not '" + o.mode + "'");
+  std::optional<QuantizeOptions> qopt;
+  std::optional<BfvSettings> settings;
+  nlohmann::json params_doc;
+  if (!o.params.empty()) {
+    try {
+      params_doc = nlohmann::json::parse(read_file(o.params, 64 << 20));
+    } catch (const nlohmann::json::exception&) {
+      throw FormatError("params file '" + o.params + "' is not valid JSON");
+    }
+    if (!params_doc.is_object() || params_doc.value("format", "") != "leukocrypt-params" || !params_doc.contains("bfv"))
+      throw FormatError("params file '" + o.params + "' is not a leukocrypt-params document");
+    if (params_doc.contains("quantization")) qopt = QuantizeOptions::from_json(params_doc["quantization"]);
+    settings = BfvSettings::from_json(params_doc["bfv"]);
+  }
+  auto p = prepare_model(o.model, o.data, qopt);
+  auto set = load_eval_set(o.data, o.split, o.limit, p.model.input);
+  const int classes = int(p.plan.output_size());
+  const auto bound = worst_case_bound(p.q);
+  std::string params_origin;
+  if (o.mode == "encrypted") {
+    if (!settings) {
+      ParamsRequest req;
+      req.bits_needed = bound.output_bits;
+      req.images = set.size();
+      req.threads = ThreadPool::global().size();
+      settings = choose_params(p.plan, req).settings;
+      params_origin = "chosen automatically (worst-case bound)";
+    } else {
+      params_origin = o.params;
+      if (settings->log2_plain() < bound.output_bits)
+        std::cerr << "leukocrypt: warning: the plaintext primes hold 2^" << fixed(settings->log2_plain(), 1)
+                  << " but the worst-case logits need " << bound.output_bits
+                  << " bits: results are exact only while the observed values fit\n";
+    }
+  }
+  // Reference runs: float always, raw for raw/encrypted.
+  auto fl = make_float_backend()->run(p.plan, set.images);
+  BatchOutput raw;
+  if (o.mode != "float") raw = make_raw_backend()->run(p.plan, set.images);
+  BatchOutput res;
+  Timer wall;
+  if (o.mode == "float") res = fl;
+  else if (o.mode == "raw") res = raw;
+  else {
+    BfvBackendOptions bo;
+    bo.measure_noise = !o.no_noise;
+    bo.progress = !o.json;
+    res = make_bfv_backend(*settings, bo)->run(p.plan, set.images);
+  }
+  const double total_s = o.mode == "float" ? fl.report.evaluate_seconds : wall.seconds();
+
+  std::vector<int> pred(set.size()), pred_float(set.size());
+  std::size_t agree_float = 0, exact_raw = 0;
+  for (std::size_t i = 0; i < set.size(); ++i) {
+    pred[i] = res.predicted(i);
+    pred_float[i] = fl.predicted(i);
+    agree_float += pred[i] == pred_float[i];
+    if (o.mode != "float") {
+      bool same = true;
+      for (int k = 0; k < classes; ++k) same &= res.exact[i * classes + k] == raw.exact[i * classes + k];
+      exact_raw += same;
+    }
+  }
+  const auto metrics = compute_metrics(set.labels, pred, classes);
+  const auto float_metrics = compute_metrics(set.labels, pred_float, classes);
+  const double per_cell_ms = total_s * 1e3 / double(std::max<std::size_t>(1, set.size()));
+
+  nlohmann::json j;
+  j["mode"] = o.mode;
+  j["model"] = p.model.name;
+  j["split"] = o.split;
+  j["images"] = set.size();
+  j["quantization"] = p.q.options.to_json();
+  j["quantization_origin"] = p.quant_origin;
+  j["metrics"] = metrics.to_json();
+  j["float_metrics"] = float_metrics.to_json();
+  j["agreement"] = {{"argmax_vs_float", double(agree_float) / double(set.size())}};
+  if (o.mode != "float") j["agreement"]["exact_logits_vs_raw"] = double(exact_raw) / double(set.size());
+  j["worst_case_output_bits"] = bound.output_bits;
+  j["seconds_total"] = total_s;
+  j["ms_per_cell"] = per_cell_ms;
+  j["report"] = res.report.to_json();
+  if (o.mode == "encrypted") {
+    j["params"] = settings->to_json();
+    j["params_origin"] = params_origin;
+    j["bytes_sent_per_cell"] = double(res.report.bytes_sent) / double(set.size());
+    j["bytes_received_per_cell"] = double(res.report.bytes_received) / double(set.size());
+  }
+  nlohmann::json cells = nlohmann::json::array();
+  for (std::size_t i = 0; i < set.size(); ++i) {
+    auto prob = softmax(res.logits.data() + i * classes, classes);
+    nlohmann::json c{{"index", i},
+                     {"source", set.names[i]},
+                     {"label", set.label_names.at(set.labels[i])},
+                     {"predicted", set.label_names.at(pred[i])},
+                     {"probability", prob[pred[i]]},
+                     {"ms", per_cell_ms}};
+    if (!res.exact.empty()) {
+      nlohmann::json lg = nlohmann::json::array();
+      for (int k = 0; k < classes; ++k) lg.push_back(to_string128(res.exact[i * classes + k]));
+      c["integer_logits"] = lg;
+    }
+    cells.push_back(c);
+  }
+  j["cells"] = cells;
+  if (o.json) {
+    print_json(j);
+  } else {
+    std::cout << "model " << p.model.name << ", " << set.size() << " cells of split '" << o.split << "', mode "
+              << o.mode << (o.mode == "encrypted" ? " (params " + params_origin + ")" : "") << "\n";
+    std::cout << "  cell                                   label  predicted  probability  time/cell\n";
+    for (std::size_t i = 0; i < std::min(o.show, set.size()); ++i) {
+      const auto& c = cells[i];
+      std::string src = set.names[i];
+      if (src.size() > 38) src = "..." + src.substr(src.size() - 35);
+      std::cout << "  " << std::left << std::setw(38) << src << " " << std::setw(6) << c["label"].get<std::string>()
+                << " " << std::setw(10) << c["predicted"].get<std::string>() << " " << std::setw(12)
+                << fixed(c["probability"].get<double>(), 4) << " " << fixed(per_cell_ms, 1) << " ms\n";
+    }
+    if (set.size() > o.show) std::cout << "  ... (" << set.size() - o.show << " more; --json for all)\n";
+    std::cout << std::right;
+    std::cout << "accuracy " << fixed(100 * metrics.accuracy, 2) << "%, balanced accuracy "
+              << fixed(100 * metrics.balanced_accuracy, 2) << "%, weighted F1 " << fixed(100 * metrics.weighted_f1, 2)
+              << "%  (float: " << fixed(100 * float_metrics.accuracy, 2) << "% / "
+              << fixed(100 * float_metrics.balanced_accuracy, 2) << "% / " << fixed(100 * float_metrics.weighted_f1, 2)
+              << "%)\n";
+    std::cout << "agreement: argmax vs float " << fixed(100.0 * agree_float / set.size(), 2) << "%";
+    if (o.mode != "float") std::cout << ", exact logits vs raw " << exact_raw << "/" << set.size();
+    std::cout << "\n";
+    if (o.mode == "raw") {
+      std::cout << "largest |value| per step (bits):";
+      for (const auto& s : res.report.steps)
+        if (s.kind == OpKind::kLinear || s.kind == OpKind::kSquare) std::cout << " " << s.name << "=" << s.bits;
+      std::cout << "; worst-case logits " << bound.output_bits << " bits\n";
+    }
+    if (o.mode == "encrypted") {
+      const auto& r = res.report;
+      std::cout << "time: encode " << fixed(r.encode_seconds, 2) << " s, encrypt " << fixed(r.encrypt_seconds, 2)
+                << " s, server " << fixed(r.evaluate_seconds, 2) << " s, decrypt " << fixed(r.decrypt_seconds, 2)
+                << " s; total " << fixed(total_s, 2) << " s (" << fixed(per_cell_ms, 1) << " ms/cell, "
+                << r.batches << " batch(es))\n";
+      std::cout << "per step (s / noise budget bits):";
+      for (const auto& s : r.steps)
+        std::cout << " " << s.name << "=" << fixed(s.seconds, 2)
+                  << (s.noise_budget_bits >= 0 ? "/" + std::to_string(s.noise_budget_bits) : "");
+      std::cout << "\n";
+      std::cout << "bytes per cell: sent " << fixed(double(r.bytes_sent) / set.size() / 1024, 1) << " KiB, received "
+                << fixed(double(r.bytes_received) / set.size() / 1024, 1) << " KiB\n";
+    } else {
+      std::cout << "time: " << fixed(total_s, 3) << " s (" << fixed(per_cell_ms, 3) << " ms/cell)\n";
+    }
+  }
+  if (o.mode != "float" && exact_raw != set.size())
+    throw Error("encrypted logits differ from the raw integer logits for " + std::to_string(set.size() - exact_raw) +
+                " cells");
+}
+
+void register_nn(CLI::App& root) {
+  {
+    auto* cmd = root.add_subcommand("params", "Choose BFV parameters for a model: raw simulation + worst-case bound");
+    auto o = std::make_shared<ParamsOptions>();
+    cmd->add_option("--model", o->model, "Model file (native format)")->required();
+    cmd->add_option("--data", o->data, "Prepared dataset directory (or the MNIST folder)")->required();
+    cmd->add_option("--split", o->split, "Images for the raw simulation: all, train, test or a group")->default_val("all");
+    cmd->add_option("--limit", o->limit, "At most this many images (0 = all)");
+    cmd->add_option("--bound", o->bound, "Bits from the worst-case bound (guaranteed) or the observed maximum")
+        ->default_val("worst-case");
+    cmd->add_option("--n", o->n, "Ring degree N (default: automatic)");
+    cmd->add_option("--t", o->t, "Plaintext primes, comma-separated (default: automatic)");
+    cmd->add_option("--q-bits", o->q_bits, "Ciphertext prime sizes then the special prime, comma-separated");
+    cmd->add_option("--margin", o->margin, "Noise budget (bits) to keep at decryption")->default_val(10);
+    cmd->add_option("--images", o->images, "Images the run time is estimated for (default: the split's size)");
+    cmd->add_option("--out", o->out, "Write the choice to this params.json");
+    cmd->add_flag("--insecure-for-tests", o->insecure, "Allow parameters below 128-bit security (tests only)");
+    cmd->add_flag("--json", o->json, "Machine-readable output");
+    cmd->callback([o] { run_params(*o); });
+  }
+  {
+    auto* cmd = root.add_subcommand("eval", "Run a model on a dataset split: float, raw integer or encrypted");
+    auto o = std::make_shared<EvalOptions>();
+    cmd->add_option("--model", o->model, "Model file (native format)")->required();
+    cmd->add_option("--data", o->data, "Prepared dataset directory (or the MNIST folder)")->required();
+    cmd->add_option("--split", o->split, "test, train, all or a patient group (A/B/C)")->default_val("test");
+    cmd->add_option("--mode", o->mode, "float, raw or encrypted")->default_val("encrypted");
+    cmd->add_option("--params", o->params, "params.json from `leukocrypt params` (default: automatic)");
+    cmd->add_option("--limit", o->limit, "At most this many cells (0 = all)");
+    cmd->add_option("--show", o->show, "Per-cell lines printed (text output)")->default_val(10);
+    cmd->add_flag("--no-noise", o->no_noise, "Skip the noise-budget measurement after each step");
+    cmd->add_flag("--json", o->json, "Machine-readable output (every cell)");
+    cmd->callback([o] { run_eval(*o); });
+  }
+}
+
+const CommandRegistrar kRegistrar(500, register_nn);
+
+}  // namespace
+}  // namespace leukocrypt::cli
+#endif
