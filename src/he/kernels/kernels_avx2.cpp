@@ -55,26 +55,61 @@ inline __m256d mul_mod_lazy(__m256d y, __m256d w, __m256d w_quo, const FpConsts&
   return _mm256_add_pd(r, _mm256_and_pd(_mm256_cmp_pd(r, c.zero, _CMP_LT_OQ), c.q));  // 4. [0, 2q)
 }
 
-// Harvey forward (Cooley-Tukey) butterfly: x, y in [0, 4q) -> x + wy, x - wy in [0, 4q).
-inline void forward_butterfly(__m256d& x, __m256d& y, __m256d w, __m256d wq, const FpConsts& c) {
-  __m256d xr = reduce_once(x, c.two_q);   // 1. [0, 2q)
-  __m256d t = mul_mod_lazy(y, w, wq, c);  // 2. [0, 2q)
-  x = _mm256_add_pd(xr, t);               // 3. [0, 4q)
-  y = _mm256_add_pd(_mm256_sub_pd(xr, t), c.two_q);
+// ---- NTT in signed representation ----
+// Between stages the NTT keeps integer-valued doubles in (-2.01q, 2.01q) instead of Harvey's
+// unsigned [0, 4q): a signed remainder needs no "if negative add q" correction, and reducing x by
+// a rounded quotient costs no more than a compare-and-subtract. Harvey's idea is kept: operands
+// are only partially reduced between stages, and twiddle products are computed from a
+// precomputed w/q (the analogue of his Shoup quotient).
+
+inline __m256d round_nearest(__m256d x) {
+  return _mm256_round_pd(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 
-// Gentleman-Sande butterfly: x, y in [0, 2q) -> x + y, (x - y) * w in [0, 2q).
-inline void inverse_butterfly(__m256d& x, __m256d& y, __m256d w, __m256d wq, const FpConsts& c) {
-  __m256d d = _mm256_add_pd(_mm256_sub_pd(x, y), c.two_q);
-  x = reduce_once(_mm256_add_pd(x, y), c.two_q);
-  y = mul_mod_lazy(d, w, wq, c);
+// x - round(x/q) * q, in [-0.51q, 0.51q] for |x| < 8q (exact: an integer below 2^51 from one FMA).
+inline __m256d reduce_signed(__m256d x, __m256d q_inv, const FpConsts& c) {
+  return _mm256_fnmadd_pd(round_nearest(_mm256_mul_pd(x, q_inv)), c.q, x);
+}
+
+// y * w mod q as a signed value in (-1.5q, 1.5q), for |y| < 4q, w < q < 2^50, w_quo = w / q.
+// The rounded quotient is within 1.5 of y*w/q; the remainder is computed exactly as above.
+inline __m256d mul_mod_signed(__m256d y, __m256d w, __m256d w_quo, const FpConsts& c) {
+  __m256d quot = round_nearest(_mm256_mul_pd(y, w_quo));
+  __m256d p_hi = _mm256_mul_pd(y, w);
+  __m256d p_lo = _mm256_fmsub_pd(y, w, p_hi);
+  return _mm256_add_pd(_mm256_fnmadd_pd(quot, c.q, p_hi), p_lo);
+}
+
+// Cooley-Tukey butterfly (Harvey 2014, Algorithm 4, signed variant):
+// x in [0, 4q) or (-2.01q, 2.01q), |y| < 4q -> x + wy, x - wy in (-2.01q, 2.01q).
+inline void forward_butterfly(__m256d& x, __m256d& y, __m256d w, __m256d wq, __m256d q_inv,
+                              const FpConsts& c) {
+  __m256d xr = reduce_signed(x, q_inv, c);  // 1. |x| <= 0.51q
+  __m256d t = mul_mod_signed(y, w, wq, c);  // 2. |t| < 1.5q
+  x = _mm256_add_pd(xr, t);                 // 3. |x + t|, |x - t| < 2.01q
+  y = _mm256_sub_pd(xr, t);
+}
+
+// Gentleman-Sande butterfly, signed: |x|, |y| < 2q -> x + y reduced to [-0.51q, 0.51q],
+// (x - y) * w in (-1.5q, 1.5q).
+inline void inverse_butterfly(__m256d& x, __m256d& y, __m256d w, __m256d wq, __m256d q_inv,
+                              const FpConsts& c) {
+  __m256d d = _mm256_sub_pd(x, y);
+  x = reduce_signed(_mm256_add_pd(x, y), q_inv, c);
+  y = mul_mod_signed(d, w, wq, c);
+}
+
+// Signed (-8q, 8q) -> [0, q).
+inline __m256d to_canonical(__m256d x, __m256d q_inv, const FpConsts& c) {
+  __m256d r = reduce_signed(x, q_inv, c);  // [-0.51q, 0.51q]
+  return _mm256_add_pd(r, _mm256_and_pd(_mm256_cmp_pd(r, c.zero, _CMP_LT_OQ), c.q));
 }
 
 // Stages with t >= 4 (block i of stage m uses twiddle m + i). kConvertIn: the buffer still
 // holds integers (first forward stage).
 template <bool kForward, bool kConvertIn>
 void wide_stage(std::uint64_t* a, std::size_t m, std::size_t t, const double* w_val,
-                const double* w_quo, const FpConsts& c) {
+                const double* w_quo, __m256d q_inv, const FpConsts& c) {
   for (std::size_t i = 0; i < m; ++i) {
     const __m256d w = _mm256_set1_pd(w_val[m + i]), wq = _mm256_set1_pd(w_quo[m + i]);
     std::uint64_t* x = a + 2 * i * t;
@@ -82,8 +117,8 @@ void wide_stage(std::uint64_t* a, std::size_t m, std::size_t t, const double* w_
     for (std::size_t j = 0; j < t; j += 4) {
       __m256d vx = kConvertIn ? load_u64_as_pd(x + j) : load_pd(x + j);
       __m256d vy = kConvertIn ? load_u64_as_pd(y + j) : load_pd(y + j);
-      if constexpr (kForward) forward_butterfly(vx, vy, w, wq, c);
-      else inverse_butterfly(vx, vy, w, wq, c);
+      if constexpr (kForward) forward_butterfly(vx, vy, w, wq, q_inv, c);
+      else inverse_butterfly(vx, vy, w, wq, q_inv, c);
       store_pd(x + j, vx);
       store_pd(y + j, vy);
     }
@@ -103,45 +138,47 @@ inline __m256d twiddles_t1(const double* w, std::size_t b) {
 
 // Stages t = 2 and t = 1 on one 8-element chunk v0 = e[0..3], v1 = e[4..7] in registers.
 template <bool kForward>
-inline void chunk_t2(__m256d& v0, __m256d& v1, __m256d w, __m256d wq, const FpConsts& c) {
+inline void chunk_t2(__m256d& v0, __m256d& v1, __m256d w, __m256d wq, __m256d q_inv,
+                     const FpConsts& c) {
   __m256d x = _mm256_permute2f128_pd(v0, v1, 0x20);  // e0 e1 e4 e5
   __m256d y = _mm256_permute2f128_pd(v0, v1, 0x31);  // e2 e3 e6 e7
-  if constexpr (kForward) forward_butterfly(x, y, w, wq, c);
-  else inverse_butterfly(x, y, w, wq, c);
+  if constexpr (kForward) forward_butterfly(x, y, w, wq, q_inv, c);
+  else inverse_butterfly(x, y, w, wq, q_inv, c);
   v0 = _mm256_permute2f128_pd(x, y, 0x20);
   v1 = _mm256_permute2f128_pd(x, y, 0x31);
 }
 template <bool kForward>
-inline void chunk_t1(__m256d& v0, __m256d& v1, __m256d w, __m256d wq, const FpConsts& c) {
+inline void chunk_t1(__m256d& v0, __m256d& v1, __m256d w, __m256d wq, __m256d q_inv,
+                     const FpConsts& c) {
   __m256d x = _mm256_unpacklo_pd(v0, v1);  // e0 e4 e2 e6
   __m256d y = _mm256_unpackhi_pd(v0, v1);  // e1 e5 e3 e7
-  if constexpr (kForward) forward_butterfly(x, y, w, wq, c);
-  else inverse_butterfly(x, y, w, wq, c);
+  if constexpr (kForward) forward_butterfly(x, y, w, wq, q_inv, c);
+  else inverse_butterfly(x, y, w, wq, q_inv, c);
   v0 = _mm256_unpacklo_pd(x, y);
   v1 = _mm256_unpackhi_pd(x, y);
 }
 
-template <bool kReduce>
 void forward_ntt_fp(std::uint64_t* a, const NttTables& tables) {
   const std::size_t n = tables.n();
-  const FpConsts c(tables.modulus().value());
+  const std::uint64_t qv = tables.modulus().value();
+  const FpConsts c(qv);
+  const __m256d q_inv = _mm256_set1_pd(1.0 / static_cast<double>(qv));
   const double* w_val = tables.root_fp();
   const double* w_quo = tables.root_fp_quotients();
-  // 1. Stages t = n/2 .. 4; the first one converts the integers to doubles as it loads them.
-  wide_stage<true, true>(a, 1, n / 2, w_val, w_quo, c);
-  for (std::size_t m = 2, t = n / 4; t >= 4; m <<= 1, t >>= 1) wide_stage<true, false>(a, m, t, w_val, w_quo, c);
-  // 2. Stages t = 2 (m = n/4) and t = 1 (m = n/2) per 8-element chunk, then back to integers.
+  // 1. Stages t = n/2 .. 4; the first one converts the integers ([0, 4q)) to doubles.
+  wide_stage<true, true>(a, 1, n / 2, w_val, w_quo, q_inv, c);
+  for (std::size_t m = 2, t = n / 4; t >= 4; m <<= 1, t >>= 1) {
+    wide_stage<true, false>(a, m, t, w_val, w_quo, q_inv, c);
+  }
+  // 2. Stages t = 2 (m = n/4) and t = 1 (m = n/2) per 8-element chunk in registers, then
+  // 3. reduction to [0, q) (also a valid lazy output) and conversion back to integers.
   for (std::size_t k = 0; k < n / 8; ++k) {
     std::uint64_t* p = a + 8 * k;
     __m256d v0 = load_pd(p), v1 = load_pd(p + 4);
-    chunk_t2<true>(v0, v1, twiddles_t2(w_val, n / 4 + 2 * k), twiddles_t2(w_quo, n / 4 + 2 * k), c);
-    chunk_t1<true>(v0, v1, twiddles_t1(w_val, n / 2 + 4 * k), twiddles_t1(w_quo, n / 2 + 4 * k), c);
-    if constexpr (kReduce) {  // 3. [0, 4q) -> [0, q)
-      v0 = reduce_once(reduce_once(v0, c.two_q), c.q);
-      v1 = reduce_once(reduce_once(v1, c.two_q), c.q);
-    }
-    store_pd_as_u64(p, v0);
-    store_pd_as_u64(p + 4, v1);
+    chunk_t2<true>(v0, v1, twiddles_t2(w_val, n / 4 + 2 * k), twiddles_t2(w_quo, n / 4 + 2 * k), q_inv, c);
+    chunk_t1<true>(v0, v1, twiddles_t1(w_val, n / 2 + 4 * k), twiddles_t1(w_quo, n / 2 + 4 * k), q_inv, c);
+    store_pd_as_u64(p, to_canonical(v0, q_inv, c));
+    store_pd_as_u64(p + 4, to_canonical(v1, q_inv, c));
   }
 }
 
@@ -149,12 +186,12 @@ void forward_ntt_fp(std::uint64_t* a, const NttTables& tables) {
 
 void forward_ntt_lazy(std::uint64_t* a, const NttTables& tables) {
   if (!tables.has_fp_tables()) return scalar::forward_ntt_lazy(a, tables);
-  forward_ntt_fp<false>(a, tables);
+  forward_ntt_fp(a, tables);
 }
 
 void forward_ntt(std::uint64_t* a, const NttTables& tables) {
   if (!tables.has_fp_tables()) return scalar::forward_ntt(a, tables);
-  forward_ntt_fp<true>(a, tables);
+  forward_ntt_fp(a, tables);
 }
 
 void inverse_ntt(std::uint64_t* a, const NttTables& tables) {
@@ -162,33 +199,36 @@ void inverse_ntt(std::uint64_t* a, const NttTables& tables) {
   const std::size_t n = tables.n();
   const std::uint64_t qv = tables.modulus().value();
   const FpConsts c(qv);
+  const double qd = static_cast<double>(qv);
+  const __m256d q_inv = _mm256_set1_pd(1.0 / qd);
   const double* w_val = tables.inv_root_fp();
   const double* w_quo = tables.inv_root_fp_quotients();
-  // 1. Stages t = 1 (m = n/2) and t = 2 (m = n/4) per chunk, converting integers to doubles.
+  // 1. Stages t = 1 (m = n/2) and t = 2 (m = n/4) per chunk, converting [0, 2q) integers.
   for (std::size_t k = 0; k < n / 8; ++k) {
     std::uint64_t* p = a + 8 * k;
     __m256d v0 = load_u64_as_pd(p), v1 = load_u64_as_pd(p + 4);
-    chunk_t1<false>(v0, v1, twiddles_t1(w_val, n / 2 + 4 * k), twiddles_t1(w_quo, n / 2 + 4 * k), c);
-    chunk_t2<false>(v0, v1, twiddles_t2(w_val, n / 4 + 2 * k), twiddles_t2(w_quo, n / 4 + 2 * k), c);
+    chunk_t1<false>(v0, v1, twiddles_t1(w_val, n / 2 + 4 * k), twiddles_t1(w_quo, n / 2 + 4 * k), q_inv, c);
+    chunk_t2<false>(v0, v1, twiddles_t2(w_val, n / 4 + 2 * k), twiddles_t2(w_quo, n / 4 + 2 * k), q_inv, c);
     store_pd(p, v0);
     store_pd(p + 4, v1);
   }
-  // 2. Stages t = 4 .. n/4.
+  // 2. Stages t = 4 .. n/4; values stay in (-1.5q, 1.5q).
   std::size_t t = 4;
-  for (std::size_t m = n / 8; m > 1; m >>= 1, t <<= 1) wide_stage<false, false>(a, m, t, w_val, w_quo, c);
+  for (std::size_t m = n / 8; m > 1; m >>= 1, t <<= 1) {
+    wide_stage<false, false>(a, m, t, w_val, w_quo, q_inv, c);
+  }
   // 3. Last stage (t = n/2) with 1/n folded in, reduced to [0, q) and converted back.
   const ShoupOperand inv_n = tables.inv_n(), inv_n_w = tables.inv_n_root();
-  const double qd = static_cast<double>(qv);
   const __m256d f = _mm256_set1_pd(static_cast<double>(inv_n.value));
   const __m256d fq = _mm256_set1_pd(static_cast<double>(inv_n.value) / qd);
   const __m256d g = _mm256_set1_pd(static_cast<double>(inv_n_w.value));
   const __m256d gq = _mm256_set1_pd(static_cast<double>(inv_n_w.value) / qd);
   for (std::size_t j = 0; j < t; j += 4) {
     __m256d x = load_pd(a + j), y = load_pd(a + t + j);
-    __m256d s = _mm256_add_pd(x, y);                          // [0, 4q)
-    __m256d d = _mm256_add_pd(_mm256_sub_pd(x, y), c.two_q);  // (0, 4q)
-    store_pd_as_u64(a + j, reduce_once(mul_mod_lazy(s, f, fq, c), c.q));
-    store_pd_as_u64(a + t + j, reduce_once(mul_mod_lazy(d, g, gq, c), c.q));
+    __m256d s = _mm256_add_pd(x, y);  // |s|, |d| < 3q
+    __m256d d = _mm256_sub_pd(x, y);
+    store_pd_as_u64(a + j, to_canonical(mul_mod_signed(s, f, fq, c), q_inv, c));
+    store_pd_as_u64(a + t + j, to_canonical(mul_mod_signed(d, g, gq, c), q_inv, c));
   }
 }
 
