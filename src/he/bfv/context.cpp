@@ -132,7 +132,8 @@ Context::Context(const Params& params) : params_(params), t_(params.t()) {
         const Modulus& pj = ps[j];
         // floor(t*P*w_i/q_i) = (t*P*w_i - r_i)/q_i = -r_i * q_i^-1 (mod p_j), as p_j | P.
         std::uint64_t qinv = he::inv_mod(pj.reduce(qi.value()), pj);
-        d.hps_omega[j * l + i] = he::mul_mod(he::neg_mod(pj.reduce(r), pj.value()), qinv, pj);
+        d.hps_omega[j * l + i] =
+            he::make_shoup(he::mul_mod(he::neg_mod(pj.reduce(r), pj.value()), qinv, pj), pj.value());
       }
     }
     for (std::size_t j = 0; j < k; ++j) {

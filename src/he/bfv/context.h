@@ -37,7 +37,7 @@ struct LevelData {
   std::size_t aux_count = 0;
   he::BaseConverter q_to_p, p_to_q;
   std::vector<std::uint64_t> hps_frac;       // frac(t*P*w_i/q_i) * 2^64, i < l
-  std::vector<std::uint64_t> hps_omega;      // [j*l + i] = floor(t*P*w_i/q_i) mod p_j
+  std::vector<ShoupOperand> hps_omega;       // [j*l + i] = floor(t*P*w_i/q_i) mod p_j
   std::vector<ShoupOperand> hps_lambda;      // t * Q^-1 mod p_j
   // Noise budget: (Q/q_i)^-1 mod q_i and Q/q_i, Q as little-endian 64-bit limbs.
   std::vector<ShoupOperand> q_hat_inv;

@@ -228,16 +228,20 @@ void scale_down(const Context& ctx, const LevelData& ld, const std::uint64_t* c,
       for (std::size_t i = 0; i < l; ++i) s += static_cast<he::u128>(c[i * n + b0 + c0]) * ld.hps_frac[i];
       rnd[c0] = static_cast<std::uint64_t>(s >> 64);
     }
+    // Shoup products lazily in [0, 2p) summed in 64 bits: (2l + 3) p < 2^64 as p < 2^50.
     for (std::size_t j = 0; j < k; ++j) {
       const Modulus& p = ctx.aux_modulus(j);
-      const std::uint64_t* omega = ld.hps_omega.data() + j * l;
+      const std::uint64_t pv = p.value();
+      const ShoupOperand* omega = ld.hps_omega.data() + j * l;
       const std::uint64_t* cj = c + (l + j) * n + b0;
       std::uint64_t* yj = y + j * n + b0;
-      for (std::size_t c0 = 0; c0 < bn; ++c0) {
-        he::u128 acc = static_cast<he::u128>(rnd[c0]) + he::mul_mod_shoup_lazy(cj[c0], ld.hps_lambda[j], p.value());
-        for (std::size_t i = 0; i < l; ++i) acc += static_cast<he::u128>(c[i * n + b0 + c0]) * omega[i];
-        yj[c0] = p.reduce128(static_cast<std::uint64_t>(acc >> 64), static_cast<std::uint64_t>(acc));
+      for (std::size_t c0 = 0; c0 < bn; ++c0) yj[c0] = p.reduce(rnd[c0]) + he::mul_mod_shoup_lazy(cj[c0], ld.hps_lambda[j], pv);
+      for (std::size_t i = 0; i < l; ++i) {
+        const ShoupOperand w = omega[i];
+        const std::uint64_t* ci = c + i * n + b0;
+        for (std::size_t c0 = 0; c0 < bn; ++c0) yj[c0] += he::mul_mod_shoup_lazy(ci[c0], w, pv);
       }
+      for (std::size_t c0 = 0; c0 < bn; ++c0) yj[c0] = p.reduce(yj[c0]);
     }
   }
   ld.p_to_q.convert(y, out, n);

@@ -36,6 +36,12 @@ BaseConverter::BaseConverter(std::vector<Modulus> from, std::vector<Modulus> to)
     }
     f_mod_to_[j] = f;
   }
+  std::uint64_t max_to = 0;
+  for (const auto& t : to_) max_to = std::max(max_to, t.value());
+  lazy64_ = static_cast<u128>(max_to) * (3 * k) < (static_cast<u128>(1) << 64);
+  hat_shoup_.resize(hat_mod_to_.size());
+  for (std::size_t j = 0; j < to_.size(); ++j)
+    for (std::size_t i = 0; i < k; ++i) hat_shoup_[j * k + i] = make_shoup(hat_mod_to_[j * k + i], to_[j].value());
 }
 
 void BaseConverter::convert(const std::uint64_t* in, std::uint64_t* out, std::size_t n) const {
@@ -59,7 +65,25 @@ void BaseConverter::convert(const std::uint64_t* in, std::uint64_t* out, std::si
       for (std::size_t i = 0; i < k; ++i) s += static_cast<u128>(z[i * kBlock + c]) * frac_[i];
       v[c] = static_cast<std::uint64_t>(s >> 64);
     }
-    // 3. out_j = sum z_i * (F/f_i) - v * F mod t_j.
+    // 3. out_j = sum z_i * (F/f_i) - v * F mod t_j. Fast path: Shoup products lazily in
+    //    [0, 2 t_j), summed in 64 bits, one reduction.
+    if (lazy64_) {
+      for (std::size_t j = 0; j < to_.size(); ++j) {
+        const Modulus& t = to_[j];
+        const std::uint64_t tv = t.value();
+        const ShoupOperand* hat = hat_shoup_.data() + j * k;
+        const std::uint64_t neg_f = tv - f_mod_to_[j];
+        std::uint64_t* o = out + j * n + b0;
+        for (std::size_t c = 0; c < bn; ++c) o[c] = v[c] * neg_f;
+        for (std::size_t i = 0; i < k; ++i) {
+          const ShoupOperand h = hat[i];
+          const std::uint64_t* zi = z + i * kBlock;
+          for (std::size_t c = 0; c < bn; ++c) o[c] += mul_mod_shoup_lazy(zi[c], h, tv);
+        }
+        for (std::size_t c = 0; c < bn; ++c) o[c] = t.reduce(o[c]);
+      }
+      continue;
+    }
     for (std::size_t j = 0; j < to_.size(); ++j) {
       const Modulus& t = to_[j];
       const std::uint64_t* hat = hat_mod_to_.data() + j * k;

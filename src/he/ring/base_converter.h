@@ -33,6 +33,8 @@ class BaseConverter {
   std::vector<std::uint64_t> frac_;          // floor(2^64 / f_i): fixed-point 1/f_i
   std::vector<std::uint64_t> hat_mod_to_;    // [j * k + i] = (F/f_i) mod t_j
   std::vector<std::uint64_t> f_mod_to_;      // F mod t_j
+  std::vector<ShoupOperand> hat_shoup_;      // Shoup form of hat_mod_to_
+  bool lazy64_ = false;                      // 64-bit lazy sums fit: 3k * max t_j < 2^64
 };
 
 }  // namespace leukocrypt::he
