@@ -47,11 +47,15 @@ Context::Context(const Params& params) : params_(params), t_(params.t()) {
   }
   if (params.supports_batching()) t_ntt_ = std::make_unique<NttTables>(n, t_);
 
-  // Auxiliary base for HPS multiplication: the largest primes below 2^50 = 1 mod 2N that are not
-  // already used (50 bits: the IFMA kernels apply).
+  // Auxiliary base for HPS multiplication: as few primes as <= 50-bit primes allow (the AVX2
+  // double-precision and AVX-512 IFMA kernels need q < 2^50), each only as large as needed --
+  // about the size of the q_i, so that base conversions in both directions satisfy the kernels'
+  // input range (values < 4q) and run on the SIMD fused multiply-add.
   const double need = aux_bits_needed(params, L);
-  const std::size_t want = static_cast<std::size_t>(std::ceil(need / 49.0)) + 1;
-  auto cand = he::ntt_primes_below(50, params.log_n(), want + L + 2);
+  const std::size_t k_min = static_cast<std::size_t>(std::ceil(need / 49.9));
+  const int aux_bits = std::clamp(static_cast<int>(std::ceil(need / static_cast<double>(k_min))) + 1, 30, 50);
+  const std::size_t want = k_min + 2;
+  auto cand = he::ntt_primes_below(aux_bits, params.log_n(), want + L + 2);
   for (auto c : cand) {
     if (aux_moduli_.size() == want) break;
     bool used = c == params.t() || c == params.special_prime() ||
@@ -120,6 +124,10 @@ Context::Context(const Params& params) : params_(params), t_(params.t()) {
     d.q_to_p = he::BaseConverter(qs, ps);
     d.p_to_q = he::BaseConverter(ps, qs);
     d.hps_omega.resize(k * l);
+    d.hps_kernels = true;
+    for (const auto& qi : qs)
+      for (const auto& pj : ps)
+        if (static_cast<he::u128>(qi.value()) >= static_cast<he::u128>(pj.value()) * 4) d.hps_kernels = false;
     for (std::size_t i = 0; i < l; ++i) {
       const Modulus& qi = qs[i];
       std::uint64_t p_mod = product_mod(ps, k, k, qi);                       // P mod q_i

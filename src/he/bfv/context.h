@@ -39,6 +39,7 @@ struct LevelData {
   std::vector<std::uint64_t> hps_frac;       // frac(t*P*w_i/q_i) * 2^64, i < l
   std::vector<ShoupOperand> hps_omega;       // [j*l + i] = floor(t*P*w_i/q_i) mod p_j
   std::vector<ShoupOperand> hps_lambda;      // t * Q^-1 mod p_j
+  bool hps_kernels = false;                  // every q_i < 4 p_j: scale with the fma kernels
   // Noise budget: (Q/q_i)^-1 mod q_i and Q/q_i, Q as little-endian 64-bit limbs.
   std::vector<ShoupOperand> q_hat_inv;
   std::vector<std::vector<std::uint64_t>> q_hat;

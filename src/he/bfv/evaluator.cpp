@@ -219,6 +219,24 @@ void extend_and_ntt(const Context& ctx, const LevelData& ld, const std::uint64_t
 void scale_down(const Context& ctx, const LevelData& ld, const std::uint64_t* c, std::uint64_t* y,
                 std::uint64_t* out) {
   const std::size_t n = ctx.n(), l = ld.level, k = ld.aux_count;
+  if (ld.hps_kernels) {
+    // Row-wise on the element-wise kernels (SIMD when dispatched); needs every q_i < 4 p_j.
+    std::uint64_t* rnd = he::scratch(7, n);
+    for (std::size_t c0 = 0; c0 < n; ++c0) {
+      he::u128 s = static_cast<he::u128>(1) << 63;
+      for (std::size_t i = 0; i < l; ++i) s += static_cast<he::u128>(c[i * n + c0]) * ld.hps_frac[i];
+      rnd[c0] = static_cast<std::uint64_t>(s >> 64);
+    }
+    for (std::size_t j = 0; j < k; ++j) {
+      const Modulus& p = ctx.aux_modulus(j);
+      std::uint64_t* yj = y + j * n;
+      he::eltwise_mul_scalar_mod(yj, c + (l + j) * n, ld.hps_lambda[j], n, p);
+      for (std::size_t i = 0; i < l; ++i) he::eltwise_fma_scalar_mod(yj, c + i * n, ld.hps_omega[j * l + i], n, p);
+      for (std::size_t c0 = 0; c0 < n; ++c0) yj[c0] = he::add_mod(yj[c0], p.reduce(rnd[c0]), p.value());
+    }
+    ld.p_to_q.convert(y, out, n);
+    return;
+  }
   constexpr std::size_t kBlock = 128;
   std::uint64_t rnd[kBlock];
   for (std::size_t b0 = 0; b0 < n; b0 += kBlock) {
@@ -228,7 +246,7 @@ void scale_down(const Context& ctx, const LevelData& ld, const std::uint64_t* c,
       for (std::size_t i = 0; i < l; ++i) s += static_cast<he::u128>(c[i * n + b0 + c0]) * ld.hps_frac[i];
       rnd[c0] = static_cast<std::uint64_t>(s >> 64);
     }
-    // Shoup products lazily in [0, 2p) summed in 64 bits: (2l + 3) p < 2^64 as p < 2^50.
+    // Shoup products lazily in [0, 2p) summed in 64 bits: (2l + 3) p < 2^64 as p < 2^55, l <= 60.
     for (std::size_t j = 0; j < k; ++j) {
       const Modulus& p = ctx.aux_modulus(j);
       const std::uint64_t pv = p.value();
@@ -327,44 +345,44 @@ void Evaluator::key_switch_add(const std::uint64_t* d, const KeySwitchKey& key, 
                                std::uint64_t* c1, std::size_t l) const {
   const std::size_t n = ctx_->n(), L = ctx_->max_level(), sp = L;
   require(key.n() == n && key.digits() == L && key.primes() == L + 1, "key switching key has the wrong shape");
-  std::uint64_t* tmp = he::scratch(3, n);
-  // 128-bit lazy accumulators (reduced once per target prime, as in SEAL): 2 x N x u128, then
-  // the reduced special-prime rows.
-  he::u128* wide = reinterpret_cast<he::u128*>(he::scratch(4, 4 * n));
-  he::u128* w0 = wide;
-  he::u128* w1 = wide + n;
+  std::uint64_t* digits = he::scratch(3, l * n);
   std::uint64_t* accp = he::scratch(5, 4 * n);
   std::uint64_t* accp0 = accp;
   std::uint64_t* accp1 = accp + n;
   std::uint64_t* acc0 = accp + 2 * n;
   std::uint64_t* acc1 = accp + 3 * n;
   // Inner product <decomp(d), key> mod target prime j (j = sp: special), back in coefficients.
-  // Digit values in [0, 4q) after the lazy NTT times key < q: < 4q^2 < 2^122, l <= 60 terms fit.
+  // 1. Every digit [d]_{q_i} reduced mod the target and transformed (lazy: values in [0, 4q)).
+  // 2. Coefficient blocks accumulate sum_i digit_i * key_i in 128 bits (< l * 4q^2 < 2^128) and
+  //    reduce once (as SEAL does), keeping the accumulators in L1 even at N = 32768.
   auto inner = [&](std::size_t j, std::uint64_t* o0, std::uint64_t* o1) {
     const Modulus& m = ctx_->modulus(j);
     const NttTables& ntt = ctx_->ntt(j);
     for (std::size_t i = 0; i < l; ++i) {
       const std::uint64_t* di = d + i * n;  // digit i: [d]_{q_i}, in [0, q_i)
-      if (ctx_->modulus(i).value() <= m.value()) std::memcpy(tmp, di, n * sizeof(std::uint64_t));
-      else he::eltwise_reduce_mod(tmp, di, n, m);
-      he::forward_ntt_lazy(tmp, ntt);
-      const std::uint64_t* kb = key.data(i, 0, j);
-      const std::uint64_t* ka = key.data(i, 1, j);
-      if (i == 0) {
-        for (std::size_t c = 0; c < n; ++c) {
-          w0[c] = static_cast<he::u128>(tmp[c]) * kb[c];
-          w1[c] = static_cast<he::u128>(tmp[c]) * ka[c];
-        }
-      } else {
-        for (std::size_t c = 0; c < n; ++c) {
-          w0[c] += static_cast<he::u128>(tmp[c]) * kb[c];
-          w1[c] += static_cast<he::u128>(tmp[c]) * ka[c];
+      std::uint64_t* ti = digits + i * n;
+      if (ctx_->modulus(i).value() <= m.value()) std::memcpy(ti, di, n * sizeof(std::uint64_t));
+      else he::eltwise_reduce_mod(ti, di, n, m);
+      he::forward_ntt_lazy(ti, ntt);
+    }
+    constexpr std::size_t kBlock = 256;
+    he::u128 w0[kBlock], w1[kBlock];
+    for (std::size_t b0 = 0; b0 < n; b0 += kBlock) {
+      const std::size_t bn = std::min(kBlock, n - b0);
+      for (std::size_t c = 0; c < bn; ++c) w0[c] = w1[c] = 0;
+      for (std::size_t i = 0; i < l; ++i) {
+        const std::uint64_t* ti = digits + i * n + b0;
+        const std::uint64_t* kb = key.data(i, 0, j) + b0;
+        const std::uint64_t* ka = key.data(i, 1, j) + b0;
+        for (std::size_t c = 0; c < bn; ++c) {
+          w0[c] += static_cast<he::u128>(ti[c]) * kb[c];
+          w1[c] += static_cast<he::u128>(ti[c]) * ka[c];
         }
       }
-    }
-    for (std::size_t c = 0; c < n; ++c) {
-      o0[c] = m.reduce128(static_cast<std::uint64_t>(w0[c] >> 64), static_cast<std::uint64_t>(w0[c]));
-      o1[c] = m.reduce128(static_cast<std::uint64_t>(w1[c] >> 64), static_cast<std::uint64_t>(w1[c]));
+      for (std::size_t c = 0; c < bn; ++c) {
+        o0[b0 + c] = m.reduce128(static_cast<std::uint64_t>(w0[c] >> 64), static_cast<std::uint64_t>(w0[c]));
+        o1[b0 + c] = m.reduce128(static_cast<std::uint64_t>(w1[c] >> 64), static_cast<std::uint64_t>(w1[c]));
+      }
     }
     he::inverse_ntt(o0, ntt);
     he::inverse_ntt(o1, ntt);
@@ -416,7 +434,7 @@ Ciphertext Evaluator::apply_galois(const Ciphertext& ct, std::uint32_t g, const 
   const KeySwitchKey& key = gk.get(g);
   const std::size_t n = ctx_->n(), l = ct.level();
   Ciphertext r(ct.params_id(), n, l, 2);
-  std::uint64_t* c1g = he::scratch(6, l * n);  // slots 3-5: key_switch_add
+  std::uint64_t* c1g = he::scratch(6, l * n);  // slots 3, 5: key_switch_add
   for (std::size_t i = 0; i < l; ++i) {
     const std::uint64_t q = ctx_->modulus(i).value();
     he::apply_automorphism(ct.data(0, i), r.data(0, i), n, g, q);

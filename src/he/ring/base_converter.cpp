@@ -5,7 +5,9 @@
 
 #include <algorithm>
 
+#include "common/aligned_buffer.h"
 #include "common/error.h"
+#include "he/kernels/eltwise.h"
 
 namespace leukocrypt::he {
 
@@ -39,12 +41,19 @@ BaseConverter::BaseConverter(std::vector<Modulus> from, std::vector<Modulus> to)
   std::uint64_t max_to = 0;
   for (const auto& t : to_) max_to = std::max(max_to, t.value());
   lazy64_ = static_cast<u128>(max_to) * (3 * k) < (static_cast<u128>(1) << 64);
+  std::uint64_t max_from = 0, min_to = ~0ULL;
+  for (const auto& f : from_) max_from = std::max(max_from, f.value());
+  for (const auto& t : to_) min_to = std::min(min_to, t.value());
+  kernels_ = k <= 64 && static_cast<u128>(max_from) < static_cast<u128>(min_to) * 4;
+  for (std::size_t j = 0; j < to_.size(); ++j)
+    neg_f_shoup_.push_back(make_shoup(to_[j].value() - f_mod_to_[j], to_[j].value()));
   hat_shoup_.resize(hat_mod_to_.size());
   for (std::size_t j = 0; j < to_.size(); ++j)
     for (std::size_t i = 0; i < k; ++i) hat_shoup_[j * k + i] = make_shoup(hat_mod_to_[j * k + i], to_[j].value());
 }
 
 void BaseConverter::convert(const std::uint64_t* in, std::uint64_t* out, std::size_t n) const {
+  if (kernels_) return convert_rows(in, out, n);
   constexpr std::size_t kBlock = 128;
   const std::size_t k = from_.size();
   std::uint64_t z[64 * kBlock];
@@ -95,6 +104,30 @@ void BaseConverter::convert(const std::uint64_t* in, std::uint64_t* out, std::si
         o[c] = t.reduce128(static_cast<std::uint64_t>(acc >> 64), static_cast<std::uint64_t>(acc));
       }
     }
+  }
+}
+
+// Row-wise variant on the element-wise kernels (SIMD when dispatched): z_i rows, then for each
+// target t_j: out_j = (-F)*v + sum_i z_i * (F/f_i) by fused multiply-adds. Needs z_i < 4 t_j.
+void BaseConverter::convert_rows(const std::uint64_t* in, std::uint64_t* out, std::size_t n) const {
+  const std::size_t k = from_.size();
+  static thread_local AlignedBuffer<std::uint64_t> scratch;
+  if (scratch.size() < (k + 1) * n) scratch.reset((k + 1) * n);
+  std::uint64_t* z = scratch.data();
+  std::uint64_t* v = z + k * n;
+  // 1. z_i = x_i * (F/f_i)^-1 mod f_i.
+  for (std::size_t i = 0; i < k; ++i) eltwise_mul_scalar_mod(z + i * n, in + i * n, inv_hat_[i], n, from_[i]);
+  // 2. v = round(sum z_i / f_i) in 64.64 fixed point.
+  for (std::size_t c = 0; c < n; ++c) {
+    u128 s = static_cast<u128>(1) << 63;
+    for (std::size_t i = 0; i < k; ++i) s += static_cast<u128>(z[i * n + c]) * frac_[i];
+    v[c] = static_cast<std::uint64_t>(s >> 64);
+  }
+  // 3. out_j = v * (-F) + sum_i z_i * (F/f_i) mod t_j.
+  for (std::size_t j = 0; j < to_.size(); ++j) {
+    std::uint64_t* o = out + j * n;
+    eltwise_mul_scalar_mod(o, v, neg_f_shoup_[j], n, to_[j]);
+    for (std::size_t i = 0; i < k; ++i) eltwise_fma_scalar_mod(o, z + i * n, hat_shoup_[j * k + i], n, to_[j]);
   }
 }
 

@@ -28,6 +28,7 @@ class BaseConverter {
   void convert(const std::uint64_t* in, std::uint64_t* out, std::size_t n) const;
 
  private:
+  void convert_rows(const std::uint64_t* in, std::uint64_t* out, std::size_t n) const;
   std::vector<Modulus> from_, to_;
   std::vector<ShoupOperand> inv_hat_;        // [(F/f_i)^-1]_{f_i}
   std::vector<std::uint64_t> frac_;          // floor(2^64 / f_i): fixed-point 1/f_i
@@ -35,6 +36,8 @@ class BaseConverter {
   std::vector<std::uint64_t> f_mod_to_;      // F mod t_j
   std::vector<ShoupOperand> hat_shoup_;      // Shoup form of hat_mod_to_
   bool lazy64_ = false;                      // 64-bit lazy sums fit: 3k * max t_j < 2^64
+  bool kernels_ = false;                     // every f_i < 4 t_j: use the SIMD fma kernels
+  std::vector<ShoupOperand> neg_f_shoup_;    // -F mod t_j
 };
 
 }  // namespace leukocrypt::he

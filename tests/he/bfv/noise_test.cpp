@@ -111,3 +111,31 @@ TEST(BfvCryptoNets, Depth2Exact128Bit) {
 
 }  // namespace
 }  // namespace leukocrypt::bfv
+
+namespace leukocrypt::bfv {
+namespace {
+
+// HPS multiplication on every 128-bit default set (the auxiliary base differs per N).
+TEST(BfvDefaultSets, MultiplyExactAtEveryRingDegree) {
+  for (std::size_t n : {4096u, 16384u, 32768u}) {
+    Params p = Params::default_for(n, 65537);
+    auto ctx = Context::create(p);
+    KeyGenerator kg(ctx);
+    Encryptor encryptor(ctx, kg.create_public_key());
+    Decryptor dec(ctx, kg.secret_key());
+    BatchEncoder enc(ctx);
+    Evaluator ev(ctx);
+    std::mt19937_64 rng(n);
+    auto a = random_slots(n, 65537, rng), b = random_slots(n, 65537, rng);
+    auto ca = encryptor.encrypt(enc.encode(a)), cb = encryptor.encrypt(enc.encode(b));
+    auto prod = enc.decode(dec.decrypt(ev.multiply(ca, cb)));
+    auto sq = enc.decode(dec.decrypt(ev.square(ca)));
+    for (std::size_t i = 0; i < n; ++i) {
+      ASSERT_EQ(prod[i], a[i] * b[i] % 65537) << "N=" << n << " slot " << i;
+      ASSERT_EQ(sq[i], a[i] * a[i] % 65537) << "N=" << n << " slot " << i;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace leukocrypt::bfv
