@@ -21,10 +21,12 @@ void eltwise_neg_mod(std::uint64_t* out, const std::uint64_t* a, std::size_t n, 
 // out = a * b mod q (Barrett).
 void eltwise_mul_mod(std::uint64_t* out, const std::uint64_t* a, const std::uint64_t* b,
                      std::size_t n, const Modulus& q);
-// out = a * w mod q, w a Shoup operand made for q.
+// out = a * w mod q, w a Shoup operand made for q. a may be any value below 2^52 (not only
+// [0, q): base conversion multiplies residues of another prime).
 void eltwise_mul_scalar_mod(std::uint64_t* out, const std::uint64_t* a, const ShoupOperand& w,
                             std::size_t n, const Modulus& q);
-// acc = acc + a * w mod q: the CryptoNets weight op (O(n), no NTT).
+// acc = acc + a * w mod q: the CryptoNets weight op (O(n), no NTT). acc in [0, q); a < 2^52 as
+// for eltwise_mul_scalar_mod.
 void eltwise_fma_scalar_mod(std::uint64_t* acc, const std::uint64_t* a, const ShoupOperand& w,
                             std::size_t n, const Modulus& q);
 // out = a + c mod q, c in [0, q).

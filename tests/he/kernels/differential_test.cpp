@@ -165,6 +165,20 @@ TEST_P(Differential, EltwiseMatchesScalar) {
           k.add_scalar_mod(got.data(), a.data(), w, n, q);
           ASSERT_EQ(got, ref) << "add_scalar c=" << w << " " << where;
         }
+        // Scalar products accept any a < 2^52 (residues of another prime in base conversion).
+        std::vector<std::uint64_t> a52(n);
+        for (auto& x : a52) x = rng() >> 12;
+        if (n > 1) { a52[0] = (1ull << 52) - 1; a52[1] = 4 * qv - 1; }
+        for (std::uint64_t w : {qv - 1, rng() % qv}) {
+          const ShoupOperand ws = make_shoup(w, qv);
+          scalar::eltwise_mul_scalar_mod(ref.data(), a52.data(), ws, n, q);
+          k.mul_scalar_mod(got.data(), a52.data(), ws, n, q);
+          ASSERT_EQ(got, ref) << "mul_scalar (a < 2^52) w=" << w << " " << where;
+          ref = b; got = b;
+          scalar::eltwise_fma_scalar_mod(ref.data(), a52.data(), ws, n, q);
+          k.fma_scalar_mod(got.data(), a52.data(), ws, n, q);
+          ASSERT_EQ(got, ref) << "fma_scalar (a < 2^52) w=" << w << " " << where;
+        }
         std::vector<std::uint64_t> wide(n);
         for (auto& x : wide) x = rng();
         if (n > 1) { wide[0] = ~0ull; wide[1] = 0; }
