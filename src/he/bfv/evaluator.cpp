@@ -358,30 +358,43 @@ void Evaluator::key_switch_add(const std::uint64_t* d, const KeySwitchKey& key, 
   auto inner = [&](std::size_t j, std::uint64_t* o0, std::uint64_t* o1) {
     const Modulus& m = ctx_->modulus(j);
     const NttTables& ntt = ctx_->ntt(j);
+    // Primes below 2^50: the kernels' dyadic multiply-add (AVX2 double precision / IFMA) beats
+    // scalar 128-bit accumulation. Larger primes: lazy 128-bit sums.
+    const bool simd = m.bit_count() <= he::kIfmaMaxModulusBits;
     for (std::size_t i = 0; i < l; ++i) {
       const std::uint64_t* di = d + i * n;  // digit i: [d]_{q_i}, in [0, q_i)
       std::uint64_t* ti = digits + i * n;
       if (ctx_->modulus(i).value() <= m.value()) std::memcpy(ti, di, n * sizeof(std::uint64_t));
       else he::eltwise_reduce_mod(ti, di, n, m);
-      he::forward_ntt_lazy(ti, ntt);
+      if (simd) he::forward_ntt(ti, ntt);
+      else he::forward_ntt_lazy(ti, ntt);
     }
-    constexpr std::size_t kBlock = 256;
-    he::u128 w0[kBlock], w1[kBlock];
-    for (std::size_t b0 = 0; b0 < n; b0 += kBlock) {
-      const std::size_t bn = std::min(kBlock, n - b0);
-      for (std::size_t c = 0; c < bn; ++c) w0[c] = w1[c] = 0;
+    if (simd) {
+      std::memset(o0, 0, n * sizeof(std::uint64_t));
+      std::memset(o1, 0, n * sizeof(std::uint64_t));
       for (std::size_t i = 0; i < l; ++i) {
-        const std::uint64_t* ti = digits + i * n + b0;
-        const std::uint64_t* kb = key.data(i, 0, j) + b0;
-        const std::uint64_t* ka = key.data(i, 1, j) + b0;
-        for (std::size_t c = 0; c < bn; ++c) {
-          w0[c] += static_cast<he::u128>(ti[c]) * kb[c];
-          w1[c] += static_cast<he::u128>(ti[c]) * ka[c];
-        }
+        he::eltwise_mul_add_mod(o0, digits + i * n, key.data(i, 0, j), n, m);
+        he::eltwise_mul_add_mod(o1, digits + i * n, key.data(i, 1, j), n, m);
       }
-      for (std::size_t c = 0; c < bn; ++c) {
-        o0[b0 + c] = m.reduce128(static_cast<std::uint64_t>(w0[c] >> 64), static_cast<std::uint64_t>(w0[c]));
-        o1[b0 + c] = m.reduce128(static_cast<std::uint64_t>(w1[c] >> 64), static_cast<std::uint64_t>(w1[c]));
+    } else {
+      constexpr std::size_t kBlock = 256;
+      he::u128 w0[kBlock], w1[kBlock];
+      for (std::size_t b0 = 0; b0 < n; b0 += kBlock) {
+        const std::size_t bn = std::min(kBlock, n - b0);
+        for (std::size_t c = 0; c < bn; ++c) w0[c] = w1[c] = 0;
+        for (std::size_t i = 0; i < l; ++i) {
+          const std::uint64_t* ti = digits + i * n + b0;
+          const std::uint64_t* kb = key.data(i, 0, j) + b0;
+          const std::uint64_t* ka = key.data(i, 1, j) + b0;
+          for (std::size_t c = 0; c < bn; ++c) {
+            w0[c] += static_cast<he::u128>(ti[c]) * kb[c];
+            w1[c] += static_cast<he::u128>(ti[c]) * ka[c];
+          }
+        }
+        for (std::size_t c = 0; c < bn; ++c) {
+          o0[b0 + c] = m.reduce128(static_cast<std::uint64_t>(w0[c] >> 64), static_cast<std::uint64_t>(w0[c]));
+          o1[b0 + c] = m.reduce128(static_cast<std::uint64_t>(w1[c] >> 64), static_cast<std::uint64_t>(w1[c]));
+        }
       }
     }
     he::inverse_ntt(o0, ntt);

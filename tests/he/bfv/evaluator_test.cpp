@@ -139,6 +139,10 @@ TEST_P(BfvEvaluatorTest, Rotations) {
   for (std::size_t i = 0; i < n_; ++i) swapped[i] = a[(i + half) % n_];
   EXPECT_EQ(decrypt(ev_.rotate_columns(ca, gk)), swapped);
   EXPECT_THROW(ev_.rotate_rows(ca, 3, gk), InvalidArgument);
+  // Key switching below the top level uses the same keys.
+  auto low = ca;
+  ev_.mod_switch_to_next_inplace(low);
+  EXPECT_EQ(decrypt(ev_.rotate_columns(low, gk)), swapped);
 }
 
 TEST_P(BfvEvaluatorTest, MismatchesAreRejected) {
