@@ -80,13 +80,17 @@ inline __m256d mul_mod_signed(__m256d y, __m256d w, __m256d w_quo, const FpConst
   return _mm256_add_pd(_mm256_fnmadd_pd(quot, c.q, p_hi), p_lo);
 }
 
-// Cooley-Tukey butterfly (Harvey 2014, Algorithm 4, signed variant):
-// x in [0, 4q) or (-2.01q, 2.01q), |y| < 4q -> x + wy, x - wy in (-2.01q, 2.01q).
+// Cooley-Tukey butterfly (Harvey 2014, Algorithm 4, signed variant). Stages alternate:
+//  kReduceX:  |x| < 8q, |y| < 4q      -> x + wy, x - wy in (-2.01q, 2.01q);
+//  !kReduceX: |x|, |y| < 2.01q         -> x + wy, x - wy in (-3.51q, 3.51q)
+// (x is reduced only every other stage, as Harvey lets x grow; |y| < 4q keeps the rounded
+// quotient within 1.5).
+template <bool kReduceX>
 inline void forward_butterfly(__m256d& x, __m256d& y, __m256d w, __m256d wq, __m256d q_inv,
                               const FpConsts& c) {
-  __m256d xr = reduce_signed(x, q_inv, c);  // 1. |x| <= 0.51q
-  __m256d t = mul_mod_signed(y, w, wq, c);  // 2. |t| < 1.5q
-  x = _mm256_add_pd(xr, t);                 // 3. |x + t|, |x - t| < 2.01q
+  __m256d xr = kReduceX ? reduce_signed(x, q_inv, c) : x;  // 1. |x| <= 0.51q (or < 2.01q)
+  __m256d t = mul_mod_signed(y, w, wq, c);                 // 2. |t| < 1.5q
+  x = _mm256_add_pd(xr, t);                                // 3. x + t, x - t
   y = _mm256_sub_pd(xr, t);
 }
 
@@ -99,6 +103,15 @@ inline void inverse_butterfly(__m256d& x, __m256d& y, __m256d w, __m256d wq, __m
   y = mul_mod_signed(d, w, wq, c);
 }
 
+enum class Pass { kForwardReduceX, kForward, kInverse };
+
+template <Pass P>
+inline void butterfly(__m256d& x, __m256d& y, __m256d w, __m256d wq, __m256d q_inv,
+                      const FpConsts& c) {
+  if constexpr (P == Pass::kInverse) inverse_butterfly(x, y, w, wq, q_inv, c);
+  else forward_butterfly<P == Pass::kForwardReduceX>(x, y, w, wq, q_inv, c);
+}
+
 // Signed (-8q, 8q) -> [0, q).
 inline __m256d to_canonical(__m256d x, __m256d q_inv, const FpConsts& c) {
   __m256d r = reduce_signed(x, q_inv, c);  // [-0.51q, 0.51q]
@@ -107,7 +120,7 @@ inline __m256d to_canonical(__m256d x, __m256d q_inv, const FpConsts& c) {
 
 // Stages with t >= 4 (block i of stage m uses twiddle m + i). kConvertIn: the buffer still
 // holds integers (first forward stage).
-template <bool kForward, bool kConvertIn>
+template <Pass P, bool kConvertIn>
 void wide_stage(std::uint64_t* a, std::size_t m, std::size_t t, const double* w_val,
                 const double* w_quo, __m256d q_inv, const FpConsts& c) {
   for (std::size_t i = 0; i < m; ++i) {
@@ -117,8 +130,7 @@ void wide_stage(std::uint64_t* a, std::size_t m, std::size_t t, const double* w_
     for (std::size_t j = 0; j < t; j += 4) {
       __m256d vx = kConvertIn ? load_u64_as_pd(x + j) : load_pd(x + j);
       __m256d vy = kConvertIn ? load_u64_as_pd(y + j) : load_pd(y + j);
-      if constexpr (kForward) forward_butterfly(vx, vy, w, wq, q_inv, c);
-      else inverse_butterfly(vx, vy, w, wq, q_inv, c);
+      butterfly<P>(vx, vy, w, wq, q_inv, c);
       store_pd(x + j, vx);
       store_pd(y + j, vy);
     }
@@ -137,25 +149,40 @@ inline __m256d twiddles_t1(const double* w, std::size_t b) {
 }
 
 // Stages t = 2 and t = 1 on one 8-element chunk v0 = e[0..3], v1 = e[4..7] in registers.
-template <bool kForward>
+template <Pass P>
 inline void chunk_t2(__m256d& v0, __m256d& v1, __m256d w, __m256d wq, __m256d q_inv,
                      const FpConsts& c) {
   __m256d x = _mm256_permute2f128_pd(v0, v1, 0x20);  // e0 e1 e4 e5
   __m256d y = _mm256_permute2f128_pd(v0, v1, 0x31);  // e2 e3 e6 e7
-  if constexpr (kForward) forward_butterfly(x, y, w, wq, q_inv, c);
-  else inverse_butterfly(x, y, w, wq, q_inv, c);
+  butterfly<P>(x, y, w, wq, q_inv, c);
   v0 = _mm256_permute2f128_pd(x, y, 0x20);
   v1 = _mm256_permute2f128_pd(x, y, 0x31);
 }
-template <bool kForward>
+template <Pass P>
 inline void chunk_t1(__m256d& v0, __m256d& v1, __m256d w, __m256d wq, __m256d q_inv,
                      const FpConsts& c) {
   __m256d x = _mm256_unpacklo_pd(v0, v1);  // e0 e4 e2 e6
   __m256d y = _mm256_unpackhi_pd(v0, v1);  // e1 e5 e3 e7
-  if constexpr (kForward) forward_butterfly(x, y, w, wq, q_inv, c);
-  else inverse_butterfly(x, y, w, wq, q_inv, c);
+  butterfly<P>(x, y, w, wq, q_inv, c);
   v0 = _mm256_unpacklo_pd(x, y);
   v1 = _mm256_unpackhi_pd(x, y);
+}
+
+// Stages t = 2 and t = 1 per 8-element chunk in registers, then reduction to [0, q) (also a
+// valid lazy output) and conversion back to integers. kT2Reduces: stage t = 2 has even index.
+template <bool kT2Reduces>
+void forward_last_stages(std::uint64_t* a, std::size_t n, const double* w_val, const double* w_quo,
+                         __m256d q_inv, const FpConsts& c) {
+  constexpr Pass p2 = kT2Reduces ? Pass::kForwardReduceX : Pass::kForward;
+  constexpr Pass p1 = kT2Reduces ? Pass::kForward : Pass::kForwardReduceX;
+  for (std::size_t k = 0; k < n / 8; ++k) {
+    std::uint64_t* p = a + 8 * k;
+    __m256d v0 = load_pd(p), v1 = load_pd(p + 4);
+    chunk_t2<p2>(v0, v1, twiddles_t2(w_val, n / 4 + 2 * k), twiddles_t2(w_quo, n / 4 + 2 * k), q_inv, c);
+    chunk_t1<p1>(v0, v1, twiddles_t1(w_val, n / 2 + 4 * k), twiddles_t1(w_quo, n / 2 + 4 * k), q_inv, c);
+    store_pd_as_u64(p, to_canonical(v0, q_inv, c));
+    store_pd_as_u64(p + 4, to_canonical(v1, q_inv, c));
+  }
 }
 
 void forward_ntt_fp(std::uint64_t* a, const NttTables& tables) {
@@ -165,21 +192,17 @@ void forward_ntt_fp(std::uint64_t* a, const NttTables& tables) {
   const __m256d q_inv = _mm256_set1_pd(1.0 / static_cast<double>(qv));
   const double* w_val = tables.root_fp();
   const double* w_quo = tables.root_fp_quotients();
-  // 1. Stages t = n/2 .. 4; the first one converts the integers ([0, 4q)) to doubles.
-  wide_stage<true, true>(a, 1, n / 2, w_val, w_quo, q_inv, c);
-  for (std::size_t m = 2, t = n / 4; t >= 4; m <<= 1, t >>= 1) {
-    wide_stage<true, false>(a, m, t, w_val, w_quo, q_inv, c);
+  // 1. Stages t = n/2 .. 4 (stage s reduces x when s is even); the first one converts the
+  // integers ([0, 4q)) to doubles.
+  wide_stage<Pass::kForwardReduceX, true>(a, 1, n / 2, w_val, w_quo, q_inv, c);
+  int stage = 1;
+  for (std::size_t m = 2, t = n / 4; t >= 4; m <<= 1, t >>= 1, ++stage) {
+    if (stage % 2 == 0) wide_stage<Pass::kForwardReduceX, false>(a, m, t, w_val, w_quo, q_inv, c);
+    else wide_stage<Pass::kForward, false>(a, m, t, w_val, w_quo, q_inv, c);
   }
-  // 2. Stages t = 2 (m = n/4) and t = 1 (m = n/2) per 8-element chunk in registers, then
-  // 3. reduction to [0, q) (also a valid lazy output) and conversion back to integers.
-  for (std::size_t k = 0; k < n / 8; ++k) {
-    std::uint64_t* p = a + 8 * k;
-    __m256d v0 = load_pd(p), v1 = load_pd(p + 4);
-    chunk_t2<true>(v0, v1, twiddles_t2(w_val, n / 4 + 2 * k), twiddles_t2(w_quo, n / 4 + 2 * k), q_inv, c);
-    chunk_t1<true>(v0, v1, twiddles_t1(w_val, n / 2 + 4 * k), twiddles_t1(w_quo, n / 2 + 4 * k), q_inv, c);
-    store_pd_as_u64(p, to_canonical(v0, q_inv, c));
-    store_pd_as_u64(p + 4, to_canonical(v1, q_inv, c));
-  }
+  // 2. Stages t = 2 and t = 1 (indices log n - 2 and log n - 1), then [0, q).
+  if (stage % 2 == 0) forward_last_stages<true>(a, n, w_val, w_quo, q_inv, c);
+  else forward_last_stages<false>(a, n, w_val, w_quo, q_inv, c);
 }
 
 }  // namespace
@@ -207,15 +230,15 @@ void inverse_ntt(std::uint64_t* a, const NttTables& tables) {
   for (std::size_t k = 0; k < n / 8; ++k) {
     std::uint64_t* p = a + 8 * k;
     __m256d v0 = load_u64_as_pd(p), v1 = load_u64_as_pd(p + 4);
-    chunk_t1<false>(v0, v1, twiddles_t1(w_val, n / 2 + 4 * k), twiddles_t1(w_quo, n / 2 + 4 * k), q_inv, c);
-    chunk_t2<false>(v0, v1, twiddles_t2(w_val, n / 4 + 2 * k), twiddles_t2(w_quo, n / 4 + 2 * k), q_inv, c);
+    chunk_t1<Pass::kInverse>(v0, v1, twiddles_t1(w_val, n / 2 + 4 * k), twiddles_t1(w_quo, n / 2 + 4 * k), q_inv, c);
+    chunk_t2<Pass::kInverse>(v0, v1, twiddles_t2(w_val, n / 4 + 2 * k), twiddles_t2(w_quo, n / 4 + 2 * k), q_inv, c);
     store_pd(p, v0);
     store_pd(p + 4, v1);
   }
   // 2. Stages t = 4 .. n/4; values stay in (-1.5q, 1.5q).
   std::size_t t = 4;
   for (std::size_t m = n / 8; m > 1; m >>= 1, t <<= 1) {
-    wide_stage<false, false>(a, m, t, w_val, w_quo, q_inv, c);
+    wide_stage<Pass::kInverse, false>(a, m, t, w_val, w_quo, q_inv, c);
   }
   // 3. Last stage (t = n/2) with 1/n folded in, reduced to [0, q) and converted back.
   const ShoupOperand inv_n = tables.inv_n(), inv_n_w = tables.inv_n_root();
