@@ -90,6 +90,9 @@ Plan lower(const QuantizedModel& q) {
     const auto& l = q.layers[i];
     const std::string idx = std::to_string(i);
     if (l.kind == LayerKind::kSquare) {
+      // Squaring costs grow with the level (HPS: ~2l NTTs; relinearisation: l(l+1)), so the
+      // parameters may drop primes right before it when the noise allows.
+      p.steps.push_back({OpKind::kModSwitch, "mod_switch_pre" + idx, l.out.size(), {}});
       p.steps.push_back({OpKind::kSquare, "square" + idx, l.out.size(), {}});
       p.steps.push_back({OpKind::kRelinearize, "relinearize" + idx, l.out.size(), {}});
       p.steps.push_back({OpKind::kModSwitch, "mod_switch" + idx, l.out.size(), {}});

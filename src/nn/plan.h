@@ -73,8 +73,8 @@ struct Plan {
   nlohmann::json to_json() const;  // step list with sizes and tap counts
 };
 
-// Lowers a quantised model: Encrypt, then per layer Linear or Square+Relinearize+ModSwitch, then a
-// final ModSwitch (smallest ciphertexts back to the key holder) and Decrypt.
+// Lowers a quantised model: Encrypt, then per layer Linear or ModSwitch+Square+Relinearize+ModSwitch,
+// then a final ModSwitch (smallest ciphertexts back to the key holder) and Decrypt.
 Plan lower(const QuantizedModel& q);
 
 }  // namespace leukocrypt::nn
