@@ -123,6 +123,8 @@ nlohmann::json PrepareSummary::to_json() const {
   for (const auto& b : skipped) j["skipped_files"].push_back({{"source", b.source}, {"reason", b.reason}});
   j["ignored_non_images"] = ignored_non_images;
   j["seconds"] = seconds;
+  j["stage_seconds"] = nlohmann::json::object();
+  for (const auto& [name, sec] : stages.stages()) j["stage_seconds"][name] = sec;
   return j;
 }
 
@@ -220,10 +222,13 @@ PrepareSummary prepare_dataset(const PrepareOptions& options_in) {
     throw IoError("output '" + options.out.string() + "' already exists (use --force to replace it)");
 
   PrepareSummary s;
+  Timer stage;
   Discovery found = discover_cells(options.input, options.layout, options.skip_bad);
   s.layout = found.layout;
   s.skipped = found.bad;
   s.ignored_non_images = found.ignored_non_images;
+  s.stages.add("discover", stage.seconds());
+  stage.reset();
 
   // Decode + preprocess every cell in parallel; errors are kept per cell so the reported one
   // (without --skip-bad) is the first in file order, whatever the thread timing.
@@ -245,6 +250,8 @@ PrepareSummary prepare_dataset(const PrepareOptions& options_in) {
       bar.tick();
     });
   }
+  s.stages.add("decode+preprocess", stage.seconds());
+  stage.reset();
   std::vector<Record> kept;
   kept.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
@@ -270,6 +277,8 @@ PrepareSummary prepare_dataset(const PrepareOptions& options_in) {
   }
   s.total = kept.size();
   s.out = options.out;
+  s.stages.add("split", stage.seconds());
+  stage.reset();
 
   TempDir tmp(options.out);
   const int size = options.preprocess.size;
@@ -282,6 +291,7 @@ PrepareSummary prepare_dataset(const PrepareOptions& options_in) {
   s.seconds = timer.seconds();
   write_bytes(tmp.path() / "dataset.json", dataset_metadata(options, s).dump(2) + "\n");
   tmp.commit(options.out, options.force);
+  s.stages.add("write", stage.seconds());
   s.seconds = timer.seconds();
   return s;
 }

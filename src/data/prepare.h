@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/timer.h"
 #include "data/dataset.h"
 #include "data/discover.h"
 #include "data/image.h"
@@ -40,6 +41,7 @@ struct PrepareSummary {
   std::vector<BadInput> skipped;
   std::size_t ignored_non_images = 0;
   double seconds = 0;
+  StageTimes stages;  // discover, decode+preprocess, split, write (wall seconds)
   nlohmann::json to_json() const;
   std::string to_text() const;  // the human-readable summary the CLI prints
 };
