@@ -18,6 +18,8 @@ namespace leukocrypt::data {
 namespace {
 
 constexpr std::size_t kMaxImageFileBytes = std::size_t(256) << 20;
+constexpr std::uint64_t kMaxImageSide = 1u << 15;
+constexpr std::uint64_t kMaxImagePixels = std::uint64_t(1) << 26;  // 67 Mpx: cells are ~0.2 Mpx
 
 std::string lower_ext(const std::filesystem::path& p) {
   std::string e = p.extension().string();
@@ -70,17 +72,33 @@ std::uint32_t le32(const std::string& s, std::size_t off) {
          std::uint32_t(static_cast<unsigned char>(s[off + 3])) << 24;
 }
 
+std::uint32_t be32(const std::string& s, std::size_t off) {
+  return std::uint32_t(static_cast<unsigned char>(s[off])) << 24 | std::uint32_t(static_cast<unsigned char>(s[off + 1])) << 16 |
+         std::uint32_t(static_cast<unsigned char>(s[off + 2])) << 8 | std::uint32_t(static_cast<unsigned char>(s[off + 3]));
+}
+
+// A header claiming a huge frame would make the decoder allocate gigabytes before failing.
+void check_dimensions(std::uint64_t w, std::uint64_t h, const std::string& name) {
+  if (w > kMaxImageSide || h > kMaxImageSide || w * h > kMaxImagePixels)
+    throw FormatError("image '" + name + "' claims " + std::to_string(w) + "x" + std::to_string(h) +
+                      " pixels, more than the limit of " + std::to_string(kMaxImageSide) + " per side / " +
+                      std::to_string(kMaxImagePixels) + " in all");
+}
+
 // Cheap structural checks before decoding, so a truncated file gets a precise message (and the
 // codec libraries do not print their own warnings): a PNG ends with its IEND chunk, a BMP is as
 // long as its header says, a JPEG ends with its end-of-image marker (libjpeg would otherwise pad
 // a truncated file grey and only warn).
 void check_complete(const std::string& b, const std::string& name) {
   if (starts_with(b, {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'})) {
+    if (b.size() >= 24) check_dimensions(be32(b, 16), be32(b, 20), name);  // IHDR width, height
     if (!ends_near(b, std::string("IEND\xAE\x42\x60\x82", 8)))
       throw FormatError("image '" + name + "' is a truncated PNG (no IEND chunk at the end; " +
                         std::to_string(b.size()) + " bytes)");
   } else if (starts_with(b, {'B', 'M'})) {
     if (b.size() < 54) throw FormatError("image '" + name + "' is a truncated BMP (" + std::to_string(b.size()) + " bytes)");
+    const auto height = static_cast<std::int32_t>(le32(b, 22));  // negative: top-down rows
+    check_dimensions(le32(b, 18), height < 0 ? 0u - static_cast<std::uint32_t>(height) : std::uint32_t(height), name);
     const std::uint32_t declared = le32(b, 2);
     if (declared != 0 && b.size() < declared)
       throw FormatError("image '" + name + "' is a truncated BMP (" + std::to_string(b.size()) + " of " +

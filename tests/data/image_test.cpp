@@ -169,6 +169,17 @@ TEST(DataImage, TruncatedAndCorruptFilesGiveFormatErrorNamingTheFile) {
   EXPECT_THROW(load_image_rgb(empty), FormatError);
 }
 
+// A real PNG / BMP whose header is edited to claim a huge frame is refused before decoding.
+TEST(DataImage, HugeClaimedDimensionsAreRefused) {
+  std::string png = slurp(fold225() / "all" / "UID_16_11_1_all.png");
+  png[16] = 0x7F;  // IHDR width -> ~2^31
+  auto msg = error_of<FormatError>([&] { decode_image_rgb(png, "huge.png"); });
+  EXPECT_NE(msg.find("huge.png"), std::string::npos) << msg;
+  std::string bmp = slurp(originals() / "UID_16_11_1_all.bmp");
+  bmp[21] = 0x10;  // width -> 2^28 + 450
+  EXPECT_THROW(decode_image_rgb(bmp, "huge.bmp"), FormatError);
+}
+
 TEST(DataImage, UnreadableFileGivesIoError) {
   ScratchDir tmp;
   EXPECT_NE(error_of<IoError>([&] { load_image_rgb(tmp / "missing.png"); }).find("missing.png"), std::string::npos);
