@@ -107,7 +107,25 @@ void register_serve(CLI::App& root) {
   });
 }
 
+// `leukocrypt card`: the model card GET /v1/model would serve, without a server (offline keygen:
+// `leukocrypt card ... > model.json && leukocrypt keygen --params model.json`).
+void register_card(CLI::App& root) {
+  auto model = std::make_shared<std::string>();
+  auto params = std::make_shared<std::string>();
+  auto* cmd = root.add_subcommand("card", "Provider: print the model card (what GET /v1/model serves)");
+  cmd->add_option("--model", *model, "Model file (native format)")->required();
+  cmd->add_option("--params", *params, "params.json")->required();
+  cmd->callback([model, params] {
+#ifdef LEUKOCRYPT_SERVICE_HE
+    print_json(service::make_he_runner({*model, *params, {}})->model_card());
+#else
+    throw Error("this build has no encrypted-inference runner (lc_nn/lc_he missing)");
+#endif
+  });
+}
+
 const CommandRegistrar kRegistrar(800, register_serve);
+const CommandRegistrar kCardRegistrar(801, register_card);
 
 }  // namespace
 }  // namespace leukocrypt::cli

@@ -45,6 +45,9 @@ nlohmann::json keygen(const nn::BfvSettings& settings, const KeyPaths& paths, co
   auto secret = key_container(wire::Kind::kSecretKey, settings, key_id);
   auto pub = key_container(wire::Kind::kPublicKey, settings, key_id);
   auto eval = key_container(wire::Kind::kEvalKeys, settings, key_id);
+  // Offline `infer` without --params runs with what eval.key records: the card's quantisation too.
+  if (card.is_object() && card.contains("quantize") && card["quantize"].is_object())
+    eval.meta = nlohmann::json{{"settings", settings.to_json()}, {"quantization", card["quantize"]}}.dump();
   auto relin = holder.relin_keys();
   for (std::size_t j = 0; j < holder.contexts().size(); ++j) {
     secret.blobs.push_back(bfv::save(holder.secret_key(j)));
