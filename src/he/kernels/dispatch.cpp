@@ -2,6 +2,7 @@
 // entry points, each one indirect call through the active table.
 #include "he/kernels/dispatch.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -11,6 +12,7 @@
 #include "he/kernels/eltwise.h"
 #include "he/kernels/isa_kernels.h"
 #include "he/kernels/kernel_table.h"
+#include "he/math/primes.h"
 
 namespace leukocrypt::he {
 namespace {
@@ -65,6 +67,38 @@ bool cpu_has(KernelIsa isa) {
   return false;
 }
 
+// A SIMD table must reproduce the scalar kernels on a small known input before it is used: a
+// cheap guard (microseconds, once per process) for kernels that the build machine may not have
+// been able to run. Covers the SIMD paths (q < 2^50) of every kernel.
+bool passes_self_test(const KernelTable& k) {
+  constexpr std::size_t kN = 64;
+  const Modulus q(ntt_primes_below(40, 6, 1)[0]);
+  const NttTables tables(kN, q);
+  std::uint64_t a[kN], b[kN], ref[kN], got[kN];
+  std::uint64_t state = 0x9e3779b97f4a7c15ull;
+  for (std::size_t i = 0; i < kN; ++i) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    a[i] = (state >> 11) % q.value();
+    b[i] = (state >> 7) % q.value();
+  }
+  a[0] = 0;
+  a[1] = q.value() - 1;
+  auto same = [&] { return std::equal(ref, ref + kN, got); };
+  const ShoupOperand w = make_shoup(q.value() - 2, q.value());
+  std::copy(a, a + kN, ref); std::copy(a, a + kN, got);
+  scalar::forward_ntt(ref, tables); k.forward_ntt(got, tables);
+  if (!same()) return false;
+  scalar::inverse_ntt(ref, tables); k.inverse_ntt(got, tables);
+  if (!same()) return false;
+  scalar::eltwise_mul_mod(ref, a, b, kN, q); k.mul_mod(got, a, b, kN, q);
+  if (!same()) return false;
+  std::copy(b, b + kN, ref); std::copy(b, b + kN, got);
+  scalar::eltwise_fma_scalar_mod(ref, a, w, kN, q); k.fma_scalar_mod(got, a, w, kN, q);
+  if (!same()) return false;
+  scalar::eltwise_sub_mod(ref, a, b, kN, q); k.sub_mod(got, a, b, kN, q);
+  return same();
+}
+
 }  // namespace
 
 KernelIsa select_isa(const char* env) {
@@ -94,7 +128,13 @@ KernelIsa best_supported_isa() {
 }
 
 KernelIsa active_isa() {
-  static const KernelIsa isa = select_isa(std::getenv("LEUKOCRYPT_KERNELS"));
+  static const KernelIsa isa = [] {
+    const KernelIsa chosen = select_isa(std::getenv("LEUKOCRYPT_KERNELS"));
+    if (chosen == KernelIsa::kScalar || passes_self_test(kernel_table(chosen))) return chosen;
+    std::fprintf(stderr, "leukocrypt: %s kernels failed their self-test, using scalar\n",
+                 to_string(chosen));
+    return KernelIsa::kScalar;
+  }();
   return isa;
 }
 
