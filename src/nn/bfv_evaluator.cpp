@@ -1,10 +1,14 @@
 // Server-side plan execution on BFV ciphertexts.
 #include "nn/bfv_evaluator.h"
 
+#include <algorithm>
+
 #include "common/error.h"
 #include "common/thread_pool.h"
 #include "common/timer.h"
 #include "he/bfv/serialization.h"
+#include "he/kernels/eltwise.h"
+#include "he/math/modulus.h"
 #include "nn/crt.h"
 
 namespace leukocrypt::nn {
@@ -69,19 +73,63 @@ void BfvPlanEvaluator::check_batch(const EncryptedBatch& batch) const {
   }
 }
 
+namespace {
+
+// Centred representative of w mod t (|w| < t/2 for every quantised weight, but be exact anyway),
+// then its residue mod q: the same scalar the Evaluator's multiply_scalar_add_inplace uses.
+std::uint64_t weight_mod_q(std::int64_t w, std::uint64_t t, std::uint64_t q) {
+  const Int128 tt = Int128(t);
+  Int128 r = Int128(w) % tt;
+  if (r < 0) r += tt;
+  if (r > tt / 2) r -= tt;
+  Int128 m = r % Int128(q);
+  if (m < 0) m += q;
+  return std::uint64_t(m);
+}
+
+// Coefficients per block: the accumulator block (2 polys x kBlock x 8 bytes) stays in L1 while
+// every tap's input block streams through once (the unblocked op re-reads and re-writes the
+// whole accumulator for every tap: twice the memory traffic).
+constexpr std::size_t kBlock = 1024;
+
+}  // namespace
+
 void BfvPlanEvaluator::run_linear(std::size_t s, EncryptedBatch& batch) const {
   const auto& l = plan_.steps[s].linear;
   const std::size_t k = batch.primes(), n_out = std::size_t(l.n_out);
+  const std::size_t level = batch.values[0][0].level();
+  for (std::size_t j = 0; j < k; ++j)
+    for (const auto& ct : batch.values[j])
+      require(ct.level() == level && ct.size() == 2, "linear step: inputs at different levels or sizes");
+  // Shoup operands of every tap for every prime present: [plain prime][tap * level + i].
+  std::vector<std::vector<he::ShoupOperand>> shoup(k);
+  ThreadPool::global().parallel_for(0, k, [&](std::size_t j) {
+    const auto& ctx = *contexts_[j];
+    shoup[j].resize(l.weight.size() * level);
+    for (std::size_t tap = 0; tap < l.weight.size(); ++tap)
+      for (std::size_t i = 0; i < level; ++i) {
+        const std::uint64_t q = ctx.modulus(i).value();
+        shoup[j][tap * level + i] = he::make_shoup(weight_mod_q(l.weight[tap], settings_.plain_primes[j], q), q);
+      }
+  });
+  const std::size_t n = settings_.n;
   std::vector<std::vector<bfv::Ciphertext>> out(k, std::vector<bfv::Ciphertext>(n_out));
   ThreadPool::global().parallel_for(0, k * n_out, [&](std::size_t idx) {
     const std::size_t j = idx / n_out, o = idx % n_out;
-    const auto& ev = evaluators_[j];
+    const auto& ctx = *contexts_[j];
     const auto& in = batch.values[j];
-    bfv::Ciphertext acc;
-    for (auto tap = l.row_start[o]; tap < l.row_start[o + 1]; ++tap)
-      ev.multiply_scalar_add_inplace(acc, in[l.index[tap]], l.weight[tap]);
-    if (acc.empty()) acc = ev.multiply_scalar(in[0], 0);  // no taps: the bias alone
-    ev.add_scalar_inplace(acc, bias_mod_[s][j][o]);
+    bfv::Ciphertext acc(ctx.params_id(), n, level, 2);  // zero: an encryption of 0 with no noise
+    for (std::size_t i = 0; i < level; ++i) {
+      const he::Modulus& q = ctx.modulus(i);
+      for (std::size_t poly = 0; poly < 2; ++poly)
+        for (std::size_t c0 = 0; c0 < n; c0 += kBlock) {
+          const std::size_t len = std::min(kBlock, n - c0);
+          std::uint64_t* a = acc.data(poly, i) + c0;
+          for (auto tap = l.row_start[o]; tap < l.row_start[o + 1]; ++tap)
+            he::eltwise_fma_scalar_mod(a, in[l.index[tap]].data(poly, i) + c0, shoup[j][tap * level + i], len, q);
+        }
+    }
+    evaluators_[j].add_scalar_inplace(acc, bias_mod_[s][j][o]);
     out[j][o] = std::move(acc);
   });
   batch.values = std::move(out);
