@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "common/aligned_buffer.h"
 
@@ -16,6 +17,21 @@ class Ciphertext {
   Ciphertext() = default;
   Ciphertext(std::uint64_t params_id, std::size_t n, std::size_t level, std::size_t size)
       : params_id_(params_id), n_(n), level_(level), size_(size), data_(size * level * n) {}
+  // Copies only the live polynomials (a relinearised or switched-down ciphertext keeps its larger
+  // buffer; its copies do not).
+  Ciphertext(const Ciphertext& o)
+      : params_id_(o.params_id_), n_(o.n_), level_(o.level_), size_(o.size_), data_(o.raw_size()) {
+    if (o.raw_size()) std::memcpy(data_.data(), o.data_.data(), o.raw_size() * sizeof(std::uint64_t));
+  }
+  Ciphertext& operator=(const Ciphertext& o) {
+    if (this != &o) {
+      Ciphertext tmp(o);
+      *this = std::move(tmp);
+    }
+    return *this;
+  }
+  Ciphertext(Ciphertext&&) noexcept = default;
+  Ciphertext& operator=(Ciphertext&&) noexcept = default;
 
   std::uint64_t params_id() const { return params_id_; }
   std::size_t n() const { return n_; }
