@@ -1,6 +1,7 @@
 // Writes a real-shaped model with random weights (fixed seed) in the native format, for
 // benchmarks and CLI checks before a trained model exists:
 //   nn_random_model cnmc OUT [SEED]   3x32x32: conv 5x5/2 ->5, x², pool 3/1, conv 3/2 ->8, conv 3 ->10, x², dense 250->16->2
+//   (a 4th argument WMAX stores quantisation settings weight_max = WMAX in the metadata)
 //   nn_random_model mnist OUT [SEED]  CryptoNets MNIST: conv 5x5/2 pad 1 ->5 (845), x², dense 845->100, x², dense 100->10
 #include <cmath>
 #include <cstdlib>
@@ -40,7 +41,7 @@ Layer simple(LayerKind k) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::cerr << "usage: nn_random_model cnmc|mnist OUT [SEED]\n";
+    std::cerr << "usage: nn_random_model cnmc|mnist OUT [SEED [WMAX]]\n";
     return 2;
   }
   const std::string arch = argv[1];
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
     std::cerr << "unknown arch '" << arch << "'\n";
     return 2;
   }
+  if (argc > 4) m.metadata["quantization"] = {{"weight_max", {std::atoi(argv[4])}}};
   save_model(m, argv[2]);
   std::cout << "wrote " << argv[2] << "\n";
   return 0;
