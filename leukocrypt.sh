@@ -75,13 +75,14 @@ MSG
 
 run_tests() {
   build
-  log "running the test suite"
-  (cd "$BUILD" && ctest --output-on-failure -j "$JOBS" --timeout 1500)
   # Every untrusted-bytes loader is fuzzed for a bounded time (libFuzzer, ASan+UBSan, clang build).
   if [ "${LEUKOCRYPT_SKIP_FUZZ:-0}" != 1 ]; then
     log "fuzzing the loaders (${LEUKOCRYPT_FUZZ_SECONDS:-10}s each)"
     "$ROOT/scripts/fuzz.sh" "${LEUKOCRYPT_FUZZ_SECONDS:-10}"
   fi
+  log "running the test suite"
+  cd "$BUILD"
+  ctest --output-on-failure -j "$JOBS" --timeout 1500
 }
 
 cmd="${1:-help}"
