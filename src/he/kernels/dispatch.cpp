@@ -70,6 +70,8 @@ bool cpu_has(KernelIsa isa) {
 // A SIMD table must reproduce the scalar kernels on a small known input before it is used: a
 // cheap guard (microseconds, once per process) for kernels that the build machine may not have
 // been able to run. Covers the SIMD paths (q < 2^50) of every kernel.
+}  // namespace
+
 bool passes_self_test(const KernelTable& k) {
   constexpr std::size_t kN = 64;
   const Modulus q(ntt_primes_below(40, 6, 1)[0]);
@@ -98,8 +100,6 @@ bool passes_self_test(const KernelTable& k) {
   scalar::eltwise_sub_mod(ref, a, b, kN, q); k.sub_mod(got, a, b, kN, q);
   return same();
 }
-
-}  // namespace
 
 KernelIsa select_isa(const char* env) {
   const KernelIsa best = best_supported_isa();

@@ -39,6 +39,10 @@ struct KernelTable {
 // The table for `isa`; throws InvalidArgument when !isa_supported(isa).
 const KernelTable& kernel_table(KernelIsa isa);
 
+// Whether table `k` reproduces the scalar kernels on a small known input (NTT n = 64, a 40-bit
+// prime, and element-wise ops); active_isa() falls back to scalar when this fails.
+bool passes_self_test(const KernelTable& k);
+
 // The table of active_isa().
 const KernelTable& active_kernel_table();
 

@@ -221,6 +221,20 @@ TEST(Dispatch, SelectIsaHonoursOverride) {
   EXPECT_EQ(active_isa(), select_isa(std::getenv("LEUKOCRYPT_KERNELS")));
 }
 
+TEST(Dispatch, SelfTestAcceptsGoodAndRejectsBrokenTables) {
+  for (const Variant& v : variants()) EXPECT_TRUE(passes_self_test(v.table)) << v.name;
+  KernelTable broken = kernel_table(KernelIsa::kScalar);
+  EXPECT_TRUE(passes_self_test(broken));
+  broken.inverse_ntt = [](std::uint64_t* a, const NttTables& t) {
+    scalar::inverse_ntt(a, t);
+    a[t.n() - 1] ^= 1;
+  };
+  EXPECT_FALSE(passes_self_test(broken));
+  broken = kernel_table(KernelIsa::kScalar);
+  broken.fma_scalar_mod = scalar::eltwise_mul_scalar_mod;
+  EXPECT_FALSE(passes_self_test(broken));
+}
+
 TEST(Dispatch, PublicFunctionsAgreeWithScalar) {
   const std::size_t n = 4096;
   const std::uint64_t qv = ntt_primes_below(50, 12, 1)[0];
