@@ -101,6 +101,9 @@ void Server::install_routes() {
     std::string msg = res.status == 404 ? "no such endpoint: " + req.method + " " + req.path
                       : res.status == 413 ? "request body exceeds the server's size limit"
                                           : "HTTP error " + std::to_string(res.status);
+    // httplib caps form-encoded bodies at 8 KiB: curl's default for --data-binary.
+    if (res.status == 413 && req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) == 0)
+      msg = "form-encoded bodies are limited to 8 KiB: send containers with Content-Type: application/octet-stream";
     json_error(res, res.status, default_code(res.status), msg);
     return httplib::Server::HandlerResponse::Handled;
   }));

@@ -39,6 +39,7 @@ struct TempDir {
     fs::create_directories(path);
   }
   ~TempDir() {
+    if (std::getenv("LEUKOCRYPT_KEEP_TEST_DIR")) return;  // for debugging: keep model, params, keys, logs
     std::error_code ec;
     fs::remove_all(path, ec);
   }
