@@ -2,6 +2,8 @@
 #include "nn/bfv_evaluator.h"
 
 #include <algorithm>
+#include <tuple>
+#include <utility>
 
 #include "common/error.h"
 #include "common/thread_pool.h"
@@ -87,10 +89,36 @@ std::uint64_t weight_mod_q(std::int64_t w, std::uint64_t t, std::uint64_t q) {
   return std::uint64_t(m);
 }
 
-// Coefficients per block: the accumulator block (2 polys x kBlock x 8 bytes) stays in L1 while
-// every tap's input block streams through once (the unblocked op re-reads and re-writes the
-// whole accumulator for every tap: twice the memory traffic).
-constexpr std::size_t kBlock = 1024;
+// Outputs are computed in groups of kGroup that share one pass over their inputs: for every block
+// of kBlock coefficients, each input block is read once and folded into every accumulator of the
+// group that uses it (G x 2 KiB accumulators stay in L1/L2). Without grouping, a dense layer
+// re-reads every input ciphertext once per output and is memory-bound.
+constexpr std::size_t kBlock = 256;
+constexpr std::size_t kGroup = 16;
+
+struct GroupTaps {
+  std::vector<std::uint32_t> inputs;      // distinct inputs used by the group, ascending
+  std::vector<std::uint32_t> entry_start; // per input: range into entries
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> entries;  // (output in group, tap index)
+};
+
+GroupTaps group_taps(const LinearOp& l, std::size_t o0, std::size_t o1) {
+  std::vector<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>> all;  // (input, g, tap)
+  for (std::size_t o = o0; o < o1; ++o)
+    for (auto tap = l.row_start[o]; tap < l.row_start[o + 1]; ++tap)
+      all.emplace_back(l.index[tap], std::uint32_t(o - o0), tap);
+  std::sort(all.begin(), all.end());
+  GroupTaps g;
+  for (std::size_t k = 0; k < all.size(); ++k) {
+    if (k == 0 || std::get<0>(all[k]) != std::get<0>(all[k - 1])) {
+      g.inputs.push_back(std::get<0>(all[k]));
+      g.entry_start.push_back(std::uint32_t(g.entries.size()));
+    }
+    g.entries.emplace_back(std::get<1>(all[k]), std::get<2>(all[k]));
+  }
+  g.entry_start.push_back(std::uint32_t(g.entries.size()));
+  return g;
+}
 
 }  // namespace
 
@@ -112,25 +140,40 @@ void BfvPlanEvaluator::run_linear(std::size_t s, EncryptedBatch& batch) const {
         shoup[j][tap * level + i] = he::make_shoup(weight_mod_q(l.weight[tap], settings_.plain_primes[j], q), q);
       }
   });
+  const std::size_t groups = (n_out + kGroup - 1) / kGroup;
+  std::vector<GroupTaps> gt(groups);
+  ThreadPool::global().parallel_for(0, groups, [&](std::size_t g) {
+    gt[g] = group_taps(l, g * kGroup, std::min(n_out, (g + 1) * kGroup));
+  });
   const std::size_t n = settings_.n;
   std::vector<std::vector<bfv::Ciphertext>> out(k, std::vector<bfv::Ciphertext>(n_out));
-  ThreadPool::global().parallel_for(0, k * n_out, [&](std::size_t idx) {
-    const std::size_t j = idx / n_out, o = idx % n_out;
+  ThreadPool::global().parallel_for(0, k * groups, [&](std::size_t idx) {
+    const std::size_t j = idx / groups, g = idx % groups;
+    const std::size_t o0 = g * kGroup, o1 = std::min(n_out, o0 + kGroup);
     const auto& ctx = *contexts_[j];
     const auto& in = batch.values[j];
-    bfv::Ciphertext acc(ctx.params_id(), n, level, 2);  // zero: an encryption of 0 with no noise
+    const auto& taps = gt[g];
+    std::vector<bfv::Ciphertext> acc;
+    acc.reserve(o1 - o0);
+    for (std::size_t o = o0; o < o1; ++o) acc.emplace_back(ctx.params_id(), n, level, 2);  // zero: noiseless 0
     for (std::size_t i = 0; i < level; ++i) {
       const he::Modulus& q = ctx.modulus(i);
       for (std::size_t poly = 0; poly < 2; ++poly)
         for (std::size_t c0 = 0; c0 < n; c0 += kBlock) {
           const std::size_t len = std::min(kBlock, n - c0);
-          std::uint64_t* a = acc.data(poly, i) + c0;
-          for (auto tap = l.row_start[o]; tap < l.row_start[o + 1]; ++tap)
-            he::eltwise_fma_scalar_mod(a, in[l.index[tap]].data(poly, i) + c0, shoup[j][tap * level + i], len, q);
+          for (std::size_t u = 0; u < taps.inputs.size(); ++u) {
+            const std::uint64_t* x = in[taps.inputs[u]].data(poly, i) + c0;
+            for (auto e = taps.entry_start[u]; e < taps.entry_start[u + 1]; ++e) {
+              const auto [go, tap] = taps.entries[e];
+              he::eltwise_fma_scalar_mod(acc[go].data(poly, i) + c0, x, shoup[j][std::size_t(tap) * level + i], len, q);
+            }
+          }
         }
     }
-    evaluators_[j].add_scalar_inplace(acc, bias_mod_[s][j][o]);
-    out[j][o] = std::move(acc);
+    for (std::size_t o = o0; o < o1; ++o) {
+      evaluators_[j].add_scalar_inplace(acc[o - o0], bias_mod_[s][j][o]);
+      out[j][o] = std::move(acc[o - o0]);
+    }
   });
   batch.values = std::move(out);
 }
