@@ -92,6 +92,11 @@ nlohmann::json run_train(const TrainRequest& req, std::ostream& log) {
     folds = kept;
   }
 
+  for (auto& f : folds) {
+    if (req.limit_train > 0 && static_cast<int64_t>(f.train.size()) > req.limit_train) f.train.resize(req.limit_train);
+    if (req.limit_val > 0 && static_cast<int64_t>(f.val.size()) > req.limit_val) f.val.resize(req.limit_val);
+  }
+
   CnnWidths widths{req.conv1, req.conv2, req.conv3, req.hidden, req.dropout};
   const int num_classes = static_cast<int>(data.classes.size());
   std::filesystem::create_directories(req.out);
@@ -165,12 +170,14 @@ nlohmann::json run_train(const TrainRequest& req, std::ostream& log) {
     fr["val_count"] = fold.val.size();
     fr["train"] = to_json(res.train, data.classes);
     fr["val"] = to_json(res.val, data.classes);
+    fr["val_before_bn_recalibration"] = {{"accuracy", res.val_before_recalibration.accuracy},
+                                         {"balanced_accuracy", res.val_before_recalibration.balanced_accuracy}};
     fr["train_seconds"] = res.train_seconds;
     fr["seconds_per_epoch"] = res.train_seconds / epochs;
 
     if (auto* seq = dynamic_cast<SequentialNetImpl*>(net.get())) {
-      auto model = to_nn_model(*seq, mnist ? "mnist-" + req.arch : "cnmc-" + req.arch.substr(req.arch.find('-') + 1),
-                               req.arch.substr(req.arch.find('-') + 1), data.classes);
+      const std::string variant = req.arch == "cnn-relu" ? "relu" : "x2";
+      auto model = to_nn_model(*seq, mnist ? "mnist-cryptonets" : "cnmc-" + variant, variant, data.classes);
       // The converted model must reproduce the trained net: compare logits on validation images.
       auto n_check = std::min<int64_t>(64, static_cast<int64_t>(fold.val.size()));
       std::vector<int64_t> ci(fold.val.begin(), fold.val.begin() + n_check);
@@ -212,7 +219,9 @@ nlohmann::json run_train(const TrainRequest& req, std::ostream& log) {
       fr["model"] = (dir / "model.lcm").string();
     }
     write_file_atomic(dir / "metrics.json", fr.dump(2) + "\n");
-    log << "fold " << fold.name << " final: train " << summary_line(res.train) << "\n"
+    log << "fold " << fold.name << " before batch-norm recalibration: val "
+        << summary_line(res.val_before_recalibration) << "\n"
+        << "fold " << fold.name << " final: train " << summary_line(res.train) << "\n"
         << "fold " << fold.name << " final: val   " << summary_line(res.val) << "  (" << std::fixed
         << std::setprecision(1) << res.train_seconds << " s)\n";
     acc.push_back(res.val.accuracy);

@@ -66,6 +66,33 @@ torch::Tensor predict_features(NetImpl& net, const torch::Tensor& images_u8, int
   return batched(net, images_u8, batch, [&](const torch::Tensor& x) { return net.features(x).flatten(1); });
 }
 
+void recalibrate_batchnorm(NetImpl& net, const torch::Tensor& images_u8, int64_t batch) {
+  std::vector<torch::nn::BatchNorm2dImpl*> bn2;
+  std::vector<torch::nn::BatchNorm1dImpl*> bn1;
+  for (const auto& m : net.modules(/*include_self=*/false)) {
+    if (auto* b = dynamic_cast<torch::nn::BatchNorm2dImpl*>(m.get())) bn2.push_back(b);
+    if (auto* b = dynamic_cast<torch::nn::BatchNorm1dImpl*>(m.get())) bn1.push_back(b);
+  }
+  if (bn2.empty() && bn1.empty()) return;
+  torch::NoGradGuard no_grad;
+  net.eval();  // dropout off
+  auto prepare = [](auto* b) {
+    b->reset_running_stats();
+    b->options.momentum(c10::nullopt);  // cumulative average over all batches
+    b->train();
+  };
+  for (auto* b : bn2) prepare(b);
+  for (auto* b : bn1) prepare(b);
+  for (int64_t s = 0; s < images_u8.size(0); s += batch) {
+    const int64_t e = std::min(s + batch, images_u8.size(0));
+    if (e - s < 2) break;
+    net.forward(to_input(images_u8.slice(0, s, e)));
+  }
+  for (auto* b : bn2) b->options.momentum(0.1);
+  for (auto* b : bn1) b->options.momentum(0.1);
+  net.eval();
+}
+
 Metrics evaluate(NetImpl& net, const TensorData& data, const std::vector<int64_t>& idx, std::vector<int>* preds) {
   auto ix = index_tensor(idx);
   auto logits = predict_logits(net, data.images.index_select(0, ix));
@@ -173,6 +200,8 @@ TrainResult train_net(NetImpl& net, const TensorData& data, const std::vector<in
     }
     result.history.push_back(es);
   }
+  if (!val_idx.empty()) result.val_before_recalibration = evaluate(net, data, val_idx);
+  if (opt.recalibrate_bn) recalibrate_batchnorm(net, data.images.index_select(0, index_tensor(train_idx)));
   result.train_seconds = total.seconds();
   result.train = evaluate(net, data, train_idx);
   if (!val_idx.empty()) result.val = evaluate(net, data, val_idx, &result.val_pred);

@@ -25,6 +25,9 @@ struct TrainOptions {
   AugmentOptions augmentation;
   bool class_weighted = true;  // loss weight N / (K * n_c) per class, from the training side
   bool cosine = true;          // lr decays to lr/100 along a half cosine
+  // After the last epoch, re-estimate batch-norm statistics on the unaugmented training images
+  // (running averages collected on augmented batches do not match inference inputs).
+  bool recalibrate_bn = true;
   bool progress = true;        // progress bar on a terminal, one log line per epoch on stderr
   bool log_epochs = true;
   std::string label = "train";
@@ -41,6 +44,7 @@ struct TrainResult {
   std::vector<EpochStats> history;
   Metrics train;  // final model in eval mode on the unaugmented training side
   Metrics val;
+  Metrics val_before_recalibration;  // equal to val when recalibrate_bn is off
   std::vector<int> val_pred;
   double train_seconds = 0;  // the epochs, without the final evaluation
   int64_t parameters = 0;
@@ -52,6 +56,10 @@ void seed_everything(uint64_t seed);
 
 TrainResult train_net(NetImpl& net, const TensorData& data, const std::vector<int64_t>& train_idx,
                       const std::vector<int64_t>& val_idx, const TrainOptions& opt);
+
+// Re-estimates every batch norm's running mean/variance as the exact average over images
+// (uint8 N x C x H x W) with dropout off. No-op for nets without batch norm.
+void recalibrate_batchnorm(NetImpl& net, const torch::Tensor& images_u8, int64_t batch = 256);
 
 // Eval-mode logits for images (uint8 N x C x H x W), in batches, without gradients.
 torch::Tensor predict_logits(NetImpl& net, const torch::Tensor& images_u8, int64_t batch = 256);
