@@ -71,7 +71,7 @@ Prepared prepare_model(const std::string& model_path, const std::string& data, c
 struct ParamsOptions {
   std::string model, data, split = "all", out, bound = "worst-case", t, q_bits;
   std::size_t limit = 0, n = 0, images = 0;
-  double margin = 10;
+  double margin = 10, memory_gb = 8;
   bool json = false, insecure = false;
 };
 
@@ -93,6 +93,7 @@ void run_params(const ParamsOptions& o) {
   req.images = o.images ? o.images : set.size();
   req.threads = ThreadPool::global().size();
   req.margin_bits = o.margin;
+  req.memory_limit_bytes = o.memory_gb * 1e9;
   req.n = o.n;
   req.insecure_for_tests = o.insecure;
   for (const auto& s : split_csv(o.t)) {
@@ -211,7 +212,9 @@ void run_eval(const EvalOptions& o) {
     bo.progress = !o.json;
     res = make_bfv_backend(*settings, bo)->run(p.plan, set.images);
   }
-  const double total_s = o.mode == "float" ? fl.report.evaluate_seconds : wall.seconds();
+  const double total_s = o.mode == "float" ? fl.report.evaluate_seconds
+                         : o.mode == "raw"  ? raw.report.evaluate_seconds
+                                            : wall.seconds();
 
   std::vector<int> pred(set.size()), pred_float(set.size());
   std::size_t agree_float = 0, exact_raw = 0;
@@ -333,6 +336,8 @@ void register_nn(CLI::App& root) {
     cmd->add_option("--t", o->t, "Plaintext primes, comma-separated (default: automatic)");
     cmd->add_option("--q-bits", o->q_bits, "Ciphertext prime sizes then the special prime, comma-separated");
     cmd->add_option("--margin", o->margin, "Noise budget (bits) to keep at decryption")->default_val(10);
+    cmd->add_option("--memory-gb", o->memory_gb, "Refuse parameters whose input ciphertexts per batch exceed this")
+        ->default_val(8);
     cmd->add_option("--images", o->images, "Images the run time is estimated for (default: the split's size)");
     cmd->add_option("--out", o->out, "Write the choice to this params.json");
     cmd->add_flag("--insecure-for-tests", o->insecure, "Allow parameters below 128-bit security (tests only)");

@@ -306,7 +306,8 @@ ParamsChoice choose_params(const Plan& plan, const ParamsRequest& req) {
         s.q_bits = qb;
         s.plain_primes = t;
         last = evaluate(plan, req, s);
-        if (last.ok) break;
+        // More primes only add memory; a memory refusal is the informative reason to keep.
+        if (last.ok || last.why.rfind("input ciphertexts", 0) == 0) break;
       }
       if (!last.s.q_bits.empty()) cands.push_back(last);
     }
