@@ -55,6 +55,8 @@ void register_train(CLI::App& root) {
   train->add_option("--conv1", tr->conv1, "Maps of the first (encrypted) convolution")->capture_default_str();
   train->add_option("--hidden", tr->hidden, "Units of the first dense layer (second x²)")->capture_default_str();
   train->add_flag("--no-augment", [tr](std::int64_t) { tr->augment = false; }, "Disable flips/rotation/translation");
+  train->add_flag("--recalibrate-bn", tr->recalibrate_bn,
+                  "Re-estimate batch-norm statistics on unaugmented training images after the last epoch");
   train->add_option("--out", tr->out, "Output folder")->capture_default_str();
   train->add_flag("--json", *json, "Print the summary as JSON");
   train->callback([train, tr, json, variant] {

@@ -27,6 +27,7 @@ struct TrainRequest {
   int conv1 = 5, conv2 = 16, conv3 = 32, hidden = 32;  // cnn-x2 / cnn-relu widths
   float dropout = 0.25f;
   bool augment = true;           // C-NMC only; MNIST is never augmented (as CryptoNets)
+  bool recalibrate_bn = false;   // re-estimate batch norm on unaugmented training images at the end
   int64_t limit_train = 0, limit_val = 0;  // > 0: only the first N of each side (quick runs, tests)
   std::filesystem::path out = "train-out";
   bool progress = true;

@@ -133,6 +133,7 @@ nlohmann::json run_train(const TrainRequest& req, std::ostream& log) {
   opt.augment = req.augment && !mnist;
   opt.class_weighted = !mnist;
   opt.progress = req.progress;
+  opt.recalibrate_bn = req.recalibrate_bn;
 
   summary["arch"] = req.arch;
   summary["dataset"] = mnist ? req.mnist.string() : req.data.string();
@@ -143,6 +144,7 @@ nlohmann::json run_train(const TrainRequest& req, std::ostream& log) {
   summary["batch_size"] = req.batch_size;
   summary["lr"] = req.lr;
   summary["augment"] = opt.augment;
+  summary["recalibrate_bn"] = opt.recalibrate_bn;
   summary["command"] = req.command_line;
   nlohmann::json fold_results = nlohmann::json::array();
   std::vector<double> acc, bal, f1, secs;
@@ -170,7 +172,8 @@ nlohmann::json run_train(const TrainRequest& req, std::ostream& log) {
     fr["val_count"] = fold.val.size();
     fr["train"] = to_json(res.train, data.classes);
     fr["val"] = to_json(res.val, data.classes);
-    fr["val_before_bn_recalibration"] = {{"accuracy", res.val_before_recalibration.accuracy},
+    if (opt.recalibrate_bn)
+      fr["val_before_bn_recalibration"] = {{"accuracy", res.val_before_recalibration.accuracy},
                                          {"balanced_accuracy", res.val_before_recalibration.balanced_accuracy}};
     fr["train_seconds"] = res.train_seconds;
     fr["seconds_per_epoch"] = res.train_seconds / epochs;
@@ -219,9 +222,10 @@ nlohmann::json run_train(const TrainRequest& req, std::ostream& log) {
       fr["model"] = (dir / "model.lcm").string();
     }
     write_file_atomic(dir / "metrics.json", fr.dump(2) + "\n");
-    log << "fold " << fold.name << " before batch-norm recalibration: val "
-        << summary_line(res.val_before_recalibration) << "\n"
-        << "fold " << fold.name << " final: train " << summary_line(res.train) << "\n"
+    if (opt.recalibrate_bn)
+      log << "fold " << fold.name << " before batch-norm recalibration: val "
+          << summary_line(res.val_before_recalibration) << "\n";
+    log << "fold " << fold.name << " final: train " << summary_line(res.train) << "\n"
         << "fold " << fold.name << " final: val   " << summary_line(res.val) << "  (" << std::fixed
         << std::setprecision(1) << res.train_seconds << " s)\n";
     acc.push_back(res.val.accuracy);

@@ -200,11 +200,14 @@ TrainResult train_net(NetImpl& net, const TensorData& data, const std::vector<in
     }
     result.history.push_back(es);
   }
-  if (!val_idx.empty()) result.val_before_recalibration = evaluate(net, data, val_idx);
-  if (opt.recalibrate_bn) recalibrate_batchnorm(net, data.images.index_select(0, index_tensor(train_idx)));
+  if (opt.recalibrate_bn) {
+    if (!val_idx.empty()) result.val_before_recalibration = evaluate(net, data, val_idx);
+    recalibrate_batchnorm(net, data.images.index_select(0, index_tensor(train_idx)));
+  }
   result.train_seconds = total.seconds();
   result.train = evaluate(net, data, train_idx);
   if (!val_idx.empty()) result.val = evaluate(net, data, val_idx, &result.val_pred);
+  if (!opt.recalibrate_bn) result.val_before_recalibration = result.val;
   return result;
 }
 
