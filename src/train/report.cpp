@@ -23,7 +23,12 @@ std::string clean(std::string s) {
   return s;
 }
 
-std::string quoted_path(const std::filesystem::path& p) { return "'" + clean(p.string()) + "'"; }
+std::string quoted_path(const std::filesystem::path& p) {
+  std::string q(1, '\'');  // built step by step: GCC 12 warns falsely on "lit" + string (bug 105329)
+  q += clean(p.string());
+  q += '\'';
+  return q;
+}
 
 bool run_gnuplot(const std::string& script, const std::filesystem::path& png) {
   if (!gnuplot_available()) return false;
