@@ -15,34 +15,7 @@
 namespace leukocrypt::client {
 
 void write_file_mode(const std::filesystem::path& path, const std::string& bytes, unsigned mode) {
-  auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  std::string tmp_name = ".";  // built with += : GCC 12 warns falsely (-Wrestrict) on "." + string
-  tmp_name += path.filename().string();
-  tmp_name += ".tmp";
-  tmp_name += wire::random_id().substr(0, 8);
-  auto tmp = dir / tmp_name;
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL, mode);
-  if (fd < 0) throw IoError("cannot write '" + tmp.string() + "': " + std::strerror(errno));
-  ::fchmod(fd, mode);  // umask must not widen or narrow what we asked for
-  std::size_t off = 0;
-  while (off < bytes.size()) {
-    ssize_t w = ::write(fd, bytes.data() + off, bytes.size() - off);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw IoError("cannot write '" + path.string() + "': " + std::strerror(e));
-    }
-    off += static_cast<std::size_t>(w);
-  }
-  ::fsync(fd);
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    throw IoError("cannot write '" + path.string() + "': " + std::strerror(e));
-  }
+  write_file_atomic(path, bytes, mode);
 }
 
 void write_key_dir(const KeyPaths& p, const std::string& secret, const std::string& public_key,

@@ -2,6 +2,7 @@
 #include "common/paths.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -36,32 +37,35 @@ std::string read_file(const std::filesystem::path& path, std::size_t max_bytes) 
   return bytes;
 }
 
-void write_file_atomic(const std::filesystem::path& path, const std::string& bytes) {
+void write_file_atomic(const std::filesystem::path& path, std::string_view bytes, unsigned mode) {
   auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   std::random_device rd;
-  auto tmp = dir / ("." + path.filename().string() + ".tmp" + std::to_string(rd()));
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  std::string tmp_name = ".";  // built with += : GCC 12 warns falsely (-Wrestrict) on "." + string
+  tmp_name += path.filename().string();
+  tmp_name += ".tmp";
+  tmp_name += std::to_string(rd());
+  auto tmp = dir / tmp_name;
+  auto fail = [&](int fd, const char* what) {
+    int e = errno;
+    if (fd >= 0) ::close(fd);
+    ::unlink(tmp.c_str());
+    throw IoError(std::string("cannot ") + what + " '" + path.string() + "': " + std::strerror(e));
+  };
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL, mode);
   if (fd < 0) throw IoError("cannot write '" + tmp.string() + "': " + std::strerror(errno));
+  if (::fchmod(fd, mode) != 0) fail(fd, "set the mode of");
   std::size_t off = 0;
   while (off < bytes.size()) {
     ssize_t w = ::write(fd, bytes.data() + off, bytes.size() - off);
     if (w < 0) {
       if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw IoError("cannot write '" + tmp.string() + "': " + std::strerror(e));
+      fail(fd, "write");
     }
     off += static_cast<std::size_t>(w);
   }
-  ::fsync(fd);
+  if (::fsync(fd) != 0) fail(fd, "fsync");
   ::close(fd);
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    ::unlink(tmp.c_str());
-    throw IoError("cannot rename to '" + path.string() + "': " + ec.message());
-  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) fail(-1, "rename to");
 }
 
 }  // namespace leukocrypt

@@ -179,37 +179,7 @@ void JobStore::exec(const char* sql) {
 std::filesystem::path JobStore::blob_path(const std::string& name) const { return blob_dir_ / name; }
 
 void JobStore::write_blob(const std::string& name, std::string_view bytes) {
-  auto path = blob_path(name);
-  std::string tmp_name = ".";  // built with += : GCC 12 warns falsely (-Wrestrict) on "." + string
-  tmp_name += name;
-  tmp_name += ".tmp";
-  auto tmp = blob_path(tmp_name);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (fd < 0) throw IoError("job store: cannot write '" + tmp.string() + "': " + std::strerror(errno));
-  std::size_t off = 0;
-  while (off < bytes.size()) {
-    ssize_t w = ::write(fd, bytes.data() + off, bytes.size() - off);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw IoError("job store: cannot write '" + tmp.string() + "': " + std::strerror(e));
-    }
-    off += static_cast<std::size_t>(w);
-  }
-  if (::fsync(fd) != 0) {
-    int e = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw IoError("job store: fsync '" + tmp.string() + "': " + std::strerror(e));
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    throw IoError("job store: rename to '" + path.string() + "': " + std::strerror(e));
-  }
+  write_file_atomic(blob_path(name), bytes, 0600);
   fsync_dir(blob_dir_);
 }
 
