@@ -56,14 +56,20 @@ void Evaluator::check_plain(const Plaintext& pt) const { detail::check_plaintext
 
 // ---- Additive ops: O(N*l), no NTT -------------------------------------------------------------
 
+namespace {
+// Widens a (size 2) to `size` polynomials, zero-filled, so a size-3 operand can be added to it.
+void grow_to_size(Ciphertext& a, std::size_t size, std::size_t n, std::size_t l) {
+  if (size <= a.size()) return;
+  Ciphertext grown(a.params_id(), n, l, size);
+  std::memcpy(grown.raw(), a.raw(), a.raw_size() * sizeof(std::uint64_t));
+  a = std::move(grown);
+}
+}  // namespace
+
 void Evaluator::add_inplace(Ciphertext& a, const Ciphertext& b) const {
   check_pair(a, b);
   const std::size_t n = ctx_->n(), l = a.level();
-  if (b.size() > a.size()) {
-    Ciphertext grown(a.params_id(), n, l, b.size());
-    std::memcpy(grown.raw(), a.raw(), a.raw_size() * sizeof(std::uint64_t));
-    a = std::move(grown);
-  }
+  grow_to_size(a, b.size(), n, l);
   for (std::size_t k = 0; k < b.size(); ++k)
     for (std::size_t i = 0; i < l; ++i) he::eltwise_add_mod(a.data(k, i), a.data(k, i), b.data(k, i), n, ctx_->modulus(i));
 }
@@ -77,11 +83,7 @@ Ciphertext Evaluator::add(const Ciphertext& a, const Ciphertext& b) const {
 void Evaluator::sub_inplace(Ciphertext& a, const Ciphertext& b) const {
   check_pair(a, b);
   const std::size_t n = ctx_->n(), l = a.level();
-  if (b.size() > a.size()) {
-    Ciphertext grown(a.params_id(), n, l, b.size());
-    std::memcpy(grown.raw(), a.raw(), a.raw_size() * sizeof(std::uint64_t));
-    a = std::move(grown);
-  }
+  grow_to_size(a, b.size(), n, l);
   for (std::size_t k = 0; k < b.size(); ++k)
     for (std::size_t i = 0; i < l; ++i) he::eltwise_sub_mod(a.data(k, i), a.data(k, i), b.data(k, i), n, ctx_->modulus(i));
 }
