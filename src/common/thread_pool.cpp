@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <exception>
+#include <memory>
 #include <string>
 
 namespace leukocrypt {
@@ -62,38 +63,46 @@ void ThreadPool::parallel_for(std::size_t begin, std::size_t end,
     for (std::size_t i = begin; i < end; ++i) fn(i);
     return;
   }
-  std::atomic<std::size_t> next{begin};
-  std::atomic<std::size_t> done_workers{0};
-  std::exception_ptr error;
-  std::mutex err_mu;
-  std::mutex done_mu;
-  std::condition_variable done_cv;
-  const std::size_t jobs = std::min(n, workers_.size());
-  auto body = [&] {
+  // The state lives on the heap, shared with every queued task: a worker that finishes the last
+  // chunk may still be inside notify when the caller wakes and returns, so nothing it touches may
+  // live on the caller's stack. fn itself is only used before a task reports itself done.
+  struct State {
+    std::atomic<std::size_t> next;
+    std::size_t end;
+    std::size_t jobs;
+    std::size_t done = 0;
+    std::exception_ptr error;
+    std::mutex mu;
+    std::condition_variable cv;
+  };
+  auto st = std::make_shared<State>();
+  st->next.store(begin);
+  st->end = end;
+  st->jobs = std::min(n, workers_.size());
+  const auto* f = &fn;
+  auto body = [st, f] {
     for (;;) {
-      std::size_t i = next.fetch_add(1);
-      if (i >= end) break;
+      std::size_t i = st->next.fetch_add(1);
+      if (i >= st->end) break;
       try {
-        fn(i);
+        (*f)(i);
       } catch (...) {
-        std::lock_guard<std::mutex> lk(err_mu);
-        if (!error) error = std::current_exception();
-        next.store(end);
+        std::lock_guard<std::mutex> lk(st->mu);
+        if (!st->error) st->error = std::current_exception();
+        st->next.store(st->end);
       }
     }
-    if (done_workers.fetch_add(1) + 1 == jobs) {
-      std::lock_guard<std::mutex> lk(done_mu);
-      done_cv.notify_one();
-    }
+    std::lock_guard<std::mutex> lk(st->mu);
+    if (++st->done == st->jobs) st->cv.notify_one();
   };
   {
     std::lock_guard<std::mutex> lk(mu_);
-    for (std::size_t j = 0; j < jobs; ++j) tasks_.push(body);
+    for (std::size_t j = 0; j < st->jobs; ++j) tasks_.push(body);
   }
   cv_.notify_all();
-  std::unique_lock<std::mutex> lk(done_mu);
-  done_cv.wait(lk, [&] { return done_workers.load() == jobs; });
-  if (error) std::rethrow_exception(error);
+  std::unique_lock<std::mutex> lk(st->mu);
+  st->cv.wait(lk, [&] { return st->done == st->jobs; });
+  if (st->error) std::rethrow_exception(st->error);
 }
 
 ThreadPool& ThreadPool::global() {
