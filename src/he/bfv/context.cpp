@@ -149,6 +149,14 @@ Context::Context(const Params& params) : params_(params), t_(params.t()) {
       std::uint64_t q_inv = he::inv_mod(product_mod(qs, l, l, pj), pj);
       d.hps_lambda.push_back(he::make_shoup(he::mul_mod(pj.reduce(params.t()), q_inv, pj), pj.value()));
     }
+    d.hps_dot = d.hps_kernels && l + 3 <= 64;
+    for (std::size_t j = 0; d.hps_dot && j < k; ++j) {
+      const std::uint64_t pv = ps[j].value();
+      for (std::size_t i = 0; i < l; ++i) d.hps_dot_w.push_back(d.hps_omega[j * l + i]);
+      d.hps_dot_w.push_back(he::make_shoup(1, pv));
+      d.hps_dot_w.push_back(he::make_shoup(ps[j].reduce(1ULL << 32), pv));
+      d.hps_dot_w.push_back(d.hps_lambda[j]);
+    }
     levels_.push_back(std::move(d));
   }
 }

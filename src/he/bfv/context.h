@@ -40,6 +40,10 @@ struct LevelData {
   std::vector<ShoupOperand> hps_omega;       // [j*l + i] = floor(t*P*w_i/q_i) mod p_j
   std::vector<ShoupOperand> hps_lambda;      // t * Q^-1 mod p_j
   bool hps_kernels = false;                  // every q_i < 4 p_j: scale with the fma kernels
+  // hps_kernels and l + 3 <= 64: one dot product per p_j over (c_0..c_{l-1}, round_lo,
+  // round_hi, c_{l+j}) with weights [j*(l+3) + i] = (omega_ij, 1, 2^32, lambda_j) mod p_j.
+  bool hps_dot = false;
+  std::vector<ShoupOperand> hps_dot_w;
   // Noise budget: (Q/q_i)^-1 mod q_i and Q/q_i, Q as little-endian 64-bit limbs.
   std::vector<ShoupOperand> q_hat_inv;
   std::vector<std::vector<std::uint64_t>> q_hat;

@@ -221,6 +221,33 @@ void extend_and_ntt(const Context& ctx, const LevelData& ld, const std::uint64_t
 void scale_down(const Context& ctx, const LevelData& ld, const std::uint64_t* c, std::uint64_t* y,
                 std::uint64_t* out) {
   const std::size_t n = ctx.n(), l = ld.level, k = ld.aux_count;
+  if (ld.hps_dot) {
+    // Blocked: the rounding term of a block (split in 32-bit halves: it can reach l * 2^50,
+    // the dot kernel takes values below 2^52), then one dot product per p_j, rows in L1.
+    constexpr std::size_t kBlock = 128;
+    std::uint64_t lo[kBlock], hi[kBlock];
+    const std::uint64_t* rows[64];
+    for (std::size_t b0 = 0; b0 < n; b0 += kBlock) {
+      const std::size_t bn = std::min(kBlock, n - b0);
+      for (std::size_t c0 = 0; c0 < bn; ++c0) {
+        he::u128 s = static_cast<he::u128>(1) << 63;
+        for (std::size_t i = 0; i < l; ++i) s += static_cast<he::u128>(c[i * n + b0 + c0]) * ld.hps_frac[i];
+        const std::uint64_t r = static_cast<std::uint64_t>(s >> 64);
+        lo[c0] = r & 0xffffffffULL;
+        hi[c0] = r >> 32;
+      }
+      for (std::size_t i = 0; i < l; ++i) rows[i] = c + i * n + b0;
+      rows[l] = lo;
+      rows[l + 1] = hi;
+      for (std::size_t j = 0; j < k; ++j) {
+        rows[l + 2] = c + (l + j) * n + b0;
+        he::eltwise_dot_scalar_mod(y + j * n + b0, rows, ld.hps_dot_w.data() + j * (l + 3), l + 3, bn,
+                                   ctx.aux_modulus(j));
+      }
+    }
+    ld.p_to_q.convert(y, out, n);
+    return;
+  }
   if (ld.hps_kernels) {
     // Row-wise on the element-wise kernels (SIMD when dispatched); needs every q_i < 4 p_j.
     std::uint64_t* rnd = he::scratch(7, n);

@@ -22,7 +22,8 @@ constexpr KernelTable kScalarTable{
     scalar::forward_ntt, scalar::forward_ntt_lazy, scalar::inverse_ntt,
     scalar::eltwise_add_mod, scalar::eltwise_sub_mod, scalar::eltwise_neg_mod,
     scalar::eltwise_mul_mod, scalar::eltwise_mul_scalar_mod, scalar::eltwise_fma_scalar_mod,
-    scalar::eltwise_add_scalar_mod, scalar::eltwise_reduce_mod, scalar::eltwise_mul_add_mod};
+    scalar::eltwise_add_scalar_mod, scalar::eltwise_reduce_mod, scalar::eltwise_mul_add_mod,
+    scalar::eltwise_dot_scalar_mod};
 
 #if LEUKOCRYPT_KERNELS_IFMA
 constexpr KernelTable kAvx512IfmaTable{
@@ -31,7 +32,12 @@ constexpr KernelTable kAvx512IfmaTable{
     avx512ifma::eltwise_add_mod, avx512ifma::eltwise_sub_mod, avx512ifma::eltwise_neg_mod,
     avx512ifma::eltwise_mul_mod, avx512ifma::eltwise_mul_scalar_mod,
     avx512ifma::eltwise_fma_scalar_mod, avx512ifma::eltwise_add_scalar_mod,
-    avx512ifma::eltwise_reduce_mod, avx512ifma::eltwise_mul_add_mod};
+    avx512ifma::eltwise_reduce_mod, avx512ifma::eltwise_mul_add_mod,
+#if LEUKOCRYPT_KERNELS_AVX2
+    avx2::eltwise_dot_scalar_mod};
+#else
+    scalar::eltwise_dot_scalar_mod};
+#endif
 #endif
 
 #if LEUKOCRYPT_KERNELS_AVX2
@@ -40,7 +46,8 @@ constexpr KernelTable kAvx2Table{
     avx2::forward_ntt, avx2::forward_ntt_lazy, avx2::inverse_ntt,
     avx2::eltwise_add_mod, avx2::eltwise_sub_mod, avx2::eltwise_neg_mod,
     avx2::eltwise_mul_mod, avx2::eltwise_mul_scalar_mod, avx2::eltwise_fma_scalar_mod,
-    avx2::eltwise_add_scalar_mod, avx2::eltwise_reduce_mod, avx2::eltwise_mul_add_mod};
+    avx2::eltwise_add_scalar_mod, avx2::eltwise_reduce_mod, avx2::eltwise_mul_add_mod,
+    avx2::eltwise_dot_scalar_mod};
 #endif
 
 bool cpu_has(KernelIsa isa) {
@@ -98,6 +105,10 @@ bool passes_self_test(const KernelTable& k) {
   scalar::eltwise_fma_scalar_mod(ref, a, w, kN, q); k.fma_scalar_mod(got, a, w, kN, q);
   if (!same()) return false;
   scalar::eltwise_sub_mod(ref, a, b, kN, q); k.sub_mod(got, a, b, kN, q);
+  if (!same()) return false;
+  const std::uint64_t* rows[3] = {a, b, a};
+  const ShoupOperand ws[3] = {w, make_shoup(1, q.value()), make_shoup(12345, q.value())};
+  scalar::eltwise_dot_scalar_mod(ref, rows, ws, 3, kN, q); k.dot_scalar_mod(got, rows, ws, 3, kN, q);
   return same();
 }
 
@@ -206,6 +217,10 @@ void eltwise_reduce_mod(std::uint64_t* out, const std::uint64_t* a, std::size_t 
 void eltwise_mul_add_mod(std::uint64_t* acc, const std::uint64_t* a, const std::uint64_t* b,
                          std::size_t n, const Modulus& q) {
   active_kernel_table().mul_add_mod(acc, a, b, n, q);
+}
+void eltwise_dot_scalar_mod(std::uint64_t* out, const std::uint64_t* const* rows,
+                            const ShoupOperand* w, std::size_t k, std::size_t n, const Modulus& q) {
+  active_kernel_table().dot_scalar_mod(out, rows, w, k, n, q);
 }
 
 }  // namespace leukocrypt::he

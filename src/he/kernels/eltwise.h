@@ -37,6 +37,11 @@ void eltwise_reduce_mod(std::uint64_t* out, const std::uint64_t* a, std::size_t 
 // acc = acc + a * b mod q (dyadic; key-switching inner products).
 void eltwise_mul_add_mod(std::uint64_t* acc, const std::uint64_t* a, const std::uint64_t* b,
                          std::size_t n, const Modulus& q);
+// out[c] = sum_{i<k} rows[i][c] * w[i] mod q, out in [0, q): the inner loop of RNS base
+// conversion, one pass instead of k multiply-adds. rows[i][c] may be any value below 2^52;
+// w[i] are Shoup operands made for q; k <= 64; out must not alias a row.
+void eltwise_dot_scalar_mod(std::uint64_t* out, const std::uint64_t* const* rows,
+                            const ShoupOperand* w, std::size_t k, std::size_t n, const Modulus& q);
 
 namespace scalar {
 void eltwise_add_mod(std::uint64_t* out, const std::uint64_t* a, const std::uint64_t* b,
@@ -55,6 +60,8 @@ void eltwise_add_scalar_mod(std::uint64_t* out, const std::uint64_t* a, std::uin
 void eltwise_reduce_mod(std::uint64_t* out, const std::uint64_t* a, std::size_t n, const Modulus& q);
 void eltwise_mul_add_mod(std::uint64_t* acc, const std::uint64_t* a, const std::uint64_t* b,
                          std::size_t n, const Modulus& q);
+void eltwise_dot_scalar_mod(std::uint64_t* out, const std::uint64_t* const* rows,
+                            const ShoupOperand* w, std::size_t k, std::size_t n, const Modulus& q);
 }  // namespace scalar
 
 }  // namespace leukocrypt::he

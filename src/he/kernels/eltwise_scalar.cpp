@@ -58,4 +58,14 @@ void eltwise_mul_add_mod(std::uint64_t* acc, const std::uint64_t* a, const std::
   }
 }
 
+void eltwise_dot_scalar_mod(std::uint64_t* out, const std::uint64_t* const* rows,
+                            const ShoupOperand* w, std::size_t k, std::size_t n, const Modulus& q) {
+  // Each product is below 2^52 * 2^61 = 2^113, so k <= 64 of them fit 128 bits.
+  for (std::size_t c = 0; c < n; ++c) {
+    u128 s = 0;
+    for (std::size_t i = 0; i < k; ++i) s += static_cast<u128>(rows[i][c]) * w[i].value;
+    out[c] = q.reduce128(static_cast<std::uint64_t>(s >> 64), static_cast<std::uint64_t>(s));
+  }
+}
+
 }  // namespace leukocrypt::he::scalar

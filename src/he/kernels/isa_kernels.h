@@ -37,6 +37,11 @@ namespace leukocrypt::he {
 namespace avx512ifma { LC_DECLARE_ISA_KERNELS }
 #endif
 #if LEUKOCRYPT_KERNELS_AVX2
-namespace avx2 { LC_DECLARE_ISA_KERNELS }
+namespace avx2 {
+LC_DECLARE_ISA_KERNELS
+// Base-conversion dot product; the IFMA table uses this one too (every IFMA CPU has AVX2+FMA).
+void eltwise_dot_scalar_mod(std::uint64_t* out, const std::uint64_t* const* rows,
+                            const ShoupOperand* w, std::size_t k, std::size_t n, const Modulus& q);
+}  // namespace avx2
 #endif
 }  // namespace leukocrypt::he

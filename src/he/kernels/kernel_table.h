@@ -20,6 +20,8 @@ struct KernelTable {
                            const Modulus&);
   using ByScalar = void (*)(std::uint64_t*, const std::uint64_t*, std::uint64_t, std::size_t,
                             const Modulus&);
+  using Dot = void (*)(std::uint64_t*, const std::uint64_t* const*, const ShoupOperand*, std::size_t,
+                       std::size_t, const Modulus&);
 
   KernelIsa isa;
   Ntt forward_ntt;
@@ -34,6 +36,7 @@ struct KernelTable {
   ByScalar add_scalar_mod;
   Unary reduce_mod;
   Binary mul_add_mod;
+  Dot dot_scalar_mod;
 };
 
 // The table for `isa`; throws InvalidArgument when !isa_supported(isa).

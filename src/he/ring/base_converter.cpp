@@ -50,6 +50,11 @@ BaseConverter::BaseConverter(std::vector<Modulus> from, std::vector<Modulus> to)
   hat_shoup_.resize(hat_mod_to_.size());
   for (std::size_t j = 0; j < to_.size(); ++j)
     for (std::size_t i = 0; i < k; ++i) hat_shoup_[j * k + i] = make_shoup(hat_mod_to_[j * k + i], to_[j].value());
+  dot_ = kernels_ && k < 64 && max_from < (1ULL << 52);
+  for (std::size_t j = 0; dot_ && j < to_.size(); ++j) {
+    dot_w_.insert(dot_w_.end(), hat_shoup_.begin() + j * k, hat_shoup_.begin() + (j + 1) * k);
+    dot_w_.push_back(neg_f_shoup_[j]);
+  }
 }
 
 void BaseConverter::convert(const std::uint64_t* in, std::uint64_t* out, std::size_t n) const {
@@ -124,6 +129,19 @@ void BaseConverter::convert_rows(const std::uint64_t* in, std::uint64_t* out, st
     v[c] = static_cast<std::uint64_t>(s >> 64);
   }
   // 3. out_j = v * (-F) + sum_i z_i * (F/f_i) mod t_j.
+  if (dot_) {
+    // One dot product per target over the k+1 rows (z_0..z_{k-1}, v), coefficient-blocked so a
+    // block of every row stays in L1 across all targets.
+    constexpr std::size_t kBlock = 128;
+    const std::uint64_t* rows[64];
+    for (std::size_t b0 = 0; b0 < n; b0 += kBlock) {
+      const std::size_t bn = std::min(kBlock, n - b0);
+      for (std::size_t i = 0; i <= k; ++i) rows[i] = z + i * n + b0;
+      for (std::size_t j = 0; j < to_.size(); ++j)
+        eltwise_dot_scalar_mod(out + j * n + b0, rows, dot_w_.data() + j * (k + 1), k + 1, bn, to_[j]);
+    }
+    return;
+  }
   for (std::size_t j = 0; j < to_.size(); ++j) {
     std::uint64_t* o = out + j * n;
     eltwise_mul_scalar_mod(o, v, neg_f_shoup_[j], n, to_[j]);

@@ -38,6 +38,8 @@ class BaseConverter {
   bool lazy64_ = false;                      // 64-bit lazy sums fit: 3k * max t_j < 2^64
   bool kernels_ = false;                     // every f_i < 4 t_j: use the SIMD fma kernels
   std::vector<ShoupOperand> neg_f_shoup_;    // -F mod t_j
+  bool dot_ = false;                         // kernels_ and every f_i < 2^52: fused dot kernel
+  std::vector<ShoupOperand> dot_w_;          // [j * (k + 1) + i] = hat_shoup_, then -F mod t_j
 };
 
 }  // namespace leukocrypt::he

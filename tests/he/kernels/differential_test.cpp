@@ -34,7 +34,8 @@ std::vector<Variant> variants() {
                            e::inverse_ntt, e::eltwise_add_mod, e::eltwise_sub_mod,
                            e::eltwise_neg_mod, e::eltwise_mul_mod, e::eltwise_mul_scalar_mod,
                            e::eltwise_fma_scalar_mod, e::eltwise_add_scalar_mod,
-                           e::eltwise_reduce_mod, e::eltwise_mul_add_mod},
+                           e::eltwise_reduce_mod, e::eltwise_mul_add_mod,
+                           scalar::eltwise_dot_scalar_mod},
                true});
   for (KernelIsa isa : {KernelIsa::kAvx2, KernelIsa::kAvx512, KernelIsa::kAvx512Ifma}) {
     if (isa_supported(isa)) v.push_back({to_string(isa), kernel_table(isa), false});
@@ -190,6 +191,53 @@ TEST_P(Differential, EltwiseMatchesScalar) {
       }
       }
     }
+  }
+}
+
+// The base-conversion dot product: rows < 2^52 (all-max, edges, random), weights 0, 1, q-1 and
+// random, k = 1..64 (reductions every 4 terms: k = 3, 4, 5 and 64 cross them), tails n % 8 != 0.
+TEST_P(Differential, DotScalarMatchesScalar) {
+  const Variant& v = GetParam();
+  std::mt19937_64 rng(46);
+  for (int bits : kBits) {
+    const std::uint64_t qv = ntt_primes_below(bits, 3, 1)[0];
+    const Modulus q(qv);
+    for (std::size_t k : {1, 2, 3, 4, 5, 8, 17, 19, 64}) {
+      for (std::size_t n : {std::size_t{1}, std::size_t{9}, std::size_t{64}, std::size_t{1003}}) {
+        for (Fill fill : {Fill::kRandom, Fill::kMax, Fill::kEdges}) {
+          const std::string where = v.name + " bits=" + std::to_string(bits) + " k=" +
+                                    std::to_string(k) + " n=" + std::to_string(n);
+          std::vector<std::vector<std::uint64_t>> data;
+          std::vector<const std::uint64_t*> rows;
+          std::vector<ShoupOperand> w;
+          for (std::size_t i = 0; i < k; ++i) {
+            const std::uint64_t bound = i % 3 == 0 ? (1ull << 52) : (i % 3 == 1 ? qv : 4 * qv);
+            data.push_back(make_input(n, std::min<std::uint64_t>(bound, 1ull << 52), fill, rng));
+            const std::uint64_t wi = i % 4 == 0 ? qv - 1 : (i % 4 == 1 ? rng() % qv : (i % 4 == 2 ? 1 : 0));
+            w.push_back(make_shoup(fill == Fill::kMax ? qv - 1 : wi, qv));
+          }
+          for (auto& d : data) rows.push_back(d.data());
+          std::vector<std::uint64_t> ref(n), got(n, 7);
+          scalar::eltwise_dot_scalar_mod(ref.data(), rows.data(), w.data(), k, n, q);
+          v.table.dot_scalar_mod(got.data(), rows.data(), w.data(), k, n, q);
+          ASSERT_EQ(got, ref) << "dot_scalar " << where;
+        }
+      }
+    }
+  }
+}
+
+TEST(EltwiseDot, ScalarReferenceIsTheSumOfProducts) {
+  const std::uint64_t qv = ntt_primes_below(40, 3, 1)[0];
+  const Modulus q(qv);
+  const std::uint64_t r0[3] = {0, qv - 1, (1ull << 52) - 1}, r1[3] = {5, qv - 1, 3};
+  const std::uint64_t* rows[2] = {r0, r1};
+  const ShoupOperand w[2] = {make_shoup(qv - 1, qv), make_shoup(2, qv)};
+  std::uint64_t out[3];
+  scalar::eltwise_dot_scalar_mod(out, rows, w, 2, 3, q);
+  for (int c = 0; c < 3; ++c) {
+    const std::uint64_t want = add_mod(mul_mod(r0[c] % qv, qv - 1, q), mul_mod(r1[c] % qv, 2, q), qv);
+    EXPECT_EQ(out[c], want) << c;
   }
 }
 
