@@ -1,7 +1,10 @@
-// Server-side plan execution on BFV ciphertexts.
+// Server-side plan execution on BFV ciphertexts: resident (step by step) and streaming (per prime).
 #include "nn/bfv_evaluator.h"
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
+#include <mutex>
 #include <tuple>
 #include <utility>
 
@@ -10,7 +13,6 @@
 #include "common/timer.h"
 #include "he/bfv/serialization.h"
 #include "he/kernels/eltwise.h"
-#include "he/math/modulus.h"
 #include "nn/crt.h"
 
 namespace leukocrypt::nn {
@@ -21,6 +23,49 @@ std::size_t EncryptedBatch::download_bytes() const {
     if (!v.empty()) total += bfv::save(v[0]).size() * v.size();  // same level and size throughout
   return total;
 }
+
+// Per-step seconds added from several threads.
+class BfvPlanEvaluator::StepClock {
+ public:
+  explicit StepClock(std::size_t steps) : seconds_(steps, 0.0) {}
+  void add(std::size_t step, double s) {
+    std::lock_guard<std::mutex> lk(mu_);
+    seconds_[step] += s;
+  }
+  void add_source(double s) {
+    std::lock_guard<std::mutex> lk(mu_);
+    source_ += s;
+  }
+  std::vector<double> seconds_;
+  double source_ = 0;
+  std::size_t max_resident_ = 0;
+
+ private:
+  std::mutex mu_;
+};
+
+namespace {
+
+// Outputs are computed in groups of kGroup that share one pass over their inputs: for every block
+// of kBlock coefficients, each input block is read once and folded into every accumulator of the
+// group that uses it (G x 2 KiB accumulators stay in L1/L2). Without grouping, a dense layer
+// re-reads every input ciphertext once per output and is memory-bound.
+constexpr std::size_t kBlock = 256;
+constexpr std::size_t kGroup = 16;
+
+// Centred representative of w mod t (|w| < t/2 for every quantised weight, but be exact anyway),
+// then its residue mod q: the same scalar the Evaluator's multiply_scalar_add_inplace uses.
+std::uint64_t weight_mod_q(std::int64_t w, std::uint64_t t, std::uint64_t q) {
+  const Int128 tt = Int128(t);
+  Int128 r = Int128(w) % tt;
+  if (r < 0) r += tt;
+  if (r > tt / 2) r -= tt;
+  Int128 m = r % Int128(q);
+  if (m < 0) m += q;
+  return std::uint64_t(m);
+}
+
+}  // namespace
 
 BfvPlanEvaluator::BfvPlanEvaluator(const Plan& plan, BfvSettings settings, std::vector<bfv::ContextPtr> contexts,
                                    std::vector<bfv::RelinKeys> relin_keys)
@@ -41,6 +86,8 @@ BfvPlanEvaluator::BfvPlanEvaluator(const Plan& plan, BfvSettings settings, std::
   }
   bias_mod_.resize(plan_.steps.size());
   switch_level_.assign(plan_.steps.size(), 0);
+  skip_relin_.assign(plan_.steps.size(), false);
+  const auto deferral = relin_deferral_targets(plan_);
   std::size_t ms = 0;
   for (std::size_t s = 0; s < plan_.steps.size(); ++s) {
     const auto& st = plan_.steps[s];
@@ -56,6 +103,32 @@ BfvPlanEvaluator::BfvPlanEvaluator(const Plan& plan, BfvSettings settings, std::
     } else if (st.kind == OpKind::kModSwitch) {
       switch_level_[s] = ms < settings_.mod_switch_levels.size() ? settings_.mod_switch_levels[ms] : 0;
       ++ms;
+    } else if (st.kind == OpKind::kRelinearize) {
+      skip_relin_[s] = settings_.defer_relin && deferral[s] != 0;
+    }
+  }
+  // Streaming layout of the first linear layer: outputs ordered by the last input they read, so a
+  // convolution over CHW inputs proceeds row by row and inputs above the current rows are dropped.
+  if (plan_.steps.size() > 1 && plan_.steps[1].kind == OpKind::kLinear) {
+    const auto& l = plan_.steps[1].linear;
+    stream_.step = 1;
+    stream_.segment_end = 2;
+    while (stream_.segment_end < plan_.steps.size() && plan_.steps[stream_.segment_end].kind != OpKind::kLinear &&
+           plan_.steps[stream_.segment_end].kind != OpKind::kDecrypt)
+      ++stream_.segment_end;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> key;  // (last input read, output)
+    for (std::size_t o = 0; o < std::size_t(l.n_out); ++o) {
+      std::uint32_t last = 0;
+      for (auto tap = l.row_start[o]; tap < l.row_start[o + 1]; ++tap) last = std::max(last, l.index[tap]);
+      key.emplace_back(last, std::uint32_t(o));
+    }
+    std::sort(key.begin(), key.end());
+    stream_.uses.assign(plan_.input_size(), 0);
+    for (std::size_t g0 = 0; g0 < key.size(); g0 += kGroup) {
+      std::vector<std::uint32_t> outs;
+      for (std::size_t i = g0; i < std::min(key.size(), g0 + kGroup); ++i) outs.push_back(key[i].second);
+      stream_.groups.push_back(group_taps(l, std::move(outs)));
+      for (auto u : stream_.groups.back().inputs) ++stream_.uses[u];
     }
   }
 }
@@ -75,40 +148,15 @@ void BfvPlanEvaluator::check_batch(const EncryptedBatch& batch) const {
   }
 }
 
-namespace {
-
-// Centred representative of w mod t (|w| < t/2 for every quantised weight, but be exact anyway),
-// then its residue mod q: the same scalar the Evaluator's multiply_scalar_add_inplace uses.
-std::uint64_t weight_mod_q(std::int64_t w, std::uint64_t t, std::uint64_t q) {
-  const Int128 tt = Int128(t);
-  Int128 r = Int128(w) % tt;
-  if (r < 0) r += tt;
-  if (r > tt / 2) r -= tt;
-  Int128 m = r % Int128(q);
-  if (m < 0) m += q;
-  return std::uint64_t(m);
-}
-
-// Outputs are computed in groups of kGroup that share one pass over their inputs: for every block
-// of kBlock coefficients, each input block is read once and folded into every accumulator of the
-// group that uses it (G x 2 KiB accumulators stay in L1/L2). Without grouping, a dense layer
-// re-reads every input ciphertext once per output and is memory-bound.
-constexpr std::size_t kBlock = 256;
-constexpr std::size_t kGroup = 16;
-
-struct GroupTaps {
-  std::vector<std::uint32_t> inputs;      // distinct inputs used by the group, ascending
-  std::vector<std::uint32_t> entry_start; // per input: range into entries
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> entries;  // (output in group, tap index)
-};
-
-GroupTaps group_taps(const LinearOp& l, std::size_t o0, std::size_t o1) {
+BfvPlanEvaluator::GroupTaps BfvPlanEvaluator::group_taps(const LinearOp& l, std::vector<std::uint32_t> outputs) {
   std::vector<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>> all;  // (input, g, tap)
-  for (std::size_t o = o0; o < o1; ++o)
-    for (auto tap = l.row_start[o]; tap < l.row_start[o + 1]; ++tap)
-      all.emplace_back(l.index[tap], std::uint32_t(o - o0), tap);
+  for (std::size_t g = 0; g < outputs.size(); ++g) {
+    const auto o = outputs[g];
+    for (auto tap = l.row_start[o]; tap < l.row_start[o + 1]; ++tap) all.emplace_back(l.index[tap], std::uint32_t(g), tap);
+  }
   std::sort(all.begin(), all.end());
   GroupTaps g;
+  g.outputs = std::move(outputs);
   for (std::size_t k = 0; k < all.size(); ++k) {
     if (k == 0 || std::get<0>(all[k]) != std::get<0>(all[k - 1])) {
       g.inputs.push_back(std::get<0>(all[k]));
@@ -120,102 +168,243 @@ GroupTaps group_taps(const LinearOp& l, std::size_t o0, std::size_t o1) {
   return g;
 }
 
-}  // namespace
+// Shoup operands of every tap for ciphertext primes 0..levels-1: [tap * levels + i].
+std::vector<he::ShoupOperand> BfvPlanEvaluator::shoup_operands(const LinearOp& l, std::size_t j, std::size_t levels) const {
+  const auto& ctx = *contexts_[j];
+  std::vector<he::ShoupOperand> shoup(l.weight.size() * levels);
+  for (std::size_t tap = 0; tap < l.weight.size(); ++tap)
+    for (std::size_t i = 0; i < levels; ++i) {
+      const std::uint64_t q = ctx.modulus(i).value();
+      shoup[tap * levels + i] = he::make_shoup(weight_mod_q(l.weight[tap], settings_.plain_primes[j], q), q);
+    }
+  return shoup;
+}
 
-void BfvPlanEvaluator::run_linear(std::size_t s, EncryptedBatch& batch) const {
-  const auto& l = plan_.steps[s].linear;
-  const std::size_t k = batch.primes(), n_out = std::size_t(l.n_out);
-  const std::size_t level = batch.values[0][0].level();
-  for (std::size_t j = 0; j < k; ++j)
-    for (const auto& ct : batch.values[j])
-      require(ct.level() == level && ct.size() == 2, "linear step: inputs at different levels or sizes");
-  // Shoup operands of every tap for every prime present: [plain prime][tap * level + i].
-  std::vector<std::vector<he::ShoupOperand>> shoup(k);
-  ThreadPool::global().parallel_for(0, k, [&](std::size_t j) {
-    const auto& ctx = *contexts_[j];
-    shoup[j].resize(l.weight.size() * level);
-    for (std::size_t tap = 0; tap < l.weight.size(); ++tap)
-      for (std::size_t i = 0; i < level; ++i) {
-        const std::uint64_t q = ctx.modulus(i).value();
-        shoup[j][tap * level + i] = he::make_shoup(weight_mod_q(l.weight[tap], settings_.plain_primes[j], q), q);
+std::vector<bfv::Ciphertext> BfvPlanEvaluator::linear_group(std::size_t s, std::size_t j, const GroupTaps& taps,
+                                                            const std::vector<const bfv::Ciphertext*>& in,
+                                                            const std::vector<he::ShoupOperand>& shoup,
+                                                            std::size_t shoup_levels) const {
+  const auto& ctx = *contexts_[j];
+  const std::size_t n = settings_.n;
+  const std::size_t level = in.empty() ? settings_.levels() : in[0]->level();
+  const std::size_t size = in.empty() ? 2 : in[0]->size();
+  std::vector<bfv::Ciphertext> acc;
+  acc.reserve(taps.outputs.size());
+  for (std::size_t g = 0; g < taps.outputs.size(); ++g) acc.emplace_back(ctx.params_id(), n, level, size);  // noiseless 0
+  for (std::size_t i = 0; i < level; ++i) {
+    const he::Modulus& q = ctx.modulus(i);
+    for (std::size_t poly = 0; poly < size; ++poly)
+      for (std::size_t c0 = 0; c0 < n; c0 += kBlock) {
+        const std::size_t len = std::min(kBlock, n - c0);
+        for (std::size_t u = 0; u < taps.inputs.size(); ++u) {
+          const std::uint64_t* x = in[u]->data(poly, i) + c0;
+          for (auto e = taps.entry_start[u]; e < taps.entry_start[u + 1]; ++e) {
+            const auto [go, tap] = taps.entries[e];
+            he::eltwise_fma_scalar_mod(acc[go].data(poly, i) + c0, x, shoup[std::size_t(tap) * shoup_levels + i], len, q);
+          }
+        }
       }
-  });
+  }
+  for (std::size_t g = 0; g < acc.size(); ++g) {
+    evaluators_[j].add_scalar_inplace(acc[g], bias_mod_[s][j][taps.outputs[g]]);
+    // Only a deferred relinearisation leaves size-3 inputs here: relinearise the few outputs.
+    if (acc[g].size() == 3) evaluators_[j].relinearize_inplace(acc[g], relin_keys_[j]);
+  }
+  return acc;
+}
+
+void BfvPlanEvaluator::run_linear(std::size_t s, std::size_t prime0, std::vector<std::vector<bfv::Ciphertext>>& values) const {
+  const auto& l = plan_.steps[s].linear;
+  const std::size_t k = values.size(), n_out = std::size_t(l.n_out);
+  const std::size_t level = values[0][0].level(), size = values[0][0].size();
+  for (std::size_t jj = 0; jj < k; ++jj)
+    for (const auto& ct : values[jj])
+      require(ct.level() == level && ct.size() == size, "linear step: inputs at different levels or sizes");
+  std::vector<std::vector<he::ShoupOperand>> shoup(k);
+  ThreadPool::global().parallel_for(0, k, [&](std::size_t jj) { shoup[jj] = shoup_operands(l, prime0 + jj, level); });
   const std::size_t groups = (n_out + kGroup - 1) / kGroup;
   std::vector<GroupTaps> gt(groups);
   ThreadPool::global().parallel_for(0, groups, [&](std::size_t g) {
-    gt[g] = group_taps(l, g * kGroup, std::min(n_out, (g + 1) * kGroup));
+    std::vector<std::uint32_t> outs;
+    for (std::size_t o = g * kGroup; o < std::min(n_out, (g + 1) * kGroup); ++o) outs.push_back(std::uint32_t(o));
+    gt[g] = group_taps(l, std::move(outs));
   });
-  const std::size_t n = settings_.n;
   std::vector<std::vector<bfv::Ciphertext>> out(k, std::vector<bfv::Ciphertext>(n_out));
   ThreadPool::global().parallel_for(0, k * groups, [&](std::size_t idx) {
-    const std::size_t j = idx / groups, g = idx % groups;
-    const std::size_t o0 = g * kGroup, o1 = std::min(n_out, o0 + kGroup);
-    const auto& ctx = *contexts_[j];
-    const auto& in = batch.values[j];
-    const auto& taps = gt[g];
-    std::vector<bfv::Ciphertext> acc;
-    acc.reserve(o1 - o0);
-    for (std::size_t o = o0; o < o1; ++o) acc.emplace_back(ctx.params_id(), n, level, 2);  // zero: noiseless 0
-    for (std::size_t i = 0; i < level; ++i) {
-      const he::Modulus& q = ctx.modulus(i);
-      for (std::size_t poly = 0; poly < 2; ++poly)
-        for (std::size_t c0 = 0; c0 < n; c0 += kBlock) {
-          const std::size_t len = std::min(kBlock, n - c0);
-          for (std::size_t u = 0; u < taps.inputs.size(); ++u) {
-            const std::uint64_t* x = in[taps.inputs[u]].data(poly, i) + c0;
-            for (auto e = taps.entry_start[u]; e < taps.entry_start[u + 1]; ++e) {
-              const auto [go, tap] = taps.entries[e];
-              he::eltwise_fma_scalar_mod(acc[go].data(poly, i) + c0, x, shoup[j][std::size_t(tap) * level + i], len, q);
-            }
-          }
-        }
-    }
-    for (std::size_t o = o0; o < o1; ++o) {
-      evaluators_[j].add_scalar_inplace(acc[o - o0], bias_mod_[s][j][o]);
-      out[j][o] = std::move(acc[o - o0]);
-    }
+    const std::size_t jj = idx / groups, g = idx % groups;
+    std::vector<const bfv::Ciphertext*> in;
+    for (auto u : gt[g].inputs) in.push_back(&values[jj][u]);
+    auto acc = linear_group(s, prime0 + jj, gt[g], in, shoup[jj], level);
+    for (std::size_t o = 0; o < acc.size(); ++o) out[jj][gt[g].outputs[o]] = std::move(acc[o]);
   });
-  batch.values = std::move(out);
+  values = std::move(out);
+}
+
+void BfvPlanEvaluator::run_unary(std::size_t s, std::size_t j, bfv::Ciphertext& ct) const {
+  switch (plan_.steps[s].kind) {
+    case OpKind::kSquare:
+      ct = evaluators_[j].square(ct);
+      break;
+    case OpKind::kRelinearize:
+      if (!skip_relin_[s]) evaluators_[j].relinearize_inplace(ct, relin_keys_[j]);
+      break;
+    case OpKind::kModSwitch:
+      if (switch_level_[s] != 0 && ct.level() > switch_level_[s]) evaluators_[j].mod_switch_to_inplace(ct, switch_level_[s]);
+      break;
+    default:
+      break;
+  }
+}
+
+void BfvPlanEvaluator::run_steps(std::size_t from, std::size_t prime0, std::vector<std::vector<bfv::Ciphertext>>& values,
+                                 std::vector<double>* step_seconds,
+                                 const std::function<void(std::size_t)>& after_step) const {
+  for (std::size_t s = from; s < plan_.steps.size(); ++s) {
+    const auto kind = plan_.steps[s].kind;
+    if (kind == OpKind::kEncrypt || kind == OpKind::kDecrypt) continue;
+    Timer t;
+    if (kind == OpKind::kLinear) {
+      run_linear(s, prime0, values);
+    } else {
+      const std::size_t k = values.size(), n = values[0].size();
+      ThreadPool::global().parallel_for(0, k * n, [&](std::size_t idx) {
+        run_unary(s, prime0 + idx / n, values[idx / n][idx % n]);
+      });
+    }
+    if (step_seconds) (*step_seconds)[s] += t.seconds();
+    if (after_step) after_step(s);
+  }
 }
 
 void BfvPlanEvaluator::evaluate(EncryptedBatch& batch, std::vector<double>* step_seconds, const StepHook& hook) const {
   check_batch(batch);
   if (step_seconds) step_seconds->assign(plan_.steps.size(), 0.0);
-  for (std::size_t s = 0; s < plan_.steps.size(); ++s) {
-    const auto& st = plan_.steps[s];
-    if (st.kind == OpKind::kEncrypt || st.kind == OpKind::kDecrypt) continue;
-    Timer t;
-    const std::size_t k = batch.primes(), n = batch.values[0].size();
-    switch (st.kind) {
-      case OpKind::kLinear:
-        run_linear(s, batch);
-        break;
-      case OpKind::kSquare:
-        ThreadPool::global().parallel_for(0, k * n, [&](std::size_t idx) {
-          auto& ct = batch.values[idx / n][idx % n];
-          ct = evaluators_[idx / n].square(ct);
-        });
-        break;
-      case OpKind::kRelinearize:
-        ThreadPool::global().parallel_for(0, k * n, [&](std::size_t idx) {
-          evaluators_[idx / n].relinearize_inplace(batch.values[idx / n][idx % n], relin_keys_[idx / n]);
-        });
-        break;
-      case OpKind::kModSwitch: {
-        const std::size_t target = switch_level_[s];
-        if (target == 0) break;
-        ThreadPool::global().parallel_for(0, k * n, [&](std::size_t idx) {
-          auto& ct = batch.values[idx / n][idx % n];
-          if (ct.level() > target) evaluators_[idx / n].mod_switch_to_inplace(ct, target);
-        });
-        break;
+  std::function<void(std::size_t)> after;
+  if (hook) after = [&](std::size_t s) { hook(s, batch); };
+  run_steps(1, 0, batch.values, step_seconds, after);
+}
+
+// ---------------------------------------------------------------- streaming
+
+std::vector<bfv::Ciphertext> BfvPlanEvaluator::stream_first_linear(std::size_t j, const PrimeSource& source,
+                                                                   StepClock& clock, const SampleHook& hook) const {
+  const std::size_t s1 = stream_.step, n_in = plan_.input_size(), top = settings_.levels();
+  const auto& l = plan_.steps[s1].linear;
+  const auto& ctx = *contexts_[j];
+  // Operands for every ciphertext prime: inputs may arrive at any level.
+  Timer prep;
+  const auto shoup = shoup_operands(l, j, top);
+  clock.add(s1, prep.seconds());
+  struct Slot {
+    std::once_flag once;
+    bfv::Ciphertext ct;
+    std::atomic<std::uint32_t> uses{0};
+  };
+  std::unique_ptr<Slot[]> slots(new Slot[n_in]);
+  for (std::size_t u = 0; u < n_in; ++u) slots[u].uses.store(stream_.uses[u]);
+  std::atomic<std::size_t> level{0}, resident{0}, max_resident{0};
+  auto fetch = [&](std::uint32_t u) -> const bfv::Ciphertext* {
+    Slot& slot = slots[u];
+    std::call_once(slot.once, [&] {
+      Timer t;
+      bfv::Ciphertext ct = source(u);
+      clock.add_source(t.seconds());
+      require(ct.params_id() == ctx.params_id() && ct.n() == settings_.n && ct.size() == 2 && ct.level() >= 1 &&
+                  ct.level() <= top,
+              "input ciphertext " + std::to_string(u) + " of plaintext prime " + std::to_string(j) +
+                  " has other parameters, size or level");
+      std::size_t expected = 0;
+      if (!level.compare_exchange_strong(expected, ct.level()) && expected != ct.level())
+        throw InvalidArgument("input ciphertexts of plaintext prime " + std::to_string(j) + " at different levels (" +
+                              std::to_string(expected) + " vs " + std::to_string(ct.level()) + ")");
+      slot.ct = std::move(ct);
+      const std::size_t r = ++resident;
+      std::size_t m = max_resident.load();
+      while (r > m && !max_resident.compare_exchange_weak(m, r)) {
       }
-      default:
-        break;
+    });
+    return &slot.ct;
+  };
+  std::vector<bfv::Ciphertext> mid(std::size_t(l.n_out));
+  ThreadPool::global().parallel_for(0, stream_.groups.size(), [&](std::size_t g) {
+    const auto& taps = stream_.groups[g];
+    std::vector<const bfv::Ciphertext*> in;
+    in.reserve(taps.inputs.size());
+    for (auto u : taps.inputs) in.push_back(fetch(u));
+    Timer t;
+    auto acc = linear_group(s1, j, taps, in, shoup, top);
+    clock.add(s1, t.seconds());
+    for (auto u : taps.inputs)
+      if (slots[u].uses.fetch_sub(1) == 1) {  // last reader: drop the input
+        slots[u].ct = bfv::Ciphertext();
+        --resident;
+      }
+    if (g == 0 && hook) hook(s1, j, acc[0]);
+    for (std::size_t s = s1 + 1; s < stream_.segment_end; ++s) {
+      t.reset();
+      for (auto& ct : acc) run_unary(s, j, ct);
+      clock.add(s, t.seconds());
+      if (g == 0 && hook) hook(s, j, acc[0]);
     }
-    if (step_seconds) (*step_seconds)[s] = t.seconds();
-    if (hook) hook(s, batch);
+    for (std::size_t o = 0; o < acc.size(); ++o) mid[taps.outputs[o]] = std::move(acc[o]);
+  });
+  clock.max_resident_ = max_resident.load();
+  return mid;
+}
+
+std::vector<bfv::Ciphertext> BfvPlanEvaluator::evaluate_prime(std::size_t j, const PrimeSource& source,
+                                                              StreamStats* stats, const SampleHook& hook) const {
+  require(j < contexts_.size(), "evaluate_prime: plaintext prime " + std::to_string(j) + " of " +
+                                    std::to_string(contexts_.size()));
+  require(bool(source), "evaluate_prime: no ciphertext source");
+  Timer wall;
+  StepClock clock(plan_.steps.size());
+  std::vector<std::vector<bfv::Ciphertext>> values(1);
+  std::size_t from = 1;
+  if (stream_.step != 0) {
+    values[0] = stream_first_linear(j, source, clock, hook);
+    from = stream_.segment_end;
+  } else {  // the plan does not start with a linear layer: nothing to stream, fetch everything
+    const std::size_t n_in = plan_.input_size();
+    values[0].resize(n_in);
+    Timer t;
+    ThreadPool::global().parallel_for(0, n_in, [&](std::size_t u) { values[0][u] = source(u); });
+    clock.add_source(t.seconds());
+    for (const auto& ct : values[0])
+      require(ct.params_id() == contexts_[j]->params_id() && ct.size() == 2 && ct.level() == values[0][0].level(),
+              "input ciphertexts of plaintext prime " + std::to_string(j) + ": other parameters, size or level");
+    clock.max_resident_ = n_in;
   }
+  std::function<void(std::size_t)> after;
+  if (hook)
+    after = [&](std::size_t s) {
+      const auto& v = values[0];
+      const std::size_t m = std::min<std::size_t>(4, v.size());
+      for (std::size_t i = 0; i < m; ++i) hook(s, j, v[i * (v.size() / m)]);
+    };
+  run_steps(from, j, values, &clock.seconds_, after);
+  if (stats) {
+    if (stats->step_seconds.size() != plan_.steps.size()) stats->step_seconds.assign(plan_.steps.size(), 0.0);
+    for (std::size_t s = 0; s < plan_.steps.size(); ++s) stats->step_seconds[s] += clock.seconds_[s];
+    stats->source_seconds += clock.source_;
+    stats->wall_seconds += wall.seconds();
+    stats->max_resident_inputs = std::max(stats->max_resident_inputs, clock.max_resident_);
+  }
+  return std::move(values[0]);
+}
+
+std::vector<std::vector<bfv::Ciphertext>> BfvPlanEvaluator::evaluate(std::size_t primes, std::size_t inputs,
+                                                                     const CiphertextSource& source,
+                                                                     StreamStats* stats) const {
+  require(primes == contexts_.size(), "evaluate: " + std::to_string(primes) + " plaintext primes, the settings have " +
+                                          std::to_string(contexts_.size()));
+  require(inputs == plan_.input_size(), "evaluate: " + std::to_string(inputs) + " input ciphertexts per prime, the model takes " +
+                                            std::to_string(plan_.input_size()));
+  require(bool(source), "evaluate: no ciphertext source");
+  std::vector<std::vector<bfv::Ciphertext>> out(primes);
+  for (std::size_t j = 0; j < primes; ++j)
+    out[j] = evaluate_prime(j, [&](std::size_t u) { return source(j, u); }, stats);
+  return out;
 }
 
 }  // namespace leukocrypt::nn

@@ -1,17 +1,28 @@
 // Server side of encrypted inference (public: no secret key). Runs the plan's steps between
-// Encrypt and Decrypt on a batch of ciphertexts with CryptoNets packing: values[j][v] encrypts
-// value v of every image in the batch (image k in slot k) modulo plaintext prime j. Linear steps
-// are fused scalar multiply-adds, independent (prime, value) pairs run in parallel on the thread
-// pool; mod-switch steps drop to the levels in BfvSettings.
+// Encrypt and Decrypt with CryptoNets packing: input value v of plaintext prime j is one
+// ciphertext holding v of every image of the batch (image k in slot k). Linear steps are fused
+// scalar multiply-adds over groups of outputs; mod-switch steps drop to the levels in BfvSettings;
+// with BfvSettings::defer_relin a square's relinearisation moves after the next linear layer.
+//
+// Two ways to run it:
+//  - evaluate(EncryptedBatch&): everything resident, step by step over all primes (a hook sees the
+//    whole batch after every step, e.g. to measure noise);
+//  - evaluate(primes, inputs, source) / evaluate_prime(): streaming, one plaintext prime at a time.
+//    Input ciphertexts are pulled on demand from a source and dropped as soon as the last output
+//    of the first linear layer that uses them is computed; the element-wise steps that follow that
+//    layer (mod switch, square, relinearise) run on each output as soon as it exists. Only a window
+//    of inputs and the first layer's (squared) outputs of one prime are ever resident.
 #pragma once
 
 #include <functional>
+#include <mutex>
 #include <vector>
 
 #include "he/bfv/ciphertext.h"
 #include "he/bfv/context.h"
 #include "he/bfv/evaluator.h"
 #include "he/bfv/keys.h"
+#include "he/math/modulus.h"
 #include "nn/bfv_settings.h"
 #include "nn/plan.h"
 
@@ -23,6 +34,32 @@ struct EncryptedBatch {
   std::size_t upload_bytes = 0;                       // serialized size as sent by the key holder
   std::size_t download_bytes() const;                 // serialized size of the current ciphertexts
   std::size_t primes() const { return values.size(); }
+};
+
+// Pulls input ciphertext `input` (0 .. plan.input_size()-1) of plaintext prime `prime` (index into
+// settings.plain_primes). Contract, for evaluate(primes, inputs, source):
+//  - prime-major: every call for prime j happens before any call for prime j+1;
+//  - each (prime, input) is requested exactly once per evaluate call;
+//  - within a prime, inputs are requested roughly in the order the first linear layer needs them
+//    (for a convolution: image rows top to bottom), NOT in index order;
+//  - calls come from the global thread pool's workers, up to ThreadPool::global().size() at once:
+//    the source MUST be thread-safe. It must not rely on ThreadPool::global() for parallelism
+//    (nested parallel_for runs serially).
+//  - the returned ciphertext must be fresh-sized (2 polynomials) for that prime's parameters; all
+//    inputs of a prime at one level. Anything else throws InvalidArgument; an exception thrown by
+//    the source stops the evaluation and propagates out of evaluate.
+using CiphertextSource = std::function<bfv::Ciphertext(std::size_t prime, std::size_t input)>;
+using PrimeSource = std::function<bfv::Ciphertext(std::size_t input)>;
+
+// What a streaming evaluation measured (accumulated over the primes evaluated with it).
+struct StreamStats {
+  // Per plan step. The first linear layer and the element-wise steps fused into it run per output
+  // group on all threads: their entries are seconds summed over threads (CPU-like); later steps
+  // run one after another and their entries are wall seconds.
+  std::vector<double> step_seconds;
+  double source_seconds = 0;           // inside the source, summed over threads
+  double wall_seconds = 0;             // whole evaluate calls, source included
+  std::size_t max_resident_inputs = 0; // most input ciphertexts held at once (one prime)
 };
 
 class BfvPlanEvaluator {
@@ -40,12 +77,54 @@ class BfvPlanEvaluator {
   void evaluate(EncryptedBatch& batch, std::vector<double>* step_seconds = nullptr,
                 const StepHook& hook = {}) const;
 
+  // Streaming evaluation (see CiphertextSource for the access order). primes and inputs must equal
+  // settings.plain_primes.size() and plan.input_size(). Returns the output ciphertexts [prime][output]
+  // (relinearised, at the final mod-switch level), ready for the key holder.
+  std::vector<std::vector<bfv::Ciphertext>> evaluate(std::size_t primes, std::size_t inputs,
+                                                     const CiphertextSource& source,
+                                                     StreamStats* stats = nullptr) const;
+
+  // Called with a sample ciphertext after steps of a streaming evaluation (the first output group's
+  // first ciphertext for fused steps, a few outputs for later ones), e.g. to measure noise.
+  using SampleHook = std::function<void(std::size_t step, std::size_t prime, const bfv::Ciphertext& sample)>;
+
+  // One plaintext prime of a streaming evaluation: source(input) for that prime.
+  std::vector<bfv::Ciphertext> evaluate_prime(std::size_t prime, const PrimeSource& source,
+                                              StreamStats* stats = nullptr, const SampleHook& hook = {}) const;
+
   const Plan& plan() const { return plan_; }
   const BfvSettings& settings() const { return settings_; }
 
  private:
+  struct GroupTaps {
+    std::vector<std::uint32_t> outputs;      // outputs of the group (into the layer's n_out)
+    std::vector<std::uint32_t> inputs;       // distinct inputs used by the group, ascending
+    std::vector<std::uint32_t> entry_start;  // per input: range into entries
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> entries;  // (output in group, tap index)
+  };
+  // The first linear layer, streamed: output groups in processing order and input use counts.
+  struct StreamLayout {
+    std::size_t step = 0;          // index of the first Linear step (0: plan does not start with one)
+    std::size_t segment_end = 0;   // first step not fused into it (the next Linear, or Decrypt)
+    std::vector<GroupTaps> groups;
+    std::vector<std::uint32_t> uses;  // per input: groups that read it
+  };
+  class StepClock;
+
   void check_batch(const EncryptedBatch& batch) const;
-  void run_linear(std::size_t step, EncryptedBatch& batch) const;
+  static GroupTaps group_taps(const LinearOp& l, std::vector<std::uint32_t> outputs);
+  std::vector<he::ShoupOperand> shoup_operands(const LinearOp& l, std::size_t prime, std::size_t level) const;
+  // Accumulates one group's outputs (plus bias) from its inputs at `level`; relinearises size-3 results.
+  std::vector<bfv::Ciphertext> linear_group(std::size_t step, std::size_t prime, const GroupTaps& taps,
+                                            const std::vector<const bfv::Ciphertext*>& in,
+                                            const std::vector<he::ShoupOperand>& shoup, std::size_t shoup_levels) const;
+  // values[jj] belongs to plaintext prime prime0 + jj.
+  void run_linear(std::size_t step, std::size_t prime0, std::vector<std::vector<bfv::Ciphertext>>& values) const;
+  void run_unary(std::size_t step, std::size_t prime, bfv::Ciphertext& ct) const;
+  void run_steps(std::size_t from, std::size_t prime0, std::vector<std::vector<bfv::Ciphertext>>& values,
+                 std::vector<double>* step_seconds, const std::function<void(std::size_t)>& after_step) const;
+  std::vector<bfv::Ciphertext> stream_first_linear(std::size_t prime, const PrimeSource& source, StepClock& clock,
+                                                   const SampleHook& hook) const;
 
   const Plan& plan_;
   BfvSettings settings_;
@@ -55,6 +134,8 @@ class BfvPlanEvaluator {
   // Per linear step and prime: biases reduced to centred residues mod t_j.
   std::vector<std::vector<std::vector<std::int64_t>>> bias_mod_;  // [step][prime][out]
   std::vector<std::size_t> switch_level_;                         // [step]: target level, 0 = none
+  std::vector<bool> skip_relin_;                                  // [step]: relinearisation deferred
+  StreamLayout stream_;
 };
 
 }  // namespace leukocrypt::nn

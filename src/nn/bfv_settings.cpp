@@ -54,6 +54,7 @@ nlohmann::json BfvSettings::to_json() const {
           {"q_bits", q_bits},
           {"plain_primes", t},
           {"mod_switch_levels", mod_switch_levels},
+          {"defer_relinearization", defer_relin},
           {"security", insecure_for_tests ? "insecure-for-tests" : "128"}};
 }
 
@@ -74,6 +75,7 @@ BfvSettings BfvSettings::from_json(const nlohmann::json& j) {
       }
     }
     if (j.contains("mod_switch_levels")) s.mod_switch_levels = j.at("mod_switch_levels").get<std::vector<std::size_t>>();
+    if (j.contains("defer_relinearization")) s.defer_relin = j.at("defer_relinearization").get<bool>();
     const std::string sec = j.value("security", "128");
     if (sec != "128" && sec != "insecure-for-tests") throw FormatError("BFV settings: unknown security '" + sec + "'");
     s.insecure_for_tests = sec == "insecure-for-tests";

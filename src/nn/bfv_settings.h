@@ -18,6 +18,10 @@ struct BfvSettings {
   std::vector<int> q_bits;                       // ciphertext primes, then the special prime
   std::vector<std::uint64_t> plain_primes;       // t_j: prime, = 1 (mod 2N), joined by CRT
   std::vector<std::size_t> mod_switch_levels;    // per plan ModSwitch step: target level (0 = stay)
+  // Relinearise after the next linear layer instead of after each square (relinearisation is
+  // linear): the linear layer runs on size-3 ciphertexts and only its outputs are relinearised.
+  // Chosen by `params` when its cost model says it is cheaper; absent in older params.json (false).
+  bool defer_relin = false;
   bool insecure_for_tests = false;               // tiny parameters in unit tests only
 
   std::size_t levels() const { return q_bits.empty() ? 0 : q_bits.size() - 1; }

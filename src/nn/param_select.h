@@ -30,13 +30,16 @@ struct NoiseSimulation {
 };
 
 // Worst-case noise of the plan under one Params (one plaintext prime) and a mod-switch schedule.
+// defer_relin: relinearisation after the next linear layer (BfvSettings::defer_relin): mod switches
+// in between act on size-3 ciphertexts (rounding term (1 + N + N^2)/2 instead of (1 + N)/2) and the
+// key-switching noise is added after the linear layer instead of being multiplied by its weights.
 NoiseSimulation simulate_noise(const Plan& plan, const bfv::Params& params,
-                               const std::vector<std::size_t>& mod_switch_levels);
+                               const std::vector<std::size_t>& mod_switch_levels, bool defer_relin = false);
 
 // Greedy schedule: at each ModSwitch step the lowest level from which the rest of the plan still
 // ends with >= margin_bits (budget taken as the minimum over `params`, one per plaintext prime).
 std::vector<std::size_t> choose_mod_switch_levels(const Plan& plan, const std::vector<bfv::Params>& params,
-                                                  double margin_bits);
+                                                  double margin_bits, bool defer_relin = false);
 
 // Estimated seconds for `images` images on `threads` threads (analytic op counts x per-op costs of
 // this engine: element-wise O(N*l) ops, NTTs, HPS squaring and gadget key switching).
@@ -45,7 +48,9 @@ struct CostEstimate {
   double server_seconds = 0;  // the plan's server steps
   double total() const { return client_seconds + server_seconds; }
   std::size_t batches = 0;
-  double peak_bytes = 0;      // input ciphertexts of one batch, all primes
+  // Ciphertexts resident at once in the streaming evaluation (one prime at a time, inputs pulled on
+  // demand): the largest linear layer's inputs plus outputs, after the first layer.
+  double peak_bytes = 0;
 };
 CostEstimate estimate_cost(const Plan& plan, const BfvSettings& s, std::size_t images, std::size_t threads);
 

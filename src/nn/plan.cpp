@@ -109,6 +109,22 @@ Plan lower(const QuantizedModel& q) {
   return p;
 }
 
+std::vector<std::size_t> relin_deferral_targets(const Plan& plan) {
+  std::vector<std::size_t> target(plan.steps.size(), 0);
+  for (std::size_t s = 0; s < plan.steps.size(); ++s) {
+    if (plan.steps[s].kind != OpKind::kRelinearize) continue;
+    for (std::size_t u = s + 1; u < plan.steps.size(); ++u) {
+      const OpKind k = plan.steps[u].kind;
+      if (k == OpKind::kSquare || k == OpKind::kDecrypt || k == OpKind::kRelinearize) break;
+      if (k == OpKind::kLinear) {
+        target[s] = u;
+        break;
+      }
+    }
+  }
+  return target;
+}
+
 nlohmann::json OpCounts::to_json() const {
   return {{"input_ciphertexts_per_prime", input_values}, {"scalar_multiply_adds_per_prime", scalar_macs},
           {"bias_adds_per_prime", bias_adds},           {"squares_per_prime", squares},

@@ -73,6 +73,12 @@ struct Plan {
   nlohmann::json to_json() const;  // step list with sizes and tap counts
 };
 
+// Deferred relinearisation: for every step, the index of the Linear step that relinearises the
+// outputs of this Relinearize step instead (the next Linear before any other Square or Decrypt),
+// or 0 when it must stay where it is. Used by the BFV evaluator, the noise simulation and the
+// cost model when BfvSettings::defer_relin is set.
+std::vector<std::size_t> relin_deferral_targets(const Plan& plan);
+
 // Lowers a quantised model: Encrypt, then per layer Linear or ModSwitch+Square+Relinearize+ModSwitch,
 // then a final ModSwitch (smallest ciphertexts back to the key holder) and Decrypt.
 Plan lower(const QuantizedModel& q);

@@ -2,10 +2,13 @@
 #include "nn/keyholder/bfv_backend.h"
 
 #include <algorithm>
+#include <mutex>
 
 #include "common/progress.h"
+#include "common/thread_pool.h"
 #include "common/timer.h"
 #include "nn/bfv_evaluator.h"
+#include "he/bfv/serialization.h"
 #include "nn/keyholder/bfv_keyholder.h"
 
 namespace leukocrypt::nn {
@@ -34,6 +37,11 @@ class BfvBackend final : public Backend {
     for (std::size_t b0 = 0; b0 < images.size(); b0 += n) {
       std::vector<const std::uint8_t*> batch_images(images.begin() + std::ptrdiff_t(b0),
                                                     images.begin() + std::ptrdiff_t(std::min(images.size(), b0 + n)));
+      if (options_.streaming) {
+        run_streaming(server, plan, batch_images, rep, out, b0);
+        bar.tick();
+        continue;
+      }
       Timer t;
       double enc_only = 0;
       auto batch = keys_.encrypt(plan, batch_images, &rep.encode_seconds, &enc_only);
@@ -69,6 +77,62 @@ class BfvBackend final : public Backend {
   }
 
  private:
+  // One batch, prime by prime, inputs encrypted when the server pulls them.
+  void run_streaming(const BfvPlanEvaluator& server, const Plan& plan, const std::vector<const std::uint8_t*>& images,
+                     RunReport& rep, BatchOutput& out, std::size_t b0) {
+    const std::size_t k = keys_.settings().plain_primes.size(), n_in = plan.input_size();
+    std::mutex mu;
+    double encode_s = 0, encrypt_s = 0;
+    StreamStats stats;
+    EncryptedBatch result;
+    result.images = images.size();
+    result.values.resize(k);
+    Timer wall;
+    for (std::size_t j = 0; j < k; ++j) {
+      auto source = [&](std::size_t v) {
+        he::Seed seed;
+        double e0 = 0, e1 = 0;
+        auto ct = keys_.encrypt_value(j, images, v, &seed, &e0, &e1);
+        std::lock_guard<std::mutex> lk(mu);
+        encode_s += e0;
+        encrypt_s += e1;
+        if (v == 0) {
+          rep.bytes_sent += bfv::save_seeded(ct, seed).size() * n_in;
+          if (options_.measure_noise) note_noise_value(0, keys_.noise_budget(j, ct), rep);
+        }
+        return ct;
+      };
+      BfvPlanEvaluator::SampleHook hook;
+      if (options_.measure_noise)
+        hook = [&](std::size_t s, std::size_t prime, const bfv::Ciphertext& ct) {
+          const int nb = keys_.noise_budget(prime, ct);
+          std::lock_guard<std::mutex> lk(mu);
+          note_noise_value(s, nb, rep);
+        };
+      result.values[j] = server.evaluate_prime(j, source, &stats, hook);
+    }
+    const double server_wall = wall.seconds();
+    const double threads = double(ThreadPool::global().size());
+    rep.encode_seconds += encode_s / threads;
+    rep.encrypt_seconds += encrypt_s / threads;
+    rep.evaluate_seconds += std::max(0.0, server_wall - (encode_s + encrypt_s) / threads);
+    rep.steps.front().seconds += (encode_s + encrypt_s) / threads;
+    for (std::size_t s = 0; s < stats.step_seconds.size(); ++s) rep.steps[s].seconds += stats.step_seconds[s];
+    rep.bytes_received += result.download_bytes();
+    Timer t;
+    double dec_only = 0;
+    auto logits = keys_.decrypt(result, &rep.encode_seconds, &dec_only);
+    rep.decrypt_seconds += dec_only;
+    rep.steps.back().seconds += t.seconds();
+    std::copy(logits.begin(), logits.end(), out.exact.begin() + std::ptrdiff_t(b0 * out.outputs));
+    ++rep.batches;
+  }
+
+  static void note_noise_value(std::size_t s, int nb, RunReport& rep) {
+    auto& cur = rep.steps[s].noise_budget_bits;
+    cur = cur < 0 ? nb : std::min(cur, nb);
+  }
+
   void note_noise(std::size_t s, const EncryptedBatch& b, RunReport& rep) const {
     const int nb = keys_.noise_budget(b);
     auto& cur = rep.steps[s].noise_budget_bits;

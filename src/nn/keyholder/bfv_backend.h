@@ -13,6 +13,12 @@ namespace leukocrypt::nn {
 struct BfvBackendOptions {
   bool measure_noise = true;  // decrypt-side noise budget after each step (a few ciphertexts)
   bool progress = false;      // progress bar over batches (stderr, terminals only)
+  // One plaintext prime at a time, input ciphertexts encrypted on demand as the server pulls them
+  // (BfvPlanEvaluator::evaluate_prime): a window of inputs resident instead of all of them.
+  // Encryption then overlaps the server work: the report's encode/encrypt seconds are the time
+  // spent in them summed over threads divided by the thread count, and evaluate_seconds is the
+  // rest of the wall time. false: encrypt everything, then evaluate step by step (old path).
+  bool streaming = true;
 };
 
 std::unique_ptr<Backend> make_bfv_backend(const BfvSettings& settings, const BfvBackendOptions& options = {});

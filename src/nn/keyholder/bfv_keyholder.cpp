@@ -79,6 +79,30 @@ EncryptedBatch BfvKeyHolder::encrypt(const Plan& plan, const std::vector<const s
   return b;
 }
 
+bfv::Ciphertext BfvKeyHolder::encrypt_value(std::size_t prime, const std::vector<const std::uint8_t*>& images,
+                                           std::size_t value, he::Seed* seed, double* encode_seconds,
+                                           double* encrypt_seconds) const {
+  require(prime < contexts_.size(), "encrypt_value: plaintext prime " + std::to_string(prime) + " of " +
+                                        std::to_string(contexts_.size()));
+  require(!images.empty() && images.size() <= settings_.n,
+          "encrypt_value: " + std::to_string(images.size()) + " images; a batch holds 1.." + std::to_string(settings_.n));
+  Timer t;
+  std::vector<std::uint64_t> slots(images.size());
+  for (std::size_t i = 0; i < images.size(); ++i) slots[i] = images[i][value];
+  const bfv::Plaintext pt = encoders_[prime].encode(slots);
+  if (encode_seconds) *encode_seconds = t.seconds();
+  t.reset();
+  bfv::Ciphertext ct = encryptors_[prime].encrypt(pt, seed);
+  if (encrypt_seconds) *encrypt_seconds = t.seconds();
+  return ct;
+}
+
+int BfvKeyHolder::noise_budget(std::size_t prime, const bfv::Ciphertext& ct) const {
+  require(prime < decryptors_.size(), "noise_budget: plaintext prime " + std::to_string(prime) + " of " +
+                                          std::to_string(decryptors_.size()));
+  return decryptors_[prime].invariant_noise_budget(ct);
+}
+
 std::vector<Int128> BfvKeyHolder::decrypt(const EncryptedBatch& out, double* decode_seconds,
                                           double* decrypt_seconds) const {
   const std::size_t k = contexts_.size();

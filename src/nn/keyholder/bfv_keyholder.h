@@ -46,12 +46,21 @@ class BfvKeyHolder {
                          double* encode_seconds = nullptr, double* encrypt_seconds = nullptr,
                          std::vector<std::vector<he::Seed>>* seeds_out = nullptr) const;
 
+  // Input value `value` of every image (image k -> slot k) packed and encrypted for plaintext prime
+  // `prime` alone: what a streaming source (BfvPlanEvaluator::evaluate_prime) pulls. Thread-safe.
+  // encode_seconds / encrypt_seconds (if given) receive the time of the two phases.
+  bfv::Ciphertext encrypt_value(std::size_t prime, const std::vector<const std::uint8_t*>& images, std::size_t value,
+                                he::Seed* seed = nullptr, double* encode_seconds = nullptr,
+                                double* encrypt_seconds = nullptr) const;
+
   // Decrypts the output ciphertexts and joins the primes: images x outputs exact logits.
   std::vector<Int128> decrypt(const EncryptedBatch& out, double* decode_seconds = nullptr,
                               double* decrypt_seconds = nullptr) const;
 
   // Smallest remaining noise budget (bits) over up to `sample` ciphertexts of every prime.
   int noise_budget(const EncryptedBatch& batch, std::size_t sample = 4) const;
+  // Remaining noise budget (bits) of one ciphertext of plaintext prime `prime` (size 2 or 3).
+  int noise_budget(std::size_t prime, const bfv::Ciphertext& ct) const;
 
  private:
   BfvSettings settings_;
