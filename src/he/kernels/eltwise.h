@@ -39,7 +39,8 @@ void eltwise_mul_add_mod(std::uint64_t* acc, const std::uint64_t* a, const std::
                          std::size_t n, const Modulus& q);
 // out[c] = sum_{i<k} rows[i][c] * w[i] mod q, out in [0, q): the inner loop of RNS base
 // conversion, one pass instead of k multiply-adds. rows[i][c] may be any value below 2^52;
-// w[i] are Shoup operands made for q; k <= 64; out must not alias a row.
+// w[i] are Shoup operands made for q; k <= 64. out may be one of the rows (the same pointer:
+// each coefficient is read before it is written), but must not overlap a row otherwise.
 void eltwise_dot_scalar_mod(std::uint64_t* out, const std::uint64_t* const* rows,
                             const ShoupOperand* w, std::size_t k, std::size_t n, const Modulus& q);
 
