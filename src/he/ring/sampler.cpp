@@ -84,8 +84,11 @@ void sample_cbd(Prng& prng, std::int8_t* out, std::size_t n) {
 }
 
 void small_to_mod(const std::int8_t* in, std::uint64_t* out, std::size_t n, std::uint64_t q) {
-  for (std::size_t i = 0; i < n; ++i)
-    out[i] = in[i] < 0 ? q - static_cast<std::uint64_t>(-in[i]) : static_cast<std::uint64_t>(in[i]);
+  // Branch-free (the signs are random, a branch mispredicts half the time): v + (v < 0 ? q : 0).
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int64_t v = in[i];
+    out[i] = static_cast<std::uint64_t>(v) + (q & (0 - static_cast<std::uint64_t>(v < 0)));
+  }
 }
 
 }  // namespace leukocrypt::he
