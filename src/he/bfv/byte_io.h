@@ -1,7 +1,9 @@
 // Little-endian byte writer and a bounds-checked reader for serialization (internal). Every read
 // names the field it was reading, so a truncated input yields "truncated <field>: need ...".
+// Coefficients are bit-packed: ceil(log2 q) bits each for values mod q.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -22,6 +24,31 @@ class ByteWriter {
     const std::size_t at = out_.size();
     out_.resize(at + 8 * n);
     std::memcpy(out_.data() + at, p, 8 * n);  // x86-64 / aarch64: little-endian hosts
+  }
+  // n values of `bits` bits each (1 <= bits <= 63, every value < 2^bits), least significant bit
+  // first, in ceil(n * bits / 8) bytes; the unused high bits of the last byte are zero.
+  void packed(const std::uint64_t* p, std::size_t n, int bits) {
+    const std::size_t at = out_.size(), len = packed_bytes(n, bits);
+    out_.resize(at + len);
+    char* o = out_.data() + at;
+    unsigned __int128 acc = 0;
+    int have = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      acc |= static_cast<unsigned __int128>(p[i]) << have;
+      have += bits;
+      if (have >= 64) {
+        const std::uint64_t w = static_cast<std::uint64_t>(acc);
+        std::memcpy(o, &w, 8);  // little-endian hosts, as words()
+        o += 8;
+        acc >>= 64;
+        have -= 64;
+      }
+    }
+    const std::uint64_t w = static_cast<std::uint64_t>(acc);
+    std::memcpy(o, &w, static_cast<std::size_t>(have + 7) / 8);
+  }
+  static std::size_t packed_bytes(std::size_t n, int bits) {
+    return (n * static_cast<std::size_t>(bits) + 7) / 8;
   }
   std::string take() { return std::move(out_); }
 
@@ -54,6 +81,38 @@ class ByteReader {
                           ", not below its modulus " + std::to_string(bound));
     pos_ += 8 * n;
   }
+  // Reads n values packed by ByteWriter::packed; each must be < bound, and the padding bits of the
+  // last byte must be zero (one encoding per object).
+  void packed_below(std::uint64_t* p, std::size_t n, int bits, std::uint64_t bound, const std::string& field) {
+    const std::size_t len = ByteWriter::packed_bytes(n, bits);
+    need(len, field.c_str());
+    const char* s = in_.data() + pos_;
+    const std::uint64_t mask = (std::uint64_t{1} << bits) - 1;
+    unsigned __int128 acc = 0;
+    int have = 0;
+    std::size_t r = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (have < bits) {
+        const std::size_t take = len - r < 8 ? len - r : 8;
+        std::uint64_t w = 0;
+        std::memcpy(&w, s + r, take);
+        r += take;
+        acc |= static_cast<unsigned __int128>(w) << have;
+        have += static_cast<int>(8 * take);
+      }
+      const std::uint64_t v = static_cast<std::uint64_t>(acc) & mask;
+      acc >>= bits;
+      have -= bits;
+      if (v >= bound)
+        throw FormatError("coefficient " + std::to_string(i) + " of " + field + " is " + std::to_string(v) +
+                          ", not below its modulus " + std::to_string(bound));
+      p[i] = v;
+    }
+    if (acc != 0) throw FormatError("nonzero padding bits after " + field);
+    pos_ += len;
+  }
+  // Whether `bytes` more bytes are available (for a size check before allocating).
+  void need_bytes(std::size_t bytes, const char* field) const { need(bytes, field); }
   void need_words(std::size_t n, const char* field) const {
     if (n > (in_.size() - pos_) / 8)
       throw FormatError(std::string("truncated ") + field + ": need " + std::to_string(8 * n) + " bytes at offset " +
@@ -83,5 +142,8 @@ class ByteReader {
 };
 
 inline constexpr char kMagic[4] = {'L', 'K', 'C', 'R'};
+
+// Bits stored per coefficient of a value below `bound`: ceil(log2 bound).
+inline int coeff_bits(std::uint64_t bound) { return std::bit_width(bound - 1); }
 
 }  // namespace leukocrypt::bfv::detail

@@ -1,5 +1,7 @@
-// Secret-key serialization (lc_he_secret only): the ternary coefficients, one byte each; the NTT
+// Secret-key serialization (lc_he_secret only): the ternary coefficients, 2 bits each; the NTT
 // form is recomputed on load.
+#include <vector>
+
 #include "common/error.h"
 #include "he/bfv/byte_io.h"
 #include "he/bfv/serialization.h"
@@ -19,7 +21,10 @@ std::string save(const SecretKey& sk) {
   w.u64(sk.key_id());
   w.u32(static_cast<std::uint32_t>(sk.n()));
   w.u32(static_cast<std::uint32_t>(sk.primes()));
-  w.bytes(sk.coeffs(), sk.n());
+  // Ternary coefficients as c + 1 in 2 bits each (n / 4 bytes).
+  std::vector<std::uint64_t> v(sk.n());
+  for (std::size_t i = 0; i < sk.n(); ++i) v[i] = static_cast<std::uint64_t>(sk.coeffs()[i] + 1);
+  w.packed(v.data(), v.size(), 2);
   return w.take();
 }
 
@@ -30,13 +35,17 @@ SecretKey load_secret_key(const Context& ctx, std::string_view bytes) {
   const std::size_t n = ctx.n(), primes = ctx.max_level() + 1;
   detail::expect_eq(r.u32("N"), n, "secret key N");
   detail::expect_eq(r.u32("primes"), primes, "secret key primes");
-  SecretKey sk(ctx.params_id(), key_id, n, primes);
-  r.bytes(sk.coeffs(), n, "secret key coefficients");
+  r.need_bytes(detail::ByteWriter::packed_bytes(n, 2), "secret key coefficients");
+  std::vector<std::uint64_t> v(n);
+  r.packed_below(v.data(), n, 2, 4, "secret key coefficients");
   r.finish("secret key");
-  for (std::size_t i = 0; i < n; ++i)
-    if (sk.coeffs()[i] < -1 || sk.coeffs()[i] > 1)
-      throw FormatError("secret key coefficient " + std::to_string(i) + " is " + std::to_string(sk.coeffs()[i]) +
-                        ", not in {-1, 0, 1}");
+  SecretKey sk(ctx.params_id(), key_id, n, primes);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (v[i] > 2)
+      throw FormatError("secret key coefficient " + std::to_string(i) + " is stored as " + std::to_string(v[i]) +
+                        ", not one of 0, 1, 2 (for -1, 0, 1)");
+    sk.coeffs()[i] = static_cast<std::int8_t>(static_cast<int>(v[i]) - 1);
+  }
   for (std::size_t j = 0; j < primes; ++j) {
     he::small_to_mod(sk.coeffs(), sk.ntt(j), n, ctx.modulus(j).value());
     he::forward_ntt(sk.ntt(j), ctx.ntt(j));

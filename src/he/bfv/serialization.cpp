@@ -1,6 +1,9 @@
 // Serialization of public objects with full validation on load (see serialization.h).
 #include "he/bfv/serialization.h"
 
+#include <bit>
+#include <vector>
+
 #include "common/error.h"
 #include "he/bfv/byte_io.h"
 #include "he/bfv/internal.h"
@@ -37,7 +40,10 @@ std::uint64_t read_header(ByteReader& r, ObjectType type) {
   const std::uint16_t version = r.u16("format version");
   if (version != kFormatVersion)
     throw FormatError("unsupported format version " + std::to_string(version) + " (this build reads " +
-                      std::to_string(kFormatVersion) + ")");
+                      std::to_string(kFormatVersion) +
+                      (version == 1 ? "; version 1 stored 64-bit coefficients before bit packing: re-create the object "
+                                      "with this build)"
+                                    : ")"));
   const std::uint16_t t = r.u16("object type");
   if (t != static_cast<std::uint16_t>(type))
     throw FormatError(std::string("wrong object type ") + std::to_string(t) + ": expected " + type_name(type) + " (" +
@@ -57,11 +63,51 @@ void expect_eq(std::uint64_t got, std::uint64_t want, const char* field) {
     throw FormatError(std::string(field) + " is " + std::to_string(got) + ", expected " + std::to_string(want));
 }
 
+// Polynomial rows (n coefficients each, contiguous): one width byte per row -- the bits of the
+// row's largest coefficient, at most ceil(log2 q) for a row mod q -- then every row bit-packed
+// at its width. Width bytes come first so that a loader can check the whole size before it
+// allocates anything.
+void write_rows(ByteWriter& w, const std::uint64_t* data, std::size_t rows, std::size_t n) {
+  std::vector<int> widths(rows);
+  for (std::size_t r = 0; r < rows; ++r) {
+    std::uint64_t m = 0;
+    for (std::size_t c = 0; c < n; ++c) m |= data[r * n + c];
+    widths[r] = std::bit_width(m);
+    w.u8(static_cast<std::uint8_t>(widths[r]));
+  }
+  for (std::size_t r = 0; r < rows; ++r) w.packed(data + r * n, n, widths[r]);
+}
+
+// Reads the width table of `rows` rows (row r holds values below bound(r)), checks each width
+// against its modulus and that the packed rows are all present; returns the widths.
+template <class Bound>
+std::vector<int> read_row_widths(ByteReader& r, std::size_t rows, std::size_t n, Bound bound, const char* what) {
+  r.need_bytes(rows, what);
+  std::vector<int> widths(rows);
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < rows; ++i) {
+    widths[i] = r.u8("row width");
+    const int most = coeff_bits(bound(i));
+    if (widths[i] > most)
+      throw FormatError(std::string(what) + " row " + std::to_string(i) + " is stored in " + std::to_string(widths[i]) +
+                        " bits, its modulus needs at most " + std::to_string(most));
+    total += ByteWriter::packed_bytes(n, widths[i]);
+  }
+  r.need_bytes(total, what);
+  return widths;
+}
+
+template <class Bound, class Name>
+void read_rows(ByteReader& r, std::uint64_t* data, const std::vector<int>& widths, std::size_t n, Bound bound,
+               Name name) {
+  for (std::size_t i = 0; i < widths.size(); ++i) r.packed_below(data + i * n, n, widths[i], bound(i), name(i));
+}
+
 void write_ksk(ByteWriter& w, const KeySwitchKey& k) {
   w.u32(static_cast<std::uint32_t>(k.n()));
   w.u32(static_cast<std::uint32_t>(k.digits()));
   w.u32(static_cast<std::uint32_t>(k.primes()));
-  w.words(k.raw(), k.raw_size());
+  write_rows(w, k.raw(), 2 * k.digits() * k.primes(), k.n());
 }
 
 KeySwitchKey read_ksk(ByteReader& r, const Context& ctx) {
@@ -69,13 +115,13 @@ KeySwitchKey read_ksk(ByteReader& r, const Context& ctx) {
   expect_eq(r.u32("key N"), n, "key N");
   expect_eq(r.u32("key digits"), L, "key digits");
   expect_eq(r.u32("key primes"), L + 1, "key primes");
-  r.need_words(2 * n * L * (L + 1), "key-switching key");
+  // Row (d * 2 + c) * (L + 1) + j: digit d, component c, prime j.
+  auto bound = [&](std::size_t row) { return ctx.modulus(row % (L + 1)).value(); };
+  auto widths = read_row_widths(r, 2 * L * (L + 1), n, bound, "key-switching key");
   KeySwitchKey k(n, L, L + 1);
-  for (std::size_t d = 0; d < L; ++d)
-    for (std::size_t c = 0; c < 2; ++c)
-      for (std::size_t j = 0; j <= L; ++j)
-        r.words_below(k.data(d, c, j), n, ctx.modulus(j).value(),
-                      "key digit " + std::to_string(d) + " prime " + std::to_string(j));
+  read_rows(r, k.raw(), widths, n, bound, [&](std::size_t row) {
+    return "key digit " + std::to_string(row / (2 * (L + 1))) + " prime " + std::to_string(row % (L + 1));
+  });
   return k;
 }
 
@@ -128,12 +174,8 @@ std::string save(const PublicKey& pk) {
   w.u32(static_cast<std::uint32_t>(pk.level()));
   const bool seeded = pk.seed().has_value();
   w.u8(seeded ? 1 : 0);
-  if (seeded) {
-    w.bytes(pk.seed()->data(), 32);
-    w.words(pk.data(0, 0), pk.n() * pk.level());
-  } else {
-    w.words(pk.data(0, 0), 2 * pk.n() * pk.level());
-  }
+  if (seeded) w.bytes(pk.seed()->data(), 32);
+  detail::write_rows(w, pk.data(0, 0), (seeded ? 1 : 2) * pk.level(), pk.n());
   return w.take();
 }
 
@@ -146,14 +188,14 @@ PublicKey load_public_key(const Context& ctx, std::string_view bytes) {
   detail::expect_eq(r.u32("level"), L, "public key level");
   const std::uint8_t seeded = r.u8("seeded flag");
   if (seeded > 1) throw FormatError("public key seeded flag is " + std::to_string(seeded) + ", expected 0 or 1");
-  PublicKey pk(ctx.params_id(), key_id, n, L);
   he::Seed seed{};
   if (seeded) r.bytes(seed.data(), 32, "seed");
-  r.need_words((seeded ? 1 : 2) * n * L, "public key");
-  for (std::size_t k = 0; k < (seeded ? 1u : 2u); ++k)
-    for (std::size_t i = 0; i < L; ++i)
-      r.words_below(pk.data(k, i), n, ctx.modulus(i).value(),
-                    "public key poly " + std::to_string(k) + " prime " + std::to_string(i));
+  auto bound = [&](std::size_t row) { return ctx.modulus(row % L).value(); };
+  auto widths = detail::read_row_widths(r, (seeded ? 1 : 2) * L, n, bound, "public key");
+  PublicKey pk(ctx.params_id(), key_id, n, L);
+  detail::read_rows(r, pk.data(0, 0), widths, n, bound, [&](std::size_t row) {
+    return "public key poly " + std::to_string(row / L) + " prime " + std::to_string(row % L);
+  });
   r.finish("public key");
   if (seeded) {
     he::Prng prng(seed, detail::kDomainPublicKey);
@@ -215,7 +257,7 @@ std::string save(const Plaintext& pt) {
   ByteWriter w;
   detail::write_header(w, ObjectType::kPlaintext, pt.params_id());
   w.u32(static_cast<std::uint32_t>(pt.n()));
-  w.words(pt.data(), pt.n());
+  detail::write_rows(w, pt.data(), 1, pt.n());
   return w.take();
 }
 
@@ -223,8 +265,10 @@ Plaintext load_plaintext(const Context& ctx, std::string_view bytes) {
   ByteReader r(bytes);
   detail::read_header_for(r, ObjectType::kPlaintext, ctx);
   detail::expect_eq(r.u32("N"), ctx.n(), "plaintext N");
+  auto bound = [&](std::size_t) { return ctx.params().t(); };
+  auto widths = detail::read_row_widths(r, 1, ctx.n(), bound, "plaintext");
   Plaintext pt(ctx.params_id(), ctx.n());
-  r.words_below(pt.data(), ctx.n(), ctx.params().t(), "plaintext");
+  detail::read_rows(r, pt.data(), widths, ctx.n(), bound, [](std::size_t) { return std::string("plaintext"); });
   r.finish("plaintext");
   return pt;
 }
@@ -237,12 +281,8 @@ std::string save_ct(const Ciphertext& ct, const he::Seed* seed) {
   w.u32(static_cast<std::uint32_t>(ct.level()));
   w.u32(static_cast<std::uint32_t>(ct.size()));
   w.u8(seed ? 1 : 0);
-  if (seed) {
-    w.bytes(seed->data(), 32);
-    w.words(ct.poly(0), ct.level() * ct.n());
-  } else {
-    w.words(ct.raw(), ct.raw_size());
-  }
+  if (seed) w.bytes(seed->data(), 32);
+  detail::write_rows(w, ct.raw(), (seed ? 1 : ct.size()) * ct.level(), ct.n());
   return w.take();
 }
 }  // namespace
@@ -271,12 +311,12 @@ Ciphertext load_ciphertext(const Context& ctx, std::string_view bytes) {
   he::Seed seed{};
   if (seeded) r.bytes(seed.data(), 32, "seed");
   const std::size_t stored = seeded ? 1 : size;
-  r.need_words(stored * level * n, "ciphertext");
+  auto bound = [&](std::size_t row) { return ctx.modulus(row % level).value(); };
+  auto widths = detail::read_row_widths(r, stored * level, n, bound, "ciphertext");
   Ciphertext ct(ctx.params_id(), n, level, size);
-  for (std::size_t k = 0; k < stored; ++k)
-    for (std::size_t i = 0; i < level; ++i)
-      r.words_below(ct.data(k, i), n, ctx.modulus(i).value(),
-                    "ciphertext poly " + std::to_string(k) + " prime " + std::to_string(i));
+  detail::read_rows(r, ct.raw(), widths, n, bound, [&](std::size_t row) {
+    return "ciphertext poly " + std::to_string(row / level) + " prime " + std::to_string(row % level);
+  });
   r.finish("ciphertext");
   if (seeded) {
     he::Prng prng(seed, detail::kDomainSymmetric);

@@ -1,6 +1,6 @@
-// Serialization: round trips, seeded (half-size) forms, the golden hash of the format, and
-// rejection of malformed input (truncation at every length, magic, version, type, params id,
-// coefficients >= q_i, trailing bytes).
+// Serialization: round trips, seeded (half-size) forms, the bit-packed layout, the golden hash of
+// the format, and rejection of malformed input (truncation at every length, magic, version, type,
+// params id, coefficients >= q_i, row widths above ceil(log2 q_i), trailing bytes).
 #include <gtest/gtest.h>
 #include <sodium.h>
 
@@ -26,6 +26,26 @@ std::string hex_hash(const std::string& bytes) {
     s.push_back(d[c & 15]);
   }
   return s;
+}
+
+// Writes `value` as the `index`-th `width`-bit field of the packed row starting at byte `at`.
+void set_packed(std::string& b, std::size_t at, std::size_t index, int width, std::uint64_t value) {
+  for (int k = 0; k < width; ++k) {
+    const std::size_t bit = index * static_cast<std::size_t>(width) + static_cast<std::size_t>(k);
+    char& byte = b[at + bit / 8];
+    const char mask = static_cast<char>(1u << (bit % 8));
+    byte = static_cast<char>(((value >> k) & 1) ? (byte | mask) : (byte & ~mask));
+  }
+}
+
+// Reads the `index`-th `width`-bit field of the packed row starting at byte `at`.
+std::uint64_t get_packed(const std::string& b, std::size_t at, std::size_t index, int width) {
+  std::uint64_t v = 0;
+  for (int k = 0; k < width; ++k) {
+    const std::size_t bit = index * static_cast<std::size_t>(width) + static_cast<std::size_t>(k);
+    v |= static_cast<std::uint64_t>((static_cast<unsigned char>(b[at + bit / 8]) >> (bit % 8)) & 1) << k;
+  }
+  return v;
 }
 
 class BfvSerializationTest : public ::testing::Test {
@@ -83,6 +103,25 @@ TEST_F(BfvSerializationTest, SeededSymmetricCiphertextIsHalfSize) {
   EXPECT_EQ(enc_.decode(dec_.decrypt(loaded)), v);
 }
 
+// The version-2 layout by hand: width bytes, then each row at ceil(log2 q_i) bits per coefficient
+// (40-bit primes: 40 * 64 / 8 = 320 bytes per row instead of 512), little-endian bit order.
+TEST_F(BfvSerializationTest, CiphertextRowsAreBitPacked) {
+  auto ct = encryptor_.encrypt(enc_.encode(random_slots(64, 257, rng_)));
+  const std::string b = save(ct);
+  const std::size_t body = 4 + 2 + 2 + 8 + 4 + 4 + 4 + 1, rows = 6;
+  ASSERT_EQ(b.size(), body + rows + rows * 40 * 64 / 8);
+  for (std::size_t r = 0; r < rows; ++r) {
+    ASSERT_EQ(static_cast<unsigned char>(b[body + r]), 40) << r;
+    for (std::size_t c = 0; c < 64; ++c)
+      ASSERT_EQ(get_packed(b, body + rows + r * 320, c, 40), ct.data(r / 3, r % 3)[c]) << r << " " << c;
+  }
+  // Relin keys: 2 * L * (L + 1) rows of N coefficients, 40 or 41 bits each (vs 64).
+  const std::string rk = save(k_.rk);
+  EXPECT_LT(rk.size(), 2 * 3 * 4 * 64 * 41 / 8 + 200);
+  // Secret key: 2 bits per coefficient.
+  EXPECT_EQ(save(k_.keygen.secret_key()).size(), 4 + 2 + 2 + 8 + 8 + 4 + 4 + 64 / 4);
+}
+
 // Pins the byte format: any change to the layout must bump kFormatVersion and this hash.
 TEST(BfvSerializationGolden, FormatHash) {
   auto ctx = Context::create(tiny_insecure_params());
@@ -95,7 +134,7 @@ TEST(BfvSerializationGolden, FormatHash) {
   he::Seed seed{};
   for (std::size_t i = 0; i < 32; ++i) seed[i] = static_cast<std::uint8_t>(i);
   const std::string all = save(ctx->params()) + save(ct) + save(pt) + save_seeded(ct, seed);
-  EXPECT_EQ(hex_hash(all), "9cd8d3cc457835f2c04f92385cd93b2276f6f135cfb9585cf2b9c2681c6eefb9");
+  EXPECT_EQ(hex_hash(all), "499feb47a892dfd5bfa89038f846d42b77c44a215581069a1971ecbcc0dfa69d");
 }
 
 TEST_F(BfvSerializationTest, RejectsMalformedInput) {
@@ -126,9 +165,21 @@ TEST_F(BfvSerializationTest, RejectsMalformedInput) {
   expect_msg(b, "params id");
   b = good;
   const std::size_t body = 4 + 2 + 2 + 8 + 4 + 4 + 4 + 1;
+  const std::size_t rows = 2 * 3;  // width bytes, then row 0 (poly 0, prime 0)
   const std::uint64_t q0 = k_.ctx->modulus(0).value();
-  std::memcpy(b.data() + body + 8 * 5, &q0, 8);  // coefficient 5 = q_0
+  const int w0 = static_cast<unsigned char>(b[body]);
+  ASSERT_EQ(w0, 40);
+  set_packed(b, body + rows, 5, w0, q0);  // coefficient 5 = q_0
   expect_msg(b, "not below its modulus");
+  b = good;
+  b[body + 1] = 41;  // row 1 (prime 1, 40 bits) claims 41-bit coefficients
+  expect_msg(b, "at most 40");
+  b = good;
+  std::fill(b.begin() + static_cast<std::ptrdiff_t>(b.size() / 2), b.begin() + static_cast<std::ptrdiff_t>(b.size() / 2 + 16), '\xff');
+  expect_msg(b, "not below its modulus");  // 16 bytes of 0xff cover a whole coefficient: 2^40 - 1 >= q
+  b = good;
+  b[4] = 1;  // a version-1 file (64-bit coefficients)
+  expect_msg(b, "before bit packing");
   expect_msg(good + "x", "trailing");
   b = good;
   b[body - 9] = 7;  // level byte (low byte of u32 level)
@@ -143,7 +194,7 @@ TEST_F(BfvSerializationTest, RejectsMalformedInput) {
   EXPECT_THROW(load_params(pbytes), Error);
   // Secret key with a non-ternary coefficient.
   std::string sk = save(k_.keygen.secret_key());
-  sk[sk.size() - 1] = 5;
+  sk[sk.size() - 1] = static_cast<char>(0xc0);  // last coefficient stored as 3
   EXPECT_THROW(load_secret_key(*k_.ctx, sk), FormatError);
 }
 
