@@ -1,6 +1,11 @@
 // Key holder and provider file commands: `keygen`, `encrypt`, `infer` (provider, offline, no
 // secret key), `decrypt`, and `screen` (the whole round trip through a screening server).
+#include <csignal>
 #include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -34,6 +39,15 @@ std::string human_bytes(double b) {
   else if (b >= 1 << 10) s << b / (1 << 10) << " KiB";
   else s << std::setprecision(0) << b << " B";
   return s.str();
+}
+
+// Feeds a 0..1000 progress bar from (done, total) counts.
+std::function<void(std::size_t, std::size_t)> progress_ticker(ProgressBar& bar) {
+  auto shown = std::make_shared<std::size_t>(0);
+  return [&bar, shown](std::size_t done, std::size_t total) {
+    auto now = total ? static_cast<std::size_t>(1000.0 * double(done) / double(total)) : 0;
+    if (now > *shown) bar.tick(now - *shown), *shown = now;
+  };
 }
 
 nlohmann::json read_json_file(const std::string& path) {
@@ -140,8 +154,11 @@ void register_encrypt(CLI::App& root) {
     auto cells = load_cells(a->src, kh.image_size());
     std::string model_id = a->model_id.empty() ? kh.info().value("model_id", "") : a->model_id;
     client::EncryptStats st;
-    auto bytes = kh.encrypt(cells, model_id, &st);
-    write_file_atomic(a->out, bytes);
+    {
+      ProgressBar bar("encrypt", 1000, !a->json);
+      kh.encrypt_to_file(cells, model_id, a->out, &st, progress_ticker(bar));
+      bar.finish();
+    }
     nlohmann::json j = {{"out", a->out},          {"cells", cells.size()},
                         {"batches", st.batches},  {"bytes", st.bytes},
                         {"bytes_per_cell", double(st.bytes) / cells.size()},
@@ -175,7 +192,7 @@ void register_infer(CLI::App& root) {
       o.params_json = nlohmann::json::parse(v.meta, nullptr, false);
     }
     auto runner = service::make_he_runner(o);
-    auto request = read_file(a->in);
+    auto request = wire::ContainerFile::open(a->in, a->in);
     Timer t;
     auto key = runner->inspect_keys(keys);
     auto info = runner->inspect_request(request, key);
@@ -195,7 +212,7 @@ void register_infer(CLI::App& root) {
                         {"validate_seconds", validate_s},
                         {"seconds", t.seconds() - validate_s},
                         {"stages", stages},
-                        {"request_bytes", request.size()},
+                        {"request_bytes", request.file_size()},
                         {"result_bytes", out.result.size()},
                         {"result_bytes_per_cell", double(out.result.size()) / info.cells}};
     if (a->json) return print_json(j);
@@ -228,7 +245,7 @@ void register_decrypt(CLI::App& root) {
 
 void register_screen(CLI::App& root) {
   struct Args {
-    std::string server, token, keys;
+    std::string server, token, keys, work_dir;
     CellSource src;
     int timeout = 3600;
     bool json = false;
@@ -240,8 +257,10 @@ void register_screen(CLI::App& root) {
   cmd->add_option("--keys", a->keys, "Key directory")->required();
   add_cell_options(cmd, a->src);
   cmd->add_option("--timeout", a->timeout, "Seconds to wait for the result")->capture_default_str();
+  cmd->add_option("--work-dir", a->work_dir, "Where the request is staged before upload (default: $TMPDIR or /tmp)");
   cmd->add_flag("--json", a->json, "Machine-readable output");
   cmd->callback([a] {
+    ::signal(SIGPIPE, SIG_IGN);  // a server that closes mid-upload is an error message, not a silent death
     std::string token = a->token;
     if (token.empty())
       if (const char* env = std::getenv("LEUKOCRYPT_TOKEN")) token = env;
@@ -259,12 +278,38 @@ void register_screen(CLI::App& root) {
     auto eval = client::read_key_file(paths.eval, wire::Kind::kEvalKeys);
     sc.register_keys(eval);
     Timer t;
+    // The request goes to a temporary file (encrypted a slice at a time) and is streamed from
+    // there: neither side holds a multi-gigabyte request in memory.
+    std::filesystem::path work = a->work_dir.empty() ? std::filesystem::temp_directory_path()
+                                                     : std::filesystem::path(a->work_dir);
+    auto request_path = work / ("leukocrypt-request-" + wire::random_id().substr(0, 12) + ".lcx");
+    struct Remove {
+      std::filesystem::path p;
+      ~Remove() {
+        std::error_code ec;
+        std::filesystem::remove(p, ec);
+      }
+    } remove_request{request_path};
     client::EncryptStats est;
-    auto request = kh.encrypt(cells, card.value("model_id", ""), &est);
+    {
+      ProgressBar bar("encrypt", 1000, !a->json);
+      kh.encrypt_to_file(cells, card.value("model_id", ""), request_path, &est, progress_ticker(bar));
+      bar.finish();
+    }
+    const std::uint64_t request_bytes = est.bytes;
     double encrypt_s = t.seconds();
     t.reset();
-    auto job = sc.submit(request);
+    std::string job;
+    {
+      ProgressBar bar("upload", 1000, !a->json);
+      auto tick = progress_ticker(bar);
+      job = sc.submit_file(request_path, [&](std::uint64_t sent, std::uint64_t total) {
+        tick(static_cast<std::size_t>(sent >> 10), static_cast<std::size_t>(total >> 10));
+      });
+      bar.finish();
+    }
     double upload_s = t.seconds();
+    std::filesystem::remove(request_path);
     t.reset();
     ProgressBar bar("screen", 1000, !a->json);
     std::size_t shown = 0;
@@ -284,19 +329,20 @@ void register_screen(CLI::App& root) {
         {"job_id", job},
         {"model_id", card.value("model_id", "")},
         {"cells", cells_json(out)},
-        {"bytes_sent", request.size() + eval.size()},
-        {"bytes_request", request.size()},
+        {"bytes_sent", request_bytes + eval.size()},
+        {"bytes_request", request_bytes},
         {"bytes_eval_key", eval.size()},
         {"bytes_received", result.size()},
-        {"bytes_sent_per_cell", double(request.size()) / out.size()},
+        {"bytes_sent_per_cell", double(request_bytes) / out.size()},
         {"bytes_received_per_cell", double(result.size()) / out.size()},
         {"seconds",
          {{"encrypt", encrypt_s}, {"upload", upload_s}, {"server_wait", wait_s}, {"download", download_s},
           {"decrypt", dst.decrypt_seconds + dst.decode_seconds}, {"total", total.seconds()}}},
+        {"upload_megabytes_per_second", upload_s > 0 ? double(request_bytes) / 1e6 / upload_s : 0.0},
         {"server_timings", status.value("timings", nlohmann::json::object())}};
     if (a->json) return print_json(j);
     print_cells(out);
-    std::cout << "sent " << human_bytes(double(request.size())) << " (" << human_bytes(double(request.size()) / out.size())
+    std::cout << "sent " << human_bytes(double(request_bytes)) << " (" << human_bytes(double(request_bytes) / out.size())
               << "/cell; eval.key " << human_bytes(double(eval.size())) << " once), received "
               << human_bytes(double(result.size())) << " (" << human_bytes(double(result.size()) / out.size())
               << "/cell); encrypt " << std::fixed << std::setprecision(2) << encrypt_s << " s, server " << wait_s

@@ -53,14 +53,18 @@ void run_serve(const ServeArgs& a) {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
+  // A client that hangs up while we answer must not kill the server.
+  ::signal(SIGPIPE, SIG_IGN);
+
   service::Server server(o, store, *runner);
   int port = server.bind();
-  if (!a.port_file.empty()) write_file_atomic(a.port_file, std::to_string(port) + "\n");
   auto card = runner->model_card();
   std::cout << "leukocrypt serve: listening on http://" << a.host << ":" << port << " (model "
             << card.value("model_id", "?") << ", " << a.workers << " worker(s), db " << a.db;
   if (server.recovered_jobs() > 0) std::cout << ", " << server.recovered_jobs() << " unfinished job(s) re-queued";
   std::cout << ")" << std::endl;
+  // After the line above, so whoever waits for the port file also finds the startup line.
+  if (!a.port_file.empty()) write_file_atomic(a.port_file, std::to_string(port) + "\n");
 
   std::atomic<bool> done{false};
   std::thread signals([&] {

@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/paths.h"
+#include "common/thread_pool.h"
 #include "common/timer.h"
 #include "data/dataset.h"
 #include "data/image.h"
@@ -107,12 +108,12 @@ int KeyHolder::image_size() const {
   return 32;
 }
 
-std::string KeyHolder::encrypt(const std::vector<CellInput>& cells, const std::string& model_id,
-                               EncryptStats* stats) const {
+void KeyHolder::encrypt_to(const std::vector<CellInput>& cells, const std::string& model_id,
+                           const std::function<void(std::string_view)>& sink, EncryptStats* stats,
+                           const std::function<void(std::size_t, std::size_t)>& on_progress) const {
   require(!cells.empty(), "encrypt: no cells");
   const int size = image_size();
-  const auto plan = input_plan(size);
-  const std::size_t n_in = plan.input_size();
+  const std::size_t n_in = input_plan(size).input_size();
   for (const auto& c : cells)
     require(c.pixels.size() == n_in, "encrypt: cell '" + c.name + "' has " + std::to_string(c.pixels.size()) +
                                          " values, the model takes " + std::to_string(n_in) + " (3x" +
@@ -120,37 +121,66 @@ std::string KeyHolder::encrypt(const std::vector<CellInput>& cells, const std::s
   const auto& s = settings();
   const std::size_t k = s.plain_primes.size();
   auto batches = wire::batch_sizes(cells.size(), s.n);
-  wire::Container c;
-  c.kind = wire::Kind::kRequest;
-  c.params_id = params_id_;
-  c.key_id = key_id_;
-  c.model_id = model_id;
-  c.cells = static_cast<std::uint32_t>(cells.size());
-  for (const auto& cell : cells) c.names.push_back(cell.name);
-  c.meta = nlohmann::json{{"batches", batches}, {"input", {3, size, size}}}.dump();
-  c.blobs.resize(batches.size() * k * n_in);
+  wire::ContainerHeader h;
+  h.kind = wire::Kind::kRequest;
+  h.params_id = params_id_;
+  h.key_id = key_id_;
+  h.model_id = model_id;
+  h.cells = static_cast<std::uint32_t>(cells.size());
+  for (const auto& cell : cells) h.names.push_back(cell.name);
+  h.meta = nlohmann::json{{"batches", batches}, {"input", {3, size, size}}, {"layout", wire::kLayout}}.dump();
+  const std::size_t total = batches.size() * k * n_in;
+  wire::ContainerWriter w(h, total, sink);
+  // A slice of input values encrypts as its own little plan: value v of every image -> one
+  // ciphertext per prime, the same as encrypting all values at once (each ciphertext only sees
+  // its own value of every image).
+  constexpr std::size_t kSlice = 64;
   double enc = 0, encr = 0;
-  std::size_t first = 0;
+  std::size_t first = 0, done = 0;
   for (std::size_t b = 0; b < batches.size(); ++b) {
-    std::vector<const std::uint8_t*> images;
-    for (std::size_t i = 0; i < batches[b]; ++i) images.push_back(cells[first + i].pixels.data());
+    for (std::size_t v0 = 0; v0 < n_in; v0 += kSlice) {
+      const std::size_t len = std::min(kSlice, n_in - v0);
+      nn::Plan slice;
+      slice.input = {1, 1, static_cast<int>(len)};
+      std::vector<const std::uint8_t*> images;
+      for (std::size_t i = 0; i < batches[b]; ++i) images.push_back(cells[first + i].pixels.data() + v0);
+      std::vector<std::vector<he::Seed>> seeds;
+      auto batch = holder_->encrypt(slice, images, &enc, &encr, &seeds);
+      Timer t;
+      std::vector<std::string> blobs(len * k);
+      ThreadPool::global().parallel_for(0, len * k, [&](std::size_t i) {
+        const std::size_t v = i / k, j = i % k;  // value-major, as in the container
+        blobs[i] = bfv::save_seeded(batch.values[j][v], seeds[j][v]);
+      });
+      encr += t.seconds();
+      for (auto& blob : blobs) w.add_blob(blob);
+      done += blobs.size();
+      if (on_progress) on_progress(done, total);
+    }
     first += batches[b];
-    std::vector<std::vector<he::Seed>> seeds;
-    auto batch = holder_->encrypt(plan, images, &enc, &encr, &seeds);
-    Timer t;
-    for (std::size_t j = 0; j < k; ++j)
-      for (std::size_t v = 0; v < n_in; ++v)
-        c.blobs[wire::blob_index(b, j, v, k, n_in)] = bfv::save_seeded(batch.values[j][v], seeds[j][v]);
-    encr += t.seconds();
   }
-  auto out = wire::serialize(c);
+  w.finish();
   if (stats) {
     stats->encode_seconds += enc;
     stats->encrypt_seconds += encr;
-    stats->bytes = out.size();
+    stats->bytes = w.bytes_written();
     stats->batches = batches.size();
   }
+}
+
+std::string KeyHolder::encrypt(const std::vector<CellInput>& cells, const std::string& model_id,
+                               EncryptStats* stats) const {
+  std::string out;
+  encrypt_to(cells, model_id, [&](std::string_view b) { out.append(b); }, stats);
   return out;
+}
+
+void KeyHolder::encrypt_to_file(const std::vector<CellInput>& cells, const std::string& model_id,
+                                const std::filesystem::path& out, EncryptStats* stats,
+                                const std::function<void(std::size_t, std::size_t)>& on_progress) const {
+  wire::AtomicFile f(out);
+  encrypt_to(cells, model_id, [&](std::string_view b) { f.append(b); }, stats, on_progress);
+  f.commit();
 }
 
 std::vector<CellResult> KeyHolder::decrypt(std::string_view result, DecryptStats* stats) const {

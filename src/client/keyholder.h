@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -66,8 +67,19 @@ class KeyHolder {
   // Input side S of the model (keys.json "input", else 32).
   int image_size() const;
 
-  // Packs the cells (one per slot, batches of N) and encrypts them for model_id ("" = any).
+  // Packs the cells (one per slot, batches of N) and encrypts them for model_id ("" = any), in
+  // memory (small requests).
   std::string encrypt(const std::vector<CellInput>& cells, const std::string& model_id, EncryptStats* stats = nullptr) const;
+  // The same request streamed to `sink` in container order while encrypting a few input values at
+  // a time (every prime): memory holds one slice of ciphertexts, never the whole request.
+  // on_progress(done, total) counts ciphertexts written.
+  void encrypt_to(const std::vector<CellInput>& cells, const std::string& model_id,
+                  const std::function<void(std::string_view)>& sink, EncryptStats* stats = nullptr,
+                  const std::function<void(std::size_t, std::size_t)>& on_progress = {}) const;
+  // encrypt_to a file, written through a temporary name and renamed when complete.
+  void encrypt_to_file(const std::vector<CellInput>& cells, const std::string& model_id,
+                       const std::filesystem::path& out, EncryptStats* stats = nullptr,
+                       const std::function<void(std::size_t, std::size_t)>& on_progress = {}) const;
   // Decrypts a result container made for this key.
   std::vector<CellResult> decrypt(std::string_view result, DecryptStats* stats = nullptr) const;
 

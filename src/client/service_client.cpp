@@ -1,8 +1,13 @@
 // HTTP client for the screening service (see service_client.h).
 #include "client/service_client.h"
 
+#include <fcntl.h>
 #include <httplib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <thread>
 
 #include "common/timer.h"
@@ -63,12 +68,66 @@ nlohmann::json ServiceClient::register_keys(const std::string& eval_keys) {
   return parse_json(r, "POST /v1/keys");
 }
 
-std::string ServiceClient::submit(const std::string& request) {
-  auto r = http_->Post("/v1/jobs", request, "application/octet-stream");
+std::string ServiceClient::post_job(std::uint64_t size, const Reader& read, const UploadProgress& on_progress) {
+  constexpr std::size_t kPiece = 1 << 20;
+  std::string piece;
+  std::string read_error;
+  auto provider = [&](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+    const std::size_t n = std::min(length, kPiece);
+    piece.resize(n);
+    try {
+      read(offset, piece.data(), n);
+    } catch (const std::exception& e) {
+      read_error = e.what();
+      return false;
+    }
+    if (!sink.write(piece.data(), n)) return false;
+    if (on_progress) on_progress(offset + n, size);
+    return true;
+  };
+  auto r = http_->Post("/v1/jobs", static_cast<std::size_t>(size), provider, "application/octet-stream");
+  if (!read_error.empty()) throw IoError("POST /v1/jobs: " + read_error);
   if (!r || r->status != 202) throw_for(r, "POST /v1/jobs", url_);
   auto j = parse_json(r, "POST /v1/jobs");
   if (!j.contains("job_id") || !j["job_id"].is_string()) throw FormatError("POST /v1/jobs: no job_id in the answer");
   return j["job_id"];
+}
+
+std::string ServiceClient::submit(const std::string& request, const UploadProgress& on_progress) {
+  return post_job(request.size(),
+                  [&](std::uint64_t off, char* dst, std::size_t n) {
+                    std::memcpy(dst, request.data() + off, n);
+                  },
+                  on_progress);
+}
+
+std::string ServiceClient::submit_file(const std::filesystem::path& request, const UploadProgress& on_progress) {
+  int fd = ::open(request.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw IoError("cannot open '" + request.string() + "': " + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw IoError("cannot stat '" + request.string() + "'");
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  auto h = health();
+  if (h.contains("max_request_bytes") && h["max_request_bytes"].is_number_unsigned() &&
+      size > h["max_request_bytes"].get<std::uint64_t>())
+    throw ServiceError(413, "payload_too_large",
+                       "POST /v1/jobs: the request (" + std::to_string(size) + " bytes) exceeds the server's limit of " +
+                           std::to_string(h["max_request_bytes"].get<std::uint64_t>()) + " bytes; nothing was sent");
+  return post_job(size,
+                  [&](std::uint64_t off, char* dst, std::size_t n) {
+                    std::size_t got = 0;
+                    while (got < n) {
+                      ssize_t r = ::pread(fd, dst + got, n - got, static_cast<off_t>(off + got));
+                      if (r < 0 && errno == EINTR) continue;
+                      if (r <= 0) throw IoError("cannot read '" + request.string() + "' (changed while uploading?)");
+                      got += static_cast<std::size_t>(r);
+                    }
+                  },
+                  on_progress);
 }
 
 nlohmann::json ServiceClient::status(const std::string& job_id) {

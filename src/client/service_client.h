@@ -4,6 +4,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -47,8 +49,15 @@ class ServiceClient {
   nlohmann::json model_card();
   // POST /v1/keys. Returns the server's JSON ({key_id, params_id, bytes, created}).
   nlohmann::json register_keys(const std::string& eval_keys);
-  // POST /v1/jobs. Returns the job id.
-  std::string submit(const std::string& request);
+  // POST /v1/jobs. Returns the job id. The body is streamed in 1 MiB pieces with Content-Length
+  // (a multi-gigabyte request never goes to the socket as one write). on_progress(sent, total),
+  // if given, sees the upload advance.
+  using UploadProgress = std::function<void(std::uint64_t sent, std::uint64_t total)>;
+  std::string submit(const std::string& request, const UploadProgress& on_progress = {});
+  // POST /v1/jobs streaming a request file from disk (never loaded into memory). Before sending,
+  // checks the server's advertised limit (GET /healthz max_request_bytes): a request above it
+  // throws ServiceError 413 without uploading anything.
+  std::string submit_file(const std::filesystem::path& request, const UploadProgress& on_progress = {});
   nlohmann::json status(const std::string& job_id);
   std::string result(const std::string& job_id);
   // Polls until the job is done (returns its final status JSON) or failed (throws ServiceError),
@@ -59,6 +68,9 @@ class ServiceClient {
   const std::string& url() const { return url_; }
 
  private:
+  using Reader = std::function<void(std::uint64_t offset, char* dst, std::size_t n)>;
+  std::string post_job(std::uint64_t size, const Reader& read, const UploadProgress& on_progress);
+
   std::string url_;
   std::string token_;
   std::unique_ptr<httplib::Client> http_;

@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/paths.h"
+#include "common/thread_pool.h"
 #include "common/timer.h"
 #include "he/bfv/context.h"
 #include "he/bfv/serialization.h"
@@ -87,41 +88,41 @@ class HeJobRunner : public JobRunner {
     return {v.key_id, v.params_id};
   }
 
-  RequestInfo inspect_request(std::string_view bytes, const KeyInfo& key) const override {
-    auto v = wire::parse_as(bytes, wire::Kind::kRequest, "request");
-    if (v.key_id != key.key_id) throw FormatError("request: key id '" + v.key_id + "' does not match '" + key.key_id + "'");
-    if (!v.model_id.empty() && v.model_id != model_id_)
-      throw FormatError("request: made for model '" + v.model_id + "', this server runs '" + model_id_ + "'");
-    auto batches = wire::check_batches(v, settings_, plan_.input_size(), "request");
-    const std::size_t k = contexts_.size(), n_in = plan_.input_size();
-    // Every ciphertext is fully loaded (seed expansion, every coefficient < q_i) and dropped.
-    for (std::size_t b = 0; b < batches.size(); ++b)
-      for (std::size_t j = 0; j < k; ++j)
-        for (std::size_t i = 0; i < n_in; ++i) {
-          auto idx = wire::blob_index(b, j, i, k, n_in);
-          auto ct = load_input(j, v.blobs[idx], idx);
-        }
-    return {v.key_id, v.params_id, v.model_id.empty() ? model_id_ : v.model_id, v.cells};
+  RequestInfo inspect_request(const wire::ContainerFile& f, const KeyInfo& key) const override {
+    const auto& h = f.header();
+    if (h.kind != wire::Kind::kRequest)
+      throw FormatError(std::string("request: holds ") + wire::to_string(h.kind) + ", expected request");
+    if (h.key_id != key.key_id) throw FormatError("request: key id '" + h.key_id + "' does not match '" + key.key_id + "'");
+    if (!h.model_id.empty() && h.model_id != model_id_)
+      throw FormatError("request: made for model '" + h.model_id + "', this server runs '" + model_id_ + "'");
+    auto batches = wire::check_batches(h, f.blob_count(), settings_, plan_.input_size(), "request");
+    const std::size_t k = contexts_.size();
+    // Every ciphertext is fully loaded (seed expansion, every coefficient < q_i) and dropped: one
+    // blob per pool thread in memory at a time.
+    ThreadPool::global().parallel_for(0, f.blob_count(),
+                                      [&](std::size_t idx) { load_input(idx % k, f.read_blob(idx), idx); });
+    return {h.key_id, h.params_id, h.model_id.empty() ? model_id_ : h.model_id, h.cells};
   }
 
-  RunOutput run(std::string_view eval_keys, std::string_view request,
+  RunOutput run(std::string_view eval_keys, const wire::ContainerFile& f,
                 const std::function<void(double)>& progress) const override {
     auto kv = wire::parse_as(eval_keys, wire::Kind::kEvalKeys, "stored keys");
     std::vector<bfv::RelinKeys> relin;
     for (std::size_t j = 0; j < contexts_.size(); ++j) relin.push_back(bfv::load_relin_keys(*contexts_[j], kv.blobs.at(j)));
     nn::BfvPlanEvaluator evaluator(plan_, settings_, contexts_, std::move(relin));
 
-    auto v = wire::parse_as(request, wire::Kind::kRequest, "stored request");
-    auto batches = wire::check_batches(v, settings_, plan_.input_size(), "stored request");
+    const auto& h = f.header();
+    if (h.kind != wire::Kind::kRequest) throw FormatError("stored request: not a request");
+    auto batches = wire::check_batches(h, f.blob_count(), settings_, plan_.input_size(), "stored request");
     const std::size_t k = contexts_.size(), n_in = plan_.input_size(), n_out = plan_.output_size();
     wire::Container out;
     out.kind = wire::Kind::kResult;
-    out.params_id = v.params_id;
-    out.key_id = v.key_id;
+    out.params_id = h.params_id;
+    out.key_id = h.key_id;
     out.model_id = model_id_;
-    out.cells = v.cells;
-    out.names = v.names;
-    out.blobs.reserve(batches.size() * k * n_out);
+    out.cells = h.cells;
+    out.names = h.names;
+    out.blobs.resize(batches.size() * k * n_out);
     double load_s = 0, save_s = 0;
     std::vector<double> step_total(plan_.steps.size(), 0.0);
     const std::size_t server_steps = plan_.steps.size();
@@ -130,11 +131,12 @@ class HeJobRunner : public JobRunner {
       nn::EncryptedBatch batch;
       batch.images = batches[b];
       batch.values.assign(k, std::vector<bfv::Ciphertext>(n_in));
-      for (std::size_t j = 0; j < k; ++j)
-        for (std::size_t i = 0; i < n_in; ++i) {
-          auto idx = wire::blob_index(b, j, i, k, n_in);
-          batch.values[j][i] = load_input(j, v.blobs[idx], idx);
-        }
+      // Read from the stored file on demand (pread per blob, in parallel).
+      ThreadPool::global().parallel_for(0, k * n_in, [&](std::size_t i) {
+        const std::size_t j = i / n_in, v = i % n_in;
+        auto idx = wire::blob_index(b, j, v, k, n_in);
+        batch.values[j][v] = load_input(j, f.read_blob(idx), idx);
+      });
       load_s += t.seconds();
       std::vector<double> step_s;
       evaluator.evaluate(batch, &step_s, [&](std::size_t step, const nn::EncryptedBatch&) {
@@ -146,12 +148,14 @@ class HeJobRunner : public JobRunner {
         if (batch.values[j].size() != n_out)
           throw InvalidArgument("plan produced " + std::to_string(batch.values[j].size()) + " outputs, expected " +
                                 std::to_string(n_out));
-        for (std::size_t o = 0; o < n_out; ++o) out.blobs.push_back(bfv::save(batch.values[j][o]));
+        for (std::size_t o = 0; o < n_out; ++o)
+          out.blobs[wire::blob_index(b, j, o, k, n_out)] = bfv::save(batch.values[j][o]);
       }
       save_s += t.seconds();
       progress(double(b + 1) / double(batches.size()));
     }
     out.meta = nlohmann::json{{"batches", batches},
+                              {"layout", wire::kLayout},
                               {"classes", plan_.classes},
                               {"output_scale", static_cast<double>(plan_.output_scale)},
                               {"model_id", model_id_}}
@@ -163,8 +167,10 @@ class HeJobRunner : public JobRunner {
       if (step_total[s] > 0) r.stages.emplace_back(plan_.steps[s].name, step_total[s]);
     r.stages.emplace_back("serialize_result", save_s);
     r.info = {{"batches", batches.size()},
-              {"request_bytes_per_cell", double(request.size()) / v.cells},
-              {"result_bytes_per_cell", double(r.result.size()) / v.cells}};
+              {"request_bytes", f.file_size()},
+              {"result_bytes", r.result.size()},
+              {"request_bytes_per_cell", double(f.file_size()) / h.cells},
+              {"result_bytes_per_cell", double(r.result.size()) / h.cells}};
     return r;
   }
 

@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "service/wire/container.h"
+
 namespace leukocrypt::service {
 
 // What inspect_keys learned from an uploaded evaluation-key bundle.
@@ -47,11 +49,14 @@ class JobRunner {
   virtual KeyInfo inspect_keys(std::string_view bytes) const = 0;
 
   // Validates a request completely against the registered key (key id, params id, model id, cell
-  // count, number/sizes/ranges of ciphertexts). Throws FormatError/InvalidArgument.
-  virtual RequestInfo inspect_request(std::string_view bytes, const KeyInfo& key) const = 0;
+  // count, number/sizes/ranges of ciphertexts). The request is a file (an upload streamed to disk,
+  // envelope already checked by ContainerFile::open); blobs are read one at a time, so validation
+  // memory does not grow with the request. Throws FormatError/InvalidArgument.
+  virtual RequestInfo inspect_request(const wire::ContainerFile& request, const KeyInfo& key) const = 0;
 
-  // Runs one job. `progress(fraction)` may be called from the running thread. Throws on failure.
-  virtual RunOutput run(std::string_view eval_keys, std::string_view request,
+  // Runs one job, reading the request's ciphertexts from the file as it needs them.
+  // `progress(fraction)` may be called from the running thread. Throws on failure.
+  virtual RunOutput run(std::string_view eval_keys, const wire::ContainerFile& request,
                         const std::function<void(double)>& progress) const = 0;
 };
 

@@ -263,6 +263,64 @@ std::string JobStore::create_job(const std::string& owner, const RequestInfo& in
   return id;
 }
 
+std::filesystem::path JobStore::new_upload_path() const {
+  return blob_path("upload-" + wire::random_id() + ".part");
+}
+
+std::string JobStore::create_job_from_file(const std::string& owner, const RequestInfo& info,
+                                           const std::filesystem::path& upload) {
+  std::error_code ec;
+  auto size = std::filesystem::file_size(upload, ec);
+  if (ec) throw IoError("job store: upload '" + upload.string() + "': " + ec.message());
+  int fd = ::open(upload.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    std::string msg = std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    throw IoError("job store: cannot fsync '" + upload.string() + "': " + msg);
+  }
+  ::close(fd);
+  std::string id = wire::random_id();
+  if (::rename(upload.c_str(), request_path(id).c_str()) != 0)
+    throw IoError("job store: cannot move the upload into place: " + std::string(std::strerror(errno)));
+  fsync_dir(blob_dir_);
+  std::lock_guard lock(mu_);
+  Stmt st(db_,
+          "INSERT INTO jobs (id, owner, key_id, model_id, state, cells, request_bytes, created) "
+          "VALUES (?,?,?,?, 'pending', ?,?,?)");
+  st.bind(1, id).bind(2, owner).bind(3, info.key_id).bind(4, info.model_id);
+  st.bind(5, static_cast<std::int64_t>(info.cells)).bind(6, static_cast<std::int64_t>(size));
+  st.bind(7, now_seconds());
+  try {
+    st.step();
+  } catch (...) {
+    std::filesystem::remove(request_path(id), ec);
+    throw;
+  }
+  return id;
+}
+
+namespace {
+bool is_partial_upload(const std::filesystem::directory_entry& e) {
+  auto name = e.path().filename().string();
+  return name.rfind("upload-", 0) == 0 && e.path().extension() == ".part";
+}
+}  // namespace
+
+std::size_t JobStore::remove_partial_uploads() {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(blob_dir_, ec))
+    if (is_partial_upload(e) && std::filesystem::remove(e.path(), ec)) ++n;
+  return n;
+}
+
+std::size_t JobStore::count_partial_uploads() const {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(blob_dir_, ec)) n += is_partial_upload(e);
+  return n;
+}
+
 std::optional<JobRecord> JobStore::find_job(const std::string& owner, const std::string& id) {
   std::lock_guard lock(mu_);
   Stmt st(db_, (std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id=? AND owner=?").c_str());
@@ -339,7 +397,8 @@ std::size_t JobStore::count_queued(const std::string& owner) {
   return static_cast<std::size_t>(st.i64(0));
 }
 
-std::string JobStore::read_request(const std::string& id) { return read_file(blob_path(id + ".request")); }
+std::string JobStore::read_request(const std::string& id) { return read_file(request_path(id)); }
+std::filesystem::path JobStore::request_path(const std::string& id) const { return blob_path(id + ".request"); }
 std::string JobStore::read_result(const std::string& id) { return read_file(blob_path(id + ".result")); }
 
 }  // namespace leukocrypt::service

@@ -67,6 +67,17 @@ class JobStore {
 
   // Stores the request durably and commits a pending job; returns the new job id.
   std::string create_job(const std::string& owner, const RequestInfo& info, std::string_view request);
+  // A fresh path in the payload directory for an upload being received ("upload-*.part"): the
+  // caller streams into it, validates it, then hands it to create_job_from_file or deletes it.
+  std::filesystem::path new_upload_path() const;
+  // Makes a received upload the request of a new pending job: fsyncs it, renames it into place,
+  // fsyncs the directory, then commits the row. Returns the job id.
+  std::string create_job_from_file(const std::string& owner, const RequestInfo& info,
+                                   const std::filesystem::path& upload);
+  // Startup: deletes uploads that a killed process was still receiving. Returns how many.
+  std::size_t remove_partial_uploads();
+  // Number of upload files present (tests: a failed upload leaves none).
+  std::size_t count_partial_uploads() const;
   // The job if it exists AND belongs to owner.
   std::optional<JobRecord> find_job(const std::string& owner, const std::string& id);
   std::optional<JobRecord> get_job(const std::string& id);  // any owner (workers)
@@ -82,6 +93,7 @@ class JobStore {
   std::size_t count_queued();                          // pending + running, all owners
   std::size_t count_queued(const std::string& owner);  // pending + running, one owner
   std::string read_request(const std::string& id);
+  std::filesystem::path request_path(const std::string& id) const;
   std::string read_result(const std::string& id);
 
   const std::filesystem::path& db_path() const { return db_path_; }

@@ -1,9 +1,14 @@
 // HTTP screening service (see server.h).
 #include "service/server.h"
 
+#include <fcntl.h>
 #include <httplib.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
 
 #include "common/error.h"
@@ -33,6 +38,7 @@ const char* default_code(int status) {
     case 404: return "not_found";
     case 405: return "method_not_allowed";
     case 409: return "conflict";
+    case 411: return "length_required";
     case 413: return "payload_too_large";
     case 429: return "too_many_jobs";
     case 503: return "queue_full";
@@ -70,6 +76,138 @@ void guarded(httplib::Response& res, F&& f) {
     json_error(res, 503, "out_of_memory", "server out of memory");
   } catch (const std::exception& e) {
     json_error(res, 500, "internal_error", e.what());
+  }
+}
+
+// An upload being received into the payload directory (mode 0600): written through a 1 MiB
+// buffer, deleted on destruction unless release()d (handed to the job store).
+class UploadFile {
+ public:
+  explicit UploadFile(std::filesystem::path path) : path_(std::move(path)) {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd_ < 0) throw IoError("cannot create upload file: " + std::string(std::strerror(errno)));
+    buf_.reserve(kBuffer);
+  }
+  ~UploadFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!released_) ::unlink(path_.c_str());
+  }
+  UploadFile(const UploadFile&) = delete;
+  UploadFile& operator=(const UploadFile&) = delete;
+
+  void append(const char* data, std::size_t n) {
+    buf_.append(data, n);
+    size_ += n;
+    if (buf_.size() >= kBuffer) flush();
+  }
+  // Flushes and closes the file (it is then read back for validation).
+  void close() {
+    flush();
+    if (::close(fd_) != 0) throw IoError("cannot close upload file: " + std::string(std::strerror(errno)));
+    fd_ = -1;
+  }
+  void release() { released_ = true; }
+  std::uint64_t size() const { return size_; }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  static constexpr std::size_t kBuffer = 1 << 20;
+  void flush() {
+    std::size_t done = 0;
+    while (done < buf_.size()) {
+      ssize_t w = ::write(fd_, buf_.data() + done, buf_.size() - done);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) throw IoError("cannot write upload file: " + std::string(std::strerror(errno)));
+      done += static_cast<std::size_t>(w);
+    }
+    buf_.clear();
+  }
+  std::filesystem::path path_;
+  int fd_ = -1;
+  std::string buf_;
+  std::uint64_t size_ = 0;
+  bool released_ = false;
+};
+
+std::string limit_message(std::uint64_t limit) {
+  return "request body exceeds the server's size limit of " + std::to_string(limit) +
+         " bytes (leukocrypt serve --max-request-mb)";
+}
+
+bool is_chunked(const httplib::Request& req) {
+  return req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
+}
+
+// The declared body length (0 for chunked bodies), refusing (413) one above the limit before
+// anything is read.
+std::uint64_t check_declared_length(const httplib::Request& req, std::uint64_t limit) {
+  if (is_chunked(req)) return 0;
+  if (!req.has_header("Content-Length"))
+    throw HttpError(411, "length_required", "POST /v1/jobs needs Content-Length or chunked transfer encoding");
+  const auto text = req.get_header_value("Content-Length");
+  std::uint64_t declared = 0;
+  try {
+    std::size_t used = 0;
+    declared = std::stoull(text, &used);
+    if (used != text.size()) throw std::invalid_argument("trailing characters");
+  } catch (const std::exception&) {
+    throw HttpError(400, "bad_request", "Content-Length '" + text + "' is not a number");
+  }
+  if (declared > limit) throw HttpError(413, "payload_too_large", limit_message(limit));
+  return declared;
+}
+
+// How much of a refused body is still read and dropped, so that a client that only reads the
+// answer after sending everything (most HTTP libraries) sees the 413 rather than a reset. Beyond
+// this the connection is closed (curl's Expect: 100-continue sees the answer before sending).
+constexpr std::uint64_t kDrainBytes = std::uint64_t(128) << 20;
+
+// Streams the body into `out`. A chunked body that passes the limit stops being stored at once
+// (413), and is dropped up to kDrainBytes more. A body that ends early (client gone, timeout) is a
+// 400; the caller's UploadFile then deletes what arrived.
+void receive_body(const httplib::Request& req, const httplib::ContentReader& reader, UploadFile& out,
+                  std::uint64_t limit, std::uint64_t declared) {
+  const bool chunked = is_chunked(req);
+  bool too_large = false;
+  std::uint64_t dropped = 0;
+  bool ok = reader([&](const char* data, std::size_t n) {
+    if (too_large || out.size() + n > limit) {
+      too_large = true;
+      dropped += n;
+      return dropped <= kDrainBytes;
+    }
+    out.append(data, n);
+    return true;
+  });
+  if (too_large) throw HttpError(413, "payload_too_large", limit_message(limit));
+  if (!ok || (!chunked && out.size() != declared))
+    throw HttpError(400, "truncated_upload",
+                    "request body ended after " + std::to_string(out.size()) + " bytes" +
+                        (chunked ? std::string() : " of the " + std::to_string(declared) + " declared"));
+  out.close();
+}
+
+// A request refused before its body was read: read (and drop) it when it is at most kDrainBytes,
+// so that a client that is still sending sees the answer rather than a reset; close the connection.
+void discard_body(const httplib::Request& req, const httplib::ContentReader& reader, httplib::Response& res) {
+  res.set_header("Connection", "close");
+  if (!is_chunked(req)) {
+    // (httplib would read a body above its own limit to the end before giving up.)
+    std::uint64_t declared = 0;
+    try {
+      declared = std::stoull(req.get_header_value("Content-Length"));
+    } catch (const std::exception&) {
+      return;
+    }
+    if (declared > kDrainBytes) return;
+  }
+  std::uint64_t seen = 0;
+  try {
+    reader([&](const char*, std::size_t n) {
+      seen += n;
+      return seen <= kDrainBytes;
+    });
+  } catch (...) {
   }
 }
 
@@ -120,7 +258,10 @@ void Server::install_routes() {
 
   s.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
     guarded(res, [&] {
-      json_reply(res, 200, {{"status", "ok"}, {"queued", store_.count_queued()}, {"workers", opt_.workers}});
+      json_reply(res, 200, {{"status", "ok"},
+                            {"queued", store_.count_queued()},
+                            {"workers", opt_.workers},
+                            {"max_request_bytes", opt_.max_request_bytes}});
     });
   });
 
@@ -165,43 +306,66 @@ void Server::install_routes() {
     });
   });
 
-  s.Post("/v1/jobs", [this, client_of](const httplib::Request& req, httplib::Response& res) {
+  // Jobs stream their body to a file in the payload directory: the size limit is enforced from
+  // Content-Length before anything is read and again while reading (chunked bodies), the file is
+  // validated blob by blob, then renamed into place as the job's request. Memory does not grow
+  // with the request; a failed or truncated upload leaves no job and no file.
+  s.Post("/v1/jobs", [this, client_of](const httplib::Request& req, httplib::Response& res,
+                                       const httplib::ContentReader& content_reader) {
+    enum class Body { kUnread, kReading, kRead } body = Body::kUnread;
     guarded(res, [&] {
-      auto owner = client_of(req);
-      auto check_limits = [&] {
-        if (store_.count_queued(owner) >= opt_.max_queued_per_client)
-          throw HttpError(429, "too_many_jobs",
-                          "client has " + std::to_string(opt_.max_queued_per_client) +
-                              " unfinished jobs (the limit); retry when one finishes");
-        if (store_.count_queued() >= opt_.max_queued_jobs)
-          throw HttpError(503, "queue_full", "the job queue is full; retry later");
-      };
-      check_limits();  // cheap, before the (expensive) validation
-      auto view = wire::parse(req.body, "request body");
-      if (view.kind != wire::Kind::kRequest)
-        throw HttpError(400, "invalid_format",
-                        std::string("request body holds ") + wire::to_string(view.kind) + ", expected request");
-      auto key = store_.find_key(owner, view.key_id);
-      if (!key)
-        throw HttpError(404, "key_not_found",
-                        "no registered key '" + view.key_id + "' for this client; POST /v1/keys first");
-      Timer t;
-      RequestInfo info = runner_.inspect_request(req.body, key->info);
-      double validate_s = t.seconds();
-      std::string id;
-      {
-        std::lock_guard lock(submit_mu_);
-        check_limits();
-        id = store_.create_job(owner, info, req.body);
+      try {
+        auto owner = client_of(req);
+        auto check_limits = [&] {
+          if (store_.count_queued(owner) >= opt_.max_queued_per_client)
+            throw HttpError(429, "too_many_jobs",
+                            "client has " + std::to_string(opt_.max_queued_per_client) +
+                                " unfinished jobs (the limit); retry when one finishes");
+          if (store_.count_queued() >= opt_.max_queued_jobs)
+            throw HttpError(503, "queue_full", "the job queue is full; retry later");
+        };
+        check_limits();  // cheap, before the upload and the (expensive) validation
+        Timer t;
+        const auto declared = check_declared_length(req, opt_.max_request_bytes);
+        UploadFile upload(store_.new_upload_path());
+        body = Body::kReading;
+        receive_body(req, content_reader, upload, opt_.max_request_bytes, declared);
+        body = Body::kRead;
+        double receive_s = t.seconds();
+        t.reset();
+        auto file = wire::ContainerFile::open(upload.path(), "request body");
+        if (file.kind() != wire::Kind::kRequest)
+          throw HttpError(400, "invalid_format",
+                          std::string("request body holds ") + wire::to_string(file.kind()) + ", expected request");
+        auto key = store_.find_key(owner, file.header().key_id);
+        if (!key)
+          throw HttpError(404, "key_not_found",
+                          "no registered key '" + file.header().key_id + "' for this client; POST /v1/keys first");
+        RequestInfo info = runner_.inspect_request(file, key->info);
+        double validate_s = t.seconds();
+        const std::uint64_t bytes = file.file_size();
+        std::string id;
+        {
+          std::lock_guard lock(submit_mu_);
+          check_limits();
+          id = store_.create_job_from_file(owner, info, upload.path());
+          upload.release();
+        }
+        cv_.notify_one();
+        res.set_header("Location", "/v1/jobs/" + id);
+        json_reply(res, 202,
+                   {{"job_id", id},
+                    {"status", "pending"},
+                    {"cells", info.cells},
+                    {"request_bytes", bytes},
+                    {"request_bytes_per_cell", info.cells ? double(bytes) / info.cells : 0.0},
+                    {"receive_seconds", receive_s},
+                    {"validate_seconds", validate_s}});
+      } catch (...) {
+        if (body == Body::kUnread) discard_body(req, content_reader, res);
+        if (body == Body::kReading) res.set_header("Connection", "close");  // the stream is mid-body
+        throw;
       }
-      cv_.notify_one();
-      res.set_header("Location", "/v1/jobs/" + id);
-      json_reply(res, 202,
-                 {{"job_id", id},
-                  {"status", "pending"},
-                  {"cells", info.cells},
-                  {"request_bytes", req.body.size()},
-                  {"validate_seconds", validate_s}});
     });
   });
 
@@ -262,7 +426,7 @@ void Server::worker_loop() {
       progress_[job->id] = 0.0;
     }
     try {
-      std::string request = store_.read_request(job->id);
+      auto request = wire::ContainerFile::open(store_.request_path(job->id), "stored request");
       std::string keys = store_.read_key(job->owner, job->key_id);
       Timer t;
       RunOutput out = runner_.run(keys, request, [this, &job](double f) {
@@ -299,6 +463,7 @@ int Server::bind() {
     port_ = opt_.port;
   }
   recovered_ = static_cast<std::size_t>(store_.requeue_running());
+  store_.remove_partial_uploads();  // uploads a killed process was still receiving
   started_ = true;
   for (std::size_t i = 0; i < opt_.workers; ++i) workers_.emplace_back([this] { worker_loop(); });
   return port_;

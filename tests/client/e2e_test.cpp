@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <csignal>
 #include <thread>
 
 #include "client/key_files.h"
@@ -147,6 +148,7 @@ struct World {
 
 World& world() {
   static World w;
+  std::signal(SIGPIPE, SIG_IGN);  // a server closing mid-upload must be an error here, not a death
   return w;
 }
 
@@ -238,6 +240,11 @@ TEST(ClientE2E, ScreenThroughServerEqualsRawModel) {
   EXPECT_GT(j["bytes_received_per_cell"].get<double>(), 0);
   // Results are mod-switched: far smaller than the upload.
   EXPECT_LT(j["bytes_received"].get<double>(), j["bytes_request"].get<double>());
+  // The server reports the same sizes per cell in the job status.
+  auto st = sc.status(j["job_id"]);
+  EXPECT_EQ(st["request_bytes"], j["bytes_request"]);
+  EXPECT_DOUBLE_EQ(st["info"]["request_bytes_per_cell"].get<double>(), j["bytes_sent_per_cell"].get<double>());
+  EXPECT_DOUBLE_EQ(st["info"]["result_bytes_per_cell"].get<double>(), j["bytes_received_per_cell"].get<double>());
 }
 
 // A key holder in this process: keys for the served model, registered under `token`.
@@ -359,6 +366,20 @@ TEST(ClientE2E, BadInputGetsJsonErrorsAndServerKeepsServing) {
                "secret_key_refused");
   // Oversized (limit 64 MiB).
   expect_error(http.Post("/v1/jobs", alice_h, std::string(65u << 20, 'x'), bin), 413, "payload_too_large");
+  // leukocrypt's client checks the advertised limit and sends nothing.
+  auto huge = w.dir.path / "huge.lcx";
+  {
+    wire::AtomicFile f(huge);
+    f.append(std::string(65u << 20, 'x'));
+    f.commit();
+  }
+  try {
+    alice.sc->submit_file(huge);
+    ADD_FAILURE() << "an oversized request was accepted";
+  } catch (const ServiceError& e) {
+    EXPECT_EQ(e.status(), 413) << e.what();
+  }
+  fs::remove(huge);
   expect_error(http.Get("/v1/model"), 401, "unauthorized");
   // Another client's job id.
   auto id = alice.sc->submit(good);

@@ -70,19 +70,21 @@ class FakeRunner : public JobRunner {
     require<FormatError>(v.blobs.size() == 1 && v.blobs[0].size() == 64, "key upload: wrong key size");
     return {v.key_id, v.params_id};
   }
-  RequestInfo inspect_request(std::string_view bytes, const KeyInfo& key) const override {
-    auto v = wire::parse_as(bytes, wire::Kind::kRequest, "request body");
+  RequestInfo inspect_request(const wire::ContainerFile& f, const KeyInfo& key) const override {
+    const auto& v = f.header();
+    require<FormatError>(v.kind == wire::Kind::kRequest, "request body: not a request");
     require<FormatError>(v.key_id == key.key_id, "request: key id mismatch");
     require<FormatError>(v.params_id == key.params_id, "request: parameter id " + std::to_string(v.params_id) +
                                                            " does not match the key's " + std::to_string(key.params_id));
     require<FormatError>(v.model_id == kModel, "request: model id '" + v.model_id + "' is not served here");
-    require<FormatError>(v.cells >= 1 && v.blobs.size() == v.cells, "request: blob count != cells");
-    for (auto b : v.blobs) require<FormatError>(b.size() == 8, "request: ciphertext size");
+    require<FormatError>(v.cells >= 1 && f.blob_count() == v.cells, "request: blob count != cells");
+    for (std::size_t i = 0; i < f.blob_count(); ++i)
+      require<FormatError>(f.blob_size(i) == 8, "request: ciphertext size");
     return {v.key_id, v.params_id, v.model_id, v.cells};
   }
-  RunOutput run(std::string_view, std::string_view request,
+  RunOutput run(std::string_view, const wire::ContainerFile& f,
                 const std::function<void(double)>& progress) const override {
-    auto v = wire::parse_as(request, wire::Kind::kRequest, "stored request");
+    const auto& v = f.header();
     int steps = 10;
     for (int i = 0; i < steps; ++i) {
       progress(double(i) / steps);
@@ -95,7 +97,8 @@ class FakeRunner : public JobRunner {
     c.key_id = v.key_id;
     c.model_id = v.model_id;
     c.cells = v.cells;
-    for (auto b : v.blobs) {
+    for (std::size_t i = 0; i < f.blob_count(); ++i) {
+      auto b = f.read_blob(i);
       std::uint64_t x = 0;
       std::memcpy(&x, b.data(), 8);
       x *= 2;

@@ -2,12 +2,18 @@
 // errors for bad input (and the server keeps serving), limits, concurrency, restart recovery.
 #include "service/server.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <thread>
 
+#include "common/paths.h"
 #include "fake_runner.h"
 #include "test_dir.h"
 
@@ -27,7 +33,7 @@ ServerOptions options() {
   o.max_request_bytes = 1 << 20;
   o.tokens.add("alice", kAlice);
   o.tokens.add("bob", kBob);
-  for (int i = 0; i < 8; ++i) o.tokens.add("c" + std::to_string(i), "client-token-" + std::to_string(i) + "-abcdefgh");
+  for (int i = 0; i < 8; ++i) o.tokens.add(std::string("c").append(std::to_string(i)), "client-token-" + std::to_string(i) + "-abcdefgh");
   return o;
 }
 
@@ -82,7 +88,41 @@ std::string submit(httplib::Client& c, const std::string& token, const std::stri
   return nlohmann::json::parse(r->body)["job_id"];
 }
 
+// Posts `body` to /v1/jobs in 64 KiB pieces: with Content-Length (sized) or chunked.
+httplib::Result post_streamed(httplib::Client& c, const std::string& token, const std::string& body, bool sized) {
+  c.set_bearer_token_auth(token.c_str());
+  constexpr std::size_t kPiece = 64 << 10;
+  if (sized)
+    return c.Post("/v1/jobs", body.size(),
+                  [&](std::size_t off, std::size_t len, httplib::DataSink& sink) {
+                    return sink.write(body.data() + off, std::min(len, kPiece));
+                  },
+                  "application/octet-stream");
+  return c.Post("/v1/jobs",
+                [&, off = std::size_t(0)](std::size_t, httplib::DataSink& sink) mutable {
+                  if (off >= body.size()) {
+                    sink.done();
+                    return true;
+                  }
+                  const std::size_t n = std::min(kPiece, body.size() - off);
+                  off += n;
+                  return sink.write(body.data() + off - n, n);
+                },
+                "application/octet-stream");
+}
+
+// Polls cond every 10 ms for up to 10 s (no timing assumption beyond "eventually").
+template <class F>
+bool eventually(F&& cond) {
+  for (int i = 0; i < 1000; ++i) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return cond();
+}
+
 struct ServiceServer : ::testing::Test {
+  static void SetUpTestSuite() { std::signal(SIGPIPE, SIG_IGN); }
   leukocrypt::testing::TempDir dir;
   FakeRunner runner;
   std::unique_ptr<JobStore> store = std::make_unique<JobStore>(dir / "jobs.db");
@@ -259,6 +299,93 @@ TEST_F(ServiceServer, StopWhileRunningThenRestartCompletes) {
   EXPECT_EQ(j["attempts"], 2);
   auto r = c2.Get(("/v1/jobs/" + id + "/result").c_str(), auth(kAlice));
   EXPECT_EQ(testing::read_result(r->body), (std::vector<std::uint64_t>{42}));
+}
+
+TEST_F(ServiceServer, StreamedUploadsLargerThanOneChunk) {
+  auto o = options();
+  o.max_request_bytes = 16 << 20;
+  start(std::move(o));
+  auto c = client(port);
+  ASSERT_EQ(c.Post("/v1/keys", auth(kAlice), make_keys("ka"), "application/octet-stream")->status, 201);
+  // 200,000 cells x 16 bytes: ~3 MiB, many 64 KiB pieces, several 1 MiB server buffers.
+  std::vector<std::uint64_t> values(200000);
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = i * 7 + 1;
+  auto body = make_request("ka", values);
+  ASSERT_GT(body.size(), std::size_t(3) << 20);
+  for (bool sized : {true, false}) {
+    auto r = post_streamed(c, kAlice, body, sized);
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    ASSERT_EQ(r->status, 202) << r->body;
+    auto j = nlohmann::json::parse(r->body);
+    EXPECT_EQ(j["request_bytes"], body.size());
+    auto done = wait_job(c, kAlice, j["job_id"]);
+    ASSERT_EQ(done["status"], "done") << done.dump();
+    auto res = c.Get(("/v1/jobs/" + j["job_id"].get<std::string>() + "/result").c_str(), auth(kAlice));
+    ASSERT_TRUE(res);
+    auto out = testing::read_result(res->body);
+    ASSERT_EQ(out.size(), values.size());
+    for (std::size_t i = 0; i < values.size(); i += 997) EXPECT_EQ(out[i], 2 * values[i]);
+    EXPECT_EQ(out.back(), 2 * values.back());
+  }
+  EXPECT_EQ(store->count_partial_uploads(), 0u);
+}
+
+TEST_F(ServiceServer, OversizedStreamedUploadIs413AndServerKeepsServing) {
+  start();  // limit 1 MiB
+  auto c = client(port);
+  ASSERT_EQ(c.Post("/v1/keys", auth(kAlice), make_keys("ka"), "application/octet-stream")->status, 201);
+  std::vector<std::uint64_t> values(150000);  // ~2.3 MiB
+  auto big = make_request("ka", values);
+  for (bool sized : {true, false}) {
+    auto c2 = client(port);
+    expect_error(post_streamed(c2, kAlice, big, sized), 413, "payload_too_large");
+    healthy();
+  }
+  // The advertised limit lets clients check before sending.
+  auto h = body_json(c.Get("/healthz"));
+  EXPECT_EQ(h["max_request_bytes"], 1u << 20);
+  EXPECT_EQ(store->count_queued(), 0u);
+  EXPECT_TRUE(eventually([&] { return store->count_partial_uploads() == 0; }));
+  // A request within the limit still works on a fresh connection.
+  auto id = submit(c, kAlice, make_request("ka", {4, 5}));
+  EXPECT_EQ(wait_job(c, kAlice, id)["status"], "done");
+}
+
+TEST_F(ServiceServer, ClientDisconnectMidUploadLeavesNoJobAndNoFile) {
+  start();
+  auto c = client(port);
+  ASSERT_EQ(c.Post("/v1/keys", auth(kAlice), make_keys("ka"), "application/octet-stream")->status, 201);
+  auto body = make_request("ka", std::vector<std::uint64_t>(40000, 3));  // ~640 KiB, under the limit
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string head = "POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + std::string(kAlice) +
+                     "\r\nContent-Type: application/octet-stream\r\nContent-Length: " +
+                     std::to_string(body.size()) + "\r\n\r\n";
+  std::string sent = head + body.substr(0, body.size() / 2);
+  ASSERT_EQ(::send(fd, sent.data(), sent.size(), MSG_NOSIGNAL), static_cast<ssize_t>(sent.size()));
+  // The server is receiving: the upload file exists. Then the client goes away mid-body.
+  EXPECT_TRUE(eventually([&] { return store->count_partial_uploads() == 1; }));
+  ::close(fd);
+  EXPECT_TRUE(eventually([&] { return store->count_partial_uploads() == 0; }));
+  EXPECT_EQ(store->count_queued(), 0u);
+  healthy();
+  auto id = submit(c, kAlice, make_request("ka", {8}));
+  auto j = wait_job(c, kAlice, id);
+  EXPECT_EQ(j["status"], "done");
+  EXPECT_EQ(store->count_queued(), 0u);
+}
+
+TEST_F(ServiceServer, RestartRemovesUploadsAKilledServerLeft) {
+  auto stale = store->new_upload_path();
+  write_file_atomic(stale, "half an upload");
+  ASSERT_EQ(store->count_partial_uploads(), 1u);
+  start();
+  EXPECT_EQ(store->count_partial_uploads(), 0u);
 }
 
 }  // namespace

@@ -12,6 +12,8 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,6 +71,92 @@ std::string serialize(const Container& c);
 // bytes and the limits, trailer, no trailing bytes). `what` names the source in error messages
 // ("request body", "keys/eval.key"). Throws FormatError. Blobs are NOT interpreted here.
 ContainerView parse(std::string_view bytes, const std::string& what, const ParseLimits& limits = {});
+
+// Header fields of a container (everything before the blobs).
+struct ContainerHeader {
+  Kind kind = Kind::kRequest;
+  std::uint64_t params_id = 0;
+  std::string key_id;
+  std::string model_id;
+  std::uint32_t cells = 0;
+  std::vector<std::string> names;
+  std::string meta = "{}";
+};
+
+// A container on disk read on demand: open() validates the envelope exactly as parse() does
+// (reading the header and every blob length, skipping the blob bytes), then blobs are read one at
+// a time with pread, so a multi-gigabyte request never has to be in memory at once. Thread-safe
+// for concurrent read_blob calls.
+class ContainerFile {
+ public:
+  // Throws FormatError (bad envelope; `what` names the source) or IoError (cannot read).
+  static ContainerFile open(const std::filesystem::path& path, const std::string& what,
+                            const ParseLimits& limits = {});
+  ~ContainerFile();
+  ContainerFile(ContainerFile&&) noexcept;
+  ContainerFile& operator=(ContainerFile&&) noexcept;
+  ContainerFile(const ContainerFile&) = delete;
+  ContainerFile& operator=(const ContainerFile&) = delete;
+
+  const ContainerHeader& header() const { return header_; }
+  Kind kind() const { return header_.kind; }
+  std::size_t blob_count() const { return offsets_.size(); }
+  std::uint64_t blob_size(std::size_t i) const { return sizes_.at(i); }
+  std::uint64_t payload_bytes() const;
+  std::uint64_t file_size() const { return file_size_; }
+  const std::filesystem::path& path() const { return path_; }
+  // Blob i's bytes (IoError if the file changed underneath).
+  std::string read_blob(std::size_t i) const;
+
+ private:
+  ContainerFile() = default;
+  std::filesystem::path path_;
+  int fd_ = -1;
+  std::uint64_t file_size_ = 0;
+  ContainerHeader header_;
+  std::vector<std::uint64_t> offsets_, sizes_;
+};
+
+// Writes a container front to back without holding its blobs: the header and the blob count go
+// first, then each blob as it is produced, then the trailer. The sink receives the bytes in order.
+class ContainerWriter {
+ public:
+  using Sink = std::function<void(std::string_view)>;
+  ContainerWriter(const ContainerHeader& header, std::size_t blob_count, Sink sink);
+  void add_blob(std::string_view blob);
+  // Writes the trailer; InvalidArgument unless exactly blob_count blobs were added.
+  void finish();
+  std::uint64_t bytes_written() const { return written_; }
+
+ private:
+  void emit(std::string_view bytes);
+  Sink sink_;
+  std::size_t expected_ = 0, added_ = 0;
+  std::uint64_t written_ = 0;
+  bool finished_ = false;
+};
+
+// A file written through a temporary name: commit() fsyncs and renames it into place; destroying
+// an uncommitted AtomicFile removes the temporary. append() buffers (1 MiB) and throws IoError.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::filesystem::path path, unsigned mode = 0644);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  void append(std::string_view bytes);
+  void commit();
+  std::uint64_t size() const { return size_; }
+  const std::filesystem::path& temp_path() const { return tmp_; }
+
+ private:
+  void flush();
+  std::filesystem::path path_, tmp_;
+  int fd_ = -1;
+  std::string buf_;
+  std::uint64_t size_ = 0;
+  bool committed_ = false;
+};
 
 // Parses and additionally requires a specific kind.
 ContainerView parse_as(std::string_view bytes, Kind expected, const std::string& what,

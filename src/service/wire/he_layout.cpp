@@ -58,16 +58,19 @@ std::vector<std::size_t> batch_sizes(std::size_t cells, std::size_t slots) {
   return out;
 }
 
-std::vector<std::size_t> check_batches(const ContainerView& v, const nn::BfvSettings& s, std::size_t values,
-                                       const std::string& what) {
+std::vector<std::size_t> check_batches(const ContainerHeader& h, std::size_t blobs, const nn::BfvSettings& s,
+                                       std::size_t values, const std::string& what) {
   const auto want_id = settings_id(s);
-  if (v.params_id != want_id)
-    throw FormatError(what + ": made for parameters " + std::to_string(v.params_id) + ", but this model runs with " +
+  if (h.params_id != want_id)
+    throw FormatError(what + ": made for parameters " + std::to_string(h.params_id) + ", but this model runs with " +
                       std::to_string(want_id) + " (re-run keygen with the server's parameters)");
-  if (v.cells == 0) throw FormatError(what + ": holds no cells");
-  auto batches = batch_sizes(v.cells, s.n);
-  auto meta = nlohmann::json::parse(v.meta, nullptr, false);
+  if (h.cells == 0) throw FormatError(what + ": holds no cells");
+  auto batches = batch_sizes(h.cells, s.n);
+  auto meta = nlohmann::json::parse(h.meta, nullptr, false);
   if (meta.is_discarded() || !meta.is_object()) throw FormatError(what + ": meta is not a JSON object");
+  if (!meta.contains("layout") || !meta["layout"].is_string() || meta["layout"] != kLayout)
+    throw FormatError(what + ": blob layout " + (meta.contains("layout") ? meta["layout"].dump() : "(none)") +
+                      " is not '" + kLayout + "' (made by an older leukocrypt: encrypt it again)");
   if (meta.contains("batches")) {
     std::vector<std::size_t> declared;
     try {
@@ -76,16 +79,22 @@ std::vector<std::size_t> check_batches(const ContainerView& v, const nn::BfvSett
       throw FormatError(what + ": meta 'batches' is not a list of counts");
     }
     if (declared != batches)
-      throw FormatError(what + ": batch sizes do not match " + std::to_string(v.cells) + " cells in batches of " +
+      throw FormatError(what + ": batch sizes do not match " + std::to_string(h.cells) + " cells in batches of " +
                         std::to_string(s.n));
   }
   const std::size_t primes = s.plain_primes.size();
   const std::size_t want = batches.size() * primes * values;
-  if (v.blobs.size() != want)
-    throw FormatError(what + ": holds " + std::to_string(v.blobs.size()) + " ciphertexts, expected " +
-                      std::to_string(want) + " (" + std::to_string(batches.size()) + " batch(es) x " +
-                      std::to_string(primes) + " plaintext prime(s) x " + std::to_string(values) + " values)");
+  if (blobs != want)
+    throw FormatError(what + ": holds " + std::to_string(blobs) + " ciphertexts, expected " + std::to_string(want) +
+                      " (" + std::to_string(batches.size()) + " batch(es) x " + std::to_string(primes) +
+                      " plaintext prime(s) x " + std::to_string(values) + " values)");
   return batches;
+}
+
+std::vector<std::size_t> check_batches(const ContainerView& v, const nn::BfvSettings& s, std::size_t values,
+                                       const std::string& what) {
+  ContainerHeader h{v.kind, v.params_id, v.key_id, v.model_id, v.cells, {}, v.meta};
+  return check_batches(h, v.blobs.size(), s, values, what);
 }
 
 }  // namespace leukocrypt::wire

@@ -2,8 +2,10 @@
 //   eval-keys : blobs = relinearisation keys, one per plaintext prime (bfv::save(RelinKeys))
 //   public-key: blobs = public keys, one per plaintext prime (seeded form)
 //   secret-key: blobs = secret keys, one per plaintext prime (client only)
-//   request   : blobs = [batch][prime][input value] fresh ciphertexts in the seeded (half-size) form
-//   result    : blobs = [batch][prime][output value] mod-switched output ciphertexts
+//   request   : blobs = [batch][input value][prime] fresh ciphertexts in the seeded (half-size) form
+//   result    : blobs = [batch][output value][prime] mod-switched output ciphertexts
+// Value-major order lets the key holder encrypt a few values at a time (all primes) and stream
+// them out; the provider reads any blob on demand from the stored file. meta "layout" names it.
 // Every container's params_id is settings_id(settings); meta (JSON) carries "settings" (keys) or
 // "batches" (request/result: images per batch) and, in results, "classes" and "output_scale".
 #pragma once
@@ -34,14 +36,19 @@ std::string fnv1a_hex(std::string_view bytes);
 // Images per batch of a request/result: ceil(cells / n) batches, all full but the last.
 std::vector<std::size_t> batch_sizes(std::size_t cells, std::size_t slots);
 
+// Blob order of requests and results (meta "layout"); containers without it are refused.
+inline constexpr const char* kLayout = "batch-value-prime";
+
 // Index of blob (batch, prime, value) when every batch holds `primes` x `values` blobs.
 inline std::size_t blob_index(std::size_t batch, std::size_t prime, std::size_t value, std::size_t primes,
                               std::size_t values) {
-  return (batch * primes + prime) * values + value;
+  return (batch * values + value) * primes + prime;
 }
 
 // Checks a request/result header against the settings: params id, batch list consistent with
 // the cell count and slot count, blob count = batches x primes x values. Returns the batch sizes.
+std::vector<std::size_t> check_batches(const ContainerHeader& h, std::size_t blobs, const nn::BfvSettings& s,
+                                       std::size_t values, const std::string& what);
 std::vector<std::size_t> check_batches(const ContainerView& v, const nn::BfvSettings& s, std::size_t values,
                                        const std::string& what);
 
