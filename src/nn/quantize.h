@@ -80,20 +80,53 @@ struct QuantizeTrial {
   int worst_case_bits = 0;
 };
 
+// Every per-layer precision on a grid, measured once on calibration images; selections for any
+// tolerance are then free (select_quantization).
+struct QuantizeSweep {
+  double float_accuracy = 0;
+  std::size_t images = 0;
+  int min_weight_bits = 1, max_weight_bits = 12;  // weight_max in {2^b - 1 : b in [min, max]}
+  std::vector<QuantizeTrial> trials;              // the whole grid, one per weight_max vector
+};
+
 struct QuantizeChoice {
   QuantizedModel model;
   double float_accuracy = 0;
   double int_accuracy = 0;
+  double agreement = 0;
   int worst_case_bits = 0;
-  std::vector<QuantizeTrial> trials;
+  double max_drop_pp = 0;
+  bool within_tolerance = false;  // false only when no grid point met the tolerance
+  // The most faithful grid point (highest agreement, then fewest bits), for comparison with the
+  // chosen (cheapest within tolerance) one.
+  QuantizeTrial most_accurate;
+  std::vector<QuantizeTrial> trials;  // the sweep's grid
+  // Trials on the bits/agreement Pareto front: no other trial has fewer-or-equal bits and higher
+  // agreement. Ordered by bits.
+  std::vector<QuantizeTrial> pareto() const;
   nlohmann::json to_json() const;
 };
 
-// Chooses per-layer weight_max so that the integer model's argmax agrees with the float model's on
-// at least 1 - max_drop_pp/100 of `calibration` -- which bounds the accuracy difference by
-// max_drop_pp points -- while the worst-case output bits (which set the plaintext primes, hence
-// the run time) stay small: first the smallest common weight_max in {1,3,7,...,2^15-1} that
-// passes, then each layer lowered greedily (halving) while it still passes.
+// Plaintext primes of at most 50 bits whose product exceeds 2^bits (the HE cost of a choice: one
+// full encrypted network per prime).
+int plaintext_primes_50bit(int worst_case_bits);
+
+// Evaluates every weight_max vector with entries 2^b - 1, b in [min_weight_bits, max_weight_bits]
+// (one entry per conv/dense layer): agreement with the float argmax and accuracy on `calibration`,
+// and the worst-case logit bits. Depth-first over layers, so each prefix of the integer network is
+// computed once per image; images are processed in blocks across the global thread pool.
+QuantizeSweep sweep_quantization(const Model& collapsed, const LabeledImages& calibration,
+                                 int min_weight_bits = 1, int max_weight_bits = 12);
+
+// Among the sweep's trials whose argmax agrees with the float model's on at least
+// 1 - max_drop_pp/100 of the calibration images (which bounds the accuracy difference by
+// max_drop_pp points), the one with the fewest worst-case logit bits (fewest plaintext primes);
+// ties go to higher agreement, then higher accuracy, then smaller weights. Monotone: a larger
+// tolerance admits a superset, so the chosen bits never increase with it. When nothing qualifies
+// the most faithful trial is returned with within_tolerance = false.
+QuantizeChoice select_quantization(const Model& collapsed, const QuantizeSweep& sweep, double max_drop_pp);
+
+// sweep_quantization + select_quantization.
 QuantizeChoice choose_quantization(const Model& collapsed, const LabeledImages& calibration,
                                    double max_drop_pp = 0.5);
 

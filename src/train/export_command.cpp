@@ -83,30 +83,57 @@ nlohmann::json run_export(const ExportRequest& req, std::ostream& log) {
             "dataset " + req.data.string() + " has no held-out (test) side or no calibration side");
     log << "quantising: calibration on " << calib.size() << " images, evaluation on " << eval.size() << " ("
         << (held_out.empty() ? "test split" : "held-out group " + held_out) << ")\n";
-    auto choice = nn::choose_quantization(collapsed, calib, req.max_drop_pp);
+    const auto sweep = nn::sweep_quantization(collapsed, calib);
+    auto choice = nn::select_quantization(collapsed, sweep, req.max_drop_pp);
     const int k = static_cast<int>(model.classes.size());
     std::vector<float> buf(model.input.size());
     auto float_logits = [&](const std::uint8_t* p) {
       for (std::size_t i = 0; i < buf.size(); ++i) buf[i] = p[i];
       return nn::forward(collapsed, buf.data());
     };
-    auto int_logits = [&](const std::uint8_t* p) { return nn::forward_quantized(choice.model, p); };
+    auto int_logits_of = [](const nn::QuantizedModel& qm) {
+      return [&qm](const std::uint8_t* p) { return nn::forward_quantized(qm, p); };
+    };
     auto mf = metrics_of(eval, eval_subjects, k, float_logits);
-    auto mq = metrics_of(eval, eval_subjects, k, int_logits);
+    auto mq = metrics_of(eval, eval_subjects, k, int_logits_of(choice.model));
     auto cf = metrics_of(calib, calib_subjects, k, float_logits);
-    auto cq = metrics_of(calib, calib_subjects, k, int_logits);
+    auto cq = metrics_of(calib, calib_subjects, k, int_logits_of(choice.model));
     const auto bound = nn::worst_case_bound(choice.model);
+    // The most faithful grid point and the bits/agreement Pareto front, also on the evaluation side:
+    // what each extra plaintext bit buys.
+    const auto faithful_model = nn::quantize(collapsed, choice.most_accurate.options);
+    auto mfa = metrics_of(eval, eval_subjects, k, int_logits_of(faithful_model));
+    nlohmann::json front = nlohmann::json::array();
+    for (const auto& t : choice.pareto()) {
+      const auto qm = nn::quantize(collapsed, t.options);
+      auto me = metrics_of(eval, eval_subjects, k, int_logits_of(qm));
+      front.push_back({{"weight_max", t.options.weight_max},
+                       {"worst_case_bits", t.worst_case_bits},
+                       {"plaintext_primes_50bit", nn::plaintext_primes_50bit(t.worst_case_bits)},
+                       {"calibration_agreement", t.agreement},
+                       {"calibration_accuracy", t.accuracy},
+                       {"eval_accuracy", me.accuracy},
+                       {"eval_balanced_accuracy", me.balanced_accuracy}});
+    }
     nlohmann::json q;
     q["options"] = choice.model.options.to_json();
     q["summary"] = choice.model.summary();
     q["choice"] = choice.to_json();
     q["worst_case_output_bits"] = bound.output_bits;
+    q["plaintext_primes_50bit"] = nn::plaintext_primes_50bit(bound.output_bits);
     q["evaluation_side"] = held_out.empty() ? "test split" : "group " + held_out;
     q["eval"] = {{"float", to_json(mf, model.classes)}, {"integer", to_json(mq, model.classes)},
                  {"accuracy_drop_pp", 100.0 * (mf.accuracy - mq.accuracy)}};
+    q["most_accurate"] = {{"weight_max", choice.most_accurate.options.weight_max},
+                          {"worst_case_bits", choice.most_accurate.worst_case_bits},
+                          {"calibration_agreement", choice.most_accurate.agreement},
+                          {"eval", to_json(mfa, model.classes)},
+                          {"eval_accuracy_drop_pp", 100.0 * (mf.accuracy - mfa.accuracy)}};
+    q["pareto_front"] = front;
     q["calibration"] = {{"float_accuracy", cf.accuracy}, {"integer_accuracy", cq.accuracy},
-                        {"count", calib.size()}};
+                        {"agreement", choice.agreement}, {"count", calib.size()}};
     q["tolerance_pp"] = req.max_drop_pp;
+    q["within_tolerance_on_calibration"] = choice.within_tolerance;
     q["within_tolerance_on_eval"] = 100.0 * (mf.accuracy - mq.accuracy) <= req.max_drop_pp + 1e-9;
     write_file_atomic(req.out / "quantization.json", q.dump(2) + "\n");
     // eval/params read the settings from the model (nn::quantization_for).
@@ -117,7 +144,15 @@ nlohmann::json run_export(const ExportRequest& req, std::ostream& log) {
         << "integer " << summary_line(mq) << "  (weight_max " << q["options"]["weight_max"].dump()
         << ", worst-case logits " << bound.output_bits << " bits)\n"
         << "accuracy drop " << 100.0 * (mf.accuracy - mq.accuracy) << " pp (tolerance " << req.max_drop_pp
-        << " pp)\n";
+        << " pp, calibration agreement " << 100.0 * choice.agreement << " %)\n"
+        << "most faithful grid point: weight_max " << q["most_accurate"]["weight_max"].dump() << ", "
+        << choice.most_accurate.worst_case_bits << " bits, drop " << 100.0 * (mf.accuracy - mfa.accuracy)
+        << " pp\nbits/agreement Pareto front (" << sweep.trials.size() << " grid points):\n";
+    for (const auto& f : front)
+      log << "  " << std::setw(3) << f["worst_case_bits"].get<int>() << " bits  weight_max "
+          << std::setw(16) << std::left << f["weight_max"].dump() << std::right << "  calib agreement "
+          << 100.0 * f["calibration_agreement"].get<double>() << " %  eval acc "
+          << 100.0 * f["eval_accuracy"].get<double>() << " %\n";
   }
 
   nn::save_model(model, req.out / "model.lcm");
