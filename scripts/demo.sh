@@ -34,42 +34,36 @@ step "4. Encrypted screening of the held-out patient group (keys, encrypt, infer
   "$LC" eval --model "$MODEL" --data "$OUT/cnmc32" --split test --mode encrypted \
   --params "$OUT/params.json" --show 20
 
-# 5-8. The same through the provider's HTTP service on loopback, as a clinic would use it. The upload
-# goes through curl: `leukocrypt screen` does the whole round trip in one command, but its HTTP
-# client fails on uploads over 4 GB, and one 32x32 batch is ~4.5 GB whatever the number of cells.
+# 5-7. The same through the provider's HTTP service on loopback, as a clinic would use it.
+# `leukocrypt screen` is the key holder's whole round trip: encrypt a few input values at a time into
+# a temporary file in $W, stream it to the server (one 32x32 batch is ~4.6 GB whatever the number of
+# cells), wait, download the encrypted logits, decrypt. The server streams the upload to disk and
+# reads the ciphertexts back from there, so neither side holds the request in memory.
 W="$OUT/service"
 rm -rf "$W"; mkdir -p "$W"
 printf 'demo %s\n' "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$W/tokens.txt"
 chmod 600 "$W/tokens.txt"
-TOKEN="$(awk '$1 == "demo" {print $2}' "$W/tokens.txt")"
+export LEUKOCRYPT_TOKEN="$(awk '$1 == "demo" {print $2}' "$W/tokens.txt")"
 printf '\n\033[1m--- 5. Start the screening service on 127.0.0.1 (it holds no secret key)\033[0m\n' >&2
 "$LC" serve --model "$MODEL" --params "$OUT/params.json" --tokens "$W/tokens.txt" --db "$W/jobs.db" \
   --host 127.0.0.1 --port 0 --port-file "$W/port" --max-request-mb 8192 > "$W/serve.log" 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 300); do [ -s "$W/port" ] && break; kill -0 $SERVER 2>/dev/null || break; sleep 0.2; done
+cleanup() {
+  kill "$SERVER" 2>/dev/null || true
+  wait "$SERVER" 2>/dev/null || true
+  rm -f "$W"/leukocrypt-request-*
+}
+trap cleanup EXIT
+for _ in $(seq 300); do [ -s "$W/port" ] && break; kill -0 "$SERVER" 2>/dev/null || break; sleep 0.2; done
 [ -s "$W/port" ] || { echo "demo: the service did not start:" >&2; cat "$W/serve.log" >&2; exit 1; }
 URL="http://127.0.0.1:$(cat "$W/port")"
 echo "service listening at $URL (log: $W/serve.log)" >&2
-api() { curl -sS -f -H "Authorization: Bearer $TOKEN" "$@"; }
-step "6. Key holder: model card, keys (secret.key stays here, mode 0600), register eval.key" \
-  api -o "$W/model.json" "$URL/v1/model"
+step "6. Key holder: the model card, then keys for its parameters (secret.key stays here, mode 0600)" \
+  curl -sS -f -H "Authorization: Bearer $LEUKOCRYPT_TOKEN" -o "$W/model.json" "$URL/v1/model"
 "$LC" keygen --params "$W/model.json" --out "$W/keys" --force
-api -H "Content-Type: application/octet-stream" --data-binary @"$W/keys/eval.key" "$URL/v1/keys" >/dev/null
-step "7. Key holder: encrypt 16 cells of the held-out group (one batch) and submit the job" \
-  "$LC" encrypt --keys "$W/keys" --data "$OUT/cnmc32" --split test --limit 16 --out "$W/request.lcx"
-JOB="$(api -H "Content-Type: application/octet-stream" -T "$W/request.lcx" -X POST "$URL/v1/jobs" |
-  tr -d '\n' | sed -n 's/.*"job_id": *"\([0-9a-f]*\)".*/\1/p')"
-rm -f "$W/request.lcx"
-[ -n "$JOB" ] || { echo "demo: the service did not accept the job" >&2; exit 1; }
-echo "job $JOB accepted; waiting for the provider" >&2
-for _ in $(seq 1200); do
-  STATUS="$(api "$URL/v1/jobs/$JOB" | tr -d '\n ' | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p')"
-  case "$STATUS" in done|failed) break ;; esac
-  sleep 1
-done
-[ "$STATUS" = done ] || { echo "demo: job $JOB ended as '$STATUS'" >&2; api "$URL/v1/jobs/$JOB" >&2; exit 1; }
-api -o "$W/result.lcx" "$URL/v1/jobs/$JOB/result"
-step "8. Key holder: decrypt the encrypted result" "$LC" decrypt --keys "$W/keys" --in "$W/result.lcx"
+step "7. Key holder: screen the held-out group through the service (encrypt, upload, wait, download, decrypt)" \
+  "$LC" screen --server "$URL" --keys "$W/keys" --data "$OUT/cnmc32" --split test --work-dir "$W"
+peak_kb="$(awk '/VmHWM/ {print $2}' "/proc/$SERVER/status" 2>/dev/null || true)"
+[ -n "$peak_kb" ] && echo "service peak memory (VmHWM): $((peak_kb / 1024)) MiB" >&2
 
 printf '\n\033[1mDemo finished.\033[0m Outputs in %s\n' "$OUT" >&2

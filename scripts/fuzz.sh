@@ -18,6 +18,7 @@ cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 LOADERS=(params public_key relin_keys galois_keys plaintext ciphertext secret_key)
 TARGETS=(fuzz_he_corpus)
 for l in "${LOADERS[@]}"; do TARGETS+=("fuzz_he_load_$l"); done
+TARGETS+=(fuzz_wire_container)
 cmake --build "$BUILD" -j "$JOBS" --target "${TARGETS[@]}"
 
 CORPUS="$BUILD/corpus"
@@ -38,4 +39,15 @@ for l in "${LOADERS[@]}"; do
     grep -E "stat::number_of_executed_units|Done" "$BUILD/fuzz_$l.log" | tail -1 || true
   fi
 done
+echo "==> fuzz_wire_container for ${SECONDS_PER_TARGET}s"
+mkdir -p "$CORPUS/wire"
+if ! "$BUILD/fuzz/fuzz_wire_container" -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -timeout=10 \
+      -rss_limit_mb=2048 -artifact_prefix="$ARTIFACTS/wire-" -print_final_stats=1 "$CORPUS/wire" \
+      > "$BUILD/fuzz_wire.log" 2>&1; then
+  echo "fuzz_wire_container FAILED (see $BUILD/fuzz_wire.log)" >&2
+  tail -30 "$BUILD/fuzz_wire.log" >&2
+  status=1
+else
+  grep -E "stat::number_of_executed_units|Done" "$BUILD/fuzz_wire.log" | tail -1 || true
+fi
 exit $status

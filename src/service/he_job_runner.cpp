@@ -126,34 +126,36 @@ class HeJobRunner : public JobRunner {
     double load_s = 0, save_s = 0;
     std::vector<double> step_total(plan_.steps.size(), 0.0);
     const std::size_t server_steps = plan_.steps.size();
+    // Streaming evaluation, one plaintext prime at a time: the evaluator pulls each input
+    // ciphertext from the stored request file when the first layer needs it (pread + validating
+    // load, on the pool's threads) and drops it after its last use, so memory holds a window of
+    // inputs and one prime's first-layer outputs, never the request.
+    nn::StreamStats stats;
+    Timer wall;
     for (std::size_t b = 0; b < batches.size(); ++b) {
-      Timer t;
-      nn::EncryptedBatch batch;
-      batch.images = batches[b];
-      batch.values.assign(k, std::vector<bfv::Ciphertext>(n_in));
-      // Read from the stored file on demand (pread per blob, in parallel).
-      ThreadPool::global().parallel_for(0, k * n_in, [&](std::size_t i) {
-        const std::size_t j = i / n_in, v = i % n_in;
-        auto idx = wire::blob_index(b, j, v, k, n_in);
-        batch.values[j][v] = load_input(j, f.read_blob(idx), idx);
-      });
-      load_s += t.seconds();
-      std::vector<double> step_s;
-      evaluator.evaluate(batch, &step_s, [&](std::size_t step, const nn::EncryptedBatch&) {
-        progress((double(b) + double(step + 1) / double(server_steps)) / double(batches.size()));
-      });
-      for (std::size_t s = 0; s < step_s.size() && s < step_total.size(); ++s) step_total[s] += step_s[s];
-      t.reset();
       for (std::size_t j = 0; j < k; ++j) {
-        if (batch.values[j].size() != n_out)
-          throw InvalidArgument("plan produced " + std::to_string(batch.values[j].size()) + " outputs, expected " +
+        auto outputs = evaluator.evaluate_prime(
+            j,
+            [&](std::size_t input) {
+              auto idx = wire::blob_index(b, j, input, k, n_in);
+              return load_input(j, f.read_blob(idx), idx);
+            },
+            &stats,
+            [&](std::size_t step, std::size_t, const bfv::Ciphertext&) {
+              progress((double(b * k + j) + double(step + 1) / double(server_steps)) / double(batches.size() * k));
+            });
+        if (outputs.size() != n_out)
+          throw InvalidArgument("plan produced " + std::to_string(outputs.size()) + " outputs, expected " +
                                 std::to_string(n_out));
-        for (std::size_t o = 0; o < n_out; ++o)
-          out.blobs[wire::blob_index(b, j, o, k, n_out)] = bfv::save(batch.values[j][o]);
+        Timer t;
+        for (std::size_t o = 0; o < n_out; ++o) out.blobs[wire::blob_index(b, j, o, k, n_out)] = bfv::save(outputs[o]);
+        save_s += t.seconds();
+        progress(double(b * k + j + 1) / double(batches.size() * k));
       }
-      save_s += t.seconds();
-      progress(double(b + 1) / double(batches.size()));
     }
+    load_s = stats.source_seconds;
+    for (std::size_t s = 0; s < stats.step_seconds.size() && s < step_total.size(); ++s)
+      step_total[s] = stats.step_seconds[s];
     out.meta = nlohmann::json{{"batches", batches},
                               {"layout", wire::kLayout},
                               {"classes", plan_.classes},
@@ -162,7 +164,8 @@ class HeJobRunner : public JobRunner {
                    .dump();
     RunOutput r;
     r.result = wire::serialize(out);
-    r.stages.emplace_back("load_ciphertexts", load_s);
+    r.stages.emplace_back("evaluate_wall", wall.seconds() - save_s);
+    r.stages.emplace_back("load_ciphertexts_thread_seconds", load_s);
     for (std::size_t s = 0; s < plan_.steps.size(); ++s)
       if (step_total[s] > 0) r.stages.emplace_back(plan_.steps[s].name, step_total[s]);
     r.stages.emplace_back("serialize_result", save_s);
@@ -170,7 +173,8 @@ class HeJobRunner : public JobRunner {
               {"request_bytes", f.file_size()},
               {"result_bytes", r.result.size()},
               {"request_bytes_per_cell", double(f.file_size()) / h.cells},
-              {"result_bytes_per_cell", double(r.result.size()) / h.cells}};
+              {"result_bytes_per_cell", double(r.result.size()) / h.cells},
+              {"max_resident_inputs", stats.max_resident_inputs}};
     return r;
   }
 
