@@ -338,7 +338,8 @@ void register_screen(CLI::App& root) {
         {"seconds",
          {{"encrypt", encrypt_s}, {"upload", upload_s}, {"server_wait", wait_s}, {"download", download_s},
           {"decrypt", dst.decrypt_seconds + dst.decode_seconds}, {"total", total.seconds()}}},
-        {"upload_megabytes_per_second", upload_s > 0 ? double(request_bytes) / 1e6 / upload_s : 0.0},
+        {"server_receive_seconds", sc.last_submit().value("receive_seconds", 0.0)},
+        {"server_validate_seconds", sc.last_submit().value("validate_seconds", 0.0)},
         {"server_timings", status.value("timings", nlohmann::json::object())}};
     if (a->json) return print_json(j);
     print_cells(out);

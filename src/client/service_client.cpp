@@ -90,6 +90,7 @@ std::string ServiceClient::post_job(std::uint64_t size, const Reader& read, cons
   if (!r || r->status != 202) throw_for(r, "POST /v1/jobs", url_);
   auto j = parse_json(r, "POST /v1/jobs");
   if (!j.contains("job_id") || !j["job_id"].is_string()) throw FormatError("POST /v1/jobs: no job_id in the answer");
+  last_submit_ = j;
   return j["job_id"];
 }
 

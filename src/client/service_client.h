@@ -66,6 +66,9 @@ class ServiceClient {
                       const std::function<void(const nlohmann::json&)>& on_status = {});
 
   const std::string& url() const { return url_; }
+  // The server's answer to the last successful submit (job_id, request_bytes, receive_seconds,
+  // validate_seconds, ...).
+  const nlohmann::json& last_submit() const { return last_submit_; }
 
  private:
   using Reader = std::function<void(std::uint64_t offset, char* dst, std::size_t n)>;
@@ -73,6 +76,7 @@ class ServiceClient {
 
   std::string url_;
   std::string token_;
+  nlohmann::json last_submit_ = nlohmann::json::object();
   std::unique_ptr<httplib::Client> http_;
 };
 
