@@ -1,5 +1,5 @@
 // Google Benchmark for the HE kernels: forward / forward-lazy / inverse NTT and the element-wise
-// multiply and fused scalar multiply-add, at N = 4096..32768, for a ~50-bit prime (the IFMA range)
+// multiply, fused scalar multiply-add and base-conversion dot product, at N = 4096..32768, for a ~50-bit prime (the IFMA range)
 // and a ~60-bit prime, each run with the scalar reference and with the dispatched ISA
 // (LEUKOCRYPT_KERNELS applies to the latter). Names: <op>/<scalar|isa>/<bits>bit/N.
 #include <benchmark/benchmark.h>
@@ -55,6 +55,23 @@ void register_eltwise(const KernelTable& k, const std::string& isa, int bits, in
     const ShoupOperand w = make_shoup(q.value() / 3, q.value());
     for (auto _ : state) {
       k.fma_scalar_mod(acc.data(), a.data(), w, n, q);
+      benchmark::ClobberMemory();
+    }
+  })->Unit(benchmark::kMicrosecond);
+  // The base-conversion dot product over 18 rows (the N = 32768 default: 17 primes + v), the work
+  // of 18 eltwise_fma_scalar_mod passes.
+  benchmark::RegisterBenchmark(("eltwise_dot_scalar_mod_k18" + suffix).c_str(), [&k, q, n](benchmark::State& state) {
+    constexpr std::size_t kRows = 18;
+    auto in = random_poly(kRows * n, q.value(), 6);
+    AlignedBuffer<std::uint64_t> out(n);
+    const std::uint64_t* rows[kRows];
+    ShoupOperand w[kRows];
+    for (std::size_t i = 0; i < kRows; ++i) {
+      rows[i] = in.data() + i * n;
+      w[i] = make_shoup(q.value() / (i + 2), q.value());
+    }
+    for (auto _ : state) {
+      k.dot_scalar_mod(out.data(), rows, w, kRows, n, q);
       benchmark::ClobberMemory();
     }
   })->Unit(benchmark::kMicrosecond);
