@@ -311,6 +311,12 @@ void run_eval(const EvalOptions& o) {
         std::cout << " " << s.name << "=" << fixed(s.seconds, 2)
                   << (s.noise_budget_bits >= 0 ? "/" + std::to_string(s.noise_budget_bits) : "");
       std::cout << "\n";
+      if (r.client_cpu_seconds >= 0) {
+        std::cout << "CPU seconds per step (all threads):";
+        for (const auto& s : r.steps)
+          if (s.cpu_seconds >= 0) std::cout << " " << s.name << "=" << fixed(s.cpu_seconds, 2);
+        std::cout << "\n";
+      }
       std::cout << "bytes per cell: sent " << fixed(double(r.bytes_sent) / set.size() / 1024, 1) << " KiB, received "
                 << fixed(double(r.bytes_received) / set.size() / 1024, 1) << " KiB\n";
     } else {

@@ -23,6 +23,7 @@ nlohmann::json RunReport::to_json() const {
       j["bits"] = s.bits;
     }
     if (s.noise_budget_bits >= 0) j["noise_budget_bits"] = s.noise_budget_bits;
+    if (s.cpu_seconds >= 0) j["cpu_seconds"] = s.cpu_seconds;
     steps_j.push_back(j);
   }
   nlohmann::json j{{"backend", backend}, {"steps", steps_j}, {"evaluate_seconds", evaluate_seconds}};
@@ -30,6 +31,7 @@ nlohmann::json RunReport::to_json() const {
     j["encode_seconds"] = encode_seconds;
     j["encrypt_seconds"] = encrypt_seconds;
     j["decrypt_seconds"] = decrypt_seconds;
+    if (client_cpu_seconds >= 0) j["client_cpu_seconds"] = client_cpu_seconds;
     j["bytes_sent"] = bytes_sent;
     j["bytes_received"] = bytes_received;
     j["batches"] = batches;

@@ -22,6 +22,7 @@ struct StepStats {
   UInt128 max_abs = 0;            // raw: largest |value| after the step, over all images
   int bits = 0;                   // raw: signed bits of max_abs
   int noise_budget_bits = -1;     // bfv: smallest remaining invariant noise budget (-1: not measured)
+  double cpu_seconds = -1;        // bfv streaming: CPU seconds of all threads (-1: not measured)
 };
 
 struct RunReport {
@@ -31,6 +32,7 @@ struct RunReport {
   double encrypt_seconds = 0;     // bfv: key holder
   double evaluate_seconds = 0;    // server side (all Linear/Square/Relin/ModSwitch steps)
   double decrypt_seconds = 0;     // bfv: key holder, including CRT
+  double client_cpu_seconds = -1; // bfv streaming: CPU seconds in encode + encrypt (-1: not measured)
   std::size_t bytes_sent = 0;     // bfv: ciphertexts key holder -> server (serialized size)
   std::size_t bytes_received = 0; // bfv: ciphertexts server -> key holder
   std::size_t batches = 0;

@@ -1,6 +1,8 @@
 // Server-side plan execution on BFV ciphertexts: resident (step by step) and streaming (per prime).
 #include "nn/bfv_evaluator.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <atomic>
 #include <memory>
@@ -24,20 +26,47 @@ std::size_t EncryptedBatch::download_bytes() const {
   return total;
 }
 
+namespace {
+
+double cpu_clock(clockid_t id) {
+  timespec ts{};
+  clock_gettime(id, &ts);
+  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+double thread_cpu() { return cpu_clock(CLOCK_THREAD_CPUTIME_ID); }
+double process_cpu() { return cpu_clock(CLOCK_PROCESS_CPUTIME_ID); }
+
+// Wall and CPU time of one piece of work on the current thread.
+struct ThreadTimer {
+  Timer wall;
+  double cpu0 = thread_cpu();
+  void reset() {
+    wall.reset();
+    cpu0 = thread_cpu();
+  }
+  double cpu() const { return thread_cpu() - cpu0; }
+};
+
+}  // namespace
+
 // Per-step seconds added from several threads.
 class BfvPlanEvaluator::StepClock {
  public:
-  explicit StepClock(std::size_t steps) : seconds_(steps, 0.0) {}
-  void add(std::size_t step, double s) {
+  explicit StepClock(std::size_t steps) : seconds_(steps, 0.0), cpu_(steps, 0.0) {}
+  void add(std::size_t step, const ThreadTimer& t) {
+    const double w = t.wall.seconds(), c = t.cpu();
     std::lock_guard<std::mutex> lk(mu_);
-    seconds_[step] += s;
+    seconds_[step] += w;
+    cpu_[step] += c;
   }
-  void add_source(double s) {
+  void add_source(const ThreadTimer& t) {
+    const double w = t.wall.seconds(), c = t.cpu();
     std::lock_guard<std::mutex> lk(mu_);
-    source_ += s;
+    source_ += w;
+    source_cpu_ += c;
   }
-  std::vector<double> seconds_;
-  double source_ = 0;
+  std::vector<double> seconds_, cpu_;
+  double source_ = 0, source_cpu_ = 0;
   std::size_t max_resident_ = 0;
 
  private:
@@ -258,11 +287,13 @@ void BfvPlanEvaluator::run_unary(std::size_t s, std::size_t j, bfv::Ciphertext& 
 
 void BfvPlanEvaluator::run_steps(std::size_t from, std::size_t prime0, std::vector<std::vector<bfv::Ciphertext>>& values,
                                  std::vector<double>* step_seconds,
-                                 const std::function<void(std::size_t)>& after_step) const {
+                                 const std::function<void(std::size_t)>& after_step,
+                                 std::vector<double>* step_cpu_seconds) const {
   for (std::size_t s = from; s < plan_.steps.size(); ++s) {
     const auto kind = plan_.steps[s].kind;
     if (kind == OpKind::kEncrypt || kind == OpKind::kDecrypt) continue;
     Timer t;
+    const double cpu0 = step_cpu_seconds ? process_cpu() : 0.0;
     if (kind == OpKind::kLinear) {
       run_linear(s, prime0, values);
     } else {
@@ -272,6 +303,7 @@ void BfvPlanEvaluator::run_steps(std::size_t from, std::size_t prime0, std::vect
       });
     }
     if (step_seconds) (*step_seconds)[s] += t.seconds();
+    if (step_cpu_seconds) (*step_cpu_seconds)[s] += process_cpu() - cpu0;
     if (after_step) after_step(s);
   }
 }
@@ -292,9 +324,9 @@ std::vector<bfv::Ciphertext> BfvPlanEvaluator::stream_first_linear(std::size_t j
   const auto& l = plan_.steps[s1].linear;
   const auto& ctx = *contexts_[j];
   // Operands for every ciphertext prime: inputs may arrive at any level.
-  Timer prep;
+  ThreadTimer prep;
   const auto shoup = shoup_operands(l, j, top);
-  clock.add(s1, prep.seconds());
+  clock.add(s1, prep);
   struct Slot {
     std::once_flag once;
     bfv::Ciphertext ct;
@@ -306,9 +338,9 @@ std::vector<bfv::Ciphertext> BfvPlanEvaluator::stream_first_linear(std::size_t j
   auto fetch = [&](std::uint32_t u) -> const bfv::Ciphertext* {
     Slot& slot = slots[u];
     std::call_once(slot.once, [&] {
-      Timer t;
+      ThreadTimer t;
       bfv::Ciphertext ct = source(u);
-      clock.add_source(t.seconds());
+      clock.add_source(t);
       require(ct.params_id() == ctx.params_id() && ct.n() == settings_.n && ct.size() == 2 && ct.level() >= 1 &&
                   ct.level() <= top,
               "input ciphertext " + std::to_string(u) + " of plaintext prime " + std::to_string(j) +
@@ -331,9 +363,9 @@ std::vector<bfv::Ciphertext> BfvPlanEvaluator::stream_first_linear(std::size_t j
     std::vector<const bfv::Ciphertext*> in;
     in.reserve(taps.inputs.size());
     for (auto u : taps.inputs) in.push_back(fetch(u));
-    Timer t;
+    ThreadTimer t;
     auto acc = linear_group(s1, j, taps, in, shoup, top);
-    clock.add(s1, t.seconds());
+    clock.add(s1, t);
     for (auto u : taps.inputs)
       if (slots[u].uses.fetch_sub(1) == 1) {  // last reader: drop the input
         slots[u].ct = bfv::Ciphertext();
@@ -343,7 +375,7 @@ std::vector<bfv::Ciphertext> BfvPlanEvaluator::stream_first_linear(std::size_t j
     for (std::size_t s = s1 + 1; s < stream_.segment_end; ++s) {
       t.reset();
       for (auto& ct : acc) run_unary(s, j, ct);
-      clock.add(s, t.seconds());
+      clock.add(s, t);
       if (g == 0 && hook) hook(s, j, acc[0]);
     }
     for (std::size_t o = 0; o < acc.size(); ++o) mid[taps.outputs[o]] = std::move(acc[o]);
@@ -367,9 +399,11 @@ std::vector<bfv::Ciphertext> BfvPlanEvaluator::evaluate_prime(std::size_t j, con
   } else {  // the plan does not start with a linear layer: nothing to stream, fetch everything
     const std::size_t n_in = plan_.input_size();
     values[0].resize(n_in);
-    Timer t;
+    ThreadTimer t;
+    const double cpu0 = process_cpu();
     ThreadPool::global().parallel_for(0, n_in, [&](std::size_t u) { values[0][u] = source(u); });
-    clock.add_source(t.seconds());
+    clock.source_ += t.wall.seconds();
+    clock.source_cpu_ += process_cpu() - cpu0;
     for (const auto& ct : values[0])
       require(ct.params_id() == contexts_[j]->params_id() && ct.size() == 2 && ct.level() == values[0][0].level(),
               "input ciphertexts of plaintext prime " + std::to_string(j) + ": other parameters, size or level");
@@ -382,11 +416,16 @@ std::vector<bfv::Ciphertext> BfvPlanEvaluator::evaluate_prime(std::size_t j, con
       const std::size_t m = std::min<std::size_t>(4, v.size());
       for (std::size_t i = 0; i < m; ++i) hook(s, j, v[i * (v.size() / m)]);
     };
-  run_steps(from, j, values, &clock.seconds_, after);
+  run_steps(from, j, values, &clock.seconds_, after, &clock.cpu_);
   if (stats) {
     if (stats->step_seconds.size() != plan_.steps.size()) stats->step_seconds.assign(plan_.steps.size(), 0.0);
-    for (std::size_t s = 0; s < plan_.steps.size(); ++s) stats->step_seconds[s] += clock.seconds_[s];
+    if (stats->step_cpu_seconds.size() != plan_.steps.size()) stats->step_cpu_seconds.assign(plan_.steps.size(), 0.0);
+    for (std::size_t s = 0; s < plan_.steps.size(); ++s) {
+      stats->step_seconds[s] += clock.seconds_[s];
+      stats->step_cpu_seconds[s] += clock.cpu_[s];
+    }
     stats->source_seconds += clock.source_;
+    stats->source_cpu_seconds += clock.source_cpu_;
     stats->wall_seconds += wall.seconds();
     stats->max_resident_inputs = std::max(stats->max_resident_inputs, clock.max_resident_);
   }

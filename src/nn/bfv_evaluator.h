@@ -57,7 +57,11 @@ struct StreamStats {
   // group on all threads: their entries are seconds summed over threads (CPU-like); later steps
   // run one after another and their entries are wall seconds.
   std::vector<double> step_seconds;
+  // Per plan step: CPU seconds of all threads (thread CPU clocks for fused steps, the process CPU
+  // clock for later ones): stable on a shared machine where wall time is not.
+  std::vector<double> step_cpu_seconds;
   double source_seconds = 0;           // inside the source, summed over threads
+  double source_cpu_seconds = 0;
   double wall_seconds = 0;             // whole evaluate calls, source included
   std::size_t max_resident_inputs = 0; // most input ciphertexts held at once (one prime)
 };
@@ -122,7 +126,8 @@ class BfvPlanEvaluator {
   void run_linear(std::size_t step, std::size_t prime0, std::vector<std::vector<bfv::Ciphertext>>& values) const;
   void run_unary(std::size_t step, std::size_t prime, bfv::Ciphertext& ct) const;
   void run_steps(std::size_t from, std::size_t prime0, std::vector<std::vector<bfv::Ciphertext>>& values,
-                 std::vector<double>* step_seconds, const std::function<void(std::size_t)>& after_step) const;
+                 std::vector<double>* step_seconds, const std::function<void(std::size_t)>& after_step,
+                 std::vector<double>* step_cpu_seconds = nullptr) const;
   std::vector<bfv::Ciphertext> stream_first_linear(std::size_t prime, const PrimeSource& source, StepClock& clock,
                                                    const SampleHook& hook) const;
 

@@ -46,8 +46,13 @@ TEST(BfvSettings, JsonRoundTripAndValidation) {
   s.q_bits = {48, 48, 48, 49};
   s.plain_primes = {957181001729ULL, 957181034497ULL};
   s.mod_switch_levels = {2, 0, 1};
+  s.defer_relin = true;
   auto r = BfvSettings::from_json(s.to_json());
   EXPECT_EQ(r.to_json(), s.to_json());
+  EXPECT_TRUE(r.defer_relin);
+  auto old = s.to_json();
+  old.erase("defer_relinearization");  // params.json from before the flag: relinearise after squares
+  EXPECT_FALSE(BfvSettings::from_json(old).defer_relin);
   auto bad = s.to_json();
   bad["plain_primes"][0] = "957181001731";  // not = 1 mod 2N
   EXPECT_THROW(BfvSettings::from_json(bad), FormatError);

@@ -117,7 +117,12 @@ class BfvBackend final : public Backend {
     rep.encrypt_seconds += encrypt_s / threads;
     rep.evaluate_seconds += std::max(0.0, server_wall - (encode_s + encrypt_s) / threads);
     rep.steps.front().seconds += (encode_s + encrypt_s) / threads;
-    for (std::size_t s = 0; s < stats.step_seconds.size(); ++s) rep.steps[s].seconds += stats.step_seconds[s];
+    for (std::size_t s = 0; s < stats.step_seconds.size(); ++s) {
+      rep.steps[s].seconds += stats.step_seconds[s];
+      rep.steps[s].cpu_seconds = std::max(0.0, rep.steps[s].cpu_seconds) + stats.step_cpu_seconds[s];
+    }
+    rep.steps.front().cpu_seconds = std::max(0.0, rep.steps.front().cpu_seconds) + stats.source_cpu_seconds;
+    rep.client_cpu_seconds = std::max(0.0, rep.client_cpu_seconds) + stats.source_cpu_seconds;
     rep.bytes_received += result.download_bytes();
     Timer t;
     double dec_only = 0;
