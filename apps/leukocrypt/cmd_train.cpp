@@ -54,6 +54,23 @@ void register_train(CLI::App& root) {
   train->add_option("--threads", tr->threads, "libtorch threads")->capture_default_str();
   train->add_option("--conv1", tr->conv1, "Maps of the first (encrypted) convolution")->capture_default_str();
   train->add_option("--hidden", tr->hidden, "Units of the first dense layer (second x²)")->capture_default_str();
+  train->add_option("--conv2", tr->conv2, "Maps of the second convolution (collapsed away when encrypted)")
+      ->capture_default_str();
+  train->add_option("--conv3", tr->conv3, "Maps of the third convolution (collapsed away when encrypted)")
+      ->capture_default_str();
+  train->add_option("--dropout", tr->dropout, "Dropout probability")->capture_default_str();
+  train->add_option("--weight-decay", tr->weight_decay, "Adam weight decay (L2)")->capture_default_str();
+  train->add_option("--colour-jitter", tr->colour_jitter,
+                    "Augmentation: per-image and per-channel gains in [1-j, 1+j] (stain variation)")
+      ->capture_default_str();
+  train->add_flag("--balanced-sampling", tr->balanced_sampling,
+                  "Class-balanced sampling with replacement instead of the class-weighted loss");
+  train->add_option("--label-smoothing", tr->label_smoothing, "Label smoothing (x² / softmax nets)")
+      ->capture_default_str();
+  train->add_option("--mixup", tr->mixup_alpha, "Mixup alpha (0: off)")->capture_default_str();
+  train->add_option("--ema", tr->ema_decay, "Final model = exponential moving average of the weights, decay per step "
+                                            "(0: off; e.g. 0.998)")
+      ->capture_default_str();
   train->add_flag("--no-augment", [tr](std::int64_t) { tr->augment = false; }, "Disable flips/rotation/translation");
   train->add_flag("--recalibrate-bn", tr->recalibrate_bn,
                   "Re-estimate batch-norm statistics on unaugmented training images after the last epoch");

@@ -25,8 +25,15 @@ torch::Tensor augment_batch(const torch::Tensor& x, const AugmentOptions& opt) {
   auto row1 = torch::stack({s * fx, c * fy, ty}, 1);
   auto theta = torch::stack({row0, row1}, 1);  // N x 2 x 3
   auto grid = F::affine_grid(theta, {n, x.size(1), x.size(2), x.size(3)}, /*align_corners=*/false);
-  return F::grid_sample(x, grid,
-                        F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kZeros).align_corners(false));
+  auto out = F::grid_sample(
+      x, grid, F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kZeros).align_corners(false));
+  if (opt.colour_jitter > 0) {
+    const auto j = static_cast<float>(opt.colour_jitter);
+    auto global = 1 + (torch::rand({n, 1, 1, 1}, f32) * 2 - 1) * j;
+    auto channel = 1 + (torch::rand({n, x.size(1), 1, 1}, f32) * 2 - 1) * j;
+    out = (out * global * channel).clamp_(0.0, 1.0);
+  }
+  return out;
 }
 
 }  // namespace leukocrypt::train

@@ -12,6 +12,10 @@ struct AugmentOptions {
   bool flips = true;
   double max_rotation_deg = 360.0;  // rotation uniform in [0, max)
   double max_translate = 0.2;       // fraction of the side, uniform in [-max, max] per axis
+  // Stain/illumination variation between subjects: every image's channels are multiplied by
+  // (1 + u) * (1 + u_c), u and u_c uniform in [-colour_jitter, colour_jitter] (0: off). Gains keep
+  // the black background black, as the segmented cells have it.
+  double colour_jitter = 0.0;
 };
 
 // x: float N x C x H x W. Returns a new tensor of the same shape.

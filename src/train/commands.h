@@ -28,6 +28,11 @@ struct TrainRequest {
   float dropout = 0.25f;
   bool augment = true;           // C-NMC only; MNIST is never augmented (as CryptoNets)
   bool recalibrate_bn = false;   // re-estimate batch norm on unaugmented training images at the end
+  double colour_jitter = 0.0;    // per-image and per-channel gains in [1 - j, 1 + j] (augmentation)
+  bool balanced_sampling = false;  // class-balanced sampling instead of the class-weighted loss
+  double label_smoothing = 0.0;
+  double mixup_alpha = 0.0;
+  double ema_decay = 0.0;        // final model = EMA of the weights (0: off)
   int64_t limit_train = 0, limit_val = 0;  // > 0: only the first N of each side (quick runs, tests)
   std::filesystem::path out = "train-out";
   bool progress = true;

@@ -134,6 +134,11 @@ nlohmann::json run_train(const TrainRequest& req, std::ostream& log) {
   opt.class_weighted = !mnist;
   opt.progress = req.progress;
   opt.recalibrate_bn = req.recalibrate_bn;
+  opt.augmentation.colour_jitter = req.colour_jitter;
+  opt.balanced_sampling = req.balanced_sampling;
+  opt.label_smoothing = req.label_smoothing;
+  opt.mixup_alpha = req.mixup_alpha;
+  opt.ema_decay = req.ema_decay;
 
   summary["arch"] = req.arch;
   summary["dataset"] = mnist ? req.mnist.string() : req.data.string();
@@ -145,6 +150,14 @@ nlohmann::json run_train(const TrainRequest& req, std::ostream& log) {
   summary["lr"] = req.lr;
   summary["augment"] = opt.augment;
   summary["recalibrate_bn"] = opt.recalibrate_bn;
+  summary["weight_decay"] = req.weight_decay;
+  summary["widths"] = {{"conv1", req.conv1}, {"conv2", req.conv2}, {"conv3", req.conv3}, {"hidden", req.hidden},
+                       {"dropout", req.dropout}};
+  summary["colour_jitter"] = req.colour_jitter;
+  summary["balanced_sampling"] = req.balanced_sampling;
+  summary["label_smoothing"] = req.label_smoothing;
+  summary["mixup_alpha"] = req.mixup_alpha;
+  summary["ema_decay"] = req.ema_decay;
   summary["command"] = req.command_line;
   nlohmann::json fold_results = nlohmann::json::array();
   std::vector<double> acc, bal, f1, secs;
@@ -209,6 +222,12 @@ nlohmann::json run_train(const TrainRequest& req, std::ostream& log) {
                         {"seed", req.seed},
                         {"lr", req.lr},
                         {"batch_size", req.batch_size},
+                        {"weight_decay", req.weight_decay},
+                        {"colour_jitter", req.colour_jitter},
+                        {"balanced_sampling", req.balanced_sampling},
+                        {"label_smoothing", req.label_smoothing},
+                        {"mixup_alpha", req.mixup_alpha},
+                        {"ema_decay", req.ema_decay},
                         {"dataset", summary["dataset"]},
                         {"command", req.command_line},
                         {"torch_version", TORCH_VERSION},

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <map>
+#include <optional>
 #include <random>
 
 #include "common/error.h"
@@ -17,9 +19,10 @@ namespace {
 // Loss for one batch: weighted cross-entropy (softmax nets) or weighted binary cross-entropy on
 // one-hot targets (sigmoid nets, as Keras' binary_crossentropy with two sigmoid outputs).
 torch::Tensor loss_fn(const torch::Tensor& logits, const torch::Tensor& y, const torch::Tensor& class_w,
-                      bool sigmoid) {
+                      bool sigmoid, double label_smoothing = 0.0) {
   namespace F = torch::nn::functional;
-  if (!sigmoid) return F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().weight(class_w));
+  if (!sigmoid)
+    return F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().weight(class_w).label_smoothing(label_smoothing));
   auto onehot = F::one_hot(y, logits.size(1)).to(torch::kFloat32);
   auto per = F::binary_cross_entropy_with_logits(
                  logits, onehot, F::BinaryCrossEntropyWithLogitsFuncOptions().reduction(torch::kNone))
@@ -46,6 +49,55 @@ torch::Tensor batched(NetImpl& net, const torch::Tensor& images_u8, int64_t batc
     parts.push_back(fn(to_input(images_u8.slice(0, s, std::min(s + batch, images_u8.size(0))))));
   net.train(was_training);
   return torch::cat(parts, 0);
+}
+
+// lambda ~ Beta(a, a) from two gamma draws.
+double sample_beta(std::mt19937_64& rng, double a) {
+  std::gamma_distribution<double> g(a, 1.0);
+  const double x = g(rng), y = g(rng);
+  return x + y > 0 ? x / (x + y) : 0.5;
+}
+
+// Exponential moving average of every floating-point parameter and buffer (batch-norm statistics).
+class WeightAverage {
+ public:
+  WeightAverage(NetImpl& net, double decay) : decay_(decay) {
+    torch::NoGradGuard no_grad;
+    for (auto& p : net.named_parameters()) track(p.value());
+    for (auto& b : net.named_buffers())
+      if (b.value().is_floating_point()) track(b.value());
+  }
+  void update() {
+    torch::NoGradGuard no_grad;
+    for (std::size_t i = 0; i < live_.size(); ++i) avg_[i].mul_(decay_).add_(live_[i], 1.0 - decay_);
+  }
+  void copy_into_net() {
+    torch::NoGradGuard no_grad;
+    for (std::size_t i = 0; i < live_.size(); ++i) live_[i].copy_(avg_[i]);
+  }
+
+ private:
+  void track(const torch::Tensor& t) {
+    live_.push_back(t);
+    avg_.push_back(t.detach().clone());
+  }
+  double decay_;
+  std::vector<torch::Tensor> live_, avg_;
+};
+
+// Balanced sampling: n draws with replacement, every class equally likely.
+std::vector<int64_t> balanced_order(const std::vector<int64_t>& idx, const torch::Tensor& labels,
+                                    std::mt19937_64& rng) {
+  auto lab = labels.accessor<int64_t, 1>();
+  std::map<int64_t, std::size_t> count;
+  for (auto i : idx) ++count[lab[i]];
+  std::vector<double> w;
+  w.reserve(idx.size());
+  for (auto i : idx) w.push_back(1.0 / double(count[lab[i]]));
+  std::discrete_distribution<std::size_t> pick(w.begin(), w.end());
+  std::vector<int64_t> out(idx.size());
+  for (auto& o : out) o = idx[pick(rng)];
+  return out;
 }
 
 }  // namespace
@@ -115,14 +167,21 @@ TrainResult train_net(NetImpl& net, const TensorData& data, const std::vector<in
   // Class weights N / (K * n_c) from the training side.
   auto y_train_all = data.labels.index_select(0, index_tensor(train_idx));
   auto counts = torch::bincount(y_train_all, {}, num_classes).to(torch::kFloat32);
-  auto class_w = opt.class_weighted
+  auto class_w = opt.class_weighted && !opt.balanced_sampling
                      ? (static_cast<float>(train_idx.size()) / (num_classes * counts.clamp_min(1.0f)))
                      : torch::ones({num_classes});
   class_w = torch::where(counts > 0, class_w, torch::zeros_like(class_w));
 
   torch::optim::Adam adam(net.parameters(), torch::optim::AdamOptions(opt.lr).weight_decay(opt.weight_decay));
+  require(opt.label_smoothing >= 0 && opt.label_smoothing < 1,
+          "label smoothing must be in [0, 1), got " + std::to_string(opt.label_smoothing));
+  require(opt.mixup_alpha >= 0, "mixup alpha must be >= 0, got " + std::to_string(opt.mixup_alpha));
+  require(opt.ema_decay >= 0 && opt.ema_decay < 1, "EMA decay must be in [0, 1), got " + std::to_string(opt.ema_decay));
   std::mt19937_64 rng(opt.seed);
+  std::mt19937_64 mix_rng(opt.seed ^ 0x9e3779b97f4a7c15ULL);
   std::vector<int64_t> order = train_idx;
+  std::optional<WeightAverage> ema;
+  if (opt.ema_decay > 0) ema.emplace(net, opt.ema_decay);
   auto val_ix = index_tensor(val_idx);
   auto val_images = data.images.index_select(0, val_ix);
   auto val_labels = data.labels.index_select(0, val_ix);
@@ -140,7 +199,8 @@ TrainResult train_net(NetImpl& net, const TensorData& data, const std::vector<in
       lr = opt.lr * (0.01 + 0.99 * 0.5 * (1 + std::cos(M_PI * (epoch - 1) / (opt.epochs - 1))));
     for (auto& g : adam.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
 
-    std::shuffle(order.begin(), order.end(), rng);
+    if (opt.balanced_sampling) order = balanced_order(train_idx, data.labels, rng);
+    else std::shuffle(order.begin(), order.end(), rng);
     net.train();
     double loss_sum = 0;
     int64_t correct = 0, seen = 0;
@@ -154,12 +214,22 @@ TrainResult train_net(NetImpl& net, const TensorData& data, const std::vector<in
       auto x = to_input(data.images.index_select(0, ix));
       if (opt.augment) x = augment_batch(x, opt.augmentation);
       auto y = data.labels.index_select(0, ix);
-      auto logits = net.forward(x);
-      auto loss = loss_fn(logits, y, class_w, sigmoid);
+      torch::Tensor loss, logits;
+      if (opt.mixup_alpha > 0) {
+        const double lam = sample_beta(mix_rng, opt.mixup_alpha);
+        auto perm = torch::randperm(e - s, torch::kInt64);
+        logits = net.forward(x * lam + x.index_select(0, perm) * (1 - lam));
+        loss = loss_fn(logits, y, class_w, sigmoid, opt.label_smoothing) * lam +
+               loss_fn(logits, y.index_select(0, perm), class_w, sigmoid, opt.label_smoothing) * (1 - lam);
+      } else {
+        logits = net.forward(x);
+        loss = loss_fn(logits, y, class_w, sigmoid, opt.label_smoothing);
+      }
       adam.zero_grad();
       loss.backward();
       torch::nn::utils::clip_grad_norm_(net.parameters(), 5.0);
       adam.step();
+      if (ema) ema->update();
       const double lv = loss.item<double>();
       require(std::isfinite(lv), opt.label + ": training diverged (loss " + std::to_string(lv) + ") at epoch " +
                                      std::to_string(epoch) + "; lower --lr");
@@ -200,6 +270,7 @@ TrainResult train_net(NetImpl& net, const TensorData& data, const std::vector<in
     }
     result.history.push_back(es);
   }
+  if (ema) ema->copy_into_net();
   if (opt.recalibrate_bn) {
     if (!val_idx.empty()) result.val_before_recalibration = evaluate(net, data, val_idx);
     recalibrate_batchnorm(net, data.images.index_select(0, index_tensor(train_idx)));

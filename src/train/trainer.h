@@ -24,6 +24,14 @@ struct TrainOptions {
   bool augment = true;
   AugmentOptions augmentation;
   bool class_weighted = true;  // loss weight N / (K * n_c) per class, from the training side
+  // Instead of class weights: every epoch draws N training images with replacement, each class
+  // equally likely (class_weighted is then ignored).
+  bool balanced_sampling = false;
+  double label_smoothing = 0.0;  // softmax nets: cross-entropy against (1 - e) one-hot + e / K
+  double mixup_alpha = 0.0;      // > 0: mixup (Zhang et al. 2018), lambda ~ Beta(alpha, alpha)
+  // > 0: the final model is the exponential moving average of the weights (and batch-norm
+  // statistics) over the training steps, decay per step; the per-epoch curves show the raw weights.
+  double ema_decay = 0.0;
   bool cosine = true;          // lr decays to lr/100 along a half cosine
   // After the last epoch, re-estimate batch-norm statistics on the unaugmented training images.
   // Off by default: measured on C-NMC it fits the training patients better but lowers the

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -238,6 +239,78 @@ TEST_F(CnmcData, CollapsedLogitsEqualTrainedTorchLogits) {
     }
   }
   EXPECT_LT(worst, 1e-4) << "collapsed model disagrees with torch on real cells";
+}
+
+TEST_F(CnmcData, ColourJitterScalesChannelsAndKeepsBackgroundBlack) {
+  auto x = to_input(data_->images.slice(0, 0, 8));
+  AugmentOptions o;
+  o.flips = false;
+  o.max_rotation_deg = 0;
+  o.max_translate = 0;
+  o.colour_jitter = 0.3;
+  torch::manual_seed(9);
+  auto y = augment_batch(x, o);
+  ASSERT_EQ(y.sizes(), x.sizes());
+  EXPECT_GE(y.min().item<double>(), 0.0);
+  EXPECT_LE(y.max().item<double>(), 1.0);
+  // Black stays black; elsewhere one gain per image and channel, within [(1-j)^2, (1+j)^2].
+  EXPECT_LT(y.masked_select(x.eq(0)).abs().max().item<double>(), 1e-6);
+  bool changed = false;
+  for (int64_t i = 0; i < 8; ++i)
+    for (int64_t c = 0; c < 3; ++c) {
+      auto xs = x[i][c], ys = y[i][c];
+      auto mask = xs.gt(0.05).logical_and(ys.lt(0.999));  // unclipped pixels
+      if (mask.sum().item<int64_t>() < 10) continue;
+      auto ratio = ys.masked_select(mask) / xs.masked_select(mask);
+      EXPECT_LT((ratio.max() - ratio.min()).item<double>(), 1e-3) << i << " " << c;
+      EXPECT_GE(ratio.min().item<double>(), 0.7 * 0.7 - 1e-4);
+      EXPECT_LE(ratio.max().item<double>(), 1.3 * 1.3 + 1e-4);
+      changed |= std::abs(ratio.mean().item<double>() - 1.0) > 1e-3;
+    }
+  EXPECT_TRUE(changed);
+}
+
+// Balanced sampling, label smoothing, mixup, colour jitter and the weight average together: the
+// run is reproducible, and the averaged weights (with averaged batch-norm statistics) still
+// convert to a collapsed model that gives the torch logits.
+TEST_F(CnmcData, RegularisersAreReproducibleAndEmaModelExports) {
+  auto tr = subset({"A", "B"}, 12), va = subset({"C"}, 40);
+  auto opt = quick(2);
+  opt.balanced_sampling = true;
+  opt.label_smoothing = 0.1;
+  opt.mixup_alpha = 0.2;
+  opt.ema_decay = 0.9;
+  opt.augmentation.colour_jitter = 0.2;
+  auto run = [&](Net& net) {
+    seed_everything(3);
+    net = make_net("cnn-x2", data_->shape, 2);
+    return train_net(*net, *data_, tr, va, opt);
+  };
+  Net n1, n2;
+  auto a = run(n1), b = run(n2);
+  EXPECT_TRUE(std::isfinite(a.history.back().train_loss));
+  EXPECT_DOUBLE_EQ(a.history.back().train_loss, b.history.back().train_loss);
+  EXPECT_EQ(a.val_pred, b.val_pred);
+  auto collapsed = nn::collapse_linear(
+      to_nn_model(*dynamic_cast<SequentialNetImpl*>(n1.get()), "t", "x2", data_->classes));
+  auto imgs = data_->images.index_select(0, index_tensor(va));
+  auto ref = predict_logits(*n1, imgs);
+  for (int64_t i = 0; i < imgs.size(0); ++i) {
+    auto px = pixels_of(imgs[i]);
+    auto logits = nn::forward(collapsed, px.data());
+    for (int k = 0; k < 2; ++k) {
+      const double r = ref[i][k].item<double>();
+      EXPECT_NEAR(logits[k], r, 1e-4 * (1.0 + std::abs(r)));
+    }
+  }
+  auto bad = quick(1);
+  bad.label_smoothing = 1.5;
+  seed_everything(3);
+  auto net = make_net("cnn-x2", data_->shape, 2);
+  EXPECT_THROW(train_net(*net, *data_, tr, va, bad), InvalidArgument);
+  bad.label_smoothing = 0;
+  bad.ema_decay = 1.0;
+  EXPECT_THROW(train_net(*net, *data_, tr, va, bad), InvalidArgument);
 }
 
 TEST_F(CnmcData, ReluSigmoidModelMatchesTorch) {
