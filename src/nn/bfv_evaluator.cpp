@@ -209,36 +209,45 @@ std::vector<he::ShoupOperand> BfvPlanEvaluator::shoup_operands(const LinearOp& l
   return shoup;
 }
 
+void BfvPlanEvaluator::accumulate_prime(std::size_t j, std::size_t i, const GroupTaps& taps,
+                                        const std::vector<const bfv::Ciphertext*>& in,
+                                        const std::vector<he::ShoupOperand>& shoup, std::size_t shoup_levels,
+                                        const std::vector<bfv::Ciphertext*>& acc) const {
+  const he::Modulus& q = contexts_[j]->modulus(i);
+  const std::size_t n = settings_.n, size = acc.empty() ? 0 : acc[0]->size();
+  for (std::size_t poly = 0; poly < size; ++poly)
+    for (std::size_t c0 = 0; c0 < n; c0 += kBlock) {
+      const std::size_t len = std::min(kBlock, n - c0);
+      for (std::size_t u = 0; u < taps.inputs.size(); ++u) {
+        const std::uint64_t* x = in[u]->data(poly, i) + c0;
+        for (auto e = taps.entry_start[u]; e < taps.entry_start[u + 1]; ++e) {
+          const auto [go, tap] = taps.entries[e];
+          he::eltwise_fma_scalar_mod(acc[go]->data(poly, i) + c0, x, shoup[std::size_t(tap) * shoup_levels + i], len, q);
+        }
+      }
+    }
+}
+
+void BfvPlanEvaluator::finish_output(std::size_t s, std::size_t j, std::uint32_t o, bfv::Ciphertext& ct) const {
+  evaluators_[j].add_scalar_inplace(ct, bias_mod_[s][j][o]);
+  // Only a deferred relinearisation leaves size-3 inputs here: relinearise the few outputs.
+  if (ct.size() == 3) evaluators_[j].relinearize_inplace(ct, relin_keys_[j]);
+}
+
 std::vector<bfv::Ciphertext> BfvPlanEvaluator::linear_group(std::size_t s, std::size_t j, const GroupTaps& taps,
                                                             const std::vector<const bfv::Ciphertext*>& in,
                                                             const std::vector<he::ShoupOperand>& shoup,
                                                             std::size_t shoup_levels) const {
   const auto& ctx = *contexts_[j];
-  const std::size_t n = settings_.n;
   const std::size_t level = in.empty() ? settings_.levels() : in[0]->level();
   const std::size_t size = in.empty() ? 2 : in[0]->size();
   std::vector<bfv::Ciphertext> acc;
   acc.reserve(taps.outputs.size());
-  for (std::size_t g = 0; g < taps.outputs.size(); ++g) acc.emplace_back(ctx.params_id(), n, level, size);  // noiseless 0
-  for (std::size_t i = 0; i < level; ++i) {
-    const he::Modulus& q = ctx.modulus(i);
-    for (std::size_t poly = 0; poly < size; ++poly)
-      for (std::size_t c0 = 0; c0 < n; c0 += kBlock) {
-        const std::size_t len = std::min(kBlock, n - c0);
-        for (std::size_t u = 0; u < taps.inputs.size(); ++u) {
-          const std::uint64_t* x = in[u]->data(poly, i) + c0;
-          for (auto e = taps.entry_start[u]; e < taps.entry_start[u + 1]; ++e) {
-            const auto [go, tap] = taps.entries[e];
-            he::eltwise_fma_scalar_mod(acc[go].data(poly, i) + c0, x, shoup[std::size_t(tap) * shoup_levels + i], len, q);
-          }
-        }
-      }
-  }
-  for (std::size_t g = 0; g < acc.size(); ++g) {
-    evaluators_[j].add_scalar_inplace(acc[g], bias_mod_[s][j][taps.outputs[g]]);
-    // Only a deferred relinearisation leaves size-3 inputs here: relinearise the few outputs.
-    if (acc[g].size() == 3) evaluators_[j].relinearize_inplace(acc[g], relin_keys_[j]);
-  }
+  for (std::size_t g = 0; g < taps.outputs.size(); ++g) acc.emplace_back(ctx.params_id(), settings_.n, level, size);  // noiseless 0
+  std::vector<bfv::Ciphertext*> ptrs;
+  for (auto& a : acc) ptrs.push_back(&a);
+  for (std::size_t i = 0; i < level; ++i) accumulate_prime(j, i, taps, in, shoup, shoup_levels, ptrs);
+  for (std::size_t g = 0; g < acc.size(); ++g) finish_output(s, j, taps.outputs[g], acc[g]);
   return acc;
 }
 
@@ -259,13 +268,33 @@ void BfvPlanEvaluator::run_linear(std::size_t s, std::size_t prime0, std::vector
     gt[g] = group_taps(l, std::move(outs));
   });
   std::vector<std::vector<bfv::Ciphertext>> out(k, std::vector<bfv::Ciphertext>(n_out));
-  ThreadPool::global().parallel_for(0, k * groups, [&](std::size_t idx) {
-    const std::size_t jj = idx / groups, g = idx % groups;
+  auto inputs_of = [&](std::size_t jj, std::size_t g) {
     std::vector<const bfv::Ciphertext*> in;
     for (auto u : gt[g].inputs) in.push_back(&values[jj][u]);
-    auto acc = linear_group(s, prime0 + jj, gt[g], in, shoup[jj], level);
-    for (std::size_t o = 0; o < acc.size(); ++o) out[jj][gt[g].outputs[o]] = std::move(acc[o]);
-  });
+    return in;
+  };
+  if (k * groups >= 4 * ThreadPool::global().size()) {
+    ThreadPool::global().parallel_for(0, k * groups, [&](std::size_t idx) {
+      const std::size_t jj = idx / groups, g = idx % groups;
+      auto acc = linear_group(s, prime0 + jj, gt[g], inputs_of(jj, g), shoup[jj], level);
+      for (std::size_t o = 0; o < acc.size(); ++o) out[jj][gt[g].outputs[o]] = std::move(acc[o]);
+    });
+  } else {
+    // Few output groups (a small dense layer): split the work by ciphertext prime as well so every
+    // thread stays busy (tasks write disjoint rows), then add biases and relinearise per output.
+    for (std::size_t jj = 0; jj < k; ++jj)
+      for (std::size_t o = 0; o < n_out; ++o)
+        out[jj][o] = bfv::Ciphertext(contexts_[prime0 + jj]->params_id(), settings_.n, level, size);
+    ThreadPool::global().parallel_for(0, k * groups * level, [&](std::size_t idx) {
+      const std::size_t i = idx % level, g = (idx / level) % groups, jj = idx / (level * groups);
+      std::vector<bfv::Ciphertext*> acc;
+      for (auto o : gt[g].outputs) acc.push_back(&out[jj][o]);
+      accumulate_prime(prime0 + jj, i, gt[g], inputs_of(jj, g), shoup[jj], level, acc);
+    });
+    ThreadPool::global().parallel_for(0, k * n_out, [&](std::size_t idx) {
+      finish_output(s, prime0 + idx / n_out, std::uint32_t(idx % n_out), out[idx / n_out][idx % n_out]);
+    });
+  }
   values = std::move(out);
 }
 

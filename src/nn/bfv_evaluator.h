@@ -122,6 +122,12 @@ class BfvPlanEvaluator {
   std::vector<bfv::Ciphertext> linear_group(std::size_t step, std::size_t prime, const GroupTaps& taps,
                                             const std::vector<const bfv::Ciphertext*>& in,
                                             const std::vector<he::ShoupOperand>& shoup, std::size_t shoup_levels) const;
+  // The multiply-adds of ciphertext prime i only, into zero-initialised accumulators.
+  void accumulate_prime(std::size_t prime, std::size_t i, const GroupTaps& taps,
+                        const std::vector<const bfv::Ciphertext*>& in, const std::vector<he::ShoupOperand>& shoup,
+                        std::size_t shoup_levels, const std::vector<bfv::Ciphertext*>& acc) const;
+  // Bias, and relinearisation of size-3 results (deferred relinearisation).
+  void finish_output(std::size_t step, std::size_t prime, std::uint32_t output, bfv::Ciphertext& ct) const;
   // values[jj] belongs to plaintext prime prime0 + jj.
   void run_linear(std::size_t step, std::size_t prime0, std::vector<std::vector<bfv::Ciphertext>>& values) const;
   void run_unary(std::size_t step, std::size_t prime, bfv::Ciphertext& ct) const;
