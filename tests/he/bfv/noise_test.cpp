@@ -137,5 +137,34 @@ TEST(BfvDefaultSets, MultiplyExactAtEveryRingDegree) {
   }
 }
 
+// Key switching on the largest default set (17 + 1 primes of 48-49 bits: digits from larger
+// primes are reduced into smaller targets, the special-prime division runs on the dot kernel):
+// square + relinearize, then a row rotation, exact, at the top and at a lower level.
+TEST(BfvDefaultSets, KeySwitchExactAtN32768) {
+  const std::size_t n = 32768;
+  auto ctx = Context::create(Params::default_for(n, 65537));
+  KeyGenerator kg(ctx);
+  Encryptor encryptor(ctx, kg.create_public_key());
+  Decryptor dec(ctx, kg.secret_key());
+  BatchEncoder enc(ctx);
+  Evaluator ev(ctx);
+  const RelinKeys rk = kg.create_relin_keys();
+  const GaloisKeys gk = kg.create_galois_keys({1});
+  std::mt19937_64 rng(7);
+  auto a = random_slots(n, 65537, rng);
+  auto ca = encryptor.encrypt(enc.encode(a));
+  auto sq = ev.square_relin(ca, rk);
+  ASSERT_EQ(sq.size(), 2u);
+  ev.mod_switch_to_inplace(sq, 5);
+  auto rot = enc.decode(dec.decrypt(ev.rotate_rows(sq, 1, gk)));
+  EXPECT_GT(dec.invariant_noise_budget(sq), 0);
+  const std::size_t half = n / 2;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t row = i / half, col = i % half;
+    const std::size_t from = row * half + (col + 1) % half;
+    ASSERT_EQ(rot[i], a[from] * a[from] % 65537) << "slot " << i;
+  }
+}
+
 }  // namespace
 }  // namespace leukocrypt::bfv
