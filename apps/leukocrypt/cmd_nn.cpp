@@ -342,7 +342,7 @@ void register_nn(CLI::App& root) {
     cmd->add_option("--t", o->t, "Plaintext primes, comma-separated (default: automatic)");
     cmd->add_option("--q-bits", o->q_bits, "Ciphertext prime sizes then the special prime, comma-separated");
     cmd->add_option("--margin", o->margin, "Noise budget (bits) to keep at decryption")->default_val(10);
-    cmd->add_option("--memory-gb", o->memory_gb, "Refuse parameters whose input ciphertexts per batch exceed this")
+    cmd->add_option("--memory-gb", o->memory_gb, "Refuse parameters whose resident ciphertexts (streamed evaluation, one prime) exceed this")
         ->default_val(8);
     cmd->add_option("--images", o->images, "Images the run time is estimated for (default: the split's size)");
     cmd->add_option("--out", o->out, "Write the choice to this params.json");

@@ -89,7 +89,8 @@ class BfvPlanEvaluator {
                                                      StreamStats* stats = nullptr) const;
 
   // Called with a sample ciphertext after steps of a streaming evaluation (the first output group's
-  // first ciphertext for fused steps, a few outputs for later ones), e.g. to measure noise.
+  // first ciphertext for fused steps, up to 4 outputs for later ones), e.g. to measure noise. For
+  // the fused steps it runs on the pool worker that computes that group; calls never overlap.
   using SampleHook = std::function<void(std::size_t step, std::size_t prime, const bfv::Ciphertext& sample)>;
 
   // One plaintext prime of a streaming evaluation: source(input) for that prime.
