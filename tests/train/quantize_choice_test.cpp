@@ -22,7 +22,7 @@ const fs::path kData = fs::path(LEUKOCRYPT_DATA_DIR);
 const fs::path kModel = fs::path(LEUKOCRYPT_SOURCE_DIR) / "models" / "cnmc-x2.lcm";
 
 // Real cells (32x32, groups from SPLITS.tsv) and the shipped model, collapsed; calibration on
-// every 4th cell of groups A and B, as `export` calibrates on the training groups.
+// every 6th cell of groups A and B, as `export` calibrates on the training groups.
 class ShippedModel : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -38,7 +38,7 @@ class ShippedModel : public ::testing::Test {
     ds_ = new data::Dataset(data::load_dataset(o.out));
     model_ = new nn::Model(nn::collapse_linear(nn::load_model(kModel)));
     calib_ = new nn::LabeledImages;
-    for (std::size_t i = 0; i < ds_->records.size(); i += 4) {
+    for (std::size_t i = 0; i < ds_->records.size(); i += 6) {
       const auto& r = ds_->records[i];
       if (r.group == "C") continue;
       calib_->pixels.push_back(r.pixels.data());
@@ -61,7 +61,7 @@ class ShippedModel : public ::testing::Test {
 };
 
 TEST_F(ShippedModel, SweepCoversTheGridAndMatchesDirectEvaluation) {
-  ASSERT_GT(calib_->size(), 400u);
+  ASSERT_GT(calib_->size(), 300u);
   ASSERT_EQ(sweep_->trials.size(), 12u * 12u * 12u);  // three weighted layers, 12 precisions each
   EXPECT_NEAR(sweep_->float_accuracy, nn::accuracy_float(*model_, *calib_), 1e-12);
   // A few grid points re-measured one by one (double sums in another order: at most one image may
@@ -82,15 +82,20 @@ TEST_F(ShippedModel, ChoiceIsCheapestWithinToleranceAndMonotone) {
   int previous_bits = 1 << 20;
   for (double tol : {0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 20.0}) {
     auto c = nn::select_quantization(*model_, *sweep_, tol);
+    // Exhaustive: the fewest bits of any usable grid point within tolerance.
+    int best = 1 << 20;
+    for (const auto& t : sweep_->trials)
+      if (t.agreement >= 1.0 - tol / 100.0 - 1e-12 && t.worst_case_bits <= 126) best = std::min(best, t.worst_case_bits);
+    if (best == 1 << 20) {  // nothing qualifies (possible at 0 pp): flagged, most faithful returned
+      EXPECT_FALSE(c.within_tolerance) << tol;
+      EXPECT_EQ(c.agreement, c.most_accurate.agreement) << tol;
+      continue;
+    }
     ASSERT_TRUE(c.within_tolerance) << tol;
     EXPECT_GE(c.agreement, 1.0 - tol / 100.0 - 1e-12) << tol;
     EXPECT_GE(c.int_accuracy, c.float_accuracy - tol / 100.0 - 1e-12) << tol;
     EXPECT_EQ(c.worst_case_bits, nn::worst_case_bound(c.model).output_bits) << tol;
     EXPECT_LE(c.worst_case_bits, 126);
-    // Exhaustive: no grid point within tolerance has fewer bits.
-    int best = 1 << 20;
-    for (const auto& t : sweep_->trials)
-      if (t.agreement >= 1.0 - tol / 100.0 - 1e-12 && t.worst_case_bits <= 126) best = std::min(best, t.worst_case_bits);
     EXPECT_EQ(c.worst_case_bits, best) << tol;
     // Monotone: a looser tolerance never costs more bits.
     EXPECT_LE(c.worst_case_bits, previous_bits) << tol;
