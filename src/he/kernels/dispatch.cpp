@@ -23,7 +23,7 @@ constexpr KernelTable kScalarTable{
     scalar::eltwise_add_mod, scalar::eltwise_sub_mod, scalar::eltwise_neg_mod,
     scalar::eltwise_mul_mod, scalar::eltwise_mul_scalar_mod, scalar::eltwise_fma_scalar_mod,
     scalar::eltwise_add_scalar_mod, scalar::eltwise_reduce_mod, scalar::eltwise_mul_add_mod,
-    scalar::eltwise_dot_scalar_mod};
+    scalar::eltwise_dot_scalar_mod, scalar::eltwise_mac_small};
 
 #if LEUKOCRYPT_KERNELS_IFMA
 constexpr KernelTable kAvx512IfmaTable{
@@ -34,9 +34,9 @@ constexpr KernelTable kAvx512IfmaTable{
     avx512ifma::eltwise_fma_scalar_mod, avx512ifma::eltwise_add_scalar_mod,
     avx512ifma::eltwise_reduce_mod, avx512ifma::eltwise_mul_add_mod,
 #if LEUKOCRYPT_KERNELS_AVX2
-    avx2::eltwise_dot_scalar_mod};
+    avx2::eltwise_dot_scalar_mod, avx2::eltwise_mac_small};
 #else
-    scalar::eltwise_dot_scalar_mod};
+    scalar::eltwise_dot_scalar_mod, scalar::eltwise_mac_small};
 #endif
 #endif
 
@@ -47,7 +47,7 @@ constexpr KernelTable kAvx2Table{
     avx2::eltwise_add_mod, avx2::eltwise_sub_mod, avx2::eltwise_neg_mod,
     avx2::eltwise_mul_mod, avx2::eltwise_mul_scalar_mod, avx2::eltwise_fma_scalar_mod,
     avx2::eltwise_add_scalar_mod, avx2::eltwise_reduce_mod, avx2::eltwise_mul_add_mod,
-    avx2::eltwise_dot_scalar_mod};
+    avx2::eltwise_dot_scalar_mod, avx2::eltwise_mac_small};
 #endif
 
 bool cpu_has(KernelIsa isa) {
@@ -109,6 +109,11 @@ bool passes_self_test(const KernelTable& k) {
   const std::uint64_t* rows[3] = {a, b, a};
   const ShoupOperand ws[3] = {w, make_shoup(1, q.value()), make_shoup(12345, q.value())};
   scalar::eltwise_dot_scalar_mod(ref, rows, ws, 3, kN, q); k.dot_scalar_mod(got, rows, ws, 3, kN, q);
+  if (!same()) return false;
+  std::copy(b, b + kN, ref); std::copy(b, b + kN, got);
+  for (std::int64_t wm : {std::int64_t{4095}, std::int64_t{-7}}) {
+    scalar::eltwise_mac_small(ref, a, wm, kN, q); k.mac_small(got, a, wm, kN, q);
+  }
   return same();
 }
 
@@ -221,6 +226,10 @@ void eltwise_mul_add_mod(std::uint64_t* acc, const std::uint64_t* a, const std::
 void eltwise_dot_scalar_mod(std::uint64_t* out, const std::uint64_t* const* rows,
                             const ShoupOperand* w, std::size_t k, std::size_t n, const Modulus& q) {
   active_kernel_table().dot_scalar_mod(out, rows, w, k, n, q);
+}
+void eltwise_mac_small(std::uint64_t* acc, const std::uint64_t* x, std::int64_t w, std::size_t n,
+                       const Modulus& q) {
+  active_kernel_table().mac_small(acc, x, w, n, q);
 }
 
 }  // namespace leukocrypt::he

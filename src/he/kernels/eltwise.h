@@ -44,6 +44,17 @@ void eltwise_mul_add_mod(std::uint64_t* acc, const std::uint64_t* a, const std::
 void eltwise_dot_scalar_mod(std::uint64_t* out, const std::uint64_t* const* rows,
                             const ShoupOperand* w, std::size_t k, std::size_t n, const Modulus& q);
 
+// Lazy small-weight multiply-add, the CryptoNets linear-layer op without a reduction per term:
+// acc += |w| * x for w >= 0, acc += |w| * (q - x) for w < 0 (each term = w * x mod q), in plain
+// 64-bit arithmetic. Requires |w| < 2^32, x in [0, q], and that the caller keeps every acc
+// below 2^64 over all the terms it adds (e.g. acc starts in [0, q) and (1 + sum |w|) * q < 2^64:
+// see lazy_mac_fits). Reduce the accumulators once at the end with eltwise_reduce_mod.
+void eltwise_mac_small(std::uint64_t* acc, const std::uint64_t* x, std::int64_t w, std::size_t n,
+                       const Modulus& q);
+// Whether eltwise_mac_small may add terms with these weights to an accumulator in [0, q) without
+// overflowing: every |w| < 2^32 and (1 + sum |w|) * q < 2^64.
+bool lazy_mac_fits(const std::int64_t* w, std::size_t count, const Modulus& q);
+
 namespace scalar {
 void eltwise_add_mod(std::uint64_t* out, const std::uint64_t* a, const std::uint64_t* b,
                      std::size_t n, const Modulus& q);
@@ -63,6 +74,8 @@ void eltwise_mul_add_mod(std::uint64_t* acc, const std::uint64_t* a, const std::
                          std::size_t n, const Modulus& q);
 void eltwise_dot_scalar_mod(std::uint64_t* out, const std::uint64_t* const* rows,
                             const ShoupOperand* w, std::size_t k, std::size_t n, const Modulus& q);
+void eltwise_mac_small(std::uint64_t* acc, const std::uint64_t* x, std::int64_t w, std::size_t n,
+                       const Modulus& q);
 }  // namespace scalar
 
 }  // namespace leukocrypt::he

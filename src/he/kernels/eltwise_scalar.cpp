@@ -68,4 +68,16 @@ void eltwise_dot_scalar_mod(std::uint64_t* out, const std::uint64_t* const* rows
   }
 }
 
+void eltwise_mac_small(std::uint64_t* acc, const std::uint64_t* x, std::int64_t w, std::size_t n,
+                       const Modulus& q) {
+  // Unsigned wrap-around is never reached: the caller bounds the sums (lazy_mac_fits).
+  if (w >= 0) {
+    const std::uint64_t a = static_cast<std::uint64_t>(w);
+    for (std::size_t i = 0; i < n; ++i) acc[i] += a * x[i];
+  } else {
+    const std::uint64_t a = 0 - static_cast<std::uint64_t>(w), qv = q.value();
+    for (std::size_t i = 0; i < n; ++i) acc[i] += a * (qv - x[i]);
+  }
+}
+
 }  // namespace leukocrypt::he::scalar

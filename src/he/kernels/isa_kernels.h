@@ -42,6 +42,9 @@ LC_DECLARE_ISA_KERNELS
 // Base-conversion dot product; the IFMA table uses this one too (every IFMA CPU has AVX2+FMA).
 void eltwise_dot_scalar_mod(std::uint64_t* out, const std::uint64_t* const* rows,
                             const ShoupOperand* w, std::size_t k, std::size_t n, const Modulus& q);
+// Lazy small-weight multiply-add (64-bit integer lanes); the IFMA table uses this one too.
+void eltwise_mac_small(std::uint64_t* acc, const std::uint64_t* x, std::int64_t w, std::size_t n,
+                       const Modulus& q);
 }  // namespace avx2
 #endif
 }  // namespace leukocrypt::he

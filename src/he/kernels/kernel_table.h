@@ -22,6 +22,8 @@ struct KernelTable {
                             const Modulus&);
   using Dot = void (*)(std::uint64_t*, const std::uint64_t* const*, const ShoupOperand*, std::size_t,
                        std::size_t, const Modulus&);
+  using MacSmall = void (*)(std::uint64_t*, const std::uint64_t*, std::int64_t, std::size_t,
+                            const Modulus&);
 
   KernelIsa isa;
   Ntt forward_ntt;
@@ -37,6 +39,7 @@ struct KernelTable {
   Unary reduce_mod;
   Binary mul_add_mod;
   Dot dot_scalar_mod;
+  MacSmall mac_small;
 };
 
 // The table for `isa`; throws InvalidArgument when !isa_supported(isa).

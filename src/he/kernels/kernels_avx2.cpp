@@ -417,6 +417,44 @@ void eltwise_dot_scalar_mod(std::uint64_t* out, const std::uint64_t* const* rows
   }
 }
 
+// Lazy small-weight multiply-add in 64-bit integer lanes (the double-precision trick above is not
+// needed: nothing is reduced). AVX2 multiplies only 32 x 32 -> 64 bits, so with x = x_hi * 2^32 +
+// x_lo and |w| < 2^32: w * x = w * x_lo + ((w * x_hi) << 32) modulo 2^64, which is the exact
+// product whenever it is below 2^64 (the caller's bound). Two multiplies, a shift and two adds per
+// lane; 8 lanes per iteration for two independent chains.
+namespace {
+template <bool kNeg>
+void mac_small_lanes(std::uint64_t* acc, const std::uint64_t* x, std::uint64_t a, std::uint64_t qv,
+                     std::size_t n) {
+  const __m256i va = _mm256_set1_epi64x(static_cast<long long>(a));
+  const __m256i vq = _mm256_set1_epi64x(static_cast<long long>(qv));
+  auto term = [&](const std::uint64_t* p) {
+    __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    if constexpr (kNeg) v = _mm256_sub_epi64(vq, v);
+    const __m256i lo = _mm256_mul_epu32(v, va);
+    const __m256i hi = _mm256_mul_epu32(_mm256_srli_epi64(v, 32), va);
+    return _mm256_add_epi64(lo, _mm256_slli_epi64(hi, 32));
+  };
+  auto add_to = [](std::uint64_t* p, __m256i t) {
+    __m256i* pv = reinterpret_cast<__m256i*>(p);
+    _mm256_storeu_si256(pv, _mm256_add_epi64(_mm256_loadu_si256(pv), t));
+  };
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i t0 = term(x + i), t1 = term(x + i + 4);
+    add_to(acc + i, t0);
+    add_to(acc + i + 4, t1);
+  }
+  for (; i < n; ++i) acc[i] += a * (kNeg ? qv - x[i] : x[i]);
+}
+}  // namespace
+
+void eltwise_mac_small(std::uint64_t* acc, const std::uint64_t* x, std::int64_t w, std::size_t n,
+                       const Modulus& q) {
+  if (w >= 0) return mac_small_lanes<false>(acc, x, static_cast<std::uint64_t>(w), 0, n);
+  mac_small_lanes<true>(acc, x, 0 - static_cast<std::uint64_t>(w), q.value(), n);
+}
+
 void eltwise_reduce_mod(std::uint64_t* out, const std::uint64_t* a, std::size_t n, const Modulus& q) {
   // Full 64-bit inputs do not fit a double: the scalar Barrett is used.
   scalar::eltwise_reduce_mod(out, a, n, q);
