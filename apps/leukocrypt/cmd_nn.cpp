@@ -20,6 +20,7 @@
 #include "nn/keyholder/bfv_backend.h"
 #include "nn/model.h"
 #include "nn/param_select.h"
+#include "nn/params_check.h"
 #include "nn/plan.h"
 #include "nn/quantize.h"
 
@@ -115,6 +116,7 @@ void run_params(const ParamsOptions& o) {
   j["version"] = 1;
   j["model"] = p.model.name;
   j["model_file"] = o.model;
+  j["model_fingerprint"] = model_fingerprint(read_file(o.model));  // checked by eval and serve
   j["quantization"] = p.q.options.to_json();
   j["quantization_origin"] = p.quant_origin;
   j["plan"] = p.plan.to_json();
@@ -174,6 +176,7 @@ void run_eval(const EvalOptions& o) {
     }
     if (!params_doc.is_object() || params_doc.value("format", "") != "leukocrypt-params" || !params_doc.contains("bfv"))
       throw FormatError("params file '" + o.params + "' is not a leukocrypt-params document");
+    check_params_match_model(params_doc, read_file(o.model), "params file '" + o.params + "'", o.model);
     if (params_doc.contains("quantization")) qopt = QuantizeOptions::from_json(params_doc["quantization"]);
     settings = BfvSettings::from_json(params_doc["bfv"]);
   }

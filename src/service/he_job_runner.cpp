@@ -14,6 +14,7 @@
 #include "nn/bfv_settings.h"
 #include "nn/model.h"
 #include "nn/plan.h"
+#include "nn/params_check.h"
 #include "nn/quantize.h"
 #include "service/wire/container.h"
 #include "service/wire/he_layout.h"
@@ -47,6 +48,7 @@ class HeJobRunner : public JobRunner {
       params_json = nlohmann::json::parse(read_file(o.params, 1 << 24), nullptr, false);
       if (params_json.is_discarded()) throw FormatError(params_what + ": not valid JSON");
     }
+    nn::check_params_match_model(params_json, model_bytes, params_what, o.model.string());
     settings_ = wire::settings_from_json(params_json, params_what);
     auto qopt = find_quantize_options(params_json, model_);
     quantized_ = nn::quantize(nn::collapse_linear(model_), qopt);

@@ -2,12 +2,10 @@
 #include "service/wire/he_layout.h"
 
 #include "common/error.h"
+#include "common/hash.h"
 
 namespace leukocrypt::wire {
 namespace {
-
-constexpr std::uint64_t kFnvOffset = 1469598103934665603ull;
-constexpr std::uint64_t kFnvPrime = 1099511628211ull;
 
 void fnv_mix(std::uint64_t& h, std::uint64_t v) {
   for (int i = 0; i < 8; ++i) {
@@ -41,15 +39,7 @@ nn::BfvSettings settings_from_json(const nlohmann::json& j, const std::string& w
 }
 
 std::string fnv1a_hex(std::string_view bytes) {
-  std::uint64_t h = kFnvOffset;
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= kFnvPrime;
-  }
-  static const char* hex = "0123456789abcdef";
-  std::string s(16, '0');
-  for (int i = 15; i >= 0; --i, h >>= 4) s[static_cast<std::size_t>(i)] = hex[h & 15];
-  return s;
+  return hex64(fnv1a64(bytes));
 }
 
 std::vector<std::size_t> batch_sizes(std::size_t cells, std::size_t slots) {
