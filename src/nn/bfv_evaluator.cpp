@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <tuple>
 #include <utility>
 
@@ -84,14 +86,23 @@ constexpr std::size_t kGroup = 16;
 
 // Centred representative of w mod t (|w| < t/2 for every quantised weight, but be exact anyway),
 // then its residue mod q: the same scalar the Evaluator's multiply_scalar_add_inplace uses.
-std::uint64_t weight_mod_q(std::int64_t w, std::uint64_t t, std::uint64_t q) {
+std::int64_t centred_mod(std::int64_t w, std::uint64_t t) {
   const Int128 tt = Int128(t);
   Int128 r = Int128(w) % tt;
   if (r < 0) r += tt;
   if (r > tt / 2) r -= tt;
-  Int128 m = r % Int128(q);
+  return std::int64_t(r);
+}
+
+std::uint64_t weight_mod_q(std::int64_t w, std::uint64_t t, std::uint64_t q) {
+  Int128 m = Int128(centred_mod(w, t)) % Int128(q);
   if (m < 0) m += q;
   return std::uint64_t(m);
+}
+
+bool lazy_mac_disabled() {
+  const char* v = std::getenv("LEUKOCRYPT_LAZY_MAC");
+  return v != nullptr && (std::string_view(v) == "off" || std::string_view(v) == "0");
 }
 
 }  // namespace
@@ -114,6 +125,7 @@ BfvPlanEvaluator::BfvPlanEvaluator(const Plan& plan, BfvSettings settings, std::
     evaluators_.emplace_back(contexts_[j]);
   }
   bias_mod_.resize(plan_.steps.size());
+  lazy_.resize(plan_.steps.size());
   switch_level_.assign(plan_.steps.size(), 0);
   skip_relin_.assign(plan_.steps.size(), false);
   const auto deferral = relin_deferral_targets(plan_);
@@ -129,6 +141,7 @@ BfvPlanEvaluator::BfvPlanEvaluator(const Plan& plan, BfvSettings settings, std::
           bias_mod_[s][j].push_back(r > t / 2 ? -std::int64_t(t - r) : std::int64_t(r));
         }
       }
+      lazy_[s] = lazy_rows_of(st.linear);
     } else if (st.kind == OpKind::kModSwitch) {
       switch_level_[s] = ms < settings_.mod_switch_levels.size() ? settings_.mod_switch_levels[ms] : 0;
       ++ms;
@@ -160,6 +173,33 @@ BfvPlanEvaluator::BfvPlanEvaluator(const Plan& plan, BfvSettings settings, std::
       for (auto u : stream_.groups.back().inputs) ++stream_.uses[u];
     }
   }
+}
+
+std::vector<BfvPlanEvaluator::LazyRows> BfvPlanEvaluator::lazy_rows_of(const LinearOp& l) const {
+  const bool off = lazy_mac_disabled();
+  std::vector<LazyRows> out(contexts_.size());
+  for (std::size_t j = 0; j < contexts_.size(); ++j) {
+    // Every ciphertext prime an input may be at: the bound holds for all of them if for the largest.
+    std::uint64_t q_max = 0;
+    for (std::size_t i = 0; i < settings_.levels(); ++i) q_max = std::max(q_max, contexts_[j]->modulus(i).value());
+    const he::Modulus q(q_max);
+    LazyRows& r = out[j];
+    r.weight.resize(l.weight.size());
+    for (std::size_t tap = 0; tap < l.weight.size(); ++tap) r.weight[tap] = centred_mod(l.weight[tap], settings_.plain_primes[j]);
+    r.lazy.assign(std::size_t(l.n_out), 0);
+    for (std::size_t o = 0; o < std::size_t(l.n_out) && !off; ++o) {
+      const auto b = l.row_start[o], e = l.row_start[o + 1];
+      r.lazy[o] = he::lazy_mac_fits(r.weight.data() + b, e - b, q) ? 1 : 0;
+      r.count += r.lazy[o];
+    }
+  }
+  return out;
+}
+
+std::size_t BfvPlanEvaluator::lazy_rows(std::size_t step, std::size_t prime) const {
+  require(step < lazy_.size() && prime < contexts_.size(),
+          "lazy_rows: step " + std::to_string(step) + " or plaintext prime " + std::to_string(prime) + " out of range");
+  return lazy_[step].empty() ? 0 : lazy_[step][prime].count;
 }
 
 void BfvPlanEvaluator::check_batch(const EncryptedBatch& batch) const {
@@ -209,12 +249,19 @@ std::vector<he::ShoupOperand> BfvPlanEvaluator::shoup_operands(const LinearOp& l
   return shoup;
 }
 
-void BfvPlanEvaluator::accumulate_prime(std::size_t j, std::size_t i, const GroupTaps& taps,
+void BfvPlanEvaluator::accumulate_prime(std::size_t s, std::size_t j, std::size_t i, const GroupTaps& taps,
                                         const std::vector<const bfv::Ciphertext*>& in,
                                         const std::vector<he::ShoupOperand>& shoup, std::size_t shoup_levels,
                                         const std::vector<bfv::Ciphertext*>& acc) const {
   const he::Modulus& q = contexts_[j]->modulus(i);
   const std::size_t n = settings_.n, size = acc.empty() ? 0 : acc[0]->size();
+  // Lazy rows add unreduced 64-bit sums (their bound was checked at construction for every q_i of
+  // this prime, accumulators starting below q) and are reduced once per block; the rest reduce
+  // every term.
+  const LazyRows& lz = lazy_[s][j];
+  std::vector<std::uint8_t> lazy(taps.outputs.size());
+  bool any_lazy = false;
+  for (std::size_t g = 0; g < lazy.size(); ++g) any_lazy |= (lazy[g] = lz.lazy[taps.outputs[g]]) != 0;
   for (std::size_t poly = 0; poly < size; ++poly)
     for (std::size_t c0 = 0; c0 < n; c0 += kBlock) {
       const std::size_t len = std::min(kBlock, n - c0);
@@ -222,9 +269,19 @@ void BfvPlanEvaluator::accumulate_prime(std::size_t j, std::size_t i, const Grou
         const std::uint64_t* x = in[u]->data(poly, i) + c0;
         for (auto e = taps.entry_start[u]; e < taps.entry_start[u + 1]; ++e) {
           const auto [go, tap] = taps.entries[e];
-          he::eltwise_fma_scalar_mod(acc[go]->data(poly, i) + c0, x, shoup[std::size_t(tap) * shoup_levels + i], len, q);
+          std::uint64_t* a = acc[go]->data(poly, i) + c0;
+          if (lazy[go])
+            he::eltwise_mac_small(a, x, lz.weight[tap], len, q);
+          else
+            he::eltwise_fma_scalar_mod(a, x, shoup[std::size_t(tap) * shoup_levels + i], len, q);
         }
       }
+      if (!any_lazy) continue;
+      for (std::size_t g = 0; g < lazy.size(); ++g)
+        if (lazy[g]) {
+          std::uint64_t* a = acc[g]->data(poly, i) + c0;
+          he::eltwise_reduce_mod(a, a, len, q);
+        }
     }
 }
 
@@ -246,7 +303,7 @@ std::vector<bfv::Ciphertext> BfvPlanEvaluator::linear_group(std::size_t s, std::
   for (std::size_t g = 0; g < taps.outputs.size(); ++g) acc.emplace_back(ctx.params_id(), settings_.n, level, size);  // noiseless 0
   std::vector<bfv::Ciphertext*> ptrs;
   for (auto& a : acc) ptrs.push_back(&a);
-  for (std::size_t i = 0; i < level; ++i) accumulate_prime(j, i, taps, in, shoup, shoup_levels, ptrs);
+  for (std::size_t i = 0; i < level; ++i) accumulate_prime(s, j, i, taps, in, shoup, shoup_levels, ptrs);
   for (std::size_t g = 0; g < acc.size(); ++g) finish_output(s, j, taps.outputs[g], acc[g]);
   return acc;
 }
@@ -289,7 +346,7 @@ void BfvPlanEvaluator::run_linear(std::size_t s, std::size_t prime0, std::vector
       const std::size_t i = idx % level, g = (idx / level) % groups, jj = idx / (level * groups);
       std::vector<bfv::Ciphertext*> acc;
       for (auto o : gt[g].outputs) acc.push_back(&out[jj][o]);
-      accumulate_prime(prime0 + jj, i, gt[g], inputs_of(jj, g), shoup[jj], level, acc);
+      accumulate_prime(s, prime0 + jj, i, gt[g], inputs_of(jj, g), shoup[jj], level, acc);
     });
     ThreadPool::global().parallel_for(0, k * n_out, [&](std::size_t idx) {
       finish_output(s, prime0 + idx / n_out, std::uint32_t(idx % n_out), out[idx / n_out][idx % n_out]);

@@ -100,6 +100,12 @@ class BfvPlanEvaluator {
   const Plan& plan() const { return plan_; }
   const BfvSettings& settings() const { return settings_; }
 
+  // Outputs of linear step `step` whose multiply-adds for plaintext prime `prime` run lazily
+  // (he::eltwise_mac_small: unreduced 64-bit sums, one reduction per block) rather than with the
+  // reduced Shoup kernel. A row qualifies when its centred weights fit he::lazy_mac_fits for the
+  // largest ciphertext prime; LEUKOCRYPT_LAZY_MAC=off (read at construction) disables all of them.
+  std::size_t lazy_rows(std::size_t step, std::size_t prime) const;
+
  private:
   struct GroupTaps {
     std::vector<std::uint32_t> outputs;      // outputs of the group (into the layer's n_out)
@@ -115,8 +121,16 @@ class BfvPlanEvaluator {
     std::vector<std::uint32_t> uses;  // per input: groups that read it
   };
   class StepClock;
+  // One linear step and plaintext prime: centred weights (w mod t in (-t/2, t/2]) per tap, and per
+  // output whether its row takes the lazy multiply-add.
+  struct LazyRows {
+    std::vector<std::int64_t> weight;
+    std::vector<std::uint8_t> lazy;
+    std::size_t count = 0;
+  };
 
   void check_batch(const EncryptedBatch& batch) const;
+  std::vector<LazyRows> lazy_rows_of(const LinearOp& l) const;
   static GroupTaps group_taps(const LinearOp& l, std::vector<std::uint32_t> outputs);
   std::vector<he::ShoupOperand> shoup_operands(const LinearOp& l, std::size_t prime, std::size_t level) const;
   // Accumulates one group's outputs (plus bias) from its inputs at `level`; relinearises size-3 results.
@@ -124,7 +138,7 @@ class BfvPlanEvaluator {
                                             const std::vector<const bfv::Ciphertext*>& in,
                                             const std::vector<he::ShoupOperand>& shoup, std::size_t shoup_levels) const;
   // The multiply-adds of ciphertext prime i only, into zero-initialised accumulators.
-  void accumulate_prime(std::size_t prime, std::size_t i, const GroupTaps& taps,
+  void accumulate_prime(std::size_t step, std::size_t prime, std::size_t i, const GroupTaps& taps,
                         const std::vector<const bfv::Ciphertext*>& in, const std::vector<he::ShoupOperand>& shoup,
                         std::size_t shoup_levels, const std::vector<bfv::Ciphertext*>& acc) const;
   // Bias, and relinearisation of size-3 results (deferred relinearisation).
@@ -147,6 +161,7 @@ class BfvPlanEvaluator {
   std::vector<std::vector<std::vector<std::int64_t>>> bias_mod_;  // [step][prime][out]
   std::vector<std::size_t> switch_level_;                         // [step]: target level, 0 = none
   std::vector<bool> skip_relin_;                                  // [step]: relinearisation deferred
+  std::vector<std::vector<LazyRows>> lazy_;                       // [step][prime], linear steps only
   StreamLayout stream_;
 };
 

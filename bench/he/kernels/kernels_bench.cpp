@@ -4,8 +4,11 @@
 // (LEUKOCRYPT_KERNELS applies to the latter). Names: <op>/<scalar|isa>/<bits>bit/N.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <memory>
 #include <random>
+#include <utility>
+#include <vector>
 #include <string>
 
 #include "common/aligned_buffer.h"
@@ -77,6 +80,50 @@ void register_eltwise(const KernelTable& k, const std::string& isa, int bits, in
   })->Unit(benchmark::kMicrosecond);
 }
 
+// One block of a CryptoNets linear layer as nn::BfvPlanEvaluator runs it: 16 outputs of 256
+// coefficients, 32 inputs each feeding every output (512 taps of weights |w| <= 255). "shoup"
+// reduces every term (eltwise_fma_scalar_mod); "lazy" adds unreduced (eltwise_mac_small) and
+// reduces each output once (eltwise_reduce_mod). items = taps x coefficients.
+void register_linear_block(const KernelTable& k, const std::string& isa, int bits) {
+  constexpr std::size_t kOut = 16, kIn = 32, kLen = 256;
+  const Modulus q(ntt_primes_below(bits, 12, 1)[0]);
+  auto setup = [q] {
+    auto x = random_poly(kIn * kLen, q.value(), 7);
+    std::vector<std::int64_t> w(kOut * kIn);
+    std::mt19937_64 rng(8);
+    for (auto& v : w) v = std::int64_t(rng() % 511) - 255;
+    return std::make_pair(std::move(x), std::move(w));
+  };
+  const std::string suffix = "/" + isa + "/" + std::to_string(bits) + "bit/16x32x256";
+  benchmark::RegisterBenchmark(("linear_block_shoup" + suffix).c_str(), [&k, q, setup](benchmark::State& state) {
+    auto [x, w] = setup();
+    std::vector<ShoupOperand> shoup;
+    for (auto v : w) shoup.push_back(make_shoup(v < 0 ? q.value() - std::uint64_t(-v) : std::uint64_t(v), q.value()));
+    AlignedBuffer<std::uint64_t> acc(kOut * kLen);
+    for (auto _ : state) {
+      std::fill(acc.begin(), acc.end(), 0);
+      for (std::size_t u = 0; u < kIn; ++u)
+        for (std::size_t o = 0; o < kOut; ++o)
+          k.fma_scalar_mod(acc.data() + o * kLen, x.data() + u * kLen, shoup[o * kIn + u], kLen, q);
+      benchmark::ClobberMemory();
+    }
+    state.SetItemsProcessed(state.iterations() * std::int64_t(kOut * kIn * kLen));
+  })->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark(("linear_block_lazy" + suffix).c_str(), [&k, q, setup](benchmark::State& state) {
+    auto [x, w] = setup();
+    AlignedBuffer<std::uint64_t> acc(kOut * kLen);
+    for (auto _ : state) {
+      std::fill(acc.begin(), acc.end(), 0);
+      for (std::size_t u = 0; u < kIn; ++u)
+        for (std::size_t o = 0; o < kOut; ++o)
+          k.mac_small(acc.data() + o * kLen, x.data() + u * kLen, w[o * kIn + u], kLen, q);
+      for (std::size_t o = 0; o < kOut; ++o) k.reduce_mod(acc.data() + o * kLen, acc.data() + o * kLen, kLen, q);
+      benchmark::ClobberMemory();
+    }
+    state.SetItemsProcessed(state.iterations() * std::int64_t(kOut * kIn * kLen));
+  })->Unit(benchmark::kMicrosecond);
+}
+
 void register_all() {
   const KernelTable& scalar_table = kernel_table(KernelIsa::kScalar);
   const KernelTable& active = active_kernel_table();
@@ -90,6 +137,7 @@ void register_all() {
         register_ntt("ntt_forward_lazy", k->forward_ntt_lazy, isa, bits, log_n);
         register_ntt("ntt_inverse", k->inverse_ntt, isa, bits, log_n);
         register_eltwise(*k, isa, bits, log_n);
+        if (log_n == 12) register_linear_block(*k, isa, bits);
       }
     }
   }
