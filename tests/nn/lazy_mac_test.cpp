@@ -13,11 +13,15 @@
 #include "nn/param_select.h"
 #include "nn/plan.h"
 #include "nn/quantize.h"
+#include "exact_helpers.h"
 #include "real_cells.h"
 #include "test_models.h"
 
 namespace leukocrypt::nn {
 namespace {
+
+using testing::expect_exact;
+using testing::insecure_settings;
 
 struct Images {
   std::vector<std::vector<std::uint8_t>> bytes;
@@ -27,25 +31,6 @@ struct Images {
     for (const auto& b : bytes) ptrs.push_back(b.data());
   }
 };
-
-// Tiny INSECURE parameters (N = 256, 50-bit ciphertext primes as in the chosen 128-bit sets).
-BfvSettings insecure_settings(const Plan& plan, int bits) {
-  ParamsRequest req;
-  req.bits_needed = bits;
-  req.n = 256;
-  req.q_bits = {50, 50, 50, 50, 50, 50, 50, 50};
-  req.insecure_for_tests = true;
-  auto s = choose_params(plan, req).settings;
-  s.defer_relin = true;
-  s.mod_switch_levels = choose_mod_switch_levels(plan, s.params(), 10.0, true);
-  return s;
-}
-
-void expect_exact(const std::vector<Int128>& got, const std::vector<Int128>& want) {
-  ASSERT_EQ(got.size(), want.size());
-  for (std::size_t i = 0; i < want.size(); ++i)
-    ASSERT_TRUE(got[i] == want[i]) << "logit " << i << ": " << to_string128(got[i]) << " vs " << to_string128(want[i]);
-}
 
 std::vector<std::size_t> linear_steps(const Plan& plan) {
   std::vector<std::size_t> s;
@@ -75,7 +60,7 @@ TEST(LazyMac, RowsOverTheBoundFallBackAndStayExact) {
 
   Images img(8, 16);
   const auto raw = make_raw_backend()->run(plan, img.ptrs);
-  const auto settings = insecure_settings(plan, worst_case_bound(q).output_bits);
+  const auto settings = insecure_settings(plan, worst_case_bound(q).output_bits, true);
   BfvKeyHolder keys(settings);
   BfvPlanEvaluator server(plan, settings, keys.contexts(), keys.relin_keys());
   const std::size_t k = settings.plain_primes.size();
@@ -105,7 +90,7 @@ TEST(LazyMac, ShippedModelIsLazyEverywhereAndTheSwitchKeepsLogits) {
   const auto plan = lower(q);
   Images img(4, 32);
   const auto raw = make_raw_backend()->run(plan, img.ptrs);
-  const auto settings = insecure_settings(plan, worst_case_bound(q).output_bits);
+  const auto settings = insecure_settings(plan, worst_case_bound(q).output_bits, true);
   BfvKeyHolder keys(settings);
   const std::size_t k = settings.plain_primes.size();
   auto run = [&](const BfvPlanEvaluator& server) {

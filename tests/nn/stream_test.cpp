@@ -20,11 +20,15 @@
 #include "nn/param_select.h"
 #include "nn/plan.h"
 #include "nn/quantize.h"
+#include "exact_helpers.h"
 #include "real_cells.h"
 #include "test_models.h"
 
 namespace leukocrypt::nn {
 namespace {
+
+using testing::expect_exact;
+using testing::insecure_settings;
 
 struct Images {
   std::vector<std::vector<std::uint8_t>> bytes;
@@ -49,25 +53,6 @@ struct ShippedModel {
 const ShippedModel& shipped() {
   static const ShippedModel m;
   return m;
-}
-
-// Tiny INSECURE parameters (N = 256) for the shipped model; relinearisation placement as asked.
-BfvSettings insecure_settings(const Plan& plan, int bits, bool defer) {
-  ParamsRequest req;
-  req.bits_needed = bits;
-  req.n = 256;
-  req.q_bits = {50, 50, 50, 50, 50, 50, 50, 50};
-  req.insecure_for_tests = true;
-  auto s = choose_params(plan, req).settings;
-  s.defer_relin = defer;
-  s.mod_switch_levels = choose_mod_switch_levels(plan, s.params(), 10.0, defer);
-  return s;
-}
-
-void expect_exact(const std::vector<Int128>& got, const std::vector<Int128>& want) {
-  ASSERT_EQ(got.size(), want.size());
-  for (std::size_t i = 0; i < want.size(); ++i)
-    ASSERT_TRUE(got[i] == want[i]) << "logit " << i << ": " << to_string128(got[i]) << " vs " << to_string128(want[i]);
 }
 
 class StreamingShippedModel : public ::testing::TestWithParam<bool> {};

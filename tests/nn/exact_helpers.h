@@ -1,0 +1,35 @@
+// Helpers shared by the encrypted-exactness tests (stream_test, lazy_mac_test): tiny INSECURE
+// parameters for a plan and the exact comparison of 128-bit logits.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "nn/int128.h"
+#include "nn/param_select.h"
+#include "nn/plan.h"
+
+namespace leukocrypt::nn::testing {
+
+// Tiny INSECURE parameters (N = 256, 50-bit ciphertext primes as in the chosen 128-bit sets) with
+// the relinearisation placement asked for.
+inline BfvSettings insecure_settings(const Plan& plan, int bits, bool defer) {
+  ParamsRequest req;
+  req.bits_needed = bits;
+  req.n = 256;
+  req.q_bits = {50, 50, 50, 50, 50, 50, 50, 50};
+  req.insecure_for_tests = true;
+  auto s = choose_params(plan, req).settings;
+  s.defer_relin = defer;
+  s.mod_switch_levels = choose_mod_switch_levels(plan, s.params(), 10.0, defer);
+  return s;
+}
+
+inline void expect_exact(const std::vector<Int128>& got, const std::vector<Int128>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t i = 0; i < want.size(); ++i)
+    ASSERT_TRUE(got[i] == want[i]) << "logit " << i << ": " << to_string128(got[i]) << " vs " << to_string128(want[i]);
+}
+
+}  // namespace leukocrypt::nn::testing
