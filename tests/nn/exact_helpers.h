@@ -1,16 +1,28 @@
-// Helpers shared by the encrypted-exactness tests (stream_test, lazy_mac_test): tiny INSECURE
-// parameters for a plan and the exact comparison of 128-bit logits.
+// Helpers shared by the encrypted-exactness tests (stream_test, lazy_mac_test): real cells as the
+// backends take them, tiny INSECURE parameters for a plan and the exact comparison of 128-bit logits.
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <vector>
 
 #include "nn/int128.h"
 #include "nn/param_select.h"
 #include "nn/plan.h"
+#include "real_cells.h"
 
 namespace leukocrypt::nn::testing {
+
+// The first n real C-NMC cells at size x size, owned, with the pointers the backends take.
+struct Images {
+  std::vector<std::vector<std::uint8_t>> bytes;
+  std::vector<const std::uint8_t*> ptrs;
+  Images(int n, int size) {
+    for (const auto& c : load_real_cells(n, size)) bytes.emplace_back(c.pixels.begin(), c.pixels.end());
+    for (const auto& b : bytes) ptrs.push_back(b.data());
+  }
+};
 
 // Tiny INSECURE parameters (N = 256, 50-bit ciphertext primes as in the chosen 128-bit sets) with
 // the relinearisation placement asked for.

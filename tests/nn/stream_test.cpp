@@ -28,16 +28,8 @@ namespace leukocrypt::nn {
 namespace {
 
 using testing::expect_exact;
+using testing::Images;
 using testing::insecure_settings;
-
-struct Images {
-  std::vector<std::vector<std::uint8_t>> bytes;
-  std::vector<const std::uint8_t*> ptrs;
-  Images(int n, int size) {
-    for (const auto& c : testing::load_real_cells(n, size)) bytes.emplace_back(c.pixels.begin(), c.pixels.end());
-    for (const auto& b : bytes) ptrs.push_back(b.data());
-  }
-};
 
 // The shipped C-NMC model with the quantisation stored in it.
 struct ShippedModel {
