@@ -68,7 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   check(mem_ok == file_ok);
   if (mem_ok && !v.meta.empty()) {  // (serialize writes "{}" for an empty meta)
-    wire::Container c{v.kind, v.params_id, v.key_id, v.model_id, v.cells, v.names, v.meta, {}};
+    wire::Container c{v, {}};
     for (auto b : v.blobs) c.blobs.emplace_back(b);
     check(wire::serialize(c) == bytes);
   }

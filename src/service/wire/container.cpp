@@ -213,8 +213,7 @@ std::string serialize(const Container& c) {
   for (auto& b : c.blobs) total += 8 + b.size();
   std::string out;
   out.reserve(total);
-  ContainerHeader h{c.kind, c.params_id, c.key_id, c.model_id, c.cells, c.names, c.meta};
-  put_header(out, h, c.blobs.size());
+  put_header(out, c, c.blobs.size());
   for (auto& b : c.blobs) {
     put<std::uint64_t>(out, b.size());
     out.append(b);
@@ -226,18 +225,11 @@ std::string serialize(const Container& c) {
 ContainerView parse(std::string_view bytes, const std::string& what, const ParseLimits& limits) {
   MemorySource src(bytes);
   ContainerView v;
-  auto h = parse_envelope(
+  static_cast<ContainerHeader&>(v) = parse_envelope(
       src, what, limits, [&](std::size_t n) { v.blobs.reserve(n); },
       [&](std::uint64_t off, std::uint64_t len) {
         v.blobs.push_back(bytes.substr(static_cast<std::size_t>(off), static_cast<std::size_t>(len)));
       });
-  v.kind = h.kind;
-  v.params_id = h.params_id;
-  v.key_id = std::move(h.key_id);
-  v.model_id = std::move(h.model_id);
-  v.cells = h.cells;
-  v.names = std::move(h.names);
-  v.meta = std::move(h.meta);
   return v;
 }
 

@@ -41,27 +41,26 @@ struct ParseLimits {
   std::uint32_t max_cells = 1u << 24;
 };
 
-// Header plus blobs viewing into caller-owned bytes (no copy of the large payload).
-struct ContainerView {
+// Header fields of a container (everything before the blobs), written once and shared by the
+// in-memory view, the owning container and the on-disk file. serialize() and the writers write an
+// empty meta as "{}".
+struct ContainerHeader {
   Kind kind = Kind::kRequest;
   std::uint64_t params_id = 0;
   std::string key_id;
   std::string model_id;
   std::uint32_t cells = 0;
   std::vector<std::string> names;
-  std::string meta;  // JSON text ("{}" when empty)
+  std::string meta = "{}";  // JSON text
+};
+
+// Header plus blobs viewing into caller-owned bytes (no copy of the large payload).
+struct ContainerView : ContainerHeader {
   std::vector<std::string_view> blobs;
 };
 
 // An owning container for building and writing.
-struct Container {
-  Kind kind = Kind::kRequest;
-  std::uint64_t params_id = 0;
-  std::string key_id;
-  std::string model_id;
-  std::uint32_t cells = 0;
-  std::vector<std::string> names;
-  std::string meta = "{}";
+struct Container : ContainerHeader {
   std::vector<std::string> blobs;
 };
 
@@ -71,17 +70,6 @@ std::string serialize(const Container& c);
 // bytes and the limits, trailer, no trailing bytes). `what` names the source in error messages
 // ("request body", "keys/eval.key"). Throws FormatError. Blobs are NOT interpreted here.
 ContainerView parse(std::string_view bytes, const std::string& what, const ParseLimits& limits = {});
-
-// Header fields of a container (everything before the blobs).
-struct ContainerHeader {
-  Kind kind = Kind::kRequest;
-  std::uint64_t params_id = 0;
-  std::string key_id;
-  std::string model_id;
-  std::uint32_t cells = 0;
-  std::vector<std::string> names;
-  std::string meta = "{}";
-};
 
 // A container on disk read on demand: open() validates the envelope exactly as parse() does
 // (reading the header and every blob length, skipping the blob bytes), then blobs are read one at

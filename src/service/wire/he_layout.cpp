@@ -83,8 +83,7 @@ std::vector<std::size_t> check_batches(const ContainerHeader& h, std::size_t blo
 
 std::vector<std::size_t> check_batches(const ContainerView& v, const nn::BfvSettings& s, std::size_t values,
                                        const std::string& what) {
-  ContainerHeader h{v.kind, v.params_id, v.key_id, v.model_id, v.cells, {}, v.meta};
-  return check_batches(h, v.blobs.size(), s, values, what);
+  return check_batches(v, v.blobs.size(), s, values, what);
 }
 
 }  // namespace leukocrypt::wire
