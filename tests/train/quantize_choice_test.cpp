@@ -2,23 +2,21 @@
 // direct evaluation measures, the choice is the cheapest grid point within tolerance (exhaustively
 // checked), and the chosen worst-case bits never increase as the tolerance grows.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 
 #include "common/error.h"
 #include "data/dataset.h"
-#include "data/prepare.h"
 #include "nn/model.h"
 #include "nn/quantize.h"
+#include "cnmc_helpers.h"
 
 namespace fs = std::filesystem;
 using namespace leukocrypt;
 
 namespace {
 
-const fs::path kData = fs::path(LEUKOCRYPT_DATA_DIR);
 const fs::path kModel = fs::path(LEUKOCRYPT_SOURCE_DIR) / "models" / "cnmc-x2.lcm";
 
 // Real cells (32x32, groups from SPLITS.tsv) and the shipped model, collapsed; calibration on
@@ -26,16 +24,8 @@ const fs::path kModel = fs::path(LEUKOCRYPT_SOURCE_DIR) / "models" / "cnmc-x2.lc
 class ShippedModel : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = fs::temp_directory_path() / ("lc_train_quant_test_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    data::PrepareOptions o;
-    o.input = kData / "cnmc-fold1-225";
-    o.out = dir_ / "cnmc32";
-    o.split.splits_file = kData / "cnmc-fold1-225" / "SPLITS.tsv";
-    o.split.test_group = "C";
-    o.progress = false;
-    data::prepare_dataset(o);
-    ds_ = new data::Dataset(data::load_dataset(o.out));
+    dir_ = train::testing::fresh_temp_dir("lc_train_quant_test");
+    ds_ = new data::Dataset(data::load_dataset(train::testing::prepare_cnmc32(dir_)));
     model_ = new nn::Model(nn::collapse_linear(nn::load_model(kModel)));
     calib_ = new nn::LabeledImages;
     for (std::size_t i = 0; i < ds_->records.size(); i += 6) {

@@ -13,7 +13,6 @@
 
 #include "common/error.h"
 #include "data/dataset.h"
-#include "data/prepare.h"
 #include "nn/model.h"
 #include "train/augment.h"
 #include "train/commands.h"
@@ -23,6 +22,7 @@
 #include "train/svm.h"
 #include "train/tensor_data.h"
 #include "train/trainer.h"
+#include "cnmc_helpers.h"
 
 namespace fs = std::filesystem;
 using namespace leukocrypt;
@@ -37,16 +37,8 @@ class CnmcData : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     torch::set_num_threads(2);
-    dir_ = fs::temp_directory_path() / ("lc_train_test_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    data::PrepareOptions o;
-    o.input = kData / "cnmc-fold1-225";
-    o.out = dir_ / "cnmc32";
-    o.split.splits_file = kData / "cnmc-fold1-225" / "SPLITS.tsv";
-    o.split.test_group = "C";
-    o.progress = false;
-    data::prepare_dataset(o);
-    data_ = new TensorData(from_dataset(data::load_dataset(o.out)));
+    dir_ = train::testing::fresh_temp_dir("lc_train_test");
+    data_ = new TensorData(from_dataset(data::load_dataset(train::testing::prepare_cnmc32(dir_))));
   }
   static void TearDownTestSuite() {
     delete data_;
