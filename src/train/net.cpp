@@ -56,6 +56,25 @@ std::string shape_str(const nn::Shape& s) {
   return o.str();
 }
 
+// The registered name of layer i, "l<i>_<kind>": the keys of saved checkpoints. Built with a stream,
+// as is layer_label: GCC 12 prints a false -Wstringop-overflow from inside libstdc++'s inlined
+// `"literal" + std::string` (string::insert at position 0) in Release builds.
+std::string module_name(std::size_t i, SpecKind k) {
+  std::ostringstream o;
+  o << 'l' << i << '_' << spec_name(k);
+  return o.str();
+}
+
+// The layer column of describe(): "conv2d 5x5/2", "dropout 0.25", "square".
+std::string layer_label(const LayerSpec& s) {
+  std::ostringstream o;
+  o << spec_name(s.kind);
+  if (s.kind == SpecKind::kConv2d || s.kind == SpecKind::kMeanPool2d || s.kind == SpecKind::kMaxPool2d)
+    o << ' ' << s.kernel << 'x' << s.kernel << '/' << s.stride;
+  if (s.kind == SpecKind::kDropout) o << ' ' << std::to_string(s.p).substr(0, 4);
+  return o.str();
+}
+
 // ResNet basic block (He et al. 2016): two 3x3 convs with batch norm, identity or 1x1 shortcut.
 class BasicBlockImpl : public torch::nn::Module {
  public:
@@ -123,7 +142,7 @@ SequentialNetImpl::SequentialNetImpl(std::vector<LayerSpec> specs, nn::Shape inp
   nn::Shape shape = input;
   for (std::size_t i = 0; i < specs_.size(); ++i) {
     const auto& s = specs_[i];
-    std::string name = "l" + std::to_string(i) + "_" + spec_name(s.kind);
+    const std::string name = module_name(i, s.kind);
     std::shared_ptr<Module> m;
     switch (s.kind) {
       case SpecKind::kConv2d:
@@ -191,13 +210,9 @@ std::string SequentialNetImpl::describe() const {
     int64_t params = 0;
     if (modules_[i])
       for (const auto& p : modules_[i]->parameters()) params += p.numel();
-    std::string name = spec_name(s.kind);
-    if (s.kind == SpecKind::kConv2d || s.kind == SpecKind::kMeanPool2d || s.kind == SpecKind::kMaxPool2d)
-      name += " " + std::to_string(s.kernel) + "x" + std::to_string(s.kernel) + "/" + std::to_string(s.stride);
-    if (s.kind == SpecKind::kDropout) name += " " + std::to_string(s.p).substr(0, 4);
     char line[128];
-    std::snprintf(line, sizeof line, "%3zu  %-18s %-11s %lld\n", i + 1, name.c_str(), shape_str(shape).c_str(),
-                  static_cast<long long>(params));
+    std::snprintf(line, sizeof line, "%3zu  %-18s %-11s %lld\n", i + 1, layer_label(s).c_str(),
+                  shape_str(shape).c_str(), static_cast<long long>(params));
     o << line;
   }
   return o.str();

@@ -112,6 +112,23 @@ TEST(Net, CnnX2HasDepthTwoAndFourteenLayers) {
   EXPECT_EQ(cost.output_ciphertexts, 2);
 }
 
+// Module names are the keys of saved checkpoints, and describe() is printed by `train`: both stay
+// exactly as they are.
+TEST(Net, ModuleNamesAndDescriptionAreStable) {
+  auto net = make_net("cnn-x2", {3, 32, 32}, 2);
+  auto* seq = dynamic_cast<SequentialNetImpl*>(net.get());
+  ASSERT_NE(seq, nullptr);
+  std::set<std::string> names;
+  for (const auto& p : net->named_parameters()) names.insert(p.key());
+  for (const char* want : {"l0_conv2d.weight", "l0_conv2d.bias", "l1_batchnorm2d.weight", "l10_dense.weight",
+                           "l11_batchnorm1d.bias", "l14_dense.bias"})
+    EXPECT_EQ(names.count(want), 1u) << want;
+  const auto d = seq->describe();
+  for (const char* line : {"  1  conv2d 5x5/2       5x16x16     380\n", "  4  meanpool2d 2x2/2   5x8x8       0\n",
+                           " 10  dropout 0.25       128         0\n"})
+    EXPECT_NE(d.find(line), std::string::npos) << line << "in\n" << d;
+}
+
 TEST(Net, CryptonetsMnistCollapsesToPublishedShape) {
   seed_everything(3);
   auto net = make_net("cryptonets-mnist", {1, 28, 28}, 10);
