@@ -13,30 +13,16 @@
 #include "nn/param_select.h"
 #include "nn/plan.h"
 #include "nn/quantize.h"
+#include "random_layer.h"
 
 namespace {
 
 using namespace leukocrypt;
 using namespace leukocrypt::nn;
 
+// N(0, 0.2) weights and biases: the benchmarks time the pipeline, not a trained model.
 Layer weighted(LayerKind kind, int in, int out, int k, int stride, int pad, std::mt19937& rng) {
-  Layer l;
-  l.kind = kind;
-  if (kind == LayerKind::kConv2d) {
-    l.out_channels = out;
-    l.kernel_h = l.kernel_w = k;
-    l.stride = stride;
-    l.padding = pad;
-    l.weight.resize(std::size_t(out) * in * k * k);
-  } else {
-    l.out_features = out;
-    l.weight.resize(std::size_t(out) * in);
-  }
-  l.bias.resize(out);
-  std::normal_distribution<float> d(0.0f, 0.2f);
-  for (auto& w : l.weight) w = d(rng);
-  for (auto& b : l.bias) b = d(rng);
-  return l;
+  return bench::random_layer(kind, in, out, k, stride, pad, 0.2f, 1.0f, rng);
 }
 
 Model cnmc_model() {

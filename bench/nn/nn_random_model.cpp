@@ -3,34 +3,18 @@
 //   nn_random_model cnmc OUT [SEED]   3x32x32: conv 5x5/2 ->5, x², pool 3/1, conv 3/2 ->8, conv 3 ->10, x², dense 250->16->2
 //   (a 4th argument WMAX stores quantisation settings weight_max = WMAX in the metadata)
 //   nn_random_model mnist OUT [SEED]  CryptoNets MNIST: conv 5x5/2 pad 1 ->5 (845), x², dense 845->100, x², dense 100->10
-#include <cmath>
 #include <cstdlib>
 #include <iostream>
 #include <random>
 
 #include "nn/model.h"
+#include "random_layer.h"
 
 using namespace leukocrypt::nn;
 
 namespace {
 Layer weighted(LayerKind kind, int in, int out, int k, int stride, int pad, std::mt19937& rng) {
-  Layer l;
-  l.kind = kind;
-  if (kind == LayerKind::kConv2d) {
-    l.out_channels = out;
-    l.kernel_h = l.kernel_w = k;
-    l.stride = stride;
-    l.padding = pad;
-    l.weight.resize(std::size_t(out) * in * k * k);
-  } else {
-    l.out_features = out;
-    l.weight.resize(std::size_t(out) * in);
-  }
-  l.bias.resize(out);
-  std::normal_distribution<float> d(0.0f, std::sqrt(1.0f / float(in * (kind == LayerKind::kConv2d ? k * k : 1))));
-  for (auto& w : l.weight) w = d(rng);
-  for (auto& b : l.bias) b = 0.1f * d(rng);
-  return l;
+  return bench::random_layer(kind, in, out, k, stride, pad, bench::fan_in_std(kind, in, k), 0.1f, rng);
 }
 Layer simple(LayerKind k) {
   Layer l;
