@@ -90,6 +90,19 @@ JobRecord read_job(const Stmt& st) {
   return j;
 }
 
+// The columns read_key_row reads, in its order.
+constexpr const char* kKeyColumns = "owner, key_id, params_id, bytes, created";
+
+StoredKey read_key_row(const Stmt& st) {
+  StoredKey k;
+  k.owner = st.text(0);
+  k.info.key_id = st.text(1);
+  k.info.params_id = std::stoull(st.text(2));
+  k.bytes = static_cast<std::uint64_t>(st.i64(3));
+  k.created = st.f64(4);
+  return k;
+}
+
 void fsync_dir(const std::filesystem::path& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
   if (fd >= 0) {
@@ -208,32 +221,18 @@ JobStore::PutKeyResult JobStore::put_key(const std::string& owner, const KeyInfo
 
 std::optional<StoredKey> JobStore::find_key(const std::string& owner, const std::string& key_id) {
   std::lock_guard lock(mu_);
-  Stmt st(db_, "SELECT owner, key_id, params_id, bytes, created FROM keys WHERE owner=? AND key_id=?");
+  Stmt st(db_, (std::string("SELECT ") + kKeyColumns + " FROM keys WHERE owner=? AND key_id=?").c_str());
   st.bind(1, owner).bind(2, key_id);
   if (!st.step()) return std::nullopt;
-  StoredKey k;
-  k.owner = st.text(0);
-  k.info.key_id = st.text(1);
-  k.info.params_id = std::stoull(st.text(2));
-  k.bytes = static_cast<std::uint64_t>(st.i64(3));
-  k.created = st.f64(4);
-  return k;
+  return read_key_row(st);
 }
 
 std::vector<StoredKey> JobStore::list_keys(const std::string& owner) {
   std::lock_guard lock(mu_);
-  Stmt st(db_, "SELECT owner, key_id, params_id, bytes, created FROM keys WHERE owner=? ORDER BY created");
+  Stmt st(db_, (std::string("SELECT ") + kKeyColumns + " FROM keys WHERE owner=? ORDER BY created").c_str());
   st.bind(1, owner);
   std::vector<StoredKey> out;
-  while (st.step()) {
-    StoredKey k;
-    k.owner = st.text(0);
-    k.info.key_id = st.text(1);
-    k.info.params_id = std::stoull(st.text(2));
-    k.bytes = static_cast<std::uint64_t>(st.i64(3));
-    k.created = st.f64(4);
-    out.push_back(std::move(k));
-  }
+  while (st.step()) out.push_back(read_key_row(st));
   return out;
 }
 

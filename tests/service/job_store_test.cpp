@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "common/error.h"
 #include "test_dir.h"
 
@@ -59,6 +61,32 @@ TEST(JobStore, KeysAreImmutable) {
   EXPECT_THROW(s.put_key("a", {"../x", 7}, "KEYS"), InvalidArgument);
   EXPECT_EQ(s.put_key("b", {"k", 7}, "OTHER"), JobStore::PutKeyResult::kCreated);
   EXPECT_EQ(s.find_key("a", "k")->info.params_id, 7u);
+}
+
+TEST(JobStore, FindAndListKeysReadEveryColumn) {
+  testing::TempDir dir;
+  JobStore s(dir / "jobs.db");
+  s.put_key("a", {"k2", 9}, "LONGER KEYS");
+  s.put_key("a", {"k1", 7}, "KEYS");
+  s.put_key("b", {"k3", 1}, "X");
+  auto keys = s.list_keys("a");
+  ASSERT_EQ(keys.size(), 2u);
+  std::sort(keys.begin(), keys.end(), [](const auto& x, const auto& y) { return x.info.key_id < y.info.key_id; });
+  EXPECT_EQ(keys[0].owner, "a");
+  EXPECT_EQ(keys[0].info.key_id, "k1");
+  EXPECT_EQ(keys[0].info.params_id, 7u);
+  EXPECT_EQ(keys[0].bytes, 4u);
+  EXPECT_GT(keys[0].created, 0.0);
+  EXPECT_EQ(keys[1].info.key_id, "k2");
+  EXPECT_EQ(keys[1].info.params_id, 9u);
+  EXPECT_EQ(keys[1].bytes, 11u);
+  auto found = s.find_key("a", "k2");
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->owner, "a");
+  EXPECT_EQ(found->info.params_id, 9u);
+  EXPECT_EQ(found->bytes, 11u);
+  EXPECT_DOUBLE_EQ(found->created, keys[1].created);
+  EXPECT_TRUE(s.list_keys("nobody").empty());
 }
 
 TEST(JobStore, SurvivesReopenAndRequeuesRunningJobs) {
