@@ -53,6 +53,12 @@ void register_train(CLI::App& root) {
   train->add_option("--seed", tr->seed, "Seed (initialisation, shuffling, augmentation)")->capture_default_str();
   train->add_option("--threads", tr->threads, "libtorch threads")->capture_default_str();
   train->add_option("--conv1", tr->conv1, "Maps of the first (encrypted) convolution")->capture_default_str();
+  train->add_option("--conv1-kernel", tr->conv1_kernel, "Kernel side of the first convolution")
+      ->check(CLI::Range(1, 15))
+      ->capture_default_str();
+  train->add_option("--conv1-stride", tr->conv1_stride, "Stride of the first convolution (e.g. 4 for 64x64 input)")
+      ->check(CLI::Range(1, 8))
+      ->capture_default_str();
   train->add_option("--hidden", tr->hidden, "Units of the first dense layer (second x²)")->capture_default_str();
   train->add_option("--conv2", tr->conv2, "Maps of the second convolution (collapsed away when encrypted)")
       ->capture_default_str();
@@ -60,11 +66,19 @@ void register_train(CLI::App& root) {
       ->capture_default_str();
   train->add_option("--dropout", tr->dropout, "Dropout probability")->capture_default_str();
   train->add_option("--weight-decay", tr->weight_decay, "Adam weight decay (L2)")->capture_default_str();
+  train->add_option("--rotation", tr->max_rotation_deg, "Augmentation: rotation uniform in [0, DEG) degrees")
+      ->check(CLI::Range(0.0, 360.0))
+      ->capture_default_str();
+  train->add_option("--translate", tr->max_translate, "Augmentation: translation up to this fraction of the side")
+      ->check(CLI::Range(0.0, 0.5))
+      ->capture_default_str();
   train->add_option("--colour-jitter", tr->colour_jitter,
                     "Augmentation: per-image and per-channel gains in [1-j, 1+j] (stain variation)")
       ->capture_default_str();
   train->add_flag("--balanced-sampling", tr->balanced_sampling,
                   "Class-balanced sampling with replacement instead of the class-weighted loss");
+  train->add_flag("--subject-balanced", tr->subject_balanced,
+                  "Balanced sampling that also weighs every subject of a class equally (patient-disjoint data)");
   train->add_option("--label-smoothing", tr->label_smoothing, "Label smoothing (x² / softmax nets)")
       ->capture_default_str();
   train->add_option("--mixup", tr->mixup_alpha, "Mixup alpha (0: off)")->capture_default_str();

@@ -25,11 +25,15 @@ struct TrainRequest {
   uint64_t seed = 1;
   int threads = 2;
   int conv1 = 5, conv2 = 16, conv3 = 32, hidden = 32;  // cnn-x2 / cnn-relu widths
+  int conv1_kernel = 5, conv1_stride = 2;               // cnn-x2 / cnn-relu first convolution
   float dropout = 0.25f;
   bool augment = true;           // C-NMC only; MNIST is never augmented (as CryptoNets)
   bool recalibrate_bn = false;   // re-estimate batch norm on unaugmented training images at the end
+  double max_rotation_deg = 360.0;  // augmentation: rotation uniform in [0, max)
+  double max_translate = 0.2;       // augmentation: translation up to this fraction of the side
   double colour_jitter = 0.0;    // per-image and per-channel gains in [1 - j, 1 + j] (augmentation)
   bool balanced_sampling = false;  // class-balanced sampling instead of the class-weighted loss
+  bool subject_balanced = false;   // class- and subject-balanced sampling (implies balanced draws)
   double label_smoothing = 0.0;
   double mixup_alpha = 0.0;
   double ema_decay = 0.0;        // final model = EMA of the weights (0: off)

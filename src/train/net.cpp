@@ -225,7 +225,8 @@ std::vector<LayerSpec> cnn_specs(bool square, int num_classes, const CnnWidths& 
   // conv -> x² -> dense -> x² -> dense (multiplicative depth 2).
   const SpecKind act = square ? SpecKind::kSquare : SpecKind::kReLU;
   return {
-      conv(w.conv1, 5, 2, 2), simple(SpecKind::kBatchNorm2d), simple(act), pool(SpecKind::kMeanPool2d, 2),
+      conv(w.conv1, w.conv1_kernel, w.conv1_stride, (w.conv1_kernel - w.conv1_stride + 1) / 2),
+      simple(SpecKind::kBatchNorm2d), simple(act), pool(SpecKind::kMeanPool2d, 2),
       conv(w.conv2, 3, 1, 1), pool(SpecKind::kMeanPool2d, 2),
       conv(w.conv3, 3, 1, 1), pool(SpecKind::kMeanPool2d, 2),
       simple(SpecKind::kFlatten), dropout(w.dropout),

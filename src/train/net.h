@@ -33,6 +33,10 @@ struct CnnWidths {
   int conv3 = 32;
   int hidden = 32;  // units of the first dense layer (second x² layer)
   float dropout = 0.25f;
+  // First convolution's kernel and stride; padding (kernel - stride + 1) / 2 gives
+  // ceil(side / stride) outputs per side (5, 2 on 32x32 -> 16x16; 8, 4 on 64x64 -> 16x16).
+  int conv1_kernel = 5;
+  int conv1_stride = 2;
 };
 
 // Every trainable network: logits out (the final softmax/sigmoid is applied by the loss and kept

@@ -97,7 +97,7 @@ nlohmann::json run_train(const TrainRequest& req, std::ostream& log) {
     if (req.limit_val > 0 && static_cast<int64_t>(f.val.size()) > req.limit_val) f.val.resize(req.limit_val);
   }
 
-  CnnWidths widths{req.conv1, req.conv2, req.conv3, req.hidden, req.dropout};
+  CnnWidths widths{req.conv1, req.conv2, req.conv3, req.hidden, req.dropout, req.conv1_kernel, req.conv1_stride};
   const int num_classes = static_cast<int>(data.classes.size());
   std::filesystem::create_directories(req.out);
 
@@ -135,7 +135,10 @@ nlohmann::json run_train(const TrainRequest& req, std::ostream& log) {
   opt.progress = req.progress;
   opt.recalibrate_bn = req.recalibrate_bn;
   opt.augmentation.colour_jitter = req.colour_jitter;
+  opt.augmentation.max_rotation_deg = req.max_rotation_deg;
+  opt.augmentation.max_translate = req.max_translate;
   opt.balanced_sampling = req.balanced_sampling;
+  opt.subject_balanced = req.subject_balanced;
   opt.label_smoothing = req.label_smoothing;
   opt.mixup_alpha = req.mixup_alpha;
   opt.ema_decay = req.ema_decay;
@@ -152,9 +155,13 @@ nlohmann::json run_train(const TrainRequest& req, std::ostream& log) {
   summary["recalibrate_bn"] = opt.recalibrate_bn;
   summary["weight_decay"] = req.weight_decay;
   summary["widths"] = {{"conv1", req.conv1}, {"conv2", req.conv2}, {"conv3", req.conv3}, {"hidden", req.hidden},
+                       {"conv1_kernel", req.conv1_kernel}, {"conv1_stride", req.conv1_stride},
                        {"dropout", req.dropout}};
   summary["colour_jitter"] = req.colour_jitter;
+  summary["max_rotation_deg"] = req.max_rotation_deg;
+  summary["max_translate"] = req.max_translate;
   summary["balanced_sampling"] = req.balanced_sampling;
+  summary["subject_balanced"] = req.subject_balanced;
   summary["label_smoothing"] = req.label_smoothing;
   summary["mixup_alpha"] = req.mixup_alpha;
   summary["ema_decay"] = req.ema_decay;
@@ -224,7 +231,10 @@ nlohmann::json run_train(const TrainRequest& req, std::ostream& log) {
                         {"batch_size", req.batch_size},
                         {"weight_decay", req.weight_decay},
                         {"colour_jitter", req.colour_jitter},
+                        {"max_rotation_deg", req.max_rotation_deg},
+                        {"max_translate", req.max_translate},
                         {"balanced_sampling", req.balanced_sampling},
+                        {"subject_balanced", req.subject_balanced},
                         {"label_smoothing", req.label_smoothing},
                         {"mixup_alpha", req.mixup_alpha},
                         {"ema_decay", req.ema_decay},

@@ -85,21 +85,6 @@ class WeightAverage {
   std::vector<torch::Tensor> live_, avg_;
 };
 
-// Balanced sampling: n draws with replacement, every class equally likely.
-std::vector<int64_t> balanced_order(const std::vector<int64_t>& idx, const torch::Tensor& labels,
-                                    std::mt19937_64& rng) {
-  auto lab = labels.accessor<int64_t, 1>();
-  std::map<int64_t, std::size_t> count;
-  for (auto i : idx) ++count[lab[i]];
-  std::vector<double> w;
-  w.reserve(idx.size());
-  for (auto i : idx) w.push_back(1.0 / double(count[lab[i]]));
-  std::discrete_distribution<std::size_t> pick(w.begin(), w.end());
-  std::vector<int64_t> out(idx.size());
-  for (auto& o : out) o = idx[pick(rng)];
-  return out;
-}
-
 }  // namespace
 
 void seed_everything(uint64_t seed) {
@@ -108,6 +93,24 @@ void seed_everything(uint64_t seed) {
 
 torch::Tensor index_tensor(const std::vector<int64_t>& idx) {
   return torch::tensor(idx, torch::TensorOptions().dtype(torch::kInt64));
+}
+
+std::vector<int64_t> balanced_draws(const std::vector<int64_t>& idx, const torch::Tensor& labels,
+                                    const std::vector<std::string>* subjects, std::mt19937_64& rng) {
+  auto lab = labels.accessor<int64_t, 1>();
+  std::map<int64_t, std::map<std::string, std::size_t>> count;  // class -> subject -> cells
+  auto subject = [&](int64_t i) { return subjects ? (*subjects)[i] : std::string(); };
+  for (auto i : idx) ++count[lab[i]][subject(i)];
+  std::vector<double> w;
+  w.reserve(idx.size());
+  for (auto i : idx) {
+    const auto& per_subject = count[lab[i]];
+    w.push_back(1.0 / (double(per_subject.size()) * double(per_subject.at(subject(i)))));
+  }
+  std::discrete_distribution<std::size_t> pick(w.begin(), w.end());
+  std::vector<int64_t> out(idx.size());
+  for (auto& o : out) o = idx[pick(rng)];
+  return out;
 }
 
 torch::Tensor predict_logits(NetImpl& net, const torch::Tensor& images_u8, int64_t batch) {
@@ -167,7 +170,9 @@ TrainResult train_net(NetImpl& net, const TensorData& data, const std::vector<in
   // Class weights N / (K * n_c) from the training side.
   auto y_train_all = data.labels.index_select(0, index_tensor(train_idx));
   auto counts = torch::bincount(y_train_all, {}, num_classes).to(torch::kFloat32);
-  auto class_w = opt.class_weighted && !opt.balanced_sampling
+  require(!opt.subject_balanced || data.subjects.size() == static_cast<std::size_t>(data.size()),
+          "subject-balanced sampling needs a subject for every image (a prepared C-NMC dataset)");
+  auto class_w = opt.class_weighted && !opt.balanced_sampling && !opt.subject_balanced
                      ? (static_cast<float>(train_idx.size()) / (num_classes * counts.clamp_min(1.0f)))
                      : torch::ones({num_classes});
   class_w = torch::where(counts > 0, class_w, torch::zeros_like(class_w));
@@ -199,7 +204,8 @@ TrainResult train_net(NetImpl& net, const TensorData& data, const std::vector<in
       lr = opt.lr * (0.01 + 0.99 * 0.5 * (1 + std::cos(M_PI * (epoch - 1) / (opt.epochs - 1))));
     for (auto& g : adam.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
 
-    if (opt.balanced_sampling) order = balanced_order(train_idx, data.labels, rng);
+    if (opt.balanced_sampling || opt.subject_balanced)
+      order = balanced_draws(train_idx, data.labels, opt.subject_balanced ? &data.subjects : nullptr, rng);
     else std::shuffle(order.begin(), order.end(), rng);
     net.train();
     double loss_sum = 0;

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,10 @@ struct TrainOptions {
   // Instead of class weights: every epoch draws N training images with replacement, each class
   // equally likely (class_weighted is then ignored).
   bool balanced_sampling = false;
+  // Balanced sampling that also weighs subjects equally within each class (every class equally
+  // likely, then every subject of that class equally likely): one dominant patient (C-NMC subject
+  // 51 holds 757 of fold 1's 2,418 ALL cells) no longer sets what "ALL" looks like. Needs subjects.
+  bool subject_balanced = false;
   double label_smoothing = 0.0;  // softmax nets: cross-entropy against (1 - e) one-hot + e / K
   double mixup_alpha = 0.0;      // > 0: mixup (Zhang et al. 2018), lambda ~ Beta(alpha, alpha)
   // > 0: the final model is the exponential moving average of the weights (and batch-norm
@@ -80,5 +85,10 @@ Metrics evaluate(NetImpl& net, const TensorData& data, const std::vector<int64_t
                  std::vector<int>* predictions = nullptr);
 
 torch::Tensor index_tensor(const std::vector<int64_t>& idx);
+
+// Balanced sampling: idx.size() draws from idx with replacement, every class (labels, int64)
+// equally likely; with `subjects` (indexed like labels), every subject of a class equally likely too.
+std::vector<int64_t> balanced_draws(const std::vector<int64_t>& idx, const torch::Tensor& labels,
+                                    const std::vector<std::string>* subjects, std::mt19937_64& rng);
 
 }  // namespace leukocrypt::train

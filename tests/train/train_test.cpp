@@ -8,8 +8,10 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "common/error.h"
 #include "data/dataset.h"
@@ -110,6 +112,26 @@ TEST(Net, CnnX2HasDepthTwoAndFourteenLayers) {
   EXPECT_EQ(cost.squares, 5 * 16 * 16 + 32);
   EXPECT_EQ(cost.input_ciphertexts, 3 * 32 * 32);
   EXPECT_EQ(cost.output_ciphertexts, 2);
+}
+
+// The first convolution's kernel and stride are free: 8x8 stride 4 on 64x64 input gives the same
+// 16x16 maps (and encrypted squares) as the default 5x5 stride 2 on 32x32.
+TEST(Net, FirstConvolutionKernelAndStrideAreConfigurable) {
+  seed_everything(3);
+  for (auto [side, kernel, stride] : {std::tuple{64, 8, 4}, std::tuple{48, 6, 3}, std::tuple{32, 5, 2}}) {
+    CnnWidths w;
+    w.conv1 = 4;
+    w.conv1_kernel = kernel;
+    w.conv1_stride = stride;
+    auto net = make_net("cnn-x2", {3, side, side}, 2, w);
+    net->eval();
+    EXPECT_EQ(net->forward(torch::zeros({2, 3, side, side})).sizes(), (std::vector<int64_t>{2, 2}));
+    auto model = to_nn_model(*dynamic_cast<SequentialNetImpl*>(net.get()), "t", "x2", {"all", "hem"});
+    auto cost = he_cost(nn::collapse_linear(model));
+    EXPECT_EQ(cost.squares, 4 * 16 * 16 + 32) << side;
+    EXPECT_EQ(cost.input_ciphertexts, 3 * side * side);
+    EXPECT_EQ(cost.depth, 2);
+  }
 }
 
 // Module names are the keys of saved checkpoints, and describe() is printed by `train`: both stay
@@ -320,6 +342,41 @@ TEST_F(CnmcData, RegularisersAreReproducibleAndEmaModelExports) {
   bad.label_smoothing = 0;
   bad.ema_decay = 1.0;
   EXPECT_THROW(train_net(*net, *data_, tr, va, bad), InvalidArgument);
+}
+
+// Subject-balanced draws: both classes equally often, and within a class every subject equally
+// often (fold A+B: 6 ALL patients from 53 to 757 cells, 2 healthy subjects); without subjects
+// the draws are only class-balanced and the big patient dominates its class again.
+TEST_F(CnmcData, SubjectBalancedDrawsWeighEverySubjectOfAClassEqually) {
+  auto idx = subset({"A", "B"}, 1);
+  std::mt19937_64 rng(7);
+  std::map<std::string, int> per_subject;
+  int per_class[2] = {0, 0};
+  for (auto i : balanced_draws(idx, data_->labels, &data_->subjects, rng)) {
+    ++per_subject[data_->subjects[i]];
+    ++per_class[data_->labels[i].item<int64_t>()];
+  }
+  const double n = static_cast<double>(idx.size());
+  EXPECT_NEAR(per_class[0] / n, 0.5, 0.05);
+  ASSERT_EQ(per_subject.size(), 8u);
+  for (const auto& [subject, count] : per_subject) {
+    const double expected = subject[0] == 'H' ? n / 4 : n / 12;  // hem: 2 subjects, all: 6
+    EXPECT_NEAR(count, expected, 0.25 * expected) << subject;
+  }
+  std::mt19937_64 rng2(7);
+  std::map<std::string, int> class_only;
+  for (auto i : balanced_draws(idx, data_->labels, nullptr, rng2)) ++class_only[data_->subjects[i]];
+  EXPECT_GT(class_only["51"], 2 * per_subject["51"]);  // 757 of 1,593 ALL cells
+
+  auto opt = quick(1);
+  opt.subject_balanced = true;
+  seed_everything(3);
+  auto net = make_net("cnn-x2", data_->shape, 2);
+  auto r = train_net(*net, *data_, subset({"A", "B"}, 12), subset({"C"}, 40), opt);
+  EXPECT_TRUE(std::isfinite(r.history.back().train_loss));
+  TensorData anonymous = *data_;
+  anonymous.subjects.clear();
+  EXPECT_THROW(train_net(*net, anonymous, subset({"A"}, 40), {}, opt), InvalidArgument);
 }
 
 TEST_F(CnmcData, ReluSigmoidModelMatchesTorch) {
