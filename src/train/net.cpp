@@ -1,6 +1,7 @@
 // Architectures and the conversion of trained sequential nets into nn::Model (batch norm folded).
 #include "train/net.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -254,6 +255,14 @@ Net make_net(const std::string& arch, const nn::Shape& input, int num_classes, c
   require(num_classes >= 2, "number of classes must be at least 2, got " + std::to_string(num_classes));
   const auto mp = pool(SpecKind::kMaxPool2d, 2);
   const auto relu = simple(SpecKind::kReLU);
+  if (arch == "cnn-x2" || arch == "cnn-relu") {
+    require(widths.conv1_kernel >= 1 && widths.conv1_stride >= 1 && widths.conv1_stride <= widths.conv1_kernel,
+            "first convolution: stride " + std::to_string(widths.conv1_stride) + " must be in [1, kernel " +
+                std::to_string(widths.conv1_kernel) + "]");
+    require(widths.conv1_kernel <= std::min(input.h, input.w),
+            "first convolution: kernel " + std::to_string(widths.conv1_kernel) + " is larger than the " +
+                std::to_string(input.h) + "x" + std::to_string(input.w) + " input");
+  }
   if (arch == "cnn-x2" || arch == "cnn-relu")
     return std::make_shared<SequentialNetImpl>(cnn_specs(arch == "cnn-x2", num_classes, widths), input);
   if (arch == "cryptonets-mnist")

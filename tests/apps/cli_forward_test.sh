@@ -25,6 +25,13 @@ grep -q -- "--model is required" <<<"$out" || fail "export without --model: $out
 out=$("$CLI" train --no-such-flag 2>&1); rc=$?
 [ $rc -eq 2 ] || fail "train --no-such-flag: exit $rc (expected 2): $out"
 
+# Out-of-range augmentation and first-convolution options are usage errors naming the option.
+for bad in "--translate 0.9" "--rotation 400" "--conv1-stride 0" "--conv1-kernel 99"; do
+  out=$("$CLI" train --data /nonexistent $bad 2>&1); rc=$?
+  [ $rc -eq 2 ] || fail "train $bad: exit $rc (expected 2): $out"
+  grep -q -- "${bad%% *}" <<<"$out" || fail "train $bad: message does not name the option: $out"
+done
+
 out=$(LEUKOCRYPT_TRAIN_BIN=/nonexistent/leukocrypt-train "$CLI" train --help 2>&1); rc=$?
 [ $rc -eq 1 ] || fail "missing training binary: exit $rc (expected 1): $out"
 [ "$(wc -l <<<"$out")" -eq 1 ] || fail "missing training binary: not one line: $out"

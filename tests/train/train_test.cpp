@@ -132,6 +132,13 @@ TEST(Net, FirstConvolutionKernelAndStrideAreConfigurable) {
     EXPECT_EQ(cost.input_ciphertexts, 3 * side * side);
     EXPECT_EQ(cost.depth, 2);
   }
+  CnnWidths bad;
+  bad.conv1_kernel = 2;
+  bad.conv1_stride = 4;
+  EXPECT_THROW(make_net("cnn-x2", {3, 32, 32}, 2, bad), InvalidArgument);
+  bad.conv1_kernel = 15;
+  bad.conv1_stride = 2;
+  EXPECT_THROW(make_net("cnn-relu", {3, 8, 8}, 2, bad), InvalidArgument);
 }
 
 // Module names are the keys of saved checkpoints, and describe() is printed by `train`: both stay
