@@ -143,29 +143,33 @@ nlohmann::json run_train(const TrainRequest& req, std::ostream& log) {
   opt.mixup_alpha = req.mixup_alpha;
   opt.ema_decay = req.ema_decay;
 
-  summary["arch"] = req.arch;
-  summary["dataset"] = mnist ? req.mnist.string() : req.data.string();
-  summary["protocol"] = mnist ? "mnist train/t10k" : req.protocol;
-  summary["epochs"] = epochs;
-  summary["seed"] = req.seed;
-  summary["threads"] = req.threads;
-  summary["batch_size"] = req.batch_size;
-  summary["lr"] = req.lr;
-  summary["augment"] = opt.augment;
-  summary["recalibrate_bn"] = opt.recalibrate_bn;
-  summary["weight_decay"] = req.weight_decay;
-  summary["widths"] = {{"conv1", req.conv1}, {"conv2", req.conv2}, {"conv3", req.conv3}, {"hidden", req.hidden},
-                       {"conv1_kernel", req.conv1_kernel}, {"conv1_stride", req.conv1_stride},
-                       {"dropout", req.dropout}};
-  summary["colour_jitter"] = req.colour_jitter;
-  summary["max_rotation_deg"] = req.max_rotation_deg;
-  summary["max_translate"] = req.max_translate;
-  summary["balanced_sampling"] = req.balanced_sampling;
-  summary["subject_balanced"] = req.subject_balanced;
-  summary["label_smoothing"] = req.label_smoothing;
-  summary["mixup_alpha"] = req.mixup_alpha;
-  summary["ema_decay"] = req.ema_decay;
-  summary["command"] = req.command_line;
+  // The recipe: recorded once in the summary and in every fold's model metadata.
+  const nlohmann::json recipe = {
+      {"arch", req.arch},
+      {"dataset", mnist ? req.mnist.string() : req.data.string()},
+      {"protocol", mnist ? "mnist train/t10k" : req.protocol},
+      {"epochs", epochs},
+      {"seed", req.seed},
+      {"threads", req.threads},
+      {"batch_size", req.batch_size},
+      {"lr", req.lr},
+      {"augment", opt.augment},
+      {"recalibrate_bn", opt.recalibrate_bn},
+      {"weight_decay", req.weight_decay},
+      {"widths",
+       {{"conv1", req.conv1}, {"conv2", req.conv2}, {"conv3", req.conv3}, {"hidden", req.hidden},
+        {"conv1_kernel", req.conv1_kernel}, {"conv1_stride", req.conv1_stride}, {"dropout", req.dropout}}},
+      {"colour_jitter", req.colour_jitter},
+      {"max_rotation_deg", req.max_rotation_deg},
+      {"max_translate", req.max_translate},
+      {"balanced_sampling", req.balanced_sampling},
+      {"subject_balanced", req.subject_balanced},
+      {"label_smoothing", req.label_smoothing},
+      {"mixup_alpha", req.mixup_alpha},
+      {"ema_decay", req.ema_decay},
+      {"command", req.command_line},
+  };
+  summary.update(recipe);
   nlohmann::json fold_results = nlohmann::json::array();
   std::vector<double> acc, bal, f1, secs;
   for (const auto& fold : folds) {
@@ -222,27 +226,11 @@ nlohmann::json run_train(const TrainRequest& req, std::ostream& log) {
         }
       }
       fr["export_check"] = {{"images", n_check}, {"max_abs_logit_diff", max_diff}, {"max_abs_logit", max_ref}};
-      model.metadata = {{"arch", req.arch},
-                        {"fold", fold.name},
-                        {"protocol", summary["protocol"]},
-                        {"epochs", epochs},
-                        {"seed", req.seed},
-                        {"lr", req.lr},
-                        {"batch_size", req.batch_size},
-                        {"weight_decay", req.weight_decay},
-                        {"colour_jitter", req.colour_jitter},
-                        {"max_rotation_deg", req.max_rotation_deg},
-                        {"max_translate", req.max_translate},
-                        {"balanced_sampling", req.balanced_sampling},
-                        {"subject_balanced", req.subject_balanced},
-                        {"label_smoothing", req.label_smoothing},
-                        {"mixup_alpha", req.mixup_alpha},
-                        {"ema_decay", req.ema_decay},
-                        {"dataset", summary["dataset"]},
-                        {"command", req.command_line},
-                        {"torch_version", TORCH_VERSION},
-                        {"train_seconds", res.train_seconds},
-                        {"metrics", {{"train", fr["train"]}, {"val", fr["val"]}}}};
+      model.metadata = recipe;
+      model.metadata.update({{"fold", fold.name},
+                             {"torch_version", TORCH_VERSION},
+                             {"train_seconds", res.train_seconds},
+                             {"metrics", {{"train", fr["train"]}, {"val", fr["val"]}}}});
       if (fr.contains("val_group")) {
         model.metadata["train_groups"] = fr["train_groups"];
         model.metadata["val_group"] = fr["val_group"];
