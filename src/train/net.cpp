@@ -262,9 +262,8 @@ Net make_net(const std::string& arch, const nn::Shape& input, int num_classes, c
     require(widths.conv1_kernel <= std::min(input.h, input.w),
             "first convolution: kernel " + std::to_string(widths.conv1_kernel) + " is larger than the " +
                 std::to_string(input.h) + "x" + std::to_string(input.w) + " input");
-  }
-  if (arch == "cnn-x2" || arch == "cnn-relu")
     return std::make_shared<SequentialNetImpl>(cnn_specs(arch == "cnn-x2", num_classes, widths), input);
+  }
   if (arch == "cryptonets-mnist")
     return std::make_shared<SequentialNetImpl>(cryptonets_mnist_specs(num_classes), input);
   if (arch == "alexnet") {

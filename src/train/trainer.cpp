@@ -172,7 +172,9 @@ TrainResult train_net(NetImpl& net, const TensorData& data, const std::vector<in
   auto counts = torch::bincount(y_train_all, {}, num_classes).to(torch::kFloat32);
   require(!opt.subject_balanced || data.subjects.size() == static_cast<std::size_t>(data.size()),
           "subject-balanced sampling needs a subject for every image (a prepared C-NMC dataset)");
-  auto class_w = opt.class_weighted && !opt.balanced_sampling && !opt.subject_balanced
+  // Balanced draws replace the class weights (subject-balanced draws are class-balanced too).
+  const bool balanced_draws_on = opt.balanced_sampling || opt.subject_balanced;
+  auto class_w = opt.class_weighted && !balanced_draws_on
                      ? (static_cast<float>(train_idx.size()) / (num_classes * counts.clamp_min(1.0f)))
                      : torch::ones({num_classes});
   class_w = torch::where(counts > 0, class_w, torch::zeros_like(class_w));
@@ -204,7 +206,7 @@ TrainResult train_net(NetImpl& net, const TensorData& data, const std::vector<in
       lr = opt.lr * (0.01 + 0.99 * 0.5 * (1 + std::cos(M_PI * (epoch - 1) / (opt.epochs - 1))));
     for (auto& g : adam.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
 
-    if (opt.balanced_sampling || opt.subject_balanced)
+    if (balanced_draws_on)
       order = balanced_draws(train_idx, data.labels, opt.subject_balanced ? &data.subjects : nullptr, rng);
     else std::shuffle(order.begin(), order.end(), rng);
     net.train();
