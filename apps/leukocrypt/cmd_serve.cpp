@@ -8,11 +8,11 @@
 
 #include "command.h"
 #include "common/error.h"
+#include "service/server.h"
 
 #ifdef LEUKOCRYPT_SERVICE_HE
 #include "common/paths.h"
 #include "service/he_job_runner.h"
-#include "service/server.h"
 #endif
 
 namespace leukocrypt::cli {
@@ -22,13 +22,14 @@ struct ServeArgs {
   std::string model, params, db = "leukocrypt-jobs.db", tokens, host = "127.0.0.1", port_file;
   int port = 8080;
   std::size_t workers = 1, http_threads = 8, max_queued = 64, max_queued_per_client = 16;
-  double max_request_mb = 4096;
+  double max_request_mb = 4096, max_key_mb = 1024, max_body_kb = 64;
   bool no_auth = false;
+  service::ServerOptions limits;  // per-job caps, per-client quotas, validators (bounded work)
 };
 
 #ifdef LEUKOCRYPT_SERVICE_HE
 void run_serve(const ServeArgs& a) {
-  service::ServerOptions o;
+  service::ServerOptions o = a.limits;
   o.host = a.host;
   o.port = a.port;
   o.workers = a.workers;
@@ -37,6 +38,9 @@ void run_serve(const ServeArgs& a) {
   o.max_queued_per_client = a.max_queued_per_client;
   require(a.max_request_mb > 0, "--max-request-mb must be positive");
   o.max_request_bytes = static_cast<std::size_t>(a.max_request_mb * 1024 * 1024);
+  require(a.max_key_mb > 0 && a.max_body_kb > 0, "--max-key-mb and --max-body-kb must be positive");
+  o.max_key_bytes = static_cast<std::size_t>(a.max_key_mb * 1024 * 1024);
+  o.max_body_bytes = static_cast<std::size_t>(a.max_body_kb * 1024);
   if (a.no_auth) {
     o.require_auth = false;
   } else {
@@ -101,6 +105,20 @@ void register_serve(CLI::App& root) {
   cmd->add_option("--max-request-mb", a->max_request_mb, "Largest accepted upload (413 above)")->capture_default_str();
   cmd->add_option("--max-queued", a->max_queued, "Unfinished jobs, all clients (503 above)")->capture_default_str();
   cmd->add_option("--max-queued-per-client", a->max_queued_per_client, "Unfinished jobs per client (429 above)")
+      ->capture_default_str();
+  cmd->add_option("--max-key-mb", a->max_key_mb, "Largest accepted key upload (413 above)")->capture_default_str();
+  cmd->add_option("--max-body-kb", a->max_body_kb, "Largest body on any other route (413 above)")->capture_default_str();
+  cmd->add_option("--max-cells-per-job", a->limits.max_cells_per_job, "Cells in one request (413 above)")
+      ->capture_default_str();
+  cmd->add_option("--max-batches-per-job", a->limits.max_batches_per_job,
+                  "Ciphertext batches in one request (413 above)")
+      ->capture_default_str();
+  cmd->add_option("--max-queued-cells-per-client", a->limits.max_queued_cells_per_client,
+                  "Cells in one client's unfinished jobs (429 above)")
+      ->capture_default_str();
+  cmd->add_option("--max-keys-per-client", a->limits.max_keys_per_client, "Registered keys per client (429 above)")
+      ->capture_default_str();
+  cmd->add_option("--validators", a->limits.validators, "Uploads fully checked concurrently (off the HTTP threads)")
       ->capture_default_str();
   cmd->callback([a] {
 #ifdef LEUKOCRYPT_SERVICE_HE

@@ -16,6 +16,7 @@
 #include "nn/plan.h"
 #include "nn/params_check.h"
 #include "nn/quantize.h"
+#include "service/row_check.h"
 #include "service/wire/container.h"
 #include "service/wire/he_layout.h"
 
@@ -99,10 +100,11 @@ class HeJobRunner : public JobRunner {
       throw FormatError("request: made for model '" + h.model_id + "', this server runs '" + model_id_ + "'");
     auto batches = wire::check_batches(h, f.blob_count(), settings_, plan_.input_size(), "request");
     const std::size_t k = contexts_.size();
-    // Every ciphertext is fully loaded (seed expansion, every coefficient < q_i) and dropped: one
-    // blob per pool thread in memory at a time.
-    ThreadPool::global().parallel_for(0, f.blob_count(),
-                                      [&](std::size_t idx) { load_input(idx % k, f.read_blob(idx), idx); });
+    // Every ciphertext is fully loaded (seed expansion, every coefficient < q_i), its rows checked
+    // for full width, and dropped: one blob per pool thread in memory at a time.
+    ThreadPool::global().parallel_for(0, f.blob_count(), [&](std::size_t idx) {
+      check_full_width(idx % k, load_input(idx % k, f.read_blob(idx), idx), idx);
+    });
     return {h.key_id, h.params_id, h.model_id.empty() ? model_id_ : h.model_id, h.cells};
   }
 
@@ -187,6 +189,19 @@ class HeJobRunner : public JobRunner {
       throw FormatError("request: ciphertext " + std::to_string(idx) + " is not a fresh ciphertext (size " +
                         std::to_string(ct.size()) + ", level " + std::to_string(ct.level()) + ")");
     return ct;
+  }
+
+  // A fresh ciphertext's rows are uniform mod q_i (row_check.h); zero or low-entropy rows are a
+  // cheap way to buy a full batch of work and are refused.
+  void check_full_width(std::size_t prime, const bfv::Ciphertext& ct, std::size_t idx) const {
+    const auto& ctx = *contexts_[prime];
+    for (std::size_t c = 0; c < ct.size(); ++c)
+      for (std::size_t i = 0; i < ct.level(); ++i) {
+        auto why = check_full_width_row(ct.data(c, i), ct.n(), ctx.modulus(i).value());
+        if (!why.empty())
+          throw RefusedInput("request: ciphertext " + std::to_string(idx) + " (polynomial " + std::to_string(c) +
+                             ", prime " + std::to_string(i) + ") is not a fresh encryption: " + why);
+      }
   }
 
   nn::Model model_;

@@ -13,9 +13,17 @@
 #include <utility>
 #include <vector>
 
+#include "common/error.h"
 #include "service/wire/container.h"
 
 namespace leukocrypt::service {
+
+// Well-formed input that the service still refuses (ciphertext rows that are not full-width):
+// the job fails with code "refused_input" and GET /v1/jobs/{id}/result answers 422.
+class RefusedInput : public FormatError {
+ public:
+  using FormatError::FormatError;
+};
 
 // What inspect_keys learned from an uploaded evaluation-key bundle.
 struct KeyInfo {
@@ -51,7 +59,8 @@ class JobRunner {
   // Validates a request completely against the registered key (key id, params id, model id, cell
   // count, number/sizes/ranges of ciphertexts). The request is a file (an upload streamed to disk,
   // envelope already checked by ContainerFile::open); blobs are read one at a time, so validation
-  // memory does not grow with the request. Throws FormatError/InvalidArgument.
+  // memory does not grow with the request. Throws FormatError/InvalidArgument, RefusedInput.
+  // Runs on the server's validation threads, never on an HTTP thread.
   virtual RequestInfo inspect_request(const wire::ContainerFile& request, const KeyInfo& key) const = 0;
 
   // Runs one job, reading the request's ciphertexts from the file as it needs them.

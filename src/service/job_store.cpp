@@ -59,9 +59,13 @@ class Stmt {
 
 constexpr const char* kJobColumns =
     "id, owner, key_id, model_id, state, cells, request_bytes, result_bytes, created, started, finished, "
-    "attempts, error, timings, info";
+    "attempts, error, timings, info, error_code";
+
+// The states whose jobs still cost work (quotas count them).
+constexpr const char* kUnfinished = "('validating','pending','running')";
 
 JobState state_from_string(const std::string& s) {
+  if (s == "validating") return JobState::kValidating;
   if (s == "pending") return JobState::kPending;
   if (s == "running") return JobState::kRunning;
   if (s == "done") return JobState::kDone;
@@ -87,6 +91,7 @@ JobRecord read_job(const Stmt& st) {
   if (j.timings.is_discarded()) j.timings = nlohmann::json::object();
   j.info = nlohmann::json::parse(st.text(14), nullptr, false);
   if (j.info.is_discarded()) j.info = nlohmann::json::object();
+  j.error_code = st.text(15);
   return j;
 }
 
@@ -115,6 +120,7 @@ void fsync_dir(const std::filesystem::path& dir) {
 
 const char* to_string(JobState s) {
   switch (s) {
+    case JobState::kValidating: return "validating";
     case JobState::kPending: return "pending";
     case JobState::kRunning: return "running";
     case JobState::kDone: return "done";
@@ -143,6 +149,7 @@ nlohmann::json JobRecord::to_json() const {
   j["timings"] = t;
   if (!info.empty()) j["info"] = info;
   if (!error.empty()) j["error"] = error;
+  if (!error_code.empty()) j["error_code"] = error_code;
   return j;
 }
 
@@ -176,6 +183,15 @@ JobStore::JobStore(const std::filesystem::path& db_path) : db_path_(db_path) {
       " started REAL NOT NULL DEFAULT 0, finished REAL NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
       " error TEXT NOT NULL DEFAULT '', timings TEXT NOT NULL DEFAULT '{}', info TEXT NOT NULL DEFAULT '{}')");
   exec("CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, seq)");
+  add_column_if_missing("jobs", "error_code", "TEXT NOT NULL DEFAULT ''");
+}
+
+// Databases written by an older server lack later columns: added in place (SQLite keeps the rows).
+void JobStore::add_column_if_missing(const char* table, const char* column, const char* decl) {
+  Stmt st(db_, (std::string("SELECT 1 FROM pragma_table_info('") + table + "') WHERE name=?").c_str());
+  st.bind(1, std::string(column));
+  if (st.step()) return;
+  exec((std::string("ALTER TABLE ") + table + " ADD COLUMN " + column + " " + decl).c_str());
 }
 
 JobStore::~JobStore() { sqlite3_close(db_); }
@@ -267,7 +283,7 @@ std::filesystem::path JobStore::new_upload_path() const {
 }
 
 std::string JobStore::create_job_from_file(const std::string& owner, const RequestInfo& info,
-                                           const std::filesystem::path& upload) {
+                                           const std::filesystem::path& upload, JobState initial) {
   std::error_code ec;
   auto size = std::filesystem::file_size(upload, ec);
   if (ec) throw IoError("job store: upload '" + upload.string() + "': " + ec.message());
@@ -285,10 +301,10 @@ std::string JobStore::create_job_from_file(const std::string& owner, const Reque
   std::lock_guard lock(mu_);
   Stmt st(db_,
           "INSERT INTO jobs (id, owner, key_id, model_id, state, cells, request_bytes, created) "
-          "VALUES (?,?,?,?, 'pending', ?,?,?)");
-  st.bind(1, id).bind(2, owner).bind(3, info.key_id).bind(4, info.model_id);
-  st.bind(5, static_cast<std::int64_t>(info.cells)).bind(6, static_cast<std::int64_t>(size));
-  st.bind(7, now_seconds());
+          "VALUES (?,?,?,?,?,?,?,?)");
+  st.bind(1, id).bind(2, owner).bind(3, info.key_id).bind(4, info.model_id).bind(5, std::string(to_string(initial)));
+  st.bind(6, static_cast<std::int64_t>(info.cells)).bind(7, static_cast<std::int64_t>(size));
+  st.bind(8, now_seconds());
   try {
     st.step();
   } catch (...) {
@@ -296,6 +312,30 @@ std::string JobStore::create_job_from_file(const std::string& owner, const Reque
     throw;
   }
   return id;
+}
+
+bool JobStore::mark_validated(const std::string& id, const RequestInfo& info) {
+  std::lock_guard lock(mu_);
+  Stmt st(db_, "UPDATE jobs SET state='pending', model_id=? WHERE id=? AND state='validating'");
+  st.bind(1, info.model_id).bind(2, id);
+  st.step();
+  return sqlite3_changes(db_) == 1;
+}
+
+void JobStore::reject_job(const std::string& id, const std::string& code, const std::string& error) {
+  std::lock_guard lock(mu_);
+  Stmt st(db_, "UPDATE jobs SET state='failed', finished=?, error=?, error_code=? WHERE id=? AND state='validating'");
+  st.bind(1, now_seconds()).bind(2, error).bind(3, code).bind(4, id);
+  st.step();
+}
+
+std::vector<std::string> JobStore::job_ids(JobState state) {
+  std::lock_guard lock(mu_);
+  Stmt st(db_, "SELECT id FROM jobs WHERE state=? ORDER BY seq");
+  st.bind(1, std::string(to_string(state)));
+  std::vector<std::string> out;
+  while (st.step()) out.push_back(st.text(0));
+  return out;
 }
 
 namespace {
@@ -383,14 +423,30 @@ int JobStore::requeue_running() {
 
 std::size_t JobStore::count_queued() {
   std::lock_guard lock(mu_);
-  Stmt st(db_, "SELECT COUNT(*) FROM jobs WHERE state IN ('pending','running')");
+  Stmt st(db_, (std::string("SELECT COUNT(*) FROM jobs WHERE state IN ") + kUnfinished).c_str());
   st.step();
   return static_cast<std::size_t>(st.i64(0));
 }
 
 std::size_t JobStore::count_queued(const std::string& owner) {
   std::lock_guard lock(mu_);
-  Stmt st(db_, "SELECT COUNT(*) FROM jobs WHERE owner=? AND state IN ('pending','running')");
+  Stmt st(db_, (std::string("SELECT COUNT(*) FROM jobs WHERE owner=? AND state IN ") + kUnfinished).c_str());
+  st.bind(1, owner);
+  st.step();
+  return static_cast<std::size_t>(st.i64(0));
+}
+
+std::uint64_t JobStore::queued_cells(const std::string& owner) {
+  std::lock_guard lock(mu_);
+  Stmt st(db_, (std::string("SELECT COALESCE(SUM(cells), 0) FROM jobs WHERE owner=? AND state IN ") + kUnfinished).c_str());
+  st.bind(1, owner);
+  st.step();
+  return static_cast<std::uint64_t>(st.i64(0));
+}
+
+std::size_t JobStore::count_keys(const std::string& owner) {
+  std::lock_guard lock(mu_);
+  Stmt st(db_, "SELECT COUNT(*) FROM keys WHERE owner=?");
   st.bind(1, owner);
   st.step();
   return static_cast<std::size_t>(st.i64(0));

@@ -21,7 +21,8 @@ struct sqlite3;
 
 namespace leukocrypt::service {
 
-enum class JobState { kPending, kRunning, kDone, kFailed };
+// validating: received, waiting for the full check (off the HTTP threads); pending: valid, queued.
+enum class JobState { kValidating, kPending, kRunning, kDone, kFailed };
 const char* to_string(JobState s);
 
 struct JobRecord {
@@ -36,6 +37,7 @@ struct JobRecord {
   double created = 0, started = 0, finished = 0;  // unix seconds; 0 = not yet
   int attempts = 0;                                // times a worker started it (restarts count)
   std::string error;
+  std::string error_code;                          // machine-readable, e.g. "invalid_request"
   nlohmann::json timings = nlohmann::json::object();  // stage -> seconds, from the runner
   nlohmann::json info = nlohmann::json::object();
 
@@ -72,8 +74,15 @@ class JobStore {
   std::filesystem::path new_upload_path() const;
   // Makes a received upload the request of a new pending job: fsyncs it, renames it into place,
   // fsyncs the directory, then commits the row. Returns the job id.
+  // `initial` is kValidating for uploads not yet fully checked (see mark_validated).
   std::string create_job_from_file(const std::string& owner, const RequestInfo& info,
-                                   const std::filesystem::path& upload);
+                                   const std::filesystem::path& upload, JobState initial = JobState::kPending);
+  // A validating job passed the full check: it becomes pending. False if it is no longer validating.
+  bool mark_validated(const std::string& id, const RequestInfo& info);
+  // A validating job failed the full check: failed with a machine-readable code.
+  void reject_job(const std::string& id, const std::string& code, const std::string& error);
+  // Ids of the jobs in `state`, oldest first (startup: validations a stopped server left).
+  std::vector<std::string> job_ids(JobState state);
   // Startup: deletes uploads that a killed process was still receiving. Returns how many.
   std::size_t remove_partial_uploads();
   // Number of upload files present (tests: a failed upload leaves none).
@@ -90,8 +99,10 @@ class JobStore {
   // Startup recovery: jobs left running by a crashed process go back to pending. Returns count.
   int requeue_running();
 
-  std::size_t count_queued();                          // pending + running, all owners
-  std::size_t count_queued(const std::string& owner);  // pending + running, one owner
+  std::size_t count_queued();                          // validating + pending + running, all owners
+  std::size_t count_queued(const std::string& owner);  // validating + pending + running, one owner
+  std::uint64_t queued_cells(const std::string& owner);  // cells of one owner's unfinished jobs
+  std::size_t count_keys(const std::string& owner);
   std::string read_request(const std::string& id);
   std::filesystem::path request_path(const std::string& id) const;
   std::string read_result(const std::string& id);
@@ -100,6 +111,7 @@ class JobStore {
 
  private:
   void exec(const char* sql);
+  void add_column_if_missing(const char* table, const char* column, const char* decl);
   std::filesystem::path blob_path(const std::string& name) const;
   void write_blob(const std::string& name, std::string_view bytes);
 

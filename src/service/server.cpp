@@ -5,6 +5,7 @@
 #include <httplib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -40,6 +41,7 @@ const char* default_code(int status) {
     case 409: return "conflict";
     case 411: return "length_required";
     case 413: return "payload_too_large";
+    case 422: return "unprocessable";
     case 429: return "too_many_jobs";
     case 503: return "queue_full";
     default: return status >= 500 ? "internal_error" : "error";
@@ -129,9 +131,9 @@ class UploadFile {
   bool released_ = false;
 };
 
-std::string limit_message(std::uint64_t limit) {
-  return "request body exceeds the server's size limit of " + std::to_string(limit) +
-         " bytes (leukocrypt serve --max-request-mb)";
+std::string limit_message(std::uint64_t limit, const char* option) {
+  return "request body exceeds the server's size limit of " + std::to_string(limit) + " bytes (leukocrypt serve " +
+         option + ")";
 }
 
 bool is_chunked(const httplib::Request& req) {
@@ -140,10 +142,10 @@ bool is_chunked(const httplib::Request& req) {
 
 // The declared body length (0 for chunked bodies), refusing (413) one above the limit before
 // anything is read.
-std::uint64_t check_declared_length(const httplib::Request& req, std::uint64_t limit) {
+std::uint64_t check_declared_length(const httplib::Request& req, std::uint64_t limit, const char* option) {
   if (is_chunked(req)) return 0;
   if (!req.has_header("Content-Length"))
-    throw HttpError(411, "length_required", "POST /v1/jobs needs Content-Length or chunked transfer encoding");
+    throw HttpError(411, "length_required", req.path + " needs Content-Length or chunked transfer encoding");
   const auto text = req.get_header_value("Content-Length");
   std::uint64_t declared = 0;
   try {
@@ -153,7 +155,7 @@ std::uint64_t check_declared_length(const httplib::Request& req, std::uint64_t l
   } catch (const std::exception&) {
     throw HttpError(400, "bad_request", "Content-Length '" + text + "' is not a number");
   }
-  if (declared > limit) throw HttpError(413, "payload_too_large", limit_message(limit));
+  if (declared > limit) throw HttpError(413, "payload_too_large", limit_message(limit, option));
   return declared;
 }
 
@@ -162,34 +164,38 @@ std::uint64_t check_declared_length(const httplib::Request& req, std::uint64_t l
 // this the connection is closed (curl's Expect: 100-continue sees the answer before sending).
 constexpr std::uint64_t kDrainBytes = std::uint64_t(128) << 20;
 
-// Streams the body into `out`. A chunked body that passes the limit stops being stored at once
-// (413), and is dropped up to kDrainBytes more. A body that ends early (client gone, timeout) is a
-// 400; the caller's UploadFile then deletes what arrived.
-void receive_body(const httplib::Request& req, const httplib::ContentReader& reader, UploadFile& out,
-                  std::uint64_t limit, std::uint64_t declared) {
+// Streams the body into `sink`; returns its size. A chunked body that passes the limit stops being
+// stored at once (413), and is dropped up to kDrainBytes more. A body that ends early (client
+// gone, timeout) is a 400; whatever the sink kept is the caller's to drop.
+template <class Sink>
+std::uint64_t receive_body(const httplib::Request& req, const httplib::ContentReader& reader, std::uint64_t limit,
+                           const char* option, std::uint64_t declared, Sink&& sink) {
   const bool chunked = is_chunked(req);
   bool too_large = false;
-  std::uint64_t dropped = 0;
+  std::uint64_t size = 0, dropped = 0;
   bool ok = reader([&](const char* data, std::size_t n) {
-    if (too_large || out.size() + n > limit) {
+    if (too_large || size + n > limit) {
       too_large = true;
       dropped += n;
       return dropped <= kDrainBytes;
     }
-    out.append(data, n);
+    sink(data, n);
+    size += n;
     return true;
   });
-  if (too_large) throw HttpError(413, "payload_too_large", limit_message(limit));
-  if (!ok || (!chunked && out.size() != declared))
+  if (too_large) throw HttpError(413, "payload_too_large", limit_message(limit, option));
+  if (!ok || (!chunked && size != declared))
     throw HttpError(400, "truncated_upload",
-                    "request body ended after " + std::to_string(out.size()) + " bytes" +
+                    "request body ended after " + std::to_string(size) + " bytes" +
                         (chunked ? std::string() : " of the " + std::to_string(declared) + " declared"));
-  out.close();
+  return size;
 }
 
-// A request refused before its body was read: read (and drop) it when it is at most kDrainBytes,
-// so that a client that is still sending sees the answer rather than a reset; close the connection.
-void discard_body(const httplib::Request& req, const httplib::ContentReader& reader, httplib::Response& res) {
+// A request refused before its body was read: read (and drop) it when it is at most `drain`
+// bytes, so that a client that is still sending sees the answer rather than a reset; close the
+// connection.
+void discard_body(const httplib::Request& req, const httplib::ContentReader& reader, httplib::Response& res,
+                  std::uint64_t drain) {
   res.set_header("Connection", "close");
   if (!is_chunked(req)) {
     // (httplib would read a body above its own limit to the end before giving up.)
@@ -199,16 +205,48 @@ void discard_body(const httplib::Request& req, const httplib::ContentReader& rea
     } catch (const std::exception&) {
       return;
     }
-    if (declared > kDrainBytes) return;
+    if (declared > drain) return;
   }
   std::uint64_t seen = 0;
   try {
     reader([&](const char*, std::size_t n) {
       seen += n;
-      return seen <= kDrainBytes;
+      return seen <= drain;
     });
   } catch (...) {
   }
+}
+
+// Runs a streamed-body handler: on an error before the body was read, drains what is cheap to
+// drain (little for a caller without a valid token); mid-body, closes the connection.
+enum class Body { kUnread, kUnauthenticated, kReading, kRead };
+template <class F>
+void guarded_streamed(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
+                      std::uint64_t small_body, F&& f) {
+  Body body = Body::kUnauthenticated;
+  guarded(res, [&] {
+    try {
+      f(body);
+    } catch (...) {
+      if (body == Body::kUnauthenticated) discard_body(req, reader, res, small_body);
+      if (body == Body::kUnread) discard_body(req, reader, res, kDrainBytes);
+      if (body == Body::kReading) res.set_header("Connection", "close");  // the stream is mid-body
+      throw;
+    }
+  });
+}
+
+bool is_streamed_route(const httplib::Request& req) {
+  return req.method == "POST" && (req.path == "/v1/jobs" || req.path == "/v1/keys");
+}
+
+// Maps an error from the full request check to the job's failure code.
+std::string failure_code(const std::exception& e) {
+  if (dynamic_cast<const RefusedInput*>(&e)) return "refused_input";
+  if (dynamic_cast<const FormatError*>(&e) || dynamic_cast<const InvalidArgument*>(&e) ||
+      dynamic_cast<const SecurityError*>(&e))
+    return "invalid_request";
+  return "internal_error";
 }
 
 }  // namespace
@@ -216,22 +254,52 @@ void discard_body(const httplib::Request& req, const httplib::ContentReader& rea
 Server::Server(ServerOptions options, JobStore& store, const JobRunner& runner)
     : opt_(std::move(options)), store_(store), runner_(runner), http_(std::make_unique<httplib::Server>()) {
   require(opt_.workers >= 1, "workers must be at least 1");
+  require(opt_.validators >= 1, "validators must be at least 1");
   require(opt_.http_threads >= 1, "http threads must be at least 1");
   require(opt_.max_queued_jobs >= 1 && opt_.max_queued_per_client >= 1, "queue limits must be at least 1");
+  require(opt_.max_cells_per_job >= 1 && opt_.max_batches_per_job >= 1 && opt_.max_queued_cells_per_client >= 1 &&
+              opt_.max_keys_per_client >= 1,
+          "per-job and per-client limits must be at least 1");
   require(!opt_.require_auth || opt_.tokens.size() > 0, "authentication is required but no tokens were given");
+  slots_per_batch_ = runner_.model_card().value("slots_per_batch", std::size_t(0));
   install_routes();
 }
 
 Server::~Server() { stop(); }
 
+std::string Server::client_of(const std::string& authorization) const {
+  if (!opt_.require_auth) return "anonymous";
+  auto client = opt_.tokens.client_for_header(authorization);
+  if (!client) throw HttpError(401, "unauthorized", "missing or unknown API token (Authorization: Bearer <token>)");
+  return *client;
+}
+
 void Server::install_routes() {
   auto& s = *http_;
   const std::size_t http_threads = opt_.http_threads;
   s.new_task_queue = [http_threads] { return new httplib::ThreadPool(http_threads); };
-  s.set_payload_max_length(opt_.max_request_bytes);
+  s.set_payload_max_length(std::max(opt_.max_request_bytes, opt_.max_key_bytes));
   s.set_read_timeout(opt_.read_timeout_s, 0);
   s.set_write_timeout(opt_.read_timeout_s, 0);
   s.set_keep_alive_max_count(100);
+
+  // Only the two upload routes stream their bodies; httplib would buffer any other route's body
+  // whole before the handler runs, so those are refused from the headers (chunked included).
+  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (is_streamed_route(req)) return httplib::Server::HandlerResponse::Unhandled;
+    std::uint64_t declared = 0;
+    try {
+      if (req.has_header("Content-Length")) declared = std::stoull(req.get_header_value("Content-Length"));
+    } catch (const std::exception&) {
+      return httplib::Server::HandlerResponse::Unhandled;  // httplib answers 400
+    }
+    if (!is_chunked(req) && declared <= opt_.max_body_bytes) return httplib::Server::HandlerResponse::Unhandled;
+    json_error(res, 413, "payload_too_large",
+               req.method + " " + req.path + " takes at most " + std::to_string(opt_.max_body_bytes) +
+                   " bytes of body (and no chunked body)");
+    res.set_header("Connection", "close");
+    return httplib::Server::HandlerResponse::Handled;
+  });
 
   // Every error httplib produces itself (no route, 413, malformed HTTP) also gets a JSON body.
   s.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
@@ -249,53 +317,71 @@ void Server::install_routes() {
     json_error(res, 500, "internal_error", "unexpected server error");
   });
 
-  auto client_of = [this](const httplib::Request& req) -> std::string {
-    if (!opt_.require_auth) return "anonymous";
-    auto client = opt_.tokens.client_for_header(req.get_header_value("Authorization"));
-    if (!client) throw HttpError(401, "unauthorized", "missing or unknown API token (Authorization: Bearer <token>)");
-    return *client;
-  };
-
   s.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
     guarded(res, [&] {
       json_reply(res, 200, {{"status", "ok"},
                             {"queued", store_.count_queued()},
                             {"workers", opt_.workers},
-                            {"max_request_bytes", opt_.max_request_bytes}});
+                            {"max_request_bytes", opt_.max_request_bytes},
+                            {"max_key_bytes", opt_.max_key_bytes},
+                            {"max_cells_per_job", opt_.max_cells_per_job}});
     });
   });
 
-  s.Get("/v1/model", [this, client_of](const httplib::Request& req, httplib::Response& res) {
+  s.Get("/v1/model", [this](const httplib::Request& req, httplib::Response& res) {
     guarded(res, [&] {
-      client_of(req);
+      client_of(req.get_header_value("Authorization"));
       json_reply(res, 200, runner_.model_card());
     });
   });
+  install_key_routes();
+  install_job_routes();
+}
 
-  s.Post("/v1/keys", [this, client_of](const httplib::Request& req, httplib::Response& res) {
-    guarded(res, [&] {
-      auto owner = client_of(req);
+// Keys are read into memory (they are parsed whole), but only after the token is checked and the
+// declared length is within --max-key-mb; a chunked body is cut at the limit.
+void Server::install_key_routes() {
+  auto& s = *http_;
+  s.Post("/v1/keys", [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+    guarded_streamed(req, res, reader, opt_.max_body_bytes, [&](Body& body) {
+      auto owner = client_of(req.get_header_value("Authorization"));
+      body = Body::kUnread;
+      const auto declared = check_declared_length(req, opt_.max_key_bytes, "--max-key-mb");
+      std::string bytes;
+      bytes.reserve(static_cast<std::size_t>(declared));
+      body = Body::kReading;
+      receive_body(req, reader, opt_.max_key_bytes, "--max-key-mb", declared,
+                   [&](const char* d, std::size_t n) { bytes.append(d, n); });
+      body = Body::kRead;
       // Refuse secret keys by their envelope before anything else looks at them.
-      auto view = wire::parse(req.body, "key upload");
+      auto view = wire::parse(bytes, "key upload");
       if (view.kind == wire::Kind::kSecretKey)
         throw HttpError(400, "secret_key_refused",
                         "this is a secret key: it must never leave the key holder; upload eval.key instead");
       if (view.kind != wire::Kind::kEvalKeys)
         throw HttpError(400, "invalid_format",
                         std::string("key upload holds ") + wire::to_string(view.kind) + ", expected eval-keys");
-      KeyInfo info = runner_.inspect_keys(req.body);
-      auto r = store_.put_key(owner, info, req.body);
+      KeyInfo info = runner_.inspect_keys(bytes);
+      JobStore::PutKeyResult r;
+      {
+        std::lock_guard lock(submit_mu_);
+        if (!store_.find_key(owner, info.key_id) && store_.count_keys(owner) >= opt_.max_keys_per_client)
+          throw HttpError(429, "too_many_keys",
+                          "client has " + std::to_string(opt_.max_keys_per_client) +
+                              " registered keys (the limit); DELETE /v1/keys/{id} one first");
+        r = store_.put_key(owner, info, bytes);
+      }
       json_reply(res, r == JobStore::PutKeyResult::kCreated ? 201 : 200,
                  {{"key_id", info.key_id},
                   {"params_id", std::to_string(info.params_id)},
-                  {"bytes", req.body.size()},
+                  {"bytes", bytes.size()},
                   {"created", r == JobStore::PutKeyResult::kCreated}});
     });
   });
 
-  s.Get(std::string("/v1/keys/") + kIdPattern, [this, client_of](const httplib::Request& req, httplib::Response& res) {
+  s.Get(std::string("/v1/keys/") + kIdPattern, [this](const httplib::Request& req, httplib::Response& res) {
     guarded(res, [&] {
-      auto owner = client_of(req);
+      auto owner = client_of(req.get_header_value("Authorization"));
       auto key = store_.find_key(owner, req.matches[1]);
       if (!key) throw HttpError(404, "key_not_found", "no key '" + std::string(req.matches[1]) + "'");
       json_reply(res, 200,
@@ -305,73 +391,99 @@ void Server::install_routes() {
                   {"created", key->created}});
     });
   });
+}
 
-  // Jobs stream their body to a file in the payload directory: the size limit is enforced from
-  // Content-Length before anything is read and again while reading (chunked bodies), the file is
-  // validated blob by blob, then renamed into place as the job's request. Memory does not grow
-  // with the request; a failed or truncated upload leaves no job and no file.
-  s.Post("/v1/jobs", [this, client_of](const httplib::Request& req, httplib::Response& res,
-                                       const httplib::ContentReader& content_reader) {
-    enum class Body { kUnread, kReading, kRead } body = Body::kUnread;
-    guarded(res, [&] {
-      try {
-        auto owner = client_of(req);
-        auto check_limits = [&] {
-          if (store_.count_queued(owner) >= opt_.max_queued_per_client)
-            throw HttpError(429, "too_many_jobs",
-                            "client has " + std::to_string(opt_.max_queued_per_client) +
-                                " unfinished jobs (the limit); retry when one finishes");
-          if (store_.count_queued() >= opt_.max_queued_jobs)
-            throw HttpError(503, "queue_full", "the job queue is full; retry later");
-        };
-        check_limits();  // cheap, before the upload and the (expensive) validation
-        Timer t;
-        const auto declared = check_declared_length(req, opt_.max_request_bytes);
-        UploadFile upload(store_.new_upload_path());
-        body = Body::kReading;
-        receive_body(req, content_reader, upload, opt_.max_request_bytes, declared);
-        body = Body::kRead;
-        double receive_s = t.seconds();
-        t.reset();
-        auto file = wire::ContainerFile::open(upload.path(), "request body");
-        if (file.kind() != wire::Kind::kRequest)
-          throw HttpError(400, "invalid_format",
-                          std::string("request body holds ") + wire::to_string(file.kind()) + ", expected request");
-        auto key = store_.find_key(owner, file.header().key_id);
-        if (!key)
-          throw HttpError(404, "key_not_found",
-                          "no registered key '" + file.header().key_id + "' for this client; POST /v1/keys first");
-        RequestInfo info = runner_.inspect_request(file, key->info);
-        double validate_s = t.seconds();
-        const std::uint64_t bytes = file.file_size();
-        std::string id;
-        {
-          std::lock_guard lock(submit_mu_);
-          check_limits();
-          id = store_.create_job_from_file(owner, info, upload.path());
-          upload.release();
-        }
-        cv_.notify_one();
-        res.set_header("Location", "/v1/jobs/" + id);
-        json_reply(res, 202,
-                   {{"job_id", id},
-                    {"status", "pending"},
-                    {"cells", info.cells},
-                    {"request_bytes", bytes},
-                    {"request_bytes_per_cell", info.cells ? double(bytes) / info.cells : 0.0},
-                    {"receive_seconds", receive_s},
-                    {"validate_seconds", validate_s}});
-      } catch (...) {
-        if (body == Body::kUnread) discard_body(req, content_reader, res);
-        if (body == Body::kReading) res.set_header("Connection", "close");  // the stream is mid-body
-        throw;
+void Server::check_job_quota(const std::string& owner, std::uint64_t cells) {
+  if (store_.count_queued(owner) >= opt_.max_queued_per_client)
+    throw HttpError(429, "too_many_jobs",
+                    "client has " + std::to_string(opt_.max_queued_per_client) +
+                        " unfinished jobs (the limit); retry when one finishes");
+  if (cells > 0 && store_.queued_cells(owner) + cells > opt_.max_queued_cells_per_client)
+    throw HttpError(429, "quota_exceeded",
+                    "client's unfinished jobs would hold more than " + std::to_string(opt_.max_queued_cells_per_client) +
+                        " cells (the limit); retry when one finishes");
+  if (store_.count_queued() >= opt_.max_queued_jobs)
+    throw HttpError(503, "queue_full", "the job queue is full; retry later");
+}
+
+RequestInfo Server::check_request_header(const wire::ContainerHeader& h, const KeyInfo& key) const {
+  if (h.params_id != key.params_id)
+    throw HttpError(400, "invalid_format",
+                    "request: parameter id " + std::to_string(h.params_id) + " does not match the key's " +
+                        std::to_string(key.params_id));
+  if (h.cells == 0) throw HttpError(400, "invalid_format", "request: holds no cells");
+  if (h.cells > opt_.max_cells_per_job)
+    throw HttpError(413, "too_many_cells",
+                    "request holds " + std::to_string(h.cells) + " cells; this server takes at most " +
+                        std::to_string(opt_.max_cells_per_job) + " per job (split it)");
+  if (slots_per_batch_ > 0) {
+    const std::size_t batches = (h.cells + slots_per_batch_ - 1) / slots_per_batch_;
+    if (batches > opt_.max_batches_per_job)
+      throw HttpError(413, "too_many_batches",
+                      "request needs " + std::to_string(batches) + " batches of " + std::to_string(slots_per_batch_) +
+                          " cells; this server runs at most " + std::to_string(opt_.max_batches_per_job) + " per job");
+  }
+  return {h.key_id, h.params_id, h.model_id, h.cells};
+}
+
+// Jobs stream their body to a file in the payload directory: the size limit is enforced from
+// Content-Length before anything is read and again while reading (chunked bodies); the envelope,
+// key, parameters and cell caps are checked from the header, and the job is committed as
+// 'validating'. The full check (every ciphertext loaded, rows full-width) runs on the validation
+// threads, so a slow check never holds an HTTP thread. A failed or truncated upload leaves no job
+// and no file.
+void Server::install_job_routes() {
+  auto& s = *http_;
+  s.Post("/v1/jobs", [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+    guarded_streamed(req, res, reader, opt_.max_body_bytes, [&](Body& body) {
+      auto owner = client_of(req.get_header_value("Authorization"));
+      body = Body::kUnread;
+      check_job_quota(owner, 0);  // cheap, before the upload
+      Timer t;
+      const auto declared = check_declared_length(req, opt_.max_request_bytes, "--max-request-mb");
+      UploadFile upload(store_.new_upload_path());
+      body = Body::kReading;
+      receive_body(req, reader, opt_.max_request_bytes, "--max-request-mb", declared,
+                   [&](const char* d, std::size_t n) { upload.append(d, n); });
+      upload.close();
+      body = Body::kRead;
+      const double receive_s = t.seconds();
+      auto file = wire::ContainerFile::open(upload.path(), "request body");
+      if (file.kind() != wire::Kind::kRequest)
+        throw HttpError(400, "invalid_format",
+                        std::string("request body holds ") + wire::to_string(file.kind()) + ", expected request");
+      auto key = store_.find_key(owner, file.header().key_id);
+      if (!key)
+        throw HttpError(404, "key_not_found",
+                        "no registered key '" + file.header().key_id + "' for this client; POST /v1/keys first");
+      RequestInfo info = check_request_header(file.header(), key->info);
+      const std::uint64_t bytes = file.file_size();
+      std::string id;
+      {
+        std::lock_guard lock(submit_mu_);
+        check_job_quota(owner, info.cells);
+        id = store_.create_job_from_file(owner, info, upload.path(), JobState::kValidating);
+        upload.release();
       }
+      {
+        std::lock_guard lock(mu_);
+        to_validate_.push_back(id);
+      }
+      validate_cv_.notify_one();
+      res.set_header("Location", "/v1/jobs/" + id);
+      json_reply(res, 202,
+                 {{"job_id", id},
+                  {"status", "validating"},
+                  {"cells", info.cells},
+                  {"request_bytes", bytes},
+                  {"request_bytes_per_cell", double(bytes) / info.cells},
+                  {"receive_seconds", receive_s}});
     });
   });
 
-  s.Get(std::string("/v1/jobs/") + kIdPattern, [this, client_of](const httplib::Request& req, httplib::Response& res) {
+  s.Get(std::string("/v1/jobs/") + kIdPattern, [this](const httplib::Request& req, httplib::Response& res) {
     guarded(res, [&] {
-      auto owner = client_of(req);
+      auto owner = client_of(req.get_header_value("Authorization"));
       auto job = store_.find_job(owner, req.matches[1]);
       if (!job) throw HttpError(404, "job_not_found", "no job '" + std::string(req.matches[1]) + "'");
       auto j = job->to_json();
@@ -386,21 +498,56 @@ void Server::install_routes() {
     });
   });
 
-  s.Get(std::string("/v1/jobs/") + kIdPattern + "/result",
-        [this, client_of](const httplib::Request& req, httplib::Response& res) {
-          guarded(res, [&] {
-            auto owner = client_of(req);
-            auto job = store_.find_job(owner, req.matches[1]);
-            if (!job) throw HttpError(404, "job_not_found", "no job '" + std::string(req.matches[1]) + "'");
-            if (job->state == JobState::kFailed)
-              throw HttpError(409, "job_failed", "job " + job->id + " failed: " + job->error);
-            if (job->state != JobState::kDone)
-              throw HttpError(409, "job_not_finished",
-                              "job " + job->id + " is " + to_string(job->state) + "; poll GET /v1/jobs/" + job->id);
-            res.status = 200;
-            res.set_content(store_.read_result(job->id), "application/octet-stream");
-          });
-        });
+  s.Get(std::string("/v1/jobs/") + kIdPattern + "/result", [this](const httplib::Request& req, httplib::Response& res) {
+    guarded(res, [&] {
+      auto owner = client_of(req.get_header_value("Authorization"));
+      auto job = store_.find_job(owner, req.matches[1]);
+      if (!job) throw HttpError(404, "job_not_found", "no job '" + std::string(req.matches[1]) + "'");
+      if (job->state == JobState::kFailed && (job->error_code == "invalid_request" || job->error_code == "refused_input"))
+        throw HttpError(422, job->error_code, "job " + job->id + " was refused: " + job->error);
+      if (job->state == JobState::kFailed) throw HttpError(409, "job_failed", "job " + job->id + " failed: " + job->error);
+      if (job->state != JobState::kDone)
+        throw HttpError(409, "job_not_finished",
+                        "job " + job->id + " is " + to_string(job->state) + "; poll GET /v1/jobs/" + job->id);
+      res.status = 200;
+      res.set_content(store_.read_result(job->id), "application/octet-stream");
+    });
+  });
+}
+
+void Server::validator_loop() {
+  while (!stopping_) {
+    std::string id;
+    {
+      std::unique_lock lock(mu_);
+      validate_cv_.wait_for(lock, std::chrono::milliseconds(500),
+                            [this] { return stopping_.load() || !to_validate_.empty(); });
+      if (stopping_ || to_validate_.empty()) continue;
+      id = std::move(to_validate_.front());
+      to_validate_.pop_front();
+    }
+    validate_job(id);
+  }
+}
+
+// The full check of a stored request; the job becomes pending or fails with a code (422 on
+// GET .../result). A server stopped mid-check leaves it validating: the next start checks it again.
+void Server::validate_job(const std::string& id) {
+  try {
+    auto job = store_.get_job(id);
+    if (!job || job->state != JobState::kValidating) return;
+    try {
+      auto key = store_.find_key(job->owner, job->key_id);
+      if (!key) throw FormatError("request: key '" + job->key_id + "' is no longer registered");
+      auto file = wire::ContainerFile::open(store_.request_path(id), "stored request");
+      RequestInfo info = runner_.inspect_request(file, key->info);
+      if (store_.mark_validated(id, info)) cv_.notify_one();
+    } catch (const std::exception& e) {
+      store_.reject_job(id, failure_code(e), e.what());
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "leukocrypt serve: cannot validate job " << id << ": " << e.what() << std::endl;
+  }
 }
 
 void Server::worker_loop() {
@@ -464,8 +611,10 @@ int Server::bind() {
   }
   recovered_ = static_cast<std::size_t>(store_.requeue_running());
   store_.remove_partial_uploads();  // uploads a killed process was still receiving
+  for (auto& id : store_.job_ids(JobState::kValidating)) to_validate_.push_back(std::move(id));
   started_ = true;
   for (std::size_t i = 0; i < opt_.workers; ++i) workers_.emplace_back([this] { worker_loop(); });
+  for (std::size_t i = 0; i < opt_.validators; ++i) validators_.emplace_back([this] { validator_loop(); });
   return port_;
 }
 
@@ -482,11 +631,14 @@ int Server::start() {
 void Server::stop() {
   stopping_ = true;
   cv_.notify_all();
+  validate_cv_.notify_all();
   if (http_) http_->stop();
   if (serve_thread_.joinable()) serve_thread_.join();
-  for (auto& w : workers_)
-    if (w.joinable()) w.join();
-  workers_.clear();
+  for (auto* threads : {&workers_, &validators_}) {
+    for (auto& w : *threads)
+      if (w.joinable()) w.join();
+    threads->clear();
+  }
 }
 
 }  // namespace leukocrypt::service

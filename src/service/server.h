@@ -5,7 +5,7 @@
 //   GET  /v1/model                model card
 //   POST /v1/keys                 body: eval-keys container        -> 201/200 {key_id, ...}
 //   GET  /v1/keys/{id}            registered key metadata
-//   POST /v1/jobs                 body: request container          -> 202 {job_id, ...}
+//   POST /v1/jobs                 body: request container          -> 202 {job_id, status: validating}
 //   GET  /v1/jobs/{id}            status, timings, progress
 //   GET  /v1/jobs/{id}/result     result container (409 until done)
 #pragma once
@@ -13,6 +13,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,10 +35,17 @@ namespace leukocrypt::service {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;                                           // 0 = any free port (see Server::port())
-  std::size_t max_request_bytes = std::size_t(4) << 30;      // 413 above this
-  std::size_t max_queued_jobs = 64;                          // pending+running, all clients: 503 above
-  std::size_t max_queued_per_client = 16;                    // pending+running, one client: 429 above
+  std::size_t max_request_bytes = std::size_t(4) << 30;      // POST /v1/jobs: 413 above
+  std::size_t max_key_bytes = std::size_t(1) << 30;          // POST /v1/keys: 413 above
+  std::size_t max_body_bytes = std::size_t(64) << 10;        // every other route: 413 above
+  std::size_t max_cells_per_job = 16384;                     // 413 above
+  std::size_t max_batches_per_job = 2;                       // 413 above (batches of the card's slots_per_batch)
+  std::size_t max_queued_jobs = 64;                          // unfinished, all clients: 503 above
+  std::size_t max_queued_per_client = 16;                    // unfinished, one client: 429 above
+  std::uint64_t max_queued_cells_per_client = 65536;         // cells of unfinished jobs, one client: 429 above
+  std::size_t max_keys_per_client = 16;                      // registered keys, one client: 429 above
   std::size_t workers = 1;                                   // jobs run concurrently
+  std::size_t validators = 1;                                // uploads fully checked concurrently
   std::size_t http_threads = 8;                              // connections served concurrently
   int read_timeout_s = 60;                                   // per socket read while receiving a body
   bool require_auth = true;                                  // false: every caller is client "anonymous"
@@ -66,7 +75,16 @@ class Server {
 
  private:
   void install_routes();
+  void install_key_routes();
+  void install_job_routes();
   void worker_loop();
+  void validator_loop();
+  void validate_job(const std::string& id);
+  // 429/503 when `owner` may not queue a job of `cells` more cells.
+  void check_job_quota(const std::string& owner, std::uint64_t cells);
+  // Cheap checks of a received request's header against the owner's key (full check: validate_job).
+  RequestInfo check_request_header(const wire::ContainerHeader& h, const KeyInfo& key) const;
+  std::string client_of(const std::string& authorization) const;
 
   ServerOptions opt_;
   JobStore& store_;
@@ -74,11 +92,15 @@ class Server {
   std::unique_ptr<httplib::Server> http_;
   std::thread serve_thread_;
   std::vector<std::thread> workers_;
+  std::vector<std::thread> validators_;
+  std::deque<std::string> to_validate_;  // job ids, under mu_
+  std::condition_variable validate_cv_;
+  std::size_t slots_per_batch_ = 0;      // from the model card (0: no batch cap)
   std::mutex mu_;
   std::condition_variable cv_;
   std::atomic<bool> stopping_{false};
   std::map<std::string, double> progress_;  // running job id -> fraction, under mu_
-  std::mutex submit_mu_;                    // serialises the queue-limit check with the insert
+  std::mutex submit_mu_;                    // serialises quota checks with the inserts they guard
   int port_ = 0;
   std::size_t recovered_ = 0;
   bool started_ = false;

@@ -15,6 +15,8 @@
 #include "client/key_files.h"
 #include "client/keyholder.h"
 #include "client/service_client.h"
+#include "he/bfv/context.h"
+#include "he/bfv/serialization.h"
 #include "service/wire/he_layout.h"
 #include "common/paths.h"
 #include "nn/backend.h"
@@ -321,6 +323,22 @@ TEST(ClientE2E, KillMinus9WhileRunningThenRestartLosesNothing) {
   EXPECT_GE(retried, 1);
 }
 
+// The request with every ciphertext's c0 rows set to zero (c1 kept), saved unseeded.
+std::string zero_c0_rows(const std::string& request, const nlohmann::json& card) {
+  auto settings = wire::settings_from_json(card, "card");
+  std::vector<bfv::ContextPtr> contexts;
+  for (const auto& p : settings.params()) contexts.push_back(bfv::Context::create(p));
+  auto c = wire::parse(request, "request");
+  wire::Container out;
+  static_cast<wire::ContainerHeader&>(out) = c;
+  for (std::size_t i = 0; i < c.blobs.size(); ++i) {
+    auto ct = bfv::load_ciphertext(*contexts[i % contexts.size()], c.blobs[i]);
+    std::fill(ct.poly(0), ct.poly(0) + ct.level() * ct.n(), 0);
+    out.blobs.push_back(bfv::save(ct));
+  }
+  return wire::serialize(out);
+}
+
 TEST(ClientE2E, BadInputGetsJsonErrorsAndServerKeepsServing) {
   auto& w = world();
   ServerProcess server({kCli, "serve", "--model", w.model.string(), "--params", w.params.string(), "--db",
@@ -350,12 +368,31 @@ TEST(ClientE2E, BadInputGetsJsonErrorsAndServerKeepsServing) {
   const char* bin = "application/octet-stream";
   expect_error(http.Post("/v1/jobs", alice_h, good.substr(0, good.size() / 2), bin), 400, "invalid_format");
   expect_error(http.Post("/v1/jobs", alice_h, std::string(5000, '\x42'), bin), 400, "invalid_format");
-  // A coefficient out of range inside a ciphertext: caught by the HE loader before queueing.
+  // Accepted for the full check (202, validating), then failed before it is queued: 422 from
+  // GET .../result with the job's error code; nothing runs.
+  auto expect_refused = [&](const httplib::Result& r, const std::string& code) {
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 202) << r->body;
+    std::string id = nlohmann::json::parse(r->body)["job_id"];
+    nlohmann::json st;
+    for (int i = 0; i < 600; ++i) {  // <= 60 s
+      st = alice.sc->status(id);
+      if (st["status"] == "failed" || st["status"] == "done") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_EQ(st["status"], "failed") << st.dump();
+    EXPECT_EQ(st.value("error_code", ""), code) << st.dump();
+    expect_error(http.Get(("/v1/jobs/" + id + "/result").c_str(), alice_h), 422, code);
+  };
+  // A coefficient out of range inside a ciphertext: caught by the HE loader.
   auto bad = good;
   auto view = wire::parse(bad, "t");
   std::size_t off = static_cast<std::size_t>(view.blobs[0].data() - bad.data()) + view.blobs[0].size() / 2;
   std::fill(bad.begin() + off, bad.begin() + off + 16, '\xff');
-  expect_error(http.Post("/v1/jobs", alice_h, bad, bin), 400, "invalid_format");
+  expect_refused(http.Post("/v1/jobs", alice_h, bad, bin), "invalid_request");
+  // Ciphertexts whose c0 rows are all zero (a few bytes each on the wire, a full batch of work):
+  // well-formed, but not fresh encryptions.
+  expect_refused(http.Post("/v1/jobs", alice_h, zero_c0_rows(good, alice.card), bin), "refused_input");
   // Bob has no key with Alice's key id (wrong key id for him).
   expect_error(http.Post("/v1/jobs", bob_h, good, bin), 404, "key_not_found");
   // Keys for other parameters are refused at registration.

@@ -1,8 +1,9 @@
 // A JobRunner for testing the service core without the encrypted model: keys are eval-keys
 // containers with params id kParams and one blob; a request carries one 8-byte blob per cell
 // (a little-endian integer); the result holds each integer doubled. Validation mirrors the real
-// runner's duties (kind, key id, params id, model id, sizes), so the server's error paths are
-// exercised the same way.
+// runner's duties (kind, key id, params id, model id, sizes; a zero value stands for a ciphertext
+// row that is not full-width: RefusedInput), so the server's error paths are exercised the same
+// way. The card has slots_per_batch = kSlots.
 #pragma once
 
 #include <atomic>
@@ -18,6 +19,7 @@ namespace leukocrypt::service::testing {
 
 inline constexpr std::uint64_t kParams = 42;
 inline constexpr const char* kModel = "fake-model";
+inline constexpr std::size_t kSlots = 1024;
 
 inline std::string make_keys(const std::string& key_id, std::uint64_t params = kParams) {
   wire::Container c;
@@ -58,10 +60,11 @@ inline std::vector<std::uint64_t> read_result(const std::string& bytes) {
 class FakeRunner : public JobRunner {
  public:
   std::atomic<int> delay_ms{0};
+  std::atomic<int> validate_delay_ms{0};
   std::atomic<int> runs{0};
 
   nlohmann::json model_card() const override {
-    return {{"model_id", kModel}, {"params_id", std::to_string(kParams)}, {"classes", {"all", "hem"}}};
+    return {{"model_id", kModel}, {"params_id", std::to_string(kParams)}, {"classes", {"all", "hem"}}, {"slots_per_batch", kSlots}};
   }
   KeyInfo inspect_keys(std::string_view bytes) const override {
     auto v = wire::parse_as(bytes, wire::Kind::kEvalKeys, "key upload");
@@ -80,6 +83,9 @@ class FakeRunner : public JobRunner {
     require<FormatError>(v.cells >= 1 && f.blob_count() == v.cells, "request: blob count != cells");
     for (std::size_t i = 0; i < f.blob_count(); ++i)
       require<FormatError>(f.blob_size(i) == 8, "request: ciphertext size");
+    for (std::size_t i = 0; i < f.blob_count(); ++i)
+      if (f.read_blob(i) == std::string(8, '\0')) throw RefusedInput("request: ciphertext " + std::to_string(i) + " is all zero");
+    std::this_thread::sleep_for(std::chrono::milliseconds(validate_delay_ms.load()));
     return {v.key_id, v.params_id, v.model_id, v.cells};
   }
   RunOutput run(std::string_view, const wire::ContainerFile& f,

@@ -14,132 +14,12 @@
 #include <thread>
 
 #include "common/paths.h"
-#include "fake_runner.h"
-#include "test_dir.h"
+#include "server_fixture.h"
 
 namespace leukocrypt::service {
 namespace {
 
-using testing::FakeRunner;
-using testing::make_keys;
-using testing::make_request;
-
-constexpr const char* kAlice = "alice-token-0123456789";
-constexpr const char* kBob = "bob-token-0123456789abc";
-
-ServerOptions options() {
-  ServerOptions o;
-  o.port = 0;
-  o.max_request_bytes = 1 << 20;
-  o.tokens.add("alice", kAlice);
-  o.tokens.add("bob", kBob);
-  for (int i = 0; i < 8; ++i) o.tokens.add(std::string("c").append(std::to_string(i)), "client-token-" + std::to_string(i) + "-abcdefgh");
-  return o;
-}
-
-httplib::Headers auth(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
-
-httplib::Client client(int port) {
-  httplib::Client c("127.0.0.1", port);
-  c.set_connection_timeout(5);
-  c.set_read_timeout(10);
-  c.set_write_timeout(10);
-  return c;
-}
-
-nlohmann::json body_json(const httplib::Result& r) {
-  EXPECT_TRUE(r);
-  if (!r) return {};
-  EXPECT_EQ(r->get_header_value("Content-Type"), "application/json") << r->body;
-  return nlohmann::json::parse(r->body, nullptr, false);
-}
-
-// Expects a JSON error with the given status.
-void expect_error(const httplib::Result& r, int status, const std::string& code = "") {
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, status) << r->body;
-  auto j = body_json(r);
-  ASSERT_TRUE(j.contains("error")) << r->body;
-  EXPECT_EQ(j["error"]["status"], status);
-  if (!code.empty()) {
-    EXPECT_EQ(j["error"]["code"], code) << r->body;
-  }
-}
-
-// Polls a job until it is done or failed (bounded: 30 s).
-nlohmann::json wait_job(httplib::Client& c, const std::string& token, const std::string& id) {
-  for (int i = 0; i < 3000; ++i) {
-    auto r = c.Get(("/v1/jobs/" + id).c_str(), auth(token));
-    if (!r || r->status != 200) return {};
-    auto j = nlohmann::json::parse(r->body);
-    if (j["status"] == "done" || j["status"] == "failed") return j;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ADD_FAILURE() << "job " << id << " did not finish in 30 s";
-  return {};
-}
-
-std::string submit(httplib::Client& c, const std::string& token, const std::string& body) {
-  auto r = c.Post("/v1/jobs", auth(token), body, "application/octet-stream");
-  EXPECT_TRUE(r);
-  if (!r) return {};
-  EXPECT_EQ(r->status, 202) << r->body;
-  if (r->status != 202) return {};
-  return nlohmann::json::parse(r->body)["job_id"];
-}
-
-// Posts `body` to /v1/jobs in 64 KiB pieces: with Content-Length (sized) or chunked.
-httplib::Result post_streamed(httplib::Client& c, const std::string& token, const std::string& body, bool sized) {
-  c.set_bearer_token_auth(token.c_str());
-  constexpr std::size_t kPiece = 64 << 10;
-  if (sized)
-    return c.Post("/v1/jobs", body.size(),
-                  [&](std::size_t off, std::size_t len, httplib::DataSink& sink) {
-                    return sink.write(body.data() + off, std::min(len, kPiece));
-                  },
-                  "application/octet-stream");
-  return c.Post("/v1/jobs",
-                [&, off = std::size_t(0)](std::size_t, httplib::DataSink& sink) mutable {
-                  if (off >= body.size()) {
-                    sink.done();
-                    return true;
-                  }
-                  const std::size_t n = std::min(kPiece, body.size() - off);
-                  off += n;
-                  return sink.write(body.data() + off - n, n);
-                },
-                "application/octet-stream");
-}
-
-// Polls cond every 10 ms for up to 10 s (no timing assumption beyond "eventually").
-template <class F>
-bool eventually(F&& cond) {
-  for (int i = 0; i < 1000; ++i) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return cond();
-}
-
-struct ServiceServer : ::testing::Test {
-  static void SetUpTestSuite() { std::signal(SIGPIPE, SIG_IGN); }
-  leukocrypt::testing::TempDir dir;
-  FakeRunner runner;
-  std::unique_ptr<JobStore> store = std::make_unique<JobStore>(dir / "jobs.db");
-  std::unique_ptr<Server> server;
-  int port = 0;
-
-  void start(ServerOptions o = options()) {
-    server = std::make_unique<Server>(std::move(o), *store, runner);
-    port = server->start();
-  }
-  void healthy() {
-    auto c = client(port);
-    auto r = c.Get("/healthz");
-    ASSERT_TRUE(r);
-    EXPECT_EQ(r->status, 200);
-  }
-};
+using namespace testing;
 
 TEST_F(ServiceServer, RoundTrip) {
   start();
@@ -262,13 +142,13 @@ TEST_F(ServiceServer, EightConcurrentClients) {
       auto c = client(port);
       auto r = c.Post("/v1/keys", auth(token), make_keys("k"), "application/octet-stream");
       if (!r || r->status != 201) return;
-      std::vector<std::uint64_t> values{std::uint64_t(i), std::uint64_t(100 + i)};
+      std::vector<std::uint64_t> values{std::uint64_t(i + 1), std::uint64_t(100 + i)};  // 0 is refused
       auto id = submit(c, token, make_request("k", values));
       if (id.empty()) return;
       auto j = wait_job(c, token, id);
       auto res = c.Get(("/v1/jobs/" + id + "/result").c_str(), auth(token));
       if (!res || res->status != 200) return;
-      ok[i] = testing::read_result(res->body) == std::vector<std::uint64_t>{2u * i, 2u * (100 + i)};
+      ok[i] = testing::read_result(res->body) == std::vector<std::uint64_t>{2u * (i + 1), 2u * (100 + i)};
     });
   }
   for (auto& t : threads) t.join();
@@ -304,6 +184,8 @@ TEST_F(ServiceServer, StopWhileRunningThenRestartCompletes) {
 TEST_F(ServiceServer, StreamedUploadsLargerThanOneChunk) {
   auto o = options();
   o.max_request_bytes = 16 << 20;
+  o.max_cells_per_job = o.max_queued_cells_per_client = 1 << 20;
+  o.max_batches_per_job = 1000;
   start(std::move(o));
   auto c = client(port);
   ASSERT_EQ(c.Post("/v1/keys", auth(kAlice), make_keys("ka"), "application/octet-stream")->status, 201);
