@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -153,18 +154,20 @@ nlohmann::json JobRecord::to_json() const {
   return j;
 }
 
-JobStore::JobStore(const std::filesystem::path& db_path) : db_path_(db_path) {
+JobStore::JobStore(const std::filesystem::path& db_path, Access access) : db_path_(db_path) {
   blob_dir_ = db_path;
   blob_dir_ += ".blobs";
   std::error_code ec;
   if (db_path.has_parent_path()) std::filesystem::create_directories(db_path.parent_path(), ec);
   std::filesystem::create_directories(blob_dir_, ec);
   if (ec) throw IoError("job store: cannot create '" + blob_dir_.string() + "': " + ec.message());
+  if (access == Access::kExclusive) lock_exclusively();
   if (sqlite3_open_v2(db_path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
     db_ = nullptr;
+    if (lock_fd_ >= 0) ::close(lock_fd_);
     throw IoError("job store: cannot open '" + db_path.string() + "': " + msg);
   }
   sqlite3_busy_timeout(db_, 5000);
@@ -194,7 +197,36 @@ void JobStore::add_column_if_missing(const char* table, const char* column, cons
   exec((std::string("ALTER TABLE ") + table + " ADD COLUMN " + column + " " + decl).c_str());
 }
 
-JobStore::~JobStore() { sqlite3_close(db_); }
+JobStore::~JobStore() {
+  sqlite3_close(db_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
+
+// An flock, not SQLite's own locking: SQLite lets many processes share a database (which is what
+// makes two servers on one --db silently run the same queue); the kernel drops the flock when the
+// process dies, so a kill -9 never leaves a stale lock. The holder's pid is written for the message.
+void JobStore::lock_exclusively() {
+  auto path = db_path_;
+  path += ".lock";
+  lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd_ < 0) throw IoError("job store: cannot open '" + path.string() + "': " + std::strerror(errno));
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    char pid[32] = {};
+    ssize_t n = ::pread(lock_fd_, pid, sizeof pid - 1, 0);
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    if (err == EWOULDBLOCK)
+      throw IoError("job store '" + db_path_.string() + "' is in use by another process (pid " +
+                    (n > 0 ? std::string(pid, static_cast<std::size_t>(n)) : std::string("unknown")) +
+                    "): a second server on the same database is refused; stop it or use another --db");
+    throw IoError("job store: cannot lock '" + path.string() + "': " + std::strerror(err));
+  }
+  const std::string pid = std::to_string(::getpid());
+  if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, pid.data(), pid.size(), 0) != ssize_t(pid.size())) {
+    // The lock holds without the pid; only the message would lack it.
+  }
+}
 
 void JobStore::exec(const char* sql) {
   char* err = nullptr;
@@ -378,22 +410,26 @@ std::optional<JobRecord> JobStore::get_job(const std::string& id) {
 
 std::optional<JobRecord> JobStore::claim_next() {
   std::lock_guard lock(mu_);
-  std::string id;
-  {
-    Stmt st(db_, "SELECT id FROM jobs WHERE state='pending' ORDER BY seq LIMIT 1");
-    if (!st.step()) return std::nullopt;
-    id = st.text(0);
+  // Another process on the same database (kShared) may claim the job between the SELECT and the
+  // UPDATE: the UPDATE is conditional and its affected rows say who won; the loser takes the next.
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    std::string id;
+    {
+      Stmt st(db_, "SELECT id FROM jobs WHERE state='pending' ORDER BY seq LIMIT 1");
+      if (!st.step()) return std::nullopt;
+      id = st.text(0);
+    }
+    {
+      Stmt st(db_, "UPDATE jobs SET state='running', started=?, attempts=attempts+1 WHERE id=? AND state='pending'");
+      st.bind(1, now_seconds()).bind(2, id);
+      st.step();
+    }
+    if (sqlite3_changes(db_) != 1) continue;
+    Stmt st(db_, (std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id=?").c_str());
+    st.bind(1, id);
+    if (st.step()) return read_job(st);
   }
-  {
-    // Single connection under mu_, so select-then-update is atomic with respect to other callers.
-    Stmt st(db_, "UPDATE jobs SET state='running', started=?, attempts=attempts+1 WHERE id=? AND state='pending'");
-    st.bind(1, now_seconds()).bind(2, id);
-    st.step();
-  }
-  Stmt st(db_, (std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id=?").c_str());
-  st.bind(1, id);
-  if (!st.step()) return std::nullopt;
-  return read_job(st);
+  return std::nullopt;  // lost every race: the caller polls again
 }
 
 void JobStore::finish_job(const std::string& id, std::string_view result, const nlohmann::json& timings,

@@ -53,8 +53,12 @@ struct StoredKey {
 
 class JobStore {
  public:
+  // kExclusive: one process at a time (an flock on `<db>.lock`, held while the store is open); a
+  // second server on the same database is refused with IoError naming the holder's pid.
+  // kShared: no lock (tests of cross-process claims; tools that only read).
+  enum class Access { kExclusive, kShared };
   // Opens or creates the database (and `<db>.blobs/`). Throws IoError.
-  explicit JobStore(const std::filesystem::path& db_path);
+  explicit JobStore(const std::filesystem::path& db_path, Access access = Access::kExclusive);
   ~JobStore();
   JobStore(const JobStore&) = delete;
   JobStore& operator=(const JobStore&) = delete;
@@ -91,7 +95,9 @@ class JobStore {
   std::optional<JobRecord> find_job(const std::string& owner, const std::string& id);
   std::optional<JobRecord> get_job(const std::string& id);  // any owner (workers)
 
-  // Atomically moves the oldest pending job to running (attempts + 1) and returns it.
+  // Atomically moves the oldest pending job to running (attempts + 1) and returns it: a
+  // conditional UPDATE (... WHERE state='pending') whose affected-row count is checked, so two
+  // processes on one database never run the same job.
   std::optional<JobRecord> claim_next();
   void finish_job(const std::string& id, std::string_view result, const nlohmann::json& timings,
                   const nlohmann::json& info);
@@ -115,8 +121,11 @@ class JobStore {
   std::filesystem::path blob_path(const std::string& name) const;
   void write_blob(const std::string& name, std::string_view bytes);
 
+  void lock_exclusively();
+
   std::filesystem::path db_path_;
   std::filesystem::path blob_dir_;
+  int lock_fd_ = -1;
   sqlite3* db_ = nullptr;
   std::mutex mu_;
 };

@@ -339,6 +339,22 @@ std::string zero_c0_rows(const std::string& request, const nlohmann::json& card)
   return wire::serialize(out);
 }
 
+TEST(ClientE2E, SecondServerOnTheSameDatabaseIsRefused) {
+  auto& w = world();
+  auto db = (w.dir.path / "two.db").string();
+  std::vector<std::string> args{kCli, "serve", "--model", w.model.string(), "--params", w.params.string(), "--db", db,
+                                "--tokens", w.tokens.string()};
+  ServerProcess first(args, w.dir.path);
+  ASSERT_GT(first.port(), 0) << first.log();
+  auto second = w.cli({"serve", "--model", w.model.string(), "--params", w.params.string(), "--db", db, "--tokens",
+                       w.tokens.string(), "--port", "0"},
+                      60);
+  EXPECT_EQ(second.status, 1) << second.output;
+  EXPECT_NE(second.output.find("is in use by another process"), std::string::npos) << second.output;
+  ServiceClient sc(first.url(), "alice-token-0123456789");
+  EXPECT_EQ(sc.model_card().value("model_id", "").empty(), false);  // the first still serves
+}
+
 TEST(ClientE2E, BadInputGetsJsonErrorsAndServerKeepsServing) {
   auto& w = world();
   ServerProcess server({kCli, "serve", "--model", w.model.string(), "--params", w.params.string(), "--db",
