@@ -22,7 +22,7 @@ struct ServeArgs {
   std::string model, params, db = "leukocrypt-jobs.db", tokens, host = "127.0.0.1", port_file;
   int port = 8080;
   std::size_t workers = 1, http_threads = 8, max_queued = 64, max_queued_per_client = 16;
-  double max_request_mb = 4096, max_key_mb = 1024, max_body_kb = 64;
+  double max_request_mb = 4096, max_key_mb = 1024, max_body_kb = 64, retention_days = 7, sweep_minutes = 10;
   bool no_auth = false;
   service::ServerOptions limits;  // per-job caps, per-client quotas, validators (bounded work)
 };
@@ -41,6 +41,9 @@ void run_serve(const ServeArgs& a) {
   require(a.max_key_mb > 0 && a.max_body_kb > 0, "--max-key-mb and --max-body-kb must be positive");
   o.max_key_bytes = static_cast<std::size_t>(a.max_key_mb * 1024 * 1024);
   o.max_body_bytes = static_cast<std::size_t>(a.max_body_kb * 1024);
+  require(a.retention_days > 0 && a.sweep_minutes > 0, "--retention-days and --sweep-minutes must be positive");
+  o.retention_seconds = a.retention_days * 24 * 3600;
+  o.sweep_interval_seconds = a.sweep_minutes * 60;
   if (a.no_auth) {
     o.require_auth = false;
   } else {
@@ -66,6 +69,7 @@ void run_serve(const ServeArgs& a) {
   std::cout << "leukocrypt serve: listening on http://" << a.host << ":" << port << " (model "
             << card.value("model_id", "?") << ", " << a.workers << " worker(s), db " << a.db;
   if (server.recovered_jobs() > 0) std::cout << ", " << server.recovered_jobs() << " unfinished job(s) re-queued";
+  if (server.orphans_removed() > 0) std::cout << ", " << server.orphans_removed() << " orphan file(s) removed";
   std::cout << ")" << std::endl;
   // After the line above, so whoever waits for the port file also finds the startup line.
   if (!a.port_file.empty()) write_file_atomic(a.port_file, std::to_string(port) + "\n");
@@ -118,6 +122,10 @@ void register_serve(CLI::App& root) {
       ->capture_default_str();
   cmd->add_option("--max-keys-per-client", a->limits.max_keys_per_client, "Registered keys per client (429 above)")
       ->capture_default_str();
+  cmd->add_option("--retention-days", a->retention_days,
+                  "Finished jobs (request and result) are deleted this long after they finish")
+      ->capture_default_str();
+  cmd->add_option("--sweep-minutes", a->sweep_minutes, "How often the retention sweep runs")->capture_default_str();
   cmd->add_option("--validators", a->limits.validators, "Uploads fully checked concurrently (off the HTTP threads)")
       ->capture_default_str();
   cmd->callback([a] {

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <set>
 
 #include "common/error.h"
 #include "common/paths.h"
@@ -43,6 +44,7 @@ class Stmt {
     int rc = sqlite3_step(s_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
+    if (rc == SQLITE_FULL) throw StorageFull(std::string("the server's disk is full: job store: ") + sqlite3_errmsg(db_));
     throw IoError(std::string("job store: ") + sqlite3_errmsg(db_));
   }
   std::string text(int c) const {
@@ -240,8 +242,13 @@ void JobStore::exec(const char* sql) {
 std::filesystem::path JobStore::blob_path(const std::string& name) const { return blob_dir_ / name; }
 
 void JobStore::write_blob(const std::string& name, std::string_view bytes) {
-  write_file_atomic(blob_path(name), bytes, 0600);
+  write_file_durably(blob_path(name), bytes);
   fsync_dir(blob_dir_);
+}
+
+void JobStore::remove_blob(const std::string& name) {
+  std::error_code ec;
+  std::filesystem::remove(blob_path(name), ec);  // a leftover is an orphan for the next start
 }
 
 JobStore::PutKeyResult JobStore::put_key(const std::string& owner, const KeyInfo& info, std::string_view bytes) {
@@ -432,22 +439,116 @@ std::optional<JobRecord> JobStore::claim_next() {
   return std::nullopt;  // lost every race: the caller polls again
 }
 
-void JobStore::finish_job(const std::string& id, std::string_view result, const nlohmann::json& timings,
+bool JobStore::finish_job(const std::string& id, std::string_view result, const nlohmann::json& timings,
                           const nlohmann::json& info) {
   write_blob(id + ".result", result);
+  bool finished = false;
+  try {
+    std::lock_guard lock(mu_);
+    Stmt st(db_,
+            "UPDATE jobs SET state='done', finished=?, result_bytes=?, timings=?, info=?, error='' "
+            "WHERE id=? AND state='running'");
+    st.bind(1, now_seconds()).bind(2, static_cast<std::int64_t>(result.size())).bind(3, timings.dump());
+    st.bind(4, info.dump()).bind(5, id);
+    st.step();
+    finished = sqlite3_changes(db_) == 1;
+  } catch (...) {
+    remove_blob(id + ".result");
+    throw;
+  }
+  if (!finished) remove_blob(id + ".result");
+  return finished;
+}
+
+void JobStore::fail_job(const std::string& id, const std::string& error, const std::string& code) {
   std::lock_guard lock(mu_);
-  Stmt st(db_,
-          "UPDATE jobs SET state='done', finished=?, result_bytes=?, timings=?, info=?, error='' WHERE id=?");
-  st.bind(1, now_seconds()).bind(2, static_cast<std::int64_t>(result.size())).bind(3, timings.dump());
-  st.bind(4, info.dump()).bind(5, id);
+  Stmt st(db_, "UPDATE jobs SET state='failed', finished=?, error=?, error_code=? WHERE id=?");
+  st.bind(1, now_seconds()).bind(2, error).bind(3, code).bind(4, id);
   st.step();
 }
 
-void JobStore::fail_job(const std::string& id, const std::string& error) {
-  std::lock_guard lock(mu_);
-  Stmt st(db_, "UPDATE jobs SET state='failed', finished=?, error=? WHERE id=?");
-  st.bind(1, now_seconds()).bind(2, error).bind(3, id);
-  st.step();
+std::optional<JobState> JobStore::delete_job(const std::string& owner, const std::string& id) {
+  JobState state;
+  {
+    std::lock_guard lock(mu_);
+    Stmt q(db_, "SELECT state FROM jobs WHERE id=? AND owner=?");
+    q.bind(1, id).bind(2, owner);
+    if (!q.step()) return std::nullopt;
+    state = state_from_string(q.text(0));
+    Stmt d(db_, "DELETE FROM jobs WHERE id=? AND owner=?");
+    d.bind(1, id).bind(2, owner);
+    d.step();
+  }
+  remove_blob(id + ".request");
+  remove_blob(id + ".result");
+  return state;
+}
+
+JobStore::DeleteKeyResult JobStore::delete_key(const std::string& owner, const std::string& key_id) {
+  std::string file;
+  {
+    std::lock_guard lock(mu_);
+    Stmt q(db_, "SELECT file FROM keys WHERE owner=? AND key_id=?");
+    q.bind(1, owner).bind(2, key_id);
+    if (!q.step()) return DeleteKeyResult::kNotFound;
+    file = q.text(0);
+    Stmt u(db_, (std::string("SELECT COUNT(*) FROM jobs WHERE owner=? AND key_id=? AND state IN ") + kUnfinished).c_str());
+    u.bind(1, owner).bind(2, key_id);
+    u.step();
+    if (u.i64(0) > 0) return DeleteKeyResult::kInUse;
+    Stmt d(db_, "DELETE FROM keys WHERE owner=? AND key_id=?");
+    d.bind(1, owner).bind(2, key_id);
+    d.step();
+  }
+  remove_blob(file);
+  return DeleteKeyResult::kDeleted;
+}
+
+std::size_t JobStore::expire_finished(double before) {
+  std::vector<std::string> ids;
+  {
+    std::lock_guard lock(mu_);
+    Stmt q(db_, "SELECT id FROM jobs WHERE state IN ('done','failed') AND finished < ?");
+    q.bind(1, before);
+    while (q.step()) ids.push_back(q.text(0));
+    Stmt d(db_, "DELETE FROM jobs WHERE state IN ('done','failed') AND finished < ?");
+    d.bind(1, before);
+    d.step();
+  }
+  for (const auto& id : ids) {
+    remove_blob(id + ".request");
+    remove_blob(id + ".result");
+  }
+  return ids.size();
+}
+
+std::size_t JobStore::remove_orphans() {
+  std::set<std::string> requests, results, keys;
+  {
+    std::lock_guard lock(mu_);
+    Stmt j(db_, "SELECT id, state FROM jobs");
+    while (j.step()) {
+      requests.insert(j.text(0) + ".request");
+      if (j.text(1) == "done") results.insert(j.text(0) + ".result");
+    }
+    Stmt k(db_, "SELECT file FROM keys");
+    while (k.step()) keys.insert(k.text(0));
+  }
+  auto ends_with = [](const std::string& s, const char* suffix) {
+    const std::string x(suffix);
+    return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
+  };
+  std::size_t n = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(blob_dir_, ec)) {
+    const auto name = e.path().filename().string();
+    const bool orphan = (ends_with(name, ".request") && !requests.count(name)) ||
+                        (ends_with(name, ".result") && !results.count(name)) ||
+                        (name.rfind("key-", 0) == 0 && ends_with(name, ".lcx") && !keys.count(name)) ||
+                        (name.rfind(".", 0) == 0 && name.find(".tmp") != std::string::npos);
+    if (orphan && std::filesystem::remove(e.path(), ec)) ++n;
+  }
+  return n;
 }
 
 int JobStore::requeue_running() {

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "service/disk_writer.h"
 #include "service/job_runner.h"
 
 struct sqlite3;
@@ -99,9 +100,25 @@ class JobStore {
   // conditional UPDATE (... WHERE state='pending') whose affected-row count is checked, so two
   // processes on one database never run the same job.
   std::optional<JobRecord> claim_next();
-  void finish_job(const std::string& id, std::string_view result, const nlohmann::json& timings,
+  // Stores the result and marks the job done. False (and no result file left) when the job is no
+  // longer running (deleted meanwhile). StorageFull when the disk is full (nothing left either).
+  bool finish_job(const std::string& id, std::string_view result, const nlohmann::json& timings,
                   const nlohmann::json& info);
-  void fail_job(const std::string& id, const std::string& error);
+  void fail_job(const std::string& id, const std::string& error, const std::string& code = "");
+
+  // Retention. Rows go first, then their files: a crash in between leaves only orphan files,
+  // which remove_orphans() collects at the next start.
+  // Deletes one of owner's jobs (any state; a running one's result is dropped when it finishes).
+  // Returns the state it had, nullopt if owner has no such job.
+  std::optional<JobState> delete_job(const std::string& owner, const std::string& id);
+  enum class DeleteKeyResult { kDeleted, kNotFound, kInUse };
+  // kInUse while an unfinished job of owner uses the key.
+  DeleteKeyResult delete_key(const std::string& owner, const std::string& key_id);
+  // Deletes done and failed jobs that finished before `before` (unix seconds). Returns how many.
+  std::size_t expire_finished(double before);
+  // Startup: deletes payload files no row names (a kill -9 between rename and INSERT, a delete cut
+  // short), results of jobs that are not done, and temporary files. Returns how many.
+  std::size_t remove_orphans();
   // Startup recovery: jobs left running by a crashed process go back to pending. Returns count.
   int requeue_running();
 
@@ -120,6 +137,7 @@ class JobStore {
   void add_column_if_missing(const char* table, const char* column, const char* decl);
   std::filesystem::path blob_path(const std::string& name) const;
   void write_blob(const std::string& name, std::string_view bytes);
+  void remove_blob(const std::string& name);
 
   void lock_exclusively();
 

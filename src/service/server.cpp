@@ -14,6 +14,7 @@
 
 #include "common/error.h"
 #include "common/timer.h"
+#include "service/disk_writer.h"
 #include "service/wire/container.h"
 
 namespace leukocrypt::service {
@@ -44,6 +45,7 @@ const char* default_code(int status) {
     case 422: return "unprocessable";
     case 429: return "too_many_jobs";
     case 503: return "queue_full";
+    case 507: return "insufficient_storage";
     default: return status >= 500 ? "internal_error" : "error";
   }
 }
@@ -68,6 +70,8 @@ void guarded(httplib::Response& res, F&& f) {
     f();
   } catch (const HttpError& e) {
     json_error(res, e.status, e.code, e.what());
+  } catch (const StorageFull& e) {
+    json_error(res, 507, "insufficient_storage", e.what());
   } catch (const FormatError& e) {
     json_error(res, 400, "invalid_format", e.what());
   } catch (const SecurityError& e) {
@@ -115,13 +119,7 @@ class UploadFile {
  private:
   static constexpr std::size_t kBuffer = 1 << 20;
   void flush() {
-    std::size_t done = 0;
-    while (done < buf_.size()) {
-      ssize_t w = ::write(fd_, buf_.data() + done, buf_.size() - done);
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) throw IoError("cannot write upload file: " + std::string(std::strerror(errno)));
-      done += static_cast<std::size_t>(w);
-    }
+    write_all(fd_, buf_.data(), buf_.size(), "the upload");
     buf_.clear();
   }
   std::filesystem::path path_;
@@ -379,6 +377,20 @@ void Server::install_key_routes() {
     });
   });
 
+  s.Delete(std::string("/v1/keys/") + kIdPattern, [this](const httplib::Request& req, httplib::Response& res) {
+    guarded(res, [&] {
+      auto owner = client_of(req.get_header_value("Authorization"));
+      const std::string id = req.matches[1];
+      switch (store_.delete_key(owner, id)) {
+        case JobStore::DeleteKeyResult::kNotFound: throw HttpError(404, "key_not_found", "no key '" + id + "'");
+        case JobStore::DeleteKeyResult::kInUse:
+          throw HttpError(409, "key_in_use", "key '" + id + "' is used by unfinished jobs; delete them or wait");
+        case JobStore::DeleteKeyResult::kDeleted: break;
+      }
+      json_reply(res, 200, {{"key_id", id}, {"deleted", true}});
+    });
+  });
+
   s.Get(std::string("/v1/keys/") + kIdPattern, [this](const httplib::Request& req, httplib::Response& res) {
     guarded(res, [&] {
       auto owner = client_of(req.get_header_value("Authorization"));
@@ -498,6 +510,21 @@ void Server::install_job_routes() {
     });
   });
 
+  // A running job is deleted at once; its worker stops at its next progress report.
+  s.Delete(std::string("/v1/jobs/") + kIdPattern, [this](const httplib::Request& req, httplib::Response& res) {
+    guarded(res, [&] {
+      auto owner = client_of(req.get_header_value("Authorization"));
+      const std::string id = req.matches[1];
+      auto state = store_.delete_job(owner, id);
+      if (!state) throw HttpError(404, "job_not_found", "no job '" + id + "'");
+      if (*state == JobState::kRunning) {
+        std::lock_guard lock(mu_);
+        deleted_.insert(id);
+      }
+      json_reply(res, 200, {{"job_id", id}, {"deleted", true}, {"was", to_string(*state)}});
+    });
+  });
+
   s.Get(std::string("/v1/jobs/") + kIdPattern + "/result", [this](const httplib::Request& req, httplib::Response& res) {
     guarded(res, [&] {
       auto owner = client_of(req.get_header_value("Authorization"));
@@ -568,34 +595,58 @@ void Server::worker_loop() {
                                "while running it each time)");
       continue;
     }
-    {
-      std::lock_guard lock(mu_);
-      progress_[job->id] = 0.0;
-    }
-    try {
-      auto request = wire::ContainerFile::open(store_.request_path(job->id), "stored request");
-      std::string keys = store_.read_key(job->owner, job->key_id);
-      Timer t;
-      RunOutput out = runner_.run(keys, request, [this, &job](double f) {
-        if (stopping_) throw JobCancelled{};
-        std::lock_guard lock(mu_);
-        progress_[job->id] = f;
-      });
-      nlohmann::json stages = nlohmann::json::object();
-      for (auto& [name, s] : out.stages) stages[name] = s;
-      stages["total"] = t.seconds();
-      store_.finish_job(job->id, out.result, stages, out.info);
-    } catch (const JobCancelled&) {
-      // Left 'running': the next start re-queues it.
-    } catch (const std::exception& e) {
-      try {
-        store_.fail_job(job->id, e.what());
-      } catch (const std::exception& e2) {
-        std::cerr << "leukocrypt serve: cannot record failure of job " << job->id << ": " << e2.what() << std::endl;
-      }
-    }
+    run_job(*job);
+  }
+}
+
+void Server::run_job(const JobRecord& job) {
+  {
     std::lock_guard lock(mu_);
-    progress_.erase(job->id);
+    progress_[job.id] = 0.0;
+  }
+  try {
+    auto request = wire::ContainerFile::open(store_.request_path(job.id), "stored request");
+    std::string keys = store_.read_key(job.owner, job.key_id);
+    Timer t;
+    RunOutput out = runner_.run(keys, request, [this, &job](double f) {
+      std::lock_guard lock(mu_);
+      if (stopping_ || deleted_.count(job.id)) throw JobCancelled{};
+      progress_[job.id] = f;
+    });
+    nlohmann::json stages = nlohmann::json::object();
+    for (auto& [name, s] : out.stages) stages[name] = s;
+    stages["total"] = t.seconds();
+    store_.finish_job(job.id, out.result, stages, out.info);  // false: deleted meanwhile, result dropped
+  } catch (const JobCancelled&) {
+    // Stopping: left 'running', the next start re-queues it. Deleted: its row is already gone.
+  } catch (const std::exception& e) {
+    try {
+      store_.fail_job(job.id, e.what(), dynamic_cast<const StorageFull*>(&e) ? "insufficient_storage" : "");
+    } catch (const std::exception& e2) {
+      std::cerr << "leukocrypt serve: cannot record failure of job " << job.id << ": " << e2.what() << std::endl;
+    }
+  }
+  std::lock_guard lock(mu_);
+  progress_.erase(job.id);
+  deleted_.erase(job.id);
+}
+
+std::size_t Server::sweep() {
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return store_.expire_finished(now - opt_.retention_seconds);
+}
+
+void Server::sweeper_loop() {
+  while (!stopping_) {
+    try {
+      sweep();
+    } catch (const std::exception& e) {
+      std::cerr << "leukocrypt serve: retention sweep failed: " << e.what() << std::endl;
+    }
+    std::unique_lock lock(mu_);
+    sweep_cv_.wait_for(lock, std::chrono::duration<double>(opt_.sweep_interval_seconds),
+                       [this] { return stopping_.load(); });
   }
 }
 
@@ -611,10 +662,12 @@ int Server::bind() {
   }
   recovered_ = static_cast<std::size_t>(store_.requeue_running());
   store_.remove_partial_uploads();  // uploads a killed process was still receiving
+  orphans_ = store_.remove_orphans();
   for (auto& id : store_.job_ids(JobState::kValidating)) to_validate_.push_back(std::move(id));
   started_ = true;
   for (std::size_t i = 0; i < opt_.workers; ++i) workers_.emplace_back([this] { worker_loop(); });
   for (std::size_t i = 0; i < opt_.validators; ++i) validators_.emplace_back([this] { validator_loop(); });
+  sweeper_ = std::thread([this] { sweeper_loop(); });
   return port_;
 }
 
@@ -632,6 +685,7 @@ void Server::stop() {
   stopping_ = true;
   cv_.notify_all();
   validate_cv_.notify_all();
+  sweep_cv_.notify_all();
   if (http_) http_->stop();
   if (serve_thread_.joinable()) serve_thread_.join();
   for (auto* threads : {&workers_, &validators_}) {
@@ -639,6 +693,7 @@ void Server::stop() {
       if (w.joinable()) w.join();
     threads->clear();
   }
+  if (sweeper_.joinable()) sweeper_.join();
 }
 
 }  // namespace leukocrypt::service

@@ -8,6 +8,7 @@
 //   POST /v1/jobs                 body: request container          -> 202 {job_id, status: validating}
 //   GET  /v1/jobs/{id}            status, timings, progress
 //   GET  /v1/jobs/{id}/result     result container (409 until done)
+//   DELETE /v1/jobs/{id}, DELETE /v1/keys/{id}   the owner deletes a job (request and result) or a key
 #pragma once
 
 #include <atomic>
@@ -18,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -46,6 +48,8 @@ struct ServerOptions {
   std::size_t max_keys_per_client = 16;                      // registered keys, one client: 429 above
   std::size_t workers = 1;                                   // jobs run concurrently
   std::size_t validators = 1;                                // uploads fully checked concurrently
+  double retention_seconds = 7 * 24 * 3600.0;                // finished jobs (request + result) deleted after
+  double sweep_interval_seconds = 600;                       // how often the retention sweep runs
   std::size_t http_threads = 8;                              // connections served concurrently
   int read_timeout_s = 60;                                   // per socket read while receiving a body
   bool require_auth = true;                                  // false: every caller is client "anonymous"
@@ -72,6 +76,9 @@ class Server {
 
   int port() const { return port_; }
   std::size_t recovered_jobs() const { return recovered_; }
+  std::size_t orphans_removed() const { return orphans_; }
+  // Runs the retention sweep now (also every sweep_interval_seconds). Returns jobs deleted.
+  std::size_t sweep();
 
  private:
   void install_routes();
@@ -79,6 +86,8 @@ class Server {
   void install_job_routes();
   void worker_loop();
   void validator_loop();
+  void sweeper_loop();
+  void run_job(const JobRecord& job);
   void validate_job(const std::string& id);
   // 429/503 when `owner` may not queue a job of `cells` more cells.
   void check_job_quota(const std::string& owner, std::uint64_t cells);
@@ -93,8 +102,11 @@ class Server {
   std::thread serve_thread_;
   std::vector<std::thread> workers_;
   std::vector<std::thread> validators_;
+  std::thread sweeper_;
+  std::set<std::string> deleted_;        // running jobs deleted by their owner, under mu_
   std::deque<std::string> to_validate_;  // job ids, under mu_
   std::condition_variable validate_cv_;
+  std::condition_variable sweep_cv_;
   std::size_t slots_per_batch_ = 0;      // from the model card (0: no batch cap)
   std::mutex mu_;
   std::condition_variable cv_;
@@ -103,6 +115,7 @@ class Server {
   std::mutex submit_mu_;                    // serialises quota checks with the inserts they guard
   int port_ = 0;
   std::size_t recovered_ = 0;
+  std::size_t orphans_ = 0;
   bool started_ = false;
 };
 

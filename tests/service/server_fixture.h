@@ -13,6 +13,7 @@
 #include <chrono>
 #include <csignal>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 
