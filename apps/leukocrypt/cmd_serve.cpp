@@ -126,6 +126,9 @@ void register_serve(CLI::App& root) {
                   "Finished jobs (request and result) are deleted this long after they finish")
       ->capture_default_str();
   cmd->add_option("--sweep-minutes", a->sweep_minutes, "How often the retention sweep runs")->capture_default_str();
+  cmd->add_option("--read-timeout-s", a->limits.read_timeout_s,
+                  "A connection silent this long while sending is closed (slow clients)")
+      ->capture_default_str();
   cmd->add_option("--validators", a->limits.validators, "Uploads fully checked concurrently (off the HTTP threads)")
       ->capture_default_str();
   cmd->callback([a] {

@@ -189,5 +189,32 @@ TEST_F(ServiceServer, JobsLeftValidatingAreCheckedAtTheNextStart) {
   EXPECT_EQ(wait_job(c, kAlice, refused)["error_code"], "refused_input");
 }
 
+TEST_F(ServiceServer, SlowClientsAreCutOffAndTheServerKeepsServing) {
+  auto o = options();
+  o.http_threads = 2;
+  o.read_timeout_s = 1;
+  start(std::move(o));
+  // Slowloris: as many connections as HTTP threads, each stopping half-way through its headers or
+  // its body, then silent. The server answers each 400 after the read timeout and closes it; then
+  // it serves again.
+  RawConnection head(port), body(port);
+  ASSERT_TRUE(head.send("POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthoriz"));
+  ASSERT_TRUE(body.send(post_head("/v1/jobs", kAlice, "100000") + std::string(1000, 'x')));
+  auto t = Clock::now();
+  auto head_reply = head.receive(10000);
+  auto body_reply = body.receive(10000);
+  EXPECT_EQ(raw_status(head_reply), 400) << head_reply;
+  EXPECT_EQ(raw_status(body_reply), 400) << body_reply;
+  EXPECT_NE(body_reply.find("truncated_upload"), std::string::npos) << body_reply;
+  head.receive(5000);
+  body.receive(5000);
+  EXPECT_TRUE(head.closed_by_server());
+  EXPECT_TRUE(body.closed_by_server());
+  EXPECT_LT(Clock::now() - t, std::chrono::seconds(8));
+  healthy();
+  EXPECT_EQ(store->count_partial_uploads(), 0u);
+  EXPECT_EQ(store->count_queued(), 0u);
+}
+
 }  // namespace
 }  // namespace leukocrypt::service
