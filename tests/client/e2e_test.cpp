@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <iostream>
 #include <thread>
 
 #include "client/key_files.h"
@@ -24,6 +25,7 @@
 #include "nn/plan.h"
 #include "nn/quantize.h"
 #include "process.h"
+#include "raw_connection.h"
 #include "test_models.h"
 
 namespace leukocrypt::client {
@@ -355,10 +357,28 @@ TEST(ClientE2E, SecondServerOnTheSameDatabaseIsRefused) {
   EXPECT_EQ(sc.model_card().value("model_id", "").empty(), false);  // the first still serves
 }
 
+// The bad-input table of docs/RELIABILITY.md: every class of bad input against a real server with
+// the real model, each row's expected and observed status, and /healthz after every row. With
+// LEUKOCRYPT_BAD_INPUT_TABLE=FILE the observed table is written there (markdown).
+struct BadInputTable {
+  std::vector<std::string> rows;
+  int failures = 0;
+  void add(const std::string& cls, const std::string& expected, int status, const std::string& code, bool serving) {
+    rows.push_back("| " + cls + " | " + expected + " | " + std::to_string(status) + " `" + code + "` | " +
+                   (serving ? "yes" : "**no**") + " |");
+  }
+  std::string markdown() const {
+    std::string t = "| bad input | expected | observed | still serving |\n|---|---|---|---|\n";
+    for (const auto& r : rows) t += r + "\n";
+    return t;
+  }
+};
+
 TEST(ClientE2E, BadInputGetsJsonErrorsAndServerKeepsServing) {
   auto& w = world();
   ServerProcess server({kCli, "serve", "--model", w.model.string(), "--params", w.params.string(), "--db",
-                        (w.dir.path / "bad.db").string(), "--tokens", w.tokens.string(), "--max-request-mb", "64"},
+                        (w.dir.path / "bad.db").string(), "--tokens", w.tokens.string(), "--max-request-mb", "64",
+                        "--http-threads", "4", "--read-timeout-s", "2"},
                        w.dir.path);
   ASSERT_GT(server.port(), 0) << server.log();
   InProcessClient alice(server.url(), "alice-token-0123456789", w.dir.path / "bad-keys-alice");
@@ -368,25 +388,25 @@ TEST(ClientE2E, BadInputGetsJsonErrorsAndServerKeepsServing) {
   http.set_write_timeout(60);
   const httplib::Headers alice_h{{"Authorization", "Bearer alice-token-0123456789"}};
   const httplib::Headers bob_h{{"Authorization", "Bearer bob-token-0123456789ab"}};
-  auto expect_error = [&](const httplib::Result& r, int status, const std::string& code) {
-    ASSERT_TRUE(r);
-    EXPECT_EQ(r->status, status) << r->body;
+  BadInputTable table;
+  auto serving = [&] {
+    auto h = http.Get("/healthz");
+    return h && h->status == 200;
+  };
+  auto expect_error = [&](const std::string& cls, const httplib::Result& r, int status, const std::string& code) {
+    ASSERT_TRUE(r) << cls;
+    EXPECT_EQ(r->status, status) << cls << ": " << r->body;
     auto j = nlohmann::json::parse(r->body, nullptr, false);
     ASSERT_FALSE(j.is_discarded()) << r->body;
     EXPECT_EQ(j["error"]["status"], status);
-    if (!code.empty()) {
-      EXPECT_EQ(j["error"]["code"], code) << r->body;
-    }
-    auto h = http.Get("/healthz");
-    ASSERT_TRUE(h);
-    EXPECT_EQ(h->status, 200);
+    EXPECT_EQ(j["error"]["code"], code) << r->body;
+    const bool ok = serving();
+    EXPECT_TRUE(ok) << cls;
+    table.add(cls, std::to_string(status) + " `" + code + "`", r->status, j["error"].value("code", ""), ok);
   };
-  const char* bin = "application/octet-stream";
-  expect_error(http.Post("/v1/jobs", alice_h, good.substr(0, good.size() / 2), bin), 400, "invalid_format");
-  expect_error(http.Post("/v1/jobs", alice_h, std::string(5000, '\x42'), bin), 400, "invalid_format");
   // Accepted for the full check (202, validating), then failed before it is queued: 422 from
   // GET .../result with the job's error code; nothing runs.
-  auto expect_refused = [&](const httplib::Result& r, const std::string& code) {
+  auto expect_refused = [&](const std::string& cls, const httplib::Result& r, const std::string& code) {
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 202) << r->body;
     std::string id = nlohmann::json::parse(r->body)["job_id"];
@@ -398,27 +418,47 @@ TEST(ClientE2E, BadInputGetsJsonErrorsAndServerKeepsServing) {
     }
     EXPECT_EQ(st["status"], "failed") << st.dump();
     EXPECT_EQ(st.value("error_code", ""), code) << st.dump();
-    expect_error(http.Get(("/v1/jobs/" + id + "/result").c_str(), alice_h), 422, code);
+    expect_error(cls + " (202, then the job fails; its result answers)",
+                 http.Get(("/v1/jobs/" + id + "/result").c_str(), alice_h), 422, code);
   };
+  const char* bin = "application/octet-stream";
+  expect_error("truncated request", http.Post("/v1/jobs", alice_h, good.substr(0, good.size() / 2), bin), 400,
+               "invalid_format");
+  expect_error("garbage request", http.Post("/v1/jobs", alice_h, std::string(5000, '\x42'), bin), 400,
+               "invalid_format");
   // A coefficient out of range inside a ciphertext: caught by the HE loader.
   auto bad = good;
   auto view = wire::parse(bad, "t");
   std::size_t off = static_cast<std::size_t>(view.blobs[0].data() - bad.data()) + view.blobs[0].size() / 2;
   std::fill(bad.begin() + off, bad.begin() + off + 16, '\xff');
-  expect_refused(http.Post("/v1/jobs", alice_h, bad, bin), "invalid_request");
+  expect_refused("coefficient >= q inside a ciphertext", http.Post("/v1/jobs", alice_h, bad, bin), "invalid_request");
   // Ciphertexts whose c0 rows are all zero (a few bytes each on the wire, a full batch of work):
   // well-formed, but not fresh encryptions.
-  expect_refused(http.Post("/v1/jobs", alice_h, zero_c0_rows(good, alice.card), bin), "refused_input");
+  expect_refused("all-zero ciphertext rows", http.Post("/v1/jobs", alice_h, zero_c0_rows(good, alice.card), bin),
+                 "refused_input");
+  // A request whose parameter id is not its key's.
+  {
+    auto c = wire::parse(good, "request");
+    wire::Container other;
+    static_cast<wire::ContainerHeader&>(other) = c;
+    other.params_id ^= 1;
+    for (auto b : c.blobs) other.blobs.emplace_back(b);
+    expect_error("wrong parameters (request)", http.Post("/v1/jobs", alice_h, wire::serialize(other), bin), 400,
+                 "invalid_format");
+  }
   // Bob has no key with Alice's key id (wrong key id for him).
-  expect_error(http.Post("/v1/jobs", bob_h, good, bin), 404, "key_not_found");
+  expect_error("wrong key (another client's key id)", http.Post("/v1/jobs", bob_h, good, bin), 404, "key_not_found");
   // Keys for other parameters are refused at registration.
   auto secure_keys = w.make_keys("bad-secure", w.secure_params);
-  expect_error(http.Post("/v1/keys", bob_h, read_file(secure_keys / "eval.key"), bin), 400, "invalid_format");
+  expect_error("wrong parameters (keys for another parameter set)",
+               http.Post("/v1/keys", bob_h, read_file(secure_keys / "eval.key"), bin), 400, "invalid_format");
   // The secret key is never accepted.
-  expect_error(http.Post("/v1/keys", alice_h, read_file(w.dir.path / "bad-keys-alice" / "secret.key"), bin), 400,
+  expect_error("secret key uploaded as keys",
+               http.Post("/v1/keys", alice_h, read_file(w.dir.path / "bad-keys-alice" / "secret.key"), bin), 400,
                "secret_key_refused");
   // Oversized (limit 64 MiB).
-  expect_error(http.Post("/v1/jobs", alice_h, std::string(65u << 20, 'x'), bin), 413, "payload_too_large");
+  expect_error("oversized request (65 MiB, limit 64)", http.Post("/v1/jobs", alice_h, std::string(65u << 20, 'x'), bin),
+               413, "payload_too_large");
   // leukocrypt's client checks the advertised limit and sends nothing.
   auto huge = w.dir.path / "huge.lcx";
   {
@@ -433,14 +473,48 @@ TEST(ClientE2E, BadInputGetsJsonErrorsAndServerKeepsServing) {
     EXPECT_EQ(e.status(), 413) << e.what();
   }
   fs::remove(huge);
-  expect_error(http.Get("/v1/model"), 401, "unauthorized");
+  expect_error("no token", http.Get("/v1/model"), 401, "unauthorized");
+  expect_error("wrong token", http.Get("/v1/model", {{"Authorization", "Bearer not-a-token-of-this-server"}}), 401,
+               "unauthorized");
+  {
+    // A key upload announcing 1 GiB with a wrong token: answered from the headers, body never read.
+    testing::RawConnection raw(server.port());
+    raw.send("POST /v1/keys HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer not-a-token-of-this-server\r\n"
+             "Content-Length: 1073741824\r\n\r\n");
+    const int st = testing::raw_status(raw.receive(10000));
+    EXPECT_EQ(st, 401);
+    const bool ok = serving();
+    table.add("wrong token on a 1 GiB key upload (no body sent)", "401 `unauthorized` from the headers", st,
+              "unauthorized", ok);
+  }
   // Another client's job id.
   auto id = alice.sc->submit(good);
-  expect_error(http.Get(("/v1/jobs/" + id).c_str(), bob_h), 404, "job_not_found");
-  expect_error(http.Get(("/v1/jobs/" + id + "/result").c_str(), bob_h), 404, "job_not_found");
+  expect_error("foreign job id (status)", http.Get(("/v1/jobs/" + id).c_str(), bob_h), 404, "job_not_found");
+  expect_error("foreign job id (result)", http.Get(("/v1/jobs/" + id + "/result").c_str(), bob_h), 404,
+               "job_not_found");
+  expect_error("foreign job id (delete)", http.Delete(("/v1/jobs/" + id).c_str(), bob_h), 404, "job_not_found");
+  // Slowloris: as many connections as HTTP threads, each stopping half-way and going silent.
+  {
+    std::vector<std::unique_ptr<testing::RawConnection>> slow;
+    for (int i = 0; i < 4; ++i) {
+      slow.push_back(std::make_unique<testing::RawConnection>(server.port()));
+      slow.back()->send(i % 2 ? "POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthoriz"
+                              : "POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+                                "alice-token-0123456789\r\nContent-Length: 100000\r\n\r\nLCX1");
+    }
+    std::vector<int> statuses;
+    for (auto& c : slow) statuses.push_back(testing::raw_status(c->receive(15000)));
+    for (int st : statuses) EXPECT_EQ(st, 400);
+    const bool ok = serving();
+    EXPECT_TRUE(ok);
+    table.add("slowloris (4 connections = HTTP threads, silent mid-headers / mid-body)",
+              "400 after `--read-timeout-s`, connection closed", statuses[0], "bad_request / truncated_upload", ok);
+  }
   // Still serving: Alice's job completes correctly.
   alice.sc->wait(id, std::chrono::seconds(60));
   expect_cells_equal_raw(w, alice.kh->decrypt(alice.sc->result(id)), 0);
+  std::cout << table.markdown();
+  if (const char* out = std::getenv("LEUKOCRYPT_BAD_INPUT_TABLE")) write_file_atomic(out, table.markdown());
 }
 
 TEST(ClientE2E, EightConcurrentClientsAllCorrect) {
