@@ -189,6 +189,7 @@ JobStore::JobStore(const std::filesystem::path& db_path, Access access) : db_pat
       " error TEXT NOT NULL DEFAULT '', timings TEXT NOT NULL DEFAULT '{}', info TEXT NOT NULL DEFAULT '{}')");
   exec("CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, seq)");
   add_column_if_missing("jobs", "error_code", "TEXT NOT NULL DEFAULT ''");
+  ensure_reserve();
 }
 
 // Databases written by an older server lack later columns: added in place (SQLite keeps the rows).
@@ -244,6 +245,31 @@ std::filesystem::path JobStore::blob_path(const std::string& name) const { retur
 void JobStore::write_blob(const std::string& name, std::string_view bytes) {
   write_file_durably(blob_path(name), bytes);
   fsync_dir(blob_dir_);
+}
+
+bool JobStore::ensure_reserve() {
+  std::error_code ec;
+  if (std::filesystem::exists(blob_path(".reserve"), ec)) return true;
+  try {
+    write_blob(".reserve", std::string(kReserveBytes, '\0'));
+    return true;
+  } catch (const IoError&) {
+    return false;  // no space yet: the next delete or sweep tries again
+  }
+}
+
+template <class F>
+auto JobStore::with_reserve(F&& f) {
+  struct Remake {
+    JobStore* s;
+    ~Remake() { s->ensure_reserve(); }
+  } remake{this};
+  try {
+    return f();
+  } catch (const StorageFull&) {
+    remove_blob(".reserve");
+    return f();
+  }
 }
 
 void JobStore::remove_blob(const std::string& name) {
@@ -468,6 +494,18 @@ void JobStore::fail_job(const std::string& id, const std::string& error, const s
 }
 
 std::optional<JobState> JobStore::delete_job(const std::string& owner, const std::string& id) {
+  return with_reserve([&] { return delete_job_now(owner, id); });
+}
+
+JobStore::DeleteKeyResult JobStore::delete_key(const std::string& owner, const std::string& key_id) {
+  return with_reserve([&] { return delete_key_now(owner, key_id); });
+}
+
+std::size_t JobStore::expire_finished(double before) {
+  return with_reserve([&] { return expire_finished_now(before); });
+}
+
+std::optional<JobState> JobStore::delete_job_now(const std::string& owner, const std::string& id) {
   JobState state;
   {
     std::lock_guard lock(mu_);
@@ -484,7 +522,7 @@ std::optional<JobState> JobStore::delete_job(const std::string& owner, const std
   return state;
 }
 
-JobStore::DeleteKeyResult JobStore::delete_key(const std::string& owner, const std::string& key_id) {
+JobStore::DeleteKeyResult JobStore::delete_key_now(const std::string& owner, const std::string& key_id) {
   std::string file;
   {
     std::lock_guard lock(mu_);
@@ -504,7 +542,7 @@ JobStore::DeleteKeyResult JobStore::delete_key(const std::string& owner, const s
   return DeleteKeyResult::kDeleted;
 }
 
-std::size_t JobStore::expire_finished(double before) {
+std::size_t JobStore::expire_finished_now(double before) {
   std::vector<std::string> ids;
   {
     std::lock_guard lock(mu_);

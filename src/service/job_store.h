@@ -116,6 +116,13 @@ class JobStore {
   DeleteKeyResult delete_key(const std::string& owner, const std::string& key_id);
   // Deletes done and failed jobs that finished before `before` (unix seconds). Returns how many.
   std::size_t expire_finished(double before);
+  // A few hundred KiB kept allocated in `<db>.blobs/.reserve` so that deleting still works on a
+  // full disk (SQLite must append to its WAL to delete a row): a delete that hits StorageFull
+  // releases the reserve and retries; the reserve is re-made once space is back. Called at open,
+  // after deletes and by the retention sweep; false while it cannot be made.
+  bool ensure_reserve();
+  static constexpr std::size_t kReserveBytes = std::size_t(256) << 10;
+
   // Startup: deletes payload files no row names (a kill -9 between rename and INSERT, a delete cut
   // short), results of jobs that are not done, and temporary files. Returns how many.
   std::size_t remove_orphans();
@@ -138,6 +145,12 @@ class JobStore {
   std::filesystem::path blob_path(const std::string& name) const;
   void write_blob(const std::string& name, std::string_view bytes);
   void remove_blob(const std::string& name);
+  std::optional<JobState> delete_job_now(const std::string& owner, const std::string& id);
+  DeleteKeyResult delete_key_now(const std::string& owner, const std::string& key_id);
+  std::size_t expire_finished_now(double before);
+  // Runs f (a delete); on StorageFull releases the reserve and runs it once more; then re-makes it.
+  template <class F>
+  auto with_reserve(F&& f);
 
   void lock_exclusively();
 

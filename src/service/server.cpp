@@ -280,6 +280,8 @@ void Server::install_routes() {
   s.set_read_timeout(opt_.read_timeout_s, 0);
   s.set_write_timeout(opt_.read_timeout_s, 0);
   s.set_keep_alive_max_count(100);
+  // An idle keep-alive connection holds an HTTP thread too: no longer than a silent sender.
+  s.set_keep_alive_timeout(std::min(opt_.read_timeout_s, 5));
 
   // Only the two upload routes stream their bodies; httplib would buffer any other route's body
   // whole before the handler runs, so those are refused from the headers (chunked included).

@@ -3,6 +3,10 @@
 // that leaves nothing half-written (simulated with disk_writer's test hook).
 #include <gtest/gtest.h>
 
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+
 #include "common/paths.h"
 #include "server_fixture.h"
 
@@ -202,6 +206,69 @@ TEST_F(ServiceServer, FullDiskIs507AndNothingIsCorrupted) {
   runner.delay_ms = 0;
   auto again = submit(c, kAlice, make_request("ka", {9}));
   EXPECT_EQ(wait_job(c, kAlice, again)["status"], "done");
+}
+
+// The same on a real full filesystem: scripts/full_disk_check.sh mounts a 2 MiB tmpfs and runs
+// this test with LEUKOCRYPT_SMALL_FS pointing at it. Without it the test is skipped (it says so).
+TEST(ServiceServerRealDisk, FullFilesystemIs507AndNothingIsCorrupted) {
+  const char* small = std::getenv("LEUKOCRYPT_SMALL_FS");
+  if (!small) GTEST_SKIP() << "needs a small filesystem: run scripts/full_disk_check.sh (mounts a 2 MiB tmpfs)";
+  std::signal(SIGPIPE, SIG_IGN);
+  fs::path dir = fs::path(small) / ("run-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  FakeRunner runner;
+  JobStore store(dir / "jobs.db");
+  auto o = options();
+  o.max_queued_per_client = o.max_queued_jobs = 1000;
+  o.max_cells_per_job = o.max_queued_cells_per_client = 1 << 20;
+  o.max_batches_per_job = 1000;
+  Server server(std::move(o), store, runner);
+  const int port = server.start();
+  auto c = client(port);
+  const char* bin = "application/octet-stream";
+  ASSERT_EQ(c.Post("/v1/keys", auth(kAlice), make_keys("ka"), bin)->status, 201);
+  std::vector<std::uint64_t> values(8000, 3);  // ~130 KB per request, ~65 KB per result
+  std::vector<std::string> done;
+  int full = 0;
+  for (int i = 0; i < 100 && full == 0; ++i) {
+    auto r = c.Post("/v1/jobs", auth(kAlice), make_request("ka", values), bin);
+    ASSERT_TRUE(r);
+    if (r->status == 507) {
+      auto j = body_json(r);
+      EXPECT_EQ(j["error"]["code"], "insufficient_storage") << r->body;
+      ++full;
+      break;
+    }
+    ASSERT_EQ(r->status, 202) << r->body;
+    auto id = body_json(r)["job_id"].get<std::string>();
+    auto st = wait_job(c, kAlice, id);
+    if (st["status"] == "failed") {  // the result did not fit: a clear code, no result file
+      EXPECT_EQ(st["error_code"], "insufficient_storage") << st.dump();
+      EXPECT_EQ(blob_files(store).count(id + ".result"), 0u);
+      ++full;
+      break;
+    }
+    ASSERT_EQ(st["status"], "done");
+    done.push_back(id);
+  }
+  ASSERT_EQ(full, 1) << "the filesystem never filled";
+  EXPECT_EQ(store.count_partial_uploads(), 0u);
+  for (const auto& f : blob_files(store)) EXPECT_EQ(f.find(".tmp"), std::string::npos) << f;
+  auto h = c.Get("/healthz");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+  for (const auto& id : done) {  // every earlier result intact
+    auto r = c.Get(("/v1/jobs/" + id + "/result").c_str(), auth(kAlice));
+    ASSERT_EQ(r->status, 200);
+    EXPECT_EQ(testing::read_result(r->body), std::vector<std::uint64_t>(values.size(), 6));
+  }
+  // Deleting jobs frees space: the service works again.
+  for (const auto& id : done) EXPECT_EQ(c.Delete(("/v1/jobs/" + id).c_str(), auth(kAlice))->status, 200);
+  auto r = c.Post("/v1/jobs", auth(kAlice), make_request("ka", {4}), bin);
+  ASSERT_EQ(r->status, 202) << r->body;
+  EXPECT_EQ(wait_job(c, kAlice, body_json(r)["job_id"])["status"], "done");
+  std::cout << "full filesystem reached after " << done.size() << " jobs\n";
+  server.stop();
 }
 
 }  // namespace
