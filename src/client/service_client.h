@@ -67,7 +67,7 @@ class ServiceClient {
 
   const std::string& url() const { return url_; }
   // The server's answer to the last successful submit (job_id, request_bytes, receive_seconds,
-  // validate_seconds, ...).
+  // status "validating", ...).
   const nlohmann::json& last_submit() const { return last_submit_; }
 
  private:

@@ -379,10 +379,10 @@ std::string JobStore::create_job_from_file(const std::string& owner, const Reque
   return id;
 }
 
-bool JobStore::mark_validated(const std::string& id, const RequestInfo& info) {
+bool JobStore::mark_validated(const std::string& id, const RequestInfo& info, double seconds) {
   std::lock_guard lock(mu_);
-  Stmt st(db_, "UPDATE jobs SET state='pending', model_id=? WHERE id=? AND state='validating'");
-  st.bind(1, info.model_id).bind(2, id);
+  Stmt st(db_, "UPDATE jobs SET state='pending', model_id=?, timings=? WHERE id=? AND state='validating'");
+  st.bind(1, info.model_id).bind(2, nlohmann::json{{"validate", seconds}}.dump()).bind(3, id);
   st.step();
   return sqlite3_changes(db_) == 1;
 }

@@ -82,8 +82,9 @@ class JobStore {
   // `initial` is kValidating for uploads not yet fully checked (see mark_validated).
   std::string create_job_from_file(const std::string& owner, const RequestInfo& info,
                                    const std::filesystem::path& upload, JobState initial = JobState::kPending);
-  // A validating job passed the full check: it becomes pending. False if it is no longer validating.
-  bool mark_validated(const std::string& id, const RequestInfo& info);
+  // A validating job passed the full check (in `seconds`, kept as timings stage "validate"): it
+  // becomes pending. False if it is no longer validating.
+  bool mark_validated(const std::string& id, const RequestInfo& info, double seconds);
   // A validating job failed the full check: failed with a machine-readable code.
   void reject_job(const std::string& id, const std::string& code, const std::string& error);
   // Ids of the jobs in `state`, oldest first (startup: validations a stopped server left).

@@ -568,9 +568,10 @@ void Server::validate_job(const std::string& id) {
     try {
       auto key = store_.find_key(job->owner, job->key_id);
       if (!key) throw FormatError("request: key '" + job->key_id + "' is no longer registered");
+      Timer t;
       auto file = wire::ContainerFile::open(store_.request_path(id), "stored request");
       RequestInfo info = runner_.inspect_request(file, key->info);
-      if (store_.mark_validated(id, info)) cv_.notify_one();
+      if (store_.mark_validated(id, info, t.seconds())) cv_.notify_one();
     } catch (const std::exception& e) {
       store_.reject_job(id, failure_code(e), e.what());
     }
@@ -615,7 +616,7 @@ void Server::run_job(const JobRecord& job) {
       if (stopping_ || deleted_.count(job.id)) throw JobCancelled{};
       progress_[job.id] = f;
     });
-    nlohmann::json stages = nlohmann::json::object();
+    nlohmann::json stages = job.timings.is_object() ? job.timings : nlohmann::json::object();  // "validate"
     for (auto& [name, s] : out.stages) stages[name] = s;
     stages["total"] = t.seconds();
     store_.finish_job(job.id, out.result, stages, out.info);  // false: deleted meanwhile, result dropped

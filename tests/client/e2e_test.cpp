@@ -27,6 +27,7 @@
 #include "process.h"
 #include "raw_connection.h"
 #include "test_models.h"
+#include "tiny_setup.h"
 
 namespace leukocrypt::client {
 namespace {
@@ -80,29 +81,11 @@ struct World {
   nn::Plan plan;
 
   World() {
-    auto m = nn::testing::tiny_model();
-    model = dir.path / "tiny.lkm";
-    nn::save_model(m, model);
-    nn::QuantizeOptions o;
-    o.weight_max = {15, 7, 7};
-    auto q = nn::quantize(nn::collapse_linear(m), o);
-    plan = nn::lower(q);
-    nn::ParamsRequest req;
-    req.bits_needed = nn::worst_case_bound(q).output_bits;
-    req.n = 256;
-    req.q_bits = {50, 50, 50, 50, 50, 50, 50};
-    req.insecure_for_tests = true;
-    auto j = nn::choose_params(plan, req).to_json();
-    j["quantization"] = o.to_json();
-    params = dir.path / "params-insecure-test.json";
-    write_file_atomic(params, j.dump(2));
-    nn::ParamsRequest sreq;
-    sreq.bits_needed = req.bits_needed;
-    sreq.images = 12;
-    auto sj = nn::choose_params(plan, sreq).to_json();
-    sj["quantization"] = o.to_json();
-    secure_params = dir.path / "params-128.json";
-    write_file_atomic(secure_params, sj.dump(2));
+    testing::TinySetup tiny(dir.path);
+    model = tiny.model;
+    params = tiny.params;
+    plan = tiny.plan;
+    secure_params = tiny.secure_params(dir.path / "params-128.json", 12);
 
     tokens = dir.path / "tokens.txt";
     std::string t = "alice alice-token-0123456789\nbob bob-token-0123456789ab\n";

@@ -32,7 +32,7 @@
 #include "nn/quantize.h"
 #include "process.h"
 #include "service/wire/he_layout.h"
-#include "test_models.h"
+#include "tiny_setup.h"
 
 namespace leukocrypt::client {
 namespace {
@@ -55,22 +55,10 @@ struct SoakWorld {
   explicit SoakWorld(int n_clients) : clients(n_clients) {
     dir = fs::temp_directory_path() / ("lc-soak-" + std::to_string(::getpid()));
     fs::create_directories(dir);
-    auto m = nn::testing::tiny_model();
-    model = dir / "tiny.lkm";
-    nn::save_model(m, model);
-    nn::QuantizeOptions o;
-    o.weight_max = {15, 7, 7};
-    auto q = nn::quantize(nn::collapse_linear(m), o);
-    auto plan = nn::lower(q);
-    nn::ParamsRequest req;
-    req.bits_needed = nn::worst_case_bound(q).output_bits;
-    req.n = 256;
-    req.q_bits = {50, 50, 50, 50, 50, 50, 50};
-    req.insecure_for_tests = true;
-    auto j = nn::choose_params(plan, req).to_json();
-    j["quantization"] = o.to_json();
-    params = dir / "params-insecure-test.json";
-    write_file_atomic(params, j.dump(2));
+    testing::TinySetup tiny(dir);
+    model = tiny.model;
+    params = tiny.params;
+    const auto& plan = tiny.plan;
     tokens = dir / "tokens.txt";
     std::string t;
     for (int i = 0; i < clients; ++i) t += "c" + std::to_string(i) + " " + token(i) + "\n";

@@ -156,6 +156,9 @@ TEST_F(ServiceServer, FullCheckRunsOffTheHttpThreads) {
   EXPECT_LT(Clock::now() - t, std::chrono::seconds(2));
   runner.validate_delay_ms = 0;
   for (const auto& id : ids) EXPECT_EQ(wait_job(c, kAlice, id)["status"], "done");
+  // The check's time is kept with the job's stages.
+  auto first = wait_job(c, kAlice, ids[0]);
+  EXPECT_GE(first["timings"]["stages"]["validate"].get<double>(), 2.5) << first.dump();
 }
 
 TEST_F(ServiceServer, RefusedInputFailsTheJobWith422) {

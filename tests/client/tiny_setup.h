@@ -1,0 +1,54 @@
+// Shared by the end-to-end and soak tests: the nn tests' tiny network saved as a model file, its
+// quantised plan, and parameters for it at N = 256 (INSECURE, named so: fast jobs) and, on request,
+// automatic 128-bit parameters. Files are written into `dir`.
+#pragma once
+
+#include <filesystem>
+
+#include "common/paths.h"
+#include "nn/param_select.h"
+#include "nn/plan.h"
+#include "nn/quantize.h"
+#include "test_models.h"
+
+namespace leukocrypt::testing {
+
+struct TinySetup {
+  std::filesystem::path model, params;  // params: INSECURE N = 256
+  nn::Plan plan;
+  nn::QuantizeOptions quantize;
+  int bits_needed = 0;
+
+  explicit TinySetup(const std::filesystem::path& dir) {
+    auto m = nn::testing::tiny_model();
+    model = dir / "tiny.lkm";
+    nn::save_model(m, model);
+    quantize.weight_max = {15, 7, 7};
+    auto q = nn::quantize(nn::collapse_linear(m), quantize);
+    plan = nn::lower(q);
+    bits_needed = nn::worst_case_bound(q).output_bits;
+    nn::ParamsRequest req;
+    req.bits_needed = bits_needed;
+    req.n = 256;
+    req.q_bits = {50, 50, 50, 50, 50, 50, 50};
+    req.insecure_for_tests = true;
+    params = write_params(dir / "params-insecure-test.json", req);
+  }
+  // 128-bit parameters chosen automatically for `images` cells.
+  std::filesystem::path secure_params(const std::filesystem::path& path, std::size_t images) const {
+    nn::ParamsRequest req;
+    req.bits_needed = bits_needed;
+    req.images = images;
+    return write_params(path, req);
+  }
+
+ private:
+  std::filesystem::path write_params(const std::filesystem::path& path, const nn::ParamsRequest& req) const {
+    auto j = nn::choose_params(plan, req).to_json();
+    j["quantization"] = quantize.to_json();
+    write_file_atomic(path, j.dump(2));
+    return path;
+  }
+};
+
+}  // namespace leukocrypt::testing
