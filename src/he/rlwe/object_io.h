@@ -1,0 +1,56 @@
+// Building blocks of the serialized formats (internal to the engine): the object header and
+// bit-packed polynomial rows (see serialization.h for the layout and the checks).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "he/rlwe/byte_io.h"
+#include "he/rlwe/ring_context.h"
+#include "he/rlwe/serialization.h"
+
+namespace leukocrypt::rlwe::detail {
+
+const char* type_name(ObjectType t);
+void write_header(ByteWriter& w, ObjectType type, std::uint64_t params_id);
+// Reads and checks magic, version and type; returns the params id.
+std::uint64_t read_header(ByteReader& r, ObjectType type);
+// Same, and the params id must be ctx's.
+std::uint64_t read_header_for(ByteReader& r, ObjectType type, const RingContext& ctx);
+void expect_eq(std::uint64_t got, std::uint64_t want, const char* field);
+
+// Polynomial rows (n coefficients each, contiguous): one width byte per row -- the bits of the
+// row's largest coefficient, at most ceil(log2 q) for a row mod q -- then every row bit-packed
+// at its width. Width bytes come first so that a loader can check the whole size before it
+// allocates anything.
+void write_rows(ByteWriter& w, const std::uint64_t* data, std::size_t rows, std::size_t n);
+
+// Reads the width table of `rows` rows (row r holds values below bound(r)), checks each width
+// against its modulus and that the packed rows are all present; returns the widths.
+template <class Bound>
+std::vector<int> read_row_widths(ByteReader& r, std::size_t rows, std::size_t n, Bound bound, const char* what) {
+  r.need_bytes(rows, what);
+  std::vector<int> widths(rows);
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < rows; ++i) {
+    widths[i] = r.u8("row width");
+    const int most = coeff_bits(bound(i));
+    if (widths[i] > most)
+      throw FormatError(std::string(what) + " row " + std::to_string(i) + " is stored in " + std::to_string(widths[i]) +
+                        " bits, its modulus needs at most " + std::to_string(most));
+    total += ByteWriter::packed_bytes(n, widths[i]);
+  }
+  r.need_bytes(total, what);
+  return widths;
+}
+
+template <class Bound, class Name>
+void read_rows(ByteReader& r, std::uint64_t* data, const std::vector<int>& widths, std::size_t n, Bound bound,
+               Name name) {
+  for (std::size_t i = 0; i < widths.size(); ++i) r.packed_below(data + i * n, n, widths[i], bound(i), name(i));
+}
+
+}  // namespace leukocrypt::rlwe::detail
