@@ -1,0 +1,141 @@
+// CKKS encoder (see encoder.h).
+#include "he/ckks/encoder.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "common/error.h"
+#include "he/kernels/ntt.h"
+#include "he/ring/rns_poly.h"
+
+namespace leukocrypt::ckks {
+namespace {
+
+// x mod q for a double x that is an integer with |x| >= 2^62: x = mant * 2^(exp - 53) with a
+// 53-bit integer mantissa and exp > 53, so x mod q = (mant mod q) * (2^(exp-53) mod q) mod q.
+std::uint64_t integer_double_mod(double x, const Modulus& q) {
+  int exp = 0;
+  const double frac = std::frexp(std::fabs(x), &exp);  // |x| = frac * 2^exp, frac in [0.5, 1)
+  const auto mant = static_cast<std::uint64_t>(std::ldexp(frac, 53));
+  const std::uint64_t r = he::mul_mod(q.reduce(mant), he::pow_mod(2, static_cast<std::uint64_t>(exp - 53), q), q);
+  return x < 0 ? he::neg_mod(r, q.value()) : r;
+}
+
+}  // namespace
+
+Encoder::Encoder(ContextPtr ctx) : ctx_(std::move(ctx)) { require(ctx_ != nullptr, "Encoder: null context"); }
+
+void Encoder::check_scale_level(double& scale, std::size_t& level) const {
+  if (scale == 0) scale = ctx_->params().default_scale();
+  if (level == 0) level = ctx_->params().max_level();
+  require(std::isfinite(scale) && scale >= 1, "encode: scale " + std::to_string(scale) + " must be finite and >= 1");
+  require(level >= 1 && level <= ctx_->params().max_level(),
+          "encode: level " + std::to_string(level) + " not in [1, " + std::to_string(ctx_->params().max_level()) + "]");
+}
+
+Plaintext Encoder::from_coefficients(const double* coeffs, double scale, std::size_t level) const {
+  const std::size_t n = ctx_->n();
+  const double limit = ctx_->level(level).log2_q - 1;  // |round(scale * m)| < Q/2
+  double largest = 0;
+  for (std::size_t k = 0; k < n; ++k) largest = std::max(largest, std::fabs(coeffs[k]));
+  if (largest > 0 && std::log2(largest + 0.5) >= limit)
+    throw InvalidArgument("encode: scale * value needs " + std::to_string(std::log2(largest)) +
+                          " bits, the modulus at level " + std::to_string(level) + " holds " + std::to_string(limit) +
+                          " (lower the scale or the values, or encode at a higher level)");
+  Plaintext pt(ctx_->params_id(), n, level, scale);
+  for (std::size_t k = 0; k < n; ++k) {
+    const double x = std::nearbyint(coeffs[k]);
+    if (std::fabs(x) < 0x1p62) {
+      const auto r = static_cast<std::int64_t>(x);
+      const auto mag = static_cast<std::uint64_t>(r < 0 ? -r : r);
+      for (std::size_t i = 0; i < level; ++i) {
+        const std::uint64_t a = ctx_->modulus(i).reduce(mag);
+        pt.data(i)[k] = r < 0 ? he::neg_mod(a, ctx_->modulus(i).value()) : a;
+      }
+    } else {
+      for (std::size_t i = 0; i < level; ++i) pt.data(i)[k] = integer_double_mod(x, ctx_->modulus(i));
+    }
+  }
+  for (std::size_t i = 0; i < level; ++i) he::forward_ntt(pt.data(i), ctx_->ntt(i));
+  return pt;
+}
+
+Plaintext Encoder::encode_complex(std::span<const std::complex<double>> values, double scale, std::size_t level) const {
+  check_scale_level(scale, level);
+  const std::size_t slots = ctx_->slots(), n = ctx_->n();
+  require(values.size() <= slots,
+          "encode: " + std::to_string(values.size()) + " values exceed the " + std::to_string(slots) + " slots");
+  std::vector<std::complex<double>> v(slots);
+  for (std::size_t j = 0; j < values.size(); ++j) {
+    require(std::isfinite(values[j].real()) && std::isfinite(values[j].imag()),
+            "encode: value " + std::to_string(j) + " is not finite");
+    v[j] = values[j];
+  }
+  ctx_->fft().inverse(v.data());
+  std::vector<double> coeffs(n);
+  for (std::size_t k = 0; k < slots; ++k) {
+    coeffs[k] = v[k].real() * scale;
+    coeffs[k + slots] = v[k].imag() * scale;
+  }
+  return from_coefficients(coeffs.data(), scale, level);
+}
+
+Plaintext Encoder::encode(std::span<const double> values, double scale, std::size_t level) const {
+  std::vector<std::complex<double>> v(values.begin(), values.end());
+  return encode_complex(v, scale, level);
+}
+
+Plaintext Encoder::encode_constant(double value, double scale, std::size_t level) const {
+  check_scale_level(scale, level);
+  require(std::isfinite(value), "encode_constant: value is not finite");
+  std::vector<double> coeffs(ctx_->n());
+  coeffs[0] = value * scale;
+  return from_coefficients(coeffs.data(), scale, level);
+}
+
+std::vector<std::complex<double>> Encoder::decode_complex(const Plaintext& pt) const {
+  require(pt.params_id() == ctx_->params_id(), "decode: plaintext was made for other parameters (params id mismatch)");
+  require(pt.n() == ctx_->n() && pt.level() >= 1 && pt.level() <= ctx_->params().max_level() && pt.scale() > 0,
+          "decode: malformed plaintext (level " + std::to_string(pt.level()) + ")");
+  const std::size_t n = ctx_->n(), l = pt.level(), slots = ctx_->slots();
+  const LevelData& ld = ctx_->level(l);
+  std::uint64_t* x = he::scratch(6, l * n);
+  std::memcpy(x, pt.raw(), l * n * sizeof(std::uint64_t));
+  for (std::size_t i = 0; i < l; ++i) he::inverse_ntt(x + i * n, ctx_->ntt(i));
+  // Centred integer coefficients by CRT: sum_i [x_i (Q/q_i)^-1]_{q_i} Q/q_i mod Q.
+  std::vector<double> coeffs(n);
+  const std::size_t limbs = ld.q_product.size() + 2;
+  std::vector<std::uint64_t> acc(limbs);
+  for (std::size_t k = 0; k < n; ++k) {
+    if (l == 1) {
+      const std::uint64_t q = ctx_->modulus(0).value(), v = x[k];
+      coeffs[k] = v > q / 2 ? -static_cast<double>(q - v) : static_cast<double>(v);
+      continue;
+    }
+    std::fill(acc.begin(), acc.end(), 0);
+    for (std::size_t i = 0; i < l; ++i) {
+      const std::uint64_t z = he::mul_mod_shoup(x[i * n + k], ld.q_hat_inv[i], ctx_->modulus(i).value());
+      he::big_add_mul_word(acc.data(), limbs, ld.q_hat[i], z);
+    }
+    while (he::big_compare(acc.data(), limbs, ld.q_product) >= 0) he::big_sub(acc.data(), limbs, ld.q_product);
+    const bool negative = he::big_compare(acc.data(), limbs, ld.q_half) > 0;
+    if (negative) he::big_rsub(acc.data(), limbs, ld.q_product);
+    double v = 0;
+    for (std::size_t w = limbs; w-- > 0;) v = v * 0x1p64 + static_cast<double>(acc[w]);
+    coeffs[k] = negative ? -v : v;
+  }
+  std::vector<std::complex<double>> out(slots);
+  const double inv_scale = 1.0 / pt.scale();
+  for (std::size_t j = 0; j < slots; ++j) out[j] = {coeffs[j] * inv_scale, coeffs[j + slots] * inv_scale};
+  ctx_->fft().forward(out.data());
+  return out;
+}
+
+std::vector<double> Encoder::decode(const Plaintext& pt) const {
+  const auto c = decode_complex(pt);
+  std::vector<double> out(c.size());
+  for (std::size_t j = 0; j < c.size(); ++j) out[j] = c[j].real();
+  return out;
+}
+
+}  // namespace leukocrypt::ckks
