@@ -377,7 +377,7 @@ void Evaluator::relinearize_inplace(Ciphertext& ct, const RelinKeys& rk) const {
   require(rk.params_id() == ctx_->params_id(), "relinearize: relin keys were made for other parameters");
   require(!rk.empty(), "relinearize: empty relin keys");
   const std::size_t l = ct.level();
-  rlwe::key_switch_add(*ctx_, ct.poly(2), rk.key(), ct.poly(0), ct.poly(1), l, /*ntt_output=*/false);
+  rlwe::key_switch_add(*ctx_, ct.poly(2), nullptr, rk.key(), ct.poly(0), ct.poly(1), l, /*ntt_output=*/false);
   ct.truncate_size(2);
 }
 
@@ -403,7 +403,7 @@ Ciphertext Evaluator::apply_galois(const Ciphertext& ct, std::uint32_t g, const 
     he::apply_automorphism(ct.data(1, i), c1g + i * n, n, g, q);
   }
   // (c0(X^g), c1(X^g)) decrypts under s(X^g); switch the c1 part back to s.
-  rlwe::key_switch_add(*ctx_, c1g, key, r.poly(0), r.poly(1), l, /*ntt_output=*/false);
+  rlwe::key_switch_add(*ctx_, c1g, nullptr, key, r.poly(0), r.poly(1), l, /*ntt_output=*/false);
   return r;
 }
 

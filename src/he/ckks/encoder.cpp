@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "he/kernels/eltwise.h"
 #include "he/kernels/ntt.h"
 #include "he/ring/rns_poly.h"
 
@@ -33,36 +34,60 @@ void Encoder::check_scale_level(double& scale, std::size_t& level) const {
           "encode: level " + std::to_string(level) + " not in [1, " + std::to_string(ctx_->params().max_level()) + "]");
 }
 
-Plaintext Encoder::from_coefficients(const double* coeffs, double scale, std::size_t level) const {
-  const std::size_t n = ctx_->n();
+Plaintext Encoder::from_coefficients(const std::complex<double>* v, double scale, std::size_t level) const {
+  const std::size_t n = ctx_->n(), slots = ctx_->slots();
+  auto coeff = [&](std::size_t k) { return (k < slots ? v[k].real() : v[k - slots].imag()) * scale; };
   const double limit = ctx_->level(level).log2_q - 1;  // |round(scale * m)| < Q/2
   double largest = 0;
-  for (std::size_t k = 0; k < n; ++k) largest = std::max(largest, std::fabs(coeffs[k]));
+  for (std::size_t k = 0; k < n; ++k) largest = std::max(largest, std::fabs(coeff(k)));
   if (largest > 0 && std::log2(largest + 0.5) >= limit)
     throw InvalidArgument("encode: scale * value needs " + std::to_string(std::log2(largest)) +
                           " bits, the modulus at level " + std::to_string(level) + " holds " + std::to_string(limit) +
                           " (lower the scale or the values, or encode at a higher level)");
   Plaintext pt(ctx_->params_id(), n, level, scale);
-  for (std::size_t k = 0; k < n; ++k) {
-    const double x = std::nearbyint(coeffs[k]);
-    if (std::fabs(x) < 0x1p62) {
-      const auto r = static_cast<std::int64_t>(x);
-      const auto mag = static_cast<std::uint64_t>(r < 0 ? -r : r);
+  if (largest < 0x1p62) {
+    // Sign and magnitude once, then one reduction pass per prime.
+    std::uint64_t* mag = he::scratch(6, n);
+    std::vector<bool> negative(n);
+    for (std::size_t k = 0; k < n; ++k) {
+      const auto r = static_cast<std::int64_t>(std::nearbyint(coeff(k)));
+      negative[k] = r < 0;
+      mag[k] = static_cast<std::uint64_t>(r < 0 ? -r : r);
+    }
+    for (std::size_t i = 0; i < level; ++i) {
+      const Modulus& q = ctx_->modulus(i);
+      std::uint64_t* row = pt.data(i);
+      he::eltwise_reduce_mod(row, mag, n, q);
+      for (std::size_t k = 0; k < n; ++k)
+        if (negative[k]) row[k] = he::neg_mod(row[k], q.value());
+    }
+  } else {
+    for (std::size_t k = 0; k < n; ++k) {
+      const double x = std::nearbyint(coeff(k));
       for (std::size_t i = 0; i < level; ++i) {
-        const std::uint64_t a = ctx_->modulus(i).reduce(mag);
-        pt.data(i)[k] = r < 0 ? he::neg_mod(a, ctx_->modulus(i).value()) : a;
+        const Modulus& q = ctx_->modulus(i);
+        if (std::fabs(x) < 0x1p62) {
+          const auto r = static_cast<std::int64_t>(x);
+          const std::uint64_t a = q.reduce(static_cast<std::uint64_t>(r < 0 ? -r : r));
+          pt.data(i)[k] = r < 0 ? he::neg_mod(a, q.value()) : a;
+        } else {
+          pt.data(i)[k] = integer_double_mod(x, q);
+        }
       }
-    } else {
-      for (std::size_t i = 0; i < level; ++i) pt.data(i)[k] = integer_double_mod(x, ctx_->modulus(i));
     }
   }
   for (std::size_t i = 0; i < level; ++i) he::forward_ntt(pt.data(i), ctx_->ntt(i));
   return pt;
 }
 
+Plaintext Encoder::encode_slots(std::vector<std::complex<double>>& v, double scale, std::size_t level) const {
+  ctx_->fft().inverse(v.data());
+  return from_coefficients(v.data(), scale, level);
+}
+
 Plaintext Encoder::encode_complex(std::span<const std::complex<double>> values, double scale, std::size_t level) const {
   check_scale_level(scale, level);
-  const std::size_t slots = ctx_->slots(), n = ctx_->n();
+  const std::size_t slots = ctx_->slots();
   require(values.size() <= slots,
           "encode: " + std::to_string(values.size()) + " values exceed the " + std::to_string(slots) + " slots");
   std::vector<std::complex<double>> v(slots);
@@ -71,26 +96,28 @@ Plaintext Encoder::encode_complex(std::span<const std::complex<double>> values, 
             "encode: value " + std::to_string(j) + " is not finite");
     v[j] = values[j];
   }
-  ctx_->fft().inverse(v.data());
-  std::vector<double> coeffs(n);
-  for (std::size_t k = 0; k < slots; ++k) {
-    coeffs[k] = v[k].real() * scale;
-    coeffs[k + slots] = v[k].imag() * scale;
-  }
-  return from_coefficients(coeffs.data(), scale, level);
+  return encode_slots(v, scale, level);
 }
 
 Plaintext Encoder::encode(std::span<const double> values, double scale, std::size_t level) const {
-  std::vector<std::complex<double>> v(values.begin(), values.end());
-  return encode_complex(v, scale, level);
+  check_scale_level(scale, level);
+  const std::size_t slots = ctx_->slots();
+  require(values.size() <= slots,
+          "encode: " + std::to_string(values.size()) + " values exceed the " + std::to_string(slots) + " slots");
+  std::vector<std::complex<double>> v(slots);
+  for (std::size_t j = 0; j < values.size(); ++j) {
+    require(std::isfinite(values[j]), "encode: value " + std::to_string(j) + " is not finite");
+    v[j] = values[j];
+  }
+  return encode_slots(v, scale, level);
 }
 
 Plaintext Encoder::encode_constant(double value, double scale, std::size_t level) const {
   check_scale_level(scale, level);
   require(std::isfinite(value), "encode_constant: value is not finite");
-  std::vector<double> coeffs(ctx_->n());
-  coeffs[0] = value * scale;
-  return from_coefficients(coeffs.data(), scale, level);
+  std::vector<std::complex<double>> v(ctx_->slots());
+  v[0] = value;  // coefficient 0; every other coefficient 0
+  return from_coefficients(v.data(), scale, level);
 }
 
 std::vector<std::complex<double>> Encoder::decode_complex(const Plaintext& pt) const {

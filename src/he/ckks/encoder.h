@@ -35,8 +35,10 @@ class Encoder {
   std::vector<double> decode(const Plaintext& pt) const;
 
  private:
-  // Scaled real coefficients -> rounded residues in NTT form.
-  Plaintext from_coefficients(const double* coeffs, double scale, std::size_t level) const;
+  // v (N/2 values after the inverse FFT) holds the coefficients m_k = Re v_k, m_{k+N/2} = Im v_k:
+  // round(scale * m) -> residues in NTT form.
+  Plaintext from_coefficients(const std::complex<double>* v, double scale, std::size_t level) const;
+  Plaintext encode_slots(std::vector<std::complex<double>>& v, double scale, std::size_t level) const;
   void check_scale_level(double& scale, std::size_t& level) const;
   ContextPtr ctx_;
 };

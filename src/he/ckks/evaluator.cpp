@@ -238,7 +238,7 @@ void Evaluator::relinearize_inplace(Ciphertext& ct, const RelinKeys& rk) const {
   std::uint64_t* d = he::scratch(6, l * n);
   std::memcpy(d, ct.poly(2), l * n * sizeof(std::uint64_t));
   for (std::size_t i = 0; i < l; ++i) he::inverse_ntt(d + i * n, ctx_->ntt(i));
-  rlwe::key_switch_add(*ctx_, d, rk.key(), ct.poly(0), ct.poly(1), l, /*ntt_output=*/true);
+  rlwe::key_switch_add(*ctx_, d, ct.poly(2), rk.key(), ct.poly(0), ct.poly(1), l, /*ntt_output=*/true);
   ct.truncate_size(2);
 }
 
@@ -262,16 +262,18 @@ Ciphertext Evaluator::apply_galois(const Ciphertext& ct, std::uint32_t g, const 
   const std::size_t n = ctx_->n(), l = ct.level();
   // In the NTT domain X -> X^g permutes the evaluation points.
   std::vector<std::uint32_t> index(n);
-  he::automorphism_ntt_index(n, g, index.data());
+  he::automorphism_ntt_index(n, g, ctx_->bitrev(), index.data());
   Ciphertext r(ct.params_id(), n, l, 2, ct.scale());
-  std::uint64_t* c1g = he::scratch(6, l * n);
+  std::uint64_t* c1g = he::scratch(6, l * n);      // coefficient form: the digits
+  std::uint64_t* c1g_ntt = he::scratch(7, l * n);  // NTT form: digit i's transform mod q_i
   for (std::size_t i = 0; i < l; ++i) {
     he::apply_automorphism_ntt(ct.data(0, i), r.data(0, i), n, index.data());
-    he::apply_automorphism_ntt(ct.data(1, i), c1g + i * n, n, index.data());
+    he::apply_automorphism_ntt(ct.data(1, i), c1g_ntt + i * n, n, index.data());
+    std::memcpy(c1g + i * n, c1g_ntt + i * n, n * sizeof(std::uint64_t));
     he::inverse_ntt(c1g + i * n, ctx_->ntt(i));
   }
   // (c0(X^g), c1(X^g)) decrypts under s(X^g); switch the c1 part back to s.
-  rlwe::key_switch_add(*ctx_, c1g, key, r.poly(0), r.poly(1), l, /*ntt_output=*/true);
+  rlwe::key_switch_add(*ctx_, c1g, c1g_ntt, key, r.poly(0), r.poly(1), l, /*ntt_output=*/true);
   return r;
 }
 

@@ -1,5 +1,6 @@
 // Special FFT (see special_fft.h). Both directions are radix-2 butterflies over the rotation
-// group: at stage `len` the twiddle of position j is zeta^((5^j mod 4 len) * 2N / (4 len)).
+// group: at stage `len` the twiddle of position j is zeta^((5^j mod 4 len) * 2N / (4 len))
+// (4 len is a power of two: the reduction is a mask), precomputed per stage in a contiguous table.
 #include "he/ckks/special_fft.h"
 
 #include <cmath>
@@ -28,6 +29,15 @@ SpecialFft::SpecialFft(std::size_t n) : n_(n), slots_(n / 2), m_(2 * n) {
                           static_cast<long double>(m_);
     roots_[k] = {static_cast<double>(std::cos(a)), static_cast<double>(std::sin(a))};
   }
+  fwd_tw_.resize(slots_);
+  inv_tw_.resize(slots_);
+  for (std::size_t len = 2; len <= slots_; len <<= 1) {
+    const std::size_t half = len >> 1, quad = len << 2, mask = quad - 1, gap = m_ / quad;
+    for (std::size_t j = 0; j < half; ++j) {
+      fwd_tw_[half - 1 + j] = roots_[(rot_group_[j] & mask) * gap];
+      inv_tw_[half - 1 + j] = roots_[(quad - (rot_group_[j] & mask)) * gap];
+    }
+  }
 }
 
 void SpecialFft::bit_reverse(std::complex<double>* v) const {
@@ -42,11 +52,12 @@ void SpecialFft::bit_reverse(std::complex<double>* v) const {
 void SpecialFft::forward(std::complex<double>* v) const {
   bit_reverse(v);
   for (std::size_t len = 2; len <= slots_; len <<= 1) {
-    const std::size_t half = len >> 1, quad = len << 2, gap = m_ / quad;
+    const std::size_t half = len >> 1;
+    const std::complex<double>* tw = fwd_tw_.data() + half - 1;
     for (std::size_t i = 0; i < slots_; i += len)
       for (std::size_t j = 0; j < half; ++j) {
         const std::complex<double> u = v[i + j];
-        const std::complex<double> w = cmul(v[i + j + half], roots_[(rot_group_[j] % quad) * gap]);
+        const std::complex<double> w = cmul(v[i + j + half], tw[j]);
         v[i + j] = u + w;
         v[i + j + half] = u - w;
       }
@@ -55,11 +66,12 @@ void SpecialFft::forward(std::complex<double>* v) const {
 
 void SpecialFft::inverse(std::complex<double>* v) const {
   for (std::size_t len = slots_; len >= 2; len >>= 1) {
-    const std::size_t half = len >> 1, quad = len << 2, gap = m_ / quad;
+    const std::size_t half = len >> 1;
+    const std::complex<double>* tw = inv_tw_.data() + half - 1;
     for (std::size_t i = 0; i < slots_; i += len)
       for (std::size_t j = 0; j < half; ++j) {
         const std::complex<double> u = v[i + j] + v[i + j + half];
-        const std::complex<double> w = cmul(v[i + j] - v[i + j + half], roots_[(quad - rot_group_[j] % quad) * gap]);
+        const std::complex<double> w = cmul(v[i + j] - v[i + j + half], tw[j]);
         v[i + j] = u;
         v[i + j + half] = w;
       }

@@ -32,6 +32,8 @@ class SpecialFft {
   std::size_t n_, slots_, m_;
   std::vector<std::uint64_t> rot_group_;
   std::vector<std::complex<double>> roots_;
+  // Twiddles per stage, contiguous: stage with half-length h uses entries [h - 1, 2h - 1).
+  std::vector<std::complex<double>> fwd_tw_, inv_tw_;
 };
 
 }  // namespace leukocrypt::ckks

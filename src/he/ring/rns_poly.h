@@ -33,20 +33,14 @@ inline void apply_automorphism_small(const std::int8_t* in, std::int8_t* out, st
 
 // The NTT-domain automorphism as a permutation: NTT output k holds the evaluation at
 // psi^(2 bitrev(k) + 1) (forward_ntt's bit-reversed order), and a(X^g) at psi^e is a at psi^(g e),
-// so out[k] = in[index[k]] with 2 bitrev(index[k]) + 1 = g (2 bitrev(k) + 1) mod 2N. index has n
-// entries; g odd.
-inline void automorphism_ntt_index(std::size_t n, std::uint32_t g, std::uint32_t* index) {
-  int log_n = 0;
-  while ((std::size_t{1} << log_n) < n) ++log_n;
-  auto bitrev = [log_n](std::size_t x) {
-    std::size_t r = 0;
-    for (int b = 0; b < log_n; ++b, x >>= 1) r = (r << 1) | (x & 1);
-    return r;
-  };
+// so out[k] = in[index[k]] with 2 bitrev(index[k]) + 1 = g (2 bitrev(k) + 1) mod 2N. bitrev: the
+// log2(n)-bit reversal of 0..n-1 (RingContext::bitrev()); index has n entries; g odd.
+inline void automorphism_ntt_index(std::size_t n, std::uint32_t g, const std::uint32_t* bitrev,
+                                   std::uint32_t* index) {
   const std::size_t mask = 2 * n - 1;
   for (std::size_t k = 0; k < n; ++k) {
-    const std::size_t e = ((2 * bitrev(k) + 1) * g) & mask;
-    index[k] = static_cast<std::uint32_t>(bitrev((e - 1) >> 1));
+    const std::size_t e = ((2 * std::size_t{bitrev[k]} + 1) * g) & mask;
+    index[k] = bitrev[(e - 1) >> 1];
   }
 }
 

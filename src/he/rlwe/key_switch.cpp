@@ -32,8 +32,8 @@ void centred_mod(const std::uint64_t* x, std::uint64_t* out, std::size_t n, std:
 // 2. coefficient blocks accumulate sum_i digit_i * key_i in 128 bits (< l * 4q^2 < 2^128) and
 //    reduce once (as SEAL does), keeping the accumulators in L1 even at N = 32768.
 // Results stay in the NTT domain.
-void inner_portable(const RingContext& ring, const std::uint64_t* d, const KeySwitchKey& key, std::size_t l,
-                    std::size_t j, std::uint64_t* o0, std::uint64_t* o1) {
+void inner_portable(const RingContext& ring, const std::uint64_t* d, const std::uint64_t* d_ntt,
+                    const KeySwitchKey& key, std::size_t l, std::size_t j, std::uint64_t* o0, std::uint64_t* o1) {
   const std::size_t n = ring.n();
   const Modulus& m = ring.modulus(j);
   const NttTables& ntt = ring.ntt(j);
@@ -41,6 +41,10 @@ void inner_portable(const RingContext& ring, const std::uint64_t* d, const KeySw
   for (std::size_t i = 0; i < l; ++i) {
     const std::uint64_t* di = d + i * n;
     std::uint64_t* ti = digits + i * n;
+    if (d_ntt && i == j) {
+      std::memcpy(ti, d_ntt + i * n, n * sizeof(std::uint64_t));
+      continue;
+    }
     if (ring.modulus(i).value() <= m.value()) std::memcpy(ti, di, n * sizeof(std::uint64_t));
     else he::eltwise_reduce_mod(ti, di, n, m);
     he::forward_ntt_lazy(ti, ntt);
@@ -66,8 +70,9 @@ void inner_portable(const RingContext& ring, const std::uint64_t* d, const KeySw
   }
 }
 
-void key_switch_portable(const RingContext& ring, const std::uint64_t* d, const KeySwitchKey& key, std::uint64_t* c0,
-                         std::uint64_t* c1, std::size_t l, bool ntt_output) {
+void key_switch_portable(const RingContext& ring, const std::uint64_t* d, const std::uint64_t* d_ntt,
+                         const KeySwitchKey& key, std::uint64_t* c0, std::uint64_t* c1, std::size_t l,
+                         bool ntt_output) {
   const std::size_t n = ring.n(), sp = ring.special_index();
   std::uint64_t* accp = he::scratch(5, 4 * n);
   std::uint64_t* accp0 = accp;
@@ -75,12 +80,12 @@ void key_switch_portable(const RingContext& ring, const std::uint64_t* d, const 
   std::uint64_t* acc0 = accp + 2 * n;
   std::uint64_t* acc1 = accp + 3 * n;
   std::uint64_t* rnd = he::scratch(4, 2 * n);
-  inner_portable(ring, d, key, l, sp, accp0, accp1);
+  inner_portable(ring, d, d_ntt, key, l, sp, accp0, accp1);
   he::inverse_ntt(accp0, ring.ntt(sp));
   he::inverse_ntt(accp1, ring.ntt(sp));
   const std::uint64_t p = ring.modulus(sp).value();
   for (std::size_t j = 0; j < l; ++j) {
-    inner_portable(ring, d, key, l, j, acc0, acc1);
+    inner_portable(ring, d, d_ntt, key, l, j, acc0, acc1);
     const Modulus& q = ring.modulus(j);
     const std::uint64_t qv = q.value();
     const ShoupOperand p_inv = ring.special_inv_mod_q()[j];
@@ -106,18 +111,23 @@ void key_switch_portable(const RingContext& ring, const std::uint64_t* d, const 
 // Every prime below 2^50: everything on the SIMD kernels. Per target prime j, each digit is
 // reduced, transformed and multiplied into the two accumulators right away (one digit buffer,
 // hot in L2, instead of l digit rows streamed through L3). Results stay in the NTT domain.
-void inner_simd(const RingContext& ring, const std::uint64_t* d, const KeySwitchKey& key, std::size_t l,
-                std::size_t j, std::uint64_t* o0, std::uint64_t* o1) {
+void inner_simd(const RingContext& ring, const std::uint64_t* d, const std::uint64_t* d_ntt, const KeySwitchKey& key,
+                std::size_t l, std::size_t j, std::uint64_t* o0, std::uint64_t* o1) {
   const std::size_t n = ring.n();
   const Modulus& m = ring.modulus(j);
   const NttTables& ntt = ring.ntt(j);
   const ShoupOperand one = he::make_shoup(1, m.value());
-  std::uint64_t* digit = he::scratch(3, n);
+  std::uint64_t* buf = he::scratch(3, n);
   for (std::size_t i = 0; i < l; ++i) {
     const std::uint64_t* di = d + i * n;  // digit i: [d]_{q_i}, in [0, q_i), q_i < 2^50
-    if (ring.modulus(i).value() <= m.value()) std::memcpy(digit, di, n * sizeof(std::uint64_t));
-    else he::eltwise_mul_scalar_mod(digit, di, one, n, m);
-    he::forward_ntt(digit, ntt);
+    const std::uint64_t* digit = buf;
+    if (d_ntt && i == j) {
+      digit = d_ntt + i * n;
+    } else {
+      if (ring.modulus(i).value() <= m.value()) std::memcpy(buf, di, n * sizeof(std::uint64_t));
+      else he::eltwise_mul_scalar_mod(buf, di, one, n, m);
+      he::forward_ntt(buf, ntt);
+    }
     if (i == 0) {
       he::eltwise_mul_mod(o0, digit, key.data(i, 0, j), n, m);
       he::eltwise_mul_mod(o1, digit, key.data(i, 1, j), n, m);
@@ -132,8 +142,8 @@ void inner_simd(const RingContext& ring, const std::uint64_t* d, const KeySwitch
 // [x]_p centred as y - h, y = (x + h) mod p, h = (p - 1) / 2. Coefficient form:
 // out = out * 1 + (acc_j + h) * p^-1 + y * (-p^-1). NTT form: y - h is formed per coefficient
 // mod q_j and transformed, then out = out * 1 + acc_j * p^-1 + NTT(y - h) * (-p^-1).
-void key_switch_simd(const RingContext& ring, const std::uint64_t* d, const KeySwitchKey& key, std::uint64_t* c0,
-                     std::uint64_t* c1, std::size_t l, bool ntt_output) {
+void key_switch_simd(const RingContext& ring, const std::uint64_t* d, const std::uint64_t* d_ntt,
+                     const KeySwitchKey& key, std::uint64_t* c0, std::uint64_t* c1, std::size_t l, bool ntt_output) {
   const std::size_t n = ring.n(), sp = ring.special_index();
   std::uint64_t* acc = he::scratch(5, 4 * n);
   std::uint64_t* y0 = acc;
@@ -141,7 +151,7 @@ void key_switch_simd(const RingContext& ring, const std::uint64_t* d, const KeyS
   std::uint64_t* a0 = acc + 2 * n;
   std::uint64_t* a1 = acc + 3 * n;
   std::uint64_t* yq = he::scratch(4, 2 * n);
-  inner_simd(ring, d, key, l, sp, y0, y1);
+  inner_simd(ring, d, d_ntt, key, l, sp, y0, y1);
   he::inverse_ntt(y0, ring.ntt(sp));
   he::inverse_ntt(y1, ring.ntt(sp));
   const Modulus& p = ring.modulus(sp);
@@ -149,7 +159,7 @@ void key_switch_simd(const RingContext& ring, const std::uint64_t* d, const KeyS
   he::eltwise_add_scalar_mod(y0, y0, h, n, p);
   he::eltwise_add_scalar_mod(y1, y1, h, n, p);
   for (std::size_t j = 0; j < l; ++j) {
-    inner_simd(ring, d, key, l, j, a0, a1);
+    inner_simd(ring, d, d_ntt, key, l, j, a0, a1);
     const Modulus& q = ring.modulus(j);
     const std::uint64_t qv = q.value();
     const ShoupOperand p_inv = ring.special_inv_mod_q()[j];
@@ -185,12 +195,13 @@ void key_switch_simd(const RingContext& ring, const std::uint64_t* d, const KeyS
 
 }  // namespace
 
-void key_switch_add(const RingContext& ring, const std::uint64_t* d, const KeySwitchKey& key, std::uint64_t* c0,
-                    std::uint64_t* c1, std::size_t level, bool ntt_output) {
+void key_switch_add(const RingContext& ring, const std::uint64_t* d, const std::uint64_t* d_ntt,
+                    const KeySwitchKey& key, std::uint64_t* c0, std::uint64_t* c1, std::size_t level,
+                    bool ntt_output) {
   const std::size_t n = ring.n(), L = ring.max_level();
   require(key.n() == n && key.digits() == L && key.primes() == L + 1, "key switching key has the wrong shape");
-  if (ring.all_simd()) key_switch_simd(ring, d, key, c0, c1, level, ntt_output);
-  else key_switch_portable(ring, d, key, c0, c1, level, ntt_output);
+  if (ring.all_simd()) key_switch_simd(ring, d, d_ntt, key, c0, c1, level, ntt_output);
+  else key_switch_portable(ring, d, d_ntt, key, c0, c1, level, ntt_output);
 }
 
 }  // namespace leukocrypt::rlwe

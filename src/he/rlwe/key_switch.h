@@ -14,10 +14,13 @@
 
 namespace leukocrypt::rlwe {
 
-// d: `level` rows in coefficient form (values in [0, q_i)). c0, c1: `level` rows, in coefficient
-// form (BFV) or, with ntt_output, in the NTT domain (CKKS); the switched pair is added to them.
-// Throws InvalidArgument when key does not have the ring's shape.
-void key_switch_add(const RingContext& ring, const std::uint64_t* d, const KeySwitchKey& key, std::uint64_t* c0,
-                    std::uint64_t* c1, std::size_t level, bool ntt_output);
+// d: `level` rows in coefficient form (values in [0, q_i)). d_ntt: the same polynomial in the NTT
+// domain, or nullptr; when given, digit i's transform mod q_i is its row i (saves l NTTs).
+// c0, c1: `level` rows, in coefficient form (BFV) or, with ntt_output, in the NTT domain (CKKS);
+// the switched pair is added to them. Throws InvalidArgument when key does not have the ring's
+// shape.
+void key_switch_add(const RingContext& ring, const std::uint64_t* d, const std::uint64_t* d_ntt,
+                    const KeySwitchKey& key, std::uint64_t* c0, std::uint64_t* c1, std::size_t level,
+                    bool ntt_output);
 
 }  // namespace leukocrypt::rlwe

@@ -11,6 +11,14 @@ RingContext::RingContext(std::uint64_t params_id, std::size_t n, const std::vect
     ntt_.push_back(std::make_unique<NttTables>(n, moduli_.back()));
     all_simd_ = all_simd_ && moduli_.back().bit_count() <= he::kIfmaMaxModulusBits;
   }
+  int log_n = 0;
+  while ((std::size_t{1} << log_n) < n) ++log_n;
+  bitrev_.resize(n);
+  for (std::size_t k = 0; k < n; ++k) {
+    std::size_t r = 0;
+    for (int b = 0; b < log_n; ++b) r |= ((k >> b) & 1) << (log_n - 1 - b);
+    bitrev_[k] = static_cast<std::uint32_t>(r);
+  }
   const Modulus& p = moduli_.back();
   for (std::size_t j = 0; j < q.size(); ++j) {
     const std::uint64_t pm = moduli_[j].reduce(p.value());

@@ -40,6 +40,8 @@ class RingContext {
   const std::vector<ShoupOperand>& special_inv_mod_q() const { return p_inv_mod_q_; }
   // Whether every prime (special included) is below 2^50, so the SIMD kernels apply everywhere.
   bool all_simd() const { return all_simd_; }
+  // The log2(N)-bit reversal of 0..N-1: the NTT's output order (automorphisms in the NTT domain).
+  const std::uint32_t* bitrev() const { return bitrev_.data(); }
 
  protected:
   ~RingContext() = default;  // owned through the scheme context
@@ -53,6 +55,7 @@ class RingContext {
   std::vector<std::uint64_t> p_mod_q_;
   std::vector<ShoupOperand> p_inv_mod_q_;
   bool all_simd_ = true;
+  std::vector<std::uint32_t> bitrev_;
 };
 
 using RingContextPtr = std::shared_ptr<const RingContext>;

@@ -241,6 +241,29 @@ TEST_F(CkksEvaluatorTest, MismatchedOperandsThrowClearErrors) {
   expect_msg([&] { ev_.add_scalar_inplace(ca, 1e30); }, "2^62");
 }
 
+// Primes above 2^50 take key switching's portable path (128-bit accumulation, no SIMD kernels):
+// relinearisation, rotation and conjugation with NTT-domain output there too.
+TEST(CkksPortablePath, KeySwitchingWithPrimesAbove50Bits) {
+  auto ctx = Context::create(Params::create(64, 55, 2, 40, 56, Security::kInsecureForTests));
+  ASSERT_FALSE(ctx->all_simd());
+  KeyGenerator keygen(ctx);
+  Encoder enc(ctx);
+  Encryptor encryptor(ctx, keygen.create_public_key());
+  Decryptor decryptor(ctx, keygen.secret_key());
+  Evaluator ev(ctx);
+  auto rk = keygen.create_relin_keys();
+  auto gk = create_rotation_keys(keygen, {2}, true);
+  std::mt19937_64 rng(8);
+  auto a = random_complex(enc.slot_count(), rng);
+  auto c = ev.square_relin(encryptor.encrypt(enc.encode_complex(a)), rk);
+  ev.rescale_inplace(c);
+  c = ev.conjugate(ev.rotate(c, 2, gk), gk);
+  const std::size_t s = enc.slot_count();
+  std::vector<Complex> want(s);
+  for (std::size_t j = 0; j < s; ++j) want[j] = std::conj(a[(j + 2) % s] * a[(j + 2) % s]);
+  EXPECT_LT(max_error(enc.decode_complex(decryptor.decrypt(c)), want), kOpBound);
+}
+
 // The 128-bit default set at N = 8192: one multiply-relinearize-rescale and a rotation.
 TEST(CkksDefaultSet, MultiplyRotateAtN8192) {
   auto ctx = Context::create(Params::default_for(8192));
