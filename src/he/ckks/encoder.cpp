@@ -12,13 +12,15 @@
 namespace leukocrypt::ckks {
 namespace {
 
-// x mod q for a double x that is an integer with |x| >= 2^62: x = mant * 2^(exp - 53) with a
-// 53-bit integer mantissa and exp > 53, so x mod q = (mant mod q) * (2^(exp-53) mod q) mod q.
+// x mod q for a double x that is an integer (any magnitude): x = mant * 2^(exp - 53) with a
+// 53-bit integer mantissa; small x (exp <= 53) are converted directly.
 std::uint64_t integer_double_mod(double x, const Modulus& q) {
   int exp = 0;
   const double frac = std::frexp(std::fabs(x), &exp);  // |x| = frac * 2^exp, frac in [0.5, 1)
-  const auto mant = static_cast<std::uint64_t>(std::ldexp(frac, 53));
-  const std::uint64_t r = he::mul_mod(q.reduce(mant), he::pow_mod(2, static_cast<std::uint64_t>(exp - 53), q), q);
+  const std::uint64_t r =
+      exp <= 53 ? q.reduce(static_cast<std::uint64_t>(std::fabs(x)))
+                : he::mul_mod(q.reduce(static_cast<std::uint64_t>(std::ldexp(frac, 53))),
+                              he::pow_mod(2, static_cast<std::uint64_t>(exp - 53), q), q);
   return x < 0 ? he::neg_mod(r, q.value()) : r;
 }
 
@@ -36,44 +38,37 @@ void Encoder::check_scale_level(double& scale, std::size_t& level) const {
 
 Plaintext Encoder::from_coefficients(const std::complex<double>* v, double scale, std::size_t level) const {
   const std::size_t n = ctx_->n(), slots = ctx_->slots();
-  auto coeff = [&](std::size_t k) { return (k < slots ? v[k].real() : v[k - slots].imag()) * scale; };
-  const double limit = ctx_->level(level).log2_q - 1;  // |round(scale * m)| < Q/2
+  // Coefficient k is Re v_k (k < N/2) or Im v_{k-N/2}; v viewed as doubles interleaves them.
+  const double* d = reinterpret_cast<const double*>(v);
+  auto coeff = [&](std::size_t k) { return (k < slots ? d[2 * k] : d[2 * (k - slots) + 1]) * scale; };
   double largest = 0;
-  for (std::size_t k = 0; k < n; ++k) largest = std::max(largest, std::fabs(coeff(k)));
+  for (std::size_t k = 0; k < n; ++k) largest = std::max(largest, std::fabs(d[k]));
+  largest *= scale;
+  const double limit = ctx_->level(level).log2_q - 1;  // |round(scale * m)| < Q/2
   if (largest > 0 && std::log2(largest + 0.5) >= limit)
     throw InvalidArgument("encode: scale * value needs " + std::to_string(std::log2(largest)) +
                           " bits, the modulus at level " + std::to_string(level) + " holds " + std::to_string(limit) +
                           " (lower the scale or the values, or encode at a higher level)");
   Plaintext pt(ctx_->params_id(), n, level, scale);
   if (largest < 0x1p62) {
-    // Sign and magnitude once, then one reduction pass per prime.
+    // Magnitude and sign once, then one reduction pass per prime.
     std::uint64_t* mag = he::scratch(6, n);
-    std::vector<bool> negative(n);
+    auto* negative = reinterpret_cast<std::uint8_t*>(he::scratch(7, n / 8 + 1));
     for (std::size_t k = 0; k < n; ++k) {
-      const auto r = static_cast<std::int64_t>(std::nearbyint(coeff(k)));
-      negative[k] = r < 0;
-      mag[k] = static_cast<std::uint64_t>(r < 0 ? -r : r);
+      const double x = coeff(k);
+      negative[k] = x < 0;
+      mag[k] = static_cast<std::uint64_t>(std::fabs(x) + 0.5);  // round half away from zero
     }
     for (std::size_t i = 0; i < level; ++i) {
-      const Modulus& q = ctx_->modulus(i);
+      const std::uint64_t q = ctx_->modulus(i).value();
       std::uint64_t* row = pt.data(i);
-      he::eltwise_reduce_mod(row, mag, n, q);
-      for (std::size_t k = 0; k < n; ++k)
-        if (negative[k]) row[k] = he::neg_mod(row[k], q.value());
+      he::eltwise_reduce_mod(row, mag, n, ctx_->modulus(i));
+      for (std::size_t k = 0; k < n; ++k) row[k] = negative[k] && row[k] ? q - row[k] : row[k];
     }
   } else {
     for (std::size_t k = 0; k < n; ++k) {
       const double x = std::nearbyint(coeff(k));
-      for (std::size_t i = 0; i < level; ++i) {
-        const Modulus& q = ctx_->modulus(i);
-        if (std::fabs(x) < 0x1p62) {
-          const auto r = static_cast<std::int64_t>(x);
-          const std::uint64_t a = q.reduce(static_cast<std::uint64_t>(r < 0 ? -r : r));
-          pt.data(i)[k] = r < 0 ? he::neg_mod(a, q.value()) : a;
-        } else {
-          pt.data(i)[k] = integer_double_mod(x, q);
-        }
-      }
+      for (std::size_t i = 0; i < level; ++i) pt.data(i)[k] = integer_double_mod(x, ctx_->modulus(i));
     }
   }
   for (std::size_t i = 0; i < level; ++i) he::forward_ntt(pt.data(i), ctx_->ntt(i));
@@ -92,8 +87,8 @@ Plaintext Encoder::encode_complex(std::span<const std::complex<double>> values, 
           "encode: " + std::to_string(values.size()) + " values exceed the " + std::to_string(slots) + " slots");
   std::vector<std::complex<double>> v(slots);
   for (std::size_t j = 0; j < values.size(); ++j) {
-    require(std::isfinite(values[j].real()) && std::isfinite(values[j].imag()),
-            "encode: value " + std::to_string(j) + " is not finite");
+    if (!std::isfinite(values[j].real()) || !std::isfinite(values[j].imag()))
+      throw InvalidArgument("encode: value " + std::to_string(j) + " is not finite");
     v[j] = values[j];
   }
   return encode_slots(v, scale, level);
@@ -106,7 +101,7 @@ Plaintext Encoder::encode(std::span<const double> values, double scale, std::siz
           "encode: " + std::to_string(values.size()) + " values exceed the " + std::to_string(slots) + " slots");
   std::vector<std::complex<double>> v(slots);
   for (std::size_t j = 0; j < values.size(); ++j) {
-    require(std::isfinite(values[j]), "encode: value " + std::to_string(j) + " is not finite");
+    if (!std::isfinite(values[j])) throw InvalidArgument("encode: value " + std::to_string(j) + " is not finite");
     v[j] = values[j];
   }
   return encode_slots(v, scale, level);
