@@ -1,6 +1,7 @@
 // CKKS context precomputation (see context.h).
 #include "he/ckks/context.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace leukocrypt::ckks {
@@ -45,6 +46,18 @@ Context::Context(const Params& params)
       d.q_hat.push_back(std::move(hat));
       he::big_mul_word(d.q_product, qi.value());
     }
+    auto low128 = [](const he::BigUint& b) {
+      return static_cast<he::u128>(b[0]) | (b.size() > 1 ? static_cast<he::u128>(b[1]) << 64 : 0);
+    };
+    for (std::size_t i = 0; i < l; ++i) {
+      d.q_hat_low.push_back(low128(d.q_hat[i]));
+      d.inv_q.push_back(1.0 / static_cast<double>(modulus(i).value()));
+    }
+    d.q_low = low128(d.q_product);
+    // |x| < 2^126 when |x/Q| + err < 2^126 / Q; err = l * 2^-50 bounds the error of the double sum
+    // of l terms below 1 (each y_i / q_i within 2^-52 relative).
+    const double err = static_cast<double>(l) * 0x1p-50;
+    d.fast_limit = std::max(0.0, std::exp2(126.0 - d.log2_q) - err);
     d.q_half = d.q_product;
     for (std::size_t i = 0; i < d.q_half.size(); ++i)
       d.q_half[i] = (d.q_half[i] >> 1) | (i + 1 < d.q_half.size() ? d.q_half[i + 1] << 63 : 0);

@@ -30,6 +30,13 @@ struct LevelData {
   std::vector<ShoupOperand> q_hat_inv;
   std::vector<he::BigUint> q_hat;
   he::BigUint q_product, q_half;
+  // Fast exact decoding of coefficients below 2^126: x = sum_i y_i Q/q_i - v Q with
+  // v = round(sum_i y_i / q_i), computed modulo 2^128 (Q/q_i and Q mod 2^128), certified by the
+  // double estimate x/Q = sum_i y_i/q_i - v (valid while |that| < fast_limit).
+  std::vector<he::u128> q_hat_low;
+  he::u128 q_low = 0;
+  std::vector<double> inv_q;
+  double fast_limit = 0;
 };
 
 class Context : public rlwe::RingContext {

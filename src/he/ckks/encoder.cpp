@@ -124,7 +124,9 @@ std::vector<std::complex<double>> Encoder::decode_complex(const Plaintext& pt) c
   std::uint64_t* x = he::scratch(6, l * n);
   std::memcpy(x, pt.raw(), l * n * sizeof(std::uint64_t));
   for (std::size_t i = 0; i < l; ++i) he::inverse_ntt(x + i * n, ctx_->ntt(i));
-  // Centred integer coefficients by CRT: sum_i [x_i (Q/q_i)^-1]_{q_i} Q/q_i mod Q.
+  // Centred integer coefficients by CRT: sum_i y_i Q/q_i mod Q, y_i = [x_i (Q/q_i)^-1]_{q_i}; in
+  // 128-bit arithmetic when the coefficient is certainly below 2^126 (LevelData), multi-precision
+  // otherwise.
   std::vector<double> coeffs(n);
   const std::size_t limbs = ld.q_product.size() + 2;
   std::vector<std::uint64_t> acc(limbs);
@@ -134,11 +136,23 @@ std::vector<std::complex<double>> Encoder::decode_complex(const Plaintext& pt) c
       coeffs[k] = v > q / 2 ? -static_cast<double>(q - v) : static_cast<double>(v);
       continue;
     }
-    std::fill(acc.begin(), acc.end(), 0);
+    std::uint64_t y[64];
+    double frac = 0;  // sum_i y_i / q_i in [0, l): x/Q = frac - wraps
     for (std::size_t i = 0; i < l; ++i) {
-      const std::uint64_t z = he::mul_mod_shoup(x[i * n + k], ld.q_hat_inv[i], ctx_->modulus(i).value());
-      he::big_add_mul_word(acc.data(), limbs, ld.q_hat[i], z);
+      y[i] = he::mul_mod_shoup(x[i * n + k], ld.q_hat_inv[i], ctx_->modulus(i).value());
+      frac += static_cast<double>(y[i]) * ld.inv_q[i];
     }
+    const auto wraps = static_cast<std::uint64_t>(frac + 0.5);
+    if (std::fabs(frac - static_cast<double>(wraps)) < ld.fast_limit) {
+      // |x| < 2^126: exact modulo 2^128.
+      he::u128 acc128 = 0 - static_cast<he::u128>(wraps) * ld.q_low;
+      for (std::size_t i = 0; i < l; ++i) acc128 += static_cast<he::u128>(y[i]) * ld.q_hat_low[i];
+      const bool neg = static_cast<std::uint64_t>(acc128 >> 127) != 0;
+      coeffs[k] = neg ? -static_cast<double>(0 - acc128) : static_cast<double>(acc128);
+      continue;
+    }
+    std::fill(acc.begin(), acc.end(), 0);
+    for (std::size_t i = 0; i < l; ++i) he::big_add_mul_word(acc.data(), limbs, ld.q_hat[i], y[i]);
     while (he::big_compare(acc.data(), limbs, ld.q_product) >= 0) he::big_sub(acc.data(), limbs, ld.q_product);
     const bool negative = he::big_compare(acc.data(), limbs, ld.q_half) > 0;
     if (negative) he::big_rsub(acc.data(), limbs, ld.q_product);

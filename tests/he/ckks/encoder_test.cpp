@@ -106,8 +106,11 @@ TEST(CkksEncoder, ShortInputPadsWithZerosAndHugeScalesStayExact) {
   ASSERT_EQ(back.size(), enc.slot_count());
   for (std::size_t j = 0; j < back.size(); ++j) EXPECT_NEAR(back[j], j < 3 ? v[j] : 0.0, 1e-9);
   // Scale 2^100 at the top level (4 primes, ~170 bits): coefficients above 2^64 go through the
-  // exact mantissa/exponent reduction and the multi-precision CRT on the way back.
+  // exact mantissa/exponent reduction, and decode in 128-bit arithmetic.
   back = enc.decode(enc.encode(v, 0x1p100, 4));
+  for (std::size_t j = 0; j < 3; ++j) EXPECT_NEAR(back[j], v[j], 1e-12);
+  // Coefficients above 2^126 leave decoding's 128-bit fast path for the multi-precision CRT.
+  back = enc.decode(enc.encode(v, 0x1p135, 4));
   for (std::size_t j = 0; j < 3; ++j) EXPECT_NEAR(back[j], v[j], 1e-12);
 }
 

@@ -288,3 +288,30 @@ TEST(CkksDefaultSet, MultiplyRotateAtN8192) {
 
 }  // namespace
 }  // namespace leukocrypt::ckks
+
+namespace leukocrypt::ckks {
+namespace {
+
+// The example of src/he/ckks/README.md, verbatim in substance: 1.5^2 * -0.5 + 2 = 0.875, rotated.
+TEST(CkksReadme, ExampleComputesItsStatedResult) {
+  auto ctx = Context::create(Params::default_for(8192));
+  KeyGenerator keygen(ctx);
+  Encryptor enc(ctx, keygen.create_public_key());
+  RelinKeys rk = keygen.create_relin_keys();
+  GaloisKeys gk = create_rotation_keys(keygen, {1});
+  Encoder encoder(ctx);
+  Evaluator ev(ctx);
+  std::vector<double> x(4096, 1.5);
+  Ciphertext c = enc.encrypt(encoder.encode(x));
+  Ciphertext sq = ev.square_relin(c, rk);
+  ev.rescale_inplace(sq);
+  ev.multiply_scalar_inplace(sq, -0.5);
+  ev.rescale_inplace(sq);
+  ev.add_scalar_inplace(sq, 2.0);
+  Ciphertext r = ev.rotate(sq, 1, gk);
+  Decryptor dec(ctx, keygen.secret_key());
+  for (double y : encoder.decode(dec.decrypt(r))) ASSERT_NEAR(y, 0.875, 1e-5);
+}
+
+}  // namespace
+}  // namespace leukocrypt::ckks
