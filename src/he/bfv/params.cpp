@@ -1,8 +1,6 @@
 // Params creation and validation: prime selection, the security table, the params id.
 #include "he/bfv/params.h"
 
-#include <sodium.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -12,6 +10,7 @@
 
 #include "common/error.h"
 #include "he/math/primes.h"
+#include "he/rlwe/params_id.h"
 #include "he/rlwe/security.h"
 
 namespace leukocrypt::bfv {
@@ -26,27 +25,10 @@ int log2_exact(std::size_t n) {
 }
 
 std::uint64_t compute_id(const Params& p) {
-  if (sodium_init() < 0) throw Error("libsodium initialisation failed");
-  crypto_generichash_state st;
-  unsigned char out[16];
-  crypto_generichash_init(&st, nullptr, 0, sizeof(out));
-  auto put = [&](std::uint64_t v) {
-    unsigned char b[8];
-    for (int i = 0; i < 8; ++i) b[i] = static_cast<unsigned char>(v >> (8 * i));
-    crypto_generichash_update(&st, b, 8);
-  };
-  const char tag[] = "leukocrypt-bfv-params-v1";
-  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(tag), sizeof(tag) - 1);
-  put(p.n());
-  put(p.q().size());
-  for (auto q : p.q()) put(q);
-  put(p.special_prime());
-  put(p.t());
-  put(static_cast<std::uint64_t>(p.security()));
-  crypto_generichash_final(&st, out, sizeof(out));
-  std::uint64_t id = 0;
-  std::memcpy(&id, out, 8);
-  return id;
+  std::vector<std::uint64_t> words = {p.n(), p.q().size()};
+  words.insert(words.end(), p.q().begin(), p.q().end());
+  words.insert(words.end(), {p.special_prime(), p.t(), static_cast<std::uint64_t>(p.security())});
+  return rlwe::params_id("leukocrypt-bfv-params-v1", words);
 }
 
 }  // namespace

@@ -75,36 +75,28 @@ Plaintext Encoder::from_coefficients(const std::complex<double>* v, double scale
   return pt;
 }
 
-Plaintext Encoder::encode_slots(std::vector<std::complex<double>>& v, double scale, std::size_t level) const {
+template <class T>
+Plaintext Encoder::encode_values(std::span<const T> values, double scale, std::size_t level) const {
+  check_scale_level(scale, level);
+  const std::size_t slots = ctx_->slots();
+  require(values.size() <= slots,
+          "encode: " + std::to_string(values.size()) + " values exceed the " + std::to_string(slots) + " slots");
+  std::vector<std::complex<double>> v(slots);
+  for (std::size_t j = 0; j < values.size(); ++j) {
+    v[j] = values[j];
+    if (!std::isfinite(v[j].real()) || !std::isfinite(v[j].imag()))
+      throw InvalidArgument("encode: value " + std::to_string(j) + " is not finite");
+  }
   ctx_->fft().inverse(v.data());
   return from_coefficients(v.data(), scale, level);
 }
 
 Plaintext Encoder::encode_complex(std::span<const std::complex<double>> values, double scale, std::size_t level) const {
-  check_scale_level(scale, level);
-  const std::size_t slots = ctx_->slots();
-  require(values.size() <= slots,
-          "encode: " + std::to_string(values.size()) + " values exceed the " + std::to_string(slots) + " slots");
-  std::vector<std::complex<double>> v(slots);
-  for (std::size_t j = 0; j < values.size(); ++j) {
-    if (!std::isfinite(values[j].real()) || !std::isfinite(values[j].imag()))
-      throw InvalidArgument("encode: value " + std::to_string(j) + " is not finite");
-    v[j] = values[j];
-  }
-  return encode_slots(v, scale, level);
+  return encode_values(values, scale, level);
 }
 
 Plaintext Encoder::encode(std::span<const double> values, double scale, std::size_t level) const {
-  check_scale_level(scale, level);
-  const std::size_t slots = ctx_->slots();
-  require(values.size() <= slots,
-          "encode: " + std::to_string(values.size()) + " values exceed the " + std::to_string(slots) + " slots");
-  std::vector<std::complex<double>> v(slots);
-  for (std::size_t j = 0; j < values.size(); ++j) {
-    if (!std::isfinite(values[j])) throw InvalidArgument("encode: value " + std::to_string(j) + " is not finite");
-    v[j] = values[j];
-  }
-  return encode_slots(v, scale, level);
+  return encode_values(values, scale, level);
 }
 
 Plaintext Encoder::encode_constant(double value, double scale, std::size_t level) const {

@@ -38,7 +38,9 @@ class Encoder {
   // v (N/2 values after the inverse FFT) holds the coefficients m_k = Re v_k, m_{k+N/2} = Im v_k:
   // round(scale * m) -> residues in NTT form.
   Plaintext from_coefficients(const std::complex<double>* v, double scale, std::size_t level) const;
-  Plaintext encode_slots(std::vector<std::complex<double>>& v, double scale, std::size_t level) const;
+  // Checks, pads to N/2 slots, inverse FFT, from_coefficients (T: double or complex).
+  template <class T>
+  Plaintext encode_values(std::span<const T> values, double scale, std::size_t level) const;
   void check_scale_level(double& scale, std::size_t& level) const;
   ContextPtr ctx_;
 };

@@ -1,8 +1,6 @@
 // CKKS params: prime selection near the scale, validation, the security table, the params id.
 #include "he/ckks/params.h"
 
-#include <sodium.h>
-
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -11,32 +9,17 @@
 
 #include "common/error.h"
 #include "he/math/primes.h"
+#include "he/rlwe/params_id.h"
 
 namespace leukocrypt::ckks {
 namespace {
 
 std::uint64_t compute_id(const Params& p) {
-  if (sodium_init() < 0) throw Error("libsodium initialisation failed");
-  crypto_generichash_state st;
-  unsigned char out[16];
-  crypto_generichash_init(&st, nullptr, 0, sizeof(out));
-  auto put = [&](std::uint64_t v) {
-    unsigned char b[8];
-    for (int i = 0; i < 8; ++i) b[i] = static_cast<unsigned char>(v >> (8 * i));
-    crypto_generichash_update(&st, b, 8);
-  };
-  const char tag[] = "leukocrypt-ckks-params-v1";
-  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(tag), sizeof(tag) - 1);
-  put(p.n());
-  put(p.q().size());
-  for (auto q : p.q()) put(q);
-  put(p.special_prime());
-  put(std::bit_cast<std::uint64_t>(p.default_scale()));
-  put(static_cast<std::uint64_t>(p.security()));
-  crypto_generichash_final(&st, out, sizeof(out));
-  std::uint64_t id = 0;
-  std::memcpy(&id, out, 8);
-  return id;
+  std::vector<std::uint64_t> words = {p.n(), p.q().size()};
+  words.insert(words.end(), p.q().begin(), p.q().end());
+  words.insert(words.end(), {p.special_prime(), std::bit_cast<std::uint64_t>(p.default_scale()),
+                             static_cast<std::uint64_t>(p.security())});
+  return rlwe::params_id("leukocrypt-ckks-params-v1", words);
 }
 
 bool taken(const std::vector<std::uint64_t>& used, std::uint64_t v) {

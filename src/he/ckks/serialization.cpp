@@ -52,10 +52,7 @@ std::string save_ct(const Ciphertext& ct, const he::Seed* seed) {
 std::string save(const Params& p) {
   ByteWriter w;
   io::write_header(w, ObjectType::kCkksParams, p.id());
-  w.u32(static_cast<std::uint32_t>(p.n()));
-  w.u32(static_cast<std::uint32_t>(p.q().size()));
-  for (auto q : p.q()) w.u64(q);
-  w.u64(p.special_prime());
+  io::write_chain(w, p.n(), p.q(), p.special_prime());
   write_scale(w, p.default_scale());
   w.u8(static_cast<std::uint8_t>(p.security()));
   return w.take();
@@ -64,25 +61,12 @@ std::string save(const Params& p) {
 Params load_params(std::string_view bytes) {
   ByteReader r(bytes);
   const std::uint64_t id = io::read_header(r, ObjectType::kCkksParams);
-  const std::uint32_t n = r.u32("N");
-  const std::uint32_t count = r.u32("prime count");
-  if (count < 1 || count > 60) throw FormatError("prime count " + std::to_string(count) + " outside [1, 60]");
-  std::vector<std::uint64_t> q(count);
-  for (auto& v : q) v = r.u64("ciphertext prime");
-  const std::uint64_t special = r.u64("special prime");
+  const io::ModulusChain c = io::read_chain(r);
   const double scale = read_scale(r, "params default");
-  const std::uint8_t sec = r.u8("security");
+  const Security sec = io::read_security(r);
   r.finish("CKKS params");
-  if (sec > 1) throw FormatError("unknown security level " + std::to_string(sec));
-  Params p = [&] {
-    try {
-      return Params::create_from_primes(n, q, special, scale, static_cast<Security>(sec));
-    } catch (const InvalidArgument& e) {
-      throw FormatError(std::string("invalid CKKS params: ") + e.what());
-    }
-  }();
-  if (p.id() != id) throw FormatError("params id in the header does not match the parameters");
-  return p;
+  return io::checked_params(id, "CKKS params",
+                            [&] { return Params::create_from_primes(c.n, c.q, c.special, scale, sec); });
 }
 
 std::string save(const Plaintext& pt) {

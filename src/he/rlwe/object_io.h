@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "he/rlwe/byte_io.h"
 #include "he/rlwe/ring_context.h"
+#include "he/rlwe/security.h"
 #include "he/rlwe/serialization.h"
 
 namespace leukocrypt::rlwe::detail {
@@ -21,6 +22,32 @@ std::uint64_t read_header(ByteReader& r, ObjectType type);
 // Same, and the params id must be ctx's.
 std::uint64_t read_header_for(ByteReader& r, ObjectType type, const RingContext& ctx);
 void expect_eq(std::uint64_t got, std::uint64_t want, const char* field);
+
+// The modulus chain that starts every params body: u32 N | u32 prime count | u64 q_i... | u64 p.
+struct ModulusChain {
+  std::uint32_t n = 0;
+  std::vector<std::uint64_t> q;
+  std::uint64_t special = 0;
+};
+void write_chain(ByteWriter& w, std::size_t n, const std::vector<std::uint64_t>& q, std::uint64_t special);
+ModulusChain read_chain(ByteReader& r);
+// u8 security level (0: 128-bit, 1: insecure for tests).
+Security read_security(ByteReader& r);
+
+// make() builds the params from loaded fields; its InvalidArgument becomes FormatError("invalid
+// <what>: ..."), and the result's id must equal the header's.
+template <class Make>
+auto checked_params(std::uint64_t header_id, const char* what, Make make) {
+  auto p = [&] {
+    try {
+      return make();
+    } catch (const InvalidArgument& e) {
+      throw FormatError(std::string("invalid ") + what + ": " + e.what());
+    }
+  }();
+  if (p.id() != header_id) throw FormatError("params id in the header does not match the parameters");
+  return p;
+}
 
 // Polynomial rows (n coefficients each, contiguous): one width byte per row -- the bits of the
 // row's largest coefficient, at most ceil(log2 q) for a row mod q -- then every row bit-packed

@@ -67,6 +67,30 @@ void expect_eq(std::uint64_t got, std::uint64_t want, const char* field) {
     throw FormatError(std::string(field) + " is " + std::to_string(got) + ", expected " + std::to_string(want));
 }
 
+void write_chain(ByteWriter& w, std::size_t n, const std::vector<std::uint64_t>& q, std::uint64_t special) {
+  w.u32(static_cast<std::uint32_t>(n));
+  w.u32(static_cast<std::uint32_t>(q.size()));
+  for (auto v : q) w.u64(v);
+  w.u64(special);
+}
+
+ModulusChain read_chain(ByteReader& r) {
+  ModulusChain c;
+  c.n = r.u32("N");
+  const std::uint32_t count = r.u32("prime count");
+  if (count < 1 || count > 60) throw FormatError("prime count " + std::to_string(count) + " outside [1, 60]");
+  c.q.resize(count);
+  for (auto& v : c.q) v = r.u64("ciphertext prime");
+  c.special = r.u64("special prime");
+  return c;
+}
+
+Security read_security(ByteReader& r) {
+  const std::uint8_t sec = r.u8("security");
+  if (sec > 1) throw FormatError("unknown security level " + std::to_string(sec));
+  return static_cast<Security>(sec);
+}
+
 void write_rows(ByteWriter& w, const std::uint64_t* data, std::size_t rows, std::size_t n) {
   std::vector<int> widths(rows);
   for (std::size_t r = 0; r < rows; ++r) {

@@ -28,6 +28,7 @@ namespace leukocrypt::ckks {
 namespace {
 
 using testing::Complex;
+using testing::Keys;
 using testing::max_error;
 using testing::random_complex;
 using testing::tiny_insecure_params;
@@ -244,46 +245,34 @@ TEST_F(CkksEvaluatorTest, MismatchedOperandsThrowClearErrors) {
 // Primes above 2^50 take key switching's portable path (128-bit accumulation, no SIMD kernels):
 // relinearisation, rotation and conjugation with NTT-domain output there too.
 TEST(CkksPortablePath, KeySwitchingWithPrimesAbove50Bits) {
-  auto ctx = Context::create(Params::create(64, 55, 2, 40, 56, Security::kInsecureForTests));
-  ASSERT_FALSE(ctx->all_simd());
-  KeyGenerator keygen(ctx);
-  Encoder enc(ctx);
-  Encryptor encryptor(ctx, keygen.create_public_key());
-  Decryptor decryptor(ctx, keygen.secret_key());
-  Evaluator ev(ctx);
-  auto rk = keygen.create_relin_keys();
-  auto gk = create_rotation_keys(keygen, {2}, true);
+  Keys k(Params::create(64, 55, 2, 40, 56, Security::kInsecureForTests));
+  ASSERT_FALSE(k.ctx->all_simd());
+  auto gk = create_rotation_keys(k.keygen, {2}, true);
   std::mt19937_64 rng(8);
-  auto a = random_complex(enc.slot_count(), rng);
-  auto c = ev.square_relin(encryptor.encrypt(enc.encode_complex(a)), rk);
-  ev.rescale_inplace(c);
-  c = ev.conjugate(ev.rotate(c, 2, gk), gk);
-  const std::size_t s = enc.slot_count();
+  auto a = random_complex(k.encoder.slot_count(), rng);
+  auto c = k.ev.square_relin(k.encrypt(a), k.rk);
+  k.ev.rescale_inplace(c);
+  c = k.ev.conjugate(k.ev.rotate(c, 2, gk), gk);
+  const std::size_t s = k.encoder.slot_count();
   std::vector<Complex> want(s);
   for (std::size_t j = 0; j < s; ++j) want[j] = std::conj(a[(j + 2) % s] * a[(j + 2) % s]);
-  EXPECT_LT(max_error(enc.decode_complex(decryptor.decrypt(c)), want), kOpBound);
+  EXPECT_LT(max_error(k.decrypt(c), want), kOpBound);
 }
 
 // The 128-bit default set at N = 8192: one multiply-relinearize-rescale and a rotation.
 TEST(CkksDefaultSet, MultiplyRotateAtN8192) {
-  auto ctx = Context::create(Params::default_for(8192));
-  KeyGenerator keygen(ctx);
-  Encoder enc(ctx);
-  Encryptor encryptor(ctx, keygen.create_public_key());
-  Decryptor decryptor(ctx, keygen.secret_key());
-  Evaluator ev(ctx);
-  auto rk = keygen.create_relin_keys();
-  auto gk = create_rotation_keys(keygen, {3}, false);
+  Keys k(Params::default_for(8192));
+  auto gk = create_rotation_keys(k.keygen, {3}, false);
   std::mt19937_64 rng(5);
-  auto a = random_complex(enc.slot_count(), rng), b = random_complex(enc.slot_count(), rng);
-  auto c = ev.multiply_relin(encryptor.encrypt(enc.encode_complex(a)), encryptor.encrypt(enc.encode_complex(b)), rk);
-  ev.rescale_inplace(c);
-  c = ev.rotate(c, 3, gk);
-  const std::size_t s = enc.slot_count();
+  const std::size_t s = k.encoder.slot_count();
+  auto a = random_complex(s, rng), b = random_complex(s, rng);
+  auto c = k.ev.multiply_relin(k.encrypt(a), k.encrypt(b), k.rk);
+  k.ev.rescale_inplace(c);
+  c = k.ev.rotate(c, 3, gk);
   std::vector<Complex> want(s);
   for (std::size_t j = 0; j < s; ++j) want[j] = a[(j + 3) % s] * b[(j + 3) % s];
   // Scale 2^40 at N = 8192: noise ~sqrt(N) larger than at N = 64, still ~1e-8.
-  EXPECT_LT(max_error(enc.decode_complex(decryptor.decrypt(c)), want), 1e-6);
+  EXPECT_LT(max_error(k.decrypt(c), want), 1e-6);
 }
 
 }  // namespace

@@ -3,7 +3,6 @@
 // (truncation at every length, magic, version, type, params id, scale, level, coefficients >= q_i,
 // trailing bytes, BFV objects).
 #include <gtest/gtest.h>
-#include <sodium.h>
 
 #include <bit>
 #include <cstring>
@@ -17,27 +16,17 @@
 #include "he/ckks/key_generator.h"
 #include "he/ckks/serialization.h"
 #include "he/ckks/symmetric_encryptor.h"
+#include "../hex_hash.h"
 #include "test_util.h"
 
 namespace leukocrypt::ckks {
 namespace {
 
+using leukocrypt::testing::hex_hash;
 using testing::Complex;
 using testing::max_error;
 using testing::random_complex;
 using testing::tiny_insecure_params;
-
-std::string hex_hash(const std::string& bytes) {
-  unsigned char h[32];
-  crypto_generichash(h, sizeof(h), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), nullptr, 0);
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  for (unsigned char c : h) {
-    s.push_back(d[c >> 4]);
-    s.push_back(d[c & 15]);
-  }
-  return s;
-}
 
 class CkksSerializationTest : public ::testing::Test {
  protected:
