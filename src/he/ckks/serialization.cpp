@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "common/error.h"
-#include "he/rlwe/encryption.h"
 #include "he/rlwe/object_io.h"
 
 namespace leukocrypt::ckks {
@@ -41,9 +40,7 @@ std::string save_ct(const Ciphertext& ct, const he::Seed* seed) {
   w.u32(static_cast<std::uint32_t>(ct.level()));
   w.u32(static_cast<std::uint32_t>(ct.size()));
   write_scale(w, ct.scale());
-  w.u8(seed ? 1 : 0);
-  if (seed) w.bytes(seed->data(), 32);
-  io::write_rows(w, ct.raw(), (seed ? 1 : ct.size()) * ct.level(), ct.n());
+  io::write_ct_polys(w, ct.raw(), ct.n(), ct.level(), ct.size(), seed);
   return w.take();
 }
 
@@ -110,23 +107,13 @@ Ciphertext load_ciphertext(const Context& ctx, std::string_view bytes) {
   const std::uint32_t size = r.u32("size");
   if (size < 2 || size > 3) throw FormatError("ciphertext size " + std::to_string(size) + " outside [2, 3]");
   const double scale = read_scale(r, "ciphertext");
-  const std::uint8_t seeded = r.u8("seeded flag");
-  if (seeded > 1) throw FormatError("ciphertext seeded flag is " + std::to_string(seeded) + ", expected 0 or 1");
-  if (seeded && size != 2) throw FormatError("seeded ciphertext must have size 2");
-  he::Seed seed{};
-  if (seeded) r.bytes(seed.data(), 32, "seed");
-  const std::size_t stored = seeded ? 1 : size;
-  auto bound = [&](std::size_t row) { return ctx.modulus(row % level).value(); };
-  auto widths = io::read_row_widths(r, stored * level, n, bound, "ciphertext");
-  Ciphertext ct(ctx.params_id(), n, level, size, scale);
-  io::read_rows(r, ct.raw(), widths, n, bound, [&](std::size_t row) {
-    return "ciphertext poly " + std::to_string(row / level) + " prime " + std::to_string(row % level);
+  Ciphertext ct;
+  const auto seed = io::read_ct_polys(r, ctx, level, size, /*fresh_only=*/false, [&] {
+    ct = Ciphertext(ctx.params_id(), n, level, size, scale);
+    return ct.raw();
   });
   r.finish("CKKS ciphertext");
-  if (seeded) {
-    he::Prng prng(seed, rlwe::kDomainSymmetric);
-    rlwe::expand_uniform(prng, ctx, level, ct.poly(1));
-  }
+  if (seed) io::expand_ct_seed(ctx, *seed, level, ct.poly(1));
   return ct;
 }
 

@@ -4,10 +4,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/error.h"
+#include "he/ring/sampler.h"
 #include "he/rlwe/byte_io.h"
 #include "he/rlwe/ring_context.h"
 #include "he/rlwe/security.h"
@@ -79,5 +81,35 @@ void read_rows(ByteReader& r, std::uint64_t* data, const std::vector<int>& width
                Name name) {
   for (std::size_t i = 0; i < widths.size(); ++i) r.packed_below(data + i * n, n, widths[i], bound(i), name(i));
 }
+
+// The polynomials of a ciphertext (size polys of `level` rows): u8 seeded | [32-byte seed] | rows.
+// A seeded one stores poly 0 and the seed poly 1 is expanded from (kDomainSymmetric).
+void write_ct_polys(ByteWriter& w, const std::uint64_t* raw, std::size_t n, std::size_t level, std::size_t size,
+                    const he::Seed* seed);
+// Reads them for a ciphertext of that level and size, after which r must be finished. Seeded
+// ciphertexts must have size 2 (and be at the top level when fresh_only: BFV's rule). alloc() is
+// called once every size has been checked and returns the raw buffer (size * level * N values).
+// Returns whether the input was seeded; the caller expands poly 1 with expand_ct_seed after
+// r.finish, so trailing bytes are reported first.
+template <class Alloc>
+std::optional<he::Seed> read_ct_polys(ByteReader& r, const RingContext& ctx, std::size_t level, std::size_t size,
+                                      bool fresh_only, Alloc alloc) {
+  const std::uint8_t seeded = r.u8("seeded flag");
+  if (seeded > 1) throw FormatError("ciphertext seeded flag is " + std::to_string(seeded) + ", expected 0 or 1");
+  if (seeded && (size != 2 || (fresh_only && level != ctx.max_level())))
+    throw FormatError(fresh_only ? "seeded ciphertext must be fresh (size 2, top level)"
+                                 : "seeded ciphertext must have size 2");
+  std::optional<he::Seed> seed;
+  if (seeded) r.bytes(seed.emplace().data(), 32, "seed");
+  const std::size_t n = ctx.n(), stored = seeded ? 1 : size;
+  auto bound = [&](std::size_t row) { return ctx.modulus(row % level).value(); };
+  auto widths = read_row_widths(r, stored * level, n, bound, "ciphertext");
+  read_rows(r, alloc(), widths, n, bound, [&](std::size_t row) {
+    return "ciphertext poly " + std::to_string(row / level) + " prime " + std::to_string(row % level);
+  });
+  return seed;
+}
+// poly1 (level rows) = the expansion of seed.
+void expand_ct_seed(const RingContext& ctx, const he::Seed& seed, std::size_t level, std::uint64_t* poly1);
 
 }  // namespace leukocrypt::rlwe::detail

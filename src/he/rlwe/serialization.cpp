@@ -91,6 +91,18 @@ Security read_security(ByteReader& r) {
   return static_cast<Security>(sec);
 }
 
+void write_ct_polys(ByteWriter& w, const std::uint64_t* raw, std::size_t n, std::size_t level, std::size_t size,
+                    const he::Seed* seed) {
+  w.u8(seed ? 1 : 0);
+  if (seed) w.bytes(seed->data(), 32);
+  write_rows(w, raw, (seed ? 1 : size) * level, n);
+}
+
+void expand_ct_seed(const RingContext& ctx, const he::Seed& seed, std::size_t level, std::uint64_t* poly1) {
+  he::Prng prng(seed, kDomainSymmetric);
+  expand_uniform(prng, ctx, level, poly1);
+}
+
 void write_rows(ByteWriter& w, const std::uint64_t* data, std::size_t rows, std::size_t n) {
   std::vector<int> widths(rows);
   for (std::size_t r = 0; r < rows; ++r) {
