@@ -102,6 +102,15 @@ void EvaluateAddCt(benchmark::State& st, std::size_t n) {
     benchmark::ClobberMemory();
   }
 }
+// acc += w * ct: the linear-layer op of a CKKS backend (no sealbench counterpart).
+void EvaluateMulScalarAdd(benchmark::State& st, std::size_t n) {
+  auto& s = setup(n);
+  Ciphertext acc = s.ev->multiply_scalar(s.a, 0.5);
+  for (auto _ : st) {
+    s.ev->multiply_scalar_add_inplace(acc, s.b, -0.25);
+    benchmark::ClobberMemory();
+  }
+}
 void EvaluateMulCt(benchmark::State& st, std::size_t n) {
   auto& s = setup(n);
   for (auto _ : st) benchmark::DoNotOptimize(s.ev->multiply(s.a, s.b));
@@ -168,6 +177,7 @@ int main(int argc, char** argv) {
   add("CKKS", "EncryptSecret", EncryptSecret);
   add("CKKS", "Decrypt", Decrypt);
   add("CKKS", "EvaluateAddCt", EvaluateAddCt);
+  add("CKKS", "EvaluateMulScalarAdd", EvaluateMulScalarAdd);
   add("CKKS", "EvaluateMulCt", EvaluateMulCt);
   add("CKKS", "EvaluateMulPt", EvaluateMulPt);
   add("CKKS", "EvaluateSquare", EvaluateSquare);

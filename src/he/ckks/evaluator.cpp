@@ -147,19 +147,43 @@ void Evaluator::multiply_rows_by_constant(Ciphertext& ct, std::int64_t w) const 
   }
 }
 
-void Evaluator::multiply_scalar_inplace(Ciphertext& ct, double value, double scalar_scale) const {
-  detail::check_ciphertext(*ctx_, ct, "multiply_scalar");
+std::int64_t Evaluator::scalar_constant(const Ciphertext& ct, double value, double& scalar_scale,
+                                        const char* what) const {
   if (scalar_scale == 0) {
-    require(ct.level() >= 2, "multiply_scalar: at level 1 there is no prime left to rescale by; pass a scalar_scale");
+    require(ct.level() >= 2, std::string(what) + ": at level 1 there is no prime left to rescale by; pass a scalar_scale");
     scalar_scale = static_cast<double>(ctx_->modulus(ct.level() - 1).value());
   }
-  require(std::isfinite(scalar_scale) && scalar_scale >= 1, "multiply_scalar: scalar_scale must be finite and >= 1");
+  require(std::isfinite(scalar_scale) && scalar_scale >= 1, std::string(what) + ": scalar_scale must be finite and >= 1");
   const double scaled = std::nearbyint(value * scalar_scale);
   require(std::isfinite(scaled) && std::fabs(scaled) < 0x1p62,
-          "multiply_scalar: value * scalar_scale = " + std::to_string(scaled) + " is not below 2^62");
+          std::string(what) + ": value * scalar_scale = " + std::to_string(scaled) + " is not below 2^62");
+  return static_cast<std::int64_t>(scaled);
+}
+
+void Evaluator::multiply_scalar_inplace(Ciphertext& ct, double value, double scalar_scale) const {
+  detail::check_ciphertext(*ctx_, ct, "multiply_scalar");
+  const std::int64_t w = scalar_constant(ct, value, scalar_scale, "multiply_scalar");
   const double s = product_scale(ct, scalar_scale, "multiply_scalar");
-  multiply_rows_by_constant(ct, static_cast<std::int64_t>(scaled));
+  multiply_rows_by_constant(ct, w);
   ct.set_scale(s);
+}
+
+void Evaluator::multiply_scalar_add_inplace(Ciphertext& acc, const Ciphertext& ct, double value,
+                                            double scalar_scale) const {
+  if (acc.empty()) {
+    acc = multiply_scalar(ct, value, scalar_scale);
+    return;
+  }
+  check_pair(acc, ct, "multiply_scalar_add");
+  const std::int64_t w = scalar_constant(ct, value, scalar_scale, "multiply_scalar_add");
+  detail::require_same_scale(acc.scale(), product_scale(ct, scalar_scale, "multiply_scalar_add"),
+                             "multiply_scalar_add");
+  grow_to_size(acc, ct.size());
+  for (std::size_t i = 0; i < ct.level(); ++i) {
+    const Modulus& q = ctx_->modulus(i);
+    const ShoupOperand s = he::make_shoup(signed_mod(w, q), q.value());
+    for (std::size_t k = 0; k < ct.size(); ++k) he::eltwise_fma_scalar_mod(acc.data(k, i), ct.data(k, i), s, ctx_->n(), q);
+  }
 }
 
 Ciphertext Evaluator::multiply_scalar(const Ciphertext& ct, double value, double scalar_scale) const {

@@ -47,6 +47,11 @@ class Evaluator {
   // |value * scalar_scale| must stay below 2^62.
   void multiply_scalar_inplace(Ciphertext& ct, double value, double scalar_scale = 0) const;
   Ciphertext multiply_scalar(const Ciphertext& ct, double value, double scalar_scale = 0) const;
+  // acc += value * ct (value encoded as for multiply_scalar): the linear-layer op, O(N*l) with one
+  // Shoup multiply-add per coefficient. acc may be empty (it becomes value * ct); otherwise it
+  // must be at ct's level with scale ct.scale() * scalar_scale (every term of a sum encoded the
+  // same way), and at least ct's size.
+  void multiply_scalar_add_inplace(Ciphertext& acc, const Ciphertext& ct, double value, double scalar_scale = 0) const;
   // Multiplies by an integer; the scale is unchanged.
   void multiply_integer_inplace(Ciphertext& ct, std::int64_t k) const;
 
@@ -77,6 +82,8 @@ class Evaluator {
   void check_plain_level(const Ciphertext& ct, const Plaintext& pt, const char* what) const;
   double product_scale(const Ciphertext& a, double scale_b, const char* what) const;
   void multiply_rows_by_constant(Ciphertext& ct, std::int64_t w) const;
+  // round(value * scalar_scale) after the checks (scalar_scale resolved: 0 -> last prime).
+  std::int64_t scalar_constant(const Ciphertext& ct, double value, double& scalar_scale, const char* what) const;
   ContextPtr ctx_;
 };
 

@@ -170,6 +170,26 @@ TEST_F(CkksEvaluatorTest, MultiplyRelinearizeRescaleTrackTheScaleExactly) {
   EXPECT_LT(max_error(decrypt(k), times), kOpBound);
 }
 
+// acc += w_k * x_k over several inputs (the linear-layer op) equals the plain weighted sum, keeps
+// the scale that multiply_scalar gives, and refuses a term encoded at another scale.
+TEST_F(CkksEvaluatorTest, MultiplyScalarAddAccumulatesAWeightedSum) {
+  const double w[4] = {0.5, -1.25, 3.0, -0.0625};
+  std::vector<Complex> want(enc_.slot_count());
+  Ciphertext acc;
+  for (double wk : w) {
+    auto x = slots();
+    ev_.multiply_scalar_add_inplace(acc, encrypt(x), wk);
+    for (std::size_t j = 0; j < x.size(); ++j) want[j] += wk * x[j];
+  }
+  const Ciphertext single = ev_.multiply_scalar(encrypt(slots()), 1.0);
+  EXPECT_EQ(acc.scale(), single.scale());
+  ev_.rescale_inplace(acc);
+  EXPECT_LT(max_error(decrypt(acc), want), kOpBound);
+  Ciphertext acc2;
+  ev_.multiply_scalar_add_inplace(acc2, encrypt(slots()), 0.5);
+  EXPECT_THROW(ev_.multiply_scalar_add_inplace(acc2, encrypt(slots()), 0.5, 0x1p30), InvalidArgument);
+}
+
 // x -> x^2 -> x^4 -> x^8 through every level down to q_0, with mod_drop_to to add a fresh input
 // at the lower level.
 TEST_F(CkksEvaluatorTest, DepthThreeChainDownToLevelOne) {
