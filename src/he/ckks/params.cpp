@@ -96,6 +96,24 @@ Params Params::default_for(std::size_t n) {
   }
 }
 
+Params Params::smallest_secure(std::size_t levels, int scale_bits, int first_bits, std::size_t min_n) {
+  const int special_bits = std::min(59, std::max(first_bits, scale_bits + 1));
+  const double need = first_bits + static_cast<double>(levels) * scale_bits + special_bits;
+  for (std::size_t n = 1024; n <= 32768; n *= 2) {
+    if (n < min_n || need > rlwe::max_secure_bits(n)) continue;
+    try {
+      return create(n, first_bits, levels, scale_bits, special_bits);
+    } catch (const SecurityError&) {
+      // Rescale primes just above 2^scale_bits can tip a set over the bound: try the next N.
+    }
+  }
+  throw SecurityError("ckks::Params: q_0 " + std::to_string(first_bits) + " bits + " + std::to_string(levels) +
+                      " x " + std::to_string(scale_bits) + "-bit rescale primes + a " + std::to_string(special_bits) +
+                      "-bit special prime need about " + std::to_string(static_cast<int>(need)) +
+                      " bits; the 128-bit table allows at most " + std::to_string(rlwe::max_secure_bits(32768)) +
+                      " (N = 32768)" + (min_n > 32768 ? " and N must be <= 32768" : ""));
+}
+
 double Params::log2_q(std::size_t level) const {
   if (level == 0) level = q_.size();
   double s = 0;

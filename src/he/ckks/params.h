@@ -30,11 +30,16 @@ class Params {
                                    double default_scale, Security security = Security::k128);
   // 128-bit sets with SEAL's default prime count for N (3, 5, 9, 18 primes), within a few bits
   // of the table's log2(q*p) budget (rescale primes may lie just above 2^scale_bits), every prime
-  // <= 50 bits (SIMD kernels), the special prime at least as large as every q_i (key-switching
+  // <= 50 bits (SIMD kernels), the special prime about as large as the largest q_i (key-switching
   // noise is divided by it). q_0 + levels x scale + special:
   // 4096: 38 + 1 x 30 + 40; 8192: 47 + 3 x 40 + 50; 16384: 50 + 7 x 45 + 50;
   // 32768: 50 + 16 x 48 + 50.
   static Params default_for(std::size_t n);
+  // The smallest 128-bit N >= min_n (1024..32768) that holds q_0 (first_bits), `levels` rescale
+  // primes near 2^scale_bits and a special prime of max(first_bits, scale_bits + 1) bits (about as
+  // large as the largest q_i, at most 59 bits): what a plan of `levels` rescales needs. Throws SecurityError naming the bits needed
+  // and the table's largest budget when no N fits.
+  static Params smallest_secure(std::size_t levels, int scale_bits, int first_bits, std::size_t min_n = 1024);
 
   std::size_t n() const { return n_; }
   int log_n() const { return log_n_; }

@@ -93,6 +93,24 @@ TEST(CkksParams, DefaultSetsAre128BitAndPrimesSitNearTheScale) {
   EXPECT_NE(c.to_json().find("\"scheme\":\"ckks\""), std::string::npos);
 }
 
+TEST(CkksParams, SmallestSecureRingForADepth) {
+  // 50 + 2 x 40 + 50 = 180 bits: N = 8192 (218); 50 + 5 x 40 + 50 = 300: N = 16384 (438).
+  EXPECT_EQ(Params::smallest_secure(2, 40, 50).n(), 8192u);
+  EXPECT_EQ(Params::smallest_secure(5, 40, 50).n(), 16384u);
+  EXPECT_EQ(Params::smallest_secure(5, 40, 50, 32768).n(), 32768u);
+  const Params p = Params::smallest_secure(1, 30, 38);  // 38 + 30 + 38 = 106 <= 109
+  EXPECT_EQ(p.n(), 4096u);
+  EXPECT_EQ(p.max_level(), 2u);
+  EXPECT_GT(p.special_prime(), p.q()[0] / 2);  // as large as q_0 up to a hair (key-switching noise / p)
+  EXPECT_EQ(Params::smallest_secure(1, 30, 40).n(), 8192u);  // 40 + 30 + 40 = 110 > 109
+  try {
+    Params::smallest_secure(30, 40, 50);
+    ADD_FAILURE() << "30 levels fit?";
+  } catch (const SecurityError& e) {
+    EXPECT_NE(std::string(e.what()).find("at most 881"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(CkksEvaluatorTest, PublicAndSeededSecretKeyEncryptionDecrypt) {
   auto v = slots();
   EXPECT_LT(max_error(decrypt(encrypt(v)), v), kFreshBound);
