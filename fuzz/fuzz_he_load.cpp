@@ -16,8 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const Context& ctx = leukocrypt::fuzz::context();
   try {
 #if LC_FUZZ_LOADER == 0
-    auto p = load_params(bytes);
-    (void)load_params(save(p));
+    auto p = load_params(bytes, true);
+    (void)load_params(save(p), true);
 #elif LC_FUZZ_LOADER == 1
     auto o = load_public_key(ctx, bytes);
     (void)load_public_key(ctx, save(o));

@@ -23,10 +23,14 @@ struct ServeArgs {
   int port = 8080;
   std::size_t workers = 1, http_threads = 8, max_queued = 64, max_queued_per_client = 16;
   double max_request_mb = 4096;
-  bool no_auth = false;
+  bool no_auth = false, insecure = false;
 };
 
 #ifdef LEUKOCRYPT_SERVICE_HE
+bool card_is_insecure(const nlohmann::json& card) {
+  return card.contains("params") && card["params"].value("security", "128") != "128";
+}
+
 void run_serve(const ServeArgs& a) {
   service::ServerOptions o;
   o.host = a.host;
@@ -43,7 +47,8 @@ void run_serve(const ServeArgs& a) {
     require(!a.tokens.empty(), "--tokens FILE is required (or --insecure-no-auth for a local test)");
     o.tokens = service::TokenTable::load(a.tokens);
   }
-  auto runner = service::make_he_runner({a.model, a.params, {}});
+  auto runner = service::make_he_runner({a.model, a.params, {}, a.insecure});
+  warn_insecure_params(card_is_insecure(runner->model_card()));
   service::JobStore store(a.db);
 
   // SIGINT/SIGTERM stop the server cleanly from a dedicated thread (blocked everywhere else).
@@ -93,6 +98,7 @@ void register_serve(CLI::App& root) {
   cmd->add_option("--db", a->db, "SQLite job database (payloads beside it in <db>.blobs/)")->capture_default_str();
   cmd->add_option("--tokens", a->tokens, "API tokens file: '<client> <token>' per line");
   cmd->add_flag("--insecure-no-auth", a->no_auth, "No tokens: every caller is one client (local tests only)");
+  add_insecure_flag(cmd, a->insecure);
   cmd->add_option("--host", a->host, "Address to bind")->capture_default_str();
   cmd->add_option("--port", a->port, "Port (0 = any free port)")->capture_default_str();
   cmd->add_option("--port-file", a->port_file, "Write the bound port to this file once listening");
@@ -116,12 +122,16 @@ void register_serve(CLI::App& root) {
 void register_card(CLI::App& root) {
   auto model = std::make_shared<std::string>();
   auto params = std::make_shared<std::string>();
+  auto insecure = std::make_shared<bool>(false);
   auto* cmd = root.add_subcommand("card", "Provider: print the model card (what GET /v1/model serves)");
   cmd->add_option("--model", *model, "Model file (native format)")->required();
   cmd->add_option("--params", *params, "params.json")->required();
-  cmd->callback([model, params] {
+  add_insecure_flag(cmd, *insecure);
+  cmd->callback([model, params, insecure] {
 #ifdef LEUKOCRYPT_SERVICE_HE
-    print_json(service::make_he_runner({*model, *params, {}})->model_card());
+    auto card = service::make_he_runner({*model, *params, {}, *insecure})->model_card();
+    warn_insecure_params(card_is_insecure(card));
+    print_json(card);
 #else
     throw Error("this build has no encrypted-inference runner (lc_nn/lc_he missing)");
 #endif

@@ -17,6 +17,17 @@ CommandRegistrar::CommandRegistrar(int order, RegisterFn fn) {
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
 
+void add_insecure_flag(CLI::App* cmd, bool& flag) {
+  cmd->add_flag("--insecure-for-tests", flag,
+                "Accept encryption parameters below 128-bit security (tests only; never with patient data)");
+}
+
+void warn_insecure_params(bool below_128_bits) {
+  if (!below_128_bits) return;
+  std::cerr << "leukocrypt: WARNING: INSECURE ENCRYPTION PARAMETERS (below 128-bit security), accepted because of "
+               "--insecure-for-tests. Ciphertexts made with them can be broken: tests only, never patient data.\n";
+}
+
 std::string default_data_dir() {
   if (const char* env = std::getenv("LEUKOCRYPT_DATA_DIR"); env && *env) return env;
   return LEUKOCRYPT_DEFAULT_DATA_DIR;

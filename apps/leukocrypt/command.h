@@ -27,6 +27,12 @@ std::vector<RegisteredCommand>& registered_commands();
 // Prints a JSON document to stdout (pretty, newline-terminated): the --json output of commands.
 void print_json(const nlohmann::json& j);
 
+// --insecure-for-tests on every command that loads encryption parameters: the only way to accept
+// a set below 128-bit security (a params.json or model card never can, whatever it says).
+void add_insecure_flag(CLI::App* cmd, bool& flag);
+// The loud stderr warning every command prints when it runs with such a set.
+void warn_insecure_params(bool below_128_bits);
+
 // Default real-data folder baked in at build time (../shared/data beside the checkout),
 // overridden by the LEUKOCRYPT_DATA_DIR environment variable.
 std::string default_data_dir();

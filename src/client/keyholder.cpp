@@ -75,9 +75,9 @@ nlohmann::json keygen(const nn::BfvSettings& settings, const KeyPaths& paths, co
   return info;
 }
 
-KeyHolder::KeyHolder(const KeyPaths& paths) {
+KeyHolder::KeyHolder(const KeyPaths& paths, bool allow_insecure_for_tests) {
   info_ = read_key_info(paths);
-  auto settings = wire::settings_from_json(info_, paths.info.string());
+  auto settings = wire::settings_from_json(info_, paths.info.string(), allow_insecure_for_tests);
   auto bytes = read_key_file(paths.secret, wire::Kind::kSecretKey);
   auto v = wire::parse_as(bytes, wire::Kind::kSecretKey, paths.secret.string());
   params_id_ = wire::settings_id(settings);
@@ -100,6 +100,8 @@ KeyHolder::KeyHolder(const KeyPaths& paths) {
 }
 
 KeyHolder::~KeyHolder() = default;
+KeyHolder::KeyHolder(KeyHolder&&) noexcept = default;
+KeyHolder& KeyHolder::operator=(KeyHolder&&) noexcept = default;
 
 const nn::BfvSettings& KeyHolder::settings() const { return holder_->settings(); }
 

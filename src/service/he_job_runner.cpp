@@ -49,7 +49,7 @@ class HeJobRunner : public JobRunner {
       if (params_json.is_discarded()) throw FormatError(params_what + ": not valid JSON");
     }
     nn::check_params_match_model(params_json, model_bytes, params_what, o.model.string());
-    settings_ = wire::settings_from_json(params_json, params_what);
+    settings_ = wire::settings_from_json(params_json, params_what, o.allow_insecure_for_tests);
     auto qopt = find_quantize_options(params_json, model_);
     quantized_ = nn::quantize(nn::collapse_linear(model_), qopt);
     plan_ = nn::lower(quantized_);

@@ -15,6 +15,9 @@ struct HeRunnerOptions {
   std::filesystem::path model;   // native model file (nn::save_model)
   std::filesystem::path params;  // params.json written by `leukocrypt params` / accepted by keygen
   nlohmann::json params_json;    // used instead when `params` is empty (e.g. from eval.key's meta)
+  // Parameters below 128-bit security are refused (SecurityError) unless the operator passed
+  // --insecure-for-tests: a params document never lowers the level by itself.
+  bool allow_insecure_for_tests = false;
 };
 
 // Throws IoError / FormatError / InvalidArgument naming the bad file.

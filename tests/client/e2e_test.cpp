@@ -32,6 +32,8 @@ using testing::RunResult;
 using testing::ServerProcess;
 
 const std::string kCli = LEUKOCRYPT_CLI;
+// Every command that runs with the tiny N = 256 test parameters needs this explicit flag.
+const std::string kInsecure = "--insecure-for-tests";
 
 struct TempDir {
   fs::path path;
@@ -114,19 +116,23 @@ struct World {
     for (std::size_t i = 0; i < inputs.size(); ++i) raw_label.push_back(raw.predicted(i));
   }
 
-  RunResult cli(std::vector<std::string> args, int timeout_s = 120) {
+  // stdout_only: the output to parse as JSON (the insecure-parameters warning goes to stderr).
+  RunResult cli(std::vector<std::string> args, int timeout_s = 120, bool stdout_only = false) {
     args.insert(args.begin(), kCli);
-    return testing::run(args, dir.path, timeout_s);
+    return testing::run(args, dir.path, timeout_s, stdout_only);
   }
 
-  // card -> keygen into dir/<name>
+  // card -> keygen into dir/<name> (with --insecure-for-tests for the tiny test parameters).
   fs::path make_keys(const std::string& name, const fs::path& params_file) {
     auto card = dir.path / (name + "-card.json");
-    auto r = cli({"card", "--model", model.string(), "--params", params_file.string()});
+    std::vector<std::string> card_args{"card", "--model", model.string(), "--params", params_file.string()};
+    auto keys = dir.path / name;
+    std::vector<std::string> keygen_args{"keygen", "--params", card.string(), "--out", keys.string()};
+    if (params_file == params) card_args.push_back(kInsecure), keygen_args.push_back(kInsecure);
+    auto r = cli(card_args, 120, /*stdout_only=*/true);
     EXPECT_EQ(r.status, 0) << r.output;
     write_file_atomic(card, r.output);
-    auto keys = dir.path / name;
-    r = cli({"keygen", "--params", card.string(), "--out", keys.string()});
+    r = cli(keygen_args);
     EXPECT_EQ(r.status, 0) << r.output;
     return keys;
   }
@@ -165,9 +171,9 @@ TEST(ClientE2E, OfflineKeygenEncryptInferDecryptEqualsRawModel) {
   ASSERT_EQ(::stat((keys / "secret.key").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   auto req = w.dir.path / "offline-request.lcx";
-  auto args = std::vector<std::string>{"encrypt", "--keys", keys.string(), "--out", req.string(), "--json"};
+  auto args = std::vector<std::string>{"encrypt", "--keys", keys.string(), "--out", req.string(), "--json", kInsecure};
   for (auto& c : paths_of(w.cells)) args.push_back(c);
-  auto r = w.cli(args);
+  auto r = w.cli(args, 120, true);
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(parse_output(r)["cells"], 12);
   // The provider needs only eval.key: run infer in a directory without the secret key.
@@ -176,9 +182,9 @@ TEST(ClientE2E, OfflineKeygenEncryptInferDecryptEqualsRawModel) {
   fs::copy_file(keys / "eval.key", provider / "eval.key");
   auto res = w.dir.path / "offline-result.lcx";
   r = w.cli({"infer", "--model", w.model.string(), "--eval-key", (provider / "eval.key").string(), "--in", req.string(),
-             "--out", res.string(), "--json"});
+             "--out", res.string(), "--json", kInsecure});
   ASSERT_EQ(r.status, 0) << r.output;
-  r = w.cli({"decrypt", "--keys", keys.string(), "--in", res.string(), "--json"});
+  r = w.cli({"decrypt", "--keys", keys.string(), "--in", res.string(), "--json", kInsecure}, 120, true);
   ASSERT_EQ(r.status, 0) << r.output;
   w.expect_equal_to_raw(parse_output(r)["cells"], 12);
 
@@ -186,15 +192,60 @@ TEST(ClientE2E, OfflineKeygenEncryptInferDecryptEqualsRawModel) {
   auto bytes = read_file(res);
   auto cut = w.dir.path / "cut.lcx";
   write_file_atomic(cut, bytes.substr(0, bytes.size() / 2));
-  r = w.cli({"decrypt", "--keys", keys.string(), "--in", cut.string()});
+  r = w.cli({"decrypt", "--keys", keys.string(), "--in", cut.string(), kInsecure});
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("truncated"), std::string::npos) << r.output;
   // A key holder refuses a world-readable secret key.
   ::chmod((keys / "secret.key").c_str(), 0644);
-  r = w.cli({"decrypt", "--keys", keys.string(), "--in", res.string()});
+  r = w.cli({"decrypt", "--keys", keys.string(), "--in", res.string(), kInsecure});
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("chmod 600"), std::string::npos) << r.output;
   ::chmod((keys / "secret.key").c_str(), 0600);
+}
+
+// A provider cannot make a patient encrypt under breakable parameters: a model card or params.json
+// below 128 bits is refused by every command (one line, exit 1) unless that command is given
+// --insecure-for-tests, and then it warns loudly on stderr. The card's "security" field is ignored.
+TEST(ClientE2E, InsecureParamsNeedTheFlagOnEveryCommand) {
+  auto& w = world();
+  auto expect_refused = [](const RunResult& r, const std::string& what) {
+    EXPECT_EQ(r.status, 1) << what << ": " << r.output;
+    EXPECT_NE(r.output.find("below 128-bit security"), std::string::npos) << what << ": " << r.output;
+    EXPECT_NE(r.output.find("--insecure-for-tests"), std::string::npos) << what << ": " << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << what << ": " << r.output;
+  };
+  expect_refused(w.cli({"card", "--model", w.model.string(), "--params", w.params.string()}), "card");
+  ServerProcess refused({kCli, "serve", "--model", w.model.string(), "--params", w.params.string(), "--db",
+                         (w.dir.path / "refused.db").string(), "--insecure-no-auth"},
+                        w.dir.path);
+  EXPECT_EQ(refused.port(), 0);
+  EXPECT_NE(refused.log().find("below 128-bit security"), std::string::npos) << refused.log();
+
+  // With the flag: a warning on stderr, the card on stdout (which still says what it is).
+  auto r = w.cli({"card", "--model", w.model.string(), "--params", w.params.string(), kInsecure}, 120, true);
+  ASSERT_EQ(r.status, 0) << r.output << r.errors;
+  EXPECT_NE(r.errors.find("WARNING: INSECURE ENCRYPTION PARAMETERS"), std::string::npos) << r.errors;
+  auto card = parse_output(r);
+  EXPECT_EQ(card["params"]["security"], "insecure-for-tests");
+  // keygen checks the card's parameters itself, whatever the card claims.
+  for (const char* claim : {"insecure-for-tests", "128"}) {
+    card["params"]["security"] = claim;
+    auto path = w.dir.path / (std::string("card-claims-") + claim + ".json");
+    write_file_atomic(path, card.dump());
+    expect_refused(w.cli({"keygen", "--params", path.string(), "--out", (w.dir.path / "never").string()}),
+                   std::string("keygen, card claiming ") + claim);
+    EXPECT_FALSE(fs::exists(w.dir.path / "never" / "secret.key"));
+  }
+  auto keys = w.make_keys("flagged", w.params);
+  // Keys for such a set are no use without the flag either.
+  expect_refused(w.cli({"infer", "--model", w.model.string(), "--params", w.params.string(), "--eval-key",
+                        (keys / "eval.key").string(), "--in", "x", "--out", "y"}),
+                 "infer");
+  expect_refused(w.cli({"decrypt", "--keys", keys.string(), "--in", "x"}), "decrypt");
+  expect_refused(w.cli({"encrypt", "--keys", keys.string(), "--out", "x", paths_of(w.cells)[0]}), "encrypt");
+  expect_refused(w.cli({"screen", "--server", "http://127.0.0.1:1", "--token", "t", "--keys", keys.string(),
+                        paths_of(w.cells)[0]}),
+                 "screen");
 }
 
 TEST(ClientE2E, SecureParamsOfflineRoundTripEqualsRawModel) {
@@ -218,7 +269,7 @@ TEST(ClientE2E, SecureParamsOfflineRoundTripEqualsRawModel) {
 
 TEST(ClientE2E, ScreenThroughServerEqualsRawModel) {
   auto& w = world();
-  ServerProcess server({kCli, "serve", "--model", w.model.string(), "--params", w.params.string(), "--db",
+  ServerProcess server({kCli, "serve", "--model", w.model.string(), "--params", w.params.string(), kInsecure, "--db",
                         (w.dir.path / "screen.db").string(), "--tokens", w.tokens.string()},
                        w.dir.path);
   ASSERT_GT(server.port(), 0) << server.log();
@@ -227,12 +278,12 @@ TEST(ClientE2E, ScreenThroughServerEqualsRawModel) {
   auto card_path = w.dir.path / "served-card.json";
   write_file_atomic(card_path, sc.model_card().dump());
   auto keys = w.dir.path / "screen-keys";
-  auto r = w.cli({"keygen", "--params", card_path.string(), "--out", keys.string()});
+  auto r = w.cli({"keygen", "--params", card_path.string(), "--out", keys.string(), kInsecure});
   ASSERT_EQ(r.status, 0) << r.output;
   auto args = std::vector<std::string>{"screen", "--server", server.url(), "--token", "alice-token-0123456789",
-                                       "--keys", keys.string(), "--json", "--timeout", "120"};
+                                       "--keys", keys.string(), "--json", "--timeout", "120", kInsecure};
   for (auto& c : paths_of(w.cells)) args.push_back(c);
-  r = w.cli(args);
+  r = w.cli(args, 120, true);
   ASSERT_EQ(r.status, 0) << r.output << server.log();
   auto j = parse_output(r);
   w.expect_equal_to_raw(j["cells"], 12);
@@ -256,8 +307,8 @@ struct InProcessClient {
   InProcessClient(const std::string& url, const std::string& token, const fs::path& dir)
       : sc(std::make_unique<ServiceClient>(url, token)), paths(dir) {
     card = sc->model_card();
-    keygen(wire::settings_from_json(card, "card"), paths, card, false);
-    kh = std::make_unique<KeyHolder>(paths);
+    keygen(wire::settings_from_json(card, "card", /*allow_insecure_for_tests=*/true), paths, card, false);
+    kh = std::make_unique<KeyHolder>(paths, /*allow_insecure_for_tests=*/true);
     sc->register_keys(read_key_file(paths.eval, wire::Kind::kEvalKeys));
   }
   std::string request(const std::vector<fs::path>& files) const {
@@ -284,7 +335,7 @@ std::vector<fs::path> rotated(const std::vector<fs::path>& v, std::size_t offset
 TEST(ClientE2E, KillMinus9WhileRunningThenRestartLosesNothing) {
   auto& w = world();
   auto db = (w.dir.path / "kill.db").string();
-  std::vector<std::string> args{kCli, "serve", "--model", w.model.string(), "--params", w.params.string(), "--db", db,
+  std::vector<std::string> args{kCli, "serve", "--model", w.model.string(), "--params", w.params.string(), kInsecure, "--db", db,
                                 "--tokens", w.tokens.string(), "--workers", "1"};
   auto server = std::make_unique<ServerProcess>(args, w.dir.path);
   ASSERT_GT(server->port(), 0) << server->log();
@@ -323,7 +374,7 @@ TEST(ClientE2E, KillMinus9WhileRunningThenRestartLosesNothing) {
 
 TEST(ClientE2E, BadInputGetsJsonErrorsAndServerKeepsServing) {
   auto& w = world();
-  ServerProcess server({kCli, "serve", "--model", w.model.string(), "--params", w.params.string(), "--db",
+  ServerProcess server({kCli, "serve", "--model", w.model.string(), "--params", w.params.string(), kInsecure, "--db",
                         (w.dir.path / "bad.db").string(), "--tokens", w.tokens.string(), "--max-request-mb", "64"},
                        w.dir.path);
   ASSERT_GT(server.port(), 0) << server.log();
@@ -392,7 +443,7 @@ TEST(ClientE2E, BadInputGetsJsonErrorsAndServerKeepsServing) {
 
 TEST(ClientE2E, EightConcurrentClientsAllCorrect) {
   auto& w = world();
-  ServerProcess server({kCli, "serve", "--model", w.model.string(), "--params", w.params.string(), "--db",
+  ServerProcess server({kCli, "serve", "--model", w.model.string(), "--params", w.params.string(), kInsecure, "--db",
                         (w.dir.path / "eight.db").string(), "--tokens", w.tokens.string(), "--workers", "2"},
                        w.dir.path);
   ASSERT_GT(server.port(), 0) << server.log();

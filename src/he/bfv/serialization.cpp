@@ -142,7 +142,7 @@ std::string save(const Params& p) {
   return w.take();
 }
 
-Params load_params(std::string_view bytes) {
+Params load_params(std::string_view bytes, bool allow_insecure_for_tests) {
   ByteReader r(bytes);
   const std::uint64_t id = detail::read_header(r, ObjectType::kParams);
   const std::uint32_t n = r.u32("N");
@@ -155,6 +155,8 @@ Params load_params(std::string_view bytes) {
   const std::uint8_t sec = r.u8("security");
   r.finish("params");
   if (sec > 1) throw FormatError("unknown security level " + std::to_string(sec));
+  if (static_cast<Security>(sec) == Security::kInsecureForTests && !allow_insecure_for_tests)
+    throw SecurityError("params marked insecure-for-tests: refused unless the caller allows insecure parameters");
   Params p = [&] {
     try {
       return Params::create_from_primes(n, q, special, t, static_cast<Security>(sec));

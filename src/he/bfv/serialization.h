@@ -47,8 +47,9 @@ std::string save(const Ciphertext& ct);
 std::string save_seeded(const Ciphertext& ct, const he::Seed& seed);
 
 // Checks the Params' own security rules again (SecurityError when weaker than 128-bit and not
-// marked insecure).
-Params load_params(std::string_view bytes);
+// marked insecure). A file marked insecure-for-tests is itself refused (SecurityError) unless the
+// caller allows it: the level is never lowered by the bytes alone.
+Params load_params(std::string_view bytes, bool allow_insecure_for_tests = false);
 PublicKey load_public_key(const Context& ctx, std::string_view bytes);
 RelinKeys load_relin_keys(const Context& ctx, std::string_view bytes);
 GaloisKeys load_galois_keys(const Context& ctx, std::string_view bytes);
