@@ -12,9 +12,9 @@
 
 namespace leukocrypt::bfv {
 
-Decryptor::Decryptor(ContextPtr ctx, const SecretKey& sk) : ctx_(std::move(ctx)), sk_(sk) {
+Decryptor::Decryptor(ContextPtr ctx, const SecretKey& sk) : ctx_(std::move(ctx)), sk_(&sk) {
   require(ctx_ != nullptr, "Decryptor: null context");
-  require(sk_.params_id() == ctx_->params_id(), "Decryptor: secret key was made for other parameters");
+  require(sk_->params_id() == ctx_->params_id(), "Decryptor: secret key was made for other parameters");
 }
 
 void Decryptor::dot_with_secret(const Ciphertext& ct, std::uint64_t* out) const {
@@ -25,6 +25,7 @@ void Decryptor::dot_with_secret(const Ciphertext& ct, std::uint64_t* out) const 
               std::to_string(ct.size()) + ")");
   const std::size_t n = ctx_->n();
   std::uint64_t* tmp = he::scratch(0, 2 * n);
+  const he::ScratchWipe wipe(0);  // c_k * s^k
   std::uint64_t* acc = tmp + n;
   for (std::size_t i = 0; i < ct.level(); ++i) {
     const Modulus& q = ctx_->modulus(i);
@@ -34,7 +35,7 @@ void Decryptor::dot_with_secret(const Ciphertext& ct, std::uint64_t* out) const 
     for (std::size_t k = 1; k < ct.size(); ++k) {
       std::copy(ct.data(k, i), ct.data(k, i) + n, tmp);
       he::forward_ntt(tmp, ntt);
-      for (std::size_t p = 0; p < k; ++p) he::eltwise_mul_mod(tmp, tmp, sk_.ntt(i), n, q);
+      for (std::size_t p = 0; p < k; ++p) he::eltwise_mul_mod(tmp, tmp, sk_->ntt(i), n, q);
       he::eltwise_add_mod(acc, acc, tmp, n, q);
     }
     he::inverse_ntt(acc, ntt);
@@ -45,6 +46,7 @@ void Decryptor::dot_with_secret(const Ciphertext& ct, std::uint64_t* out) const 
 Plaintext Decryptor::decrypt(const Ciphertext& ct) const {
   const std::size_t n = ctx_->n(), l = ct.level();
   std::uint64_t* x = he::scratch(1, l * n);
+  const he::ScratchWipe wipe(1);  // [c(s)]_q: the message and its noise
   dot_with_secret(ct, x);
   const LevelData& ld = ctx_->level(l);
   const Modulus& t = ctx_->plain_modulus();
@@ -66,6 +68,7 @@ Plaintext Decryptor::decrypt(const Ciphertext& ct) const {
 int Decryptor::invariant_noise_budget(const Ciphertext& ct) const {
   const std::size_t n = ctx_->n(), l = ct.level();
   std::uint64_t* x = he::scratch(1, l * n);
+  const he::ScratchWipe wipe(1);  // [c(s)]_q: the message and its noise
   dot_with_secret(ct, x);
   const LevelData& ld = ctx_->level(l);
   const std::uint64_t t = ctx_->params().t();

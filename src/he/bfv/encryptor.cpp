@@ -20,7 +20,9 @@ Ciphertext Encryptor::encrypt_zero() const {
   const std::size_t n = ctx_->n(), L = ctx_->max_level();
   Ciphertext ct(ctx_->params_id(), n, L, 2);
   he::Prng prng = he::Prng::fresh();
+  // u, e0, e1 decrypt this ciphertext without the key: wiped from the scratch on return.
   std::int8_t* small = reinterpret_cast<std::int8_t*>(he::scratch(0, 3 * n / 8 + 3));
+  const he::ScratchWipe wipe_small(0), wipe_tmp(1);
   std::int8_t* u = small;
   std::int8_t* e0 = small + n;
   std::int8_t* e1 = small + 2 * n;
