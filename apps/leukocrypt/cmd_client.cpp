@@ -205,7 +205,7 @@ void register_infer(CLI::App& root) {
       o.params_json = nlohmann::json::parse(v.meta, nullptr, false);
     }
     auto runner = service::make_he_runner(o);
-    warn_insecure_params(runner->model_card()["params"].value("security", "128") != "128");
+    warn_insecure_card(runner->model_card());
     auto request = wire::ContainerFile::open(a->in, a->in);
     Timer t;
     auto key = runner->inspect_keys(keys);

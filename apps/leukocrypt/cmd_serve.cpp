@@ -1,4 +1,5 @@
-// `leukocrypt serve`: the provider's HTTP screening service (docs/API.md). Holds no secret key.
+// `leukocrypt serve`: the provider's HTTP screening service (docs/API.md). Built only into
+// `leukocrypt-serve`, which links no secret-key code; `leukocrypt serve` execs it.
 #include <pthread.h>
 #include <signal.h>
 
@@ -27,10 +28,6 @@ struct ServeArgs {
 };
 
 #ifdef LEUKOCRYPT_SERVICE_HE
-bool card_is_insecure(const nlohmann::json& card) {
-  return card.contains("params") && card["params"].value("security", "128") != "128";
-}
-
 void run_serve(const ServeArgs& a) {
   service::ServerOptions o;
   o.host = a.host;
@@ -48,7 +45,7 @@ void run_serve(const ServeArgs& a) {
     o.tokens = service::TokenTable::load(a.tokens);
   }
   auto runner = service::make_he_runner({a.model, a.params, {}, a.insecure});
-  warn_insecure_params(card_is_insecure(runner->model_card()));
+  warn_insecure_card(runner->model_card());
   service::JobStore store(a.db);
 
   // SIGINT/SIGTERM stop the server cleanly from a dedicated thread (blocked everywhere else).
@@ -117,29 +114,7 @@ void register_serve(CLI::App& root) {
   });
 }
 
-// `leukocrypt card`: the model card GET /v1/model would serve, without a server (offline keygen:
-// `leukocrypt card ... > model.json && leukocrypt keygen --params model.json`).
-void register_card(CLI::App& root) {
-  auto model = std::make_shared<std::string>();
-  auto params = std::make_shared<std::string>();
-  auto insecure = std::make_shared<bool>(false);
-  auto* cmd = root.add_subcommand("card", "Provider: print the model card (what GET /v1/model serves)");
-  cmd->add_option("--model", *model, "Model file (native format)")->required();
-  cmd->add_option("--params", *params, "params.json")->required();
-  add_insecure_flag(cmd, *insecure);
-  cmd->callback([model, params, insecure] {
-#ifdef LEUKOCRYPT_SERVICE_HE
-    auto card = service::make_he_runner({*model, *params, {}, *insecure})->model_card();
-    warn_insecure_params(card_is_insecure(card));
-    print_json(card);
-#else
-    throw Error("this build has no encrypted-inference runner (lc_nn/lc_he missing)");
-#endif
-  });
-}
-
 const CommandRegistrar kRegistrar(800, register_serve);
-const CommandRegistrar kCardRegistrar(801, register_card);
 
 }  // namespace
 }  // namespace leukocrypt::cli

@@ -28,6 +28,11 @@ void warn_insecure_params(bool below_128_bits) {
                "--insecure-for-tests. Ciphertexts made with them can be broken: tests only, never patient data.\n";
 }
 
+void warn_insecure_card(const nlohmann::json& card) {
+  warn_insecure_params(card.contains("params") && card["params"].is_object() &&
+                       card["params"].value("security", "128") != "128");
+}
+
 std::string default_data_dir() {
   if (const char* env = std::getenv("LEUKOCRYPT_DATA_DIR"); env && *env) return env;
   return LEUKOCRYPT_DEFAULT_DATA_DIR;

@@ -32,6 +32,8 @@ void print_json(const nlohmann::json& j);
 void add_insecure_flag(CLI::App* cmd, bool& flag);
 // The loud stderr warning every command prints when it runs with such a set.
 void warn_insecure_params(bool below_128_bits);
+// The same for a model card (its "params" object, whose "security" the runner computed).
+void warn_insecure_card(const nlohmann::json& card);
 
 // Default real-data folder baked in at build time (../shared/data beside the checkout),
 // overridden by the LEUKOCRYPT_DATA_DIR environment variable.
