@@ -16,7 +16,7 @@ PACKAGES=(
   libopencv-dev libsodium-dev libsqlite3-dev zlib1g-dev
   libcpp-httplib-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libtorch-dev gnuplot-nox
+  libtorch-dev gnuplot-nox libssl-dev openssl
   clang libclang-rt-14-dev curl
 )
 

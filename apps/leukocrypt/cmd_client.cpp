@@ -258,9 +258,29 @@ void register_decrypt(CLI::App& root) {
   });
 }
 
+// The API token: --token-file (refused when group or others can read it), --token (warned: ps
+// shows it), else $LEUKOCRYPT_TOKEN.
+std::string screen_token(const std::string& token, const std::string& token_file) {
+  require(token.empty() || token_file.empty(), "give --token or --token-file, not both");
+  if (!token_file.empty()) {
+    require_private_file(token_file);
+    auto t = read_file(token_file, 4096);
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
+    require(!t.empty() && t.find_first_of(" \t\r\n") == std::string::npos,
+            "token file '" + token_file + "' must hold one token on one line");
+    return t;
+  }
+  if (!token.empty()) {
+    std::cerr << "leukocrypt: warning: --token is visible to other users in ps; use --token-file (mode 0600)\n";
+    return token;
+  }
+  const char* env = std::getenv("LEUKOCRYPT_TOKEN");
+  return env ? env : "";
+}
+
 void register_screen(CLI::App& root) {
   struct Args {
-    std::string server, token, keys, work_dir;
+    std::string server, token, token_file, ca_file, keys, work_dir;
     CellSource src;
     int timeout = 3600;
     bool json = false, insecure = false;
@@ -268,7 +288,10 @@ void register_screen(CLI::App& root) {
   auto a = std::make_shared<Args>();
   auto* cmd = root.add_subcommand("screen", "Key holder: encrypt cells, screen them on a server, decrypt the result");
   cmd->add_option("--server", a->server, "Server URL, e.g. http://127.0.0.1:8080")->required();
-  cmd->add_option("--token", a->token, "API token (default: $LEUKOCRYPT_TOKEN)");
+  cmd->add_option("--token-file", a->token_file, "File holding the API token (mode 0600; default: $LEUKOCRYPT_TOKEN)");
+  cmd->add_option("--token", a->token, "API token on the command line (visible in ps: prefer --token-file)");
+  cmd->add_option("--ca-file", a->ca_file, "https: CA certificate(s) (PEM) the server's certificate must chain to "
+                                           "(default: the system's trusted CAs)");
   cmd->add_option("--keys", a->keys, "Key directory")->required();
   add_cell_options(cmd, a->src);
   cmd->add_option("--timeout", a->timeout, "Seconds to wait for the result")->capture_default_str();
@@ -277,10 +300,9 @@ void register_screen(CLI::App& root) {
   add_insecure_flag(cmd, a->insecure);
   cmd->callback([a] {
     ::signal(SIGPIPE, SIG_IGN);  // a server that closes mid-upload is an error message, not a silent death
-    std::string token = a->token;
-    if (token.empty())
-      if (const char* env = std::getenv("LEUKOCRYPT_TOKEN")) token = env;
-    client::ServiceClient sc(a->server, token);
+    client::ClientOptions copt;
+    copt.ca_file = a->ca_file;
+    client::ServiceClient sc(a->server, screen_token(a->token, a->token_file), copt);
     client::KeyPaths paths(a->keys);
     auto kh = open_keys(a->keys, a->insecure);
     Timer total;

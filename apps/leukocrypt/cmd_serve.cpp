@@ -20,7 +20,7 @@ namespace leukocrypt::cli {
 namespace {
 
 struct ServeArgs {
-  std::string model, params, db = "leukocrypt-jobs.db", tokens, host = "127.0.0.1", port_file;
+  std::string model, params, db = "leukocrypt-jobs.db", tokens, host = "127.0.0.1", port_file, tls_cert, tls_key;
   int port = 8080;
   std::size_t workers = 1, http_threads = 8, max_queued = 64, max_queued_per_client = 16;
   double max_request_mb = 4096;
@@ -42,8 +42,11 @@ void run_serve(const ServeArgs& a) {
     o.require_auth = false;
   } else {
     require(!a.tokens.empty(), "--tokens FILE is required (or --insecure-no-auth for a local test)");
+    require_private_file(a.tokens);  // like ssh: other users must not read the clients' tokens
     o.tokens = service::TokenTable::load(a.tokens);
   }
+  o.tls_cert = a.tls_cert;
+  o.tls_key = a.tls_key;
   auto runner = service::make_he_runner({a.model, a.params, {}, a.insecure});
   warn_insecure_card(runner->model_card());
   service::JobStore store(a.db);
@@ -61,7 +64,7 @@ void run_serve(const ServeArgs& a) {
   service::Server server(o, store, *runner);
   int port = server.bind();
   auto card = runner->model_card();
-  std::cout << "leukocrypt serve: listening on http://" << a.host << ":" << port << " (model "
+  std::cout << "leukocrypt serve: listening on " << (a.tls_cert.empty() ? "http" : "https") << "://" << a.host << ":" << port << " (model "
             << card.value("model_id", "?") << ", " << a.workers << " worker(s), db " << a.db;
   if (server.recovered_jobs() > 0) std::cout << ", " << server.recovered_jobs() << " unfinished job(s) re-queued";
   std::cout << ")" << std::endl;
@@ -96,6 +99,8 @@ void register_serve(CLI::App& root) {
   cmd->add_option("--tokens", a->tokens, "API tokens file: '<client> <token>' per line");
   cmd->add_flag("--insecure-no-auth", a->no_auth, "No tokens: every caller is one client (local tests only)");
   add_insecure_flag(cmd, a->insecure);
+  cmd->add_option("--tls-cert", a->tls_cert, "HTTPS: certificate chain (PEM); needs --tls-key");
+  cmd->add_option("--tls-key", a->tls_key, "HTTPS: private key (PEM, mode 0600); needs --tls-cert");
   cmd->add_option("--host", a->host, "Address to bind")->capture_default_str();
   cmd->add_option("--port", a->port, "Port (0 = any free port)")->capture_default_str();
   cmd->add_option("--port-file", a->port_file, "Write the bound port to this file once listening");

@@ -105,7 +105,7 @@ struct World {
     tokens = dir.path / "tokens.txt";
     std::string t = "alice alice-token-0123456789\nbob bob-token-0123456789ab\n";
     for (int i = 0; i < 8; ++i) t += "c" + std::to_string(i) + " client-" + std::to_string(i) + "-token-abcdefgh\n";
-    write_file_atomic(tokens, t);
+    write_file_atomic(tokens, t, 0600);  // serve refuses a tokens file others can read
 
     cells = real_cells(6);
     auto inputs = load_images(cells, 16);
@@ -243,7 +243,7 @@ TEST(ClientE2E, InsecureParamsNeedTheFlagOnEveryCommand) {
                  "infer");
   expect_refused(w.cli({"decrypt", "--keys", keys.string(), "--in", "x"}), "decrypt");
   expect_refused(w.cli({"encrypt", "--keys", keys.string(), "--out", "x", paths_of(w.cells)[0]}), "encrypt");
-  expect_refused(w.cli({"screen", "--server", "http://127.0.0.1:1", "--token", "t", "--keys", keys.string(),
+  expect_refused(w.cli({"screen", "--server", "http://127.0.0.1:1", "--keys", keys.string(),
                         paths_of(w.cells)[0]}),
                  "screen");
 }
@@ -296,6 +296,76 @@ TEST(ClientE2E, ScreenThroughServerEqualsRawModel) {
   EXPECT_EQ(st["request_bytes"], j["bytes_request"]);
   EXPECT_DOUBLE_EQ(st["info"]["request_bytes_per_cell"].get<double>(), j["bytes_sent_per_cell"].get<double>());
   EXPECT_DOUBLE_EQ(st["info"]["result_bytes_per_cell"].get<double>(), j["bytes_received_per_cell"].get<double>());
+}
+
+// A throw-away self-signed certificate for 127.0.0.1 made with the openssl CLI (a package of
+// leukocrypt.sh): <name>.pem and <name>.key (0600) in dir.
+void make_certificate(const fs::path& dir, const std::string& name) {
+  auto r = testing::run({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                         "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
+                         (dir / (name + ".key")).string(), "-out", (dir / (name + ".pem")).string()},
+                        dir, 60);
+  ASSERT_EQ(r.status, 0) << r.output;
+  ::chmod((dir / (name + ".key")).c_str(), 0600);
+}
+
+// HTTPS end to end: the server's certificate is checked against --ca-file (an unknown CA or none
+// at all is refused with one clear line), the token comes from a 0600 --token-file, and the
+// results are still exactly the raw model's. A world-readable key or token file is refused.
+TEST(ClientE2E, HttpsWithCertificateCheckingAndTokenFile) {
+  auto& w = world();
+  make_certificate(w.dir.path, "server");
+  make_certificate(w.dir.path, "stranger");
+  const auto cert = (w.dir.path / "server.pem").string(), key = (w.dir.path / "server.key").string();
+  std::vector<std::string> args{kCli, "serve", "--model", w.model.string(), "--params", w.params.string(), kInsecure,
+                                "--db", (w.dir.path / "tls.db").string(), "--tokens", w.tokens.string(),
+                                "--tls-cert", cert, "--tls-key", key};
+  ::chmod(key.c_str(), 0644);
+  {
+    ServerProcess refused(args, w.dir.path);
+    EXPECT_EQ(refused.port(), 0);
+    EXPECT_NE(refused.log().find("chmod 600"), std::string::npos) << refused.log();
+  }
+  ::chmod(key.c_str(), 0600);
+  ServerProcess server(args, w.dir.path);
+  ASSERT_GT(server.port(), 0) << server.log();
+  EXPECT_NE(server.log().find("listening on https://"), std::string::npos) << server.log();
+  const std::string url = "https://127.0.0.1:" + std::to_string(server.port());
+  ClientOptions trusted;
+  trusted.ca_file = cert;
+  ServiceClient sc(url, "alice-token-0123456789", trusted);
+  auto card_path = w.dir.path / "tls-card.json";
+  write_file_atomic(card_path, sc.model_card().dump());
+  auto keys = w.dir.path / "tls-keys";
+  auto r = w.cli({"keygen", "--params", card_path.string(), "--out", keys.string(), kInsecure});
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto token_file = w.dir.path / "alice.token";
+  write_file_atomic(token_file, "alice-token-0123456789\n", 0600);
+  auto screen = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a{"screen", "--server", url, "--token-file", token_file.string(), "--keys",
+                               keys.string(), "--json", "--timeout", "120", kInsecure};
+    a.insert(a.end(), extra.begin(), extra.end());
+    for (std::size_t i = 0; i < 4; ++i) a.push_back(w.cells[i].string());
+    return w.cli(a, 120, true);
+  };
+  r = screen({"--ca-file", cert});
+  ASSERT_EQ(r.status, 0) << r.output << r.errors << server.log();
+  auto cells = parse_output(r)["cells"];
+  ASSERT_EQ(cells.size(), 4u);
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(cells[i]["exact_logits"][0], w.raw_exact[2 * i]);
+    EXPECT_EQ(cells[i]["exact_logits"][1], w.raw_exact[2 * i + 1]);
+  }
+  for (const auto& extra : {std::vector<std::string>{}, std::vector<std::string>{"--ca-file",
+                                                                                  (w.dir.path / "stranger.pem").string()}}) {
+    r = screen(extra);
+    EXPECT_EQ(r.status, 1) << r.output;
+    EXPECT_NE(r.errors.find("is not trusted"), std::string::npos) << r.errors;
+  }
+  ::chmod(token_file.c_str(), 0644);
+  r = screen({"--ca-file", cert});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.errors.find("chmod 600"), std::string::npos) << r.errors;
 }
 
 // A key holder in this process: keys for the served model, registered under `token`.
