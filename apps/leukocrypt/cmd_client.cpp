@@ -186,7 +186,7 @@ void register_encrypt(CLI::App& root) {
 void register_infer(CLI::App& root) {
   struct Args {
     std::string model, params, eval, in, out;
-    bool json = false, insecure = false;
+    bool json = false, insecure = false, no_circuit_privacy = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = root.add_subcommand("infer", "Provider, offline: run the encrypted model on a request (no secret key)");
@@ -197,9 +197,10 @@ void register_infer(CLI::App& root) {
   cmd->add_option("--out", a->out, "Result (.lcx)")->required();
   cmd->add_flag("--json", a->json, "Machine-readable output");
   add_insecure_flag(cmd, a->insecure);
+  add_no_circuit_privacy_flag(cmd, a->no_circuit_privacy);
   cmd->callback([a] {
     auto keys = read_file(a->eval);
-    service::HeRunnerOptions o{a->model, a->params, {}, a->insecure};
+    service::HeRunnerOptions o{a->model, a->params, {}, a->insecure, !a->no_circuit_privacy};
     if (a->params.empty()) {
       auto v = wire::parse_as(keys, wire::Kind::kEvalKeys, a->eval);
       o.params_json = nlohmann::json::parse(v.meta, nullptr, false);

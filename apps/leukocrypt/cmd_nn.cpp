@@ -73,7 +73,7 @@ struct ParamsOptions {
   std::string model, data, split = "all", out, bound = "worst-case", t, q_bits;
   std::size_t limit = 0, n = 0, images = 0;
   double margin = 10, memory_gb = 8;
-  bool json = false, insecure = false;
+  bool json = false, insecure = false, no_circuit_privacy = false;
 };
 
 void run_params(const ParamsOptions& o) {
@@ -97,6 +97,7 @@ void run_params(const ParamsOptions& o) {
   req.memory_limit_bytes = o.memory_gb * 1e9;
   req.n = o.n;
   req.insecure_for_tests = o.insecure;
+  req.circuit_privacy = !o.no_circuit_privacy;
   for (const auto& s : split_csv(o.t)) {
     require(s.find_first_not_of("0123456789") == std::string::npos && s.size() <= 19,
             "--t: '" + s + "' is not a decimal integer below 2^60");
@@ -352,6 +353,9 @@ void register_nn(CLI::App& root) {
     cmd->add_option("--images", o->images, "Images the run time is estimated for (default: the split's size)");
     cmd->add_option("--out", o->out, "Write the choice to this params.json");
     add_insecure_flag(cmd, o->insecure);
+    cmd->add_flag("--no-circuit-privacy", o->no_circuit_privacy,
+                  "Reserve no noise budget for the server's flooding (to measure its cost; the server then "
+                  "needs --no-circuit-privacy too)");
     cmd->add_flag("--json", o->json, "Machine-readable output");
     cmd->callback([o] { run_params(*o); });
   }

@@ -24,7 +24,7 @@ struct ServeArgs {
   int port = 8080;
   std::size_t workers = 1, http_threads = 8, max_queued = 64, max_queued_per_client = 16;
   double max_request_mb = 4096;
-  bool no_auth = false, insecure = false;
+  bool no_auth = false, insecure = false, no_circuit_privacy = false;
 };
 
 #ifdef LEUKOCRYPT_SERVICE_HE
@@ -47,7 +47,7 @@ void run_serve(const ServeArgs& a) {
   }
   o.tls_cert = a.tls_cert;
   o.tls_key = a.tls_key;
-  auto runner = service::make_he_runner({a.model, a.params, {}, a.insecure});
+  auto runner = service::make_he_runner({a.model, a.params, {}, a.insecure, !a.no_circuit_privacy});
   warn_insecure_card(runner->model_card());
   service::JobStore store(a.db);
 
@@ -99,6 +99,7 @@ void register_serve(CLI::App& root) {
   cmd->add_option("--tokens", a->tokens, "API tokens file: '<client> <token>' per line");
   cmd->add_flag("--insecure-no-auth", a->no_auth, "No tokens: every caller is one client (local tests only)");
   add_insecure_flag(cmd, a->insecure);
+  add_no_circuit_privacy_flag(cmd, a->no_circuit_privacy);
   cmd->add_option("--tls-cert", a->tls_cert, "HTTPS: certificate chain (PEM); needs --tls-key");
   cmd->add_option("--tls-key", a->tls_key, "HTTPS: private key (PEM, mode 0600); needs --tls-cert");
   cmd->add_option("--host", a->host, "Address to bind")->capture_default_str();

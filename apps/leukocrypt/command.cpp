@@ -28,6 +28,11 @@ void warn_insecure_params(bool below_128_bits) {
                "--insecure-for-tests. Ciphertexts made with them can be broken: tests only, never patient data.\n";
 }
 
+void add_no_circuit_privacy_flag(CLI::App* cmd, bool& flag) {
+  cmd->add_flag("--no-circuit-privacy", flag,
+                "Return results without re-randomisation and noise flooding (leaks the model; to measure only)");
+}
+
 void warn_insecure_card(const nlohmann::json& card) {
   warn_insecure_params(card.contains("params") && card["params"].is_object() &&
                        card["params"].value("security", "128") != "128");

@@ -32,6 +32,9 @@ void print_json(const nlohmann::json& j);
 void add_insecure_flag(CLI::App* cmd, bool& flag);
 // The loud stderr warning every command prints when it runs with such a set.
 void warn_insecure_params(bool below_128_bits);
+// --no-circuit-privacy on the provider's commands (serve, infer, card): results are returned
+// without re-randomisation and noise flooding, to measure what they cost. On by default.
+void add_no_circuit_privacy_flag(CLI::App* cmd, bool& flag);
 // The same for a model card (its "params" object, whose "security" the runner computed).
 void warn_insecure_card(const nlohmann::json& card);
 

@@ -65,6 +65,9 @@ nlohmann::json keygen(const nn::BfvSettings& settings, const KeyPaths& paths, co
     pub.blobs.push_back(bfv::save(holder.public_key(j)));
     eval.blobs.push_back(bfv::save(relin[j]));
   }
+  // eval.key also carries the public keys (after the relinearisation keys): the provider needs them
+  // to re-randomise results (circuit privacy, nn/circuit_privacy.h).
+  for (const auto& pk : pub.blobs) eval.blobs.push_back(pk);
   // The CryptoNets plan needs only relinearisation keys (no rotations: one image per slot).
   std::string secret_bytes = wire::serialize(secret), pub_bytes = wire::serialize(pub),
               eval_bytes = wire::serialize(eval);

@@ -18,6 +18,9 @@ struct HeRunnerOptions {
   // Parameters below 128-bit security are refused (SecurityError) unless the operator passed
   // --insecure-for-tests: a params document never lowers the level by itself.
   bool allow_insecure_for_tests = false;
+  // Re-randomise and noise-flood every result ciphertext (nn/circuit_privacy.h); the parameters
+  // must reserve the noise budget for it (`leukocrypt params` does by default). Off only to measure.
+  bool circuit_privacy = true;
 };
 
 // Throws IoError / FormatError / InvalidArgument naming the bad file.

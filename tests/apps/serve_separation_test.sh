@@ -7,6 +7,7 @@ CLI="$1"; SERVE="$2"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 syms=$(nm -C --defined-only "$SERVE") || fail "nm $SERVE"
 grep -q "leukocrypt::service::Server::" <<<"$syms" || fail "no service symbols in $SERVE (stripped?)"
+grep -q "leukocrypt::nn::CircuitPrivacy::apply" <<<"$syms" || fail "no circuit privacy in $SERVE"
 secret=$(grep -E "leukocrypt::bfv::(Decryptor|KeyGenerator|SymmetricEncryptor)::|leukocrypt::bfv::load_secret_key|leukocrypt::nn::BfvKeyHolder::|leukocrypt::client::KeyHolder::" <<<"$syms")
 [ -z "$secret" ] || fail "leukocrypt-serve holds secret-key code:"$'\n'"$secret"
 

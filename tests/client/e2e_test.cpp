@@ -296,6 +296,9 @@ TEST(ClientE2E, ScreenThroughServerEqualsRawModel) {
   EXPECT_EQ(st["request_bytes"], j["bytes_request"]);
   EXPECT_DOUBLE_EQ(st["info"]["request_bytes_per_cell"].get<double>(), j["bytes_sent_per_cell"].get<double>());
   EXPECT_DOUBLE_EQ(st["info"]["result_bytes_per_cell"].get<double>(), j["bytes_received_per_cell"].get<double>());
+  // Results were re-randomised and noise-flooded (on by default), and are still exact (above).
+  EXPECT_EQ(st["info"]["circuit_privacy"], true) << st.dump();
+  EXPECT_EQ(sc.model_card()["circuit_privacy"]["statistical_security_bits"], 40);
 }
 
 // A throw-away self-signed certificate for 127.0.0.1 made with the openssl CLI (a package of
