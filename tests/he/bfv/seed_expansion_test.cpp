@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "he/bfv/context.h"
-#include "he/bfv/internal.h"
+#include "he/rlwe/encryption.h"
 #include "he/bfv/serialization.h"
 #include "he/bfv/symmetric_encryptor.h"
 #include "he/ring/sampler.h"
@@ -61,7 +61,7 @@ TEST(SeedExpansion, KeystreamIsChaCha20IetfRfc8439) {
 TEST(SeedExpansion, UniformPolynomialKnownAnswerN4096) {
   // Domain 1 (public keys), the largest 50-bit prime = 1 mod 2*4096.
   const std::uint64_t q = 1125899906826241ULL;
-  he::Prng prng(counting_seed(), detail::kDomainPublicKey);
+  he::Prng prng(counting_seed(), rlwe::kDomainPublicKey);
   std::vector<std::uint64_t> v(4096);
   he::sample_uniform(prng, he::Modulus(q), v.data(), v.size());
   EXPECT_EQ(v[0], 684252882221272ULL);
@@ -77,8 +77,8 @@ TEST(SeedExpansion, SeededCiphertextC1KnownAnswer) {
   ASSERT_EQ(ctx->modulus(2).value(), 1099511621249ULL);
   const std::size_t n = ctx->n(), rows = 3;
   std::vector<std::uint64_t> c1(rows * n);
-  he::Prng prng(counting_seed(), detail::kDomainSymmetric);
-  detail::expand_uniform(prng, *ctx, rows, c1.data());
+  he::Prng prng(counting_seed(), rlwe::kDomainSymmetric);
+  rlwe::expand_uniform(prng, *ctx, rows, c1.data());
   EXPECT_EQ(c1[0], 215286878248ULL);
   EXPECT_EQ(c1[3], 277177582566ULL);
   EXPECT_EQ(c1[n], 249331388169ULL);
@@ -91,9 +91,9 @@ TEST(SeedExpansion, SeededCiphertextC1KnownAnswer) {
   SymmetricEncryptor sym(ctx, kg.secret_key());
   he::Seed seed{};
   auto ct = sym.encrypt(Plaintext(ctx->params_id(), ctx->n()), &seed);
-  he::Prng again(seed, detail::kDomainSymmetric);
+  he::Prng again(seed, rlwe::kDomainSymmetric);
   std::vector<std::uint64_t> expect(rows * n);
-  detail::expand_uniform(again, *ctx, rows, expect.data());
+  rlwe::expand_uniform(again, *ctx, rows, expect.data());
   auto loaded = load_ciphertext(*ctx, save_seeded(ct, seed));
   EXPECT_EQ(std::vector<std::uint64_t>(loaded.poly(1), loaded.poly(1) + rows * n), expect);
 }
