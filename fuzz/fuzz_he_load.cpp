@@ -18,8 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const Context& ctx = leukocrypt::fuzz::context();
   try {
 #if LC_FUZZ_LOADER == 0
-    auto p = load_params(bytes);
-    (void)load_params(save(p));
+    auto p = load_params(bytes, true);
+    (void)load_params(save(p), true);
 #elif LC_FUZZ_LOADER == 1
     auto o = load_public_key(ctx, bytes);
     (void)load_public_key(ctx, save(o));
@@ -39,8 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto o = load_secret_key(ctx, bytes);
     (void)load_secret_key(ctx, save(o));
 #elif LC_FUZZ_LOADER == 7
-    auto p = leukocrypt::ckks::load_params(bytes);
-    (void)leukocrypt::ckks::load_params(leukocrypt::ckks::save(p));
+    auto p = leukocrypt::ckks::load_params(bytes, true);
+    (void)leukocrypt::ckks::load_params(leukocrypt::ckks::save(p), true);
 #elif LC_FUZZ_LOADER == 8
     const auto& cctx = leukocrypt::fuzz::ckks_context();
     auto o = leukocrypt::ckks::load_plaintext(cctx, bytes);

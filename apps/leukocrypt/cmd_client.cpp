@@ -107,20 +107,31 @@ void print_cells(const std::vector<client::CellResult>& cells) {
   std::cout << "\n";
 }
 
+// The key directory's secret key; insecure parameters only with the command's explicit flag.
+client::KeyHolder open_keys(const std::string& dir, bool insecure) {
+  client::KeyHolder kh{client::KeyPaths(dir), insecure};
+  warn_insecure_params(!kh.settings().meets_128_bits());
+  return kh;
+}
+
 void register_keygen(CLI::App& root) {
   struct Args {
     std::string params, out;
-    bool force = false, json = false;
+    bool force = false, json = false, insecure = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = root.add_subcommand("keygen", "Key holder: generate secret.key (0600), public.key, eval.key");
   cmd->add_option("--params", a->params, "params.json, or the server's model card (GET /v1/model)")->required();
   cmd->add_option("--out", a->out, "Key directory")->required();
   cmd->add_flag("--force", a->force, "Overwrite an existing secret key");
+  add_insecure_flag(cmd, a->insecure);
   cmd->add_flag("--json", a->json, "Machine-readable output");
   cmd->callback([a] {
     auto j = read_json_file(a->params);
-    auto settings = wire::settings_from_json(j, a->params);
+    // The card's parameters are checked here against the 128-bit table, whatever its "security"
+    // field says: a provider cannot make a patient encrypt under breakable parameters.
+    auto settings = wire::settings_from_json(j, a->params, a->insecure);
+    warn_insecure_params(!settings.meets_128_bits());
     Timer t;
     auto info = client::keygen(settings, client::KeyPaths(a->out), j, a->force);
     info["seconds"] = t.seconds();
@@ -140,7 +151,7 @@ void register_encrypt(CLI::App& root) {
   struct Args {
     std::string keys, out, model_id;
     CellSource src;
-    bool json = false;
+    bool json = false, insecure = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = root.add_subcommand("encrypt", "Key holder: preprocess, pack (one cell per slot) and encrypt cells");
@@ -149,8 +160,9 @@ void register_encrypt(CLI::App& root) {
   cmd->add_option("--model-id", a->model_id, "Model the request is for (default: keys.json's)");
   cmd->add_option("--out", a->out, "Request file (.lcx)")->required();
   cmd->add_flag("--json", a->json, "Machine-readable output");
+  add_insecure_flag(cmd, a->insecure);
   cmd->callback([a] {
-    client::KeyHolder kh{client::KeyPaths(a->keys)};
+    auto kh = open_keys(a->keys, a->insecure);
     auto cells = load_cells(a->src, kh.image_size());
     std::string model_id = a->model_id.empty() ? kh.info().value("model_id", "") : a->model_id;
     client::EncryptStats st;
@@ -174,7 +186,7 @@ void register_encrypt(CLI::App& root) {
 void register_infer(CLI::App& root) {
   struct Args {
     std::string model, params, eval, in, out;
-    bool json = false;
+    bool json = false, insecure = false, no_circuit_privacy = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = root.add_subcommand("infer", "Provider, offline: run the encrypted model on a request (no secret key)");
@@ -184,14 +196,17 @@ void register_infer(CLI::App& root) {
   cmd->add_option("--in", a->in, "Request (.lcx)")->required();
   cmd->add_option("--out", a->out, "Result (.lcx)")->required();
   cmd->add_flag("--json", a->json, "Machine-readable output");
+  add_insecure_flag(cmd, a->insecure);
+  add_no_circuit_privacy_flag(cmd, a->no_circuit_privacy);
   cmd->callback([a] {
     auto keys = read_file(a->eval);
-    service::HeRunnerOptions o{a->model, a->params, {}};
+    service::HeRunnerOptions o{a->model, a->params, {}, a->insecure, !a->no_circuit_privacy};
     if (a->params.empty()) {
       auto v = wire::parse_as(keys, wire::Kind::kEvalKeys, a->eval);
       o.params_json = nlohmann::json::parse(v.meta, nullptr, false);
     }
     auto runner = service::make_he_runner(o);
+    warn_insecure_card(runner->model_card());
     auto request = wire::ContainerFile::open(a->in, a->in);
     Timer t;
     auto key = runner->inspect_keys(keys);
@@ -226,15 +241,16 @@ void register_infer(CLI::App& root) {
 void register_decrypt(CLI::App& root) {
   struct Args {
     std::string keys, in;
-    bool json = false;
+    bool json = false, insecure = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = root.add_subcommand("decrypt", "Key holder: decrypt a result into per-cell labels and probabilities");
   cmd->add_option("--keys", a->keys, "Key directory")->required();
   cmd->add_option("--in", a->in, "Result (.lcx)")->required();
   cmd->add_flag("--json", a->json, "Machine-readable output");
+  add_insecure_flag(cmd, a->insecure);
   cmd->callback([a] {
-    client::KeyHolder kh{client::KeyPaths(a->keys)};
+    auto kh = open_keys(a->keys, a->insecure);
     client::DecryptStats st;
     auto cells = kh.decrypt(read_file(a->in), &st);
     if (a->json)
@@ -243,30 +259,53 @@ void register_decrypt(CLI::App& root) {
   });
 }
 
+// The API token: --token-file (refused when group or others can read it), --token (warned: ps
+// shows it), else $LEUKOCRYPT_TOKEN.
+std::string screen_token(const std::string& token, const std::string& token_file) {
+  require(token.empty() || token_file.empty(), "give --token or --token-file, not both");
+  if (!token_file.empty()) {
+    require_private_file(token_file);
+    auto t = read_file(token_file, 4096);
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
+    require(!t.empty() && t.find_first_of(" \t\r\n") == std::string::npos,
+            "token file '" + token_file + "' must hold one token on one line");
+    return t;
+  }
+  if (!token.empty()) {
+    std::cerr << "leukocrypt: warning: --token is visible to other users in ps; use --token-file (mode 0600)\n";
+    return token;
+  }
+  const char* env = std::getenv("LEUKOCRYPT_TOKEN");
+  return env ? env : "";
+}
+
 void register_screen(CLI::App& root) {
   struct Args {
-    std::string server, token, keys, work_dir;
+    std::string server, token, token_file, ca_file, keys, work_dir;
     CellSource src;
     int timeout = 3600;
-    bool json = false;
+    bool json = false, insecure = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = root.add_subcommand("screen", "Key holder: encrypt cells, screen them on a server, decrypt the result");
   cmd->add_option("--server", a->server, "Server URL, e.g. http://127.0.0.1:8080")->required();
-  cmd->add_option("--token", a->token, "API token (default: $LEUKOCRYPT_TOKEN)");
+  cmd->add_option("--token-file", a->token_file, "File holding the API token (mode 0600; default: $LEUKOCRYPT_TOKEN)");
+  cmd->add_option("--token", a->token, "API token on the command line (visible in ps: prefer --token-file)");
+  cmd->add_option("--ca-file", a->ca_file, "https: CA certificate(s) (PEM) the server's certificate must chain to "
+                                           "(default: the system's trusted CAs)");
   cmd->add_option("--keys", a->keys, "Key directory")->required();
   add_cell_options(cmd, a->src);
   cmd->add_option("--timeout", a->timeout, "Seconds to wait for the result")->capture_default_str();
   cmd->add_option("--work-dir", a->work_dir, "Where the request is staged before upload (default: $TMPDIR or /tmp)");
   cmd->add_flag("--json", a->json, "Machine-readable output");
+  add_insecure_flag(cmd, a->insecure);
   cmd->callback([a] {
     ::signal(SIGPIPE, SIG_IGN);  // a server that closes mid-upload is an error message, not a silent death
-    std::string token = a->token;
-    if (token.empty())
-      if (const char* env = std::getenv("LEUKOCRYPT_TOKEN")) token = env;
-    client::ServiceClient sc(a->server, token);
+    client::ClientOptions copt;
+    copt.ca_file = a->ca_file;
+    client::ServiceClient sc(a->server, screen_token(a->token, a->token_file), copt);
     client::KeyPaths paths(a->keys);
-    client::KeyHolder kh(paths);
+    auto kh = open_keys(a->keys, a->insecure);
     Timer total;
     auto card = sc.model_card();
     if (card.value("params_id", "") != std::to_string(kh.params_id()))

@@ -73,7 +73,7 @@ struct ParamsOptions {
   std::string model, data, split = "all", out, bound = "worst-case", t, q_bits;
   std::size_t limit = 0, n = 0, images = 0;
   double margin = 10, memory_gb = 8;
-  bool json = false, insecure = false;
+  bool json = false, insecure = false, no_circuit_privacy = false;
 };
 
 void run_params(const ParamsOptions& o) {
@@ -97,6 +97,7 @@ void run_params(const ParamsOptions& o) {
   req.memory_limit_bytes = o.memory_gb * 1e9;
   req.n = o.n;
   req.insecure_for_tests = o.insecure;
+  req.circuit_privacy = !o.no_circuit_privacy;
   for (const auto& s : split_csv(o.t)) {
     require(s.find_first_not_of("0123456789") == std::string::npos && s.size() <= 19,
             "--t: '" + s + "' is not a decimal integer below 2^60");
@@ -110,6 +111,7 @@ void run_params(const ParamsOptions& o) {
     std::cerr << "leukocrypt: warning: --bound observed guarantees nothing for other inputs (CryptoNets' choice); "
                  "the worst-case bound needs " << bound.output_bits << " bits\n";
   auto choice = choose_params(p.plan, req);
+  warn_insecure_params(!choice.settings.meets_128_bits());
 
   nlohmann::json j;
   j["format"] = "leukocrypt-params";
@@ -159,7 +161,7 @@ void run_params(const ParamsOptions& o) {
 struct EvalOptions {
   std::string model, data, split = "test", mode = "encrypted", params;
   std::size_t limit = 0, show = 10;
-  bool json = false, no_noise = false;
+  bool json = false, no_noise = false, insecure = false;
 };
 
 void run_eval(const EvalOptions& o) {
@@ -178,7 +180,8 @@ void run_eval(const EvalOptions& o) {
       throw FormatError("params file '" + o.params + "' is not a leukocrypt-params document");
     check_params_match_model(params_doc, read_file(o.model), "params file '" + o.params + "'", o.model);
     if (params_doc.contains("quantization")) qopt = QuantizeOptions::from_json(params_doc["quantization"]);
-    settings = BfvSettings::from_json(params_doc["bfv"]);
+    settings = BfvSettings::from_json(params_doc["bfv"], o.insecure);
+    warn_insecure_params(!settings->meets_128_bits());
   }
   auto p = prepare_model(o.model, o.data, qopt);
   auto set = load_eval_set(o.data, o.split, o.limit, p.model.input);
@@ -349,7 +352,10 @@ void register_nn(CLI::App& root) {
         ->default_val(8);
     cmd->add_option("--images", o->images, "Images the run time is estimated for (default: the split's size)");
     cmd->add_option("--out", o->out, "Write the choice to this params.json");
-    cmd->add_flag("--insecure-for-tests", o->insecure, "Allow parameters below 128-bit security (tests only)");
+    add_insecure_flag(cmd, o->insecure);
+    cmd->add_flag("--no-circuit-privacy", o->no_circuit_privacy,
+                  "Reserve no noise budget for the server's flooding (to measure its cost; the server then "
+                  "needs --no-circuit-privacy too)");
     cmd->add_flag("--json", o->json, "Machine-readable output");
     cmd->callback([o] { run_params(*o); });
   }
@@ -364,6 +370,7 @@ void register_nn(CLI::App& root) {
     cmd->add_option("--limit", o->limit, "At most this many cells (0 = all)");
     cmd->add_option("--show", o->show, "Per-cell lines printed (text output)")->default_val(10);
     cmd->add_flag("--no-noise", o->no_noise, "Skip the noise-budget measurement after each step");
+    add_insecure_flag(cmd, o->insecure);
     cmd->add_flag("--json", o->json, "Machine-readable output (every cell)");
     cmd->callback([o] { run_eval(*o); });
   }

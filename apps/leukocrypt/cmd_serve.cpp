@@ -1,4 +1,5 @@
-// `leukocrypt serve`: the provider's HTTP screening service (docs/API.md). Holds no secret key.
+// `leukocrypt serve`: the provider's HTTP screening service (docs/API.md). Built only into
+// `leukocrypt-serve`, which links no secret-key code; `leukocrypt serve` execs it.
 #include <pthread.h>
 #include <signal.h>
 
@@ -19,11 +20,11 @@ namespace leukocrypt::cli {
 namespace {
 
 struct ServeArgs {
-  std::string model, params, db = "leukocrypt-jobs.db", tokens, host = "127.0.0.1", port_file;
+  std::string model, params, db = "leukocrypt-jobs.db", tokens, host = "127.0.0.1", port_file, tls_cert, tls_key;
   int port = 8080;
   std::size_t workers = 1, http_threads = 8, max_queued = 64, max_queued_per_client = 16;
   double max_request_mb = 4096, max_key_mb = 1024, max_body_kb = 64, retention_days = 7, sweep_minutes = 10;
-  bool no_auth = false;
+  bool no_auth = false, insecure = false, no_circuit_privacy = false;
   service::ServerOptions limits;  // per-job caps, per-client quotas, validators (bounded work)
 };
 
@@ -48,9 +49,13 @@ void run_serve(const ServeArgs& a) {
     o.require_auth = false;
   } else {
     require(!a.tokens.empty(), "--tokens FILE is required (or --insecure-no-auth for a local test)");
+    require_private_file(a.tokens);  // like ssh: other users must not read the clients' tokens
     o.tokens = service::TokenTable::load(a.tokens);
   }
-  auto runner = service::make_he_runner({a.model, a.params, {}});
+  o.tls_cert = a.tls_cert;
+  o.tls_key = a.tls_key;
+  auto runner = service::make_he_runner({a.model, a.params, {}, a.insecure, !a.no_circuit_privacy});
+  warn_insecure_card(runner->model_card());
   service::JobStore store(a.db);
 
   // SIGINT/SIGTERM stop the server cleanly from a dedicated thread (blocked everywhere else).
@@ -66,7 +71,7 @@ void run_serve(const ServeArgs& a) {
   service::Server server(o, store, *runner);
   int port = server.bind();
   auto card = runner->model_card();
-  std::cout << "leukocrypt serve: listening on http://" << a.host << ":" << port << " (model "
+  std::cout << "leukocrypt serve: listening on " << (a.tls_cert.empty() ? "http" : "https") << "://" << a.host << ":" << port << " (model "
             << card.value("model_id", "?") << ", " << a.workers << " worker(s), db " << a.db;
   if (server.recovered_jobs() > 0) std::cout << ", " << server.recovered_jobs() << " unfinished job(s) re-queued";
   if (server.orphans_removed() > 0) std::cout << ", " << server.orphans_removed() << " orphan file(s) removed";
@@ -101,6 +106,10 @@ void register_serve(CLI::App& root) {
   cmd->add_option("--db", a->db, "SQLite job database (payloads beside it in <db>.blobs/)")->capture_default_str();
   cmd->add_option("--tokens", a->tokens, "API tokens file: '<client> <token>' per line");
   cmd->add_flag("--insecure-no-auth", a->no_auth, "No tokens: every caller is one client (local tests only)");
+  add_insecure_flag(cmd, a->insecure);
+  add_no_circuit_privacy_flag(cmd, a->no_circuit_privacy);
+  cmd->add_option("--tls-cert", a->tls_cert, "HTTPS: certificate chain (PEM); needs --tls-key");
+  cmd->add_option("--tls-key", a->tls_key, "HTTPS: private key (PEM, mode 0600); needs --tls-cert");
   cmd->add_option("--host", a->host, "Address to bind")->capture_default_str();
   cmd->add_option("--port", a->port, "Port (0 = any free port)")->capture_default_str();
   cmd->add_option("--port-file", a->port_file, "Write the bound port to this file once listening");
@@ -140,25 +149,7 @@ void register_serve(CLI::App& root) {
   });
 }
 
-// `leukocrypt card`: the model card GET /v1/model would serve, without a server (offline keygen:
-// `leukocrypt card ... > model.json && leukocrypt keygen --params model.json`).
-void register_card(CLI::App& root) {
-  auto model = std::make_shared<std::string>();
-  auto params = std::make_shared<std::string>();
-  auto* cmd = root.add_subcommand("card", "Provider: print the model card (what GET /v1/model serves)");
-  cmd->add_option("--model", *model, "Model file (native format)")->required();
-  cmd->add_option("--params", *params, "params.json")->required();
-  cmd->callback([model, params] {
-#ifdef LEUKOCRYPT_SERVICE_HE
-    print_json(service::make_he_runner({*model, *params, {}})->model_card());
-#else
-    throw Error("this build has no encrypted-inference runner (lc_nn/lc_he missing)");
-#endif
-  });
-}
-
 const CommandRegistrar kRegistrar(800, register_serve);
-const CommandRegistrar kCardRegistrar(801, register_card);
 
 }  // namespace
 }  // namespace leukocrypt::cli

@@ -17,6 +17,27 @@ CommandRegistrar::CommandRegistrar(int order, RegisterFn fn) {
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
 
+void add_insecure_flag(CLI::App* cmd, bool& flag) {
+  cmd->add_flag("--insecure-for-tests", flag,
+                "Accept encryption parameters below 128-bit security (tests only; never with patient data)");
+}
+
+void warn_insecure_params(bool below_128_bits) {
+  if (!below_128_bits) return;
+  std::cerr << "leukocrypt: WARNING: INSECURE ENCRYPTION PARAMETERS (below 128-bit security), accepted because of "
+               "--insecure-for-tests. Ciphertexts made with them can be broken: tests only, never patient data.\n";
+}
+
+void add_no_circuit_privacy_flag(CLI::App* cmd, bool& flag) {
+  cmd->add_flag("--no-circuit-privacy", flag,
+                "Return results without re-randomisation and noise flooding (leaks the model; to measure only)");
+}
+
+void warn_insecure_card(const nlohmann::json& card) {
+  warn_insecure_params(card.contains("params") && card["params"].is_object() &&
+                       card["params"].value("security", "128") != "128");
+}
+
 std::string default_data_dir() {
   if (const char* env = std::getenv("LEUKOCRYPT_DATA_DIR"); env && *env) return env;
   return LEUKOCRYPT_DEFAULT_DATA_DIR;

@@ -27,6 +27,17 @@ std::vector<RegisteredCommand>& registered_commands();
 // Prints a JSON document to stdout (pretty, newline-terminated): the --json output of commands.
 void print_json(const nlohmann::json& j);
 
+// --insecure-for-tests on every command that loads encryption parameters: the only way to accept
+// a set below 128-bit security (a params.json or model card never can, whatever it says).
+void add_insecure_flag(CLI::App* cmd, bool& flag);
+// The loud stderr warning every command prints when it runs with such a set.
+void warn_insecure_params(bool below_128_bits);
+// --no-circuit-privacy on the provider's commands (serve, infer, card): results are returned
+// without re-randomisation and noise flooding, to measure what they cost. On by default.
+void add_no_circuit_privacy_flag(CLI::App* cmd, bool& flag);
+// The same for a model card (its "params" object, whose "security" the runner computed).
+void warn_insecure_card(const nlohmann::json& card);
+
 // Default real-data folder baked in at build time (../shared/data beside the checkout),
 // overridden by the LEUKOCRYPT_DATA_DIR environment variable.
 std::string default_data_dir();

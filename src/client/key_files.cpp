@@ -33,15 +33,7 @@ void write_key_dir(const KeyPaths& p, const std::string& secret, const std::stri
 }
 
 std::string read_key_file(const std::filesystem::path& path, wire::Kind expected) {
-  if (expected == wire::Kind::kSecretKey) {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0)
-      throw IoError("cannot read '" + path.string() + "': " + std::strerror(errno));
-    if (st.st_mode & 0077)
-      throw IoError("'" + path.string() + "' is readable by group or others (mode " +
-                    std::to_string((st.st_mode >> 6) & 7) + std::to_string((st.st_mode >> 3) & 7) +
-                    std::to_string(st.st_mode & 7) + "); run chmod 600 on it");
-  }
+  if (expected == wire::Kind::kSecretKey) require_private_file(path);
   auto bytes = read_file(path);
   wire::parse_as(bytes, expected, path.string());
   return bytes;

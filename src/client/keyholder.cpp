@@ -11,8 +11,8 @@
 #include "common/timer.h"
 #include "data/dataset.h"
 #include "data/image.h"
-#include "he/bfv/key_generator.h"
 #include "he/bfv/serialization.h"
+#include "he/ring/secure_wipe.h"
 #include "nn/keyholder/bfv_keyholder.h"
 #include "nn/plan.h"
 #include "service/wire/container.h"
@@ -28,6 +28,16 @@ wire::Container key_container(wire::Kind kind, const nn::BfvSettings& s, const s
   c.key_id = key_id;
   c.meta = nlohmann::json{{"settings", s.to_json()}}.dump();
   return c;
+}
+
+// Serialized secret keys are wiped (sodium_memzero) once written or loaded.
+struct WipeString {
+  std::string& s;
+  ~WipeString() { he::secure_wipe(s.data(), s.size()); }
+};
+
+void wipe_all(std::vector<std::string>& v) {
+  for (auto& s : v) he::secure_wipe(s.data(), s.size());
 }
 
 // The key holder's plan stand-in: BfvKeyHolder::encrypt packs plan.input_size() values per image.
@@ -52,13 +62,17 @@ nlohmann::json keygen(const nn::BfvSettings& settings, const KeyPaths& paths, co
   auto relin = holder.relin_keys();
   for (std::size_t j = 0; j < holder.contexts().size(); ++j) {
     secret.blobs.push_back(bfv::save(holder.secret_key(j)));
-    bfv::KeyGenerator kg(holder.contexts()[j], holder.secret_key(j));
-    pub.blobs.push_back(bfv::save(kg.create_public_key()));
+    pub.blobs.push_back(bfv::save(holder.public_key(j)));
     eval.blobs.push_back(bfv::save(relin[j]));
   }
+  // eval.key also carries the public keys (after the relinearisation keys): the provider needs them
+  // to re-randomise results (circuit privacy, nn/circuit_privacy.h).
+  for (const auto& pk : pub.blobs) eval.blobs.push_back(pk);
   // The CryptoNets plan needs only relinearisation keys (no rotations: one image per slot).
   std::string secret_bytes = wire::serialize(secret), pub_bytes = wire::serialize(pub),
               eval_bytes = wire::serialize(eval);
+  wipe_all(secret.blobs);
+  const WipeString wipe_secret{secret_bytes};
   nlohmann::json info = {
       {"key_id", key_id},
       {"params_id", std::to_string(wire::settings_id(settings))},
@@ -75,10 +89,11 @@ nlohmann::json keygen(const nn::BfvSettings& settings, const KeyPaths& paths, co
   return info;
 }
 
-KeyHolder::KeyHolder(const KeyPaths& paths) {
+KeyHolder::KeyHolder(const KeyPaths& paths, bool allow_insecure_for_tests) {
   info_ = read_key_info(paths);
-  auto settings = wire::settings_from_json(info_, paths.info.string());
+  auto settings = wire::settings_from_json(info_, paths.info.string(), allow_insecure_for_tests);
   auto bytes = read_key_file(paths.secret, wire::Kind::kSecretKey);
+  const WipeString wipe_bytes{bytes};
   auto v = wire::parse_as(bytes, wire::Kind::kSecretKey, paths.secret.string());
   params_id_ = wire::settings_id(settings);
   if (v.params_id != params_id_)
@@ -96,10 +111,12 @@ KeyHolder::KeyHolder(const KeyPaths& paths) {
     auto ctx = bfv::Context::create(params[j]);
     sks.push_back(bfv::load_secret_key(*ctx, v.blobs[j]));
   }
-  holder_ = std::make_unique<nn::BfvKeyHolder>(settings, sks);
+  holder_ = std::make_unique<nn::BfvKeyHolder>(settings, std::move(sks));
 }
 
 KeyHolder::~KeyHolder() = default;
+KeyHolder::KeyHolder(KeyHolder&&) noexcept = default;
+KeyHolder& KeyHolder::operator=(KeyHolder&&) noexcept = default;
 
 const nn::BfvSettings& KeyHolder::settings() const { return holder_->settings(); }
 

@@ -56,9 +56,12 @@ struct DecryptStats {
 
 class KeyHolder {
  public:
-  // Loads keys.json and secret.key (checks mode 0600) from the key directory.
-  explicit KeyHolder(const KeyPaths& paths);
+  // Loads keys.json and secret.key (checks mode 0600) from the key directory. Keys for a set below
+  // 128-bit security load only with allow_insecure_for_tests (the CLI's --insecure-for-tests).
+  explicit KeyHolder(const KeyPaths& paths, bool allow_insecure_for_tests = false);
   ~KeyHolder();
+  KeyHolder(KeyHolder&&) noexcept;
+  KeyHolder& operator=(KeyHolder&&) noexcept;
 
   const nlohmann::json& info() const { return info_; }
   const std::string& key_id() const { return key_id_; }

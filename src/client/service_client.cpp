@@ -10,12 +10,16 @@
 #include <cstring>
 #include <thread>
 
+#include "common/paths.h"
 #include "common/timer.h"
 
 namespace leukocrypt::client {
 namespace {
 
 [[noreturn]] void throw_for(const httplib::Result& r, const std::string& what, const std::string& url) {
+  if (!r && r.error() == httplib::Error::SSLServerVerification)
+    throw IoError(what + ": the certificate of " + url +
+                  " is not trusted (wrong host name, or not signed by the CA: pass --ca-file CA.pem)");
   if (!r) throw IoError(what + ": cannot reach " + url + " (" + httplib::to_string(r.error()) + ")");
   auto j = nlohmann::json::parse(r->body, nullptr, false);
   if (!j.is_discarded() && j.contains("error") && j["error"].is_object()) {
@@ -40,6 +44,15 @@ ServiceClient::ServiceClient(const std::string& url, std::string token, ClientOp
           "server URL '" + url + "' must start with http:// or https://");
   http_ = std::make_unique<httplib::Client>(url);
   require(http_->is_valid(), "server URL '" + url + "' is not valid");
+  if (url.rfind("https://", 0) == 0) {
+    http_->enable_server_certificate_verification(true);
+    if (!options.ca_file.empty()) {
+      (void)read_file(options.ca_file, 1 << 24);  // a clear error for a missing bundle
+      http_->set_ca_cert_path(options.ca_file.c_str());
+    }
+  } else {
+    require(options.ca_file.empty(), "--ca-file is for https:// servers, not '" + url + "'");
+  }
   http_->set_connection_timeout(options.connect_timeout);
   http_->set_read_timeout(options.io_timeout);
   http_->set_write_timeout(options.io_timeout);

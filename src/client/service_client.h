@@ -35,11 +35,15 @@ class ServiceError : public Error {
 struct ClientOptions {
   std::chrono::seconds connect_timeout{10};
   std::chrono::seconds io_timeout{300};  // per read/write on the socket (large uploads)
+  // https: the server certificate is always verified, against this CA bundle (PEM) when given,
+  // else the system's trusted CAs.
+  std::string ca_file;
 };
 
 class ServiceClient {
  public:
-  // url: "http://host:port" (https when the build has TLS). token: the API bearer token.
+  // url: "http://host:port" or "https://host:port" (certificate and host name verified).
+  // token: the API bearer token.
   ServiceClient(const std::string& url, std::string token, ClientOptions options = {});
   ~ServiceClient();
   ServiceClient(ServiceClient&&) noexcept;

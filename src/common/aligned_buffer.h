@@ -1,5 +1,6 @@
-// 64-byte aligned, movable, non-copyable-by-accident buffer of trivially copyable T.
-// Polynomials and kernel inputs live here so AVX-512 loads are aligned.
+// 64-byte aligned, movable, non-copyable buffer of trivially copyable T: a copy of a polynomial (or
+// of a secret key) is always deliberate, through clone(). Polynomials and kernel inputs live here
+// so AVX-512 loads are aligned.
 #pragma once
 
 #include <cstddef>
@@ -27,10 +28,23 @@ class AlignedBuffer {
 
   AlignedBuffer() = default;
   explicit AlignedBuffer(std::size_t n) { allocate(n); std::memset(data_, 0, bytes()); }
-  AlignedBuffer(const AlignedBuffer& o) { allocate(o.size_); if (size_) std::memcpy(data_, o.data_, bytes()); }
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
   AlignedBuffer(AlignedBuffer&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
-  AlignedBuffer& operator=(AlignedBuffer o) noexcept { swap(o); return *this; }
+  AlignedBuffer& operator=(AlignedBuffer&& o) noexcept {
+    AlignedBuffer tmp(std::move(o));
+    swap(tmp);
+    return *this;
+  }
   ~AlignedBuffer() { std::free(data_); }
+
+  // A deliberate copy.
+  AlignedBuffer clone() const {
+    AlignedBuffer c;
+    c.allocate(size_);
+    if (size_) std::memcpy(c.data_, data_, bytes());
+    return c;
+  }
 
   void swap(AlignedBuffer& o) noexcept { std::swap(data_, o.data_); std::swap(size_, o.size_); }
   // Resizes and zero-fills; old contents are discarded.

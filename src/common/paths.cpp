@@ -20,6 +20,14 @@ std::filesystem::path data_dir(const std::filesystem::path& fallback) {
   return fallback;
 }
 
+void require_private_file(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw IoError("cannot read '" + path.string() + "': " + std::strerror(errno));
+  if (st.st_mode & 0077)
+    throw IoError("'" + path.string() + "' is readable by group or others (mode " + std::to_string((st.st_mode >> 6) & 7) +
+                  std::to_string((st.st_mode >> 3) & 7) + std::to_string(st.st_mode & 7) + "); run chmod 600 on it");
+}
+
 std::string read_file(const std::filesystem::path& path, std::size_t max_bytes) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))

@@ -17,4 +17,8 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view bytes
 // Reads a whole file; throws IoError naming the path.
 std::string read_file(const std::filesystem::path& path, std::size_t max_bytes = std::size_t(1) << 34);
 
+// Throws IoError ("... readable by group or others (mode 644); run chmod 600 on it") unless only
+// the owner may access `path`: secret keys, API token files, TLS private keys (like ssh).
+void require_private_file(const std::filesystem::path& path);
+
 }  // namespace leukocrypt

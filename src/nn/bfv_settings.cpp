@@ -9,7 +9,7 @@
 namespace leukocrypt::nn {
 
 void BfvSettings::validate() const {
-  const std::size_t min_n = insecure_for_tests ? 16 : 1024;
+  const std::size_t min_n = 16;  // below 1024 only with insecure_for_tests (check_security)
   require(n >= min_n && n <= 32768 && (n & (n - 1)) == 0,
           "BFV settings: N = " + std::to_string(n) + " must be a power of two in [" + std::to_string(min_n) + ", 32768]");
   require(q_bits.size() >= 2 && q_bits.size() <= 40,
@@ -38,12 +38,46 @@ double BfvSettings::log2_plain() const {
   return s;
 }
 
+namespace {
+
+// log2(q*p) of the primes Params::create picks: the largest p = 1 (mod 2N) below 2^b for each size.
+double log2_qp_upper(const std::vector<int>& q_bits) {
+  double s = 0;
+  for (int b : q_bits) s += b;
+  return s;
+}
+
+}  // namespace
+
+bool BfvSettings::meets_128_bits() const {
+  const int max_bits = bfv::Params::max_secure_bits(n);
+  if (max_bits == 0) return false;
+  // Exact check on the actual primes when the bit-size sum is at the limit.
+  if (log2_qp_upper(q_bits) <= max_bits) return true;
+  try {
+    return bfv::Params::create(n, q_bits, plain_primes.empty() ? 2 : plain_primes.front()).log2_qp() <= max_bits;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+void BfvSettings::check_security() const {
+  if (insecure_for_tests || meets_128_bits()) return;
+  const int max_bits = bfv::Params::max_secure_bits(n);
+  throw SecurityError("parameters below 128-bit security: N = " + std::to_string(n) + ", log2(q*p) ~ " +
+                      std::to_string(static_cast<int>(log2_qp_upper(q_bits))) + " bits" +
+                      (max_bits ? " > " + std::to_string(max_bits) + " allowed"
+                                : " (N is not in the 128-bit table, 1024..32768)") +
+                      "; the security level is never taken from a document: pass --insecure-for-tests explicitly "
+                      "(tests only, never with patient data)");
+}
+
 std::vector<bfv::Params> BfvSettings::params() const {
   validate();
+  check_security();
+  const auto level = meets_128_bits() ? bfv::Security::k128 : bfv::Security::kInsecureForTests;
   std::vector<bfv::Params> out;
-  for (auto t : plain_primes)
-    out.push_back(bfv::Params::create(n, q_bits, t,
-                                      insecure_for_tests ? bfv::Security::kInsecureForTests : bfv::Security::k128));
+  for (auto t : plain_primes) out.push_back(bfv::Params::create(n, q_bits, t, level));
   return out;
 }
 
@@ -55,10 +89,10 @@ nlohmann::json BfvSettings::to_json() const {
           {"plain_primes", t},
           {"mod_switch_levels", mod_switch_levels},
           {"defer_relinearization", defer_relin},
-          {"security", insecure_for_tests ? "insecure-for-tests" : "128"}};
+          {"security", meets_128_bits() ? "128" : "insecure-for-tests"}};  // informational
 }
 
-BfvSettings BfvSettings::from_json(const nlohmann::json& j) {
+BfvSettings BfvSettings::from_json(const nlohmann::json& j, bool allow_insecure_for_tests) {
   BfvSettings s;
   try {
     if (!j.is_object()) throw FormatError("BFV settings: not a JSON object");
@@ -76,9 +110,10 @@ BfvSettings BfvSettings::from_json(const nlohmann::json& j) {
     }
     if (j.contains("mod_switch_levels")) s.mod_switch_levels = j.at("mod_switch_levels").get<std::vector<std::size_t>>();
     if (j.contains("defer_relinearization")) s.defer_relin = j.at("defer_relinearization").get<bool>();
+    // Informational only (see from_json in the header): checked for spelling, never obeyed.
     const std::string sec = j.value("security", "128");
     if (sec != "128" && sec != "insecure-for-tests") throw FormatError("BFV settings: unknown security '" + sec + "'");
-    s.insecure_for_tests = sec == "insecure-for-tests";
+    s.insecure_for_tests = allow_insecure_for_tests;
   } catch (const nlohmann::json::exception& e) {
     throw FormatError(std::string("BFV settings: missing or mistyped field (") + e.what() + ")");
   }
@@ -87,6 +122,7 @@ BfvSettings BfvSettings::from_json(const nlohmann::json& j) {
   } catch (const InvalidArgument& e) {
     throw FormatError(e.what());
   }
+  s.check_security();
   return s;
 }
 

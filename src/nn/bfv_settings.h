@@ -22,20 +22,31 @@ struct BfvSettings {
   // linear): the linear layer runs on size-3 ciphertexts and only its outputs are relinearised.
   // Chosen by `params` when its cost model says it is cheaper; absent in older params.json (false).
   bool defer_relin = false;
-  bool insecure_for_tests = false;               // tiny parameters in unit tests only
+  // Permission, never a property of a document: sets below 128-bit security are accepted only
+  // when the caller sets this (the CLI's explicit --insecure-for-tests; unit tests). The security
+  // level itself is always computed from N and q (meets_128_bits), so a params.json or model card
+  // cannot lower it, and the params id does not depend on the permission.
+  bool insecure_for_tests = false;
 
   std::size_t levels() const { return q_bits.empty() ? 0 : q_bits.size() - 1; }
   // Checks shapes, primality and t = 1 mod 2N; throws InvalidArgument naming the problem.
   void validate() const;
-  // One Params per plaintext prime; throws SecurityError for sets below 128 bits (unless
-  // insecure_for_tests).
+  // True when N and log2(q*p) are within the HomomorphicEncryption.org 128-bit table.
+  bool meets_128_bits() const;
+  // SecurityError (naming N, log2(q*p) and the limit) for a set below 128 bits unless
+  // insecure_for_tests allows it.
+  void check_security() const;
+  // One Params per plaintext prime (validate + check_security first). Tagged k128 whenever the set
+  // meets the table, kInsecureForTests otherwise.
   std::vector<bfv::Params> params() const;
   // log2 of the product of the plaintext primes.
   double log2_plain() const;
 
   nlohmann::json to_json() const;
-  // Reads the object written by to_json (validated; FormatError on anything off).
-  static BfvSettings from_json(const nlohmann::json& j);
+  // Reads the object written by to_json (validated; FormatError on anything off). The document's
+  // "security" field is informational only and never lowers the check: a set below 128 bits
+  // throws SecurityError unless allow_insecure_for_tests (the caller's explicit choice).
+  static BfvSettings from_json(const nlohmann::json& j, bool allow_insecure_for_tests = false);
 };
 
 }  // namespace leukocrypt::nn

@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "he/bfv/noise_model.h"
 #include "he/math/primes.h"
+#include "nn/circuit_privacy.h"
 
 namespace leukocrypt::nn {
 
@@ -111,7 +112,8 @@ double ntt_cost(double n) { return kButterfly * n / 2 * std::log2(n); }
 
 }  // namespace
 
-CostEstimate estimate_cost(const Plan& plan, const BfvSettings& s, std::size_t images, std::size_t threads) {
+CostEstimate estimate_cost(const Plan& plan, const BfvSettings& s, std::size_t images, std::size_t threads,
+                           bool circuit_privacy) {
   CostEstimate c;
   const double n = double(s.n);
   const std::size_t top = s.levels();
@@ -165,6 +167,11 @@ CostEstimate estimate_cost(const Plan& plan, const BfvSettings& s, std::size_t i
       }
       case OpKind::kDecrypt:
         client += values * (2 * l * ntt_cost(n) + 3 * n * l * kElem + ntt_cost(n));
+        // Circuit privacy: a public-key encryption of zero at the top level (NTT of u, two
+        // products and inverse NTTs, errors), switched down to l, added, plus the flooding noise.
+        if (circuit_privacy)
+          server += values * (double(top) * (3 * ntt_cost(n) + 8 * n * kElem) +
+                              double(top - level) * 2 * n * double(top) * 2 * kElem + 6 * n * l * kElem);
         break;
       default:
         break;
@@ -246,6 +253,8 @@ Candidate evaluate(const Plan& plan, const ParamsRequest& req, BfvSettings s) {
     c.why = e.what();
     return c;
   }
+  // The budget to leave at decryption: the margin, plus what the server's flooding consumes.
+  const double need = req.margin_bits + (req.circuit_privacy ? circuit_privacy_reserved_bits(c.s.n) : 0.0);
   if (c.s.log2_plain() < double(req.bits_needed)) {
     c.why = "plaintext primes give T = 2^" + fmt(c.s.log2_plain()) + " < 2^" + std::to_string(req.bits_needed) +
             " needed by the logits (results would wrap around mod T)";
@@ -256,15 +265,15 @@ Candidate evaluate(const Plan& plan, const ParamsRequest& req, BfvSettings s) {
   for (bool defer : {false, true}) {
     BfvSettings s2 = c.s;
     s2.defer_relin = defer;
-    s2.mod_switch_levels = choose_mod_switch_levels(plan, params, req.margin_bits, defer);
+    s2.mod_switch_levels = choose_mod_switch_levels(plan, params, need, defer);
     NoiseSimulation worst;
     worst.final_budget = 1e9;
     for (const auto& p : params) {
       auto sim = simulate_noise(plan, p, s2.mod_switch_levels, defer);
       if (sim.final_budget < worst.final_budget) worst = sim;
     }
-    const auto cost = estimate_cost(plan, s2, req.images, req.threads);
-    const bool fits = worst.final_budget >= req.margin_bits, had_fit = have && c.noise.final_budget >= req.margin_bits;
+    const auto cost = estimate_cost(plan, s2, req.images, req.threads, req.circuit_privacy);
+    const bool fits = worst.final_budget >= need, had_fit = have && c.noise.final_budget >= need;
     const bool better = !have || (fits && !had_fit) ||
                         (fits == had_fit && (fits ? cost.total() < c.cost.total() : worst.final_budget > c.noise.final_budget));
     if (better) {
@@ -275,9 +284,11 @@ Candidate evaluate(const Plan& plan, const ParamsRequest& req, BfvSettings s) {
     }
   }
   const NoiseSimulation& worst = c.noise;
-  if (worst.final_budget < req.margin_bits) {
+  if (worst.final_budget < need) {
     c.why = "worst-case noise budget at decryption " + fmt(worst.final_budget) + " bits < margin " +
-            fmt(req.margin_bits) + " (decryption could fail)";
+            fmt(req.margin_bits) +
+            (req.circuit_privacy ? " + " + fmt(need - req.margin_bits) + " reserved for circuit privacy" : "") +
+            " (decryption could fail)";
     return c;
   }
   if (c.cost.peak_bytes > req.memory_limit_bytes) {
@@ -313,6 +324,10 @@ nlohmann::json ParamsChoice::to_json() const {
             {"server_seconds", cost.server_seconds},
             {"batches", cost.batches},
             {"peak_ciphertext_bytes", cost.peak_bytes}}},
+          {"circuit_privacy",
+           {{"enabled", circuit_privacy_bits > 0},
+            {"statistical_security_bits", circuit_privacy_bits > 0 ? kCircuitPrivacyStatisticalBits : 0},
+            {"reserved_noise_bits", circuit_privacy_bits}}},
           {"reasons", reasons},
           {"candidates", candidates}};
 }
@@ -388,8 +403,14 @@ ParamsChoice choose_params(const Plan& plan, const ParamsRequest& req) {
               " ciphertext primes + 1 special prime (~" + fmt(log2_qp, 0) + " bits <= " +
               std::to_string(bfv::Params::max_secure_bits(best->s.n)) + " allowed for 128-bit security" +
               (req.insecure_for_tests ? "; INSECURE test parameters requested" : "") + ")");
+  if (req.circuit_privacy) choice.circuit_privacy_bits = circuit_privacy_reserved_bits(best->s.n);
   r.push_back("worst-case noise budget left at decryption: " + fmt(best->noise.final_budget) + " bits (margin " +
-              fmt(req.margin_bits) + ")");
+              fmt(req.margin_bits) +
+              (req.circuit_privacy ? " + " + fmt(choice.circuit_privacy_bits) +
+                                         " reserved for the server's noise flooding: circuit privacy at 2^-" +
+                                         std::to_string(kCircuitPrivacyStatisticalBits) + " statistical distance"
+                                   : "; circuit privacy off") +
+              ")");
   std::string sched;
   for (auto l : best->s.mod_switch_levels) sched += (sched.empty() ? "" : ",") + std::to_string(l);
   r.push_back("mod-switch levels after each square and before the result: [" + sched + "] (0 = stay)");

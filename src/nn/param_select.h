@@ -52,7 +52,9 @@ struct CostEstimate {
   // demand): the largest linear layer's inputs plus outputs, after the first layer.
   double peak_bytes = 0;
 };
-CostEstimate estimate_cost(const Plan& plan, const BfvSettings& s, std::size_t images, std::size_t threads);
+// circuit_privacy: add the server's re-randomisation and flooding of every result ciphertext.
+CostEstimate estimate_cost(const Plan& plan, const BfvSettings& s, std::size_t images, std::size_t threads,
+                           bool circuit_privacy = false);
 
 struct ParamsRequest {
   int bits_needed = 0;                        // signed bits of the logits
@@ -65,12 +67,16 @@ struct ParamsRequest {
   std::vector<std::uint64_t> plain_primes;
   std::vector<int> q_bits;                    // ciphertext primes then the special prime
   bool insecure_for_tests = false;            // tiny parameters in tests only
+  // Reserve circuit_privacy_reserved_bits(N) of noise budget on top of the margin for the server's
+  // noise flooding (nn/circuit_privacy.h), and include its cost in the estimate. On by default.
+  bool circuit_privacy = true;
 };
 
 struct ParamsChoice {
   BfvSettings settings;
   NoiseSimulation noise;
   CostEstimate cost;
+  double circuit_privacy_bits = 0;            // budget reserved for the server's flooding (0: off)
   std::vector<std::string> reasons;           // human-readable lines: why this choice
   nlohmann::json candidates = nlohmann::json::array();  // every candidate considered
   nlohmann::json to_json() const;

@@ -10,7 +10,10 @@
 #include "common/timer.h"
 #include "he/bfv/context.h"
 #include "he/bfv/serialization.h"
+#include "he/bfv/keys.h"
 #include "nn/bfv_evaluator.h"
+#include "nn/circuit_privacy.h"
+#include "nn/param_select.h"
 #include "nn/bfv_settings.h"
 #include "nn/model.h"
 #include "nn/plan.h"
@@ -37,6 +40,26 @@ nn::QuantizeOptions find_quantize_options(const nlohmann::json& params, const nn
   return {};
 }
 
+// The model's metrics without anything per patient or per cell: the card is public, and the
+// training/validation patients' results must not be published with it.
+nlohmann::json public_metrics(const nlohmann::json& m) {
+  if (m.is_array()) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const auto& v : m) a.push_back(public_metrics(v));
+    return a;
+  }
+  if (!m.is_object()) return m;
+  nlohmann::json o = nlohmann::json::object();
+  for (auto it = m.begin(); it != m.end(); ++it) {
+    const auto& k = it.key();
+    if (k.rfind("per_subject", 0) == 0 || k.rfind("per_patient", 0) == 0 || k.rfind("per_cell", 0) == 0 ||
+        k == "subjects" || k == "patients" || k == "predictions" || k == "cells")
+      continue;
+    o[k] = public_metrics(it.value());
+  }
+  return o;
+}
+
 class HeJobRunner : public JobRunner {
  public:
   explicit HeJobRunner(const HeRunnerOptions& o) {
@@ -50,12 +73,14 @@ class HeJobRunner : public JobRunner {
       if (params_json.is_discarded()) throw FormatError(params_what + ": not valid JSON");
     }
     nn::check_params_match_model(params_json, model_bytes, params_what, o.model.string());
-    settings_ = wire::settings_from_json(params_json, params_what);
+    settings_ = wire::settings_from_json(params_json, params_what, o.allow_insecure_for_tests);
     auto qopt = find_quantize_options(params_json, model_);
     quantized_ = nn::quantize(nn::collapse_linear(model_), qopt);
     plan_ = nn::lower(quantized_);
     for (const auto& p : settings_.params()) contexts_.push_back(bfv::Context::create(p));
     params_id_ = wire::settings_id(settings_);
+    circuit_privacy_ = o.circuit_privacy;
+    if (circuit_privacy_) check_flooding_budget();
     model_id_ = model_.name + "-" + wire::fnv1a_hex(model_bytes + qopt.to_json().dump()).substr(0, 12);
     settings_.validate();
 
@@ -72,7 +97,10 @@ class HeJobRunner : public JobRunner {
              {"slots_per_batch", settings_.n},
              {"quantize", qopt.to_json()},
              {"plan", plan_.counts().to_json()},
-             {"metrics", model_.metadata.value("metrics", nlohmann::json::object())}};
+             {"circuit_privacy",
+              {{"enabled", circuit_privacy_},
+               {"statistical_security_bits", circuit_privacy_ ? nn::kCircuitPrivacyStatisticalBits : 0}}},
+             {"metrics", public_metrics(model_.metadata.value("metrics", nlohmann::json::object()))}};
   }
 
   nlohmann::json model_card() const override { return card_; }
@@ -84,10 +112,17 @@ class HeJobRunner : public JobRunner {
       throw FormatError("key upload: keys were made for parameters " + std::to_string(v.params_id) +
                         ", but this model runs with " + std::to_string(params_id_) +
                         " (GET /v1/model shows them; re-run keygen with them)");
-    if (v.blobs.size() != contexts_.size())
-      throw FormatError("key upload: holds " + std::to_string(v.blobs.size()) + " relinearisation keys, expected " +
-                        std::to_string(contexts_.size()) + " (one per plaintext prime)");
-    for (std::size_t j = 0; j < contexts_.size(); ++j) bfv::load_relin_keys(*contexts_[j], v.blobs[j]);
+    const std::size_t k = contexts_.size();
+    if (v.blobs.size() != 2 * k && (circuit_privacy_ || v.blobs.size() != k))
+      throw FormatError("key upload: holds " + std::to_string(v.blobs.size()) + " keys, expected " +
+                        std::to_string(2 * k) + " (a relinearisation key and a public key per plaintext prime" +
+                        (circuit_privacy_ ? "; the public key re-randomises results: re-run keygen" : "") + ")");
+    std::vector<std::uint64_t> relin_ids;
+    for (std::size_t j = 0; j < k; ++j) relin_ids.push_back(bfv::load_relin_keys(*contexts_[j], v.blobs[j]).key_id());
+    for (std::size_t j = k; j < v.blobs.size(); ++j) {
+      if (bfv::load_public_key(*contexts_[j - k], v.blobs[j]).key_id() != relin_ids[j - k])
+        throw FormatError("key upload: public key " + std::to_string(j - k) + " belongs to another secret key");
+    }
     return {v.key_id, v.params_id};
   }
 
@@ -114,6 +149,12 @@ class HeJobRunner : public JobRunner {
     std::vector<bfv::RelinKeys> relin;
     for (std::size_t j = 0; j < contexts_.size(); ++j) relin.push_back(bfv::load_relin_keys(*contexts_[j], kv.blobs.at(j)));
     nn::BfvPlanEvaluator evaluator(plan_, settings_, contexts_, std::move(relin));
+    std::vector<std::unique_ptr<nn::CircuitPrivacy>> privacy;
+    if (circuit_privacy_)
+      for (std::size_t j = 0; j < contexts_.size(); ++j)
+        privacy.push_back(std::make_unique<nn::CircuitPrivacy>(
+            contexts_[j], bfv::load_public_key(*contexts_[j], kv.blobs.at(contexts_.size() + j))));
+    double privacy_s = 0;
 
     const auto& h = f.header();
     if (h.kind != wire::Kind::kRequest) throw FormatError("stored request: not a request");
@@ -151,6 +192,11 @@ class HeJobRunner : public JobRunner {
         if (outputs.size() != n_out)
           throw InvalidArgument("plan produced " + std::to_string(outputs.size()) + " outputs, expected " +
                                 std::to_string(n_out));
+        if (circuit_privacy_) {
+          Timer tp;
+          ThreadPool::global().parallel_for(0, n_out, [&](std::size_t o) { privacy[j]->apply(outputs[o]); });
+          privacy_s += tp.seconds();
+        }
         Timer t;
         for (std::size_t o = 0; o < n_out; ++o) out.blobs[wire::blob_index(b, j, o, k, n_out)] = bfv::save(outputs[o]);
         save_s += t.seconds();
@@ -169,6 +215,7 @@ class HeJobRunner : public JobRunner {
     RunOutput r;
     r.result = wire::serialize(out);
     r.stages.emplace_back("evaluate_wall", wall.seconds() - save_s);
+    if (circuit_privacy_) r.stages.emplace_back("circuit_privacy", privacy_s);
     r.stages.emplace_back("load_ciphertexts_thread_seconds", load_s);
     for (std::size_t s = 0; s < plan_.steps.size(); ++s)
       if (step_total[s] > 0) r.stages.emplace_back(plan_.steps[s].name, step_total[s]);
@@ -178,11 +225,27 @@ class HeJobRunner : public JobRunner {
               {"result_bytes", r.result.size()},
               {"request_bytes_per_cell", double(f.file_size()) / h.cells},
               {"result_bytes_per_cell", double(r.result.size()) / h.cells},
-              {"max_resident_inputs", stats.max_resident_inputs}};
+              {"max_resident_inputs", stats.max_resident_inputs},
+              {"circuit_privacy", circuit_privacy_}};
     return r;
   }
 
  private:
+  // The flooding consumes circuit_privacy_reserved_bits of noise budget: refuse parameters chosen
+  // without that reserve (their results could not be flooded and still decrypt).
+  void check_flooding_budget() const {
+    const double need = nn::circuit_privacy_reserved_bits(settings_.n);
+    for (const auto& ctx : contexts_) {
+      const auto sim = nn::simulate_noise(plan_, ctx->params(), settings_.mod_switch_levels, settings_.defer_relin);
+      if (sim.final_budget < need)
+        throw InvalidArgument("circuit privacy needs " + std::to_string(int(std::ceil(need))) +
+                              " bits of noise budget left at decryption, these parameters leave " +
+                              std::to_string(int(sim.final_budget)) +
+                              " (worst case): re-run `leukocrypt params` (it reserves them by default), or run "
+                              "with --no-circuit-privacy");
+    }
+  }
+
   bfv::Ciphertext load_input(std::size_t prime, std::string_view blob, std::size_t idx) const {
     auto ct = bfv::load_ciphertext(*contexts_[prime], blob);
     if (ct.size() != 2 || ct.level() != contexts_[prime]->max_level())
@@ -210,6 +273,7 @@ class HeJobRunner : public JobRunner {
   nn::Plan plan_;
   std::vector<bfv::ContextPtr> contexts_;
   std::uint64_t params_id_ = 0;
+  bool circuit_privacy_ = true;
   std::string model_id_;
   nlohmann::json card_;
 };

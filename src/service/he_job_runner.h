@@ -15,6 +15,12 @@ struct HeRunnerOptions {
   std::filesystem::path model;   // native model file (nn::save_model)
   std::filesystem::path params;  // params.json written by `leukocrypt params` / accepted by keygen
   nlohmann::json params_json;    // used instead when `params` is empty (e.g. from eval.key's meta)
+  // Parameters below 128-bit security are refused (SecurityError) unless the operator passed
+  // --insecure-for-tests: a params document never lowers the level by itself.
+  bool allow_insecure_for_tests = false;
+  // Re-randomise and noise-flood every result ciphertext (nn/circuit_privacy.h); the parameters
+  // must reserve the noise budget for it (`leukocrypt params` does by default). Off only to measure.
+  bool circuit_privacy = true;
 };
 
 // Throws IoError / FormatError / InvalidArgument naming the bad file.

@@ -13,6 +13,7 @@
 #include <iostream>
 
 #include "common/error.h"
+#include "common/paths.h"
 #include "common/timer.h"
 #include "service/disk_writer.h"
 #include "service/wire/container.h"
@@ -249,8 +250,25 @@ std::string failure_code(const std::exception& e) {
 
 }  // namespace
 
+namespace {
+
+// Plain HTTP, or HTTPS (cpp-httplib over OpenSSL) when a certificate and key are given.
+std::unique_ptr<httplib::Server> make_http_server(const ServerOptions& o) {
+  require(o.tls_cert.empty() == o.tls_key.empty(), "TLS needs both a certificate and a private key");
+  if (o.tls_cert.empty()) return std::make_unique<httplib::Server>();
+  for (const auto& f : {o.tls_cert, o.tls_key}) (void)read_file(f, 1 << 20);  // exists, readable: clear errors
+  require_private_file(o.tls_key);
+  auto s = std::make_unique<httplib::SSLServer>(o.tls_cert.c_str(), o.tls_key.c_str());
+  if (!s->is_valid())
+    throw IoError("cannot use TLS certificate '" + o.tls_cert + "' with key '" + o.tls_key +
+                  "' (not PEM, or the key does not match the certificate)");
+  return s;
+}
+
+}  // namespace
+
 Server::Server(ServerOptions options, JobStore& store, const JobRunner& runner)
-    : opt_(std::move(options)), store_(store), runner_(runner), http_(std::make_unique<httplib::Server>()) {
+    : opt_(std::move(options)), store_(store), runner_(runner), http_(make_http_server(opt_)) {
   require(opt_.workers >= 1, "workers must be at least 1");
   require(opt_.validators >= 1, "validators must be at least 1");
   require(opt_.http_threads >= 1, "http threads must be at least 1");

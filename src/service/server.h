@@ -53,6 +53,8 @@ struct ServerOptions {
   std::size_t http_threads = 8;                              // connections served concurrently
   int read_timeout_s = 60;                                   // per socket read while receiving a body
   bool require_auth = true;                                  // false: every caller is client "anonymous"
+  // HTTPS when both are set (PEM files; the key must be private to its owner, mode 0600).
+  std::string tls_cert, tls_key;
   TokenTable tokens;
 };
 

@@ -35,6 +35,6 @@ done
 out=$(LEUKOCRYPT_TRAIN_BIN=/nonexistent/leukocrypt-train "$CLI" train --help 2>&1); rc=$?
 [ $rc -eq 1 ] || fail "missing training binary: exit $rc (expected 1): $out"
 [ "$(wc -l <<<"$out")" -eq 1 ] || fail "missing training binary: not one line: $out"
-grep -q "cannot run the training binary" <<<"$out" || fail "missing training binary message: $out"
+grep -q "cannot run the leukocrypt-train binary" <<<"$out" || fail "missing training binary message: $out"
 
 echo "ok"

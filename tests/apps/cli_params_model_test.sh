@@ -22,7 +22,7 @@ out=$("$CLI" eval --model "$SRC/models/mnist-cryptonets.lcm" --data cnmc32 --spl
 [ $rc -eq 1 ] || fail "eval with another model: exit $rc: $out"
 grep -q "was chosen for another model" <<<"$out" || fail "eval message: $out"
 [ "$(wc -l <<<"$out")" -eq 1 ] || fail "eval: not one line: $out"
-printf 'alice alice-token-0123456789\n' > tokens.txt
+printf 'alice alice-token-0123456789\n' > tokens.txt; chmod 600 tokens.txt
 out=$(timeout 60 "$CLI" serve --model "$SRC/models/mnist-cryptonets.lcm" --params params.json \
       --tokens tokens.txt --db jobs.db --port 0 2>&1); rc=$?
 [ $rc -eq 1 ] || fail "serve with another model: exit $rc: $out"

@@ -37,6 +37,8 @@ using testing::RunResult;
 using testing::ServerProcess;
 
 const std::string kCli = LEUKOCRYPT_CLI;
+// Every command that runs with the tiny N = 256 test parameters needs this explicit flag.
+const std::string kInsecure = "--insecure-for-tests";
 
 struct TempDir {
   fs::path path;
@@ -90,7 +92,7 @@ struct World {
     tokens = dir.path / "tokens.txt";
     std::string t = "alice alice-token-0123456789\nbob bob-token-0123456789ab\n";
     for (int i = 0; i < 8; ++i) t += "c" + std::to_string(i) + " client-" + std::to_string(i) + "-token-abcdefgh\n";
-    write_file_atomic(tokens, t);
+    write_file_atomic(tokens, t, 0600);  // serve refuses a tokens file others can read
 
     cells = real_cells(6);
     auto inputs = load_images(cells, 16);
@@ -101,19 +103,23 @@ struct World {
     for (std::size_t i = 0; i < inputs.size(); ++i) raw_label.push_back(raw.predicted(i));
   }
 
-  RunResult cli(std::vector<std::string> args, int timeout_s = 120) {
+  // stdout_only: the output to parse as JSON (the insecure-parameters warning goes to stderr).
+  RunResult cli(std::vector<std::string> args, int timeout_s = 120, bool stdout_only = false) {
     args.insert(args.begin(), kCli);
-    return testing::run(args, dir.path, timeout_s);
+    return testing::run(args, dir.path, timeout_s, stdout_only);
   }
 
-  // card -> keygen into dir/<name>
+  // card -> keygen into dir/<name> (with --insecure-for-tests for the tiny test parameters).
   fs::path make_keys(const std::string& name, const fs::path& params_file) {
     auto card = dir.path / (name + "-card.json");
-    auto r = cli({"card", "--model", model.string(), "--params", params_file.string()});
+    std::vector<std::string> card_args{"card", "--model", model.string(), "--params", params_file.string()};
+    auto keys = dir.path / name;
+    std::vector<std::string> keygen_args{"keygen", "--params", card.string(), "--out", keys.string()};
+    if (params_file == params) card_args.push_back(kInsecure), keygen_args.push_back(kInsecure);
+    auto r = cli(card_args, 120, /*stdout_only=*/true);
     EXPECT_EQ(r.status, 0) << r.output;
     write_file_atomic(card, r.output);
-    auto keys = dir.path / name;
-    r = cli({"keygen", "--params", card.string(), "--out", keys.string()});
+    r = cli(keygen_args);
     EXPECT_EQ(r.status, 0) << r.output;
     return keys;
   }
@@ -152,9 +158,9 @@ TEST(ClientE2E, OfflineKeygenEncryptInferDecryptEqualsRawModel) {
   ASSERT_EQ(::stat((keys / "secret.key").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   auto req = w.dir.path / "offline-request.lcx";
-  auto args = std::vector<std::string>{"encrypt", "--keys", keys.string(), "--out", req.string(), "--json"};
+  auto args = std::vector<std::string>{"encrypt", "--keys", keys.string(), "--out", req.string(), "--json", kInsecure};
   for (auto& c : paths_of(w.cells)) args.push_back(c);
-  auto r = w.cli(args);
+  auto r = w.cli(args, 120, true);
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(parse_output(r)["cells"], 12);
   // The provider needs only eval.key: run infer in a directory without the secret key.
@@ -163,9 +169,9 @@ TEST(ClientE2E, OfflineKeygenEncryptInferDecryptEqualsRawModel) {
   fs::copy_file(keys / "eval.key", provider / "eval.key");
   auto res = w.dir.path / "offline-result.lcx";
   r = w.cli({"infer", "--model", w.model.string(), "--eval-key", (provider / "eval.key").string(), "--in", req.string(),
-             "--out", res.string(), "--json"});
+             "--out", res.string(), "--json", kInsecure});
   ASSERT_EQ(r.status, 0) << r.output;
-  r = w.cli({"decrypt", "--keys", keys.string(), "--in", res.string(), "--json"});
+  r = w.cli({"decrypt", "--keys", keys.string(), "--in", res.string(), "--json", kInsecure}, 120, true);
   ASSERT_EQ(r.status, 0) << r.output;
   w.expect_equal_to_raw(parse_output(r)["cells"], 12);
 
@@ -173,15 +179,60 @@ TEST(ClientE2E, OfflineKeygenEncryptInferDecryptEqualsRawModel) {
   auto bytes = read_file(res);
   auto cut = w.dir.path / "cut.lcx";
   write_file_atomic(cut, bytes.substr(0, bytes.size() / 2));
-  r = w.cli({"decrypt", "--keys", keys.string(), "--in", cut.string()});
+  r = w.cli({"decrypt", "--keys", keys.string(), "--in", cut.string(), kInsecure});
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("truncated"), std::string::npos) << r.output;
   // A key holder refuses a world-readable secret key.
   ::chmod((keys / "secret.key").c_str(), 0644);
-  r = w.cli({"decrypt", "--keys", keys.string(), "--in", res.string()});
+  r = w.cli({"decrypt", "--keys", keys.string(), "--in", res.string(), kInsecure});
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("chmod 600"), std::string::npos) << r.output;
   ::chmod((keys / "secret.key").c_str(), 0600);
+}
+
+// A provider cannot make a patient encrypt under breakable parameters: a model card or params.json
+// below 128 bits is refused by every command (one line, exit 1) unless that command is given
+// --insecure-for-tests, and then it warns loudly on stderr. The card's "security" field is ignored.
+TEST(ClientE2E, InsecureParamsNeedTheFlagOnEveryCommand) {
+  auto& w = world();
+  auto expect_refused = [](const RunResult& r, const std::string& what) {
+    EXPECT_EQ(r.status, 1) << what << ": " << r.output;
+    EXPECT_NE(r.output.find("below 128-bit security"), std::string::npos) << what << ": " << r.output;
+    EXPECT_NE(r.output.find("--insecure-for-tests"), std::string::npos) << what << ": " << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << what << ": " << r.output;
+  };
+  expect_refused(w.cli({"card", "--model", w.model.string(), "--params", w.params.string()}), "card");
+  ServerProcess refused({kCli, "serve", "--model", w.model.string(), "--params", w.params.string(), "--db",
+                         (w.dir.path / "refused.db").string(), "--insecure-no-auth"},
+                        w.dir.path);
+  EXPECT_EQ(refused.port(), 0);
+  EXPECT_NE(refused.log().find("below 128-bit security"), std::string::npos) << refused.log();
+
+  // With the flag: a warning on stderr, the card on stdout (which still says what it is).
+  auto r = w.cli({"card", "--model", w.model.string(), "--params", w.params.string(), kInsecure}, 120, true);
+  ASSERT_EQ(r.status, 0) << r.output << r.errors;
+  EXPECT_NE(r.errors.find("WARNING: INSECURE ENCRYPTION PARAMETERS"), std::string::npos) << r.errors;
+  auto card = parse_output(r);
+  EXPECT_EQ(card["params"]["security"], "insecure-for-tests");
+  // keygen checks the card's parameters itself, whatever the card claims.
+  for (const char* claim : {"insecure-for-tests", "128"}) {
+    card["params"]["security"] = claim;
+    auto path = w.dir.path / (std::string("card-claims-") + claim + ".json");
+    write_file_atomic(path, card.dump());
+    expect_refused(w.cli({"keygen", "--params", path.string(), "--out", (w.dir.path / "never").string()}),
+                   std::string("keygen, card claiming ") + claim);
+    EXPECT_FALSE(fs::exists(w.dir.path / "never" / "secret.key"));
+  }
+  auto keys = w.make_keys("flagged", w.params);
+  // Keys for such a set are no use without the flag either.
+  expect_refused(w.cli({"infer", "--model", w.model.string(), "--params", w.params.string(), "--eval-key",
+                        (keys / "eval.key").string(), "--in", "x", "--out", "y"}),
+                 "infer");
+  expect_refused(w.cli({"decrypt", "--keys", keys.string(), "--in", "x"}), "decrypt");
+  expect_refused(w.cli({"encrypt", "--keys", keys.string(), "--out", "x", paths_of(w.cells)[0]}), "encrypt");
+  expect_refused(w.cli({"screen", "--server", "http://127.0.0.1:1", "--keys", keys.string(),
+                        paths_of(w.cells)[0]}),
+                 "screen");
 }
 
 TEST(ClientE2E, SecureParamsOfflineRoundTripEqualsRawModel) {
@@ -205,7 +256,7 @@ TEST(ClientE2E, SecureParamsOfflineRoundTripEqualsRawModel) {
 
 TEST(ClientE2E, ScreenThroughServerEqualsRawModel) {
   auto& w = world();
-  ServerProcess server({kCli, "serve", "--model", w.model.string(), "--params", w.params.string(), "--db",
+  ServerProcess server({kCli, "serve", "--model", w.model.string(), "--params", w.params.string(), kInsecure, "--db",
                         (w.dir.path / "screen.db").string(), "--tokens", w.tokens.string()},
                        w.dir.path);
   ASSERT_GT(server.port(), 0) << server.log();
@@ -214,12 +265,12 @@ TEST(ClientE2E, ScreenThroughServerEqualsRawModel) {
   auto card_path = w.dir.path / "served-card.json";
   write_file_atomic(card_path, sc.model_card().dump());
   auto keys = w.dir.path / "screen-keys";
-  auto r = w.cli({"keygen", "--params", card_path.string(), "--out", keys.string()});
+  auto r = w.cli({"keygen", "--params", card_path.string(), "--out", keys.string(), kInsecure});
   ASSERT_EQ(r.status, 0) << r.output;
   auto args = std::vector<std::string>{"screen", "--server", server.url(), "--token", "alice-token-0123456789",
-                                       "--keys", keys.string(), "--json", "--timeout", "120"};
+                                       "--keys", keys.string(), "--json", "--timeout", "120", kInsecure};
   for (auto& c : paths_of(w.cells)) args.push_back(c);
-  r = w.cli(args);
+  r = w.cli(args, 120, true);
   ASSERT_EQ(r.status, 0) << r.output << server.log();
   auto j = parse_output(r);
   w.expect_equal_to_raw(j["cells"], 12);
@@ -232,6 +283,79 @@ TEST(ClientE2E, ScreenThroughServerEqualsRawModel) {
   EXPECT_EQ(st["request_bytes"], j["bytes_request"]);
   EXPECT_DOUBLE_EQ(st["info"]["request_bytes_per_cell"].get<double>(), j["bytes_sent_per_cell"].get<double>());
   EXPECT_DOUBLE_EQ(st["info"]["result_bytes_per_cell"].get<double>(), j["bytes_received_per_cell"].get<double>());
+  // Results were re-randomised and noise-flooded (on by default), and are still exact (above).
+  EXPECT_EQ(st["info"]["circuit_privacy"], true) << st.dump();
+  EXPECT_EQ(sc.model_card()["circuit_privacy"]["statistical_security_bits"], 40);
+}
+
+// A throw-away self-signed certificate for 127.0.0.1 made with the openssl CLI (a package of
+// leukocrypt.sh): <name>.pem and <name>.key (0600) in dir.
+void make_certificate(const fs::path& dir, const std::string& name) {
+  auto r = testing::run({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                         "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
+                         (dir / (name + ".key")).string(), "-out", (dir / (name + ".pem")).string()},
+                        dir, 60);
+  ASSERT_EQ(r.status, 0) << r.output;
+  ::chmod((dir / (name + ".key")).c_str(), 0600);
+}
+
+// HTTPS end to end: the server's certificate is checked against --ca-file (an unknown CA or none
+// at all is refused with one clear line), the token comes from a 0600 --token-file, and the
+// results are still exactly the raw model's. A world-readable key or token file is refused.
+TEST(ClientE2E, HttpsWithCertificateCheckingAndTokenFile) {
+  auto& w = world();
+  make_certificate(w.dir.path, "server");
+  make_certificate(w.dir.path, "stranger");
+  const auto cert = (w.dir.path / "server.pem").string(), key = (w.dir.path / "server.key").string();
+  std::vector<std::string> args{kCli, "serve", "--model", w.model.string(), "--params", w.params.string(), kInsecure,
+                                "--db", (w.dir.path / "tls.db").string(), "--tokens", w.tokens.string(),
+                                "--tls-cert", cert, "--tls-key", key};
+  ::chmod(key.c_str(), 0644);
+  {
+    ServerProcess refused(args, w.dir.path);
+    EXPECT_EQ(refused.port(), 0);
+    EXPECT_NE(refused.log().find("chmod 600"), std::string::npos) << refused.log();
+  }
+  ::chmod(key.c_str(), 0600);
+  ServerProcess server(args, w.dir.path);
+  ASSERT_GT(server.port(), 0) << server.log();
+  EXPECT_NE(server.log().find("listening on https://"), std::string::npos) << server.log();
+  const std::string url = "https://127.0.0.1:" + std::to_string(server.port());
+  ClientOptions trusted;
+  trusted.ca_file = cert;
+  ServiceClient sc(url, "alice-token-0123456789", trusted);
+  auto card_path = w.dir.path / "tls-card.json";
+  write_file_atomic(card_path, sc.model_card().dump());
+  auto keys = w.dir.path / "tls-keys";
+  auto r = w.cli({"keygen", "--params", card_path.string(), "--out", keys.string(), kInsecure});
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto token_file = w.dir.path / "alice.token";
+  write_file_atomic(token_file, "alice-token-0123456789\n", 0600);
+  auto screen = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a{"screen", "--server", url, "--token-file", token_file.string(), "--keys",
+                               keys.string(), "--json", "--timeout", "120", kInsecure};
+    a.insert(a.end(), extra.begin(), extra.end());
+    for (std::size_t i = 0; i < 4; ++i) a.push_back(w.cells[i].string());
+    return w.cli(a, 120, true);
+  };
+  r = screen({"--ca-file", cert});
+  ASSERT_EQ(r.status, 0) << r.output << r.errors << server.log();
+  auto cells = parse_output(r)["cells"];
+  ASSERT_EQ(cells.size(), 4u);
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(cells[i]["exact_logits"][0], w.raw_exact[2 * i]);
+    EXPECT_EQ(cells[i]["exact_logits"][1], w.raw_exact[2 * i + 1]);
+  }
+  for (const auto& extra : {std::vector<std::string>{}, std::vector<std::string>{"--ca-file",
+                                                                                  (w.dir.path / "stranger.pem").string()}}) {
+    r = screen(extra);
+    EXPECT_EQ(r.status, 1) << r.output;
+    EXPECT_NE(r.errors.find("is not trusted"), std::string::npos) << r.errors;
+  }
+  ::chmod(token_file.c_str(), 0644);
+  r = screen({"--ca-file", cert});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.errors.find("chmod 600"), std::string::npos) << r.errors;
 }
 
 // A key holder in this process: keys for the served model, registered under `token`.
@@ -243,8 +367,8 @@ struct InProcessClient {
   InProcessClient(const std::string& url, const std::string& token, const fs::path& dir)
       : sc(std::make_unique<ServiceClient>(url, token)), paths(dir) {
     card = sc->model_card();
-    keygen(wire::settings_from_json(card, "card"), paths, card, false);
-    kh = std::make_unique<KeyHolder>(paths);
+    keygen(wire::settings_from_json(card, "card", /*allow_insecure_for_tests=*/true), paths, card, false);
+    kh = std::make_unique<KeyHolder>(paths, /*allow_insecure_for_tests=*/true);
     sc->register_keys(read_key_file(paths.eval, wire::Kind::kEvalKeys));
   }
   std::string request(const std::vector<fs::path>& files) const {
@@ -271,7 +395,7 @@ std::vector<fs::path> rotated(const std::vector<fs::path>& v, std::size_t offset
 TEST(ClientE2E, KillMinus9WhileRunningThenRestartLosesNothing) {
   auto& w = world();
   auto db = (w.dir.path / "kill.db").string();
-  std::vector<std::string> args{kCli, "serve", "--model", w.model.string(), "--params", w.params.string(), "--db", db,
+  std::vector<std::string> args{kCli, "serve", "--model", w.model.string(), "--params", w.params.string(), kInsecure, "--db", db,
                                 "--tokens", w.tokens.string(), "--workers", "1"};
   auto server = std::make_unique<ServerProcess>(args, w.dir.path);
   ASSERT_GT(server->port(), 0) << server->log();
@@ -310,7 +434,7 @@ TEST(ClientE2E, KillMinus9WhileRunningThenRestartLosesNothing) {
 
 // The request with every ciphertext's c0 rows set to zero (c1 kept), saved unseeded.
 std::string zero_c0_rows(const std::string& request, const nlohmann::json& card) {
-  auto settings = wire::settings_from_json(card, "card");
+  auto settings = wire::settings_from_json(card, "card", /*allow_insecure_for_tests=*/true);
   std::vector<bfv::ContextPtr> contexts;
   for (const auto& p : settings.params()) contexts.push_back(bfv::Context::create(p));
   auto c = wire::parse(request, "request");
@@ -327,11 +451,11 @@ std::string zero_c0_rows(const std::string& request, const nlohmann::json& card)
 TEST(ClientE2E, SecondServerOnTheSameDatabaseIsRefused) {
   auto& w = world();
   auto db = (w.dir.path / "two.db").string();
-  std::vector<std::string> args{kCli, "serve", "--model", w.model.string(), "--params", w.params.string(), "--db", db,
-                                "--tokens", w.tokens.string()};
+  std::vector<std::string> args{kCli, "serve", "--model", w.model.string(), "--params", w.params.string(), kInsecure, "--db",
+                                db, "--tokens", w.tokens.string()};
   ServerProcess first(args, w.dir.path);
   ASSERT_GT(first.port(), 0) << first.log();
-  auto second = w.cli({"serve", "--model", w.model.string(), "--params", w.params.string(), "--db", db, "--tokens",
+  auto second = w.cli({"serve", "--model", w.model.string(), "--params", w.params.string(), kInsecure, "--db", db, "--tokens",
                        w.tokens.string(), "--port", "0"},
                       60);
   EXPECT_EQ(second.status, 1) << second.output;
@@ -359,7 +483,7 @@ struct BadInputTable {
 
 TEST(ClientE2E, BadInputGetsJsonErrorsAndServerKeepsServing) {
   auto& w = world();
-  ServerProcess server({kCli, "serve", "--model", w.model.string(), "--params", w.params.string(), "--db",
+  ServerProcess server({kCli, "serve", "--model", w.model.string(), "--params", w.params.string(), kInsecure, "--db",
                         (w.dir.path / "bad.db").string(), "--tokens", w.tokens.string(), "--max-request-mb", "64",
                         "--http-threads", "4", "--read-timeout-s", "2"},
                        w.dir.path);
@@ -505,7 +629,7 @@ TEST(ClientE2E, BadInputGetsJsonErrorsAndServerKeepsServing) {
 
 TEST(ClientE2E, EightConcurrentClientsAllCorrect) {
   auto& w = world();
-  ServerProcess server({kCli, "serve", "--model", w.model.string(), "--params", w.params.string(), "--db",
+  ServerProcess server({kCli, "serve", "--model", w.model.string(), "--params", w.params.string(), kInsecure, "--db",
                         (w.dir.path / "eight.db").string(), "--tokens", w.tokens.string(), "--workers", "2"},
                        w.dir.path);
   ASSERT_GT(server.port(), 0) << server.log();

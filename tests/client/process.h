@@ -20,10 +20,12 @@ namespace leukocrypt::testing {
 struct RunResult {
   int status = -1;  // exit code, or -1 when killed / timed out
   std::string output;
+  std::string errors;  // stderr, when run separately (stdout_only)
   bool timed_out = false;
 };
 
-inline pid_t spawn(const std::vector<std::string>& args, const std::string& log_path) {
+// stdout and stderr go to log_path, or stderr to err_path when one is given.
+inline pid_t spawn(const std::vector<std::string>& args, const std::string& log_path, const std::string& err_path = "") {
   pid_t pid = ::fork();
   if (pid == 0) {
     int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -31,6 +33,10 @@ inline pid_t spawn(const std::vector<std::string>& args, const std::string& log_
       ::dup2(fd, 1);
       ::dup2(fd, 2);
       ::close(fd);
+    }
+    if (!err_path.empty()) {
+      int efd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (efd >= 0) ::dup2(efd, 2), ::close(efd);
     }
     ::setenv("LEUKOCRYPT_NO_PROGRESS", "1", 1);
     std::vector<char*> argv;
@@ -47,11 +53,15 @@ inline std::string slurp(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-// Runs to completion or kills it after timeout_s.
-inline RunResult run(const std::vector<std::string>& args, const std::filesystem::path& dir, int timeout_s = 120) {
+// Runs to completion or kills it after timeout_s. stdout_only: output is stdout alone (stderr kept
+// in r.errors), for output parsed as JSON.
+inline RunResult run(const std::vector<std::string>& args, const std::filesystem::path& dir, int timeout_s = 120,
+                     bool stdout_only = false) {
   static int counter = 0;
-  auto log = (dir / ("run-" + std::to_string(counter++) + ".log")).string();
-  pid_t pid = spawn(args, log);
+  auto log = (dir / ("run-" + std::to_string(counter) + ".log")).string();
+  auto err = stdout_only ? (dir / ("run-" + std::to_string(counter) + ".err")).string() : std::string();
+  ++counter;
+  pid_t pid = spawn(args, log, err);
   RunResult r;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   int st = 0;
@@ -68,6 +78,7 @@ inline RunResult run(const std::vector<std::string>& args, const std::filesystem
   }
   if (!r.timed_out && WIFEXITED(st)) r.status = WEXITSTATUS(st);
   r.output = slurp(log);
+  if (stdout_only) r.errors = slurp(err);
   return r;
 }
 

@@ -62,7 +62,7 @@ struct SoakWorld {
     tokens = dir / "tokens.txt";
     std::string t;
     for (int i = 0; i < clients; ++i) t += "c" + std::to_string(i) + " " + token(i) + "\n";
-    write_file_atomic(tokens, t);
+    write_file_atomic(tokens, t, 0600);  // serve refuses a tokens file others can read
     fs::path root = fs::path(LEUKOCRYPT_DATA_DIR) / "cnmc-fold1-225";
     for (const char* cls : {"all", "hem"}) {
       std::vector<fs::path> files;
@@ -87,8 +87,8 @@ struct SoakWorld {
 class Restarter {
  public:
   explicit Restarter(const SoakWorld& w) : w_(w) {
-    args_ = {LEUKOCRYPT_CLI, "serve", "--model", w.model.string(), "--params", w.params.string(), "--db",
-             (w.dir / "soak.db").string(), "--tokens", w.tokens.string(), "--workers", "2",
+    args_ = {LEUKOCRYPT_CLI, "serve", "--model", w.model.string(), "--params", w.params.string(),
+             "--insecure-for-tests", "--db", (w.dir / "soak.db").string(), "--tokens", w.tokens.string(), "--workers", "2",
              "--max-queued-per-client", "4"};
     start();
   }
@@ -234,8 +234,8 @@ TEST(Soak, KilledServerLosesNoJobAndEveryResultIsExact) {
     auto& c = cs[static_cast<std::size_t>(i)];
     c.index = i;
     KeyPaths paths(w.dir / ("keys-" + std::to_string(i)));
-    keygen(wire::settings_from_json(card, "card"), paths, card, false);
-    c.kh = std::make_unique<KeyHolder>(paths);
+    keygen(wire::settings_from_json(card, "card", /*allow_insecure_for_tests=*/true), paths, card, false);
+    c.kh = std::make_unique<KeyHolder>(paths, /*allow_insecure_for_tests=*/true);
     ServiceClient(server.url(), SoakWorld::token(i)).register_keys(read_key_file(paths.eval, wire::Kind::kEvalKeys));
     for (std::size_t r = 0; r < w.cells.size(); ++r) {
       std::vector<fs::path> two{w.cells[r], w.cells[(r + 1) % w.cells.size()]};

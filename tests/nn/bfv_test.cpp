@@ -102,6 +102,39 @@ TEST(ParamSelect, AcceptsThePapersSettingsAndRefusesUnsafeOnes) {
   EXPECT_THROW(choose_params(plan, noisy), InvalidArgument);
 }
 
+// The security level is never taken from a document: a params.json or model card saying
+// "insecure-for-tests" is checked against the 128-bit table like any other, and only the caller's
+// explicit permission (the CLI's --insecure-for-tests) accepts a set below it.
+TEST(BfvSettings, SecurityIsNeverTakenFromADocument) {
+  nlohmann::json tiny = {{"n", 256},
+                         {"q_bits", {50, 50, 50}},
+                         {"plain_primes", {"7681"}},
+                         {"security", "insecure-for-tests"}};
+  EXPECT_THROW(BfvSettings::from_json(tiny), SecurityError);
+  try {
+    BfvSettings::from_json(tiny);
+  } catch (const SecurityError& e) {
+    EXPECT_NE(std::string(e.what()).find("--insecure-for-tests"), std::string::npos) << e.what();
+  }
+  tiny["security"] = "128";  // lying the other way changes nothing either
+  EXPECT_THROW(BfvSettings::from_json(tiny), SecurityError);
+  auto allowed = BfvSettings::from_json(tiny, true);
+  EXPECT_FALSE(allowed.meets_128_bits());
+  EXPECT_EQ(allowed.to_json()["security"], "insecure-for-tests");
+  EXPECT_EQ(allowed.params()[0].security(), bfv::Security::kInsecureForTests);
+  // Over the table for N = 4096 (109 bits), whatever the document claims.
+  nlohmann::json wide = {{"n", 4096}, {"q_bits", {50, 50, 50}}, {"plain_primes", {"40961"}}, {"security", "128"}};
+  EXPECT_THROW(BfvSettings::from_json(wide), SecurityError);
+  // A 128-bit set is tagged k128 whether or not the caller allowed insecure sets (same params id).
+  nlohmann::json secure = {{"n", 4096}, {"q_bits", {36, 36, 37}}, {"plain_primes", {"40961"}},
+                           {"security", "insecure-for-tests"}};
+  auto a = BfvSettings::from_json(secure), b = BfvSettings::from_json(secure, true);
+  EXPECT_TRUE(a.meets_128_bits());
+  EXPECT_EQ(a.params()[0].security(), bfv::Security::k128);
+  EXPECT_EQ(a.params()[0].id(), b.params()[0].id());
+  EXPECT_EQ(a.to_json()["security"], "128");
+}
+
 // Tiny INSECURE parameters (N = 256) for speed; several batches (600 images > 256 slots).
 TEST(BfvBackend, InsecureTinyParamsMatchRawExactlyOverSeveralBatches) {
   Images img(10, 16);

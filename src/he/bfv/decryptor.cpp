@@ -13,9 +13,9 @@
 
 namespace leukocrypt::bfv {
 
-Decryptor::Decryptor(ContextPtr ctx, const SecretKey& sk) : ctx_(std::move(ctx)), sk_(sk) {
+Decryptor::Decryptor(ContextPtr ctx, const SecretKey& sk) : ctx_(std::move(ctx)), sk_(&sk) {
   require(ctx_ != nullptr, "Decryptor: null context");
-  require(sk_.params_id() == ctx_->params_id(), "Decryptor: secret key was made for other parameters");
+  require(sk_->params_id() == ctx_->params_id(), "Decryptor: secret key was made for other parameters");
 }
 
 void Decryptor::dot_with_secret(const Ciphertext& ct, std::uint64_t* out) const {
@@ -24,12 +24,13 @@ void Decryptor::dot_with_secret(const Ciphertext& ct, std::uint64_t* out) const 
               ct.size() <= 3,
           "Decryptor: malformed ciphertext (level " + std::to_string(ct.level()) + ", size " +
               std::to_string(ct.size()) + ")");
-  rlwe::dot_with_secret(*ctx_, sk_, ct.raw(), ct.size(), ct.level(), /*ntt_form=*/false, out);
+  rlwe::dot_with_secret(*ctx_, *sk_, ct.raw(), ct.size(), ct.level(), /*ntt_form=*/false, out);
 }
 
 Plaintext Decryptor::decrypt(const Ciphertext& ct) const {
   const std::size_t n = ctx_->n(), l = ct.level();
   std::uint64_t* x = he::scratch(1, l * n);
+  const he::ScratchWipe wipe(1);  // [c(s)]_q: the message and its noise
   dot_with_secret(ct, x);
   const LevelData& ld = ctx_->level(l);
   const Modulus& t = ctx_->plain_modulus();
@@ -51,6 +52,7 @@ Plaintext Decryptor::decrypt(const Ciphertext& ct) const {
 int Decryptor::invariant_noise_budget(const Ciphertext& ct) const {
   const std::size_t n = ctx_->n(), l = ct.level();
   std::uint64_t* x = he::scratch(1, l * n);
+  const he::ScratchWipe wipe(1);  // [c(s)]_q: the message and its noise
   dot_with_secret(ct, x);
   const LevelData& ld = ctx_->level(l);
   const std::uint64_t t = ctx_->params().t();

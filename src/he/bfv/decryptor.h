@@ -12,7 +12,9 @@ namespace leukocrypt::bfv {
 
 class Decryptor {
  public:
+  // Refers to sk (no copy of the secret): sk must outlive the decryptor.
   Decryptor(ContextPtr ctx, const SecretKey& sk);
+  Decryptor(ContextPtr ctx, SecretKey&& sk) = delete;  // would dangle
   Plaintext decrypt(const Ciphertext& ct) const;
   // Bits of noise budget left (0 when decryption is no longer guaranteed).
   int invariant_noise_budget(const Ciphertext& ct) const;
@@ -21,7 +23,7 @@ class Decryptor {
   // x = [c0 + c1*s + ...] mod q_i, i < level, into out (level x N).
   void dot_with_secret(const Ciphertext& ct, std::uint64_t* out) const;
   ContextPtr ctx_;
-  SecretKey sk_;
+  const SecretKey* sk_;
 };
 
 }  // namespace leukocrypt::bfv

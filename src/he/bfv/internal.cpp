@@ -26,6 +26,7 @@ void add_scaled_plain(const Context& ctx, const Plaintext& pt, std::uint64_t* c0
     for (int i = 0; i < 5; ++i) t_inv64 *= 2 - tv * t_inv64;
   }
   std::uint64_t* fix = he::scratch(7, n);
+  const he::ScratchWipe wipe(7);  // a function of the (patient's) message: no residue either
   for (std::size_t k = 0; k < n; ++k) {
     const std::uint64_t m = pt[k];
     if (m >= tv)

@@ -13,6 +13,10 @@ class Plaintext {
  public:
   Plaintext() = default;
   Plaintext(std::uint64_t params_id, std::size_t n) : params_id_(params_id), coeffs_(n) {}
+  Plaintext(const Plaintext& o) : params_id_(o.params_id_), coeffs_(o.coeffs_.clone()) {}
+  Plaintext& operator=(const Plaintext& o) { return *this = Plaintext(o); }
+  Plaintext(Plaintext&&) noexcept = default;
+  Plaintext& operator=(Plaintext&&) noexcept = default;
 
   std::uint64_t params_id() const { return params_id_; }
   std::size_t n() const { return coeffs_.size(); }

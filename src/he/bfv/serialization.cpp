@@ -23,12 +23,14 @@ std::string save(const Params& p) {
   return w.take();
 }
 
-Params load_params(std::string_view bytes) {
+Params load_params(std::string_view bytes, bool allow_insecure_for_tests) {
   ByteReader r(bytes);
   const std::uint64_t id = io::read_header(r, ObjectType::kParams);
   const io::ModulusChain c = io::read_chain(r);
   const std::uint64_t t = r.u64("plaintext modulus");
   const Security sec = io::read_security(r);
+  if (sec == Security::kInsecureForTests && !allow_insecure_for_tests)
+    throw SecurityError("params marked insecure-for-tests: refused unless the caller allows insecure parameters");
   r.finish("params");
   return io::checked_params(id, "params", [&] { return Params::create_from_primes(c.n, c.q, c.special, t, sec); });
 }

@@ -8,9 +8,9 @@
 
 namespace leukocrypt::bfv {
 
-SymmetricEncryptor::SymmetricEncryptor(ContextPtr ctx, const SecretKey& sk) : ctx_(std::move(ctx)), sk_(sk) {
+SymmetricEncryptor::SymmetricEncryptor(ContextPtr ctx, const SecretKey& sk) : ctx_(std::move(ctx)), sk_(&sk) {
   require(ctx_ != nullptr, "SymmetricEncryptor: null context");
-  require(sk_.params_id() == ctx_->params_id(), "SymmetricEncryptor: secret key was made for other parameters");
+  require(sk_->params_id() == ctx_->params_id(), "SymmetricEncryptor: secret key was made for other parameters");
 }
 
 Ciphertext SymmetricEncryptor::encrypt(const Plaintext& pt, he::Seed* seed_out) const {
@@ -18,7 +18,7 @@ Ciphertext SymmetricEncryptor::encrypt(const Plaintext& pt, he::Seed* seed_out) 
   const std::size_t L = ctx_->max_level();
   Ciphertext ct(ctx_->params_id(), ctx_->n(), L, 2);
   const he::Seed seed = he::random_seed();
-  rlwe::encrypt_zero_symmetric(*ctx_, sk_, seed, L, /*ntt_form=*/false, ct.poly(0), ct.poly(1));
+  rlwe::encrypt_zero_symmetric(*ctx_, *sk_, seed, L, /*ntt_form=*/false, ct.poly(0), ct.poly(1));
   detail::add_scaled_plain(*ctx_, pt, ct.poly(0), L, false);
   if (seed_out) *seed_out = seed;
   return ct;

@@ -12,13 +12,15 @@ namespace leukocrypt::bfv {
 
 class SymmetricEncryptor {
  public:
+  // Refers to sk (no copy of the secret): sk must outlive the encryptor.
   SymmetricEncryptor(ContextPtr ctx, const SecretKey& sk);
+  SymmetricEncryptor(ContextPtr ctx, SecretKey&& sk) = delete;  // would dangle
   // The returned ciphertext remembers its seed (see serialization.h, save_seeded).
   Ciphertext encrypt(const Plaintext& pt, he::Seed* seed_out = nullptr) const;
 
  private:
   ContextPtr ctx_;
-  SecretKey sk_;
+  const SecretKey* sk_;
 };
 
 }  // namespace leukocrypt::bfv

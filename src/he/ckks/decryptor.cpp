@@ -7,15 +7,15 @@
 
 namespace leukocrypt::ckks {
 
-Decryptor::Decryptor(ContextPtr ctx, const SecretKey& sk) : ctx_(std::move(ctx)), sk_(sk) {
+Decryptor::Decryptor(ContextPtr ctx, const SecretKey& sk) : ctx_(std::move(ctx)), sk_(&sk) {
   require(ctx_ != nullptr, "Decryptor: null context");
-  require(sk_.params_id() == ctx_->params_id(), "Decryptor: secret key was made for other parameters");
+  require(sk_->params_id() == ctx_->params_id(), "Decryptor: secret key was made for other parameters");
 }
 
 Plaintext Decryptor::decrypt(const Ciphertext& ct) const {
   detail::check_ciphertext(*ctx_, ct, "decrypt");
   Plaintext pt(ctx_->params_id(), ctx_->n(), ct.level(), ct.scale());
-  rlwe::dot_with_secret(*ctx_, sk_, ct.raw(), ct.size(), ct.level(), /*ntt_form=*/true, pt.raw());
+  rlwe::dot_with_secret(*ctx_, *sk_, ct.raw(), ct.size(), ct.level(), /*ntt_form=*/true, pt.raw());
   return pt;
 }
 

@@ -14,12 +14,14 @@ namespace leukocrypt::ckks {
 
 class Decryptor {
  public:
+  // Refers to sk (no copy of the secret): sk must outlive the decryptor.
   Decryptor(ContextPtr ctx, const SecretKey& sk);
+  Decryptor(ContextPtr ctx, SecretKey&& sk) = delete;  // would dangle
   Plaintext decrypt(const Ciphertext& ct) const;
 
  private:
   ContextPtr ctx_;
-  SecretKey sk_;
+  const SecretKey* sk_;
 };
 
 }  // namespace leukocrypt::ckks

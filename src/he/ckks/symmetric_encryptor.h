@@ -13,13 +13,15 @@ namespace leukocrypt::ckks {
 
 class SymmetricEncryptor {
  public:
+  // Refers to sk (no copy of the secret): sk must outlive the symmetricencryptor.
   SymmetricEncryptor(ContextPtr ctx, const SecretKey& sk);
+  SymmetricEncryptor(ContextPtr ctx, SecretKey&& sk) = delete;  // would dangle
   // At the plaintext's level and scale; seed_out receives the seed of c1.
   Ciphertext encrypt(const Plaintext& pt, he::Seed* seed_out = nullptr) const;
 
  private:
   ContextPtr ctx_;
-  SecretKey sk_;
+  const SecretKey* sk_;
 };
 
 }  // namespace leukocrypt::ckks

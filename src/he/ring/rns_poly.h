@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "common/aligned_buffer.h"
+#include "he/ring/secure_wipe.h"
 
 namespace leukocrypt::he {
 
@@ -49,14 +50,36 @@ inline void apply_automorphism_ntt(const std::uint64_t* in, std::uint64_t* out, 
   for (std::size_t k = 0; k < n; ++k) out[k] = in[index[k]];
 }
 
+inline constexpr int kScratchSlots = 8;
+
+// This thread's scratch buffers (see scratch()).
+inline AlignedBuffer<std::uint64_t>* scratch_buffers() {
+  static thread_local AlignedBuffer<std::uint64_t> buffers[kScratchSlots];
+  return buffers;
+}
+
 // Thread-local scratch: `slot` selects an independent buffer; contents are unspecified.
 // Returned memory stays valid until the next call with the same slot on this thread.
 inline std::uint64_t* scratch(int slot, std::size_t count) {
-  constexpr int kSlots = 8;
-  static thread_local AlignedBuffer<std::uint64_t> buffers[kSlots];
-  auto& b = buffers[slot];
+  auto& b = scratch_buffers()[slot];
   if (b.size() < count) b.reset(count);
   return b.data();
 }
+
+// Zeroes this thread's scratch slot (secure_wipe) when the scope ends: code that puts secret
+// material there (decryption's c*s, an encryption's mask and errors) leaves no residue behind.
+class ScratchWipe {
+ public:
+  explicit ScratchWipe(int slot) : slot_(slot) {}
+  ~ScratchWipe() {
+    auto& b = scratch_buffers()[slot_];
+    secure_wipe(b.data(), b.size() * sizeof(std::uint64_t));
+  }
+  ScratchWipe(const ScratchWipe&) = delete;
+  ScratchWipe& operator=(const ScratchWipe&) = delete;
+
+ private:
+  int slot_;
+};
 
 }  // namespace leukocrypt::he

@@ -29,6 +29,11 @@ Prng::Prng(const Seed& seed, std::uint64_t domain) : key_(seed) {
   std::memcpy(nonce_.data(), &domain, sizeof(domain));
 }
 
+Prng::~Prng() {
+  sodium_memzero(key_.data(), key_.size());
+  sodium_memzero(buf_.data(), buf_.size());
+}
+
 void Prng::refill() {
   std::memset(buf_.data(), 0, buf_.size());
   crypto_stream_chacha20_ietf_xor_ic(buf_.data(), buf_.data(), buf_.size(), nonce_.data(), counter_,

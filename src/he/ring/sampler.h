@@ -23,6 +23,10 @@ class Prng {
   Prng(const Seed& seed, std::uint64_t domain = 0);
   // Fresh stream (seed from randombytes_buf).
   static Prng fresh(std::uint64_t domain = 0) { return Prng(random_seed(), domain); }
+  // A fresh stream's key and buffered keystream are the randomness of keys and encryptions.
+  ~Prng();
+  Prng(const Prng&) = default;
+  Prng& operator=(const Prng&) = default;
 
   std::uint64_t next_u64();
   void fill(std::uint8_t* out, std::size_t bytes);

@@ -16,7 +16,9 @@ void encrypt_zero_public(const RingContext& ring, const PublicKey& pk, std::size
                          std::uint64_t* c0, std::uint64_t* c1) {
   const std::size_t n = ring.n();
   he::Prng prng = he::Prng::fresh();
+  // u, e0, e1 decrypt this ciphertext without the key: wiped from the scratch on return.
   std::int8_t* small = reinterpret_cast<std::int8_t*>(he::scratch(0, 3 * n / 8 + 3));
+  const he::ScratchWipe wipe_small(0), wipe_tmp(1);
   std::int8_t* u = small;
   std::int8_t* e0 = small + n;
   std::int8_t* e1 = small + 2 * n;

@@ -7,6 +7,7 @@
 #include "he/kernels/ntt.h"
 #include "he/ring/rns_poly.h"
 #include "he/ring/sampler.h"
+#include "he/ring/secure_wipe.h"
 #include "he/rlwe/encryption.h"
 
 namespace leukocrypt::rlwe {
@@ -23,7 +24,7 @@ KeyGenerator::KeyGenerator(RingContextPtr ctx) : ctx_(std::move(ctx)) {
   }
 }
 
-KeyGenerator::KeyGenerator(RingContextPtr ctx, const SecretKey& sk) : ctx_(std::move(ctx)), sk_(sk) {
+KeyGenerator::KeyGenerator(RingContextPtr ctx, SecretKey&& sk) : ctx_(std::move(ctx)), sk_(std::move(sk)) {
   require(ctx_ != nullptr, "KeyGenerator: null context");
   require(sk_.params_id() == ctx_->params_id(), "KeyGenerator: secret key was made for other parameters");
 }
@@ -38,6 +39,7 @@ PublicKey KeyGenerator::create_public_key() const {
   pk.set_seed(seed);
   he::Prng prng = he::Prng::fresh();
   std::vector<std::int8_t> e(n);
+  const he::WipeOnExit<std::int8_t> wipe_e(e.data(), n);
   he::sample_cbd(prng, e.data(), n);
   for (std::size_t i = 0; i < L; ++i) {
     const Modulus& q = ctx_->modulus(i);
@@ -57,6 +59,8 @@ KeySwitchKey KeyGenerator::make_key_switch_key(const std::vector<std::uint64_t>&
   he::Prng prng = he::Prng::fresh();
   std::vector<std::int8_t> e(n);
   AlignedBuffer<std::uint64_t> tmp(n);
+  const he::WipeOnExit<std::int8_t> wipe_e(e.data(), n);
+  const he::WipeOnExit<std::uint64_t> wipe_tmp(tmp.data(), n);  // p * s_from
   for (std::size_t d = 0; d < L; ++d) {
     he::sample_cbd(prng, e.data(), n);
     for (std::size_t j = 0; j < primes; ++j) {
@@ -82,6 +86,7 @@ KeySwitchKey KeyGenerator::make_key_switch_key(const std::vector<std::uint64_t>&
 RelinKeys KeyGenerator::create_relin_keys() const {
   const std::size_t n = ctx_->n(), primes = ctx_->max_level() + 1;
   std::vector<std::uint64_t> s2(n * primes);
+  const he::WipeOnExit<std::uint64_t> wipe(s2.data(), s2.size());
   for (std::size_t j = 0; j < primes; ++j)
     he::eltwise_mul_mod(s2.data() + j * n, sk_.ntt(j), sk_.ntt(j), n, ctx_->modulus(j));
   return RelinKeys(ctx_->params_id(), sk_.key_id(), make_key_switch_key(s2));
@@ -92,6 +97,8 @@ GaloisKeys KeyGenerator::create_galois_keys_for_elts(const std::vector<std::uint
   GaloisKeys gk(ctx_->params_id(), sk_.key_id());
   std::vector<std::int8_t> rotated(n);
   std::vector<std::uint64_t> s_g(n * primes);
+  const he::WipeOnExit<std::int8_t> wipe_rotated(rotated.data(), n);
+  const he::WipeOnExit<std::uint64_t> wipe_s_g(s_g.data(), s_g.size());
   for (std::uint32_t g : elts) {
     require(g % 2 == 1 && g < 2 * n, "create_galois_keys: Galois element " + std::to_string(g) +
                                          " must be odd and < 2N=" + std::to_string(2 * n));

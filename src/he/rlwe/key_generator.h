@@ -14,8 +14,9 @@ class KeyGenerator {
  public:
   // Generates a fresh secret key.
   explicit KeyGenerator(RingContextPtr ctx);
-  // Derives further keys from an existing secret key (checks its params id).
-  KeyGenerator(RingContextPtr ctx, const SecretKey& sk);
+  // Derives further keys from an existing secret key (checks its params id). Takes it over: the
+  // secret key is never copied.
+  KeyGenerator(RingContextPtr ctx, SecretKey&& sk);
 
   const SecretKey& secret_key() const { return sk_; }
   // pk1 = a is expanded from a fresh 32-byte seed (kept in the key for seeded serialization).

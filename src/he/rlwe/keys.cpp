@@ -2,8 +2,26 @@
 #include "he/rlwe/keys.h"
 
 #include "common/error.h"
+#include "he/ring/secure_wipe.h"
 
 namespace leukocrypt::rlwe {
+
+void SecretKey::wipe() noexcept {
+  he::secure_wipe(coeffs_.data(), coeffs_.size());
+  he::secure_wipe(ntt_.data(), ntt_.size() * sizeof(std::uint64_t));
+}
+
+SecretKey& SecretKey::operator=(SecretKey&& o) noexcept {
+  if (this == &o) return *this;
+  wipe();
+  params_id_ = o.params_id_;
+  key_id_ = o.key_id_;
+  n_ = o.n_;
+  primes_ = o.primes_;
+  coeffs_ = std::move(o.coeffs_);
+  ntt_ = std::move(o.ntt_);
+  return *this;
+}
 
 const KeySwitchKey& GaloisKeys::get(std::uint32_t galois_elt) const {
   auto it = keys_.find(galois_elt);

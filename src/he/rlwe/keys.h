@@ -2,7 +2,9 @@
 // special prime). Every key carries the params id and a key id (random 64 bits chosen when the secret
 // key is generated, shared by all keys derived from it) so that mismatched keys are rejected.
 // All polynomials are stored in NTT form.
-//  - SecretKey: ternary s, as small integers and in NTT form over q_0..q_{L-1}, p.
+//  - SecretKey: ternary s, as small integers and in NTT form over q_0..q_{L-1}, p. Exactly one
+//    copy exists (non-copyable: move it; decryptors and secret-key encryptors refer to it), and
+//    its memory is wiped (sodium_memzero) when it is destroyed or overwritten.
 //  - PublicKey: (pk0, pk1) = (-(a*s + e), a) over q_0..q_{L-1}; a may come from a 32-byte seed.
 //  - KeySwitchKey: RNS gadget decomposition with one special prime p: for each digit i < L,
 //    (b_i, a_i) = (-a_i*s + e_i + p*[Q/q_i * ((Q/q_i)^-1 mod q_i)]*s', a_i) over q_0..q_{L-1}, p.
@@ -26,6 +28,13 @@ class SecretKey {
   SecretKey() = default;
   SecretKey(std::uint64_t params_id, std::uint64_t key_id, std::size_t n, std::size_t primes)
       : params_id_(params_id), key_id_(key_id), n_(n), primes_(primes), coeffs_(n), ntt_(n * primes) {}
+  SecretKey(const SecretKey&) = delete;
+  SecretKey& operator=(const SecretKey&) = delete;
+  SecretKey(SecretKey&&) noexcept = default;
+  SecretKey& operator=(SecretKey&& o) noexcept;  // wipes the key it replaces
+  ~SecretKey() { wipe(); }
+  // Zeroes the key (sodium_memzero); the destructor calls it.
+  void wipe() noexcept;
   std::uint64_t params_id() const { return params_id_; }
   std::uint64_t key_id() const { return key_id_; }
   std::size_t n() const { return n_; }
@@ -48,6 +57,12 @@ class PublicKey {
   PublicKey() = default;
   PublicKey(std::uint64_t params_id, std::uint64_t key_id, std::size_t n, std::size_t level)
       : params_id_(params_id), key_id_(key_id), n_(n), level_(level), data_(2 * n * level) {}
+  PublicKey(const PublicKey& o)
+      : params_id_(o.params_id_), key_id_(o.key_id_), n_(o.n_), level_(o.level_), data_(o.data_.clone()),
+        seed_(o.seed_) {}
+  PublicKey& operator=(const PublicKey& o) { return *this = PublicKey(o); }
+  PublicKey(PublicKey&&) noexcept = default;
+  PublicKey& operator=(PublicKey&&) noexcept = default;
   std::uint64_t params_id() const { return params_id_; }
   std::uint64_t key_id() const { return key_id_; }
   std::size_t n() const { return n_; }
@@ -72,6 +87,10 @@ class KeySwitchKey {
   // digits = L, primes = L + 1.
   KeySwitchKey(std::size_t n, std::size_t digits, std::size_t primes)
       : n_(n), digits_(digits), primes_(primes), data_(2 * n * digits * primes) {}
+  KeySwitchKey(const KeySwitchKey& o) : n_(o.n_), digits_(o.digits_), primes_(o.primes_), data_(o.data_.clone()) {}
+  KeySwitchKey& operator=(const KeySwitchKey& o) { return *this = KeySwitchKey(o); }
+  KeySwitchKey(KeySwitchKey&&) noexcept = default;
+  KeySwitchKey& operator=(KeySwitchKey&&) noexcept = default;
   std::size_t n() const { return n_; }
   std::size_t digits() const { return digits_; }
   std::size_t primes() const { return primes_; }

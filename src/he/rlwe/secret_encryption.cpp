@@ -7,6 +7,7 @@
 #include "he/kernels/eltwise.h"
 #include "he/kernels/ntt.h"
 #include "he/ring/rns_poly.h"
+#include "he/ring/secure_wipe.h"
 #include "he/rlwe/encryption.h"
 
 namespace leukocrypt::rlwe {
@@ -18,8 +19,10 @@ void encrypt_zero_symmetric(const RingContext& ring, const SecretKey& sk, const 
   expand_uniform(a_prng, ring, level, c1);
   he::Prng prng = he::Prng::fresh();
   std::vector<std::int8_t> e(n);
+  const he::WipeOnExit<std::int8_t> wipe_e(e.data(), n);  // e and a give a*s, hence s
   he::sample_cbd(prng, e.data(), n);
   std::uint64_t* tmp = he::scratch(0, n);
+  const he::ScratchWipe wipe_tmp(0);
   for (std::size_t i = 0; i < level; ++i) {
     const Modulus& q = ring.modulus(i);
     std::uint64_t* b = c0 + i * n;
@@ -38,6 +41,7 @@ void dot_with_secret(const RingContext& ring, const SecretKey& sk, const std::ui
                      std::size_t level, bool ntt_form, std::uint64_t* out) {
   const std::size_t n = ring.n();
   std::uint64_t* tmp = he::scratch(0, 2 * n);
+  const he::ScratchWipe wipe(0);  // c_k * s^k
   std::uint64_t* acc = tmp + n;
   for (std::size_t i = 0; i < level; ++i) {
     const Modulus& q = ring.modulus(i);

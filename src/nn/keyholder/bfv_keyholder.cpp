@@ -21,7 +21,7 @@ BfvKeyHolder::BfvKeyHolder(BfvSettings settings) : settings_(std::move(settings)
   }
 }
 
-BfvKeyHolder::BfvKeyHolder(BfvSettings settings, const std::vector<bfv::SecretKey>& secret_keys)
+BfvKeyHolder::BfvKeyHolder(BfvSettings settings, std::vector<bfv::SecretKey> secret_keys)
     : settings_(std::move(settings)), crt_(settings_.plain_primes) {
   auto params = settings_.params();
   require(secret_keys.size() == params.size(), "key holder: " + std::to_string(secret_keys.size()) +
@@ -30,7 +30,7 @@ BfvKeyHolder::BfvKeyHolder(BfvSettings settings, const std::vector<bfv::SecretKe
   for (std::size_t j = 0; j < params.size(); ++j) {
     auto ctx = bfv::Context::create(params[j]);
     contexts_.push_back(ctx);
-    keygens_.push_back(std::make_unique<bfv::KeyGenerator>(ctx, secret_keys[j]));
+    keygens_.push_back(std::make_unique<bfv::KeyGenerator>(ctx, std::move(secret_keys[j])));
     encoders_.emplace_back(ctx);
     encryptors_.emplace_back(ctx, keygens_.back()->secret_key());
     decryptors_.emplace_back(ctx, keygens_.back()->secret_key());

@@ -28,13 +28,16 @@ class BfvKeyHolder {
   explicit BfvKeyHolder(BfvSettings settings);
   // Rebuilds a key holder from saved secret keys, one per plaintext prime in settings order
   // (the client's key files); throws InvalidArgument when a key does not match its parameters.
-  BfvKeyHolder(BfvSettings settings, const std::vector<bfv::SecretKey>& secret_keys);
+  // Takes the keys over: each secret exists once, in its KeyGenerator, and the encryptors and
+  // decryptors refer to it.
+  BfvKeyHolder(BfvSettings settings, std::vector<bfv::SecretKey> secret_keys);
   // Secret key of plaintext prime j (saved by `leukocrypt keygen`).
   const bfv::SecretKey& secret_key(std::size_t j) const { return keygens_.at(j)->secret_key(); }
 
   const BfvSettings& settings() const { return settings_; }
   const std::vector<bfv::ContextPtr>& contexts() const { return contexts_; }
   std::vector<bfv::RelinKeys> relin_keys() const;  // what the server needs
+  bfv::PublicKey public_key(std::size_t j) const { return keygens_.at(j)->create_public_key(); }
   std::size_t slot_count() const { return settings_.n; }
 
   // Packs up to N images (image k -> slot k) and encrypts one ciphertext per input value per prime

@@ -24,15 +24,16 @@ std::uint64_t settings_id(const nn::BfvSettings& s) {
   return h;
 }
 
-nn::BfvSettings settings_from_json(const nlohmann::json& j, const std::string& what) {
+nn::BfvSettings settings_from_json(const nlohmann::json& j, const std::string& what, bool allow_insecure_for_tests) {
   if (!j.is_object()) throw FormatError(what + ": not a JSON object");
   try {
-    if (j.contains("settings") && j["settings"].is_object()) return nn::BfvSettings::from_json(j["settings"]);
-    if (j.contains("params") && j["params"].is_object()) return nn::BfvSettings::from_json(j["params"]);
-    if (j.contains("bfv") && j["bfv"].is_object()) return nn::BfvSettings::from_json(j["bfv"]);
-    return nn::BfvSettings::from_json(j);
+    for (const char* key : {"settings", "params", "bfv"})
+      if (j.contains(key) && j[key].is_object()) return nn::BfvSettings::from_json(j[key], allow_insecure_for_tests);
+    return nn::BfvSettings::from_json(j, allow_insecure_for_tests);
   } catch (const FormatError& e) {
     throw FormatError(what + ": " + e.what());
+  } catch (const SecurityError& e) {
+    throw SecurityError(what + ": " + e.what());
   } catch (const InvalidArgument& e) {
     throw FormatError(what + ": " + e.what());
   }

@@ -27,8 +27,11 @@ namespace leukocrypt::wire {
 std::uint64_t settings_id(const nn::BfvSettings& s);
 
 // Reads BFV settings from any of: params.json written by `leukocrypt params` ({"settings": ...}),
-// a model card from GET /v1/model ({"params": ...}), or a bare settings object. FormatError if none.
-nn::BfvSettings settings_from_json(const nlohmann::json& j, const std::string& what);
+// a model card from GET /v1/model ({"params": ...}), or a bare settings object. FormatError if none;
+// SecurityError for a set below 128 bits unless allow_insecure_for_tests (the caller's explicit
+// --insecure-for-tests: the document's own "security" field is never obeyed).
+nn::BfvSettings settings_from_json(const nlohmann::json& j, const std::string& what,
+                                   bool allow_insecure_for_tests = false);
 
 // 64-bit FNV-1a of bytes, as 16 hex digits (model ids).
 std::string fnv1a_hex(std::string_view bytes);

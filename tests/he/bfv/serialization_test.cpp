@@ -49,7 +49,9 @@ class BfvSerializationTest : public ::testing::Test {
 
 TEST_F(BfvSerializationTest, RoundTripsEveryObject) {
   const Params& p = k_.ctx->params();
-  EXPECT_EQ(load_params(save(p)).id(), p.id());
+  EXPECT_EQ(load_params(save(p), true).id(), p.id());
+  // The bytes alone never lower the security level: a file marked insecure needs the caller's consent.
+  EXPECT_THROW(load_params(save(p)), SecurityError);
   auto v = random_slots(64, 257, rng_);
   auto pt = enc_.encode(v);
   auto ct = encryptor_.encrypt(pt);
@@ -176,11 +178,11 @@ TEST_F(BfvSerializationTest, RejectsMalformedInput) {
   // Other loaders reject each other's bytes and garbage.
   EXPECT_THROW(load_public_key(*k_.ctx, good), FormatError);
   EXPECT_THROW(load_relin_keys(*k_.ctx, save(k_.pk)), FormatError);
-  EXPECT_THROW(load_params(std::string("LKCR")), FormatError);
+  EXPECT_THROW(load_params(std::string("LKCR"), true), FormatError);
   // A 128-bit-insecure params file marked secure is refused.
   std::string pbytes = save(k_.ctx->params());
   pbytes.back() = 0;  // security = k128 (the params id no longer matches either)
-  EXPECT_THROW(load_params(pbytes), Error);
+  EXPECT_THROW(load_params(pbytes, true), Error);
   // Secret key with a non-ternary coefficient.
   std::string sk = save(k_.keygen.secret_key());
   sk[sk.size() - 1] = static_cast<char>(0xc0);  // last coefficient stored as 3

@@ -1,0 +1,61 @@
+// Re-randomisation and noise flooding of returned ciphertexts (see circuit_privacy.h).
+#include "nn/circuit_privacy.h"
+
+#include <cmath>
+#include <vector>
+
+#include "common/error.h"
+#include "he/ring/sampler.h"
+#include "he/ring/secure_wipe.h"
+
+namespace leukocrypt::nn {
+
+double circuit_privacy_reserved_bits(std::size_t n) {
+  return kCircuitPrivacyStatisticalBits + kFloodGuardBits + 1 + std::log2(double(n) * kMaxResultCiphertexts);
+}
+
+CircuitPrivacy::CircuitPrivacy(bfv::ContextPtr ctx, const bfv::PublicKey& pk)
+    : ctx_(ctx), encryptor_(ctx, pk), evaluator_(ctx) {}
+
+int CircuitPrivacy::flood_bits(std::size_t level) const {
+  // log2(Delta) = log2(Q_l) - log2(t), rounded down; capped so 2^(b+1) fits two 64-bit words.
+  const double log2_delta = ctx_->level(level).log2_q - std::log2(double(ctx_->params().t()));
+  const int b = static_cast<int>(std::floor(log2_delta)) - kFloodGuardBits;
+  require(b >= 1, "circuit privacy: no room for flooding noise at level " + std::to_string(level));
+  return std::min(b, 126);
+}
+
+void CircuitPrivacy::apply(bfv::Ciphertext& ct) const {
+  require(ct.size() == 2 && ct.params_id() == ctx_->params_id(),
+          "circuit privacy: needs a relinearised ciphertext of these parameters");
+  const std::size_t n = ctx_->n(), level = ct.level();
+  // 1. Re-randomise: + Enc_pk(0), switched down to the result's level.
+  auto zero = encryptor_.encrypt_zero();
+  evaluator_.mod_switch_to_inplace(zero, level);
+  evaluator_.add_inplace(ct, zero);
+  // 2. Flood: e = r - 2^b with r uniform in [0, 2^(b+1)), as two 64-bit limbs, reduced mod each q_i.
+  const int b = flood_bits(level);
+  he::Prng prng = he::Prng::fresh();
+  std::vector<std::uint64_t> hi(n), lo(n);
+  const he::WipeOnExit<std::uint64_t> wipe_hi(hi.data(), n), wipe_lo(lo.data(), n);
+  const int bits = b + 1;
+  for (std::size_t c = 0; c < n; ++c) {
+    lo[c] = prng.next_u64();
+    hi[c] = 0;
+    if (bits < 64) lo[c] &= (std::uint64_t(1) << bits) - 1;
+    else if (bits > 64) hi[c] = prng.next_u64() & ((std::uint64_t(1) << (bits - 64)) - 1);
+  }
+  for (std::size_t i = 0; i < level; ++i) {
+    const auto& q = ctx_->modulus(i);
+    const std::uint64_t half = b < 64 ? q.reduce128(0, std::uint64_t(1) << b)
+                                      : q.reduce128(std::uint64_t(1) << (b - 64), 0);  // 2^b mod q_i
+    std::uint64_t* c0 = ct.data(0, i);
+    for (std::size_t c = 0; c < n; ++c) {
+      std::uint64_t e = q.reduce128(hi[c], lo[c]);
+      e = e >= half ? e - half : e + (q.value() - half);
+      c0[c] = c0[c] + e >= q.value() ? c0[c] + e - q.value() : c0[c] + e;
+    }
+  }
+}
+
+}  // namespace leukocrypt::nn
