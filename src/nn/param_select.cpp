@@ -13,6 +13,29 @@ namespace leukocrypt::nn {
 
 // ---------------------------------------------------------------- noise
 
+namespace {
+
+// A latency-layout linear step: baby rotations (key switching), every giant sums its diagonal
+// products (multiply_plain by a plaintext with centred coefficients up to t/2: x N t/2), a giant
+// rotation, the sum over giants, each fold step doubles and key-switches, then the bias.
+double latency_linear_noise(const bfv::NoiseModel& nm, const SlotLinear& l, double v, std::size_t level) {
+  bool baby_rot = false, giant_rot = false;
+  for (int b : l.baby) baby_rot |= b != 0;
+  std::size_t terms = 1;
+  for (const auto& g : l.giants) {
+    giant_rot |= g.step != 0;
+    terms = std::max(terms, g.terms.size());
+  }
+  if (baby_rot) v = nm.key_switch(v, level);
+  v = nm.scalar_sum(nm.multiply_plain(v), double(terms));
+  if (giant_rot) v = nm.key_switch(v, level);
+  v += std::log2(double(std::max<std::size_t>(1, l.giants.size())));
+  for (std::size_t f = 0; f < l.fold.size(); ++f) v = nm.key_switch(v + 1.0, level);
+  return nm.add_plain(v, level);
+}
+
+}  // namespace
+
 NoiseSimulation simulate_noise(const Plan& plan, const bfv::Params& params,
                                const std::vector<std::size_t>& mod_switch_levels, bool defer_relin) {
   const bfv::NoiseModel nm(params);
@@ -31,6 +54,10 @@ NoiseSimulation simulate_noise(const Plan& plan, const bfv::Params& params,
         v = std::max(nm.fresh_symmetric(level), nm.fresh_public(level));
         break;
       case OpKind::kLinear:
+        if (plan.layout == Layout::kLatency) {
+          v = latency_linear_noise(nm, plan.slots.linear[si], v, level);
+          break;
+        }
         v = nm.add_plain(nm.scalar_sum(v, double(std::max<std::int64_t>(1, st.linear.sum_abs_weight_max))), level);
         if (pending) v = nm.key_switch(v, level);
         pending = false;
@@ -254,6 +281,7 @@ Candidate evaluate(const Plan& plan, const ParamsRequest& req, BfvSettings s) {
   // Both relinearisation placements; the cheaper one that leaves the margin (else the better budget).
   bool have = false;
   for (bool defer : {false, true}) {
+    if (defer && plan.layout == Layout::kLatency) continue;  // rotations need size-2 ciphertexts
     BfvSettings s2 = c.s;
     s2.defer_relin = defer;
     s2.mod_switch_levels = choose_mod_switch_levels(plan, params, req.margin_bits, defer);

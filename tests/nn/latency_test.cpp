@@ -8,6 +8,8 @@
 
 #include "exact_helpers.h"
 #include "nn/backend.h"
+#include "nn/keyholder/bfv_backend.h"
+#include "nn/keyholder/bfv_keyholder.h"
 #include "nn/plan.h"
 #include "nn/quantize.h"
 #include "nn/slot_layout.h"
@@ -57,6 +59,30 @@ TEST(SlotLayout, RawLatencyEqualsRawThroughputOnRealCells) {
   const auto lat = to_latency(shipped().plan, 8192);  // 2 cells per ciphertext: 5 ciphertexts
   const auto got = make_raw_backend()->run(lat, img.ptrs);
   expect_exact(got.exact, want.exact);
+}
+
+// Small INSECURE parameters for the latency layout of `plan` (N = plan.slots.n): plaintext primes
+// for `bits`, 50-bit ciphertext primes, the greedy mod-switch schedule of the latency noise model.
+BfvSettings latency_settings(const Plan& plan, int bits, std::size_t q_primes) {
+  ParamsRequest req;
+  req.bits_needed = bits;
+  req.n = plan.slots.n;
+  req.q_bits.assign(q_primes, 50);
+  req.insecure_for_tests = true;
+  return choose_params(plan, req).settings;
+}
+
+TEST(LatencyBfv, ShippedModelSevenCellsMatchRawExactly) {
+  Images img(7, 32);
+  const auto lat = to_latency(shipped().plan, 8192);
+  const auto raw = make_raw_backend()->run(lat, img.ptrs);
+  const auto s = latency_settings(lat, worst_case_bound(shipped().q).output_bits, 9);
+  std::cerr << s.to_json().dump() << "\n";
+  BfvBackendOptions bo;
+  bo.measure_noise = true;
+  const auto enc = make_bfv_backend(s, bo)->run(lat, img.ptrs);
+  std::cerr << enc.report.to_json().dump() << "\n";
+  expect_exact(enc.exact, raw.exact);
 }
 
 }  // namespace
