@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "he/bfv/params.h"
+#include "nn/plan.h"
 
 namespace leukocrypt::nn {
 
@@ -23,6 +24,9 @@ struct BfvSettings {
   // Chosen by `params` when its cost model says it is cheaper; absent in older params.json (false).
   bool defer_relin = false;
   bool insecure_for_tests = false;               // tiny parameters in unit tests only
+  // How cells are packed (absent in older params.json: throughput). The latency layout needs
+  // Galois keys for the plan's rotation steps and never defers relinearisation.
+  Layout layout = Layout::kThroughput;
 
   std::size_t levels() const { return q_bits.empty() ? 0 : q_bits.size() - 1; }
   // Checks shapes, primality and t = 1 mod 2N; throws InvalidArgument naming the problem.
@@ -37,5 +41,8 @@ struct BfvSettings {
   // Reads the object written by to_json (validated; FormatError on anything off).
   static BfvSettings from_json(const nlohmann::json& j);
 };
+
+// The plan in the settings' layout: `plan` itself (throughput) or to_latency(plan, settings.n).
+Plan plan_for(const Plan& plan, const BfvSettings& settings);
 
 }  // namespace leukocrypt::nn

@@ -125,6 +125,29 @@ TEST(LatencyBfv, ShippedModelOneCellMatchesRawAndNoiseStaysAboveTheBound) { expe
 TEST(LatencyBfv, ShippedModelSevenCellsOverFourCiphertextsMatchRaw) { expect_shipped_exact(7, 8192, false); }
 TEST(LatencyBfv, ShippedModelHundredCellsMatchRaw) { expect_shipped_exact(100, 16384, false); }
 
+// The chooser (128-bit, worst-case bound, 100 Mbit/s) picks the latency layout for one cell and
+// the throughput layout for 16,384 cells, and records the layout in the settings.
+TEST(LatencyParams, ChooserPicksLatencyForOneCellAndThroughputForAFullBatch) {
+  ParamsRequest req;
+  req.bits_needed = worst_case_bound(shipped().q).output_bits;
+  req.threads = 2;
+  req.images = 1;
+  const auto one = choose_params(shipped().plan, req);
+  EXPECT_EQ(one.settings.layout, Layout::kLatency) << one.to_json()["reasons"].dump(1);
+  EXPECT_LT(one.cost.upload_bytes, 4e6);
+  EXPECT_GT(one.cost.galois_key_bytes, 0);
+  EXPECT_EQ(BfvSettings::from_json(one.settings.to_json()).layout, Layout::kLatency);
+  req.images = 16384;
+  const auto many = choose_params(shipped().plan, req);
+  EXPECT_EQ(many.settings.layout, Layout::kThroughput) << many.to_json()["reasons"].dump(1);
+  // Asking for a layout restricts the choice to it.
+  req.layout = Layout::kLatency;
+  EXPECT_EQ(choose_params(shipped().plan, req).settings.layout, Layout::kLatency);
+  auto bad = one.settings.to_json();
+  bad["layout"] = "sideways";
+  EXPECT_THROW(BfvSettings::from_json(bad), FormatError);
+}
+
 // The server refuses Galois keys that lack a step of the plan, naming the step.
 TEST(LatencyBfv, MissingGaloisKeyIsRefused) {
   QuantizeOptions o;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "common/error.h"
 #include "common/progress.h"
 #include "common/thread_pool.h"
 #include "common/timer.h"
@@ -22,7 +23,9 @@ class BfvBackend final : public Backend {
   std::string name() const override { return "bfv"; }
 
   BatchOutput run(const Plan& plan, const std::vector<const std::uint8_t*>& images) override {
-    if (plan.layout == Layout::kLatency) return run_latency(plan, images);
+    require(!(plan.layout == Layout::kLatency && keys_.settings().layout == Layout::kThroughput),
+            "bfv backend: the plan is in the latency layout but the parameters were chosen for the throughput layout");
+    if (keys_.settings().layout == Layout::kLatency) return run_latency(plan_for(plan, keys_.settings()), images);
     BfvPlanEvaluator server(plan, keys_.settings(), keys_.contexts(), relin_);
     BatchOutput out;
     out.images = images.size();
