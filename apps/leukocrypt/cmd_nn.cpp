@@ -132,7 +132,12 @@ void run_params(const ParamsOptions& o) {
   j["quantization_origin"] = p.quant_origin;
   j["plan"] = p.plan.to_json();
   j["layout"] = to_string(choice.settings.layout);
-  if (choice.settings.layout == Layout::kLatency) j["slots"] = plan_for(p.plan, choice.settings).slots.to_json();
+  // keygen reads the latency section (Galois steps, logit slots) when these parameters carry it.
+  if (auto ls = adapt_to_layout(p.plan, choice.settings, Layout::kLatency)) {
+    const auto lp = plan_for(p.plan, *ls);
+    j["latency"] = lp.slots.client_json();
+    j["slots"] = lp.slots.to_json();
+  }
   j["bits"] = {{"observed_output", observed_bits},
                {"observed_max_any_step", observed_max_bits},
                {"observed_images", set.size()},

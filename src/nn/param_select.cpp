@@ -123,6 +123,24 @@ std::vector<std::size_t> choose_mod_switch_levels(const Plan& plan, const std::v
   return sched;
 }
 
+std::optional<BfvSettings> adapt_to_layout(const Plan& plan, const BfvSettings& settings, Layout layout,
+                                           double margin_bits) {
+  BfvSettings s = settings;
+  if (s.layout == layout) return s;
+  s.layout = layout;
+  if (layout == Layout::kLatency) s.defer_relin = false;
+  Plan lp;
+  try {
+    lp = plan_for(plan, s);
+  } catch (const InvalidArgument&) {
+    return std::nullopt;
+  }
+  const auto params = s.params();
+  s.mod_switch_levels = choose_mod_switch_levels(lp, params, margin_bits, s.defer_relin);
+  if (min_final_budget(lp, params, s.mod_switch_levels, s.defer_relin) < margin_bits) return std::nullopt;
+  return s;
+}
+
 // ---------------------------------------------------------------- cost
 
 namespace {

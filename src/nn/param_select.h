@@ -45,6 +45,13 @@ NoiseSimulation simulate_noise(const Plan& plan, const bfv::Params& params,
 std::vector<std::size_t> choose_mod_switch_levels(const Plan& plan, const std::vector<bfv::Params>& params,
                                                   double margin_bits, bool defer_relin = false);
 
+// The settings adapted to run `plan` in `layout` (plan_for: the latency lowering for settings.n):
+// the layout set, relinearisation not deferred for latency, the greedy mod-switch schedule for that
+// layout's noise; nullopt when the cell does not fit N/2 slots or the worst-case noise would leave
+// less than margin_bits. A server uses it to accept both layouts with one parameter set.
+std::optional<BfvSettings> adapt_to_layout(const Plan& plan, const BfvSettings& settings, Layout layout,
+                                           double margin_bits = 10);
+
 // Estimated seconds for `images` images on `threads` threads (analytic op counts x per-op costs of
 // this engine: element-wise O(N*l) ops, NTTs, HPS squaring and gadget key switching).
 struct CostEstimate {

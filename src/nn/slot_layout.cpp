@@ -54,6 +54,31 @@ nlohmann::json SlotLayout::to_json() const {
           {"rotation_steps", rotation_steps().size()}, {"linear", steps}};
 }
 
+nlohmann::json SlotLayout::client_json() const {
+  return {{"n", n},           {"block", block},           {"cells_per_ciphertext", cells_per_ciphertext()},
+          {"inputs", in_slot.size()}, {"galois_steps", rotation_steps()}, {"out_slot", out_slot}};
+}
+
+SlotLayout SlotLayout::from_client_json(const nlohmann::json& j) {
+  SlotLayout sl;
+  try {
+    sl.n = j.at("n").get<std::size_t>();
+    sl.block = j.at("block").get<std::size_t>();
+    const auto inputs = j.at("inputs").get<std::size_t>();
+    sl.out_slot = j.at("out_slot").get<std::vector<std::uint32_t>>();
+    if (sl.n < 4 || (sl.n & (sl.n - 1)) != 0 || sl.n > 65536 || sl.block == 0 || (sl.block & (sl.block - 1)) != 0 ||
+        sl.block > sl.n / 2 || inputs == 0 || inputs > sl.block || sl.out_slot.empty() || sl.out_slot.size() > 4096)
+      throw FormatError("latency layout: inconsistent n/block/inputs/out_slot");
+    for (auto o : sl.out_slot)
+      if (o >= sl.block) throw FormatError("latency layout: logit slot " + std::to_string(o) + " outside the block");
+    sl.in_slot.resize(inputs);
+    for (std::size_t i = 0; i < inputs; ++i) sl.in_slot[i] = std::uint32_t(i);
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(std::string("latency layout: missing or mistyped field (") + e.what() + ")");
+  }
+  return sl;
+}
+
 std::vector<std::int64_t> tile_block(const std::vector<std::int64_t>& pattern, std::size_t n) {
   std::vector<std::int64_t> out(n);
   for (std::size_t s = 0; s < n; ++s) out[s] = pattern[s % pattern.size()];

@@ -63,6 +63,12 @@ struct SlotLayout {
   // Every rotation step the plan uses (sorted, non-zero): the Galois keys the server needs.
   std::vector<int> rotation_steps() const;
   nlohmann::json to_json() const;       // block, cells per ciphertext, rotations and diagonals per step
+  // What the key holder needs (model card, params.json, keys.json): n, block, cells per
+  // ciphertext, the input count, the Galois steps to make keys for, and the logit slots.
+  nlohmann::json client_json() const;
+  // The key holder's view rebuilt from client_json (inputs at slots 0..inputs-1, no diagonals);
+  // FormatError when anything is missing or inconsistent.
+  static SlotLayout from_client_json(const nlohmann::json& j);
 };
 
 // Rotates each of the two rows of `v` (N values) left by `step` (negative: right), exactly as

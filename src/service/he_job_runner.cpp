@@ -3,6 +3,7 @@
 #include "service/he_job_runner.h"
 
 #include <cmath>
+#include <optional>
 
 #include "common/error.h"
 #include "common/paths.h"
@@ -11,6 +12,8 @@
 #include "he/bfv/context.h"
 #include "he/bfv/serialization.h"
 #include "nn/bfv_evaluator.h"
+#include "nn/bfv_slot_evaluator.h"
+#include "nn/param_select.h"
 #include "nn/bfv_settings.h"
 #include "nn/model.h"
 #include "nn/plan.h"
@@ -57,6 +60,13 @@ class HeJobRunner : public JobRunner {
     params_id_ = wire::settings_id(settings_);
     model_id_ = model_.name + "-" + wire::fnv1a_hex(model_bytes + qopt.to_json().dump()).substr(0, 12);
     settings_.validate();
+    // One parameter set (one key per client) serves every layout whose worst-case noise it carries.
+    throughput_ = nn::adapt_to_layout(plan_, settings_, nn::Layout::kThroughput);
+    latency_ = nn::adapt_to_layout(plan_, settings_, nn::Layout::kLatency);
+    if (latency_) latency_plan_ = nn::plan_for(plan_, *latency_);
+    nlohmann::json layouts = nlohmann::json::array();
+    if (throughput_) layouts.push_back("throughput");
+    if (latency_) layouts.push_back("latency");
 
     card_ = {{"api_version", 1},
              {"model_id", model_id_},
@@ -71,7 +81,10 @@ class HeJobRunner : public JobRunner {
              {"slots_per_batch", settings_.n},
              {"quantize", qopt.to_json()},
              {"plan", plan_.counts().to_json()},
-             {"metrics", model_.metadata.value("metrics", nlohmann::json::object())}};
+             {"metrics", model_.metadata.value("metrics", nlohmann::json::object())},
+             {"layout", nn::to_string(settings_.layout)},
+             {"layouts", layouts}};
+    if (latency_) card_["latency"] = latency_plan_.slots.client_json();
   }
 
   nlohmann::json model_card() const override { return card_; }
@@ -83,10 +96,18 @@ class HeJobRunner : public JobRunner {
       throw FormatError("key upload: keys were made for parameters " + std::to_string(v.params_id) +
                         ", but this model runs with " + std::to_string(params_id_) +
                         " (GET /v1/model shows them; re-run keygen with them)");
-    if (v.blobs.size() != contexts_.size())
-      throw FormatError("key upload: holds " + std::to_string(v.blobs.size()) + " relinearisation keys, expected " +
-                        std::to_string(contexts_.size()) + " (one per plaintext prime)");
-    for (std::size_t j = 0; j < contexts_.size(); ++j) bfv::load_relin_keys(*contexts_[j], v.blobs[j]);
+    const std::size_t k = contexts_.size();
+    if (v.blobs.size() != k && v.blobs.size() != 2 * k)
+      throw FormatError("key upload: holds " + std::to_string(v.blobs.size()) + " keys, expected " + std::to_string(k) +
+                        " relinearisation keys (one per plaintext prime), optionally followed by " + std::to_string(k) +
+                        " Galois key sets");
+    for (std::size_t j = 0; j < k; ++j) bfv::load_relin_keys(*contexts_[j], v.blobs[j]);
+    if (v.blobs.size() == 2 * k) {
+      auto meta = nlohmann::json::parse(v.meta, nullptr, false);
+      if (!meta.is_object() || !meta.contains("galois_steps") || !meta["galois_steps"].is_array())
+        throw FormatError("key upload: Galois keys without meta 'galois_steps'");
+      for (std::size_t j = 0; j < k; ++j) check_galois(bfv::load_galois_keys(*contexts_[j], v.blobs[k + j]), j);
+    }
     return {v.key_id, v.params_id};
   }
 
@@ -97,8 +118,15 @@ class HeJobRunner : public JobRunner {
     if (h.key_id != key.key_id) throw FormatError("request: key id '" + h.key_id + "' does not match '" + key.key_id + "'");
     if (!h.model_id.empty() && h.model_id != model_id_)
       throw FormatError("request: made for model '" + h.model_id + "', this server runs '" + model_id_ + "'");
-    auto batches = wire::check_batches(h, f.blob_count(), settings_, plan_.input_size(), "request");
+    check_layout_served(h.packing);
     const std::size_t k = contexts_.size();
+    if (h.packing == wire::Packing::kLatency) {
+      wire::check_latency(h, f.blob_count(), settings_, latency_plan_.slots.cells_per_ciphertext(), "request");
+      ThreadPool::global().parallel_for(0, f.blob_count(),
+                                        [&](std::size_t idx) { load_input(idx % k, f.read_blob(idx), idx); });
+      return {h.key_id, h.params_id, h.model_id.empty() ? model_id_ : h.model_id, h.cells};
+    }
+    auto batches = wire::check_batches(h, f.blob_count(), settings_, plan_.input_size(), "request");
     // Every ciphertext is fully loaded (seed expansion, every coefficient < q_i) and dropped: one
     // blob per pool thread in memory at a time.
     ThreadPool::global().parallel_for(0, f.blob_count(),
@@ -111,7 +139,9 @@ class HeJobRunner : public JobRunner {
     auto kv = wire::parse_as(eval_keys, wire::Kind::kEvalKeys, "stored keys");
     std::vector<bfv::RelinKeys> relin;
     for (std::size_t j = 0; j < contexts_.size(); ++j) relin.push_back(bfv::load_relin_keys(*contexts_[j], kv.blobs.at(j)));
-    nn::BfvPlanEvaluator evaluator(plan_, settings_, contexts_, std::move(relin));
+    check_layout_served(f.header().packing);
+    if (f.header().packing == wire::Packing::kLatency) return run_latency(kv, std::move(relin), f, progress);
+    nn::BfvPlanEvaluator evaluator(plan_, *throughput_, contexts_, std::move(relin));
 
     const auto& h = f.header();
     if (h.kind != wire::Kind::kRequest) throw FormatError("stored request: not a request");
@@ -181,6 +211,85 @@ class HeJobRunner : public JobRunner {
   }
 
  private:
+  // Refuses (FormatError -> 400) a packing whose layout these parameters cannot carry.
+  void check_layout_served(wire::Packing p) const {
+    if (p == wire::Packing::kLatency && !latency_)
+      throw FormatError("request: packed in the latency layout, but this server's parameters (N = " +
+                        std::to_string(settings_.n) + ") do not carry it (GET /v1/model: 'layouts'); use throughput");
+    if (p == wire::Packing::kThroughput && !throughput_)
+      throw FormatError("request: packed in the throughput layout, but this server's parameters do not carry it "
+                        "(GET /v1/model: 'layouts'); use latency");
+  }
+
+  // Galois keys of prime j must hold every rotation step of the latency plan.
+  void check_galois(const bfv::GaloisKeys& gk, std::size_t j) const {
+    if (!latency_) return;
+    for (int r : latency_plan_.slots.rotation_steps())
+      if (!gk.has(bfv::galois_elt_for_step(r, settings_.n)))
+        throw FormatError("key upload: Galois keys of plaintext prime " + std::to_string(j) + " lack rotation step " +
+                          std::to_string(r) + " (the model card's 'latency.galois_steps' lists them)");
+  }
+
+  // A latency-packed request: every ciphertext of a prime through the slot evaluator.
+  RunOutput run_latency(const wire::ContainerView& kv, std::vector<bfv::RelinKeys> relin, const wire::ContainerFile& f,
+                        const std::function<void(double)>& progress) const {
+    const std::size_t k = contexts_.size();
+    if (kv.blobs.size() != 2 * k)
+      throw FormatError("stored keys: no Galois keys (the latency layout needs them; re-run keygen with the model card)");
+    std::vector<bfv::GaloisKeys> galois;
+    for (std::size_t j = 0; j < k; ++j) galois.push_back(bfv::load_galois_keys(*contexts_[j], kv.blobs[k + j]));
+    const auto& h = f.header();
+    const std::size_t cts = wire::check_latency(h, f.blob_count(), settings_,
+                                                latency_plan_.slots.cells_per_ciphertext(), "stored request");
+    Timer wall;
+    nn::BfvSlotEvaluator evaluator(latency_plan_, *latency_, contexts_, std::move(relin), std::move(galois));
+    const double setup_s = wall.seconds();
+    wire::Container out;
+    out.kind = wire::Kind::kResult;
+    out.packing = wire::Packing::kLatency;
+    out.params_id = h.params_id;
+    out.key_id = h.key_id;
+    out.model_id = model_id_;
+    out.cells = h.cells;
+    out.names = h.names;
+    out.blobs.resize(cts * k);
+    std::vector<double> step_s(latency_plan_.steps.size(), 0.0);
+    double load_s = 0, save_s = 0;
+    for (std::size_t j = 0; j < k; ++j) {
+      Timer t;
+      std::vector<bfv::Ciphertext> in(cts);
+      ThreadPool::global().parallel_for(
+          0, cts, [&](std::size_t c) { in[c] = load_input(j, f.read_blob(c * k + j), c * k + j); });
+      load_s += t.seconds();
+      auto res = evaluator.evaluate_prime(j, std::move(in), &step_s);
+      t.reset();
+      for (std::size_t c = 0; c < cts; ++c) out.blobs[c * k + j] = bfv::save(res[c]);
+      save_s += t.seconds();
+      progress(double(j + 1) / double(k));
+    }
+    out.meta = nlohmann::json{{"layout", wire::kLatencyLayout},
+                              {"latency", latency_plan_.slots.client_json()},
+                              {"classes", plan_.classes},
+                              {"output_scale", static_cast<double>(plan_.output_scale)},
+                              {"model_id", model_id_}}
+                   .dump();
+    RunOutput r;
+    r.result = wire::serialize(out);
+    r.stages.emplace_back("evaluate_wall", wall.seconds() - save_s);
+    r.stages.emplace_back("prepare_diagonals", setup_s);
+    r.stages.emplace_back("load_ciphertexts", load_s);
+    for (std::size_t s = 0; s < step_s.size(); ++s)
+      if (step_s[s] > 0) r.stages.emplace_back(latency_plan_.steps[s].name, step_s[s]);
+    r.stages.emplace_back("serialize_result", save_s);
+    r.info = {{"layout", "latency"},
+              {"ciphertexts", cts},
+              {"request_bytes", f.file_size()},
+              {"result_bytes", r.result.size()},
+              {"request_bytes_per_cell", double(f.file_size()) / h.cells},
+              {"result_bytes_per_cell", double(r.result.size()) / h.cells}};
+    return r;
+  }
+
   bfv::Ciphertext load_input(std::size_t prime, std::string_view blob, std::size_t idx) const {
     auto ct = bfv::load_ciphertext(*contexts_[prime], blob);
     if (ct.size() != 2 || ct.level() != contexts_[prime]->max_level())
@@ -193,6 +302,8 @@ class HeJobRunner : public JobRunner {
   nn::BfvSettings settings_;
   nn::QuantizedModel quantized_;
   nn::Plan plan_;
+  std::optional<nn::BfvSettings> throughput_, latency_;  // the settings per layout, if carried
+  nn::Plan latency_plan_;
   std::vector<bfv::ContextPtr> contexts_;
   std::uint64_t params_id_ = 0;
   std::string model_id_;

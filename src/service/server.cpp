@@ -341,6 +341,7 @@ void Server::install_routes() {
         if (!key)
           throw HttpError(404, "key_not_found",
                           "no registered key '" + file.header().key_id + "' for this client; POST /v1/keys first");
+        if (file.header().packing == wire::Packing::kLatency) require_galois_keys(owner, file.header().key_id);
         RequestInfo info = runner_.inspect_request(file, key->info);
         double validate_s = t.seconds();
         const std::uint64_t bytes = file.file_size();
@@ -401,6 +402,17 @@ void Server::install_routes() {
             res.set_content(store_.read_result(job->id), "application/octet-stream");
           });
         });
+}
+
+void Server::require_galois_keys(const std::string& owner, const std::string& key_id) {
+  auto kf = wire::ContainerFile::open(store_.key_path(owner, key_id), "stored key");
+  auto meta = nlohmann::json::parse(kf.header().meta, nullptr, false);
+  if (meta.is_object() && meta.contains("galois_steps") && meta["galois_steps"].is_array() &&
+      !meta["galois_steps"].empty())
+    return;
+  throw HttpError(400, "missing_galois_keys",
+                  "key '" + key_id + "' has no Galois keys: the latency layout rotates slots; re-run keygen with "
+                  "the model card (its 'latency' section names the rotation steps) and upload the new eval.key");
 }
 
 void Server::worker_loop() {

@@ -67,6 +67,9 @@ class Server {
  private:
   void install_routes();
   void worker_loop();
+  // A latency-packed request needs the key's Galois keys: refuses (400 missing_galois_keys) when
+  // the stored key container's header records none. Reads the header only, not the keys.
+  void require_galois_keys(const std::string& owner, const std::string& key_id);
 
   ServerOptions opt_;
   JobStore& store_;
