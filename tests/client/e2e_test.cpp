@@ -95,6 +95,7 @@ struct World {
     nn::ParamsRequest sreq;
     sreq.bits_needed = req.bits_needed;
     sreq.images = 12;
+    sreq.layout = nn::Layout::kThroughput;  // this world tests the CryptoNets packing (latency: latency_e2e_test)
     auto sj = nn::choose_params(plan, sreq).to_json();
     sj["quantization"] = o.to_json();
     secure_params = dir.path / "params-128.json";
