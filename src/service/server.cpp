@@ -439,9 +439,10 @@ void Server::worker_loop() {
     }
     try {
       auto request = wire::ContainerFile::open(store_.request_path(job->id), "stored request");
-      std::string keys = store_.read_key(job->owner, job->key_id);
       Timer t;
-      RunOutput out = runner_.run(keys, request, [this, &job](double f) {
+      RunOutput out = runner_.run_with_keys(
+          job->owner + "/" + job->key_id, [&] { return store_.read_key(job->owner, job->key_id); }, request,
+          [this, &job](double f) {
         if (stopping_) throw JobCancelled{};
         std::lock_guard lock(mu_);
         progress_[job->id] = f;

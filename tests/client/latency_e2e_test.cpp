@@ -166,6 +166,8 @@ TEST(LatencyE2E, ScreenOneAndHundredCellsThroughServerRegistersKeysOnce) {
     w.expect_raw(j["cells"], n);
     EXPECT_EQ(j["layout"], "latency");
     EXPECT_EQ(j["eval_key_uploaded"], first);  // registered once per key, not per job
+    // ... and loaded once: the second job reuses the Galois keys and diagonals of the first.
+    EXPECT_EQ(sc.status(j["job_id"])["info"]["keys_cached"], !first);
     first = false;
   }
 }
