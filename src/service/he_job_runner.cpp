@@ -319,12 +319,12 @@ class HeJobRunner : public JobRunner {
     r.result = wire::serialize(out);
     r.stages.emplace_back("evaluate_wall", wall.seconds() - save_s);
     r.stages.emplace_back("load_keys_and_diagonals", setup_s);
-    r.info["keys_cached"] = setup_s == 0;
     r.stages.emplace_back("load_ciphertexts", load_s);
     for (std::size_t s = 0; s < step_s.size(); ++s)
       if (step_s[s] > 0) r.stages.emplace_back(latency_plan_.steps[s].name, step_s[s]);
     r.stages.emplace_back("serialize_result", save_s);
     r.info = {{"layout", "latency"},
+              {"keys_cached", setup_s == 0},
               {"ciphertexts", cts},
               {"request_bytes", f.file_size()},
               {"result_bytes", r.result.size()},
