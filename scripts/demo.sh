@@ -66,4 +66,26 @@ step "7. Key holder: screen the held-out group through the service (encrypt, upl
 peak_kb="$(awk '/VmHWM/ {print $2}' "/proc/$SERVER/status" 2>/dev/null || true)"
 [ -n "$peak_kb" ] && echo "service peak memory (VmHWM): $((peak_kb / 1024)) MiB" >&2
 
+# 8-10. One patient's sample (a few dozen cells) in the latency layout: each cell's pixels in the
+# slots of one ciphertext, 4 cells per ciphertext, rotations with Galois keys. Parameters chosen for
+# that size (params picks the layout by estimated end-to-end time), a second service on them, keys
+# with Galois keys (registered once), then the screening: megabytes instead of a full batch.
+FEW="${LEUKOCRYPT_DEMO_FEW_CELLS:-30}"
+step "8. Parameters for $FEW cells: the chooser compares both layouts (end-to-end estimate at 100 Mbit/s)" \
+  "$LC" params --model "$MODEL" --data "$OUT/cnmc32" --split train --limit 64 --cells "$FEW" \
+  --memory-gb 16 --out "$OUT/params-latency.json"
+"$LC" serve --model "$MODEL" --params "$OUT/params-latency.json" --tokens "$W/tokens.txt" --db "$W/jobs-latency.db" \
+  --host 127.0.0.1 --port 0 --port-file "$W/port-latency" --max-request-mb 8192 > "$W/serve-latency.log" 2>&1 &
+SERVER2=$!
+trap 'kill "$SERVER2" 2>/dev/null || true; cleanup' EXIT
+for _ in $(seq 300); do [ -s "$W/port-latency" ] && break; kill -0 "$SERVER2" 2>/dev/null || break; sleep 0.2; done
+[ -s "$W/port-latency" ] || { echo "demo: the second service did not start:" >&2; cat "$W/serve-latency.log" >&2; exit 1; }
+URL2="http://127.0.0.1:$(cat "$W/port-latency")"
+step "9. Key holder: keys for the latency parameters (eval.key carries the Galois keys of the card's rotation steps)" \
+  curl -sS -f -H "Authorization: Bearer $LEUKOCRYPT_TOKEN" -o "$W/model-latency.json" "$URL2/v1/model"
+"$LC" keygen --params "$W/model-latency.json" --out "$W/keys-latency" --force
+step "10. Key holder: screen one patient's first $FEW held-out cells in the latency layout" \
+  "$LC" screen --server "$URL2" --keys "$W/keys-latency" --data "$OUT/cnmc32" --split test --limit "$FEW" \
+  --layout latency --work-dir "$W"
+
 printf '\n\033[1mDemo finished.\033[0m Outputs in %s\n' "$OUT" >&2

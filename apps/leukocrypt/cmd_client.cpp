@@ -23,6 +23,7 @@
 #include "service/he_job_runner.h"
 #include "service/wire/container.h"
 #include "service/wire/he_layout.h"
+#include "nn/slot_layout.h"
 #define LC_HAVE_CLIENT 1
 #endif
 
@@ -114,6 +115,35 @@ client::KeyHolder open_keys(const std::string& dir, bool insecure) {
   return kh;
 }
 
+void add_layout_option(CLI::App* cmd, std::string& layout) {
+  cmd->add_option("--layout", layout,
+                  "throughput (one cell per slot: full batches), latency (each cell in one ciphertext's slots: "
+                  "megabytes for a few cells; needs keys with Galois keys) or auto (the keys' default)")
+      ->default_val("auto")
+      ->check(CLI::IsMember({"auto", "throughput", "latency"}));
+}
+
+// screen --layout: an explicit layout, or (auto) the keys' default when the server serves it,
+// else the other one the server serves.
+void choose_screen_layout(client::KeyHolder& kh, const std::string& layout, const nlohmann::json& card) {
+  auto served = [&](nn::Layout l) {
+    if (!card.contains("layouts")) return l == nn::Layout::kThroughput;  // an older server
+    for (const auto& x : card["layouts"])
+      if (x == nn::to_string(l)) return true;
+    return false;
+  };
+  if (layout != "auto") {
+    const auto l = nn::layout_from_string(layout);
+    if (!served(l)) throw InvalidArgument(std::string("the server does not serve the ") + nn::to_string(l) + " layout");
+    kh.set_layout(l);
+    return;
+  }
+  if (served(kh.layout())) return;
+  const auto other = kh.layout() == nn::Layout::kLatency ? nn::Layout::kThroughput : nn::Layout::kLatency;
+  if (!served(other)) throw InvalidArgument("the server serves no layout these keys can use");
+  kh.set_layout(other);
+}
+
 void register_keygen(CLI::App& root) {
   struct Args {
     std::string params, out;
@@ -149,7 +179,7 @@ void register_keygen(CLI::App& root) {
 
 void register_encrypt(CLI::App& root) {
   struct Args {
-    std::string keys, out, model_id;
+    std::string keys, out, model_id, layout = "auto";
     CellSource src;
     bool json = false, insecure = false;
   };
@@ -159,10 +189,12 @@ void register_encrypt(CLI::App& root) {
   add_cell_options(cmd, a->src);
   cmd->add_option("--model-id", a->model_id, "Model the request is for (default: keys.json's)");
   cmd->add_option("--out", a->out, "Request file (.lcx)")->required();
+  add_layout_option(cmd, a->layout);
   cmd->add_flag("--json", a->json, "Machine-readable output");
   add_insecure_flag(cmd, a->insecure);
   cmd->callback([a] {
     auto kh = open_keys(a->keys, a->insecure);
+    if (a->layout != "auto") kh.set_layout(nn::layout_from_string(a->layout));
     auto cells = load_cells(a->src, kh.image_size());
     std::string model_id = a->model_id.empty() ? kh.info().value("model_id", "") : a->model_id;
     client::EncryptStats st;
@@ -171,12 +203,14 @@ void register_encrypt(CLI::App& root) {
       kh.encrypt_to_file(cells, model_id, a->out, &st, progress_ticker(bar));
       bar.finish();
     }
-    nlohmann::json j = {{"out", a->out},          {"cells", cells.size()},
+    nlohmann::json j = {{"out", a->out},          {"cells", cells.size()}, {"layout", nn::to_string(kh.layout())},
                         {"batches", st.batches},  {"bytes", st.bytes},
                         {"bytes_per_cell", double(st.bytes) / cells.size()},
                         {"encode_seconds", st.encode_seconds}, {"encrypt_seconds", st.encrypt_seconds}};
     if (a->json) return print_json(j);
-    std::cout << "encrypted " << cells.size() << " cell(s) in " << st.batches << " batch(es) -> " << a->out << " ("
+    std::cout << "encrypted " << cells.size() << " cell(s) in " << st.batches
+              << (kh.layout() == nn::Layout::kLatency ? " ciphertext(s) per prime (latency layout)" : " batch(es)")
+              << " -> " << a->out << " ("
               << human_bytes(double(st.bytes)) << ", " << human_bytes(double(st.bytes) / cells.size())
               << " per cell; encrypt " << std::fixed << std::setprecision(2) << st.encode_seconds + st.encrypt_seconds
               << " s)\n";
@@ -281,7 +315,7 @@ std::string screen_token(const std::string& token, const std::string& token_file
 
 void register_screen(CLI::App& root) {
   struct Args {
-    std::string server, token, token_file, ca_file, keys, work_dir;
+    std::string server, token, token_file, ca_file, keys, work_dir, layout = "auto";
     CellSource src;
     int timeout = 3600;
     bool json = false, insecure = false;
@@ -297,6 +331,7 @@ void register_screen(CLI::App& root) {
   add_cell_options(cmd, a->src);
   cmd->add_option("--timeout", a->timeout, "Seconds to wait for the result")->capture_default_str();
   cmd->add_option("--work-dir", a->work_dir, "Where the request is staged before upload (default: $TMPDIR or /tmp)");
+  add_layout_option(cmd, a->layout);
   cmd->add_flag("--json", a->json, "Machine-readable output");
   add_insecure_flag(cmd, a->insecure);
   cmd->callback([a] {
@@ -314,8 +349,12 @@ void register_screen(CLI::App& root) {
                             "; run: curl <server>/v1/model > model.json; leukocrypt keygen --params model.json");
     int size = card.contains("input") ? card["input"].value("height", kh.image_size()) : kh.image_size();
     auto cells = load_cells(a->src, size);
-    auto eval = client::read_key_file(paths.eval, wire::Kind::kEvalKeys);
-    sc.register_keys(eval);
+    choose_screen_layout(kh, a->layout, card);
+    // Keys are registered once per key: eval.key (with Galois keys, hundreds of MB) goes up only
+    // when the server does not hold it yet.
+    const auto eval_size = std::filesystem::file_size(paths.eval);
+    const bool registered = sc.key_registered(kh.key_id());
+    if (!registered) sc.register_keys(client::read_key_file(paths.eval, wire::Kind::kEvalKeys));
     Timer t;
     // The request goes to a temporary file (encrypted a slice at a time) and is streamed from
     // there: neither side holds a multi-gigabyte request in memory.
@@ -368,9 +407,11 @@ void register_screen(CLI::App& root) {
         {"job_id", job},
         {"model_id", card.value("model_id", "")},
         {"cells", cells_json(out)},
-        {"bytes_sent", request_bytes + eval.size()},
+        {"layout", nn::to_string(kh.layout())},
+        {"bytes_sent", request_bytes + (registered ? 0 : eval_size)},
         {"bytes_request", request_bytes},
-        {"bytes_eval_key", eval.size()},
+        {"bytes_eval_key", eval_size},
+        {"eval_key_uploaded", !registered},
         {"bytes_received", result.size()},
         {"bytes_sent_per_cell", double(request_bytes) / out.size()},
         {"bytes_received_per_cell", double(result.size()) / out.size()},
@@ -384,7 +425,8 @@ void register_screen(CLI::App& root) {
     if (a->json) return print_json(j);
     print_cells(out);
     std::cout << "sent " << human_bytes(double(request_bytes)) << " (" << human_bytes(double(request_bytes) / out.size())
-              << "/cell; eval.key " << human_bytes(double(eval.size())) << " once), received "
+              << "/cell, " << nn::to_string(kh.layout()) << " layout; eval.key " << human_bytes(double(eval_size))
+              << (registered ? " already registered" : " registered now") << "), received "
               << human_bytes(double(result.size())) << " (" << human_bytes(double(result.size()) / out.size())
               << "/cell); encrypt " << std::fixed << std::setprecision(2) << encrypt_s << " s, server " << wait_s
               << " s, total " << total.seconds() << " s\n";

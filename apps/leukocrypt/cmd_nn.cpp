@@ -69,15 +69,24 @@ Prepared prepare_model(const std::string& model_path, const std::string& data, c
 
 // ---------------------------------------------------------------- params
 
+// "auto" -> empty (the chooser compares both layouts), else the layout named.
+std::optional<Layout> parse_layout(const std::string& s) {
+  if (s == "auto") return std::nullopt;
+  require(s == "throughput" || s == "latency", "--layout must be throughput, latency or auto, not '" + s + "'");
+  return layout_from_string(s);
+}
+
 struct ParamsOptions {
-  std::string model, data, split = "all", out, bound = "worst-case", t, q_bits;
+  std::string model, data, split = "all", out, bound = "worst-case", t, q_bits, layout = "auto";
   std::size_t limit = 0, n = 0, images = 0;
-  double margin = 10, memory_gb = 8;
+  double margin = 10, memory_gb = 8, bandwidth_mbit = 100;
   bool json = false, insecure = false, no_circuit_privacy = false;
 };
 
 void run_params(const ParamsOptions& o) {
   require(o.bound == "worst-case" || o.bound == "observed", "--bound must be worst-case or observed, not '" + o.bound + "'");
+  require(o.bandwidth_mbit > 0 && o.bandwidth_mbit <= 1e6, "--bandwidth-mbit must be in (0, 1e6]");
+  const auto layout = parse_layout(o.layout);
   auto p = prepare_model(o.model, o.data, std::nullopt);
   auto set = load_eval_set(o.data, o.split, o.limit, p.model.input);
   // Raw simulation (CryptoNets: largest value observed) and the guaranteed bound.
@@ -98,6 +107,8 @@ void run_params(const ParamsOptions& o) {
   req.n = o.n;
   req.insecure_for_tests = o.insecure;
   req.circuit_privacy = !o.no_circuit_privacy;
+  req.layout = layout;
+  req.bandwidth_mbit = o.bandwidth_mbit;
   for (const auto& s : split_csv(o.t)) {
     require(s.find_first_not_of("0123456789") == std::string::npos && s.size() <= 19,
             "--t: '" + s + "' is not a decimal integer below 2^60");
@@ -122,6 +133,13 @@ void run_params(const ParamsOptions& o) {
   j["quantization"] = p.q.options.to_json();
   j["quantization_origin"] = p.quant_origin;
   j["plan"] = p.plan.to_json();
+  j["layout"] = to_string(choice.settings.layout);
+  // keygen reads the latency section (Galois steps, logit slots) when these parameters carry it.
+  if (auto ls = adapt_to_layout(p.plan, choice.settings, Layout::kLatency)) {
+    const auto lp = plan_for(p.plan, *ls);
+    j["latency"] = lp.slots.client_json();
+    j["slots"] = lp.slots.to_json();
+  }
   j["bits"] = {{"observed_output", observed_bits},
                {"observed_max_any_step", observed_max_bits},
                {"observed_images", set.size()},
@@ -148,7 +166,7 @@ void run_params(const ParamsOptions& o) {
             << (o.bound == "worst-case" ? "  <- used (guaranteed)" : "") << "\n";
   std::cout << "chosen parameters:\n";
   for (const auto& r : choice.reasons) std::cout << "  - " << r << "\n";
-  std::cout << "  N = " << choice.settings.n << ", q bits = " << nlohmann::json(choice.settings.q_bits).dump()
+  std::cout << "  layout " << to_string(choice.settings.layout) << ", N = " << choice.settings.n << ", q bits = " << nlohmann::json(choice.settings.q_bits).dump()
             << ", t = ";
   for (std::size_t i = 0; i < choice.settings.plain_primes.size(); ++i)
     std::cout << (i ? "," : "") << choice.settings.plain_primes[i];
@@ -159,7 +177,7 @@ void run_params(const ParamsOptions& o) {
 // ---------------------------------------------------------------- eval
 
 struct EvalOptions {
-  std::string model, data, split = "test", mode = "encrypted", params;
+  std::string model, data, split = "test", mode = "encrypted", params, layout = "auto";
   std::size_t limit = 0, show = 10;
   bool json = false, no_noise = false, insecure = false;
 };
@@ -167,6 +185,7 @@ struct EvalOptions {
 void run_eval(const EvalOptions& o) {
   require(o.mode == "float" || o.mode == "raw" || o.mode == "encrypted",
           "--mode must be float, raw or encrypted, not '" + o.mode + "'");
+  const auto layout = parse_layout(o.layout);
   std::optional<QuantizeOptions> qopt;
   std::optional<BfvSettings> settings;
   nlohmann::json params_doc;
@@ -182,6 +201,10 @@ void run_eval(const EvalOptions& o) {
     if (params_doc.contains("quantization")) qopt = QuantizeOptions::from_json(params_doc["quantization"]);
     settings = BfvSettings::from_json(params_doc["bfv"], o.insecure);
     warn_insecure_params(!settings->meets_128_bits());
+    if (layout && *layout != settings->layout)
+      throw InvalidArgument("params file '" + o.params + "' was chosen for the " + to_string(settings->layout) +
+                            " layout, not " + to_string(*layout) + " (run `leukocrypt params --layout " +
+                            to_string(*layout) + "`)");
   }
   auto p = prepare_model(o.model, o.data, qopt);
   auto set = load_eval_set(o.data, o.split, o.limit, p.model.input);
@@ -194,8 +217,9 @@ void run_eval(const EvalOptions& o) {
       req.bits_needed = bound.output_bits;
       req.images = set.size();
       req.threads = ThreadPool::global().size();
+      req.layout = layout;
       settings = choose_params(p.plan, req).settings;
-      params_origin = "chosen automatically (worst-case bound)";
+      params_origin = "chosen automatically (worst-case bound, " + std::string(to_string(settings->layout)) + " layout)";
     } else {
       params_origin = o.params;
       if (settings->log2_plain() < bound.output_bits)
@@ -256,6 +280,7 @@ void run_eval(const EvalOptions& o) {
   if (o.mode == "encrypted") {
     j["params"] = settings->to_json();
     j["params_origin"] = params_origin;
+    j["layout"] = to_string(settings->layout);
     j["bytes_sent_per_cell"] = double(res.report.bytes_sent) / double(set.size());
     j["bytes_received_per_cell"] = double(res.report.bytes_received) / double(set.size());
   }
@@ -311,7 +336,8 @@ void run_eval(const EvalOptions& o) {
       std::cout << "time: encode " << fixed(r.encode_seconds, 2) << " s, encrypt " << fixed(r.encrypt_seconds, 2)
                 << " s, server " << fixed(r.evaluate_seconds, 2) << " s, decrypt " << fixed(r.decrypt_seconds, 2)
                 << " s; total " << fixed(total_s, 2) << " s (" << fixed(per_cell_ms, 1) << " ms/cell, "
-                << r.batches << " batch(es))\n";
+                << r.batches << (settings->layout == Layout::kLatency ? " ciphertext(s) per prime" : " batch(es)")
+                << ", " << to_string(settings->layout) << " layout)\n";
       std::cout << "per step (s / noise budget bits):";
       for (const auto& s : r.steps)
         std::cout << " " << s.name << "=" << fixed(s.seconds, 2)
@@ -350,7 +376,13 @@ void register_nn(CLI::App& root) {
     cmd->add_option("--margin", o->margin, "Noise budget (bits) to keep at decryption")->default_val(10);
     cmd->add_option("--memory-gb", o->memory_gb, "Refuse parameters whose resident ciphertexts (streamed evaluation, one prime) exceed this")
         ->default_val(8);
-    cmd->add_option("--images", o->images, "Images the run time is estimated for (default: the split's size)");
+    cmd->add_option("--images,--cells", o->images, "Cells the end-to-end time is estimated for (default: the split's size)");
+    cmd->add_option("--layout", o->layout,
+                    "throughput (one ciphertext per value, a cell per slot), latency (a cell's values in the slots of "
+                    "one ciphertext, rotations) or auto (the lower estimated end-to-end time)")
+        ->default_val("auto");
+    cmd->add_option("--bandwidth-mbit", o->bandwidth_mbit, "Link between key holder and server (Mbit/s, both ways) for the estimate")
+        ->default_val(100);
     cmd->add_option("--out", o->out, "Write the choice to this params.json");
     add_insecure_flag(cmd, o->insecure);
     cmd->add_flag("--no-circuit-privacy", o->no_circuit_privacy,
@@ -367,6 +399,10 @@ void register_nn(CLI::App& root) {
     cmd->add_option("--split", o->split, "test, train, all or a patient group (A/B/C)")->default_val("test");
     cmd->add_option("--mode", o->mode, "float, raw or encrypted")->default_val("encrypted");
     cmd->add_option("--params", o->params, "params.json from `leukocrypt params` (default: automatic)");
+    cmd->add_option("--layout", o->layout,
+                    "throughput, latency or auto (with --params: must match the file's layout; without: chosen "
+                    "for the number of cells)")
+        ->default_val("auto");
     cmd->add_option("--limit", o->limit, "At most this many cells (0 = all)");
     cmd->add_option("--show", o->show, "Per-cell lines printed (text output)")->default_val(10);
     cmd->add_flag("--no-noise", o->no_noise, "Skip the noise-budget measurement after each step");

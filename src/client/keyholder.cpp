@@ -15,6 +15,7 @@
 #include "he/ring/secure_wipe.h"
 #include "nn/keyholder/bfv_keyholder.h"
 #include "nn/plan.h"
+#include "nn/slot_layout.h"
 #include "service/wire/container.h"
 #include "service/wire/he_layout.h"
 
@@ -68,7 +69,25 @@ nlohmann::json keygen(const nn::BfvSettings& settings, const KeyPaths& paths, co
   // eval.key also carries the public keys (after the relinearisation keys): the provider needs them
   // to re-randomise results (circuit privacy, nn/circuit_privacy.h).
   for (const auto& pk : pub.blobs) eval.blobs.push_back(pk);
-  // The CryptoNets plan needs only relinearisation keys (no rotations: one image per slot).
+  // The throughput (CryptoNets) plan needs only relinearisation keys; the latency layout rotates
+  // slots: Galois keys for exactly the steps the card's latency section names, after them.
+  const nlohmann::json latency = card.is_object() && card.contains("latency") ? card["latency"] : nlohmann::json();
+  std::vector<int> steps;
+  if (latency.is_object()) {
+    auto sl = nn::SlotLayout::from_client_json(latency);
+    if (sl.n != settings.n)
+      throw FormatError("keygen: the card's latency layout is for N = " + std::to_string(sl.n) + ", the parameters have N = " +
+                        std::to_string(settings.n));
+    steps = latency.at("galois_steps").get<std::vector<int>>();
+    for (int r : steps)
+      if (r == 0 || std::abs(r) >= int(settings.n / 2))
+        throw FormatError("keygen: rotation step " + std::to_string(r) + " outside (0, N/2)");
+    auto galois = holder.galois_keys(steps);
+    for (const auto& g : galois) eval.blobs.push_back(bfv::save(g));
+    auto meta = nlohmann::json::parse(eval.meta);
+    meta["galois_steps"] = steps;
+    eval.meta = meta.dump();
+  }
   std::string secret_bytes = wire::serialize(secret), pub_bytes = wire::serialize(pub),
               eval_bytes = wire::serialize(eval);
   wipe_all(secret.blobs);
@@ -79,7 +98,8 @@ nlohmann::json keygen(const nn::BfvSettings& settings, const KeyPaths& paths, co
       {"settings", settings.to_json()},
       {"created", std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()},
       {"bytes", {{"secret.key", secret_bytes.size()}, {"public.key", pub_bytes.size()}, {"eval.key", eval_bytes.size()}}},
-      {"galois_keys", 0}};
+      {"galois_keys", steps.size()}};
+  if (latency.is_object()) info["latency"] = latency;
   if (card.is_object()) {
     if (card.contains("model_id") && card["model_id"].is_string()) info["model_id"] = card["model_id"];
     if (card.contains("input") && card["input"].is_object()) info["input"] = card["input"];
@@ -112,11 +132,23 @@ KeyHolder::KeyHolder(const KeyPaths& paths, bool allow_insecure_for_tests) {
     sks.push_back(bfv::load_secret_key(*ctx, v.blobs[j]));
   }
   holder_ = std::make_unique<nn::BfvKeyHolder>(settings, std::move(sks));
+  // Default: the layout the parameters were chosen for, when these keys can serve it.
+  layout_ = settings.layout == nn::Layout::kLatency && info_.contains("latency") ? nn::Layout::kLatency
+                                                                                 : nn::Layout::kThroughput;
 }
 
 KeyHolder::~KeyHolder() = default;
 KeyHolder::KeyHolder(KeyHolder&&) noexcept = default;
 KeyHolder& KeyHolder::operator=(KeyHolder&&) noexcept = default;
+
+void KeyHolder::set_layout(nn::Layout layout) {
+  if (layout == nn::Layout::kLatency && !(info_.contains("latency") && info_["latency"].is_object()))
+    throw InvalidArgument("the latency layout needs keys made with a model card or params.json that has a 'latency' "
+                          "section (its Galois keys); re-run keygen");
+  layout_ = layout;
+}
+
+
 
 const nn::BfvSettings& KeyHolder::settings() const { return holder_->settings(); }
 
@@ -135,6 +167,7 @@ void KeyHolder::encrypt_to(const std::vector<CellInput>& cells, const std::strin
     require(c.pixels.size() == n_in, "encrypt: cell '" + c.name + "' has " + std::to_string(c.pixels.size()) +
                                          " values, the model takes " + std::to_string(n_in) + " (3x" +
                                          std::to_string(size) + "x" + std::to_string(size) + ")");
+  if (layout_ == nn::Layout::kLatency) return encrypt_latency(cells, model_id, sink, stats, on_progress);
   const auto& s = settings();
   const std::size_t k = s.plain_primes.size();
   auto batches = wire::batch_sizes(cells.size(), s.n);
@@ -185,6 +218,52 @@ void KeyHolder::encrypt_to(const std::vector<CellInput>& cells, const std::strin
   }
 }
 
+void KeyHolder::encrypt_latency(const std::vector<CellInput>& cells, const std::string& model_id,
+                                const std::function<void(std::string_view)>& sink, EncryptStats* stats,
+                                const std::function<void(std::size_t, std::size_t)>& on_progress) const {
+  const auto sl = nn::SlotLayout::from_client_json(info_.at("latency"));
+  const auto& s = settings();
+  require(sl.n == s.n, "encrypt: keys.json's latency layout is for N = " + std::to_string(sl.n));
+  const std::size_t k = s.plain_primes.size(), per = sl.cells_per_ciphertext(), cts = sl.ciphertexts_for(cells.size());
+  wire::ContainerHeader h;
+  h.kind = wire::Kind::kRequest;
+  h.packing = wire::Packing::kLatency;
+  h.params_id = params_id_;
+  h.key_id = key_id_;
+  h.model_id = model_id;
+  h.cells = static_cast<std::uint32_t>(cells.size());
+  for (const auto& cell : cells) h.names.push_back(cell.name);
+  const int size = image_size();
+  h.meta = nlohmann::json{{"input", {3, size, size}}, {"layout", wire::kLatencyLayout}, {"cells_per_ciphertext", per}}
+               .dump();
+  wire::ContainerWriter w(h, cts * k, sink);
+  Timer t;
+  // Ciphertexts in container order ([ciphertext][prime]), a pool's worth at a time.
+  const std::size_t chunk = std::max<std::size_t>(1, ThreadPool::global().size()) * 4;
+  std::size_t done = 0;
+  for (std::size_t i0 = 0; i0 < cts * k; i0 += chunk) {
+    const std::size_t len = std::min(chunk, cts * k - i0);
+    std::vector<std::string> blobs(len);
+    ThreadPool::global().parallel_for(0, len, [&](std::size_t i) {
+      const std::size_t c = (i0 + i) / k, j = (i0 + i) % k;
+      std::vector<const std::uint8_t*> ptrs;
+      for (std::size_t q = c * per; q < std::min(cells.size(), (c + 1) * per); ++q) ptrs.push_back(cells[q].pixels.data());
+      he::Seed seed;
+      auto ct = holder_->encrypt_cells(j, sl, ptrs.data(), ptrs.size(), &seed);
+      blobs[i] = bfv::save_seeded(ct, seed);
+    });
+    for (auto& b : blobs) w.add_blob(b);
+    done += len;
+    if (on_progress) on_progress(done, cts * k);
+  }
+  w.finish();
+  if (stats) {
+    stats->encrypt_seconds += t.seconds();
+    stats->bytes = w.bytes_written();
+    stats->batches = cts;
+  }
+}
+
 std::string KeyHolder::encrypt(const std::vector<CellInput>& cells, const std::string& model_id,
                                EncryptStats* stats) const {
   std::string out;
@@ -219,39 +298,39 @@ std::vector<CellResult> KeyHolder::decrypt(std::string_view result, DecryptStats
     throw FormatError("result: bad classes/output_scale in meta");
   const auto& s = settings();
   const std::size_t k = s.plain_primes.size(), n_out = classes.size();
-  auto batches = wire::check_batches(v, s, n_out, "result");
   std::vector<CellResult> out;
   double dec = 0, decode = 0;
-  std::size_t first = 0;
-  for (std::size_t b = 0; b < batches.size(); ++b) {
-    nn::EncryptedBatch batch;
-    batch.images = batches[b];
-    batch.values.assign(k, std::vector<bfv::Ciphertext>(n_out));
-    for (std::size_t j = 0; j < k; ++j)
-      for (std::size_t o = 0; o < n_out; ++o)
-        batch.values[j][o] = bfv::load_ciphertext(*holder_->contexts()[j], v.blobs[wire::blob_index(b, j, o, k, n_out)]);
-    auto logits = holder_->decrypt(batch, &decode, &dec);
-    for (std::size_t i = 0; i < batches[b]; ++i) {
-      CellResult r;
-      r.name = first + i < v.names.size() ? v.names[first + i] : "cell" + std::to_string(first + i);
-      double best = -INFINITY;
-      for (std::size_t o = 0; o < n_out; ++o) {
-        nn::Int128 e = logits[i * n_out + o];
-        r.exact.push_back(nn::to_string128(e));
-        r.logits.push_back(nn::to_double(e) / scale);
-        if (r.logits.back() > best) {
-          best = r.logits.back();
-          r.label = static_cast<int>(o);
-        }
-      }
-      // Softmax on the key holder's side (never encrypted), max-subtracted for stability.
-      double z = 0;
-      for (double l : r.logits) z += std::exp(l - best);
-      r.probability = 1.0 / z;
-      r.class_name = classes[static_cast<std::size_t>(r.label)];
-      out.push_back(std::move(r));
+  if (v.packing == wire::Packing::kLatency) {
+    if (!meta.contains("latency") || !meta["latency"].is_object()) throw FormatError("result: meta lacks 'latency'");
+    const auto sl = nn::SlotLayout::from_client_json(meta["latency"]);
+    if (sl.n != s.n || sl.out_slot.size() != n_out)
+      throw FormatError("result: latency layout does not match the keys (N) or the classes");
+    const std::size_t cts = wire::check_latency(v, v.blobs.size(), s, sl.cells_per_ciphertext(), "result");
+    Timer t;
+    std::vector<std::vector<bfv::Ciphertext>> res(k, std::vector<bfv::Ciphertext>(cts));
+    for (std::size_t c = 0; c < cts; ++c)
+      for (std::size_t j = 0; j < k; ++j) res[j][c] = bfv::load_ciphertext(*holder_->contexts()[j], v.blobs[c * k + j]);
+    auto logits = holder_->decrypt_cells(sl, res, v.cells);
+    dec += t.seconds();
+    for (std::size_t i = 0; i < v.cells; ++i)
+      out.push_back(cell_result(i < v.names.size() ? v.names[i] : "cell" + std::to_string(i), logits.data() + i * n_out,
+                                classes, scale));
+  } else {
+    auto batches = wire::check_batches(v, s, n_out, "result");
+    std::size_t first = 0;
+    for (std::size_t b = 0; b < batches.size(); ++b) {
+      nn::EncryptedBatch batch;
+      batch.images = batches[b];
+      batch.values.assign(k, std::vector<bfv::Ciphertext>(n_out));
+      for (std::size_t j = 0; j < k; ++j)
+        for (std::size_t o = 0; o < n_out; ++o)
+          batch.values[j][o] = bfv::load_ciphertext(*holder_->contexts()[j], v.blobs[wire::blob_index(b, j, o, k, n_out)]);
+      auto logits = holder_->decrypt(batch, &decode, &dec);
+      for (std::size_t i = 0; i < batches[b]; ++i)
+        out.push_back(cell_result(first + i < v.names.size() ? v.names[first + i] : "cell" + std::to_string(first + i),
+                                  logits.data() + i * n_out, classes, scale));
+      first += batches[b];
     }
-    first += batches[b];
   }
   if (stats) {
     stats->decrypt_seconds += dec;
@@ -259,6 +338,27 @@ std::vector<CellResult> KeyHolder::decrypt(std::string_view result, DecryptStats
     stats->bytes = result.size();
   }
   return out;
+}
+
+CellResult cell_result(const std::string& name, const nn::Int128* logits, const std::vector<std::string>& classes,
+                       double scale) {
+  CellResult r;
+  r.name = name;
+  double best = -INFINITY;
+  for (std::size_t o = 0; o < classes.size(); ++o) {
+    r.exact.push_back(nn::to_string128(logits[o]));
+    r.logits.push_back(nn::to_double(logits[o]) / scale);
+    if (r.logits.back() > best) {
+      best = r.logits.back();
+      r.label = static_cast<int>(o);
+    }
+  }
+  // Softmax on the key holder's side (never encrypted), max-subtracted for stability.
+  double z = 0;
+  for (double l : r.logits) z += std::exp(l - best);
+  r.probability = 1.0 / z;
+  r.class_name = classes[static_cast<std::size_t>(r.label)];
+  return r;
 }
 
 std::vector<CellInput> load_images(const std::vector<std::filesystem::path>& files, int size, double window) {

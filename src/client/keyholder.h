@@ -16,6 +16,7 @@
 
 #include "client/key_files.h"
 #include "nn/bfv_settings.h"
+#include "nn/int128.h"
 
 namespace leukocrypt::nn {
 class BfvKeyHolder;
@@ -70,8 +71,16 @@ class KeyHolder {
   // Input side S of the model (keys.json "input", else 32).
   int image_size() const;
 
-  // Packs the cells (one per slot, batches of N) and encrypts them for model_id ("" = any), in
-  // memory (small requests).
+  // Layout of the requests encrypt* writes (decrypt follows the result's own packing):
+  //   throughput: one cell per slot, one ciphertext per pixel-channel, batches of N cells;
+  //   latency:    each cell's pixels in one ciphertext's slots, several cells side by side
+  //               (megabytes for a few cells; needs keys made with a card's 'latency' section).
+  // Default: the layout the keys' parameters were chosen for. set_layout throws InvalidArgument
+  // when these keys cannot serve the layout.
+  nn::Layout layout() const { return layout_; }
+  void set_layout(nn::Layout layout);
+
+  // Packs the cells in layout() and encrypts them for model_id ("" = any), in memory (small requests).
   std::string encrypt(const std::vector<CellInput>& cells, const std::string& model_id, EncryptStats* stats = nullptr) const;
   // The same request streamed to `sink` in container order while encrypting a few input values at
   // a time (every prime): memory holds one slice of ciphertexts, never the whole request.
@@ -87,11 +96,20 @@ class KeyHolder {
   std::vector<CellResult> decrypt(std::string_view result, DecryptStats* stats = nullptr) const;
 
  private:
+  void encrypt_latency(const std::vector<CellInput>& cells, const std::string& model_id,
+                       const std::function<void(std::string_view)>& sink, EncryptStats* stats,
+                       const std::function<void(std::size_t, std::size_t)>& on_progress) const;
+
   nlohmann::json info_;
+  nn::Layout layout_ = nn::Layout::kThroughput;
   std::string key_id_;
   std::uint64_t params_id_ = 0;
   std::unique_ptr<nn::BfvKeyHolder> holder_;
 };
+
+// One cell's result from its exact logits (softmax on the key holder's side).
+CellResult cell_result(const std::string& name, const nn::Int128* logits, const std::vector<std::string>& classes,
+                       double scale);
 
 // Preprocesses image files exactly as `prepare` does (data::preprocess_image) to S x S.
 std::vector<CellInput> load_images(const std::vector<std::filesystem::path>& files, int size, double window = 0);

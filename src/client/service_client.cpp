@@ -12,6 +12,7 @@
 
 #include "common/paths.h"
 #include "common/timer.h"
+#include "service/wire/container.h"
 
 namespace leukocrypt::client {
 namespace {
@@ -73,6 +74,14 @@ nlohmann::json ServiceClient::model_card() {
   auto r = http_->Get("/v1/model");
   if (!r || r->status != 200) throw_for(r, "GET /v1/model", url_);
   return parse_json(r, "GET /v1/model");
+}
+
+bool ServiceClient::key_registered(const std::string& key_id) {
+  require(wire::is_valid_id(key_id), "key id '" + key_id + "' is not a valid id");
+  auto r = http_->Get("/v1/keys/" + key_id);
+  if (r && r->status == 404) return false;
+  if (!r || r->status != 200) throw_for(r, "GET /v1/keys/" + key_id, url_);
+  return true;
 }
 
 nlohmann::json ServiceClient::register_keys(const std::string& eval_keys) {

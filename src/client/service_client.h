@@ -53,6 +53,9 @@ class ServiceClient {
   nlohmann::json model_card();
   // POST /v1/keys. Returns the server's JSON ({key_id, params_id, bytes, created}).
   nlohmann::json register_keys(const std::string& eval_keys);
+  // GET /v1/keys/<id>: whether this client already registered the key (keys are registered once;
+  // with Galois keys eval.key is hundreds of megabytes).
+  bool key_registered(const std::string& key_id);
   // POST /v1/jobs. Returns the job id. The body is streamed in 1 MiB pieces with Content-Length
   // (a multi-gigabyte request never goes to the socket as one write). on_progress(sent, total),
   // if given, sees the upload advance.

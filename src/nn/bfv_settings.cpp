@@ -17,6 +17,8 @@ void BfvSettings::validate() const {
               std::to_string(q_bits.size()) + " sizes)");
   for (int b : q_bits) require(b >= 20 && b <= 60, "BFV settings: ciphertext prime size " + std::to_string(b) + " not in [20, 60] bits");
   require(!plain_primes.empty() && plain_primes.size() <= 4, "BFV settings: need 1 to 4 plaintext primes");
+  require(!(layout == Layout::kLatency && defer_relin),
+          "BFV settings: the latency layout cannot defer relinearisation (rotations need size-2 ciphertexts)");
   for (std::size_t j = 0; j < plain_primes.size(); ++j) {
     const auto t = plain_primes[j];
     require(t > 2 && t < (std::uint64_t(1) << 60) && he::is_prime(t),
@@ -89,6 +91,7 @@ nlohmann::json BfvSettings::to_json() const {
           {"plain_primes", t},
           {"mod_switch_levels", mod_switch_levels},
           {"defer_relinearization", defer_relin},
+          {"layout", to_string(layout)},
           {"security", meets_128_bits() ? "128" : "insecure-for-tests"}};  // informational
 }
 
@@ -111,6 +114,12 @@ BfvSettings BfvSettings::from_json(const nlohmann::json& j, bool allow_insecure_
     if (j.contains("mod_switch_levels")) s.mod_switch_levels = j.at("mod_switch_levels").get<std::vector<std::size_t>>();
     if (j.contains("defer_relinearization")) s.defer_relin = j.at("defer_relinearization").get<bool>();
     // Informational only (see from_json in the header): checked for spelling, never obeyed.
+    if (j.contains("layout")) {
+      const std::string l = j.at("layout").get<std::string>();
+      if (l != "throughput" && l != "latency")
+        throw FormatError("BFV settings: layout '" + l + "', expected throughput or latency");
+      s.layout = layout_from_string(l);
+    }
     const std::string sec = j.value("security", "128");
     if (sec != "128" && sec != "insecure-for-tests") throw FormatError("BFV settings: unknown security '" + sec + "'");
     s.insecure_for_tests = allow_insecure_for_tests;
@@ -124,6 +133,12 @@ BfvSettings BfvSettings::from_json(const nlohmann::json& j, bool allow_insecure_
   }
   s.check_security();
   return s;
+}
+
+Plan plan_for(const Plan& plan, const BfvSettings& settings) {
+  if (settings.layout == Layout::kThroughput) return plan;
+  if (plan.layout == Layout::kLatency && plan.slots.n == settings.n) return plan;
+  return to_latency(plan, settings.n);
 }
 
 }  // namespace leukocrypt::nn

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "he/bfv/params.h"
+#include "nn/plan.h"
 
 namespace leukocrypt::nn {
 
@@ -27,6 +28,9 @@ struct BfvSettings {
   // level itself is always computed from N and q (meets_128_bits), so a params.json or model card
   // cannot lower it, and the params id does not depend on the permission.
   bool insecure_for_tests = false;
+  // How cells are packed (absent in older params.json: throughput). The latency layout needs
+  // Galois keys for the plan's rotation steps and never defers relinearisation.
+  Layout layout = Layout::kThroughput;
 
   std::size_t levels() const { return q_bits.empty() ? 0 : q_bits.size() - 1; }
   // Checks shapes, primality and t = 1 mod 2N; throws InvalidArgument naming the problem.
@@ -48,5 +52,8 @@ struct BfvSettings {
   // throws SecurityError unless allow_insecure_for_tests (the caller's explicit choice).
   static BfvSettings from_json(const nlohmann::json& j, bool allow_insecure_for_tests = false);
 };
+
+// The plan in the settings' layout: `plan` itself (throughput) or to_latency(plan, settings.n).
+Plan plan_for(const Plan& plan, const BfvSettings& settings);
 
 }  // namespace leukocrypt::nn

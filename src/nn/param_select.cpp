@@ -14,6 +14,29 @@ namespace leukocrypt::nn {
 
 // ---------------------------------------------------------------- noise
 
+namespace {
+
+// A latency-layout linear step: baby rotations (key switching), every giant sums its diagonal
+// products (multiply_plain by a plaintext with centred coefficients up to t/2: x N t/2), a giant
+// rotation, the sum over giants, each fold step doubles and key-switches, then the bias.
+double latency_linear_noise(const bfv::NoiseModel& nm, const SlotLinear& l, double v, std::size_t level) {
+  bool baby_rot = false, giant_rot = false;
+  for (int b : l.baby) baby_rot |= b != 0;
+  std::size_t terms = 1;
+  for (const auto& g : l.giants) {
+    giant_rot |= g.step != 0;
+    terms = std::max(terms, g.terms.size());
+  }
+  if (baby_rot) v = nm.key_switch(v, level);
+  v = nm.scalar_sum(nm.multiply_plain(v), double(terms));
+  if (giant_rot) v = nm.key_switch(v, level);
+  v += std::log2(double(std::max<std::size_t>(1, l.giants.size())));
+  for (std::size_t f = 0; f < l.fold.size(); ++f) v = nm.key_switch(v + 1.0, level);
+  return nm.add_plain(v, level);
+}
+
+}  // namespace
+
 NoiseSimulation simulate_noise(const Plan& plan, const bfv::Params& params,
                                const std::vector<std::size_t>& mod_switch_levels, bool defer_relin) {
   const bfv::NoiseModel nm(params);
@@ -32,6 +55,10 @@ NoiseSimulation simulate_noise(const Plan& plan, const bfv::Params& params,
         v = std::max(nm.fresh_symmetric(level), nm.fresh_public(level));
         break;
       case OpKind::kLinear:
+        if (plan.layout == Layout::kLatency) {
+          v = latency_linear_noise(nm, plan.slots.linear[si], v, level);
+          break;
+        }
         v = nm.add_plain(nm.scalar_sum(v, double(std::max<std::int64_t>(1, st.linear.sum_abs_weight_max))), level);
         if (pending) v = nm.key_switch(v, level);
         pending = false;
@@ -97,6 +124,24 @@ std::vector<std::size_t> choose_mod_switch_levels(const Plan& plan, const std::v
   return sched;
 }
 
+std::optional<BfvSettings> adapt_to_layout(const Plan& plan, const BfvSettings& settings, Layout layout,
+                                           double margin_bits) {
+  BfvSettings s = settings;
+  if (s.layout == layout) return s;
+  s.layout = layout;
+  if (layout == Layout::kLatency) s.defer_relin = false;
+  Plan lp;
+  try {
+    lp = plan_for(plan, s);
+  } catch (const InvalidArgument&) {
+    return std::nullopt;
+  }
+  const auto params = s.params();
+  s.mod_switch_levels = choose_mod_switch_levels(lp, params, margin_bits, s.defer_relin);
+  if (min_final_budget(lp, params, s.mod_switch_levels, s.defer_relin) < margin_bits) return std::nullopt;
+  return s;
+}
+
 // ---------------------------------------------------------------- cost
 
 namespace {
@@ -112,8 +157,82 @@ double ntt_cost(double n) { return kButterfly * n / 2 * std::log2(n); }
 
 }  // namespace
 
+namespace {
+
+double relin_cost(double n, double l) { return (l * (l + 1) + 2 * (l + 1)) * ntt_cost(n) + 2 * l * (l + 1) * n * kElem; }
+
+double sum_bits(const std::vector<int>& q_bits, std::size_t levels) {
+  double b = 0;
+  for (std::size_t i = 0; i < levels && i < q_bits.size(); ++i) b += q_bits[i];
+  return b;
+}
+
+// Latency layout, per ciphertext (up to cells_per_ciphertext cells) and plaintext prime: baby
+// rotations to the NTT domain, diagonal products there, giant sums back and rotated, folds;
+// squares and relinearisations as in the throughput layout on one ciphertext.
+CostEstimate estimate_latency_cost(const Plan& plan, const BfvSettings& s, std::size_t images, std::size_t threads,
+                                   bool circuit_privacy) {
+  CostEstimate c;
+  const double n = double(s.n), k = double(s.plain_primes.size());
+  const SlotLayout& sl = plan.slots;
+  const std::size_t cts = sl.ciphertexts_for(std::max<std::size_t>(1, images));
+  c.batches = cts;
+  std::size_t level = s.levels(), ms = 0;
+  double server = 0, setup = 0, diag_bytes = 0, peak_ct = 0;
+  for (std::size_t si = 0; si < plan.steps.size(); ++si) {
+    const auto& st = plan.steps[si];
+    const double l = double(level);
+    if (st.kind == OpKind::kLinear) {
+      const auto& sln = sl.linear[si];
+      const double babies = double(sln.baby.size()), giants = double(sln.giants.size()), terms = double(sln.diagonals());
+      server += babies * 2 * l * ntt_cost(n) + giants * 2 * l * ntt_cost(n) + terms * 2 * l * n * kElem +
+                double(sln.rotations()) * relin_cost(n, l);
+      setup += terms * l * ntt_cost(n);  // diagonals to the NTT domain, once per prime and run
+      diag_bytes += terms * l * n * 8;
+      peak_ct = std::max(peak_ct, (babies + giants) * 2 * l * n * 8);
+    } else if (st.kind == OpKind::kSquare) {
+      const double primes = 2 * l + 2;
+      server += 5 * primes * ntt_cost(n) + 4 * n * l * (l + 2) * kElem + 3 * n * primes * kElem;
+    } else if (st.kind == OpKind::kRelinearize) {
+      server += relin_cost(n, l);
+    } else if (st.kind == OpKind::kModSwitch) {
+      const std::size_t target = ms < s.mod_switch_levels.size() ? s.mod_switch_levels[ms] : 0;
+      ++ms;
+      if (target != 0 && target < level) {
+        server += double(level - target) * 2 * n * l * 2 * kElem;
+        level = target;
+      }
+    }
+  }
+  const double top = double(s.levels());
+  // Circuit privacy: one public-key encryption of zero per result ciphertext, switched down and added.
+  if (circuit_privacy)
+    server += top * (3 * ntt_cost(n) + 8 * n * kElem) + (top - double(level)) * 2 * n * top * 2 * kElem +
+              6 * n * double(level) * kElem;
+  const double client = (ntt_cost(n) + top * (2 * ntt_cost(n) + 4 * n * kElem)) +        // encode + encrypt
+                        (2 * double(level) * ntt_cost(n) + 3 * n * double(level) * kElem + ntt_cost(n));  // decrypt
+  const double par = double(std::max<std::size_t>(1, threads));
+  c.client_seconds = client * k * double(cts) / par;
+  c.server_seconds = (server * double(cts) + setup) * k / par;
+  c.upload_bytes = k * double(cts) * (n * sum_bits(s.q_bits, s.levels()) / 8 + 64);
+  c.download_bytes = k * double(cts) * (2 * n * sum_bits(s.q_bits, level) / 8 + 64);
+  const double L = top;
+  c.galois_key_bytes = k * double(sl.rotation_steps().size()) * 2 * L * (n * sum_bits(s.q_bits, s.q_bits.size()) / 8);
+  // Resident: every prime's diagonals and Galois keys (8-byte words), one ciphertext's rotations.
+  c.peak_bytes = k * (diag_bytes + double(sl.rotation_steps().size()) * 2 * L * (L + 1) * n * 8) + peak_ct;
+  return c;
+}
+
+}  // namespace
+
 CostEstimate estimate_cost(const Plan& plan, const BfvSettings& s, std::size_t images, std::size_t threads,
-                           bool circuit_privacy) {
+                           double bandwidth_mbit, bool circuit_privacy) {
+  require(bandwidth_mbit > 0, "estimate_cost: bandwidth must be positive");
+  if (plan.layout == Layout::kLatency) {
+    auto c = estimate_latency_cost(plan, s, images, threads, circuit_privacy);
+    c.transfer_seconds = (c.upload_bytes + c.download_bytes) * 8 / (bandwidth_mbit * 1e6);
+    return c;
+  }
   CostEstimate c;
   const double n = double(s.n);
   const std::size_t top = s.levels();
@@ -121,7 +240,7 @@ CostEstimate estimate_cost(const Plan& plan, const BfvSettings& s, std::size_t i
   const double k = double(s.plain_primes.size());
   const auto counts = plan.counts();
   const auto deferral = relin_deferral_targets(plan);
-  auto relin_cost = [&](double l) { return (l * (l + 1) + 2 * (l + 1)) * ntt_cost(n) + 2 * l * (l + 1) * n * kElem; };
+  auto relin_cost = [&](double l) { return nn::relin_cost(n, l); };
   double client = 0, server = 0;
   // Client: encode (one NTT mod t) + secret-key encryption (uniform a, a*s in NTT form, error).
   client += double(counts.input_values) * (ntt_cost(n) + double(top) * (2 * ntt_cost(n) + 4 * n * kElem));
@@ -182,6 +301,9 @@ CostEstimate estimate_cost(const Plan& plan, const BfvSettings& s, std::size_t i
   c.client_seconds = client * k * double(c.batches) / par;
   c.server_seconds = server * k * double(c.batches) / par;
   c.peak_bytes = peak;
+  c.upload_bytes = k * double(c.batches) * double(counts.input_values) * (n * sum_bits(s.q_bits, top) / 8 + 64);
+  c.download_bytes = k * double(c.batches) * double(counts.output_values) * (2 * n * sum_bits(s.q_bits, level) / 8 + 64);
+  c.transfer_seconds = (c.upload_bytes + c.download_bytes) * 8 / (bandwidth_mbit * 1e6);
   return c;
 }
 
@@ -263,6 +385,7 @@ Candidate evaluate(const Plan& plan, const ParamsRequest& req, BfvSettings s) {
   // Both relinearisation placements; the cheaper one that leaves the margin (else the better budget).
   bool have = false;
   for (bool defer : {false, true}) {
+    if (defer && plan.layout == Layout::kLatency) continue;  // rotations need size-2 ciphertexts
     BfvSettings s2 = c.s;
     s2.defer_relin = defer;
     s2.mod_switch_levels = choose_mod_switch_levels(plan, params, need, defer);
@@ -272,7 +395,7 @@ Candidate evaluate(const Plan& plan, const ParamsRequest& req, BfvSettings s) {
       auto sim = simulate_noise(plan, p, s2.mod_switch_levels, defer);
       if (sim.final_budget < worst.final_budget) worst = sim;
     }
-    const auto cost = estimate_cost(plan, s2, req.images, req.threads, req.circuit_privacy);
+    const auto cost = estimate_cost(plan, s2, req.images, req.threads, req.bandwidth_mbit, req.circuit_privacy);
     const bool fits = worst.final_budget >= need, had_fit = have && c.noise.final_budget >= need;
     const bool better = !have || (fits && !had_fit) ||
                         (fits == had_fit && (fits ? cost.total() < c.cost.total() : worst.final_budget > c.noise.final_budget));
@@ -292,7 +415,9 @@ Candidate evaluate(const Plan& plan, const ParamsRequest& req, BfvSettings s) {
     return c;
   }
   if (c.cost.peak_bytes > req.memory_limit_bytes) {
-    c.why = "resident ciphertexts (one prime, streamed) need " + fmt(c.cost.peak_bytes / 1e9, 2) + " GB > limit " +
+    c.why = std::string("resident ciphertexts") +
+            (plan.layout == Layout::kLatency ? " (with every prime's diagonals and Galois keys)" : " (one prime, streamed)") +
+            " need " + fmt(c.cost.peak_bytes / 1e9, 2) + " GB > limit " +
             fmt(req.memory_limit_bytes / 1e9, 2) + " GB";
     return c;
   }
@@ -303,11 +428,42 @@ Candidate evaluate(const Plan& plan, const ParamsRequest& req, BfvSettings s) {
 nlohmann::json candidate_json(const Candidate& c) {
   nlohmann::json j = c.s.to_json();
   j["ok"] = c.ok;
+  j["upload_bytes"] = c.cost.upload_bytes;
+  j["download_bytes"] = c.cost.download_bytes;
   if (!c.ok) j["rejected"] = c.why;
   j["log2_plain"] = c.s.log2_plain();
   if (!c.noise.budget_after_step.empty()) j["final_noise_budget_bits"] = c.noise.final_budget;
   j["estimated_seconds"] = c.cost.total();
   return j;
+}
+
+// Candidates for one N and layout: every plaintext prime count (or the requested primes), each
+// with the fewest ciphertext primes that carry the plan's noise (or the requested sizes).
+void add_candidates(const Plan& plan, const ParamsRequest& req, const BfvSettings& base, std::vector<Candidate>& cands) {
+  const std::size_t n = base.n;
+  std::vector<std::vector<std::uint64_t>> t_options;
+  if (!req.plain_primes.empty()) t_options.push_back(req.plain_primes);
+  else
+    for (std::size_t k = 1; k <= 4; ++k)
+      if (auto t = plain_primes_for(n, req.bits_needed, k); !t.empty()) t_options.push_back(t);
+  for (const auto& t : t_options) {
+    BfvSettings s = base;
+    s.plain_primes = t;
+    if (!req.q_bits.empty()) {
+      s.q_bits = req.q_bits;
+      cands.push_back(evaluate(plan, req, s));
+      continue;
+    }
+    Candidate last;
+    for (std::size_t levels = 1; levels <= 40; ++levels) {
+      s.q_bits = q_bits_for(n, levels);
+      if (s.q_bits.empty()) break;
+      last = evaluate(plan, req, s);
+      // More primes only add memory; a memory refusal is the informative reason to keep.
+      if (last.ok || last.why.rfind("resident ciphertexts", 0) == 0) break;
+    }
+    if (!last.s.q_bits.empty()) cands.push_back(last);
+  }
 }
 
 }  // namespace
@@ -322,6 +478,10 @@ nlohmann::json ParamsChoice::to_json() const {
           {"estimate",
            {{"client_seconds", cost.client_seconds},
             {"server_seconds", cost.server_seconds},
+            {"transfer_seconds", cost.transfer_seconds},
+            {"upload_bytes", cost.upload_bytes},
+            {"download_bytes", cost.download_bytes},
+            {"galois_key_bytes", cost.galois_key_bytes},
             {"batches", cost.batches},
             {"peak_ciphertext_bytes", cost.peak_bytes}}},
           {"circuit_privacy",
@@ -340,45 +500,32 @@ ParamsChoice choose_params(const Plan& plan, const ParamsRequest& req) {
   std::vector<std::size_t> ns;
   if (req.n != 0) ns = {req.n};
   else ns = {2048, 4096, 8192, 16384, 32768};
+  std::vector<Layout> layouts{Layout::kThroughput, Layout::kLatency};
+  if (req.layout) layouts = {*req.layout};
+  else if (plan.layout == Layout::kLatency) layouts = {Layout::kLatency};
   std::vector<Candidate> cands;
-  for (auto n : ns) {
-    std::vector<std::vector<std::uint64_t>> t_options;
-    if (!req.plain_primes.empty()) t_options.push_back(req.plain_primes);
-    else
-      for (std::size_t k = 1; k <= 4; ++k)
-        if (auto t = plain_primes_for(n, req.bits_needed, k); !t.empty()) t_options.push_back(t);
-    for (const auto& t : t_options) {
-      if (!req.q_bits.empty()) {
-        BfvSettings s;
-        s.n = n;
-        s.q_bits = req.q_bits;
-        s.plain_primes = t;
-        cands.push_back(evaluate(plan, req, s));
+  std::vector<std::string> unfit;  // layouts that do not fit some N, with the reason
+  for (auto n : ns)
+    for (Layout layout : layouts) {
+      BfvSettings base;
+      base.n = n;
+      base.layout = layout;
+      Plan lp;
+      try {
+        lp = plan_for(plan, base);
+      } catch (const InvalidArgument& e) {
+        unfit.push_back(std::string("N = ") + std::to_string(n) + ": " + e.what());
         continue;
       }
-      // Fewest ciphertext primes that carry the plan's noise.
-      Candidate last;
-      for (std::size_t levels = 1; levels <= 40; ++levels) {
-        auto qb = q_bits_for(n, levels);
-        if (qb.empty()) break;
-        BfvSettings s;
-        s.n = n;
-        s.q_bits = qb;
-        s.plain_primes = t;
-        last = evaluate(plan, req, s);
-        // More primes only add memory; a memory refusal is the informative reason to keep.
-        if (last.ok || last.why.rfind("resident ciphertexts", 0) == 0) break;
-      }
-      if (!last.s.q_bits.empty()) cands.push_back(last);
+      add_candidates(lp, req, base, cands);
     }
-  }
   ParamsChoice choice;
   for (const auto& c : cands) choice.candidates.push_back(candidate_json(c));
   const Candidate* best = nullptr;
   for (const auto& c : cands)
     if (c.ok && (!best || c.cost.total() < best->cost.total())) best = &c;
   if (!best) {
-    std::string why = cands.empty() ? "no candidate parameters" : cands.front().why;
+    std::string why = cands.empty() ? (unfit.empty() ? "no candidate parameters" : unfit.front()) : cands.front().why;
     if (explicit_all || req.n != 0 || !req.plain_primes.empty()) {
       if (!cands.empty()) {
         // Explicit settings: surface the precise reason (security first, then the rest).
@@ -394,6 +541,12 @@ ParamsChoice choose_params(const Plan& plan, const ParamsRequest& req) {
   choice.noise = best->noise;
   choice.cost = best->cost;
   auto& r = choice.reasons;
+  r.push_back(std::string(to_string(best->s.layout)) + " layout" +
+              (best->s.layout == Layout::kLatency
+                   ? " (each cell's values in the slots of one ciphertext, " +
+                         std::to_string(plan_for(plan, best->s).slots.cells_per_ciphertext()) + " cells per ciphertext)"
+                   : " (one ciphertext per value, one cell per slot)") +
+              (req.layout ? ": requested" : ": lowest estimated end-to-end time of both layouts"));
   r.push_back("logits need " + std::to_string(req.bits_needed) + " signed bits: " +
               std::to_string(best->s.plain_primes.size()) + " plaintext prime(s) joined by CRT give T = 2^" +
               fmt(best->s.log2_plain()));
@@ -417,7 +570,13 @@ ParamsChoice choose_params(const Plan& plan, const ParamsRequest& req) {
   r.push_back(best->s.defer_relin
                   ? "relinearisation deferred to after the next linear layer (fewer relinearisations, estimated cheaper)"
                   : "relinearisation right after each square (estimated cheaper than deferring it)");
-  r.push_back("estimated time for " + std::to_string(req.images == 0 ? best->s.n : req.images) + " images on " +
+  if (best->s.layout == Layout::kLatency)
+    r.push_back("Galois keys for " + std::to_string(plan_for(plan, best->s).slots.rotation_steps().size()) +
+                " rotation steps: " + fmt(best->cost.galois_key_bytes / 1e6, 1) + " MB (registered once per key)");
+  r.push_back("upload " + fmt(best->cost.upload_bytes / 1e6, 2) + " MB, download " +
+              fmt(best->cost.download_bytes / 1e6, 2) + " MB at " + fmt(req.bandwidth_mbit, 0) + " Mbit/s: " +
+              fmt(best->cost.transfer_seconds, 2) + " s");
+  r.push_back("estimated end-to-end time for " + std::to_string(req.images == 0 ? best->s.n : req.images) + " images on " +
               std::to_string(req.threads) + " threads: " + fmt(best->cost.total(), 1) + " s (" +
               std::to_string(best->cost.batches) + " batch(es)); lowest of " + std::to_string(cands.size()) +
               " candidates");

@@ -6,7 +6,10 @@
 //     log2(q*p) within the HomomorphicEncryption.org bound) whose worst-case noise simulation of
 //     this plan (bfv::NoiseModel) leaves `margin_bits` at decryption, with a greedy mod-switch
 //     schedule (each switch drops to the lowest level that still finishes with the margin);
-//  3. the candidate with the lowest estimated run time for the requested number of images.
+//  3. the candidate with the lowest estimated end-to-end time for the requested number of images
+//     (key holder + upload and download at the stated bandwidth + server), over both layouts
+//     unless one is asked for: throughput (one cell per slot) and latency (a cell's values in
+//     the slots of one ciphertext; plan_for builds its plan for each N).
 // Explicit settings (N, plaintext primes, ciphertext prime sizes) are checked the same way and
 // refused with the reason when insecure, too small for the logits or short of noise budget.
 #pragma once
@@ -14,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,20 +45,33 @@ NoiseSimulation simulate_noise(const Plan& plan, const bfv::Params& params,
 std::vector<std::size_t> choose_mod_switch_levels(const Plan& plan, const std::vector<bfv::Params>& params,
                                                   double margin_bits, bool defer_relin = false);
 
+// The settings adapted to run `plan` in `layout` (plan_for: the latency lowering for settings.n):
+// the layout set, relinearisation not deferred for latency, the greedy mod-switch schedule for that
+// layout's noise; nullopt when the cell does not fit N/2 slots or the worst-case noise would leave
+// less than margin_bits. A server uses it to accept both layouts with one parameter set.
+std::optional<BfvSettings> adapt_to_layout(const Plan& plan, const BfvSettings& settings, Layout layout,
+                                           double margin_bits = 10);
+
 // Estimated seconds for `images` images on `threads` threads (analytic op counts x per-op costs of
 // this engine: element-wise O(N*l) ops, NTTs, HPS squaring and gadget key switching).
 struct CostEstimate {
   double client_seconds = 0;  // encode + encrypt + decrypt
   double server_seconds = 0;  // the plan's server steps
-  double total() const { return client_seconds + server_seconds; }
+  double upload_bytes = 0;    // ciphertexts key holder -> server (seeded), keys apart
+  double download_bytes = 0;  // results server -> key holder
+  double transfer_seconds = 0;  // both directions at the request's bandwidth
+  double galois_key_bytes = 0;  // latency layout: the Galois keys (registered once per key, not per request)
+  // End to end: key holder + upload + server + download.
+  double total() const { return client_seconds + server_seconds + transfer_seconds; }
   std::size_t batches = 0;
   // Ciphertexts resident at once in the streaming evaluation (one prime at a time, inputs pulled on
   // demand): the largest linear layer's inputs plus outputs, after the first layer.
   double peak_bytes = 0;
 };
+// plan must be in the settings' layout (plan_for). bandwidth_mbit: the link both ways.
 // circuit_privacy: add the server's re-randomisation and flooding of every result ciphertext.
 CostEstimate estimate_cost(const Plan& plan, const BfvSettings& s, std::size_t images, std::size_t threads,
-                           bool circuit_privacy = false);
+                           double bandwidth_mbit = 100, bool circuit_privacy = false);
 
 struct ParamsRequest {
   int bits_needed = 0;                        // signed bits of the logits
@@ -62,6 +79,10 @@ struct ParamsRequest {
   std::size_t threads = 2;
   double margin_bits = 10;                    // noise budget left at decryption
   double memory_limit_bytes = 8.0e9;          // refuse candidates whose inputs exceed this
+  double bandwidth_mbit = 100;                // link between key holder and server, both ways
+  // Layout: throughput (CryptoNets), latency (cells in slots, rotations) or empty = both, the
+  // lower estimated end-to-end time wins.
+  std::optional<Layout> layout;
   // Explicit choices (empty/0 = automatic):
   std::size_t n = 0;
   std::vector<std::uint64_t> plain_primes;

@@ -55,6 +55,7 @@ LinearOp lower_linear(const QuantizedLayer& q, const Layer& f) {
     }
     return op;
   }
+  op.conv = ConvGeometry{q.in, q.out, q.kernel_h, q.kernel_w, q.stride, q.padding};
   for (int o = 0; o < q.out.c; ++o)
     for (int oy = 0; oy < q.out.h; ++oy)
       for (int ox = 0; ox < q.out.w; ++ox) {

@@ -8,12 +8,14 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "nn/int128.h"
 #include "nn/model.h"
 #include "nn/quantize.h"
+#include "nn/slot_layout.h"
 
 namespace leukocrypt::nn {
 
@@ -26,6 +28,13 @@ enum class OpKind {
   kDecrypt,      // output: the logits (key holder)
 };
 const char* to_string(OpKind kind);
+
+// Geometry of a convolution (CHW input and output), kept so that the latency layout can place
+// the outputs at the slot of their first input ("anchored": one rotation per kernel tap).
+struct ConvGeometry {
+  Shape in, out;
+  int kernel_h = 0, kernel_w = 0, stride = 1, padding = 0;
+};
 
 // Sparse rows (CSR) of one linear layer. Taps whose integer weight is 0 are dropped (they cost
 // nothing encrypted). The float layer's non-zero weights are kept in their own rows (f_*) so the
@@ -40,6 +49,7 @@ struct LinearOp {
   std::vector<std::uint32_t> f_row_start, f_index;
   std::vector<float> f_weight, f_bias;
   std::int64_t sum_abs_weight_max = 0;   // max over rows of sum |w|: the noise growth of this layer
+  std::optional<ConvGeometry> conv;      // set for convolutions
 };
 
 struct PlanStep {
@@ -66,6 +76,10 @@ struct Plan {
   long double output_scale = 1.0L;  // integer logit = output_scale * float logit (approximately)
   std::vector<std::string> classes;
   std::vector<PlanStep> steps;
+  // Throughput (CryptoNets: one ciphertext per value, one cell per slot; `slots` empty) or latency
+  // (a cell's values in the slots of one ciphertext: `slots` says where; see slot_layout.h).
+  Layout layout = Layout::kThroughput;
+  SlotLayout slots;
 
   std::size_t input_size() const { return std::size_t(input.size()); }
   std::size_t output_size() const { return classes.size(); }
@@ -82,5 +96,9 @@ std::vector<std::size_t> relin_deferral_targets(const Plan& plan);
 // Lowers a quantised model: Encrypt, then per layer Linear or ModSwitch+Square+Relinearize+ModSwitch,
 // then a final ModSwitch (smallest ciphertexts back to the key holder) and Decrypt.
 Plan lower(const QuantizedModel& q);
+
+// The same plan in the latency layout for ring degree n (slot positions, diagonals, rotations:
+// see slot_layout.h). Throws InvalidArgument when a cell's values do not fit in N/2 slots.
+Plan to_latency(const Plan& plan, std::size_t n);
 
 }  // namespace leukocrypt::nn

@@ -3,6 +3,9 @@
 #include "service/he_job_runner.h"
 
 #include <cmath>
+#include <memory>
+#include <mutex>
+#include <optional>
 
 #include "common/error.h"
 #include "common/paths.h"
@@ -13,6 +16,7 @@
 #include "he/bfv/keys.h"
 #include "nn/bfv_evaluator.h"
 #include "nn/circuit_privacy.h"
+#include "nn/bfv_slot_evaluator.h"
 #include "nn/param_select.h"
 #include "nn/bfv_settings.h"
 #include "nn/model.h"
@@ -80,9 +84,18 @@ class HeJobRunner : public JobRunner {
     for (const auto& p : settings_.params()) contexts_.push_back(bfv::Context::create(p));
     params_id_ = wire::settings_id(settings_);
     circuit_privacy_ = o.circuit_privacy;
-    if (circuit_privacy_) check_flooding_budget();
     model_id_ = model_.name + "-" + wire::fnv1a_hex(model_bytes + qopt.to_json().dump()).substr(0, 12);
     settings_.validate();
+    // One parameter set (one key per client) serves every layout whose worst-case noise it carries.
+    // With circuit privacy the other layout must also leave the flooding reserve.
+    if (circuit_privacy_) check_flooding_budget();
+    const double margin = circuit_privacy_ ? nn::circuit_privacy_reserved_bits(settings_.n) : 10.0;
+    throughput_ = nn::adapt_to_layout(plan_, settings_, nn::Layout::kThroughput, margin);
+    latency_ = nn::adapt_to_layout(plan_, settings_, nn::Layout::kLatency, margin);
+    if (latency_) latency_plan_ = nn::plan_for(plan_, *latency_);
+    nlohmann::json layouts = nlohmann::json::array();
+    if (throughput_) layouts.push_back("throughput");
+    if (latency_) layouts.push_back("latency");
 
     card_ = {{"api_version", 1},
              {"model_id", model_id_},
@@ -100,7 +113,10 @@ class HeJobRunner : public JobRunner {
              {"circuit_privacy",
               {{"enabled", circuit_privacy_},
                {"statistical_security_bits", circuit_privacy_ ? nn::kCircuitPrivacyStatisticalBits : 0}}},
-             {"metrics", public_metrics(model_.metadata.value("metrics", nlohmann::json::object()))}};
+             {"metrics", public_metrics(model_.metadata.value("metrics", nlohmann::json::object()))},
+             {"layout", nn::to_string(settings_.layout)},
+             {"layouts", layouts}};
+    if (latency_) card_["latency"] = latency_plan_.slots.client_json();
   }
 
   nlohmann::json model_card() const override { return card_; }
@@ -113,15 +129,19 @@ class HeJobRunner : public JobRunner {
                         ", but this model runs with " + std::to_string(params_id_) +
                         " (GET /v1/model shows them; re-run keygen with them)");
     const std::size_t k = contexts_.size();
-    if (v.blobs.size() != 2 * k && (circuit_privacy_ || v.blobs.size() != k))
-      throw FormatError("key upload: holds " + std::to_string(v.blobs.size()) + " keys, expected " +
-                        std::to_string(2 * k) + " (a relinearisation key and a public key per plaintext prime" +
-                        (circuit_privacy_ ? "; the public key re-randomises results: re-run keygen" : "") + ")");
+    // eval.key: k relinearisation keys, then k public keys (circuit privacy re-randomises results
+    // with them), then, for the latency layout, k Galois key sets (meta 'galois_steps').
+    const auto parts = key_parts(v);
+    if (circuit_privacy_ && !parts.public_keys)
+      throw FormatError("key upload: no public keys (the service re-randomises results with them; re-run keygen)");
     std::vector<std::uint64_t> relin_ids;
     for (std::size_t j = 0; j < k; ++j) relin_ids.push_back(bfv::load_relin_keys(*contexts_[j], v.blobs[j]).key_id());
-    for (std::size_t j = k; j < v.blobs.size(); ++j) {
-      if (bfv::load_public_key(*contexts_[j - k], v.blobs[j]).key_id() != relin_ids[j - k])
-        throw FormatError("key upload: public key " + std::to_string(j - k) + " belongs to another secret key");
+    if (parts.public_keys)
+      for (std::size_t j = 0; j < k; ++j)
+        if (bfv::load_public_key(*contexts_[j], v.blobs[k + j]).key_id() != relin_ids[j])
+          throw FormatError("key upload: public key " + std::to_string(j) + " belongs to another secret key");
+    if (parts.galois) {
+      for (std::size_t j = 0; j < k; ++j) check_galois(bfv::load_galois_keys(*contexts_[j], v.blobs[parts.galois_at + j]), j);
     }
     return {v.key_id, v.params_id};
   }
@@ -133,10 +153,14 @@ class HeJobRunner : public JobRunner {
     if (h.key_id != key.key_id) throw FormatError("request: key id '" + h.key_id + "' does not match '" + key.key_id + "'");
     if (!h.model_id.empty() && h.model_id != model_id_)
       throw FormatError("request: made for model '" + h.model_id + "', this server runs '" + model_id_ + "'");
-    auto batches = wire::check_batches(h, f.blob_count(), settings_, plan_.input_size(), "request");
+    check_layout_served(h.packing);
     const std::size_t k = contexts_.size();
     // Every ciphertext is fully loaded (seed expansion, every coefficient < q_i), its rows checked
     // for full width, and dropped: one blob per pool thread in memory at a time.
+    if (h.packing == wire::Packing::kLatency)
+      wire::check_latency(h, f.blob_count(), settings_, latency_plan_.slots.cells_per_ciphertext(), "request");
+    else
+      wire::check_batches(h, f.blob_count(), settings_, plan_.input_size(), "request");
     ThreadPool::global().parallel_for(0, f.blob_count(), [&](std::size_t idx) {
       check_full_width(idx % k, load_input(idx % k, f.read_blob(idx), idx), idx);
     });
@@ -148,12 +172,14 @@ class HeJobRunner : public JobRunner {
     auto kv = wire::parse_as(eval_keys, wire::Kind::kEvalKeys, "stored keys");
     std::vector<bfv::RelinKeys> relin;
     for (std::size_t j = 0; j < contexts_.size(); ++j) relin.push_back(bfv::load_relin_keys(*contexts_[j], kv.blobs.at(j)));
-    nn::BfvPlanEvaluator evaluator(plan_, settings_, contexts_, std::move(relin));
-    std::vector<std::unique_ptr<nn::CircuitPrivacy>> privacy;
-    if (circuit_privacy_)
-      for (std::size_t j = 0; j < contexts_.size(); ++j)
-        privacy.push_back(std::make_unique<nn::CircuitPrivacy>(
-            contexts_[j], bfv::load_public_key(*contexts_[j], kv.blobs.at(contexts_.size() + j))));
+    check_layout_served(f.header().packing);
+    if (f.header().packing == wire::Packing::kLatency) {
+      Timer t;
+      auto keys = latency_keys(kv, std::move(relin));
+      return run_latency(*keys, f, progress, t.seconds());
+    }
+    nn::BfvPlanEvaluator evaluator(plan_, *throughput_, contexts_, std::move(relin));
+    const auto privacy = privacy_for(kv);
     double privacy_s = 0;
 
     const auto& h = f.header();
@@ -230,13 +256,43 @@ class HeJobRunner : public JobRunner {
     return r;
   }
 
+  // Latency requests reuse the slot evaluator (Galois keys loaded, diagonals encoded) of the last
+  // key set they ran with: "registered once" also means loaded once. One entry (the keys of the
+  // shipped model are ~1.3 GB); throughput requests load their (small) keys every time.
+  RunOutput run_with_keys(const std::string& key_ref, const std::function<std::string()>& load_keys,
+                          const wire::ContainerFile& f, const std::function<void(double)>& progress) const override {
+    if (f.header().packing != wire::Packing::kLatency) return run(load_keys(), f, progress);
+    check_layout_served(f.header().packing);
+    std::shared_ptr<const LatencyKeys> evaluator;
+    double setup_s = 0;
+    {
+      std::lock_guard lock(cache_mu_);
+      if (cache_ref_ == key_ref) evaluator = cache_;
+    }
+    if (!evaluator) {
+      Timer t;
+      const std::string keys = load_keys();
+      auto kv = wire::parse_as(keys, wire::Kind::kEvalKeys, "stored keys");
+      std::vector<bfv::RelinKeys> relin;
+      for (std::size_t j = 0; j < contexts_.size(); ++j)
+        relin.push_back(bfv::load_relin_keys(*contexts_[j], kv.blobs.at(j)));
+      evaluator = latency_keys(kv, std::move(relin));
+      setup_s = t.seconds();
+      std::lock_guard lock(cache_mu_);
+      cache_ref_ = key_ref;
+      cache_ = evaluator;
+    }
+    return run_latency(*evaluator, f, progress, setup_s);
+  }
+
  private:
   // The flooding consumes circuit_privacy_reserved_bits of noise budget: refuse parameters chosen
   // without that reserve (their results could not be flooded and still decrypt).
   void check_flooding_budget() const {
     const double need = nn::circuit_privacy_reserved_bits(settings_.n);
+    const nn::Plan own = nn::plan_for(plan_, settings_);  // the plan in the settings' own layout
     for (const auto& ctx : contexts_) {
-      const auto sim = nn::simulate_noise(plan_, ctx->params(), settings_.mod_switch_levels, settings_.defer_relin);
+      const auto sim = nn::simulate_noise(own, ctx->params(), settings_.mod_switch_levels, settings_.defer_relin);
       if (sim.final_budget < need)
         throw InvalidArgument("circuit privacy needs " + std::to_string(int(std::ceil(need))) +
                               " bits of noise budget left at decryption, these parameters leave " +
@@ -244,6 +300,146 @@ class HeJobRunner : public JobRunner {
                               " (worst case): re-run `leukocrypt params` (it reserves them by default), or run "
                               "with --no-circuit-privacy");
     }
+  }
+
+  // Refuses (FormatError -> 400) a packing whose layout these parameters cannot carry.
+  void check_layout_served(wire::Packing p) const {
+    if (p == wire::Packing::kLatency && !latency_)
+      throw FormatError("request: packed in the latency layout, but this server's parameters (N = " +
+                        std::to_string(settings_.n) + ") do not carry it (GET /v1/model: 'layouts'); use throughput");
+    if (p == wire::Packing::kThroughput && !throughput_)
+      throw FormatError("request: packed in the throughput layout, but this server's parameters do not carry it "
+                        "(GET /v1/model: 'layouts'); use latency");
+  }
+
+  // Galois keys of prime j must hold every rotation step of the latency plan.
+  void check_galois(const bfv::GaloisKeys& gk, std::size_t j) const {
+    if (!latency_) return;
+    for (int r : latency_plan_.slots.rotation_steps())
+      if (!gk.has(bfv::galois_elt_for_step(r, settings_.n)))
+        throw FormatError("key upload: Galois keys of plaintext prime " + std::to_string(j) + " lack rotation step " +
+                          std::to_string(r) + " (the model card's 'latency.galois_steps' lists them)");
+  }
+
+  // What an eval.key holds after its k relinearisation keys: k public keys (circuit privacy),
+  // then k Galois key sets when its meta names 'galois_steps' (latency layout).
+  struct KeyParts {
+    bool public_keys = false, galois = false;
+    std::size_t galois_at = 0;
+  };
+  KeyParts key_parts(const wire::ContainerView& v) const {
+    const std::size_t k = contexts_.size();
+    auto meta = nlohmann::json::parse(v.meta, nullptr, false);
+    KeyParts p;
+    p.galois = meta.is_object() && meta.contains("galois_steps");
+    if (p.galois && !meta["galois_steps"].is_array()) throw FormatError("keys: meta 'galois_steps' is not an array");
+    const std::size_t rest = v.blobs.size() - std::min(v.blobs.size(), k) ;
+    const std::size_t expect_rest = (p.galois ? k : 0);
+    if (v.blobs.size() < k || (rest != expect_rest && rest != expect_rest + k))
+      throw FormatError("keys: hold " + std::to_string(v.blobs.size()) + " keys, expected " + std::to_string(k) +
+                        " relinearisation keys, " + std::to_string(k) + " public keys" +
+                        (p.galois ? " and " + std::to_string(k) + " Galois key sets" : "") +
+                        " (one each per plaintext prime)");
+    p.public_keys = rest == expect_rest + k;
+    p.galois_at = p.public_keys ? 2 * k : k;
+    return p;
+  }
+
+  // The flooding of results (circuit privacy), one per plaintext prime; empty when off.
+  std::vector<std::unique_ptr<nn::CircuitPrivacy>> privacy_for(const wire::ContainerView& kv) const {
+    std::vector<std::unique_ptr<nn::CircuitPrivacy>> privacy;
+    if (!circuit_privacy_) return privacy;
+    const std::size_t k = contexts_.size();
+    if (!key_parts(kv).public_keys)
+      throw FormatError("stored keys: no public keys (circuit privacy needs them; re-run keygen)");
+    for (std::size_t j = 0; j < k; ++j)
+      privacy.push_back(
+          std::make_unique<nn::CircuitPrivacy>(contexts_[j], bfv::load_public_key(*contexts_[j], kv.blobs.at(k + j))));
+    return privacy;
+  }
+
+  // The slot evaluator for stored keys (Galois keys loaded, diagonals encoded) and the flooding.
+  struct LatencyKeys {
+    std::unique_ptr<const nn::BfvSlotEvaluator> evaluator;
+    std::vector<std::unique_ptr<nn::CircuitPrivacy>> privacy;
+  };
+  std::shared_ptr<const LatencyKeys> latency_keys(const wire::ContainerView& kv, std::vector<bfv::RelinKeys> relin) const {
+    const std::size_t k = contexts_.size();
+    const auto parts = key_parts(kv);
+    if (!parts.galois)
+      throw FormatError("stored keys: no Galois keys (the latency layout needs them; re-run keygen with the model card)");
+    std::vector<bfv::GaloisKeys> galois;
+    for (std::size_t j = 0; j < k; ++j)
+      galois.push_back(bfv::load_galois_keys(*contexts_[j], kv.blobs[parts.galois_at + j]));
+    auto keys = std::make_shared<LatencyKeys>();
+    keys->evaluator = std::make_unique<const nn::BfvSlotEvaluator>(latency_plan_, *latency_, contexts_, std::move(relin),
+                                                                   std::move(galois));
+    keys->privacy = privacy_for(kv);
+    return keys;
+  }
+
+  // A latency-packed request: every ciphertext of a prime through the slot evaluator. setup_s:
+  // seconds spent loading the keys and encoding the diagonals (0 when they were cached).
+  RunOutput run_latency(const LatencyKeys& keys, const wire::ContainerFile& f,
+                        const std::function<void(double)>& progress, double setup_s) const {
+    const nn::BfvSlotEvaluator& evaluator = *keys.evaluator;
+    const std::size_t k = contexts_.size();
+    const auto& h = f.header();
+    const std::size_t cts = wire::check_latency(h, f.blob_count(), settings_,
+                                                latency_plan_.slots.cells_per_ciphertext(), "stored request");
+    Timer wall;
+    wire::Container out;
+    out.kind = wire::Kind::kResult;
+    out.packing = wire::Packing::kLatency;
+    out.params_id = h.params_id;
+    out.key_id = h.key_id;
+    out.model_id = model_id_;
+    out.cells = h.cells;
+    out.names = h.names;
+    out.blobs.resize(cts * k);
+    std::vector<double> step_s(latency_plan_.steps.size(), 0.0);
+    double load_s = 0, save_s = 0, privacy_s = 0;
+    for (std::size_t j = 0; j < k; ++j) {
+      Timer t;
+      std::vector<bfv::Ciphertext> in(cts);
+      ThreadPool::global().parallel_for(
+          0, cts, [&](std::size_t c) { in[c] = load_input(j, f.read_blob(c * k + j), c * k + j); });
+      load_s += t.seconds();
+      auto res = evaluator.evaluate_prime(j, std::move(in), &step_s);
+      if (!keys.privacy.empty()) {
+        Timer tp;
+        ThreadPool::global().parallel_for(0, res.size(), [&](std::size_t c) { keys.privacy[j]->apply(res[c]); });
+        privacy_s += tp.seconds();
+      }
+      t.reset();
+      for (std::size_t c = 0; c < cts; ++c) out.blobs[c * k + j] = bfv::save(res[c]);
+      save_s += t.seconds();
+      progress(double(j + 1) / double(k));
+    }
+    out.meta = nlohmann::json{{"layout", wire::kLatencyLayout},
+                              {"latency", latency_plan_.slots.client_json()},
+                              {"classes", plan_.classes},
+                              {"output_scale", static_cast<double>(plan_.output_scale)},
+                              {"model_id", model_id_}}
+                   .dump();
+    RunOutput r;
+    r.result = wire::serialize(out);
+    r.stages.emplace_back("evaluate_wall", wall.seconds() - save_s);
+    r.stages.emplace_back("load_keys_and_diagonals", setup_s);
+    if (!keys.privacy.empty()) r.stages.emplace_back("circuit_privacy", privacy_s);
+    r.stages.emplace_back("load_ciphertexts", load_s);
+    for (std::size_t s = 0; s < step_s.size(); ++s)
+      if (step_s[s] > 0) r.stages.emplace_back(latency_plan_.steps[s].name, step_s[s]);
+    r.stages.emplace_back("serialize_result", save_s);
+    r.info = {{"layout", "latency"},
+              {"circuit_privacy", !keys.privacy.empty()},
+              {"keys_cached", setup_s == 0},
+              {"ciphertexts", cts},
+              {"request_bytes", f.file_size()},
+              {"result_bytes", r.result.size()},
+              {"request_bytes_per_cell", double(f.file_size()) / h.cells},
+              {"result_bytes_per_cell", double(r.result.size()) / h.cells}};
+    return r;
   }
 
   bfv::Ciphertext load_input(std::size_t prime, std::string_view blob, std::size_t idx) const {
@@ -271,6 +467,11 @@ class HeJobRunner : public JobRunner {
   nn::BfvSettings settings_;
   nn::QuantizedModel quantized_;
   nn::Plan plan_;
+  std::optional<nn::BfvSettings> throughput_, latency_;  // the settings per layout, if carried
+  nn::Plan latency_plan_;
+  mutable std::mutex cache_mu_;                                  // guards the two below
+  mutable std::string cache_ref_;                                // key set of cache_
+  mutable std::shared_ptr<const LatencyKeys> cache_;
   std::vector<bfv::ContextPtr> contexts_;
   std::uint64_t params_id_ = 0;
   bool circuit_privacy_ = true;

@@ -67,6 +67,17 @@ class JobRunner {
   // `progress(fraction)` may be called from the running thread. Throws on failure.
   virtual RunOutput run(std::string_view eval_keys, const wire::ContainerFile& request,
                         const std::function<void(double)>& progress) const = 0;
+
+  // run() with the keys loaded by `load_keys` only when needed: a runner may keep what it prepared
+  // from the keys of `key_ref` across jobs. key_ref names one registered key set for good
+  // ("<owner>/<key id>": the store never registers the same owner and key id with other keys).
+  // Default: load and run.
+  virtual RunOutput run_with_keys(const std::string& key_ref, const std::function<std::string()>& load_keys,
+                                  const wire::ContainerFile& request,
+                                  const std::function<void(double)>& progress) const {
+    (void)key_ref;
+    return run(load_keys(), request, progress);
+  }
 };
 
 }  // namespace leukocrypt::service

@@ -318,6 +318,10 @@ std::vector<StoredKey> JobStore::list_keys(const std::string& owner) {
 }
 
 std::string JobStore::read_key(const std::string& owner, const std::string& key_id) {
+  return read_file(key_path(owner, key_id));
+}
+
+std::filesystem::path JobStore::key_path(const std::string& owner, const std::string& key_id) {
   std::string file;
   {
     std::lock_guard lock(mu_);
@@ -326,7 +330,7 @@ std::string JobStore::read_key(const std::string& owner, const std::string& key_
     if (!st.step()) throw InvalidArgument("unknown key id '" + key_id + "'");
     file = st.text(0);
   }
-  return read_file(blob_path(file));
+  return blob_path(file);
 }
 
 std::string JobStore::create_job(const std::string& owner, const RequestInfo& info, std::string_view request) {

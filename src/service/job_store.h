@@ -71,6 +71,8 @@ class JobStore {
   std::optional<StoredKey> find_key(const std::string& owner, const std::string& key_id);
   std::vector<StoredKey> list_keys(const std::string& owner);
   std::string read_key(const std::string& owner, const std::string& key_id);
+  // The stored key container's file (its header can be read without the keys: ContainerFile).
+  std::filesystem::path key_path(const std::string& owner, const std::string& key_id);
 
   // Stores the request durably and commits a pending job; returns the new job id.
   std::string create_job(const std::string& owner, const RequestInfo& info, std::string_view request);

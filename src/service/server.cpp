@@ -448,7 +448,7 @@ RequestInfo Server::check_request_header(const wire::ContainerHeader& h, const K
     throw HttpError(413, "too_many_cells",
                     "request holds " + std::to_string(h.cells) + " cells; this server takes at most " +
                         std::to_string(opt_.max_cells_per_job) + " per job (split it)");
-  if (slots_per_batch_ > 0) {
+  if (slots_per_batch_ > 0 && h.packing != wire::Packing::kLatency) {  // latency: many cells per ciphertext
     const std::size_t batches = (h.cells + slots_per_batch_ - 1) / slots_per_batch_;
     if (batches > opt_.max_batches_per_job)
       throw HttpError(413, "too_many_batches",
@@ -488,6 +488,7 @@ void Server::install_job_routes() {
       if (!key)
         throw HttpError(404, "key_not_found",
                         "no registered key '" + file.header().key_id + "' for this client; POST /v1/keys first");
+      if (file.header().packing == wire::Packing::kLatency) require_galois_keys(owner, file.header().key_id);
       RequestInfo info = check_request_header(file.header(), key->info);
       const std::uint64_t bytes = file.file_size();
       std::string id;
@@ -598,6 +599,17 @@ void Server::validate_job(const std::string& id) {
   }
 }
 
+void Server::require_galois_keys(const std::string& owner, const std::string& key_id) {
+  auto kf = wire::ContainerFile::open(store_.key_path(owner, key_id), "stored key");
+  auto meta = nlohmann::json::parse(kf.header().meta, nullptr, false);
+  if (meta.is_object() && meta.contains("galois_steps") && meta["galois_steps"].is_array() &&
+      !meta["galois_steps"].empty())
+    return;
+  throw HttpError(400, "missing_galois_keys",
+                  "key '" + key_id + "' has no Galois keys: the latency layout rotates slots; re-run keygen with "
+                  "the model card (its 'latency' section names the rotation steps) and upload the new eval.key");
+}
+
 void Server::worker_loop() {
   while (!stopping_) {
     std::optional<JobRecord> job;
@@ -627,13 +639,15 @@ void Server::run_job(const JobRecord& job) {
   }
   try {
     auto request = wire::ContainerFile::open(store_.request_path(job.id), "stored request");
-    std::string keys = store_.read_key(job.owner, job.key_id);
     Timer t;
-    RunOutput out = runner_.run(keys, request, [this, &job](double f) {
-      std::lock_guard lock(mu_);
-      if (stopping_ || deleted_.count(job.id)) throw JobCancelled{};
-      progress_[job.id] = f;
-    });
+    // Latency requests reuse the keys' slot evaluator while the same key set keeps coming.
+    RunOutput out = runner_.run_with_keys(
+        job.owner + "/" + job.key_id, [&] { return store_.read_key(job.owner, job.key_id); }, request,
+        [this, &job](double f) {
+          std::lock_guard lock(mu_);
+          if (stopping_ || deleted_.count(job.id)) throw JobCancelled{};
+          progress_[job.id] = f;
+        });
     nlohmann::json stages = job.timings.is_object() ? job.timings : nlohmann::json::object();  // "validate"
     for (auto& [name, s] : out.stages) stages[name] = s;
     stages["total"] = t.seconds();

@@ -96,6 +96,9 @@ class Server {
   // Cheap checks of a received request's header against the owner's key (full check: validate_job).
   RequestInfo check_request_header(const wire::ContainerHeader& h, const KeyInfo& key) const;
   std::string client_of(const std::string& authorization) const;
+  // A latency-packed request needs the key's Galois keys: refuses (400 missing_galois_keys) when
+  // the stored key container's header records none. Reads the header only, not the keys.
+  void require_galois_keys(const std::string& owner, const std::string& key_id);
 
   ServerOptions opt_;
   JobStore& store_;

@@ -1,6 +1,6 @@
 // Shared by the end-to-end and soak tests: the nn tests' tiny network saved as a model file, its
 // quantised plan, and parameters for it at N = 256 (INSECURE, named so: fast jobs) and, on request,
-// automatic 128-bit parameters. Files are written into `dir`.
+// automatic 128-bit parameters (throughput layout). Files are written into `dir`.
 #pragma once
 
 #include <filesystem>
@@ -39,6 +39,7 @@ struct TinySetup {
     nn::ParamsRequest req;
     req.bits_needed = bits_needed;
     req.images = images;
+    req.layout = nn::Layout::kThroughput;  // these tests use the CryptoNets packing (latency: latency_e2e_test)
     return write_params(path, req);
   }
 

@@ -52,6 +52,33 @@ TEST(Container, TruncationMessageSaysTruncated) {
   }
 }
 
+// Version 2 records the packing; version 1 (no packing byte) is still read as throughput; an
+// unknown packing byte is refused with its value.
+TEST(Container, PackingRoundTripsAndVersionOneStillReads) {
+  auto c = sample();
+  c.packing = Packing::kLatency;
+  auto bytes = serialize(c);
+  EXPECT_EQ(parse(bytes, "t").packing, Packing::kLatency);
+  EXPECT_EQ(parse(serialize(sample()), "t").packing, Packing::kThroughput);
+  const std::size_t at = 4 + 2 + 2 + 8 + 4 + c.key_id.size() + 4 + c.model_id.size() + 4;
+  ASSERT_EQ(bytes[at], 1);
+  auto bad = bytes;
+  bad[at] = 7;
+  try {
+    parse(bad, "t");
+    FAIL();
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown packing 7"), std::string::npos) << e.what();
+  }
+  // The same container as version 1: without the packing byte.
+  auto v1 = bytes.substr(0, at) + bytes.substr(at + 1);
+  v1[4] = 1;
+  v1[5] = 0;
+  auto view = parse(v1, "t");
+  EXPECT_EQ(view.packing, Packing::kThroughput);
+  EXPECT_EQ(view.blobs.size(), c.blobs.size());
+}
+
 TEST(Container, GarbageAndTrailingBytesRejected) {
   EXPECT_THROW(parse("GET / HTTP/1.1\r\n\r\n", "t"), FormatError);
   auto bytes = serialize(sample());

@@ -4,10 +4,12 @@
 #include <algorithm>
 #include <mutex>
 
+#include "common/error.h"
 #include "common/progress.h"
 #include "common/thread_pool.h"
 #include "common/timer.h"
 #include "nn/bfv_evaluator.h"
+#include "nn/bfv_slot_evaluator.h"
 #include "he/bfv/serialization.h"
 #include "nn/keyholder/bfv_keyholder.h"
 
@@ -21,6 +23,9 @@ class BfvBackend final : public Backend {
   std::string name() const override { return "bfv"; }
 
   BatchOutput run(const Plan& plan, const std::vector<const std::uint8_t*>& images) override {
+    require(!(plan.layout == Layout::kLatency && keys_.settings().layout == Layout::kThroughput),
+            "bfv backend: the plan is in the latency layout but the parameters were chosen for the throughput layout");
+    if (keys_.settings().layout == Layout::kLatency) return run_latency(plan_for(plan, keys_.settings()), images);
     BfvPlanEvaluator server(plan, keys_.settings(), keys_.contexts(), relin_);
     BatchOutput out;
     out.images = images.size();
@@ -77,6 +82,65 @@ class BfvBackend final : public Backend {
   }
 
  private:
+  // Latency layout: cells packed side by side, every ciphertext of a prime through the slot
+  // evaluator, prime by prime.
+  BatchOutput run_latency(const Plan& plan, const std::vector<const std::uint8_t*>& images) {
+    const SlotLayout& sl = plan.slots;
+    if (galois_steps_ != sl.rotation_steps()) {
+      galois_steps_ = sl.rotation_steps();
+      galois_ = keys_.galois_keys(galois_steps_);
+    }
+    BfvSlotEvaluator server(plan, keys_.settings(), keys_.contexts(), relin_, galois_);
+    BatchOutput out;
+    out.images = images.size();
+    out.outputs = plan.output_size();
+    auto& rep = out.report;
+    rep.backend = name();
+    rep.steps.resize(plan.steps.size());
+    for (std::size_t s = 0; s < plan.steps.size(); ++s) rep.steps[s] = {plan.steps[s].name, plan.steps[s].kind, 0, 0, 0, -1};
+    const std::size_t k = keys_.settings().plain_primes.size(), per = sl.cells_per_ciphertext();
+    const std::size_t cts = sl.ciphertexts_for(images.size());
+    std::vector<std::vector<bfv::Ciphertext>> result(k);
+    ProgressBar bar("encrypted inference (latency layout, primes)", k, options_.progress);
+    for (std::size_t j = 0; j < k; ++j) {
+      Timer t;
+      std::vector<bfv::Ciphertext> in(cts);
+      std::vector<std::size_t> sent(cts);
+      ThreadPool::global().parallel_for(0, cts, [&](std::size_t c) {
+        he::Seed seed;
+        in[c] = keys_.encrypt_cells(j, sl, images.data() + c * per, std::min(per, images.size() - c * per), &seed);
+        sent[c] = bfv::save_seeded(in[c], seed).size();
+      });
+      rep.encrypt_seconds += t.seconds();
+      rep.steps.front().seconds += t.seconds();
+      for (auto b : sent) rep.bytes_sent += b;
+      if (options_.measure_noise && !in.empty()) note_noise_value(0, keys_.noise_budget(j, in[0]), rep);
+      BfvSlotEvaluator::SampleHook hook;
+      if (options_.measure_noise)
+        hook = [&](std::size_t s, std::size_t prime, const bfv::Ciphertext& ct) {
+          note_noise_value(s, keys_.noise_budget(prime, ct), rep);
+        };
+      std::vector<double> step_s(plan.steps.size(), 0.0);
+      result[j] = server.evaluate_prime(j, std::move(in), &step_s, hook);
+      for (std::size_t s = 0; s < step_s.size(); ++s) {
+        rep.steps[s].seconds += step_s[s];
+        rep.evaluate_seconds += step_s[s];
+      }
+      for (const auto& ct : result[j]) rep.bytes_received += bfv::save(ct).size();
+      bar.tick();
+    }
+    bar.finish();
+    Timer t;
+    out.exact = keys_.decrypt_cells(sl, result, images.size());
+    rep.decrypt_seconds += t.seconds();
+    rep.steps.back().seconds += t.seconds();
+    rep.batches = cts;
+    out.logits.resize(out.exact.size());
+    for (std::size_t i = 0; i < out.exact.size(); ++i)
+      out.logits[i] = double((long double)out.exact[i] / plan.output_scale);
+    return out;
+  }
+
   // One batch, prime by prime, inputs encrypted when the server pulls them.
   void run_streaming(const BfvPlanEvaluator& server, const Plan& plan, const std::vector<const std::uint8_t*>& images,
                      RunReport& rep, BatchOutput& out, std::size_t b0) {
@@ -147,6 +211,8 @@ class BfvBackend final : public Backend {
   BfvKeyHolder keys_;
   BfvBackendOptions options_;
   std::vector<bfv::RelinKeys> relin_;
+  std::vector<int> galois_steps_;            // rotation steps of the cached Galois keys
+  std::vector<bfv::GaloisKeys> galois_;
 };
 
 }  // namespace

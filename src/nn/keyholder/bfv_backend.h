@@ -21,6 +21,8 @@ struct BfvBackendOptions {
   bool streaming = true;
 };
 
+// The backend runs the plan in the settings' layout (plan_for): a throughput plan given with
+// latency settings is lowered to the latency layout first.
 std::unique_ptr<Backend> make_bfv_backend(const BfvSettings& settings, const BfvBackendOptions& options = {});
 
 }  // namespace leukocrypt::nn

@@ -43,6 +43,55 @@ std::vector<bfv::RelinKeys> BfvKeyHolder::relin_keys() const {
   return out;
 }
 
+std::vector<bfv::GaloisKeys> BfvKeyHolder::galois_keys(const std::vector<int>& steps) const {
+  std::vector<bfv::GaloisKeys> out(keygens_.size());
+  ThreadPool::global().parallel_for(0, keygens_.size(), [&](std::size_t j) {
+    out[j] = keygens_[j]->create_galois_keys(steps, /*add_columns=*/false);
+  });
+  return out;
+}
+
+bfv::Ciphertext BfvKeyHolder::encrypt_cells(std::size_t prime, const SlotLayout& layout,
+                                            const std::uint8_t* const* cells, std::size_t count, he::Seed* seed) const {
+  require(prime < contexts_.size(), "encrypt_cells: plaintext prime " + std::to_string(prime) + " of " +
+                                        std::to_string(contexts_.size()));
+  require(layout.n == settings_.n, "encrypt_cells: layout made for N = " + std::to_string(layout.n) +
+                                       ", keys for N = " + std::to_string(settings_.n));
+  require(count >= 1 && count <= layout.cells_per_ciphertext(),
+          "encrypt_cells: " + std::to_string(count) + " cells; a ciphertext holds 1.." +
+              std::to_string(layout.cells_per_ciphertext()));
+  std::vector<std::uint64_t> slots(settings_.n, 0);
+  for (std::size_t c = 0; c < count; ++c)
+    for (std::size_t v = 0; v < layout.in_slot.size(); ++v) slots[c * layout.block + layout.in_slot[v]] = cells[c][v];
+  return encryptors_[prime].encrypt(encoders_[prime].encode(slots), seed);
+}
+
+std::vector<Int128> BfvKeyHolder::decrypt_cells(const SlotLayout& layout,
+                                                const std::vector<std::vector<bfv::Ciphertext>>& out,
+                                                std::size_t cells) const {
+  const std::size_t k = contexts_.size(), cts = layout.ciphertexts_for(cells), n_out = layout.out_slot.size();
+  require(out.size() == k, "decrypt: " + std::to_string(out.size()) + " primes, expected " + std::to_string(k));
+  for (const auto& v : out)
+    require(v.size() == cts, "decrypt: " + std::to_string(v.size()) + " result ciphertexts for " +
+                                 std::to_string(cells) + " cells, expected " + std::to_string(cts));
+  std::vector<std::vector<std::uint64_t>> slots(k * cts);
+  ThreadPool::global().parallel_for(0, k * cts, [&](std::size_t idx) {
+    const std::size_t j = idx / cts, c = idx % cts;
+    require(out[j][c].params_id() == contexts_[j]->params_id(),
+            "decrypt: result ciphertext " + std::to_string(c) + " is for other parameters");
+    slots[idx] = encoders_[j].decode(decryptors_[j].decrypt(out[j][c]));
+  });
+  std::vector<Int128> logits(cells * n_out);
+  std::vector<std::uint64_t> r(k);
+  const std::size_t per = layout.cells_per_ciphertext();
+  for (std::size_t i = 0; i < cells; ++i)
+    for (std::size_t o = 0; o < n_out; ++o) {
+      for (std::size_t j = 0; j < k; ++j) r[j] = slots[j * cts + i / per][(i % per) * layout.block + layout.out_slot[o]];
+      logits[i * n_out + o] = crt_.lift(r.data());
+    }
+  return logits;
+}
+
 EncryptedBatch BfvKeyHolder::encrypt(const Plan& plan, const std::vector<const std::uint8_t*>& images,
                                      double* encode_seconds, double* encrypt_seconds,
                                      std::vector<std::vector<he::Seed>>* seeds_out) const {

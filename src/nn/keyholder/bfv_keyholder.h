@@ -38,6 +38,9 @@ class BfvKeyHolder {
   const std::vector<bfv::ContextPtr>& contexts() const { return contexts_; }
   std::vector<bfv::RelinKeys> relin_keys() const;  // what the server needs
   bfv::PublicKey public_key(std::size_t j) const { return keygens_.at(j)->create_public_key(); }
+  // Galois keys for exactly these rotation steps (SlotLayout::rotation_steps), one set per prime:
+  // what the server needs for the latency layout (no row swap).
+  std::vector<bfv::GaloisKeys> galois_keys(const std::vector<int>& steps) const;
   std::size_t slot_count() const { return settings_.n; }
 
   // Packs up to N images (image k -> slot k) and encrypts one ciphertext per input value per prime
@@ -55,6 +58,14 @@ class BfvKeyHolder {
   bfv::Ciphertext encrypt_value(std::size_t prime, const std::vector<const std::uint8_t*>& images, std::size_t value,
                                 he::Seed* seed = nullptr, double* encode_seconds = nullptr,
                                 double* encrypt_seconds = nullptr) const;
+
+  // Latency layout: up to layout.cells_per_ciphertext() cells packed into one ciphertext for
+  // plaintext prime `prime` (cell c in block c, its values at layout.in_slot). Thread-safe.
+  bfv::Ciphertext encrypt_cells(std::size_t prime, const SlotLayout& layout, const std::uint8_t* const* cells,
+                                std::size_t count, he::Seed* seed = nullptr) const;
+  // Latency layout: the results [prime][ciphertext] of `cells` cells -> cells x outputs exact logits.
+  std::vector<Int128> decrypt_cells(const SlotLayout& layout, const std::vector<std::vector<bfv::Ciphertext>>& out,
+                                    std::size_t cells) const;
 
   // Decrypts the output ciphertexts and joins the primes: images x outputs exact logits.
   std::vector<Int128> decrypt(const EncryptedBatch& out, double* decode_seconds = nullptr,

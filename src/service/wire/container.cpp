@@ -135,9 +135,9 @@ ContainerHeader parse_envelope(Source& src, const std::string& what, const Parse
                       " bytes)");
   r.skip(4, "magic");
   auto version = r.template get<std::uint16_t>("version");
-  if (version != kVersion)
+  if (version < kOldestVersion || version > kVersion)
     r.fail("unsupported container version " + std::to_string(version) + " (this build reads " +
-           std::to_string(kVersion) + ")");
+           std::to_string(kOldestVersion) + " to " + std::to_string(kVersion) + ")");
   ContainerHeader h;
   auto kind = r.template get<std::uint16_t>("kind");
   if (kind < 1 || kind > 5) r.fail("unknown object kind " + std::to_string(kind));
@@ -148,6 +148,11 @@ ContainerHeader parse_envelope(Source& src, const std::string& what, const Parse
   h.cells = r.template get<std::uint32_t>("cell count");
   if (h.cells > limits.max_cells)
     r.fail("cell count " + std::to_string(h.cells) + " exceeds the limit " + std::to_string(limits.max_cells));
+  if (version >= 2) {
+    const auto packing = r.template get<std::uint8_t>("packing");
+    if (packing > 1) r.fail("unknown packing " + std::to_string(packing) + " (0 = throughput, 1 = latency)");
+    h.packing = static_cast<Packing>(packing);
+  }
   auto n_names = r.template get<std::uint32_t>("name count");
   // Each name needs at least 4 bytes, so a count beyond remaining/4 is certainly truncated/garbage.
   if (n_names > limits.max_names || n_names > r.remaining() / 4)
@@ -187,6 +192,7 @@ void put_header(std::string& out, const ContainerHeader& h, std::size_t n_blobs)
   put_str(out, h.key_id);
   put_str(out, h.model_id);
   put<std::uint32_t>(out, h.cells);
+  put<std::uint8_t>(out, static_cast<std::uint8_t>(h.packing));
   put<std::uint32_t>(out, static_cast<std::uint32_t>(h.names.size()));
   for (auto& n : h.names) put_str(out, n);
   put_str(out, h.meta.empty() ? std::string_view("{}") : std::string_view(h.meta));
@@ -195,6 +201,8 @@ void put_header(std::string& out, const ContainerHeader& h, std::size_t n_blobs)
 }
 
 }  // namespace
+
+const char* to_string(Packing packing) { return packing == Packing::kLatency ? "latency" : "throughput"; }
 
 const char* to_string(Kind kind) {
   switch (kind) {

@@ -7,8 +7,10 @@
 //
 // Layout (little endian):
 //   "LCX1" | u16 version | u16 kind | u64 params_id | str key_id | str model_id | u32 cells |
+//   u8 packing (version 2 only) |
 //   u32 n_names, n × str | str meta (JSON text) | u32 n_blobs, n × (u64 length, bytes) | "END!"
-//   str = u32 length + bytes.  Nothing may follow the trailer.
+//   str = u32 length + bytes.  Nothing may follow the trailer. Version 1 (no packing byte) is
+//   still read, as the throughput packing; writers write version 2.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +23,14 @@
 namespace leukocrypt::wire {
 
 inline constexpr char kMagic[4] = {'L', 'C', 'X', '1'};
-inline constexpr std::uint16_t kVersion = 1;
+inline constexpr std::uint16_t kVersion = 2;
+inline constexpr std::uint16_t kOldestVersion = 1;
+
+// How the cells of a request/result are packed (the model's plan layout): throughput = CryptoNets,
+// one ciphertext per value with one cell per slot; latency = each cell's values in the slots of
+// one ciphertext, several cells side by side. Keys and key files use kThroughput (no meaning).
+enum class Packing : std::uint8_t { kThroughput = 0, kLatency = 1 };
+const char* to_string(Packing packing);
 
 enum class Kind : std::uint16_t {
   kEvalKeys = 1,   // public evaluation keys (relinearisation, Galois): sent to the provider
@@ -50,6 +59,7 @@ struct ContainerHeader {
   std::string key_id;
   std::string model_id;
   std::uint32_t cells = 0;
+  Packing packing = Packing::kThroughput;
   std::vector<std::string> names;
   std::string meta = "{}";  // JSON text
 };

@@ -49,12 +49,40 @@ std::vector<std::size_t> batch_sizes(std::size_t cells, std::size_t slots) {
   return out;
 }
 
-std::vector<std::size_t> check_batches(const ContainerHeader& h, std::size_t blobs, const nn::BfvSettings& s,
-                                       std::size_t values, const std::string& what) {
+namespace {
+
+void check_params_id(const ContainerHeader& h, const nn::BfvSettings& s, const std::string& what) {
   const auto want_id = settings_id(s);
   if (h.params_id != want_id)
     throw FormatError(what + ": made for parameters " + std::to_string(h.params_id) + ", but this model runs with " +
                       std::to_string(want_id) + " (re-run keygen with the server's parameters)");
+}
+
+}  // namespace
+
+std::size_t check_latency(const ContainerHeader& h, std::size_t blobs, const nn::BfvSettings& s,
+                          std::size_t cells_per_ciphertext, const std::string& what) {
+  check_params_id(h, s, what);
+  if (h.packing != Packing::kLatency) throw FormatError(what + ": packed in the throughput layout, expected latency");
+  if (h.cells == 0) throw FormatError(what + ": holds no cells");
+  auto meta = nlohmann::json::parse(h.meta, nullptr, false);
+  if (meta.is_discarded() || !meta.is_object() || meta.value("layout", "") != std::string(kLatencyLayout))
+    throw FormatError(what + ": blob layout is not '" + kLatencyLayout + "'");
+  require(cells_per_ciphertext > 0, "check_latency: zero cells per ciphertext");
+  const std::size_t cts = (h.cells + cells_per_ciphertext - 1) / cells_per_ciphertext;
+  const std::size_t want = cts * s.plain_primes.size();
+  if (blobs != want)
+    throw FormatError(what + ": holds " + std::to_string(blobs) + " ciphertexts, expected " + std::to_string(want) +
+                      " (" + std::to_string(cts) + " ciphertext(s) of " + std::to_string(cells_per_ciphertext) +
+                      " cells x " + std::to_string(s.plain_primes.size()) + " plaintext prime(s))");
+  return cts;
+}
+
+std::vector<std::size_t> check_batches(const ContainerHeader& h, std::size_t blobs, const nn::BfvSettings& s,
+                                       std::size_t values, const std::string& what) {
+  check_params_id(h, s, what);
+  if (h.packing != Packing::kThroughput)
+    throw FormatError(what + ": packed in the latency layout, expected throughput");
   if (h.cells == 0) throw FormatError(what + ": holds no cells");
   auto batches = batch_sizes(h.cells, s.n);
   auto meta = nlohmann::json::parse(h.meta, nullptr, false);

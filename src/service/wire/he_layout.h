@@ -4,6 +4,11 @@
 //   secret-key: blobs = secret keys, one per plaintext prime (client only)
 //   request   : blobs = [batch][input value][prime] fresh ciphertexts in the seeded (half-size) form
 //   result    : blobs = [batch][output value][prime] mod-switched output ciphertexts
+// Latency packing (header packing = latency; meta "layout" = "ciphertext-prime"):
+//   eval-keys : blobs = relinearisation keys per prime, then Galois keys per prime (meta
+//               "galois_steps": the rotation steps they hold); keys without them serve throughput only
+//   request   : blobs = [ciphertext][prime], each ciphertext cells_per_ciphertext cells (seeded)
+//   result    : blobs = [ciphertext][prime]; meta "latency" = SlotLayout::client_json (logit slots)
 // Value-major order lets the key holder encrypt a few values at a time (all primes) and stream
 // them out; the provider reads any blob on demand from the stored file. meta "layout" names it.
 // Every container's params_id is settings_id(settings); meta (JSON) carries "settings" (keys) or
@@ -47,6 +52,13 @@ inline std::size_t blob_index(std::size_t batch, std::size_t prime, std::size_t 
                               std::size_t values) {
   return (batch * values + value) * primes + prime;
 }
+
+inline constexpr const char* kLatencyLayout = "ciphertext-prime";
+
+// Checks a latency-packed request/result header against the settings: params id, packing, meta
+// layout, blob count = ceil(cells / cells_per_ciphertext) x primes. Returns the ciphertext count.
+std::size_t check_latency(const ContainerHeader& h, std::size_t blobs, const nn::BfvSettings& s,
+                          std::size_t cells_per_ciphertext, const std::string& what);
 
 // Checks a request/result header against the settings: params id, batch list consistent with
 // the cell count and slot count, blob count = batches x primes x values. Returns the batch sizes.

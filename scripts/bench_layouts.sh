@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Latency vs throughput layout through the local HTTP service (docs/benchmarks/nn.md): one server,
+# one key (parameters chosen for the latency layout carry both), `screen` for each cell count and
+# layout, REPEATS runs each; prints one JSON line per run (bytes, key holder / server / end-to-end
+# seconds, server peak memory). Arguments: <leukocrypt binary> <prepared dataset> <repo root>
+# [cell counts, default "1 10 100 1198"] [layouts, default "latency throughput"].
+set -euo pipefail
+LC="$1"; DATA="$2"; ROOT="$3"; COUNTS="${4:-1 10 100 1198}"; LAYOUTS="${5:-latency throughput}"
+REPEATS="${REPEATS:-3}"
+MODEL="${MODEL:-$ROOT/models/cnmc-x2.lcm}"
+W="$(mktemp -d)"; trap 'kill "$SERVER" 2>/dev/null || true; rm -rf "$W"' EXIT
+"$LC" params --model "$MODEL" --data "$DATA" --split train --limit 64 --layout latency --cells 1 \
+  --memory-gb 16 --out "$W/params.json" > /dev/null
+printf 'bench %s\n' "bench-token-0123456789abcdef" > "$W/tokens.txt"
+"$LC" serve --model "$MODEL" --params "$W/params.json" --tokens "$W/tokens.txt" --db "$W/jobs.db" \
+  --host 127.0.0.1 --port 0 --port-file "$W/port" --max-request-mb 8192 > "$W/serve.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 300); do [ -s "$W/port" ] && break; sleep 0.2; done
+URL="http://127.0.0.1:$(cat "$W/port")"
+curl -sS -f -H "Authorization: Bearer bench-token-0123456789abcdef" -o "$W/model.json" "$URL/v1/model"
+/usr/bin/time -f '{"keygen_seconds": %e}' "$LC" keygen --params "$W/model.json" --out "$W/keys" --json 2>&1 |
+  python3 -c 'import json,sys; t=sys.stdin.read(); print(t.strip().replace("\n"," "))'
+for layout in $LAYOUTS; do
+  for n in $COUNTS; do
+    for r in $(seq "$REPEATS"); do
+      "$LC" screen --server "$URL" --token bench-token-0123456789abcdef --keys "$W/keys" --data "$DATA" \
+        --split C --limit "$n" --layout "$layout" --work-dir "$W" --json --timeout 7200 |
+        python3 -c '
+import json, sys
+j = json.load(sys.stdin); s = j["seconds"]
+print(json.dumps({"layout": j["layout"], "cells": len(j["cells"]), "run": '"$r"',
+  "bytes_request": j["bytes_request"], "bytes_received": j["bytes_received"],
+  "eval_key_bytes": j["bytes_eval_key"], "eval_key_uploaded": j["eval_key_uploaded"],
+  "encrypt_s": s["encrypt"], "upload_s": s["upload"], "server_wait_s": s["server_wait"],
+  "download_s": s["download"], "decrypt_s": s["decrypt"], "total_s": s["total"],
+  "server_timings": j["server_timings"]}))'
+      echo "{\"server_peak_mib\": $(( $(awk '/VmHWM/ {print $2}' /proc/$SERVER/status) / 1024 ))}"
+    done
+  done
+done

@@ -1,0 +1,181 @@
+// Latency-layout server: baby-step/giant-step diagonals in the NTT domain, rotations, fold, bias.
+#include "nn/bfv_slot_evaluator.h"
+
+#include "common/error.h"
+#include "common/thread_pool.h"
+#include "common/timer.h"
+#include "he/bfv/batch_encoder.h"
+#include "he/kernels/eltwise.h"
+#include "he/kernels/ntt.h"
+#include "nn/crt.h"
+
+namespace leukocrypt::nn {
+namespace {
+
+// Slot values mod t of a signed block pattern tiled over N slots.
+std::vector<std::uint64_t> residues(const std::vector<std::int64_t>& pattern, std::size_t n, std::uint64_t t) {
+  std::vector<std::uint64_t> v(n);
+  for (std::size_t s = 0; s < n; ++s) v[s] = Crt::reduce(Int128(pattern[s % pattern.size()]), t);
+  return v;
+}
+
+}  // namespace
+
+BfvSlotEvaluator::BfvSlotEvaluator(const Plan& plan, BfvSettings settings, std::vector<bfv::ContextPtr> contexts,
+                                   std::vector<bfv::RelinKeys> relin_keys, std::vector<bfv::GaloisKeys> galois_keys)
+    : plan_(plan), settings_(std::move(settings)), contexts_(std::move(contexts)), relin_keys_(std::move(relin_keys)),
+      galois_keys_(std::move(galois_keys)) {
+  settings_.validate();
+  require(plan_.layout == Layout::kLatency && plan_.slots.n == settings_.n,
+          "BfvSlotEvaluator: the plan is not in the latency layout for N = " + std::to_string(settings_.n));
+  const std::size_t k = settings_.plain_primes.size();
+  require(contexts_.size() == k && relin_keys_.size() == k && galois_keys_.size() == k,
+          "BfvSlotEvaluator: " + std::to_string(contexts_.size()) + " contexts, " + std::to_string(relin_keys_.size()) +
+              " relinearisation keys and " + std::to_string(galois_keys_.size()) + " Galois key sets for " +
+              std::to_string(k) + " plaintext primes");
+  const auto steps = plan_.slots.rotation_steps();
+  for (std::size_t j = 0; j < k; ++j) {
+    require(contexts_[j] && contexts_[j]->params().t() == settings_.plain_primes[j] && contexts_[j]->n() == settings_.n,
+            "BfvSlotEvaluator: context " + std::to_string(j) + " does not match the settings (N, t)");
+    require(relin_keys_[j].params_id() == contexts_[j]->params_id(),
+            "BfvSlotEvaluator: relinearisation key " + std::to_string(j) + " is for other parameters");
+    require(galois_keys_[j].params_id() == contexts_[j]->params_id(),
+            "BfvSlotEvaluator: Galois keys " + std::to_string(j) + " are for other parameters");
+    for (int r : steps)
+      require(galois_keys_[j].has(bfv::galois_elt_for_step(r, settings_.n)),
+              "BfvSlotEvaluator: missing Galois key for rotation step " + std::to_string(r) + " (plaintext prime " +
+                  std::to_string(j) + "); the latency layout needs " + std::to_string(steps.size()) + " steps");
+    evaluators_.emplace_back(contexts_[j]);
+  }
+  // Levels along the plan (the same for every prime: same q).
+  const std::size_t top = contexts_[0]->max_level();
+  level_in_.assign(plan_.steps.size(), top);
+  switch_level_.assign(plan_.steps.size(), 0);
+  std::size_t level = top, ms = 0;
+  for (std::size_t s = 0; s < plan_.steps.size(); ++s) {
+    level_in_[s] = level;
+    if (plan_.steps[s].kind != OpKind::kModSwitch) continue;
+    switch_level_[s] = ms < settings_.mod_switch_levels.size() ? settings_.mod_switch_levels[ms] : 0;
+    ++ms;
+    if (switch_level_[s] != 0 && switch_level_[s] < level) level = switch_level_[s];
+  }
+  diag_.resize(plan_.steps.size());
+  bias_.resize(plan_.steps.size());
+  for (std::size_t s = 0; s < plan_.steps.size(); ++s) {
+    if (plan_.steps[s].kind != OpKind::kLinear) continue;
+    diag_[s].resize(k);
+    bias_[s].resize(k);
+    for (std::size_t j = 0; j < k; ++j) prepare_linear(s, j);
+  }
+}
+
+void BfvSlotEvaluator::prepare_linear(std::size_t s, std::size_t j) {
+  const SlotLinear& l = plan_.slots.linear[s];
+  const auto& ctx = *contexts_[j];
+  const std::size_t n = settings_.n, level = level_in_[s];
+  const std::uint64_t t = settings_.plain_primes[j];
+  bfv::BatchEncoder enc(contexts_[j]);
+  std::vector<const std::vector<std::int64_t>*> terms;
+  for (const auto& g : l.giants)
+    for (const auto& term : g.terms) terms.push_back(&term.diag);
+  diag_[s][j].resize(terms.size());
+  ThreadPool::global().parallel_for(0, terms.size(), [&](std::size_t d) {
+    const bfv::Plaintext pt = enc.encode(residues(*terms[d], n, t));
+    auto& out = diag_[s][j][d].data;
+    out.resize(level * n);
+    for (std::size_t i = 0; i < level; ++i) {
+      const auto& q = ctx.modulus(i);
+      const std::uint64_t t_mod = q.reduce(t);
+      std::uint64_t* row = out.data() + i * n;
+      // Centred lift (|m| <= t/2): the noise grows by N * t/2 at most, as in multiply_plain.
+      for (std::size_t c = 0; c < n; ++c)
+        row[c] = pt[c] > t / 2 ? he::sub_mod(q.reduce(pt[c]), t_mod, q.value()) : q.reduce(pt[c]);
+      he::forward_ntt(row, ctx.ntt(i));
+    }
+  });
+  std::vector<std::uint64_t> slots(n, 0);
+  for (std::size_t b0 = 0; b0 < n; b0 += plan_.slots.block)
+    for (const auto& [slot, b] : l.bias) slots[b0 + slot] = Crt::reduce(b, t);
+  bias_[s][j] = enc.encode(slots);
+}
+
+bfv::Ciphertext BfvSlotEvaluator::run_linear(std::size_t s, std::size_t j, const bfv::Ciphertext& x) const {
+  const SlotLinear& l = plan_.slots.linear[s];
+  const auto& ctx = *contexts_[j];
+  const auto& ev = evaluators_[j];
+  const auto& gk = galois_keys_[j];
+  const std::size_t n = settings_.n, level = x.level();
+  require(level == level_in_[s] && x.size() == 2, "latency layout: ciphertext at level " + std::to_string(level) +
+                                                      " size " + std::to_string(x.size()) + " entering step " +
+                                                      plan_.steps[s].name);
+  // Baby steps: rotations of the input, in the NTT domain.
+  std::vector<bfv::Ciphertext> baby(l.baby.size());
+  ThreadPool::global().parallel_for(0, l.baby.size(), [&](std::size_t b) {
+    baby[b] = l.baby[b] == 0 ? x : ev.rotate_rows(x, l.baby[b], gk);
+    for (std::size_t k = 0; k < 2; ++k)
+      for (std::size_t i = 0; i < level; ++i) he::forward_ntt(baby[b].data(k, i), ctx.ntt(i));
+  });
+  std::vector<std::size_t> first(l.giants.size() + 1, 0);
+  for (std::size_t g = 0; g < l.giants.size(); ++g) first[g + 1] = first[g] + l.giants[g].terms.size();
+  // Giant steps: sum of diagonal x baby products, back to coefficients, rotated.
+  std::vector<bfv::Ciphertext> giant(l.giants.size());
+  ThreadPool::global().parallel_for(0, l.giants.size(), [&](std::size_t g) {
+    bfv::Ciphertext acc(x.params_id(), n, level, 2);
+    for (std::size_t k = 0; k < 2; ++k)
+      for (std::size_t i = 0; i < level; ++i) std::fill(acc.data(k, i), acc.data(k, i) + n, 0);
+    for (std::size_t d = 0; d < l.giants[g].terms.size(); ++d) {
+      const auto& term = l.giants[g].terms[d];
+      const auto& diag = diag_[s][j][first[g] + d].data;
+      for (std::size_t k = 0; k < 2; ++k)
+        for (std::size_t i = 0; i < level; ++i)
+          he::eltwise_mul_add_mod(acc.data(k, i), baby[term.baby].data(k, i), diag.data() + i * n, n, ctx.modulus(i));
+    }
+    for (std::size_t k = 0; k < 2; ++k)
+      for (std::size_t i = 0; i < level; ++i) he::inverse_ntt(acc.data(k, i), ctx.ntt(i));
+    giant[g] = l.giants[g].step == 0 ? std::move(acc) : ev.rotate_rows(acc, l.giants[g].step, gk);
+  });
+  bfv::Ciphertext y = std::move(giant[0]);
+  for (std::size_t g = 1; g < giant.size(); ++g) ev.add_inplace(y, giant[g]);
+  for (int f : l.fold) ev.add_inplace(y, ev.rotate_rows(y, f, gk));
+  ev.add_plain_inplace(y, bias_[s][j]);
+  return y;
+}
+
+void BfvSlotEvaluator::run_unary(std::size_t s, std::size_t j, bfv::Ciphertext& ct) const {
+  switch (plan_.steps[s].kind) {
+    case OpKind::kSquare: ct = evaluators_[j].square(ct); break;
+    case OpKind::kRelinearize: evaluators_[j].relinearize_inplace(ct, relin_keys_[j]); break;
+    case OpKind::kModSwitch:
+      if (switch_level_[s] != 0 && ct.level() > switch_level_[s]) evaluators_[j].mod_switch_to_inplace(ct, switch_level_[s]);
+      break;
+    default: break;
+  }
+}
+
+std::vector<bfv::Ciphertext> BfvSlotEvaluator::evaluate_prime(std::size_t j, std::vector<bfv::Ciphertext> cts,
+                                                              std::vector<double>* step_seconds,
+                                                              const SampleHook& hook) const {
+  require(j < contexts_.size(), "evaluate_prime: plaintext prime " + std::to_string(j) + " of " +
+                                    std::to_string(contexts_.size()));
+  for (std::size_t c = 0; c < cts.size(); ++c)
+    require(cts[c].params_id() == contexts_[j]->params_id() && cts[c].size() == 2 &&
+                cts[c].level() == contexts_[j]->max_level(),
+            "latency layout: input ciphertext " + std::to_string(c) + " is not a fresh ciphertext of plaintext prime " +
+                std::to_string(j));
+  if (step_seconds) step_seconds->resize(plan_.steps.size(), 0.0);
+  for (std::size_t s = 0; s < plan_.steps.size(); ++s) {
+    const auto kind = plan_.steps[s].kind;
+    if (kind == OpKind::kEncrypt || kind == OpKind::kDecrypt) continue;
+    Timer t;
+    if (kind == OpKind::kLinear) {
+      for (auto& ct : cts) ct = run_linear(s, j, ct);
+    } else {
+      ThreadPool::global().parallel_for(0, cts.size(), [&](std::size_t c) { run_unary(s, j, cts[c]); });
+    }
+    if (step_seconds) (*step_seconds)[s] += t.seconds();
+    if (hook && !cts.empty()) hook(s, j, cts[0]);
+  }
+  return cts;
+}
+
+}  // namespace leukocrypt::nn

@@ -1,0 +1,192 @@
+// The latency layout (cells in the slots of one ciphertext, rotations): slot and rotation
+// semantics against a plain reference, the raw simulation of the layout against the throughput
+// layout, and encrypted logits == raw logits exactly on real C-NMC cells (1, 7 and 100 cells, a
+// request over several ciphertexts) with small INSECURE parameters, and the MNIST CryptoNets net.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "data/mnist.h"
+#include "he/bfv/batch_encoder.h"
+#include "he/bfv/decryptor.h"
+#include "he/bfv/evaluator.h"
+#include "he/bfv/key_generator.h"
+#include "he/bfv/symmetric_encryptor.h"
+#include "nn/bfv_slot_evaluator.h"
+
+#include "exact_helpers.h"
+#include "test_models.h"
+#include "nn/backend.h"
+#include "nn/keyholder/bfv_backend.h"
+#include "nn/keyholder/bfv_keyholder.h"
+#include "nn/plan.h"
+#include "nn/quantize.h"
+#include "nn/slot_layout.h"
+
+namespace leukocrypt::nn {
+namespace {
+
+using testing::expect_exact;
+using testing::Images;
+
+struct ShippedModel {
+  QuantizedModel q;
+  Plan plan;
+  ShippedModel() {
+    auto collapsed = collapse_linear(load_model(std::string(LEUKOCRYPT_SOURCE_DIR) + "/models/cnmc-x2.lcm"));
+    q = quantize(collapsed, QuantizeOptions::from_json(collapsed.metadata.at("quantization")));
+    plan = lower(q);
+  }
+};
+
+const ShippedModel& shipped() {
+  static const ShippedModel m;
+  return m;
+}
+
+TEST(SlotLayout, RotateSlotRowsCyclesEachRowSeparately) {
+  std::vector<int> v(8);
+  for (int i = 0; i < 8; ++i) v[i] = i;
+  EXPECT_EQ(rotate_slot_rows(v, 1), (std::vector<int>{1, 2, 3, 0, 5, 6, 7, 4}));
+  EXPECT_EQ(rotate_slot_rows(v, -1), (std::vector<int>{3, 0, 1, 2, 7, 4, 5, 6}));
+  EXPECT_EQ(rotate_slot_rows(v, 4), v);
+}
+
+// The engine's rotate_rows on encrypted slots == rotate_slot_rows on the plain vector (both rows
+// cycle separately, wrap-around at N/2, negative steps rotate right). INSECURE N = 1024.
+TEST(SlotLayout, EncryptedRotationsMatchThePlainReference) {
+  auto ctx = bfv::Context::create(bfv::Params::create(1024, {50, 50, 50}, 12289, bfv::Security::kInsecureForTests));
+  bfv::KeyGenerator kg(ctx);
+  const std::vector<int> steps{1, -1, 7, 64, 511, -300};
+  const auto gk = kg.create_galois_keys(steps, false);
+  bfv::BatchEncoder enc(ctx);
+  bfv::SymmetricEncryptor encryptor(ctx, kg.secret_key());
+  bfv::Decryptor dec(ctx, kg.secret_key());
+  bfv::Evaluator ev(ctx);
+  std::mt19937_64 rng(5);
+  std::vector<std::uint64_t> v(1024);
+  for (auto& x : v) x = rng() % 12289;
+  const auto ct = encryptor.encrypt(enc.encode(v));
+  for (int step : steps) EXPECT_EQ(enc.decode(dec.decrypt(ev.rotate_rows(ct, step, gk))), rotate_slot_rows(v, step)) << step;
+}
+
+TEST(SlotLayout, ShippedModelLayoutIsCompact) {
+  const auto p = to_latency(shipped().plan, 16384);
+  std::cerr << p.slots.to_json().dump() << "\n";
+  EXPECT_EQ(p.slots.block, 4096u);
+  EXPECT_EQ(p.slots.cells_per_ciphertext(), 4u);
+  EXPECT_THROW(to_latency(shipped().plan, 4096), InvalidArgument);
+}
+
+// The raw simulation of the latency layout (all N slots, rotations with wrap-around) gives the
+// same exact logits as the throughput layout, for cells filling several ciphertexts.
+TEST(SlotLayout, RawLatencyEqualsRawThroughputOnRealCells) {
+  Images img(9, 32);
+  const auto want = make_raw_backend()->run(shipped().plan, img.ptrs);
+  const auto lat = to_latency(shipped().plan, 8192);  // 2 cells per ciphertext: 5 ciphertexts
+  const auto got = make_raw_backend()->run(lat, img.ptrs);
+  expect_exact(got.exact, want.exact);
+}
+
+// Small INSECURE parameters for the latency layout of `plan` (N = plan.slots.n): plaintext primes
+// for `bits`, 50-bit ciphertext primes, the greedy mod-switch schedule of the latency noise model.
+BfvSettings latency_settings(const Plan& plan, int bits, std::size_t q_primes) {
+  ParamsRequest req;
+  req.bits_needed = bits;
+  req.n = plan.slots.n;
+  req.q_bits.assign(q_primes, 50);
+  req.insecure_for_tests = true;
+  return choose_params(plan, req).settings;
+}
+
+// Encrypted == raw (latency layout) == raw (throughput layout), exactly, on real C-NMC cells with
+// the shipped model: 1 cell, 7 cells (4 ciphertexts of 2 cells at N = 8192, the last one half
+// full) and 100 cells (25 ciphertexts of 4 cells at N = 16384). INSECURE parameters.
+void expect_shipped_exact(int cells, std::size_t n, bool measure_noise) {
+  Images img(cells, 32);
+  const auto lat = to_latency(shipped().plan, n);
+  const auto raw = make_raw_backend()->run(shipped().plan, img.ptrs);
+  const auto s = latency_settings(lat, worst_case_bound(shipped().q).output_bits, 9);
+  BfvBackendOptions bo;
+  bo.measure_noise = measure_noise;
+  const auto enc = make_bfv_backend(s, bo)->run(lat, img.ptrs);
+  expect_exact(enc.exact, raw.exact);
+  EXPECT_EQ(enc.report.batches, lat.slots.ciphertexts_for(std::size_t(cells)));
+  // Upload: one seeded ciphertext per plaintext prime per group of cells (keys apart).
+  EXPECT_GT(enc.report.bytes_sent, 0u);
+  EXPECT_LT(enc.report.bytes_sent, enc.report.batches * s.plain_primes.size() * n * 9 * 50 / 8 + 4096);
+  if (!measure_noise) return;
+  const auto sim = simulate_noise(lat, s.params()[0], s.mod_switch_levels);
+  for (std::size_t st = 0; st + 1 < lat.steps.size(); ++st)
+    EXPECT_GE(double(enc.report.steps[st].noise_budget_bits) + 1.0, sim.budget_after_step[st]) << lat.steps[st].name;
+}
+
+TEST(LatencyBfv, ShippedModelOneCellMatchesRawAndNoiseStaysAboveTheBound) { expect_shipped_exact(1, 8192, true); }
+TEST(LatencyBfv, ShippedModelSevenCellsOverFourCiphertextsMatchRaw) { expect_shipped_exact(7, 8192, false); }
+TEST(LatencyBfv, ShippedModelHundredCellsMatchRaw) { expect_shipped_exact(100, 16384, false); }
+
+// The chooser (128-bit, worst-case bound, 100 Mbit/s) picks the latency layout for one cell and
+// the throughput layout for 16,384 cells, and records the layout in the settings.
+TEST(LatencyParams, ChooserPicksLatencyForOneCellAndThroughputForAFullBatch) {
+  ParamsRequest req;
+  req.bits_needed = worst_case_bound(shipped().q).output_bits;
+  req.threads = 2;
+  req.images = 1;
+  const auto one = choose_params(shipped().plan, req);
+  EXPECT_EQ(one.settings.layout, Layout::kLatency) << one.to_json()["reasons"].dump(1);
+  EXPECT_LT(one.cost.upload_bytes, 4e6);
+  EXPECT_GT(one.cost.galois_key_bytes, 0);
+  EXPECT_EQ(BfvSettings::from_json(one.settings.to_json()).layout, Layout::kLatency);
+  req.images = 16384;
+  const auto many = choose_params(shipped().plan, req);
+  EXPECT_EQ(many.settings.layout, Layout::kThroughput) << many.to_json()["reasons"].dump(1);
+  // Asking for a layout restricts the choice to it.
+  req.layout = Layout::kLatency;
+  EXPECT_EQ(choose_params(shipped().plan, req).settings.layout, Layout::kLatency);
+  auto bad = one.settings.to_json();
+  bad["layout"] = "sideways";
+  EXPECT_THROW(BfvSettings::from_json(bad), FormatError);
+}
+
+// The server refuses Galois keys that lack a step of the plan, naming the step.
+TEST(LatencyBfv, MissingGaloisKeyIsRefused) {
+  QuantizeOptions o;
+  o.weight_max = {15, 7, 7};
+  const auto lat = to_latency(lower(quantize(collapse_linear(testing::tiny_model()), o)), 2048);
+  const auto s = latency_settings(lat, 40, 8);
+  BfvKeyHolder keys(s);
+  auto steps = lat.slots.rotation_steps();
+  ASSERT_GE(steps.size(), 2u);
+  const int dropped = steps.back();
+  steps.pop_back();
+  try {
+    BfvSlotEvaluator ev(lat, s, keys.contexts(), keys.relin_keys(), keys.galois_keys(steps));
+    FAIL() << "accepted Galois keys without step " << dropped;
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("rotation step " + std::to_string(dropped)), std::string::npos) << e.what();
+  }
+}
+
+// The MNIST CryptoNets network (conv 5x5/2 with 5 maps: four in the stride offsets, the fifth in
+// a second plane) in the latency layout: encrypted == raw on real t10k digits. INSECURE N = 4096.
+TEST(LatencyBfv, MnistCryptoNetsMatchesRaw) {
+  const std::string dir = std::string(LEUKOCRYPT_DATA_DIR) + "/mnist/";
+  const auto set = data::load_mnist(dir + "t10k-images-idx3-ubyte.gz", dir + "t10k-labels-idx1-ubyte.gz");
+  std::vector<const std::uint8_t*> ptrs;
+  for (std::size_t i = 0; i < 3; ++i) ptrs.push_back(set.images.data() + i * 784);
+  QuantizeOptions o;
+  o.weight_max = {15, 15, 15};
+  const auto q = quantize(collapse_linear(load_model(std::string(LEUKOCRYPT_SOURCE_DIR) + "/models/mnist-cryptonets.lcm")), o);
+  const auto plan = lower(q);
+  const auto lat = to_latency(plan, 4096);
+  EXPECT_EQ(lat.slots.block, 2048u);
+  const auto raw = make_raw_backend()->run(plan, ptrs);
+  const auto s = latency_settings(lat, worst_case_bound(q).output_bits, 9);
+  BfvBackendOptions bo;
+  bo.measure_noise = false;
+  const auto enc = make_bfv_backend(s, bo)->run(lat, ptrs);
+  expect_exact(enc.exact, raw.exact);
+}
+
+}  // namespace
+}  // namespace leukocrypt::nn
