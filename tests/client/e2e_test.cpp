@@ -22,7 +22,7 @@
 #include "nn/plan.h"
 #include "nn/quantize.h"
 #include "process.h"
-#include "test_models.h"
+#include "tiny_provider.h"
 
 namespace leukocrypt::client {
 namespace {
@@ -76,27 +76,15 @@ struct World {
   nn::Plan plan;
 
   World() {
-    auto m = nn::testing::tiny_model();
-    model = dir.path / "tiny.lkm";
-    nn::save_model(m, model);
-    nn::QuantizeOptions o;
-    o.weight_max = {15, 7, 7};
-    auto q = nn::quantize(nn::collapse_linear(m), o);
-    plan = nn::lower(q);
-    nn::ParamsRequest req;
-    req.bits_needed = nn::worst_case_bound(q).output_bits;
-    req.n = 256;
-    req.q_bits = {50, 50, 50, 50, 50, 50, 50};
-    req.insecure_for_tests = true;
-    auto j = nn::choose_params(plan, req).to_json();
-    j["quantization"] = o.to_json();
-    params = dir.path / "params-insecure-test.json";
-    write_file_atomic(params, j.dump(2));
+    auto tiny = testing::write_tiny_provider(dir.path);
+    model = tiny.model;
+    params = tiny.params;
+    plan = tiny.plan;
     nn::ParamsRequest sreq;
-    sreq.bits_needed = req.bits_needed;
+    sreq.bits_needed = tiny.bits_needed;
     sreq.images = 12;
     auto sj = nn::choose_params(plan, sreq).to_json();
-    sj["quantization"] = o.to_json();
+    sj["quantization"] = tiny.quantize.to_json();
     secure_params = dir.path / "params-128.json";
     write_file_atomic(secure_params, sj.dump(2));
 

@@ -1,0 +1,85 @@
+// `leukocrypt clinic`: the key holder's local web page (src/clinic, docs/CLINIC.md). Prints the
+// address to open (with this start's access token) and serves until SIGINT/SIGTERM.
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <iostream>
+#include <thread>
+
+#include "command.h"
+#include "common/error.h"
+
+#ifdef LEUKOCRYPT_HAVE_LC_CLINIC
+#include "clinic/clinic_server.h"
+#include "common/paths.h"
+#endif
+
+namespace leukocrypt::cli {
+namespace {
+
+#ifdef LEUKOCRYPT_HAVE_LC_CLINIC
+struct ClinicArgs {
+  clinic::ClinicOptions options;
+  std::string data_dir, url_file;
+};
+
+void run_clinic(ClinicArgs& a) {
+  if (!a.data_dir.empty()) a.options.data_dir = a.data_dir;
+  sigset_t set;  // SIGINT/SIGTERM stop the clinic from one thread (blocked everywhere else)
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  clinic::ClinicServer server(a.options);
+  server.bind();
+  std::cout << "leukocrypt clinic: open this address in a browser on this machine (it holds this start's "
+               "access token; keep it private):\n  "
+            << server.url() << "\nkeys and screenings: "
+            << (a.options.data_dir.empty() ? clinic::default_data_dir() : a.options.data_dir).string()
+            << "\nstop with Ctrl-C" << std::endl;
+  if (!a.url_file.empty()) write_file_atomic(a.url_file, server.url() + "\n", 0600);
+
+  std::atomic<bool> done{false};
+  std::thread signals([&] {
+    timespec ts{0, 200 * 1000 * 1000};
+    while (!done) {
+      int sig = sigtimedwait(&set, nullptr, &ts);
+      if (sig == SIGINT || sig == SIGTERM) {
+        std::cout << "leukocrypt clinic: stopping (signal " << sig << ")" << std::endl;
+        server.stop();
+        return;
+      }
+    }
+  });
+  server.serve();
+  done = true;
+  signals.join();
+  server.stop();
+}
+#endif
+
+void register_clinic(CLI::App& root) {
+#ifdef LEUKOCRYPT_HAVE_LC_CLINIC
+  auto a = std::make_shared<ClinicArgs>();
+  auto* cmd = root.add_subcommand("clinic", "Key holder: a local web page to screen cells (keys stay on this machine)");
+  cmd->add_option("--data-dir", a->data_dir, "Keys, screenings (SQLite) and staged requests (default: "
+                                             "$XDG_DATA_HOME or ~/.local/share, /leukocrypt-clinic)");
+  cmd->add_option("--host", a->options.host, "Address to listen on (loopback only unless --allow-remote)")
+      ->capture_default_str();
+  cmd->add_option("--port", a->options.port, "Port (0 = any free port)")->capture_default_str();
+  cmd->add_flag("--allow-remote", a->options.allow_remote,
+                "Allow a non-loopback --host (anyone who can reach it and has the token can use your keys)");
+  cmd->add_option("--url-file", a->url_file, "Also write the address (with its token) to this file (mode 0600)");
+  cmd->callback([a] { run_clinic(*a); });
+#else
+  (void)root;
+#endif
+}
+
+const CommandRegistrar kRegistrar(750, register_clinic);
+
+}  // namespace
+}  // namespace leukocrypt::cli
