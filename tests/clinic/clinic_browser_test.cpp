@@ -16,6 +16,7 @@
 #include "clinic_test_helpers.h"
 #include "process.h"
 #include "tiny_provider.h"
+#include "clinic_page.h"
 #include "webdriver.h"
 
 namespace leukocrypt::clinic {
@@ -24,35 +25,6 @@ namespace {
 using namespace clinic::testing;
 const std::string kCli = LEUKOCRYPT_CLI;
 const std::string kToken = "lab-token-0123456789abcdef";
-
-// `leukocrypt clinic` as a child process; url() holds this start's access token.
-class ClinicProcess {
- public:
-  ClinicProcess(const fs::path& data, const fs::path& dir) {
-    auto url_file = dir / "clinic-url";
-    fs::remove(url_file);
-    log_ = (dir / "clinic.log").string();
-    pid_ = leukocrypt::testing::spawn({kCli, "clinic", "--port", "0", "--data-dir", data.string(), "--url-file",
-                                       url_file.string()},
-                                      log_);
-    for (int i = 0; i < 300 && url_.empty(); ++i) {
-      std::ifstream in(url_file);
-      std::getline(in, url_);
-      if (url_.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
-  ~ClinicProcess() {
-    ::kill(pid_, SIGTERM);
-    int st = 0;
-    ::waitpid(pid_, &st, 0);
-  }
-  const std::string& url() const { return url_; }
-  std::string log() const { return leukocrypt::testing::slurp(log_); }
-
- private:
-  pid_t pid_ = -1;
-  std::string url_, log_;
-};
 
 // Labels `leukocrypt screen` gives the same files, by file name.
 std::map<std::string, std::string> screen_labels(const fs::path& dir, const std::string& url,
@@ -75,21 +47,6 @@ std::map<std::string, std::string> screen_labels(const fs::path& dir, const std:
   return out;
 }
 
-// Puts the files into a temporary file input and drops them on the drop zone, as a drag from
-// the file manager does.
-void drop_files(WebDriver& b, const std::vector<fs::path>& files) {
-  b.script(
-      "const i = document.createElement('input'); i.type = 'file'; i.multiple = true; i.id = 'test-stage';"
-      "document.body.appendChild(i);");
-  std::string paths;
-  for (const auto& f : files) paths += (paths.empty() ? "" : "\n") + f.string();
-  b.type("#test-stage", paths);
-  b.script(
-      "const i = document.getElementById('test-stage'); const dt = new DataTransfer();"
-      "for (const f of i.files) dt.items.add(f); i.remove();"
-      "document.getElementById('drop-zone').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true}));");
-}
-
 TEST(ClinicBrowser, ScreensRealCellsLikeScreenAndShowsErrors) {
   std::signal(SIGPIPE, SIG_IGN);
   TempDir dir("clinic-browser");
@@ -104,7 +61,7 @@ TEST(ClinicBrowser, ScreensRealCellsLikeScreenAndShowsErrors) {
   const auto expected = screen_labels(dir.path, provider->url(), cells);
   ASSERT_EQ(expected.size(), cells.size());
 
-  ClinicProcess clinic(dir.path / "clinic-data", dir.path);
+  ClinicProcess clinic(kCli, dir.path / "clinic-data", dir.path);
   ASSERT_FALSE(clinic.url().empty()) << clinic.log();
   WebDriver b(LEUKOCRYPT_CHROMEDRIVER, LEUKOCRYPT_CHROMIUM, dir.path);
 
@@ -117,11 +74,7 @@ TEST(ClinicBrowser, ScreensRealCellsLikeScreenAndShowsErrors) {
   b.navigate(clinic.url());
   ASSERT_TRUE(b.wait_for("return document.body.dataset.ready === '1';", "the page to load"));
   EXPECT_EQ(b.script("return location.search;"), "");  // the token left the address bar
-  b.type("#provider-name", "Test lab");
-  b.type("#provider-url", provider->url());
-  b.type("#provider-token", kToken);
-  b.click("#add-provider");
-  ASSERT_TRUE(b.wait_for("return !!document.getElementById('key-fingerprint');", "the key fingerprint"));
+  add_provider(b, "Test lab", provider->url(), kToken);
   const auto provider_id = b.script("return document.getElementById('provider-select').value;").get<std::string>();
   const auto fp = sha256_hex(read_file(dir.path / "clinic-data" / "keys" / provider_id / "eval.key"));
   auto shown = b.text("#key-fingerprint");
@@ -144,9 +97,7 @@ TEST(ClinicBrowser, ScreensRealCellsLikeScreenAndShowsErrors) {
   // Screen; the labels shown equal `leukocrypt screen`'s.
   b.type("#patient", "P-001");
   b.click("#screen-button");
-  ASSERT_TRUE(b.wait_for("return document.getElementById('stage').dataset.status === 'done' && "
-                         "!document.getElementById('results-section').hidden;",
-                         "the screening to finish", 180));
+  ASSERT_TRUE(b.wait_for(kResultsShown, "the screening to finish", 180));
   auto rows = b.script("return [...document.querySelectorAll('#results-table tbody tr')]"
                        ".map(tr => [tr.dataset.cell, tr.dataset.class]);");
   ASSERT_EQ(rows.size(), cells.size());

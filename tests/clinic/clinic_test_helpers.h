@@ -6,10 +6,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <arpa/inet.h>
 #include <httplib.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +17,7 @@
 #include <thread>
 
 #include "clinic/clinic_server.h"
+#include "free_port.h"
 #include "common/paths.h"
 #include "service/wire/container.h"
 
@@ -52,19 +50,6 @@ inline std::vector<fs::path> real_cells(std::size_t per_class) {
     out.insert(out.end(), files.begin(), files.end());
   }
   return out;
-}
-
-// A loopback port nobody listens on (bound once by the kernel's choice, then closed).
-inline int closed_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
 }
 
 // The page's view of the API: session cookie + X-CSRF-Token on every call.

@@ -4,7 +4,6 @@
 // screenshot. https://www.w3.org/TR/webdriver2/
 #pragma once
 
-#include <gtest/gtest.h>
 #include <httplib.h>
 #include <sodium.h>
 
@@ -15,7 +14,7 @@
 #include <string>
 #include <thread>
 
-#include "clinic_test_helpers.h"
+#include "free_port.h"
 #include "process.h"
 
 namespace leukocrypt::clinic::testing {
@@ -24,7 +23,7 @@ class WebDriver {
  public:
   static constexpr const char* kElementKey = "element-6066-11e4-a52e-4f735466cecf";
 
-  WebDriver(const std::string& chromedriver, const std::string& chromium, const fs::path& dir) {
+  WebDriver(const std::string& chromedriver, const std::string& chromium, const std::filesystem::path& dir) {
     port_ = closed_port();
     pid_ = leukocrypt::testing::spawn({chromedriver, "--port=" + std::to_string(port_)}, (dir / "chromedriver.log").string());
     http_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
@@ -73,7 +72,7 @@ class WebDriver {
   nlohmann::json script(const std::string& body, nlohmann::json args = nlohmann::json::array()) {
     return cmd("POST", "/execute/sync", {{"script", body}, {"args", args}});
   }
-  // Polls the script until it returns true (or a timeout: a test failure naming `what`).
+  // Polls the script until it returns true; throws naming `what` after timeout_s.
   bool wait_for(const std::string& body, const std::string& what, int timeout_s = 60) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
     while (std::chrono::steady_clock::now() < deadline) {
@@ -81,8 +80,7 @@ class WebDriver {
       if (v.is_boolean() && v.get<bool>()) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    ADD_FAILURE() << "browser: timed out waiting for " << what;
-    return false;
+    throw std::runtime_error("browser: timed out after " + std::to_string(timeout_s) + " s waiting for " + what);
   }
   std::string screenshot_png() {
     auto b64 = cmd("GET", "/screenshot").get<std::string>();

@@ -210,8 +210,13 @@ async function addFiles(items) {
   const worker = async () => {
     while (next < items.length) {
       const it = items[next++];
-      const r = await api('POST', `/api/cells?name=${encodeURIComponent(it.name)}&size=${size}`, it.file, 'application/octet-stream');
-      if (r.ok) state.cells.push(r); else state.rejected.push(r);
+      try {
+        const r = await api('POST', `/api/cells?name=${encodeURIComponent(it.name)}&size=${size}`, it.file, 'application/octet-stream');
+        if (r.ok) state.cells.push(r); else state.rejected.push(r);
+      } catch (e) {  // e.g. too large for the clinic: listed like any unusable file
+        if (e.code === 'clinic_unreachable') throw e;
+        state.rejected.push({ name: it.name, reason: e.message });
+      }
       bar.value += 1;
     }
   };
@@ -392,7 +397,7 @@ function drawHistogram(ps) {
   const svg = $('histogram');
   const ns = 'http://www.w3.org/2000/svg';
   svg.textContent = '';
-  const W = 360, H = 180, left = 30, bottom = 24, bins = new Array(10).fill(0);
+  const W = 360, H = 180, left = 30, bottom = 24, top = 18, bins = new Array(10).fill(0);
   for (const p of ps) bins[Math.min(9, Math.floor(p * 10))] += 1;
   const max = Math.max(1, ...bins);
   const bw = (W - left - 10) / 10;
@@ -404,11 +409,11 @@ function drawHistogram(ps) {
     return e;
   };
   el('line', { x1: left, y1: H - bottom, x2: W - 5, y2: H - bottom, class: 'axis' });
-  el('line', { x1: left, y1: 8, x2: left, y2: H - bottom, class: 'axis' });
-  el('text', { x: left - 4, y: 14, 'text-anchor': 'end', class: 'tick' }, String(max));
+  el('line', { x1: left, y1: top, x2: left, y2: H - bottom, class: 'axis' });
+  el('text', { x: left - 4, y: top + 4, 'text-anchor': 'end', class: 'tick' }, String(max));
   el('text', { x: left - 4, y: H - bottom, 'text-anchor': 'end', class: 'tick' }, '0');
   bins.forEach((n, i) => {
-    const h = (H - bottom - 10) * n / max;
+    const h = (H - bottom - top) * n / max;
     const bar = el('rect', { x: left + i * bw + 1, y: H - bottom - h, width: bw - 2, height: h, class: i >= 5 ? 'bar all' : 'bar hem' });
     bar.dataset.count = n;
     if (n) el('text', { x: left + (i + 0.5) * bw, y: H - bottom - h - 3, 'text-anchor': 'middle', class: 'tick' }, String(n));
