@@ -1,11 +1,6 @@
 // `leukocrypt clinic`: the key holder's local web page (src/clinic, docs/CLINIC.md). Prints the
 // address to open (with this start's access token) and serves until SIGINT/SIGTERM.
-#include <pthread.h>
-#include <signal.h>
-
-#include <atomic>
 #include <iostream>
-#include <thread>
 
 #include "command.h"
 #include "common/error.h"
@@ -26,13 +21,7 @@ struct ClinicArgs {
 
 void run_clinic(ClinicArgs& a) {
   if (!a.data_dir.empty()) a.options.data_dir = a.data_dir;
-  sigset_t set;  // SIGINT/SIGTERM stop the clinic from one thread (blocked everywhere else)
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
-
+  block_stop_signals();  // SIGINT/SIGTERM stop the clinic from one thread
   clinic::ClinicServer server(a.options);
   server.bind();
   std::cout << "leukocrypt clinic: open this address in a browser on this machine (it holds this start's "
@@ -42,22 +31,7 @@ void run_clinic(ClinicArgs& a) {
             << "\nstop with Ctrl-C" << std::endl;
   if (!a.url_file.empty()) write_file_atomic(a.url_file, server.url() + "\n", 0600);
 
-  std::atomic<bool> done{false};
-  std::thread signals([&] {
-    timespec ts{0, 200 * 1000 * 1000};
-    while (!done) {
-      int sig = sigtimedwait(&set, nullptr, &ts);
-      if (sig == SIGINT || sig == SIGTERM) {
-        std::cout << "leukocrypt clinic: stopping (signal " << sig << ")" << std::endl;
-        server.stop();
-        return;
-      }
-    }
-  });
-  server.serve();
-  done = true;
-  signals.join();
-  server.stop();
+  serve_until_signal("leukocrypt clinic", [&] { server.serve(); }, [&] { server.stop(); });
 }
 #endif
 

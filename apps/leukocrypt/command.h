@@ -27,6 +27,13 @@ std::vector<RegisteredCommand>& registered_commands();
 // Prints a JSON document to stdout (pretty, newline-terminated): the --json output of commands.
 void print_json(const nlohmann::json& j);
 
+// For long-running servers (`serve`, `clinic`): block_stop_signals() before any thread starts
+// (SIGINT/SIGTERM blocked everywhere, SIGPIPE ignored: a client hanging up is not fatal), then
+// serve_until_signal() runs `serve` (blocking) while a dedicated thread waits for SIGINT/SIGTERM
+// and calls `stop`, printing "<name>: stopping (signal N)".
+void block_stop_signals();
+void serve_until_signal(const std::string& name, const std::function<void()>& serve, const std::function<void()>& stop);
+
 // Default real-data folder baked in at build time (../shared/data beside the checkout),
 // overridden by the LEUKOCRYPT_DATA_DIR environment variable.
 std::string default_data_dir();

@@ -37,7 +37,7 @@ struct ScreeningCell {
 
 struct ScreeningRecord {
   std::string id, provider_id, patient, packing;
-  std::string status;  // encrypting|uploading|queued|running|downloading|decrypting|done|failed|cancelled
+  std::string status;  // waiting|encrypting|uploading|queued|running|downloading|decrypting|done|failed|cancelled
   std::string error_code, error_message, job_id;
   double created = 0, finished = 0;
   std::size_t cell_count = 0;

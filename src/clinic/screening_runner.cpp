@@ -131,8 +131,8 @@ void ScreeningRunner::worker_loop() {
       run(task, *live);
     } catch (const std::exception& e) {
       if (live->cancel) {  // also an upload the cancel cut short (the client reports it as an IoError)
-        store_.set_status(task.id, "cancelled", "cancelled", "cancelled by the user");
         std::lock_guard lock(mu_);
+        store_.set_status(task.id, "cancelled", "cancelled", stopping_ ? "the clinic stopped" : "cancelled by the user");
         live_.erase(task.id);
         continue;
       }

@@ -30,21 +30,9 @@ namespace {
 namespace fs = std::filesystem;
 using testing::RunResult;
 using testing::ServerProcess;
+using testing::TempDir;
 
 const std::string kCli = LEUKOCRYPT_CLI;
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("lc-e2e-" + std::to_string(::getpid()) + "-" + wire::random_id().substr(0, 8));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    if (std::getenv("LEUKOCRYPT_KEEP_TEST_DIR")) return;  // for debugging: keep model, params, keys, logs
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 // 12 real cells (6 ALL, 6 hem), first by name in each class folder.
 std::vector<fs::path> real_cells(std::size_t per_class) {
@@ -68,7 +56,7 @@ std::vector<std::string> paths_of(const std::vector<fs::path>& v) {
 
 // Shared setup: model, parameters, cells, raw reference logits.
 struct World {
-  TempDir dir;
+  TempDir dir{"e2e"};
   fs::path model, params, secure_params, tokens;
   std::vector<fs::path> cells;
   std::vector<std::string> raw_exact;  // cells x 2, decimal

@@ -69,7 +69,10 @@ inline void drop_files(WebDriver& b, const std::vector<std::filesystem::path>& f
       "const i = document.createElement('input'); i.type = 'file'; i.multiple = true; i.id = 'test-stage';"
       "document.body.appendChild(i);");
   std::string paths;
-  for (const auto& f : files) paths += (paths.empty() ? "" : "\n") + std::filesystem::weakly_canonical(std::filesystem::absolute(f)).string();
+  for (const auto& f : files) {  // chromedriver takes absolute canonical paths, one per line
+    if (!paths.empty()) paths += '\n';
+    paths += std::filesystem::weakly_canonical(std::filesystem::absolute(f)).string();
+  }
   b.type("#test-stage", paths);
   b.script(
       "const i = document.getElementById('test-stage'); const dt = new DataTransfer();"

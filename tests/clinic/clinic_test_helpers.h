@@ -18,6 +18,7 @@
 
 #include "clinic/clinic_server.h"
 #include "free_port.h"
+#include "process.h"
 #include "common/paths.h"
 #include "service/wire/container.h"
 
@@ -25,18 +26,7 @@ namespace leukocrypt::clinic::testing {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("lc-" + tag + "-" + std::to_string(::getpid()) + "-" + wire::random_id().substr(0, 8));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    if (std::getenv("LEUKOCRYPT_KEEP_TEST_DIR")) return;
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using leukocrypt::testing::TempDir;
 
 // The first `per_class` cells by name of each class folder of the 225-px C-NMC copy.
 inline std::vector<fs::path> real_cells(std::size_t per_class) {
