@@ -12,6 +12,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "cell_files.h"
 #include "clinic_page.h"
 #include "common/paths.h"
 
@@ -44,20 +45,6 @@ Args parse(int argc, char** argv) {
     throw std::runtime_error("usage: clinic_page_timing --model M --params P --cells CNMC_DIR [--count N] [--runs R] "
                              "[--screenshot PNG] [--work DIR]");
   return a;
-}
-
-// count/2 ALL cells and the rest normal, the first by name, as a technician's folder would hold.
-std::vector<fs::path> pick_cells(const fs::path& root, std::size_t count) {
-  std::vector<fs::path> out;
-  for (const char* cls : {"all", "hem"}) {
-    std::vector<fs::path> files;
-    for (const auto& e : fs::directory_iterator(root / cls)) files.push_back(e.path());
-    std::sort(files.begin(), files.end());
-    const std::size_t want = out.empty() ? count / 2 : count - out.size();
-    files.resize(std::min(files.size(), want));
-    out.insert(out.end(), files.begin(), files.end());
-  }
-  return out;
 }
 
 double since(std::chrono::steady_clock::time_point t0) {
@@ -111,7 +98,8 @@ int main(int argc, char** argv) try {
                                                (fs::path(a.work) / "tokens.txt").string(), "--max-request-mb", "8192"},
                                               a.work);
   if (provider.port() <= 0) throw std::runtime_error("serve did not start: " + provider.log());
-  const auto cells = pick_cells(a.cells, a.count);
+  // count/2 ALL and count/2 normal cells, the first by name, as a technician's folder would hold.
+  const auto cells = leukocrypt::testing::first_cells(a.cells, a.count / 2);
   WebDriver b(LEUKOCRYPT_CHROMEDRIVER, LEUKOCRYPT_CHROMIUM, a.work);
   std::map<std::string, std::vector<double>> all;
   for (int r = 0; r < a.runs; ++r) {

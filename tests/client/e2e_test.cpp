@@ -21,6 +21,7 @@
 #include "nn/param_select.h"
 #include "nn/plan.h"
 #include "nn/quantize.h"
+#include "cell_files.h"
 #include "process.h"
 #include "tiny_provider.h"
 
@@ -31,22 +32,9 @@ namespace fs = std::filesystem;
 using testing::RunResult;
 using testing::ServerProcess;
 using testing::TempDir;
+using testing::real_cells;
 
 const std::string kCli = LEUKOCRYPT_CLI;
-
-// 12 real cells (6 ALL, 6 hem), first by name in each class folder.
-std::vector<fs::path> real_cells(std::size_t per_class) {
-  fs::path root = fs::path(LEUKOCRYPT_DATA_DIR) / "cnmc-fold1-225";
-  std::vector<fs::path> out;
-  for (const char* cls : {"all", "hem"}) {
-    std::vector<fs::path> files;
-    for (const auto& e : fs::directory_iterator(root / cls)) files.push_back(e.path());
-    std::sort(files.begin(), files.end());
-    files.resize(std::min(files.size(), per_class));
-    out.insert(out.end(), files.begin(), files.end());
-  }
-  return out;
-}
 
 std::vector<std::string> paths_of(const std::vector<fs::path>& v) {
   std::vector<std::string> s;

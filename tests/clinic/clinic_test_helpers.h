@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "clinic/clinic_server.h"
+#include "cell_files.h"
 #include "free_port.h"
 #include "process.h"
 #include "common/paths.h"
@@ -27,20 +28,7 @@ namespace leukocrypt::clinic::testing {
 namespace fs = std::filesystem;
 
 using leukocrypt::testing::TempDir;
-
-// The first `per_class` cells by name of each class folder of the 225-px C-NMC copy.
-inline std::vector<fs::path> real_cells(std::size_t per_class) {
-  fs::path root = fs::path(LEUKOCRYPT_DATA_DIR) / "cnmc-fold1-225";
-  std::vector<fs::path> out;
-  for (const char* cls : {"all", "hem"}) {
-    std::vector<fs::path> files;
-    for (const auto& e : fs::directory_iterator(root / cls)) files.push_back(e.path());
-    std::sort(files.begin(), files.end());
-    files.resize(std::min(files.size(), per_class));
-    out.insert(out.end(), files.begin(), files.end());
-  }
-  return out;
-}
+using leukocrypt::testing::real_cells;
 
 // The page's view of the API: session cookie + X-CSRF-Token on every call.
 class ApiClient {
