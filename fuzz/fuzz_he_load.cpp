@@ -1,4 +1,5 @@
-// libFuzzer target for one BFV loader (chosen at compile time by LC_FUZZ_LOADER): untrusted bytes
+// libFuzzer target for one HE loader (chosen at compile time by LC_FUZZ_LOADER; 7..9 are CKKS's
+// own loaders, the keys are shared with BFV): untrusted bytes
 // must either load into a valid object or throw leukocrypt::Error -- never crash, hang or leak.
 // A loaded object must survive save -> load again.
 #include <cstddef>
@@ -7,6 +8,7 @@
 
 #include "common/error.h"
 #include "he/bfv/serialization.h"
+#include "he/ckks/serialization.h"
 #include "fuzz_context.h"
 
 using namespace leukocrypt::bfv;
@@ -36,8 +38,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 #elif LC_FUZZ_LOADER == 6
     auto o = load_secret_key(ctx, bytes);
     (void)load_secret_key(ctx, save(o));
+#elif LC_FUZZ_LOADER == 7
+    auto p = leukocrypt::ckks::load_params(bytes);
+    (void)leukocrypt::ckks::load_params(leukocrypt::ckks::save(p));
+#elif LC_FUZZ_LOADER == 8
+    const auto& cctx = leukocrypt::fuzz::ckks_context();
+    auto o = leukocrypt::ckks::load_plaintext(cctx, bytes);
+    (void)leukocrypt::ckks::load_plaintext(cctx, leukocrypt::ckks::save(o));
+#elif LC_FUZZ_LOADER == 9
+    const auto& cctx = leukocrypt::fuzz::ckks_context();
+    auto o = leukocrypt::ckks::load_ciphertext(cctx, bytes);
+    (void)leukocrypt::ckks::load_ciphertext(cctx, leukocrypt::ckks::save(o));
 #else
-#error "LC_FUZZ_LOADER must be 0..6"
+#error "LC_FUZZ_LOADER must be 0..9"
 #endif
   } catch (const leukocrypt::Error&) {
     // Rejected with a typed error: the expected outcome for malformed input.

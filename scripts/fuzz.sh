@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/fuzz.sh SECONDS: builds the libFuzzer targets (clang, ASan+UBSan, coverage) in a separate
-# build dir and runs each BFV loader fuzzer for SECONDS, starting from a generated seed corpus.
+# build dir and runs each HE loader fuzzer (BFV, shared RLWE keys, CKKS) for SECONDS, starting from
+# a generated seed corpus.
 # Exits non-zero when any fuzzer finds a crash, leak or timeout (artifacts in build-fuzz/artifacts).
 set -euo pipefail
 SECONDS_PER_TARGET="${1:?usage: scripts/fuzz.sh SECONDS}"
@@ -15,7 +16,7 @@ cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER="$CC_BIN" -DCMAKE_CXX_COMPILER="$CXX_BIN" \
   -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
   -DLEUKOCRYPT_FUZZ=ON -DLEUKOCRYPT_WITH_TORCH=OFF -DLEUKOCRYPT_BUILD_TESTS=OFF -DLEUKOCRYPT_BUILD_BENCH=OFF >/dev/null
-LOADERS=(params public_key relin_keys galois_keys plaintext ciphertext secret_key)
+LOADERS=(params public_key relin_keys galois_keys plaintext ciphertext secret_key ckks_params ckks_plaintext ckks_ciphertext)
 TARGETS=(fuzz_he_corpus)
 for l in "${LOADERS[@]}"; do TARGETS+=("fuzz_he_load_$l"); done
 TARGETS+=(fuzz_wire_container)

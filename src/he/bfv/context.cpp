@@ -38,13 +38,11 @@ std::shared_ptr<const Context> Context::create(const Params& params) {
   return std::make_shared<const Context>(params);
 }
 
-Context::Context(const Params& params) : params_(params), t_(params.t()) {
+Context::Context(const Params& params)
+    : RingContext(params.id(), params.n(), params.q(), params.special_prime()), params_(params), t_(params.t()) {
   const std::size_t n = params.n();
   const std::size_t L = params.max_level();
-  for (std::size_t i = 0; i <= L; ++i) {
-    moduli_.emplace_back(i < L ? params.q()[i] : params.special_prime());
-    ntt_.push_back(std::make_unique<NttTables>(n, moduli_.back()));
-  }
+  const std::vector<Modulus>& primes = moduli();  // q_0..q_{L-1}, p
   if (params.supports_batching()) t_ntt_ = std::make_unique<NttTables>(n, t_);
 
   // Auxiliary base for HPS multiplication: as few primes as <= 50-bit primes allow (the AVX2
@@ -66,48 +64,40 @@ Context::Context(const Params& params) : params_(params), t_(params.t()) {
     }
   }
 
-  // Key switching: divide by p.
-  const Modulus& p = moduli_[L];
-  for (std::size_t j = 0; j < L; ++j) {
-    std::uint64_t pm = moduli_[j].reduce(p.value());
-    p_mod_q_.push_back(pm);
-    p_inv_mod_q_.push_back(he::make_shoup(he::inv_mod(pm, moduli_[j]), moduli_[j].value()));
-  }
-
   for (std::size_t l = 1; l <= L; ++l) {
     LevelData d;
     d.level = l;
     d.log2_q = params.log2_q(l);
     // Encoding.
-    d.q_mod_t = product_mod(moduli_, l, l, t_);
+    d.q_mod_t = product_mod(primes, l, l, t_);
     for (std::size_t i = 0; i < l; ++i) {
-      const Modulus& qi = moduli_[i];
+      const Modulus& qi = primes[i];
       std::uint64_t r = qi.reduce(d.q_mod_t);
       std::uint64_t t_inv = he::inv_mod(qi.reduce(params.t()), qi);
       d.delta.push_back(he::make_shoup(he::mul_mod(he::neg_mod(r, qi.value()), t_inv, qi), qi.value()));
     }
     // Decoding and noise budget.
     for (std::size_t i = 0; i < l; ++i) {
-      const Modulus& qi = moduli_[i];
-      std::uint64_t qhat_inv = he::inv_mod(product_mod(moduli_, l, i, qi), qi);
+      const Modulus& qi = primes[i];
+      std::uint64_t qhat_inv = he::inv_mod(product_mod(primes, l, i, qi), qi);
       d.q_hat_inv.push_back(he::make_shoup(qhat_inv, qi.value()));
       he::u128 num = static_cast<he::u128>(params.t()) * qhat_inv;
       d.dec_int.push_back(static_cast<std::uint64_t>(num / qi.value()));
       d.dec_frac.push_back(frac64(static_cast<std::uint64_t>(num % qi.value()), qi.value()));
       he::BigUint hat{1};
       for (std::size_t m = 0; m < l; ++m)
-        if (m != i) he::big_mul_word(hat, moduli_[m].value());
+        if (m != i) he::big_mul_word(hat, primes[m].value());
       d.q_hat.push_back(std::move(hat));
     }
     d.q_product = {1};
-    for (std::size_t i = 0; i < l; ++i) he::big_mul_word(d.q_product, moduli_[i].value());
+    for (std::size_t i = 0; i < l; ++i) he::big_mul_word(d.q_product, primes[i].value());
     // Modulus switching.
     if (l >= 2) {
-      const Modulus& last = moduli_[l - 1];
+      const Modulus& last = primes[l - 1];
       for (std::size_t j = 0; j + 1 < l; ++j) {
-        std::uint64_t lm = moduli_[j].reduce(last.value());
+        std::uint64_t lm = primes[j].reduce(last.value());
         d.last_mod.push_back(lm);
-        d.inv_last.push_back(he::make_shoup(he::inv_mod(lm, moduli_[j]), moduli_[j].value()));
+        d.inv_last.push_back(he::make_shoup(he::inv_mod(lm, primes[j]), primes[j].value()));
       }
     }
     // HPS multiplication (HPS 2018, Sec. 4.3): P = the first aux_count auxiliary primes.
@@ -119,7 +109,7 @@ Context::Context(const Params& params) : params_(params), t_(params.t()) {
       ++k;
     }
     d.aux_count = k;
-    std::vector<Modulus> qs(moduli_.begin(), moduli_.begin() + l);
+    std::vector<Modulus> qs(primes.begin(), primes.begin() + l);
     std::vector<Modulus> ps(aux_moduli_.begin(), aux_moduli_.begin() + k);
     d.q_to_p = he::BaseConverter(qs, ps);
     d.p_to_q = he::BaseConverter(ps, qs);

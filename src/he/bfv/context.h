@@ -1,7 +1,8 @@
-// Context: everything precomputed once from Params (NTT tables for every prime, encoding and
-// decoding constants, per-level HPS multiplication and modulus-switching constants). Immutable
-// after construction and shared by all objects through std::shared_ptr<const Context>, so it is
-// safe to use from many threads.
+// Context: everything precomputed once from Params. The ring part (NTT tables for every prime,
+// key-switching constants) is the scheme-neutral rlwe::RingContext it derives from; this adds
+// encoding and decoding constants and the per-level HPS multiplication and modulus-switching
+// constants. Immutable after construction and shared by all objects through
+// std::shared_ptr<const Context>, so it is safe to use from many threads.
 #pragma once
 
 #include <cstddef>
@@ -13,6 +14,7 @@
 #include "he/kernels/ntt.h"
 #include "he/math/modulus.h"
 #include "he/ring/base_converter.h"
+#include "he/rlwe/ring_context.h"
 
 namespace leukocrypt::bfv {
 
@@ -50,20 +52,15 @@ struct LevelData {
   std::vector<std::uint64_t> q_product;
 };
 
-class Context {
+class Context : public rlwe::RingContext {
  public:
   static std::shared_ptr<const Context> create(const Params& params);
   explicit Context(const Params& params);  // prefer create()
 
   const Params& params() const { return params_; }
-  std::uint64_t params_id() const { return params_.id(); }
-  std::size_t n() const { return params_.n(); }
-  std::size_t max_level() const { return params_.max_level(); }
+  // params_id(), n(), max_level(), modulus(i), ntt(i), special_index(), special_mod_q(),
+  // special_inv_mod_q(): see rlwe::RingContext.
 
-  // Key-level base: index i < L is q_i, index L is the special prime p.
-  const Modulus& modulus(std::size_t i) const { return moduli_[i]; }
-  const NttTables& ntt(std::size_t i) const { return *ntt_[i]; }
-  std::size_t special_index() const { return params_.max_level(); }
   // Auxiliary primes for HPS multiplication (disjoint from q, p, t).
   const Modulus& aux_modulus(std::size_t j) const { return aux_moduli_[j]; }
   const NttTables& aux_ntt(std::size_t j) const { return *aux_ntt_[j]; }
@@ -76,21 +73,13 @@ class Context {
   // level in [1, L].
   const LevelData& level(std::size_t level) const { return levels_[level - 1]; }
 
-  // Key switching: p mod q_j and p^-1 mod q_j.
-  const std::vector<std::uint64_t>& special_mod_q() const { return p_mod_q_; }
-  const std::vector<ShoupOperand>& special_inv_mod_q() const { return p_inv_mod_q_; }
-
  private:
   Params params_;
-  std::vector<Modulus> moduli_;
-  std::vector<std::unique_ptr<NttTables>> ntt_;
   std::vector<Modulus> aux_moduli_;
   std::vector<std::unique_ptr<NttTables>> aux_ntt_;
   Modulus t_;
   std::unique_ptr<NttTables> t_ntt_;
   std::vector<LevelData> levels_;
-  std::vector<std::uint64_t> p_mod_q_;
-  std::vector<ShoupOperand> p_inv_mod_q_;
 };
 
 using ContextPtr = std::shared_ptr<const Context>;

@@ -9,6 +9,7 @@
 #include "he/kernels/ntt.h"
 #include "he/ring/big_uint.h"
 #include "he/ring/rns_poly.h"
+#include "he/rlwe/encryption.h"
 
 namespace leukocrypt::bfv {
 
@@ -23,23 +24,7 @@ void Decryptor::dot_with_secret(const Ciphertext& ct, std::uint64_t* out) const 
               ct.size() <= 3,
           "Decryptor: malformed ciphertext (level " + std::to_string(ct.level()) + ", size " +
               std::to_string(ct.size()) + ")");
-  const std::size_t n = ctx_->n();
-  std::uint64_t* tmp = he::scratch(0, 2 * n);
-  std::uint64_t* acc = tmp + n;
-  for (std::size_t i = 0; i < ct.level(); ++i) {
-    const Modulus& q = ctx_->modulus(i);
-    const NttTables& ntt = ctx_->ntt(i);
-    std::fill(acc, acc + n, 0);
-    // acc = sum_k c_k * s^k in the NTT domain (Horner would need more NTTs).
-    for (std::size_t k = 1; k < ct.size(); ++k) {
-      std::copy(ct.data(k, i), ct.data(k, i) + n, tmp);
-      he::forward_ntt(tmp, ntt);
-      for (std::size_t p = 0; p < k; ++p) he::eltwise_mul_mod(tmp, tmp, sk_.ntt(i), n, q);
-      he::eltwise_add_mod(acc, acc, tmp, n, q);
-    }
-    he::inverse_ntt(acc, ntt);
-    he::eltwise_add_mod(out + i * n, acc, ct.data(0, i), n, q);
-  }
+  rlwe::dot_with_secret(*ctx_, sk_, ct.raw(), ct.size(), ct.level(), /*ntt_form=*/false, out);
 }
 
 Plaintext Decryptor::decrypt(const Ciphertext& ct) const {

@@ -12,6 +12,7 @@
 #include "he/kernels/eltwise.h"
 #include "he/kernels/ntt.h"
 #include "he/ring/rns_poly.h"
+#include "he/rlwe/key_switch.h"
 
 namespace leukocrypt::bfv {
 namespace {
@@ -368,144 +369,16 @@ Ciphertext Evaluator::square(const Ciphertext& a) const {
   return r;
 }
 
-// ---- Key switching ----------------------------------------------------------------------------
-
-void Evaluator::key_switch_add(const std::uint64_t* d, const KeySwitchKey& key, std::uint64_t* c0,
-                               std::uint64_t* c1, std::size_t l) const {
-  const std::size_t n = ctx_->n(), L = ctx_->max_level(), sp = L;
-  require(key.n() == n && key.digits() == L && key.primes() == L + 1, "key switching key has the wrong shape");
-  bool all_simd = true;
-  for (std::size_t j = 0; j <= L; ++j) all_simd = all_simd && ctx_->modulus(j).bit_count() <= he::kIfmaMaxModulusBits;
-  if (all_simd) return key_switch_add_simd(d, key, c0, c1, l);
-  std::uint64_t* digits = he::scratch(3, l * n);
-  std::uint64_t* accp = he::scratch(5, 4 * n);
-  std::uint64_t* accp0 = accp;
-  std::uint64_t* accp1 = accp + n;
-  std::uint64_t* acc0 = accp + 2 * n;
-  std::uint64_t* acc1 = accp + 3 * n;
-  // Inner product <decomp(d), key> mod target prime j (j = sp: special), back in coefficients.
-  // 1. Every digit [d]_{q_i} reduced mod the target and transformed (lazy: values in [0, 4q)).
-  // 2. Coefficient blocks accumulate sum_i digit_i * key_i in 128 bits (< l * 4q^2 < 2^128) and
-  //    reduce once (as SEAL does), keeping the accumulators in L1 even at N = 32768.
-  auto inner = [&](std::size_t j, std::uint64_t* o0, std::uint64_t* o1) {
-    const Modulus& m = ctx_->modulus(j);
-    const NttTables& ntt = ctx_->ntt(j);
-    for (std::size_t i = 0; i < l; ++i) {
-      const std::uint64_t* di = d + i * n;  // digit i: [d]_{q_i}, in [0, q_i)
-      std::uint64_t* ti = digits + i * n;
-      if (ctx_->modulus(i).value() <= m.value()) std::memcpy(ti, di, n * sizeof(std::uint64_t));
-      else he::eltwise_reduce_mod(ti, di, n, m);
-      he::forward_ntt_lazy(ti, ntt);
-    }
-    constexpr std::size_t kBlock = 256;
-    he::u128 w0[kBlock], w1[kBlock];
-    for (std::size_t b0 = 0; b0 < n; b0 += kBlock) {
-      const std::size_t bn = std::min(kBlock, n - b0);
-      for (std::size_t c = 0; c < bn; ++c) w0[c] = w1[c] = 0;
-      for (std::size_t i = 0; i < l; ++i) {
-        const std::uint64_t* ti = digits + i * n + b0;
-        const std::uint64_t* kb = key.data(i, 0, j) + b0;
-        const std::uint64_t* ka = key.data(i, 1, j) + b0;
-        for (std::size_t c = 0; c < bn; ++c) {
-          w0[c] += static_cast<he::u128>(ti[c]) * kb[c];
-          w1[c] += static_cast<he::u128>(ti[c]) * ka[c];
-        }
-      }
-      for (std::size_t c = 0; c < bn; ++c) {
-        o0[b0 + c] = m.reduce128(static_cast<std::uint64_t>(w0[c] >> 64), static_cast<std::uint64_t>(w0[c]));
-        o1[b0 + c] = m.reduce128(static_cast<std::uint64_t>(w1[c] >> 64), static_cast<std::uint64_t>(w1[c]));
-      }
-    }
-    he::inverse_ntt(o0, ntt);
-    he::inverse_ntt(o1, ntt);
-  };
-  inner(sp, accp0, accp1);
-  const std::uint64_t p = ctx_->modulus(sp).value(), half_p = p >> 1;
-  for (std::size_t j = 0; j < l; ++j) {
-    inner(j, acc0, acc1);
-    const Modulus& q = ctx_->modulus(j);
-    const std::uint64_t qv = q.value(), p_mod = ctx_->special_mod_q()[j];
-    const ShoupOperand p_inv = ctx_->special_inv_mod_q()[j];
-    std::uint64_t* out0 = c0 + j * n;
-    std::uint64_t* out1 = c1 + j * n;
-    // Divide by p with rounding: (x - [x]_p centred) * p^-1 mod q_j.
-    for (std::size_t c = 0; c < n; ++c) {
-      std::uint64_t v0 = accp0[c], v1 = accp1[c];
-      std::uint64_t r0 = q.reduce(v0), r1 = q.reduce(v1);
-      if (v0 > half_p) r0 = he::sub_mod(r0, p_mod, qv);
-      if (v1 > half_p) r1 = he::sub_mod(r1, p_mod, qv);
-      out0[c] = he::add_mod(out0[c], he::mul_mod_shoup(he::sub_mod(acc0[c], r0, qv), p_inv, qv), qv);
-      out1[c] = he::add_mod(out1[c], he::mul_mod_shoup(he::sub_mod(acc1[c], r1, qv), p_inv, qv), qv);
-    }
-  }
-}
-
-// Every prime below 2^50: everything on the SIMD kernels. Per target prime j, each digit is
-// reduced, transformed and multiplied into the two accumulators right away (one digit buffer,
-// hot in L2, instead of l digit rows streamed through L3), and the division by p is one dot
-// product per output row: out += (acc_j - [x]_p) * p^-1 with [x]_p centred as y - h,
-// y = (x + h) mod p, h = (p - 1) / 2: out = out * 1 + (acc_j + h) * p^-1 + y * (-p^-1).
-void Evaluator::key_switch_add_simd(const std::uint64_t* d, const KeySwitchKey& key, std::uint64_t* c0,
-                                    std::uint64_t* c1, std::size_t l) const {
-  const std::size_t n = ctx_->n(), sp = ctx_->max_level();
-  std::uint64_t* digit = he::scratch(3, n);
-  std::uint64_t* acc = he::scratch(5, 4 * n);
-  std::uint64_t* y0 = acc;
-  std::uint64_t* y1 = acc + n;
-  std::uint64_t* a0 = acc + 2 * n;
-  std::uint64_t* a1 = acc + 3 * n;
-  auto inner = [&](std::size_t j, std::uint64_t* o0, std::uint64_t* o1) {
-    const Modulus& m = ctx_->modulus(j);
-    const NttTables& ntt = ctx_->ntt(j);
-    const ShoupOperand one = he::make_shoup(1, m.value());
-    for (std::size_t i = 0; i < l; ++i) {
-      const std::uint64_t* di = d + i * n;  // digit i: [d]_{q_i}, in [0, q_i), q_i < 2^50
-      if (ctx_->modulus(i).value() <= m.value()) std::memcpy(digit, di, n * sizeof(std::uint64_t));
-      else he::eltwise_mul_scalar_mod(digit, di, one, n, m);
-      he::forward_ntt(digit, ntt);
-      if (i == 0) {
-        he::eltwise_mul_mod(o0, digit, key.data(i, 0, j), n, m);
-        he::eltwise_mul_mod(o1, digit, key.data(i, 1, j), n, m);
-      } else {
-        he::eltwise_mul_add_mod(o0, digit, key.data(i, 0, j), n, m);
-        he::eltwise_mul_add_mod(o1, digit, key.data(i, 1, j), n, m);
-      }
-    }
-    he::inverse_ntt(o0, ntt);
-    he::inverse_ntt(o1, ntt);
-  };
-  inner(sp, y0, y1);
-  const Modulus& p = ctx_->modulus(sp);
-  const std::uint64_t h = (p.value() - 1) / 2;
-  he::eltwise_add_scalar_mod(y0, y0, h, n, p);
-  he::eltwise_add_scalar_mod(y1, y1, h, n, p);
-  for (std::size_t j = 0; j < l; ++j) {
-    inner(j, a0, a1);
-    const Modulus& q = ctx_->modulus(j);
-    const std::uint64_t qv = q.value();
-    const ShoupOperand p_inv = ctx_->special_inv_mod_q()[j];
-    const ShoupOperand w[3] = {he::make_shoup(1, qv), p_inv, he::make_shoup(qv - p_inv.value, qv)};
-    const std::uint64_t h_mod = q.reduce(h);
-    he::eltwise_add_scalar_mod(a0, a0, h_mod, n, q);
-    he::eltwise_add_scalar_mod(a1, a1, h_mod, n, q);
-    std::uint64_t* out0 = c0 + j * n;
-    std::uint64_t* out1 = c1 + j * n;
-    const std::uint64_t* rows0[3] = {out0, a0, y0};
-    const std::uint64_t* rows1[3] = {out1, a1, y1};
-    he::eltwise_dot_scalar_mod(out0, rows0, w, 3, n, q);
-    he::eltwise_dot_scalar_mod(out1, rows1, w, 3, n, q);
-  }
-}
+// ---- Key switching (rlwe/key_switch.h) ------------------------------------------------------
 
 void Evaluator::relinearize_inplace(Ciphertext& ct, const RelinKeys& rk) const {
   check_ct(ct, "relinearize");
   if (ct.size() == 2) return;
   require(rk.params_id() == ctx_->params_id(), "relinearize: relin keys were made for other parameters");
   require(!rk.empty(), "relinearize: empty relin keys");
-  const std::size_t n = ctx_->n(), l = ct.level();
-  key_switch_add(ct.poly(2), rk.key(), ct.poly(0), ct.poly(1), l);
+  const std::size_t l = ct.level();
+  rlwe::key_switch_add(*ctx_, ct.poly(2), nullptr, rk.key(), ct.poly(0), ct.poly(1), l, /*ntt_output=*/false);
   ct.truncate_size(2);
-  (void)n;
 }
 
 Ciphertext Evaluator::square_relin(const Ciphertext& a, const RelinKeys& rk) const {
@@ -523,14 +396,14 @@ Ciphertext Evaluator::apply_galois(const Ciphertext& ct, std::uint32_t g, const 
   const KeySwitchKey& key = gk.get(g);
   const std::size_t n = ctx_->n(), l = ct.level();
   Ciphertext r(ct.params_id(), n, l, 2);
-  std::uint64_t* c1g = he::scratch(6, l * n);  // slots 3, 5: key_switch_add
+  std::uint64_t* c1g = he::scratch(6, l * n);  // key switching uses slots 3, 4, 5
   for (std::size_t i = 0; i < l; ++i) {
     const std::uint64_t q = ctx_->modulus(i).value();
     he::apply_automorphism(ct.data(0, i), r.data(0, i), n, g, q);
     he::apply_automorphism(ct.data(1, i), c1g + i * n, n, g, q);
   }
   // (c0(X^g), c1(X^g)) decrypts under s(X^g); switch the c1 part back to s.
-  key_switch_add(c1g, key, r.poly(0), r.poly(1), l);
+  rlwe::key_switch_add(*ctx_, c1g, nullptr, key, r.poly(0), r.poly(1), l, /*ntt_output=*/false);
   return r;
 }
 

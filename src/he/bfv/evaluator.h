@@ -63,11 +63,6 @@ class Evaluator {
   void check_ct(const Ciphertext& ct, const char* what) const;
   void check_pair(const Ciphertext& a, const Ciphertext& b) const;
   void check_plain(const Plaintext& pt) const;
-  // Adds key_switch(d) (d: one polynomial mod q_0..q_{l-1}, coefficient form) to (c0, c1).
-  void key_switch_add(const std::uint64_t* d, const KeySwitchKey& key, std::uint64_t* c0,
-                      std::uint64_t* c1, std::size_t level) const;
-  void key_switch_add_simd(const std::uint64_t* d, const KeySwitchKey& key, std::uint64_t* c0,
-                           std::uint64_t* c1, std::size_t level) const;
   void add_scaled_plain(Ciphertext& ct, const Plaintext& pt, bool subtract) const;
   ContextPtr ctx_;
 };

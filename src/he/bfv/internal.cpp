@@ -1,15 +1,10 @@
-// Engine-internal helpers: seeded uniform expansion and plaintext scaling round(Q*m/t).
+// Engine-internal helpers: plaintext checks and scaling round(Q*m/t).
 #include "he/bfv/internal.h"
 
 #include "common/error.h"
 #include "he/ring/rns_poly.h"
 
 namespace leukocrypt::bfv::detail {
-
-void expand_uniform(he::Prng& prng, const Context& ctx, std::size_t rows, std::uint64_t* out) {
-  const std::size_t n = ctx.n();
-  for (std::size_t i = 0; i < rows; ++i) he::sample_uniform(prng, ctx.modulus(i), out + i * n, n);
-}
 
 void check_plaintext(const Context& ctx, const Plaintext& pt) {
   require(pt.params_id() == ctx.params_id(), "plaintext was made for other parameters (params id mismatch)");

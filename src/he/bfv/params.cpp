@@ -1,8 +1,6 @@
 // Params creation and validation: prime selection, the security table, the params id.
 #include "he/bfv/params.h"
 
-#include <sodium.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -12,6 +10,8 @@
 
 #include "common/error.h"
 #include "he/math/primes.h"
+#include "he/rlwe/params_id.h"
+#include "he/rlwe/security.h"
 
 namespace leukocrypt::bfv {
 namespace {
@@ -25,42 +25,15 @@ int log2_exact(std::size_t n) {
 }
 
 std::uint64_t compute_id(const Params& p) {
-  if (sodium_init() < 0) throw Error("libsodium initialisation failed");
-  crypto_generichash_state st;
-  unsigned char out[16];
-  crypto_generichash_init(&st, nullptr, 0, sizeof(out));
-  auto put = [&](std::uint64_t v) {
-    unsigned char b[8];
-    for (int i = 0; i < 8; ++i) b[i] = static_cast<unsigned char>(v >> (8 * i));
-    crypto_generichash_update(&st, b, 8);
-  };
-  const char tag[] = "leukocrypt-bfv-params-v1";
-  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(tag), sizeof(tag) - 1);
-  put(p.n());
-  put(p.q().size());
-  for (auto q : p.q()) put(q);
-  put(p.special_prime());
-  put(p.t());
-  put(static_cast<std::uint64_t>(p.security()));
-  crypto_generichash_final(&st, out, sizeof(out));
-  std::uint64_t id = 0;
-  std::memcpy(&id, out, 8);
-  return id;
+  std::vector<std::uint64_t> words = {p.n(), p.q().size()};
+  words.insert(words.end(), p.q().begin(), p.q().end());
+  words.insert(words.end(), {p.special_prime(), p.t(), static_cast<std::uint64_t>(p.security())});
+  return rlwe::params_id("leukocrypt-bfv-params-v1", words);
 }
 
 }  // namespace
 
-int Params::max_secure_bits(std::size_t n) {
-  switch (n) {
-    case 1024: return 27;
-    case 2048: return 54;
-    case 4096: return 109;
-    case 8192: return 218;
-    case 16384: return 438;
-    case 32768: return 881;
-    default: return 0;
-  }
-}
+int Params::max_secure_bits(std::size_t n) { return rlwe::max_secure_bits(n); }
 
 std::vector<int> Params::default_q_bits(std::size_t n) {
   switch (n) {
@@ -112,42 +85,23 @@ Params Params::create(std::size_t n, const std::vector<int>& q_bits, std::uint64
 
 Params Params::create_from_primes(std::size_t n, std::vector<std::uint64_t> q, std::uint64_t special,
                                   std::uint64_t t, Security security) {
-  require(is_power_of_two(n) && n >= 8 && n <= 32768,
-          "Params: N must be a power of two in [8, 32768], got " + std::to_string(n));
-  require(!q.empty() && q.size() <= 60, "Params: need 1..60 ciphertext primes, got " + std::to_string(q.size()));
+  rlwe::require_ntt_primes(n, q, special, "Params");
   require(security == Security::k128 || security == Security::kInsecureForTests, "Params: unknown security level");
   require(t >= 2 && t < (1ULL << 60), "Params: plaintext modulus t=" + std::to_string(t) + " outside [2, 2^60)");
+  for (std::size_t i = 0; i <= q.size(); ++i) {
+    const std::uint64_t v = i < q.size() ? q[i] : special;
+    const std::string name = i == q.size() ? "special prime" : "q_" + std::to_string(i);
+    require(std::gcd(v, t) == 1, "Params: " + name + " and t=" + std::to_string(t) + " are not coprime");
+  }
   Params p;
   p.n_ = n;
   p.log_n_ = log2_exact(n);
-  std::vector<std::uint64_t> all = q;
-  all.push_back(special);
-  for (std::size_t i = 0; i < all.size(); ++i) {
-    const std::uint64_t v = all[i];
-    const std::string name = i + 1 == all.size() ? "special prime" : "q_" + std::to_string(i);
-    require(v < (1ULL << 60) && v >= (1ULL << 17),
-            "Params: " + name + "=" + std::to_string(v) + " outside [2^17, 2^60)");
-    require(he::is_prime(v), "Params: " + name + "=" + std::to_string(v) + " is not prime");
-    require(v % (2 * n) == 1, "Params: " + name + "=" + std::to_string(v) + " is not 1 mod 2N=" + std::to_string(2 * n));
-    require(std::gcd(v, t) == 1, "Params: " + name + " and t=" + std::to_string(t) + " are not coprime");
-    for (std::size_t j = 0; j < i; ++j)
-      require(all[j] != v, "Params: prime " + std::to_string(v) + " appears twice");
-  }
   p.q_ = std::move(q);
   p.special_ = special;
   p.t_ = t;
   p.security_ = security;
   p.batching_ = he::is_prime(t) && t % (2 * n) == 1;
-  if (security == Security::k128) {
-    const int max_bits = max_secure_bits(n);
-    if (max_bits == 0)
-      throw SecurityError("Params: N=" + std::to_string(n) +
-                          " is not in the HomomorphicEncryption.org 128-bit table (1024..32768)");
-    if (p.log2_qp() > max_bits)
-      throw SecurityError("Params: log2(q*p) = " + std::to_string(p.log2_qp()) + " bits exceeds the 128-bit limit " +
-                          std::to_string(max_bits) + " for N=" + std::to_string(n) +
-                          " (HomomorphicEncryption.org, ternary secret); pass Security::kInsecureForTests only in tests");
-  }
+  if (security == Security::k128) rlwe::require_128_bit(n, p.log2_qp(), "Params");
   p.id_ = compute_id(p);
   return p;
 }

@@ -9,12 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "he/rlwe/security.h"
+
 namespace leukocrypt::bfv {
 
-enum class Security : std::uint8_t {
-  k128 = 0,              // HomomorphicEncryption.org classical 128-bit, ternary secret
-  kInsecureForTests = 1  // no check: tiny parameters for unit tests only
-};
+using rlwe::Security;
 
 class Params {
  public:

@@ -1,4 +1,5 @@
-// Binary serialization of parameters, keys, plaintexts and ciphertexts. Layout (little-endian):
+// Binary serialization of BFV parameters, keys, plaintexts and ciphertexts (keys and the shared
+// header/row layout are rlwe's: rlwe/serialization.h). Layout (little-endian):
 //   magic "LKCR" | u16 format version | u16 object type | u64 params id | object body
 // Bodies carry their sizes (N, level, size, counts), then polynomial rows bit-packed: one width
 // byte per row (bits of the row's largest coefficient, at most ceil(log2 q_i)), then each row in
@@ -20,26 +21,20 @@
 #include "he/bfv/keys.h"
 #include "he/bfv/params.h"
 #include "he/bfv/plaintext.h"
+#include "he/rlwe/serialization.h"
 
 namespace leukocrypt::bfv {
 
-inline constexpr std::uint16_t kFormatVersion = 2;
-
-enum class ObjectType : std::uint16_t {
-  kParams = 1,
-  kPublicKey = 2,
-  kSecretKey = 3,
-  kRelinKeys = 4,
-  kGaloisKeys = 5,
-  kPlaintext = 6,
-  kCiphertext = 7,
-};
+using rlwe::kFormatVersion;
+using rlwe::ObjectType;
+// Keys: rlwe::save / load_public_key / load_relin_keys / load_galois_keys / load_secret_key.
+using rlwe::load_galois_keys;
+using rlwe::load_public_key;
+using rlwe::load_relin_keys;
+using rlwe::load_secret_key;
+using rlwe::save;
 
 std::string save(const Params& params);
-// Seeded when the key has a seed (half size).
-std::string save(const PublicKey& pk);
-std::string save(const RelinKeys& rk);
-std::string save(const GaloisKeys& gk);
 std::string save(const Plaintext& pt);
 std::string save(const Ciphertext& ct);
 // Seeded form of a fresh symmetric ciphertext: c0 plus the seed c1 was expanded from (see
@@ -49,14 +44,7 @@ std::string save_seeded(const Ciphertext& ct, const he::Seed& seed);
 // Checks the Params' own security rules again (SecurityError when weaker than 128-bit and not
 // marked insecure).
 Params load_params(std::string_view bytes);
-PublicKey load_public_key(const Context& ctx, std::string_view bytes);
-RelinKeys load_relin_keys(const Context& ctx, std::string_view bytes);
-GaloisKeys load_galois_keys(const Context& ctx, std::string_view bytes);
 Plaintext load_plaintext(const Context& ctx, std::string_view bytes);
 Ciphertext load_ciphertext(const Context& ctx, std::string_view bytes);
-
-// lc_he_secret only.
-std::string save(const SecretKey& sk);
-SecretKey load_secret_key(const Context& ctx, std::string_view bytes);
 
 }  // namespace leukocrypt::bfv

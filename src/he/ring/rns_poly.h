@@ -1,5 +1,6 @@
 // Helpers on RNS polynomials stored prime-major (row i = the N residues mod prime i):
-// Galois automorphisms X -> X^g in coefficient form and thread-local scratch rows.
+// Galois automorphisms X -> X^g in coefficient form and in the NTT domain, and thread-local
+// scratch rows.
 #pragma once
 
 #include <cstddef>
@@ -28,6 +29,24 @@ inline void apply_automorphism_small(const std::int8_t* in, std::int8_t* out, st
     if (idx < n) out[idx] = in[i];
     else out[idx - n] = static_cast<std::int8_t>(-in[i]);
   }
+}
+
+// The NTT-domain automorphism as a permutation: NTT output k holds the evaluation at
+// psi^(2 bitrev(k) + 1) (forward_ntt's bit-reversed order), and a(X^g) at psi^e is a at psi^(g e),
+// so out[k] = in[index[k]] with 2 bitrev(index[k]) + 1 = g (2 bitrev(k) + 1) mod 2N. bitrev: the
+// log2(n)-bit reversal of 0..n-1 (RingContext::bitrev()); index has n entries; g odd.
+inline void automorphism_ntt_index(std::size_t n, std::uint32_t g, const std::uint32_t* bitrev,
+                                   std::uint32_t* index) {
+  const std::size_t mask = 2 * n - 1;
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t e = ((2 * std::size_t{bitrev[k]} + 1) * g) & mask;
+    index[k] = bitrev[(e - 1) >> 1];
+  }
+}
+
+inline void apply_automorphism_ntt(const std::uint64_t* in, std::uint64_t* out, std::size_t n,
+                                   const std::uint32_t* index) {
+  for (std::size_t k = 0; k < n; ++k) out[k] = in[index[k]];
 }
 
 // Thread-local scratch: `slot` selects an independent buffer; contents are unspecified.

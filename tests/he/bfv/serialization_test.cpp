@@ -2,31 +2,20 @@
 // the format, and rejection of malformed input (truncation at every length, magic, version, type,
 // params id, coefficients >= q_i, row widths above ceil(log2 q_i), trailing bytes).
 #include <gtest/gtest.h>
-#include <sodium.h>
 
 #include "common/error.h"
 #include "he/bfv/serialization.h"
 #include "he/bfv/symmetric_encryptor.h"
+#include "../hex_hash.h"
 #include "test_util.h"
 
 namespace leukocrypt::bfv {
 namespace {
 
+using leukocrypt::testing::hex_hash;
 using testing::Keys;
 using testing::random_slots;
 using testing::tiny_insecure_params;
-
-std::string hex_hash(const std::string& bytes) {
-  unsigned char h[32];
-  crypto_generichash(h, sizeof(h), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), nullptr, 0);
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  for (unsigned char c : h) {
-    s.push_back(d[c >> 4]);
-    s.push_back(d[c & 15]);
-  }
-  return s;
-}
 
 // Writes `value` as the `index`-th `width`-bit field of the packed row starting at byte `at`.
 void set_packed(std::string& b, std::size_t at, std::size_t index, int width, std::uint64_t value) {

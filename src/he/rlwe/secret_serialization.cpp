@@ -3,17 +3,12 @@
 #include <vector>
 
 #include "common/error.h"
-#include "he/bfv/byte_io.h"
-#include "he/bfv/serialization.h"
 #include "he/kernels/ntt.h"
 #include "he/ring/sampler.h"
+#include "he/rlwe/object_io.h"
+#include "he/rlwe/serialization.h"
 
-namespace leukocrypt::bfv {
-namespace detail {
-void write_header(ByteWriter& w, ObjectType type, std::uint64_t params_id);
-std::uint64_t read_header_for(ByteReader& r, ObjectType type, const Context& ctx);
-void expect_eq(std::uint64_t got, std::uint64_t want, const char* field);
-}  // namespace detail
+namespace leukocrypt::rlwe {
 
 std::string save(const SecretKey& sk) {
   detail::ByteWriter w;
@@ -28,7 +23,7 @@ std::string save(const SecretKey& sk) {
   return w.take();
 }
 
-SecretKey load_secret_key(const Context& ctx, std::string_view bytes) {
+SecretKey load_secret_key(const RingContext& ctx, std::string_view bytes) {
   detail::ByteReader r(bytes);
   detail::read_header_for(r, ObjectType::kSecretKey, ctx);
   const std::uint64_t key_id = r.u64("key id");
@@ -53,4 +48,4 @@ SecretKey load_secret_key(const Context& ctx, std::string_view bytes) {
   return sk;
 }
 
-}  // namespace leukocrypt::bfv
+}  // namespace leukocrypt::rlwe

@@ -11,7 +11,7 @@
 
 #include "common/error.h"
 
-namespace leukocrypt::bfv::detail {
+namespace leukocrypt::rlwe::detail {
 
 class ByteWriter {
  public:
@@ -146,4 +146,4 @@ inline constexpr char kMagic[4] = {'L', 'K', 'C', 'R'};
 // Bits stored per coefficient of a value below `bound`: ceil(log2 bound).
 inline int coeff_bits(std::uint64_t bound) { return std::bit_width(bound - 1); }
 
-}  // namespace leukocrypt::bfv::detail
+}  // namespace leukocrypt::rlwe::detail

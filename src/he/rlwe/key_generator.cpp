@@ -1,17 +1,17 @@
 // Key generation: ternary secret, public key, and RNS-gadget key-switching keys (relinearisation
 // and Galois) with one special prime p.
-#include "he/bfv/key_generator.h"
+#include "he/rlwe/key_generator.h"
 
 #include "common/error.h"
-#include "he/bfv/internal.h"
 #include "he/kernels/eltwise.h"
 #include "he/kernels/ntt.h"
 #include "he/ring/rns_poly.h"
 #include "he/ring/sampler.h"
+#include "he/rlwe/encryption.h"
 
-namespace leukocrypt::bfv {
+namespace leukocrypt::rlwe {
 
-KeyGenerator::KeyGenerator(ContextPtr ctx) : ctx_(std::move(ctx)) {
+KeyGenerator::KeyGenerator(RingContextPtr ctx) : ctx_(std::move(ctx)) {
   require(ctx_ != nullptr, "KeyGenerator: null context");
   const std::size_t n = ctx_->n(), primes = ctx_->max_level() + 1;
   he::Prng prng = he::Prng::fresh();
@@ -23,7 +23,7 @@ KeyGenerator::KeyGenerator(ContextPtr ctx) : ctx_(std::move(ctx)) {
   }
 }
 
-KeyGenerator::KeyGenerator(ContextPtr ctx, const SecretKey& sk) : ctx_(std::move(ctx)), sk_(sk) {
+KeyGenerator::KeyGenerator(RingContextPtr ctx, const SecretKey& sk) : ctx_(std::move(ctx)), sk_(sk) {
   require(ctx_ != nullptr, "KeyGenerator: null context");
   require(sk_.params_id() == ctx_->params_id(), "KeyGenerator: secret key was made for other parameters");
 }
@@ -32,9 +32,9 @@ PublicKey KeyGenerator::create_public_key() const {
   const std::size_t n = ctx_->n(), L = ctx_->max_level();
   PublicKey pk(ctx_->params_id(), sk_.key_id(), n, L);
   const he::Seed seed = he::random_seed();
-  he::Prng a_prng(seed, detail::kDomainPublicKey);
+  he::Prng a_prng(seed, kDomainPublicKey);
   // pk1 = a is sampled directly in the NTT domain (uniform there too).
-  detail::expand_uniform(a_prng, *ctx_, L, pk.data(1, 0));
+  expand_uniform(a_prng, *ctx_, L, pk.data(1, 0));
   pk.set_seed(seed);
   he::Prng prng = he::Prng::fresh();
   std::vector<std::int8_t> e(n);
@@ -106,11 +106,12 @@ GaloisKeys KeyGenerator::create_galois_keys_for_elts(const std::vector<std::uint
   return gk;
 }
 
-GaloisKeys KeyGenerator::create_galois_keys(const std::vector<int>& steps, bool add_columns) const {
+GaloisKeys KeyGenerator::create_galois_keys(const std::vector<int>& steps, bool add_columns,
+                                            std::uint32_t generator) const {
   std::vector<std::uint32_t> elts;
-  for (int s : steps) elts.push_back(galois_elt_for_step(s, ctx_->n()));
+  for (int s : steps) elts.push_back(galois_elt_for_step(s, ctx_->n(), generator));
   if (add_columns) elts.push_back(galois_elt_for_columns(ctx_->n()));
   return create_galois_keys_for_elts(elts);
 }
 
-}  // namespace leukocrypt::bfv
+}  // namespace leukocrypt::rlwe

@@ -1,9 +1,9 @@
 // Key containers: Galois key lookup and Galois elements for rotations.
-#include "he/bfv/keys.h"
+#include "he/rlwe/keys.h"
 
 #include "common/error.h"
 
-namespace leukocrypt::bfv {
+namespace leukocrypt::rlwe {
 
 const KeySwitchKey& GaloisKeys::get(std::uint32_t galois_elt) const {
   auto it = keys_.find(galois_elt);
@@ -13,14 +13,14 @@ const KeySwitchKey& GaloisKeys::get(std::uint32_t galois_elt) const {
   return it->second;
 }
 
-std::uint32_t galois_elt_for_step(int step, std::size_t n) {
+std::uint32_t galois_elt_for_step(int step, std::size_t n, std::uint32_t generator) {
   const std::size_t half = n / 2;
   require(step != 0 && static_cast<std::size_t>(std::abs(step)) < half,
           "rotation step " + std::to_string(step) + " must be non-zero with |step| < N/2=" + std::to_string(half));
-  // Rotating left by step = applying 3^step; right by |step| = 3^(N/2 - |step|) (3 has order N/2).
+  // Rotating left by step = applying g^step; right by |step| = g^(N/2 - |step|) (g has order N/2).
   std::size_t e = step > 0 ? static_cast<std::size_t>(step) : half - static_cast<std::size_t>(-step);
   const std::uint64_t m = 2 * n;
-  std::uint64_t g = 1, b = 3;
+  std::uint64_t g = 1, b = generator;
   while (e) {
     if (e & 1) g = g * b % m;
     b = b * b % m;
@@ -29,4 +29,4 @@ std::uint32_t galois_elt_for_step(int step, std::size_t n) {
   return static_cast<std::uint32_t>(g);
 }
 
-}  // namespace leukocrypt::bfv
+}  // namespace leukocrypt::rlwe

@@ -1,0 +1,91 @@
+// CKKS precision model (see precision_model.h).
+#include "he/ckks/precision_model.h"
+
+#include <cmath>
+
+#include "common/error.h"
+
+namespace leukocrypt::ckks {
+namespace {
+constexpr double kTernaryVariance = 2.0 / 3.0;
+constexpr double kErrorVariance = 10.5;  // CBD(21)
+constexpr double kRoundingVariance = 1.0 / 12.0;
+}  // namespace
+
+double PrecisionEstimate::slot_error(std::size_t n) const {
+  // Decoding: the noise divided by the scale, plus the FFT's rounding (log2(N/2) stages of
+  // double-precision butterflies on values up to the magnitude) and the conversion to double.
+  const double fft = (magnitude + 1) * std::log2(static_cast<double>(n)) * 0x1p-50;
+  return noise / scale + fft;
+}
+
+PrecisionModel::PrecisionModel(const Params& params, double confidence) : params_(params), c_(confidence) {
+  require(confidence > 0, "PrecisionModel: confidence must be positive");
+  // The rounding of a rescale / key switch: r0 + r1 * s with r_i uniform in [-1/2, 1/2].
+  rounding_ = h(kRoundingVariance) * (1 + h(kTernaryVariance));
+}
+
+double PrecisionModel::h(double variance) const {
+  return c_ * std::sqrt(static_cast<double>(params_.n()) * variance);
+}
+
+PrecisionEstimate PrecisionModel::fresh(double magnitude, double scale, std::size_t level, double noise) const {
+  if (level == 0) level = params_.max_level();
+  require(level >= 1 && level <= params_.max_level(), "PrecisionModel: level out of range");
+  // Encoding rounding plus the encryption noise.
+  return {level, scale, magnitude, h(kRoundingVariance) + noise};
+}
+
+PrecisionEstimate PrecisionModel::fresh_public(double magnitude, double scale, std::size_t level) const {
+  const double e = h(kErrorVariance), t = h(kTernaryVariance);
+  return fresh(magnitude, scale, level, 2 * e * t + e);
+}
+
+PrecisionEstimate PrecisionModel::fresh_secret(double magnitude, double scale, std::size_t level) const {
+  return fresh(magnitude, scale, level, h(kErrorVariance));
+}
+
+PrecisionEstimate PrecisionModel::add(const PrecisionEstimate& a, const PrecisionEstimate& b) const {
+  return {a.level, a.scale, a.magnitude + b.magnitude, a.noise + b.noise};
+}
+
+PrecisionEstimate PrecisionModel::add_plain(const PrecisionEstimate& a, double magnitude) const {
+  return {a.level, a.scale, a.magnitude + magnitude, a.noise + h(kRoundingVariance)};
+}
+
+PrecisionEstimate PrecisionModel::multiply(const PrecisionEstimate& a, const PrecisionEstimate& b) const {
+  const double noise = a.scale * a.magnitude * b.noise + b.scale * b.magnitude * a.noise + a.noise * b.noise;
+  return {a.level, a.scale * b.scale, a.magnitude * b.magnitude, noise};
+}
+
+PrecisionEstimate PrecisionModel::multiply_plain(const PrecisionEstimate& a, double magnitude, double scale) const {
+  PrecisionEstimate pt{a.level, scale, magnitude, h(kRoundingVariance)};
+  return multiply(a, pt);
+}
+
+PrecisionEstimate PrecisionModel::multiply_scalar(const PrecisionEstimate& a, double value, double scalar_scale) const {
+  if (scalar_scale == 0) scalar_scale = static_cast<double>(params_.q()[a.level - 1]);
+  // The constant round(value * scalar_scale) is off by at most 1/2: a constant polynomial, whose
+  // canonical embedding is its value at every slot.
+  PrecisionEstimate k{a.level, scalar_scale, std::fabs(value), 0.5};
+  return multiply(a, k);
+}
+
+double PrecisionModel::key_switch_noise(std::size_t level) const {
+  const double n = static_cast<double>(params_.n());
+  double digits = 0;
+  for (std::size_t i = 0; i < level; ++i) digits += n * static_cast<double>(params_.q()[i]);
+  return digits * h(kErrorVariance) / static_cast<double>(params_.special_prime()) + rounding_;
+}
+
+PrecisionEstimate PrecisionModel::key_switch(const PrecisionEstimate& a) const {
+  return {a.level, a.scale, a.magnitude, a.noise + key_switch_noise(a.level)};
+}
+
+PrecisionEstimate PrecisionModel::rescale(const PrecisionEstimate& a) const {
+  require(a.level >= 2, "PrecisionModel: rescale at level 1");
+  const double q = static_cast<double>(params_.q()[a.level - 1]);
+  return {a.level - 1, a.scale / q, a.magnitude, a.noise / q + rounding_};
+}
+
+}  // namespace leukocrypt::ckks

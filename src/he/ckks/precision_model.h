@@ -1,0 +1,68 @@
+// A precision model for CKKS: high-probability bounds on the error of every op, tracked through a
+// computation alongside the ciphertexts, as noise_model.h does for BFV. Errors are measured in the
+// canonical embedding (the largest |error| over the slots, times the scale): ||a*b|| <= ||a||*||b||
+// there, and a polynomial with N independent coefficients of variance v has every slot value of
+// variance N*v, so ||a|| <= c*sqrt(N*v) except with probability about exp(-c^2) per slot
+// (c = 6 by default: ~2e-16). Sources (Cheon-Kim-Kim-Song 2017, Lemma 1-3, with our distributions:
+// ternary secret and mask, variance 2/3; CBD(21) errors, variance 10.5; rounding, variance 1/12):
+//   encoding      rounding of scale * m:                          R = H(1/12)
+//   encryption    public key: e*u + e0 + e1*s: 2 H(10.5) H(2/3) + H(10.5); secret key: H(10.5)
+//   multiply      s1 M1 B2 + s2 M2 B1 + B1 B2 (M: largest |slot value|, s: scale, B: noise)
+//   key switching sum_i ||d_i|| H(10.5) / p + R (1 + H(2/3)), ||d_i|| <= N q_i (digits in [0, q_i))
+//   rescale       B / q_last + R (1 + H(2/3))
+// The bound is conservative (products of per-slot maxima), typically 10-100x above the measured
+// error; tests check that the measured error never exceeds it.
+#pragma once
+
+#include <cstddef>
+
+#include "he/ckks/params.h"
+
+namespace leukocrypt::ckks {
+
+// What the model knows about one ciphertext: its level and scale, a bound on the magnitude of its
+// slot values, and a bound on its noise in the canonical embedding (integer units, i.e. before
+// dividing by the scale).
+struct PrecisionEstimate {
+  std::size_t level = 0;
+  double scale = 0;
+  double magnitude = 0;
+  double noise = 0;
+  // Bound on the largest slot error after decoding: noise / scale plus the floating-point error of
+  // the decoding FFT.
+  double slot_error(std::size_t n) const;
+};
+
+class PrecisionModel {
+ public:
+  explicit PrecisionModel(const Params& params, double confidence = 6.0);
+
+  // Fresh encryptions of values with |slot| <= magnitude at `scale` and level (0: top).
+  PrecisionEstimate fresh_public(double magnitude, double scale, std::size_t level = 0) const;
+  PrecisionEstimate fresh_secret(double magnitude, double scale, std::size_t level = 0) const;
+
+  PrecisionEstimate add(const PrecisionEstimate& a, const PrecisionEstimate& b) const;
+  // Adding a plaintext encoded at a's scale with |slot| <= magnitude.
+  PrecisionEstimate add_plain(const PrecisionEstimate& a, double magnitude) const;
+  PrecisionEstimate multiply(const PrecisionEstimate& a, const PrecisionEstimate& b) const;
+  // A plaintext with |slot| <= magnitude encoded at `scale`.
+  PrecisionEstimate multiply_plain(const PrecisionEstimate& a, double magnitude, double scale) const;
+  // Evaluator::multiply_scalar(value, scalar_scale) (scalar_scale 0: the last prime of a's level).
+  PrecisionEstimate multiply_scalar(const PrecisionEstimate& a, double value, double scalar_scale = 0) const;
+  // relinearize, rotate, conjugate: one key switch.
+  PrecisionEstimate key_switch(const PrecisionEstimate& a) const;
+  PrecisionEstimate rescale(const PrecisionEstimate& a) const;
+
+  // The per-op terms (integer units, canonical embedding).
+  double rounding() const { return rounding_; }
+  double key_switch_noise(std::size_t level) const;
+
+ private:
+  double h(double variance) const;  // c * sqrt(N * variance)
+  PrecisionEstimate fresh(double magnitude, double scale, std::size_t level, double noise) const;
+  Params params_;
+  double c_;
+  double rounding_;
+};
+
+}  // namespace leukocrypt::ckks

@@ -1,0 +1,234 @@
+// Serialization of the shared objects (object header, bit-packed rows, public and evaluation
+// keys) with full validation on load (see serialization.h).
+#include "he/rlwe/serialization.h"
+
+#include <bit>
+#include <cstring>
+#include <vector>
+
+#include "common/error.h"
+#include "he/rlwe/encryption.h"
+#include "he/rlwe/object_io.h"
+
+namespace leukocrypt::rlwe {
+
+namespace detail {
+
+const char* type_name(ObjectType t) {
+  switch (t) {
+    case ObjectType::kParams: return "params";
+    case ObjectType::kPublicKey: return "public key";
+    case ObjectType::kSecretKey: return "secret key";
+    case ObjectType::kRelinKeys: return "relin keys";
+    case ObjectType::kGaloisKeys: return "Galois keys";
+    case ObjectType::kPlaintext: return "plaintext";
+    case ObjectType::kCiphertext: return "ciphertext";
+    case ObjectType::kCkksParams: return "CKKS params";
+    case ObjectType::kCkksPlaintext: return "CKKS plaintext";
+    case ObjectType::kCkksCiphertext: return "CKKS ciphertext";
+  }
+  return "object";
+}
+
+void write_header(ByteWriter& w, ObjectType type, std::uint64_t params_id) {
+  w.bytes(kMagic, 4);
+  w.u16(kFormatVersion);
+  w.u16(static_cast<std::uint16_t>(type));
+  w.u64(params_id);
+}
+
+std::uint64_t read_header(ByteReader& r, ObjectType type) {
+  char magic[4];
+  r.bytes(magic, 4, "magic");
+  if (std::memcmp(magic, kMagic, 4) != 0) throw FormatError("bad magic: not a leukocrypt HE object (expected \"LKCR\")");
+  const std::uint16_t version = r.u16("format version");
+  if (version != kFormatVersion)
+    throw FormatError("unsupported format version " + std::to_string(version) + " (this build reads " +
+                      std::to_string(kFormatVersion) +
+                      (version == 1 ? "; version 1 stored 64-bit coefficients before bit packing: re-create the object "
+                                      "with this build)"
+                                    : ")"));
+  const std::uint16_t t = r.u16("object type");
+  if (t != static_cast<std::uint16_t>(type))
+    throw FormatError(std::string("wrong object type ") + std::to_string(t) + ": expected " + type_name(type) + " (" +
+                      std::to_string(static_cast<int>(type)) + ")");
+  return r.u64("params id");
+}
+
+std::uint64_t read_header_for(ByteReader& r, ObjectType type, const RingContext& ctx) {
+  const std::uint64_t id = read_header(r, type);
+  if (id != ctx.params_id())
+    throw FormatError(std::string(type_name(type)) + " was made for other parameters (params id mismatch)");
+  return id;
+}
+
+void expect_eq(std::uint64_t got, std::uint64_t want, const char* field) {
+  if (got != want)
+    throw FormatError(std::string(field) + " is " + std::to_string(got) + ", expected " + std::to_string(want));
+}
+
+void write_chain(ByteWriter& w, std::size_t n, const std::vector<std::uint64_t>& q, std::uint64_t special) {
+  w.u32(static_cast<std::uint32_t>(n));
+  w.u32(static_cast<std::uint32_t>(q.size()));
+  for (auto v : q) w.u64(v);
+  w.u64(special);
+}
+
+ModulusChain read_chain(ByteReader& r) {
+  ModulusChain c;
+  c.n = r.u32("N");
+  const std::uint32_t count = r.u32("prime count");
+  if (count < 1 || count > 60) throw FormatError("prime count " + std::to_string(count) + " outside [1, 60]");
+  c.q.resize(count);
+  for (auto& v : c.q) v = r.u64("ciphertext prime");
+  c.special = r.u64("special prime");
+  return c;
+}
+
+Security read_security(ByteReader& r) {
+  const std::uint8_t sec = r.u8("security");
+  if (sec > 1) throw FormatError("unknown security level " + std::to_string(sec));
+  return static_cast<Security>(sec);
+}
+
+void write_ct_polys(ByteWriter& w, const std::uint64_t* raw, std::size_t n, std::size_t level, std::size_t size,
+                    const he::Seed* seed) {
+  w.u8(seed ? 1 : 0);
+  if (seed) w.bytes(seed->data(), 32);
+  write_rows(w, raw, (seed ? 1 : size) * level, n);
+}
+
+void expand_ct_seed(const RingContext& ctx, const he::Seed& seed, std::size_t level, std::uint64_t* poly1) {
+  he::Prng prng(seed, kDomainSymmetric);
+  expand_uniform(prng, ctx, level, poly1);
+}
+
+void write_rows(ByteWriter& w, const std::uint64_t* data, std::size_t rows, std::size_t n) {
+  std::vector<int> widths(rows);
+  for (std::size_t r = 0; r < rows; ++r) {
+    std::uint64_t m = 0;
+    for (std::size_t c = 0; c < n; ++c) m |= data[r * n + c];
+    widths[r] = std::bit_width(m);
+    w.u8(static_cast<std::uint8_t>(widths[r]));
+  }
+  for (std::size_t r = 0; r < rows; ++r) w.packed(data + r * n, n, widths[r]);
+}
+
+namespace {
+
+void write_ksk(ByteWriter& w, const KeySwitchKey& k) {
+  w.u32(static_cast<std::uint32_t>(k.n()));
+  w.u32(static_cast<std::uint32_t>(k.digits()));
+  w.u32(static_cast<std::uint32_t>(k.primes()));
+  write_rows(w, k.raw(), 2 * k.digits() * k.primes(), k.n());
+}
+
+KeySwitchKey read_ksk(ByteReader& r, const RingContext& ctx) {
+  const std::size_t n = ctx.n(), L = ctx.max_level();
+  expect_eq(r.u32("key N"), n, "key N");
+  expect_eq(r.u32("key digits"), L, "key digits");
+  expect_eq(r.u32("key primes"), L + 1, "key primes");
+  // Row (d * 2 + c) * (L + 1) + j: digit d, component c, prime j.
+  auto bound = [&](std::size_t row) { return ctx.modulus(row % (L + 1)).value(); };
+  auto widths = read_row_widths(r, 2 * L * (L + 1), n, bound, "key-switching key");
+  KeySwitchKey k(n, L, L + 1);
+  read_rows(r, k.raw(), widths, n, bound, [&](std::size_t row) {
+    return "key digit " + std::to_string(row / (2 * (L + 1))) + " prime " + std::to_string(row % (L + 1));
+  });
+  return k;
+}
+
+}  // namespace
+}  // namespace detail
+
+using detail::ByteReader;
+using detail::ByteWriter;
+
+std::string save(const PublicKey& pk) {
+  ByteWriter w;
+  detail::write_header(w, ObjectType::kPublicKey, pk.params_id());
+  w.u64(pk.key_id());
+  w.u32(static_cast<std::uint32_t>(pk.n()));
+  w.u32(static_cast<std::uint32_t>(pk.level()));
+  const bool seeded = pk.seed().has_value();
+  w.u8(seeded ? 1 : 0);
+  if (seeded) w.bytes(pk.seed()->data(), 32);
+  detail::write_rows(w, pk.data(0, 0), (seeded ? 1 : 2) * pk.level(), pk.n());
+  return w.take();
+}
+
+PublicKey load_public_key(const RingContext& ctx, std::string_view bytes) {
+  ByteReader r(bytes);
+  detail::read_header_for(r, ObjectType::kPublicKey, ctx);
+  const std::uint64_t key_id = r.u64("key id");
+  const std::size_t n = ctx.n(), L = ctx.max_level();
+  detail::expect_eq(r.u32("N"), n, "public key N");
+  detail::expect_eq(r.u32("level"), L, "public key level");
+  const std::uint8_t seeded = r.u8("seeded flag");
+  if (seeded > 1) throw FormatError("public key seeded flag is " + std::to_string(seeded) + ", expected 0 or 1");
+  he::Seed seed{};
+  if (seeded) r.bytes(seed.data(), 32, "seed");
+  auto bound = [&](std::size_t row) { return ctx.modulus(row % L).value(); };
+  auto widths = detail::read_row_widths(r, (seeded ? 1 : 2) * L, n, bound, "public key");
+  PublicKey pk(ctx.params_id(), key_id, n, L);
+  detail::read_rows(r, pk.data(0, 0), widths, n, bound, [&](std::size_t row) {
+    return "public key poly " + std::to_string(row / L) + " prime " + std::to_string(row % L);
+  });
+  r.finish("public key");
+  if (seeded) {
+    he::Prng prng(seed, kDomainPublicKey);
+    expand_uniform(prng, ctx, L, pk.data(1, 0));
+    pk.set_seed(seed);
+  }
+  return pk;
+}
+
+std::string save(const RelinKeys& rk) {
+  ByteWriter w;
+  detail::write_header(w, ObjectType::kRelinKeys, rk.params_id());
+  w.u64(rk.key_id());
+  detail::write_ksk(w, rk.key());
+  return w.take();
+}
+
+RelinKeys load_relin_keys(const RingContext& ctx, std::string_view bytes) {
+  ByteReader r(bytes);
+  detail::read_header_for(r, ObjectType::kRelinKeys, ctx);
+  const std::uint64_t key_id = r.u64("key id");
+  KeySwitchKey k = detail::read_ksk(r, ctx);
+  r.finish("relin keys");
+  return RelinKeys(ctx.params_id(), key_id, std::move(k));
+}
+
+std::string save(const GaloisKeys& gk) {
+  ByteWriter w;
+  detail::write_header(w, ObjectType::kGaloisKeys, gk.params_id());
+  w.u64(gk.key_id());
+  w.u32(static_cast<std::uint32_t>(gk.keys().size()));
+  for (const auto& [g, k] : gk.keys()) {
+    w.u32(g);
+    detail::write_ksk(w, k);
+  }
+  return w.take();
+}
+
+GaloisKeys load_galois_keys(const RingContext& ctx, std::string_view bytes) {
+  ByteReader r(bytes);
+  detail::read_header_for(r, ObjectType::kGaloisKeys, ctx);
+  const std::uint64_t key_id = r.u64("key id");
+  const std::uint32_t count = r.u32("key count");
+  if (count > ctx.n()) throw FormatError("Galois key count " + std::to_string(count) + " exceeds N");
+  GaloisKeys gk(ctx.params_id(), key_id);
+  std::uint32_t prev = 0;
+  for (std::uint32_t c = 0; c < count; ++c) {
+    const std::uint32_t g = r.u32("Galois element");
+    if (g % 2 == 0 || g >= 2 * ctx.n() || g <= prev)
+      throw FormatError("Galois element " + std::to_string(g) + " is not odd, below 2N and increasing");
+    prev = g;
+    gk.insert(g, detail::read_ksk(r, ctx));
+  }
+  r.finish("Galois keys");
+  return gk;
+}
+
+}  // namespace leukocrypt::rlwe
