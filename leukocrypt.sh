@@ -18,6 +18,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libtorch-dev gnuplot-nox libssl-dev openssl
   clang libclang-rt-14-dev curl
+  chromium chromium-driver
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -1,11 +1,6 @@
 // `leukocrypt serve`: the provider's HTTP screening service (docs/API.md). Built only into
 // `leukocrypt-serve`, which links no secret-key code; `leukocrypt serve` execs it.
-#include <pthread.h>
-#include <signal.h>
-
-#include <atomic>
 #include <iostream>
-#include <thread>
 
 #include "command.h"
 #include "common/error.h"
@@ -58,15 +53,9 @@ void run_serve(const ServeArgs& a) {
   warn_insecure_card(runner->model_card());
   service::JobStore store(a.db);
 
-  // SIGINT/SIGTERM stop the server cleanly from a dedicated thread (blocked everywhere else).
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-
-  // A client that hangs up while we answer must not kill the server.
-  ::signal(SIGPIPE, SIG_IGN);
+  // SIGINT/SIGTERM stop the server cleanly from a dedicated thread; a client that hangs up while
+  // we answer must not kill the server.
+  block_stop_signals();
 
   service::Server server(o, store, *runner);
   int port = server.bind();
@@ -79,22 +68,7 @@ void run_serve(const ServeArgs& a) {
   // After the line above, so whoever waits for the port file also finds the startup line.
   if (!a.port_file.empty()) write_file_atomic(a.port_file, std::to_string(port) + "\n");
 
-  std::atomic<bool> done{false};
-  std::thread signals([&] {
-    timespec ts{0, 200 * 1000 * 1000};
-    while (!done) {
-      int sig = sigtimedwait(&set, nullptr, &ts);
-      if (sig == SIGINT || sig == SIGTERM) {
-        std::cout << "leukocrypt serve: stopping (signal " << sig << ")" << std::endl;
-        server.stop();
-        return;
-      }
-    }
-  });
-  server.serve();
-  done = true;
-  signals.join();
-  server.stop();
+  serve_until_signal("leukocrypt serve", [&] { server.serve(); }, [&] { server.stop(); });
 }
 #endif
 

@@ -1,8 +1,13 @@
 // Registry of CLI subcommands and small shared output helpers.
 #include "command.h"
 
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
 #include <cstdlib>
 #include <iostream>
+#include <thread>
 
 namespace leukocrypt::cli {
 
@@ -36,6 +41,42 @@ void add_no_circuit_privacy_flag(CLI::App* cmd, bool& flag) {
 void warn_insecure_card(const nlohmann::json& card) {
   warn_insecure_params(card.contains("params") && card["params"].is_object() &&
                        card["params"].value("security", "128") != "128");
+}
+
+namespace {
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+}  // namespace
+
+void block_stop_signals() {
+  sigset_t set = stop_signals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+}
+
+void serve_until_signal(const std::string& name, const std::function<void()>& serve, const std::function<void()>& stop) {
+  const sigset_t set = stop_signals();
+  std::atomic<bool> done{false};
+  std::thread signals([&] {
+    timespec ts{0, 200 * 1000 * 1000};
+    while (!done) {
+      int sig = sigtimedwait(&set, nullptr, &ts);
+      if (sig == SIGINT || sig == SIGTERM) {
+        std::cout << name << ": stopping (signal " << sig << ")" << std::endl;
+        stop();
+        return;
+      }
+    }
+  });
+  serve();
+  done = true;
+  signals.join();
+  stop();
 }
 
 std::string default_data_dir() {

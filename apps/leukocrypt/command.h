@@ -37,6 +37,12 @@ void warn_insecure_params(bool below_128_bits);
 void add_no_circuit_privacy_flag(CLI::App* cmd, bool& flag);
 // The same for a model card (its "params" object, whose "security" the runner computed).
 void warn_insecure_card(const nlohmann::json& card);
+// For long-running servers (`serve`, `clinic`): block_stop_signals() before any thread starts
+// (SIGINT/SIGTERM blocked everywhere, SIGPIPE ignored: a client hanging up is not fatal), then
+// serve_until_signal() runs `serve` (blocking) while a dedicated thread waits for SIGINT/SIGTERM
+// and calls `stop`, printing "<name>: stopping (signal N)".
+void block_stop_signals();
+void serve_until_signal(const std::string& name, const std::function<void()>& serve, const std::function<void()>& stop);
 
 // Default real-data folder baked in at build time (../shared/data beside the checkout),
 // overridden by the LEUKOCRYPT_DATA_DIR environment variable.

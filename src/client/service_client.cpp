@@ -104,7 +104,12 @@ std::string ServiceClient::post_job(std::uint64_t size, const Reader& read, cons
       return false;
     }
     if (!sink.write(piece.data(), n)) return false;
-    if (on_progress) on_progress(offset + n, size);
+    try {
+      if (on_progress) on_progress(offset + n, size);
+    } catch (const std::exception& e) {  // the caller stops the upload (e.g. cancelled)
+      read_error = e.what();
+      return false;
+    }
     return true;
   };
   auto r = http_->Post("/v1/jobs", static_cast<std::size_t>(size), provider, "application/octet-stream");

@@ -58,7 +58,7 @@ class ServiceClient {
   bool key_registered(const std::string& key_id);
   // POST /v1/jobs. Returns the job id. The body is streamed in 1 MiB pieces with Content-Length
   // (a multi-gigabyte request never goes to the socket as one write). on_progress(sent, total),
-  // if given, sees the upload advance.
+  // if given, sees the upload advance; an exception it throws stops the upload (IoError).
   using UploadProgress = std::function<void(std::uint64_t sent, std::uint64_t total)>;
   std::string submit(const std::string& request, const UploadProgress& on_progress = {});
   // POST /v1/jobs streaming a request file from disk (never loaded into memory). Before sending,

@@ -24,6 +24,7 @@
 #include "nn/param_select.h"
 #include "nn/plan.h"
 #include "nn/quantize.h"
+#include "cell_files.h"
 #include "process.h"
 #include "raw_connection.h"
 #include "test_models.h"
@@ -35,37 +36,12 @@ namespace {
 namespace fs = std::filesystem;
 using testing::RunResult;
 using testing::ServerProcess;
+using testing::TempDir;
+using testing::real_cells;
 
 const std::string kCli = LEUKOCRYPT_CLI;
 // Every command that runs with the tiny N = 256 test parameters needs this explicit flag.
 const std::string kInsecure = "--insecure-for-tests";
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("lc-e2e-" + std::to_string(::getpid()) + "-" + wire::random_id().substr(0, 8));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    if (std::getenv("LEUKOCRYPT_KEEP_TEST_DIR")) return;  // for debugging: keep model, params, keys, logs
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-// 12 real cells (6 ALL, 6 hem), first by name in each class folder.
-std::vector<fs::path> real_cells(std::size_t per_class) {
-  fs::path root = fs::path(LEUKOCRYPT_DATA_DIR) / "cnmc-fold1-225";
-  std::vector<fs::path> out;
-  for (const char* cls : {"all", "hem"}) {
-    std::vector<fs::path> files;
-    for (const auto& e : fs::directory_iterator(root / cls)) files.push_back(e.path());
-    std::sort(files.begin(), files.end());
-    files.resize(std::min(files.size(), per_class));
-    out.insert(out.end(), files.begin(), files.end());
-  }
-  return out;
-}
 
 std::vector<std::string> paths_of(const std::vector<fs::path>& v) {
   std::vector<std::string> s;
@@ -75,7 +51,7 @@ std::vector<std::string> paths_of(const std::vector<fs::path>& v) {
 
 // Shared setup: model, parameters, cells, raw reference logits.
 struct World {
-  TempDir dir;
+  TempDir dir{"e2e"};
   fs::path model, params, secure_params, tokens;
   std::vector<fs::path> cells;
   std::vector<std::string> raw_exact;  // cells x 2, decimal

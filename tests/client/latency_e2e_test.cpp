@@ -18,6 +18,7 @@
 #include "nn/plan.h"
 #include "nn/quantize.h"
 #include "process.h"
+#include "tiny_setup.h"
 #include "service/wire/he_layout.h"
 #include "test_models.h"
 
@@ -37,23 +38,10 @@ struct LatencyWorld {
   LatencyWorld() {
     dir = fs::temp_directory_path() / ("lc-latency-" + std::to_string(::getpid()) + "-" + wire::random_id().substr(0, 8));
     fs::create_directories(dir);
-    auto m = nn::testing::tiny_model();
-    model = dir / "tiny.lkm";
-    nn::save_model(m, model);
-    nn::QuantizeOptions o;
-    o.weight_max = {15, 7, 7};
-    auto q = nn::quantize(nn::collapse_linear(m), o);
-    const auto plan = nn::lower(q);
-    nn::ParamsRequest req;
-    req.bits_needed = nn::worst_case_bound(q).output_bits;
-    req.n = 2048;
-    req.q_bits = {50, 50, 50, 50, 50, 50, 50, 50};
-    req.insecure_for_tests = true;
-    req.layout = nn::Layout::kLatency;
-    auto j = nn::choose_params(plan, req).to_json();
-    j["quantization"] = o.to_json();
-    params = dir / "params-latency-insecure-test.json";
-    write_file_atomic(params, j.dump(2));
+    testing::TinySetup tiny(dir);
+    model = tiny.model;
+    const auto& plan = tiny.plan;
+    params = tiny.insecure_latency_params(dir / "params-latency-insecure-test.json");
     tokens = dir / "tokens.txt";
     write_file_atomic(tokens, "alice alice-token-0123456789\n", 0600);  // serve refuses a readable tokens file
     fs::path root = fs::path(LEUKOCRYPT_DATA_DIR) / "cnmc-fold1-225";

@@ -1,5 +1,6 @@
 // Test helper: run the built `leukocrypt` CLI as a child process with a deadline (never hangs),
-// capturing stdout+stderr; or start one in the background (a server) and kill it by pid.
+// capturing stdout+stderr; or start one in the background (a server) and kill it by pid. Also a
+// temporary directory for such tests (LEUKOCRYPT_KEEP_TEST_DIR=1 keeps it for debugging).
 #pragma once
 
 #include <fcntl.h>
@@ -9,6 +10,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -16,6 +18,26 @@
 #include <vector>
 
 namespace leukocrypt::testing {
+
+// A fresh directory lc-<tag>-<pid>-<random> under the system's temporary directory, removed at
+// the end (kept when LEUKOCRYPT_KEEP_TEST_DIR is set: model, params, keys, logs for debugging).
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(const std::string& tag) {
+    static int counter = 0;
+    path = std::filesystem::temp_directory_path() /
+           ("lc-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
+            std::to_string(std::chrono::steady_clock::now().time_since_epoch().count() % 1000000007));
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    if (std::getenv("LEUKOCRYPT_KEEP_TEST_DIR")) return;
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
 
 struct RunResult {
   int status = -1;  // exit code, or -1 when killed / timed out

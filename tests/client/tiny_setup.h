@@ -42,6 +42,16 @@ struct TinySetup {
     req.layout = nn::Layout::kThroughput;  // these tests use the CryptoNets packing (latency: latency_e2e_test)
     return write_params(path, req);
   }
+  // INSECURE N = 2048 parameters chosen for the latency layout (a 3x16x16 cell fits N/2 slots).
+  std::filesystem::path insecure_latency_params(const std::filesystem::path& path) const {
+    nn::ParamsRequest req;
+    req.bits_needed = bits_needed;
+    req.n = 2048;
+    req.q_bits = {50, 50, 50, 50, 50, 50, 50, 50};
+    req.insecure_for_tests = true;
+    req.layout = nn::Layout::kLatency;
+    return write_params(path, req);
+  }
 
  private:
   std::filesystem::path write_params(const std::filesystem::path& path, const nn::ParamsRequest& req) const {

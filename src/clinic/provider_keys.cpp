@@ -1,0 +1,97 @@
+// Providers and their keys (see provider_keys.h).
+#include "clinic/provider_keys.h"
+
+#include <sodium.h>
+
+#include "clinic/clinic_error.h"
+#include "clinic/packing.h"
+#include "service/wire/container.h"
+
+namespace leukocrypt::clinic {
+namespace {
+
+std::string card_summary(const nlohmann::json& card) {
+  return "model '" + card.value("model_id", "?") + "', parameters " + card.value("params_id", "?");
+}
+
+}  // namespace
+
+std::string sha256_hex(const std::string& bytes) {
+  if (sodium_init() < 0) throw Error("libsodium initialisation failed");
+  unsigned char h[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(h, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s;
+  for (unsigned char c : h) s += {kHex[c >> 4], kHex[c & 15]};
+  return s;
+}
+
+client::ServiceClient open_provider(const ProviderRecord& p) {
+  client::ClientOptions o;
+  o.connect_timeout = std::chrono::seconds(5);
+  o.io_timeout = std::chrono::seconds(60);  // per socket read/write: a hung provider is an error within a minute
+  return client::ServiceClient(p.url, p.token, o);
+}
+
+ProviderKeys::ProviderKeys(ClinicStore& store, std::filesystem::path keys_root, bool allow_insecure_for_tests)
+    : store_(store), root_(std::move(keys_root)), allow_insecure_(allow_insecure_for_tests) {}
+
+client::KeyPaths ProviderKeys::paths(const std::string& provider_id) const { return client::KeyPaths(root_ / provider_id); }
+
+ProviderRecord ProviderKeys::get(const std::string& provider_id) {
+  auto p = store_.find_provider(provider_id);
+  if (!p) throw ClinicError(404, "provider_not_found", "no provider '" + provider_id + "'");
+  return *p;
+}
+
+ProviderRecord ProviderKeys::make_and_register(ProviderRecord p) {
+  try {
+    auto sc = open_provider(p);
+    p.card = sc.model_card();
+    auto kp = paths(p.id);
+    auto info = make_keys(p.card, kp, allow_insecure_);
+    const auto eval = client::read_key_file(kp.eval, wire::Kind::kEvalKeys);
+    p.key_id = info.value("key_id", "");
+    p.key_fingerprint = sha256_hex(eval);
+    p.registered = false;
+    store_.put_provider(p);  // the keys exist even if registration fails below
+    sc.register_keys(eval);
+    p.registered = true;
+    store_.put_provider(p);
+    return p;
+  } catch (const ClinicError&) {
+    throw;
+  } catch (const InvalidArgument& e) {
+    throw ClinicError(400, "invalid_argument", e.what());
+  } catch (const std::exception& e) {
+    throw provider_error(e, p.url);
+  }
+}
+
+ProviderRecord ProviderKeys::add(const std::string& name, const std::string& url, const std::string& token) {
+  if (name.empty() || name.size() > 200) throw ClinicError(400, "invalid_argument", "give the provider a name (at most 200 characters)");
+  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
+    throw ClinicError(400, "invalid_argument", "the provider's address must start with http:// or https://");
+  ProviderRecord p;
+  p.id = wire::random_id().substr(0, 12);
+  p.name = name;
+  p.url = url;
+  while (!p.url.empty() && p.url.back() == '/') p.url.pop_back();
+  p.token = token;
+  p.created = now_seconds();
+  return make_and_register(std::move(p));
+}
+
+ProviderRecord ProviderKeys::renew(const std::string& provider_id) { return make_and_register(get(provider_id)); }
+
+nlohmann::json ProviderKeys::check_card(const ProviderRecord& p, client::ServiceClient& sc) const {
+  auto card = sc.model_card();
+  if (card.value("params_id", "") != p.card.value("params_id", "") ||
+      card.value("model_id", "") != p.card.value("model_id", ""))
+    throw ClinicError(409, "model_card_changed",
+                      "the provider '" + p.name + "' now serves " + card_summary(card) + "; the keys were made for " +
+                          card_summary(p.card) + ". Make new keys for this provider, then screen again.");
+  return card;
+}
+
+}  // namespace leukocrypt::clinic
