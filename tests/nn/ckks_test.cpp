@@ -160,20 +160,3 @@ TEST(CkksBackend, MnistArgmaxEqualsFloat) {
 
 }  // namespace
 }  // namespace leukocrypt::nn
-namespace leukocrypt::nn {
-TEST(CkksDebug, Curve) {
-  const Plan plan = plan_of("cnmc-x2.lcm");
-  auto mag = plan_magnitudes(plan, group_c().images);
-  for (auto m : mag) std::printf("mag %g\n", m);
-  for (auto& m : mag) m *= 2;
-  for (int bits = 20; bits <= 40; bits += 2) {
-    try {
-      auto p = ckks::Params::smallest_secure(5, bits, std::min(60, bits + 8), 1024);
-      auto e = predict_ckks_errors(plan, p, mag);
-      std::printf("bits %d N %zu err:", bits, p.n());
-      for (auto x : e) std::printf(" %.3g", x);
-      std::printf("\n");
-    } catch (const std::exception& ex) { std::printf("bits %d: %s\n", bits, ex.what()); }
-  }
-}
-}
