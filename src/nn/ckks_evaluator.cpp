@@ -1,0 +1,163 @@
+// Server-side plan execution on CKKS ciphertexts: the first linear layer streamed, the rest resident.
+#include "nn/ckks_evaluator.h"
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <mutex>
+
+#include "common/error.h"
+#include "common/thread_pool.h"
+#include "common/timer.h"
+#include "nn/ckks_settings.h"
+
+namespace leukocrypt::nn {
+namespace {
+
+// Outputs per group of the streamed layer: a group's inputs are held while it runs.
+constexpr std::size_t kGroup = 16;
+
+}  // namespace
+
+// Inputs of the streamed layer: pulled once on first use, dropped after their last group.
+class CkksPlanEvaluator::Inputs {
+ public:
+  Inputs(const CkksSource& source, const std::vector<std::uint32_t>& uses, CkksStreamStats& stats)
+      : source_(source), left_(uses.size()), cts_(uses.size()), once_(new std::once_flag[uses.size()]), stats_(stats) {
+    for (std::size_t u = 0; u < uses.size(); ++u) left_[u] = uses[u];
+  }
+  const ckks::Ciphertext& get(std::uint32_t u) {
+    std::call_once(once_[u], [&] {
+      Timer t;
+      auto ct = source_(u);
+      std::lock_guard<std::mutex> lk(mu_);
+      cts_[u] = std::make_unique<ckks::Ciphertext>(std::move(ct));
+      stats_.max_resident_inputs = std::max(stats_.max_resident_inputs, ++resident_);
+      stats_.source_seconds += t.seconds();
+    });
+    std::lock_guard<std::mutex> lk(mu_);
+    return *cts_[u];
+  }
+  void release(std::uint32_t u) {
+    if (--left_[u] != 0) return;
+    std::lock_guard<std::mutex> lk(mu_);
+    cts_[u].reset();
+    --resident_;
+  }
+
+ private:
+  const CkksSource& source_;
+  std::vector<std::atomic<std::uint32_t>> left_;
+  std::vector<std::unique_ptr<ckks::Ciphertext>> cts_;
+  std::unique_ptr<std::once_flag[]> once_;
+  CkksStreamStats& stats_;
+  std::mutex mu_;
+  std::size_t resident_ = 0;
+};
+
+CkksPlanEvaluator::CkksPlanEvaluator(const Plan& plan, ckks::ContextPtr ctx, ckks::RelinKeys relin_keys)
+    : plan_(plan), ctx_(std::move(ctx)), eval_(ctx_), relin_keys_(std::move(relin_keys)) {
+  require(plan_.steps.size() >= 3 && plan_.steps[0].kind == OpKind::kEncrypt && plan_.steps[1].kind == OpKind::kLinear &&
+              plan_.steps.back().kind == OpKind::kDecrypt,
+          "CkksPlanEvaluator: the plan must be Encrypt, Linear, ..., Decrypt");
+  const std::size_t need = ckks_levels(plan_) + 1;
+  require(ctx_->params().max_level() >= need, "CkksPlanEvaluator: the plan needs " + std::to_string(need) +
+                                                  " ciphertext primes (one per linear layer and square, plus q_0); "
+                                                  "the parameters have " + std::to_string(ctx_->params().max_level()));
+  require(relin_keys_.params_id() == ctx_->params().id(), "CkksPlanEvaluator: relinearisation key is for other parameters");
+  while (segment_end_ < plan_.steps.size() && plan_.steps[segment_end_].kind != OpKind::kLinear &&
+         plan_.steps[segment_end_].kind != OpKind::kDecrypt)
+    ++segment_end_;
+  const auto& l = plan_.steps[1].linear;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> key;  // (last input read, output)
+  for (std::uint32_t o = 0; o < std::uint32_t(l.n_out); ++o) {
+    std::uint32_t last = 0;
+    for (auto j = l.f_row_start[o]; j < l.f_row_start[o + 1]; ++j) last = std::max(last, l.f_index[j]);
+    key.emplace_back(last, o);
+  }
+  std::sort(key.begin(), key.end());
+  uses_.assign(plan_.input_size(), 0);
+  for (std::size_t g0 = 0; g0 < key.size(); g0 += kGroup) {
+    Group g;
+    for (std::size_t i = g0; i < std::min(key.size(), g0 + kGroup); ++i) {
+      g.outputs.push_back(key[i].second);
+      for (auto j = l.f_row_start[key[i].second]; j < l.f_row_start[key[i].second + 1]; ++j) g.inputs.push_back(l.f_index[j]);
+    }
+    std::sort(g.inputs.begin(), g.inputs.end());
+    g.inputs.erase(std::unique(g.inputs.begin(), g.inputs.end()), g.inputs.end());
+    for (auto u : g.inputs) ++uses_[u];
+    groups_.push_back(std::move(g));
+  }
+}
+
+ckks::Ciphertext CkksPlanEvaluator::linear_row(std::size_t s, std::uint32_t o,
+                                               const std::function<const ckks::Ciphertext&(std::uint32_t)>& in) const {
+  const auto& l = plan_.steps[s].linear;
+  ckks::Ciphertext acc;
+  for (auto j = l.f_row_start[o]; j < l.f_row_start[o + 1]; ++j)
+    eval_.multiply_scalar_add_inplace(acc, in(l.f_index[j]), double(l.f_weight[j]));
+  if (acc.empty()) acc = eval_.multiply_scalar(in(0), 0.0);  // a row without taps: the bias alone
+  eval_.rescale_inplace(acc);
+  eval_.add_scalar_inplace(acc, double(l.f_bias[o]));
+  return acc;
+}
+
+void CkksPlanEvaluator::run_unary(std::size_t s, ckks::Ciphertext& ct) const {
+  if (plan_.steps[s].kind != OpKind::kSquare) return;  // Relinearize and ModSwitch: nothing to do
+  ct = eval_.square_relin(ct, relin_keys_);
+  eval_.rescale_inplace(ct);
+}
+
+std::vector<ckks::Ciphertext> CkksPlanEvaluator::stream_first(const CkksSource& source, CkksStreamStats& stats) const {
+  Inputs inputs(source, uses_, stats);
+  std::vector<ckks::Ciphertext> out(std::size_t(plan_.steps[1].linear.n_out));
+  std::mutex mu;
+  ThreadPool::global().parallel_for(0, groups_.size(), [&](std::size_t g) {
+    const Group& grp = groups_[g];
+    std::vector<double> secs(segment_end_, 0.0);
+    auto in = [&](std::uint32_t u) -> const ckks::Ciphertext& { return inputs.get(u); };
+    for (auto u : grp.inputs) inputs.get(u);  // pull (and time) the inputs before the arithmetic
+    for (auto o : grp.outputs) {
+      Timer t;
+      auto ct = linear_row(1, o, in);
+      secs[1] += t.seconds();
+      for (std::size_t s = 2; s < segment_end_; ++s) {
+        t.reset();
+        run_unary(s, ct);
+        secs[s] += t.seconds();
+      }
+      out[o] = std::move(ct);
+    }
+    for (auto u : grp.inputs) inputs.release(u);
+    std::lock_guard<std::mutex> lk(mu);
+    for (std::size_t s = 0; s < segment_end_; ++s) stats.step_seconds[s] += secs[s];
+  });
+  return out;
+}
+
+std::vector<ckks::Ciphertext> CkksPlanEvaluator::evaluate(const CkksSource& source, CkksStreamStats* stats_out) const {
+  CkksStreamStats local;
+  CkksStreamStats& stats = stats_out ? *stats_out : local;
+  if (stats.step_seconds.size() != plan_.steps.size()) stats.step_seconds.assign(plan_.steps.size(), 0.0);
+  Timer wall;
+  auto values = stream_first(source, stats);
+  for (std::size_t s = segment_end_; s < plan_.steps.size(); ++s) {
+    const auto& st = plan_.steps[s];
+    if (st.kind == OpKind::kDecrypt) break;
+    Timer t;
+    if (st.kind == OpKind::kLinear) {
+      std::vector<ckks::Ciphertext> next(std::size_t(st.linear.n_out));
+      auto in = [&](std::uint32_t u) -> const ckks::Ciphertext& { return values.at(u); };
+      ThreadPool::global().parallel_for(0, next.size(),
+                                        [&](std::size_t o) { next[o] = linear_row(s, std::uint32_t(o), in); });
+      values = std::move(next);
+    } else {
+      ThreadPool::global().parallel_for(0, values.size(), [&](std::size_t i) { run_unary(s, values[i]); });
+    }
+    stats.step_seconds[s] += t.seconds();
+  }
+  stats.wall_seconds += wall.seconds();
+  return values;
+}
+
+}  // namespace leukocrypt::nn

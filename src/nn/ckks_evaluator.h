@@ -1,0 +1,71 @@
+// Server side of CKKS encrypted inference (public: no secret key). One image per slot (N/2 images
+// per ciphertext), float weights, no quantisation and no plaintext CRT: input value v is one
+// ciphertext holding v of every image. Per step:
+//   Linear      out = sum w * in  (Evaluator::multiply_scalar_add_inplace, weights encoded at the
+//               level's last prime, so every term has the same scale), one rescale, then the bias
+//               (add_scalar_inplace): the scale is back to the input's scale;
+//   Square      square_relin + rescale (the Relinearize step is then a no-op);
+//   ModSwitch   no-op (the rescales already shrink the ciphertexts).
+// Streaming as in BfvPlanEvaluator: the first linear layer runs in groups of outputs ordered by
+// the last input they read (image rows top to bottom for a convolution over CHW inputs); inputs are
+// pulled from the source when a group first needs them and dropped when their last group is done,
+// and the element-wise steps after that layer run on each output as soon as it exists.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "he/ckks/ciphertext.h"
+#include "he/ckks/context.h"
+#include "he/ckks/evaluator.h"
+#include "he/ckks/keys.h"
+#include "nn/plan.h"
+
+namespace leukocrypt::nn {
+
+// Input ciphertext `input` (0 .. plan.input_size()-1), fresh (size 2) at the top level and the
+// default scale. Called from the global pool's workers, several at once (must be thread-safe),
+// each input exactly once per evaluate call, roughly in the order the first linear layer needs them.
+using CkksSource = std::function<ckks::Ciphertext(std::size_t input)>;
+
+struct CkksStreamStats {
+  std::vector<double> step_seconds;   // per plan step: the fused first segment summed over threads
+  double source_seconds = 0;          // inside the source, summed over threads
+  double wall_seconds = 0;
+  std::size_t max_resident_inputs = 0;
+};
+
+class CkksPlanEvaluator {
+ public:
+  // Throws InvalidArgument when the plan does not start with Encrypt, Linear, has no linear layers,
+  // or needs more rescales than the parameters have primes, or when the key is for other parameters.
+  CkksPlanEvaluator(const Plan& plan, ckks::ContextPtr ctx, ckks::RelinKeys relin_keys);
+
+  // Every step after Encrypt and before Decrypt; returns the plan.output_size() logit ciphertexts.
+  std::vector<ckks::Ciphertext> evaluate(const CkksSource& source, CkksStreamStats* stats = nullptr) const;
+
+  const Plan& plan() const { return plan_; }
+  const ckks::ContextPtr& context() const { return ctx_; }
+
+ private:
+  struct Group {
+    std::vector<std::uint32_t> outputs;
+    std::vector<std::uint32_t> inputs;  // distinct, ascending
+  };
+  class Inputs;
+  // acc = bias + sum w * in over row o of linear step s (inputs indexed through `in`), rescaled.
+  ckks::Ciphertext linear_row(std::size_t s, std::uint32_t o,
+                              const std::function<const ckks::Ciphertext&(std::uint32_t)>& in) const;
+  void run_unary(std::size_t s, ckks::Ciphertext& ct) const;
+  std::vector<ckks::Ciphertext> stream_first(const CkksSource& source, CkksStreamStats& stats) const;
+
+  const Plan& plan_;
+  ckks::ContextPtr ctx_;
+  ckks::Evaluator eval_;
+  ckks::RelinKeys relin_keys_;
+  std::size_t segment_end_ = 2;       // first step after the fused first segment
+  std::vector<Group> groups_;
+  std::vector<std::uint32_t> uses_;   // per input: groups that read it
+};
+
+}  // namespace leukocrypt::nn

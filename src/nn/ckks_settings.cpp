@@ -1,0 +1,151 @@
+// CKKS parameter choice for a plan: the precision model walked along the plan's steps.
+#include "nn/ckks_settings.h"
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <sstream>
+
+#include "common/error.h"
+#include "he/ckks/precision_model.h"
+
+namespace leukocrypt::nn {
+namespace {
+
+// Signed bits of the largest value the last prime q_0 must hold (beyond the scale), plus one bit
+// of sign and one of room.
+int headroom_bits(double max_logit) { return std::max(1, int(std::ceil(std::log2(std::max(1.0, max_logit))))) + 2; }
+
+// One linear layer on inputs that all share the estimate x: the worst row (largest noise) after
+// its multiply-adds, the rescale and the bias.
+ckks::PrecisionEstimate predict_linear(const ckks::PrecisionModel& model, const LinearOp& l,
+                                       const ckks::PrecisionEstimate& x) {
+  ckks::PrecisionEstimate worst{};
+  for (int o = 0; o < l.n_out; ++o) {
+    ckks::PrecisionEstimate acc{};
+    bool first = true;
+    for (auto j = l.f_row_start[o]; j < l.f_row_start[o + 1]; ++j) {
+      auto term = model.multiply_scalar(x, double(l.f_weight[j]));
+      acc = first ? term : model.add(acc, term);
+      first = false;
+    }
+    if (first) acc = model.multiply_scalar(x, 0.0);
+    acc = model.add_plain(model.rescale(acc), std::fabs(double(l.f_bias[o])));
+    if (o == 0 || acc.noise > worst.noise) worst = acc;
+  }
+  return worst;
+}
+
+}  // namespace
+
+std::vector<double> plan_magnitudes(const Plan& plan, const std::vector<const std::uint8_t*>& images) {
+  std::vector<double> mag(plan.steps.size(), 0.0);
+  for (const auto* img : images) {
+    std::vector<double> x(plan.input_size());
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = double(img[i]) * double(plan.input_scale);
+    for (std::size_t s = 0; s < plan.steps.size(); ++s) {
+      const auto& st = plan.steps[s];
+      if (st.kind == OpKind::kLinear) {
+        const auto& l = st.linear;
+        std::vector<double> y(std::size_t(l.n_out));
+        for (int o = 0; o < l.n_out; ++o) {
+          double acc = l.f_bias[o];
+          for (auto j = l.f_row_start[o]; j < l.f_row_start[o + 1]; ++j) acc += double(l.f_weight[j]) * x[l.f_index[j]];
+          y[std::size_t(o)] = acc;
+        }
+        x = std::move(y);
+      } else if (st.kind == OpKind::kSquare) {
+        for (auto& v : x) v *= v;
+      }
+      for (double v : x) mag[s] = std::max(mag[s], std::fabs(v));
+    }
+  }
+  return mag;
+}
+
+std::size_t ckks_levels(const Plan& plan) {
+  std::size_t levels = 0;
+  for (const auto& s : plan.steps) levels += (s.kind == OpKind::kLinear || s.kind == OpKind::kSquare) ? 1 : 0;
+  return levels;
+}
+
+std::vector<double> predict_ckks_errors(const Plan& plan, const ckks::Params& params,
+                                        const std::vector<double>& magnitudes) {
+  require(magnitudes.size() == plan.steps.size(), "predict_ckks_errors: " + std::to_string(magnitudes.size()) +
+                                                      " magnitudes for " + std::to_string(plan.steps.size()) + " steps");
+  require(params.max_level() >= ckks_levels(plan) + 1,
+          "predict_ckks_errors: " + std::to_string(params.max_level()) + " primes; the plan needs " +
+              std::to_string(ckks_levels(plan) + 1));
+  const ckks::PrecisionModel model(params);
+  std::vector<double> err(plan.steps.size(), 0.0);
+  ckks::PrecisionEstimate x{};
+  for (std::size_t s = 0; s < plan.steps.size(); ++s) {
+    const auto& st = plan.steps[s];
+    if (st.kind == OpKind::kEncrypt) {
+      x = model.fresh_secret(magnitudes[s], params.default_scale());
+    } else if (st.kind == OpKind::kLinear) {
+      x = predict_linear(model, st.linear, x);
+    } else if (st.kind == OpKind::kSquare) {
+      x = model.rescale(model.key_switch(model.multiply(x, x)));
+    }
+    // The model's magnitude bound compounds sum |w| over every layer; the measured bound is tighter.
+    if (st.kind != OpKind::kDecrypt) x.magnitude = std::min(x.magnitude, magnitudes[s]);
+    err[s] = x.slot_error(params.n());
+  }
+  return err;
+}
+
+nlohmann::json CkksSettings::to_json() const {
+  return {{"scheme", "ckks"},
+          {"params", nlohmann::json::parse(params.to_json())},
+          {"levels", params.max_level() - 1},
+          {"scale_bits", std::log2(params.default_scale())},
+          {"target_logit_error", target_error},
+          {"predicted_logit_error", predicted_error}};
+}
+
+CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& magnitudes,
+                                  const CkksChoiceOptions& o) {
+  require(o.target_error > 0 && std::isfinite(o.target_error), "ckks: target logit error must be > 0");
+  require(o.margin >= 1, "ckks: magnitude margin must be >= 1");
+  require(o.min_scale_bits >= 20 && o.max_scale_bits <= 55 && o.min_scale_bits <= o.max_scale_bits,
+          "ckks: scale bits must lie in 20..55");
+  require(magnitudes.size() == plan.steps.size(), "ckks: one magnitude per plan step");
+  std::vector<double> mag = magnitudes;
+  for (auto& m : mag) m *= o.margin;
+  const std::size_t levels = ckks_levels(plan);
+  const int head = headroom_bits(mag.back());
+  std::optional<CkksSettings> best;
+  double best_error = INFINITY;
+  int best_bits = 0;
+  std::size_t best_n = 0;
+  for (int bits = o.min_scale_bits; bits <= o.max_scale_bits; ++bits) {
+    const int first = std::min(60, bits + head);
+    ckks::Params p = ckks::Params::default_for(8192);
+    try {
+      p = o.insecure_for_tests ? ckks::Params::create(o.min_n, first, levels, bits, std::min(59, std::max(first, bits + 1)),
+                                                      ckks::Security::kInsecureForTests)
+                               : ckks::Params::smallest_secure(levels, bits, first, o.min_n);
+    } catch (const SecurityError&) {
+      break;  // larger scales need even more bits
+    }
+    if (best && p.n() > best->params.n()) break;  // the chosen N is full
+    const auto err = predict_ckks_errors(plan, p, mag);
+    const double logit_err = err.back();
+    if (logit_err < best_error) {
+      best_error = logit_err;
+      best_bits = bits;
+      best_n = p.n();
+    }
+    if (logit_err <= o.target_error) best = CkksSettings{p, o.target_error, logit_err, err};
+  }
+  if (!best) {
+    std::ostringstream m;
+    m << "ckks: no 128-bit parameters reach a logit error of " << o.target_error << " for this plan (" << levels
+      << " rescales); best predicted " << best_error << " at scale 2^" << best_bits << ", N = " << best_n;
+    throw SecurityError(m.str());
+  }
+  return *best;
+}
+
+}  // namespace leukocrypt::nn

@@ -1,0 +1,56 @@
+// CKKS parameters for a plan, chosen from the precision model (he/ckks/precision_model.h) and the
+// 128-bit table: one rescale per linear layer (weights encoded at the level's last prime, so every
+// term of a sum has the same scale and one rescale restores it) and one per square, so a plan of
+// D squares and D+1 linear layers needs 2D+1 rescale primes. The chooser walks the scale upwards
+// (the ring degree N never shrinks as the scale grows, the predicted error only shrinks) and takes
+// the first scale whose predicted largest logit error meets the target, then the largest scale
+// that still fits the same N (more margin for free). It refuses, with the numbers, a target that
+// no 128-bit set reaches.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "he/ckks/params.h"
+#include "nn/plan.h"
+
+namespace leukocrypt::nn {
+
+// Largest |value| after every plan step over the given images (float arithmetic of the f_* rows;
+// index = plan step; Encrypt: the scaled pixels). What the key holder measures on calibration
+// images to bound the slot values.
+std::vector<double> plan_magnitudes(const Plan& plan, const std::vector<const std::uint8_t*>& images);
+
+struct CkksSettings {
+  ckks::Params params = ckks::Params::default_for(8192);
+  double target_error = 0;     // largest logit error asked for
+  double predicted_error = 0;  // the precision model's bound on the largest logit error
+  std::vector<double> step_error;  // predicted slot error after every plan step
+  nlohmann::json to_json() const;
+};
+
+struct CkksChoiceOptions {
+  double target_error = 1e-3;  // largest acceptable |encrypted - float| logit difference
+  double margin = 2.0;         // slot-value bounds = margin x the measured magnitudes
+  std::size_t min_n = 1024;
+  int min_scale_bits = 20, max_scale_bits = 50;
+  bool insecure_for_tests = false;  // unit tests only: no 128-bit check, N = min_n
+};
+
+// Rescales the plan needs (linear layers + squares).
+std::size_t ckks_levels(const Plan& plan);
+
+// Predicted slot error after every step for these parameters and magnitude bounds (plan_magnitudes
+// times the margin).
+std::vector<double> predict_ckks_errors(const Plan& plan, const ckks::Params& params,
+                                        const std::vector<double>& magnitudes);
+
+// Throws SecurityError when no 128-bit set reaches the target (message: the target, the best
+// predicted error, and at which scale and N), InvalidArgument for a bad plan or options.
+CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& magnitudes,
+                                  const CkksChoiceOptions& options = {});
+
+}  // namespace leukocrypt::nn

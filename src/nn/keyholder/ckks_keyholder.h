@@ -1,0 +1,46 @@
+// The key holder's side of CKKS encrypted inference (lc_nn_keyholder: links lc_he_secret): keys,
+// one-image-per-slot packing and seeded secret-key encryption of an input value, decryption of the
+// logits. Security (Li-Micciancio, EUROCRYPT 2021): a CKKS decryption is the message plus noise that
+// depends on the secret key, so decrypted logits stay with the key holder and are never returned to
+// the provider that evaluated them.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "he/ckks/decryptor.h"
+#include "he/ckks/encoder.h"
+#include "he/ckks/key_generator.h"
+#include "he/ckks/symmetric_encryptor.h"
+#include "nn/ckks_settings.h"
+#include "nn/plan.h"
+
+namespace leukocrypt::nn {
+
+class CkksKeyHolder {
+ public:
+  explicit CkksKeyHolder(const CkksSettings& settings);
+
+  const CkksSettings& settings() const { return settings_; }
+  const ckks::ContextPtr& context() const { return ctx_; }
+  ckks::RelinKeys relin_keys() const { return keygen_->create_relin_keys(); }
+  std::size_t slot_count() const { return ctx_->params().slots(); }
+
+  // Input value `value` (pixel x plan.input_scale) of every image, image k in slot k, encrypted at
+  // the default scale. Thread-safe. At most slot_count() images.
+  ckks::Ciphertext encrypt_value(const Plan& plan, const std::vector<const std::uint8_t*>& images, std::size_t value,
+                                 he::Seed* seed = nullptr) const;
+  // images x outputs logits from the output ciphertexts.
+  std::vector<double> decrypt(const std::vector<ckks::Ciphertext>& outputs, std::size_t images) const;
+
+ private:
+  CkksSettings settings_;
+  ckks::ContextPtr ctx_;
+  std::unique_ptr<ckks::KeyGenerator> keygen_;
+  ckks::Encoder encoder_;
+  ckks::SymmetricEncryptor encryptor_;
+  ckks::Decryptor decryptor_;
+};
+
+}  // namespace leukocrypt::nn
