@@ -1,6 +1,9 @@
 // Latency-layout server: baby-step/giant-step diagonals in the NTT domain, rotations, fold, bias.
 #include "nn/bfv_slot_evaluator.h"
 
+#include <algorithm>
+#include <optional>
+
 #include "common/error.h"
 #include "common/thread_pool.h"
 #include "common/timer.h"
@@ -108,12 +111,15 @@ bfv::Ciphertext BfvSlotEvaluator::run_linear(std::size_t s, std::size_t j, const
   require(level == level_in_[s] && x.size() == 2, "latency layout: ciphertext at level " + std::to_string(level) +
                                                       " size " + std::to_string(x.size()) + " entering step " +
                                                       plan_.steps[s].name);
-  // Baby steps: rotations of the input, in the NTT domain.
+  // Baby steps: rotations of the input, in the NTT domain, hoisted (one decomposition of x).
+  bfv::Ciphertext x_ntt = x;
+  ev.to_ntt_inplace(x_ntt);
+  const bool any_rotation = std::any_of(l.baby.begin(), l.baby.end(), [](int r) { return r != 0; });
+  std::optional<rlwe::HoistedDigits> digits;
+  if (any_rotation) digits.emplace(ev.hoist(x));
   std::vector<bfv::Ciphertext> baby(l.baby.size());
   ThreadPool::global().parallel_for(0, l.baby.size(), [&](std::size_t b) {
-    baby[b] = l.baby[b] == 0 ? x : ev.rotate_rows(x, l.baby[b], gk);
-    for (std::size_t k = 0; k < 2; ++k)
-      for (std::size_t i = 0; i < level; ++i) he::forward_ntt(baby[b].data(k, i), ctx.ntt(i));
+    baby[b] = l.baby[b] == 0 ? x_ntt : ev.rotate_rows_hoisted_ntt(x_ntt, *digits, l.baby[b], gk);
   });
   std::vector<std::size_t> first(l.giants.size() + 1, 0);
   for (std::size_t g = 0; g < l.giants.size(); ++g) first[g + 1] = first[g] + l.giants[g].terms.size();

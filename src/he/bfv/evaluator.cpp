@@ -407,6 +407,45 @@ Ciphertext Evaluator::apply_galois(const Ciphertext& ct, std::uint32_t g, const 
   return r;
 }
 
+rlwe::HoistedDigits Evaluator::hoist(const Ciphertext& ct) const {
+  check_ct(ct, "hoist");
+  require(ct.size() == 2, "hoist: ciphertext must have size 2 (relinearize first)");
+  return rlwe::HoistedDigits(*ctx_, ct.poly(1), ct.level());
+}
+
+Ciphertext Evaluator::rotate_rows_hoisted_ntt(const Ciphertext& ct_ntt, const rlwe::HoistedDigits& digits, int step,
+                                              const GaloisKeys& gk) const {
+  check_ct(ct_ntt, "rotate_rows_hoisted_ntt");
+  require(ct_ntt.size() == 2 && digits.level() == ct_ntt.level(),
+          "rotate_rows_hoisted_ntt: the digits were hoisted from another ciphertext (level " +
+              std::to_string(digits.level()) + ", ciphertext level " + std::to_string(ct_ntt.level()) + ")");
+  require(gk.params_id() == ctx_->params_id(), "rotate_rows_hoisted_ntt: Galois keys were made for other parameters");
+  const std::size_t n = ctx_->n(), l = ct_ntt.level();
+  const std::uint32_t g = galois_elt_for_step(step, n);
+  const KeySwitchKey& key = gk.get(g);
+  std::uint32_t* index = reinterpret_cast<std::uint32_t*>(he::scratch(6, (n + 1) / 2));
+  he::automorphism_ntt_index(n, g, ctx_->bitrev(), index);
+  Ciphertext r(ct_ntt.params_id(), n, l, 2);
+  for (std::size_t i = 0; i < l; ++i) {
+    he::apply_automorphism_ntt(ct_ntt.data(0, i), r.data(0, i), n, index);
+    std::fill(r.data(1, i), r.data(1, i) + n, 0);
+  }
+  rlwe::key_switch_hoisted_add(*ctx_, digits, index, key, r.poly(0), r.poly(1));
+  return r;
+}
+
+void Evaluator::to_ntt_inplace(Ciphertext& ct) const {
+  check_ct(ct, "to_ntt");
+  for (std::size_t k = 0; k < ct.size(); ++k)
+    for (std::size_t i = 0; i < ct.level(); ++i) he::forward_ntt(ct.data(k, i), ctx_->ntt(i));
+}
+
+void Evaluator::from_ntt_inplace(Ciphertext& ct) const {
+  check_ct(ct, "from_ntt");
+  for (std::size_t k = 0; k < ct.size(); ++k)
+    for (std::size_t i = 0; i < ct.level(); ++i) he::inverse_ntt(ct.data(k, i), ctx_->ntt(i));
+}
+
 Ciphertext Evaluator::rotate_rows(const Ciphertext& ct, int step, const GaloisKeys& gk) const {
   return apply_galois(ct, galois_elt_for_step(step, ctx_->n()), gk);
 }

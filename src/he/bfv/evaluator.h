@@ -13,6 +13,7 @@
 #include "he/bfv/context.h"
 #include "he/bfv/keys.h"
 #include "he/bfv/plaintext.h"
+#include "he/rlwe/key_switch.h"
 
 namespace leukocrypt::bfv {
 
@@ -53,6 +54,19 @@ class Evaluator {
   // Swaps the two slot rows.
   Ciphertext rotate_columns(const Ciphertext& ct, const GaloisKeys& gk) const;
   Ciphertext apply_galois(const Ciphertext& ct, std::uint32_t galois_elt, const GaloisKeys& gk) const;
+
+  // Hoisted rotations (rlwe/key_switch.h): many rotations of one ciphertext share one
+  // decomposition. hoist(ct) decomposes ct's c1 once (size 2); rotate_rows_hoisted_ntt then
+  // rotates by `step` from ct_ntt (ct with every row forward-transformed, see to_ntt) at 2 + 2l
+  // NTTs instead of l(l+1) + 2(l+1), returning the rotation with every row in the NTT domain
+  // (from_ntt brings it back). Decrypts to the same slots as rotate_rows (not the same bits).
+  rlwe::HoistedDigits hoist(const Ciphertext& ct) const;
+  Ciphertext rotate_rows_hoisted_ntt(const Ciphertext& ct_ntt, const rlwe::HoistedDigits& digits, int step,
+                                     const GaloisKeys& gk) const;
+  // Every row of ct to the NTT domain and back (the ciphertext type does not record the domain:
+  // only hoisted rotations and plaintext products in that domain read such a ciphertext).
+  void to_ntt_inplace(Ciphertext& ct) const;
+  void from_ntt_inplace(Ciphertext& ct) const;
 
   // Drops the last ciphertext prime (divide-and-round by q_{l-1}); level must be >= 2.
   void mod_switch_to_next_inplace(Ciphertext& ct) const;

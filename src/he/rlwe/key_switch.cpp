@@ -193,7 +193,73 @@ void key_switch_simd(const RingContext& ring, const std::uint64_t* d, const std:
   }
 }
 
+// Hoisted inner product mod target t (t = level: the special prime): sum_i perm(digit_i) * key_i.
+void inner_hoisted(const RingContext& ring, const HoistedDigits& hd, const std::uint32_t* index,
+                   const KeySwitchKey& key, std::size_t t, std::uint64_t* o0, std::uint64_t* o1) {
+  const std::size_t n = ring.n(), l = hd.level();
+  const std::size_t kj = t == l ? ring.special_index() : t;
+  const Modulus& m = ring.modulus(kj);
+  std::uint64_t* buf = he::scratch(3, n);
+  for (std::size_t i = 0; i < l; ++i) {
+    he::apply_automorphism_ntt(hd.row(t, i), buf, n, index);
+    if (i == 0) {
+      he::eltwise_mul_mod(o0, buf, key.data(i, 0, kj), n, m);
+      he::eltwise_mul_mod(o1, buf, key.data(i, 1, kj), n, m);
+    } else {
+      he::eltwise_mul_add_mod(o0, buf, key.data(i, 0, kj), n, m);
+      he::eltwise_mul_add_mod(o1, buf, key.data(i, 1, kj), n, m);
+    }
+  }
+}
+
 }  // namespace
+
+HoistedDigits::HoistedDigits(const RingContext& ring, const std::uint64_t* d, std::size_t level)
+    : n_(ring.n()), level_(level) {
+  require(level >= 1 && level <= ring.max_level(), "HoistedDigits: level " + std::to_string(level) +
+                                                       " outside 1.." + std::to_string(ring.max_level()));
+  rows_.resize((level + 1) * level * n_);
+  for (std::size_t t = 0; t <= level; ++t) {
+    const std::size_t pj = t == level ? ring.special_index() : t;
+    const Modulus& m = ring.modulus(pj);
+    for (std::size_t i = 0; i < level; ++i) {
+      std::uint64_t* out = rows_.data() + (t * level + i) * n_;
+      const std::uint64_t* di = d + i * n_;
+      if (ring.modulus(i).value() <= m.value()) std::memcpy(out, di, n_ * sizeof(std::uint64_t));
+      else he::eltwise_reduce_mod(out, di, n_, m);
+      he::forward_ntt(out, ring.ntt(pj));
+    }
+  }
+}
+
+void key_switch_hoisted_add(const RingContext& ring, const HoistedDigits& hd, const std::uint32_t* index,
+                            const KeySwitchKey& key, std::uint64_t* c0, std::uint64_t* c1) {
+  const std::size_t n = ring.n(), L = ring.max_level(), l = hd.level(), sp = ring.special_index();
+  require(key.n() == n && key.digits() == L && key.primes() == L + 1, "key switching key has the wrong shape");
+  std::uint64_t* acc = he::scratch(5, 4 * n);
+  std::uint64_t* y0 = acc;
+  std::uint64_t* y1 = acc + n;
+  std::uint64_t* a0 = acc + 2 * n;
+  std::uint64_t* a1 = acc + 3 * n;
+  std::uint64_t* rnd = he::scratch(4, 2 * n);
+  inner_hoisted(ring, hd, index, key, l, y0, y1);
+  he::inverse_ntt(y0, ring.ntt(sp));
+  he::inverse_ntt(y1, ring.ntt(sp));
+  const std::uint64_t p = ring.modulus(sp).value();
+  for (std::size_t j = 0; j < l; ++j) {
+    inner_hoisted(ring, hd, index, key, j, a0, a1);
+    const Modulus& q = ring.modulus(j);
+    // Divide by p with rounding in the NTT domain: (acc - NTT([y]_p centred)) * p^-1 mod q_j.
+    centred_mod(y0, rnd, n, p, q, ring.special_mod_q()[j]);
+    centred_mod(y1, rnd + n, n, p, q, ring.special_mod_q()[j]);
+    he::forward_ntt(rnd, ring.ntt(j));
+    he::forward_ntt(rnd + n, ring.ntt(j));
+    he::eltwise_sub_mod(a0, a0, rnd, n, q);
+    he::eltwise_sub_mod(a1, a1, rnd + n, n, q);
+    he::eltwise_fma_scalar_mod(c0 + j * n, a0, ring.special_inv_mod_q()[j], n, q);
+    he::eltwise_fma_scalar_mod(c1 + j * n, a1, ring.special_inv_mod_q()[j], n, q);
+  }
+}
 
 void key_switch_add(const RingContext& ring, const std::uint64_t* d, const std::uint64_t* d_ntt,
                     const KeySwitchKey& key, std::uint64_t* c0, std::uint64_t* c1, std::size_t level,

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "he/rlwe/keys.h"
 #include "he/rlwe/ring_context.h"
@@ -22,5 +23,31 @@ namespace leukocrypt::rlwe {
 void key_switch_add(const RingContext& ring, const std::uint64_t* d, const std::uint64_t* d_ntt,
                     const KeySwitchKey& key, std::uint64_t* c0, std::uint64_t* c1, std::size_t level,
                     bool ntt_output);
+
+// Hoisting (Halevi-Shoup 2018): several automorphisms of one polynomial d share one gadget
+// decomposition. The digits [d]_{q_i}, reduced mod every target prime and transformed, are
+// computed once (level x (level + 1) forward NTTs); an automorphism X -> X^g then permutes the
+// transformed digits instead of decomposing d(X^g) again. The permuted digits are the digits of
+// d(X^g) up to sign (coefficients -[c]_{q_i} instead of q_i - [c]_{q_i}): congruent mod q_i and no
+// larger, so the key switch decrypts to the same value with the same noise bound (not the same
+// bits as key_switch_add on d(X^g)).
+class HoistedDigits {
+ public:
+  // d: `level` rows in coefficient form (values in [0, q_i)); 1 <= level <= ring.max_level().
+  HoistedDigits(const RingContext& ring, const std::uint64_t* d, std::size_t level);
+  std::size_t level() const { return level_; }
+  // Digit i reduced mod target t and transformed; t = level() is the special prime.
+  const std::uint64_t* row(std::size_t t, std::size_t i) const { return rows_.data() + (t * level_ + i) * n_; }
+
+ private:
+  std::size_t n_ = 0, level_ = 0;
+  std::vector<std::uint64_t> rows_;
+};
+
+// Adds to c0, c1 (level rows each, NTT domain) the key switch of d(X^g) from s(X^g) to s, where
+// digits = HoistedDigits of d and index = automorphism_ntt_index for g (ring/rns_poly.h). key:
+// the Galois key for g. Throws InvalidArgument when key does not have the ring's shape.
+void key_switch_hoisted_add(const RingContext& ring, const HoistedDigits& digits, const std::uint32_t* index,
+                            const KeySwitchKey& key, std::uint64_t* c0, std::uint64_t* c1);
 
 }  // namespace leukocrypt::rlwe
