@@ -12,6 +12,13 @@ void expand_uniform(he::Prng& prng, const RingContext& ring, std::size_t rows, s
   for (std::size_t i = 0; i < rows; ++i) he::sample_uniform(prng, ring.modulus(i), out + i * n, n);
 }
 
+void expand_key_switch_seed(const RingContext& ring, const he::Seed& seed, KeySwitchKey& key) {
+  he::Prng prng(seed, kDomainKeySwitch);
+  for (std::size_t d = 0; d < key.digits(); ++d)
+    for (std::size_t j = 0; j < key.primes(); ++j)
+      he::sample_uniform(prng, ring.modulus(j), key.data(d, 1, j), key.n());
+}
+
 void encrypt_zero_public(const RingContext& ring, const PublicKey& pk, std::size_t level, bool ntt_form,
                          std::uint64_t* c0, std::uint64_t* c1) {
   const std::size_t n = ring.n();

@@ -18,10 +18,16 @@ namespace leukocrypt::rlwe {
 // Seed-expansion domains (ChaCha20 nonces): must never change, they define the seeded formats.
 inline constexpr std::uint64_t kDomainPublicKey = 1;
 inline constexpr std::uint64_t kDomainSymmetric = 2;
+inline constexpr std::uint64_t kDomainKeySwitch = 3;
 
 // out rows 0..rows-1 uniform mod prime i (rows prime-major, n per row), in row order. Uniform in
 // either domain, so the same expansion serves coefficient-form and NTT-form polynomials.
 void expand_uniform(he::Prng& prng, const RingContext& ring, std::size_t rows, std::uint64_t* out);
+
+// Every 'a' row of a key-switching key (digit-major, then prime j = 0..L, the special prime last)
+// expanded from seed (domain kDomainKeySwitch); the 'b' rows are left as they are. Key
+// generation and the seeded Galois key loader both call it, so the two agree by construction.
+void expand_key_switch_seed(const RingContext& ring, const he::Seed& seed, KeySwitchKey& key);
 
 // c0, c1: `level` rows each. pk must belong to ring (checked by the caller's Encryptor).
 void encrypt_zero_public(const RingContext& ring, const PublicKey& pk, std::size_t level, bool ntt_form,

@@ -56,6 +56,9 @@ PublicKey KeyGenerator::create_public_key() const {
 KeySwitchKey KeyGenerator::make_key_switch_key(const std::vector<std::uint64_t>& s_from) const {
   const std::size_t n = ctx_->n(), L = ctx_->max_level(), primes = L + 1;
   KeySwitchKey key(n, L, primes);
+  const he::Seed seed = he::random_seed();
+  expand_key_switch_seed(*ctx_, seed, key);  // the public 'a' rows, half-size on the wire
+  key.set_seed(seed);
   he::Prng prng = he::Prng::fresh();
   std::vector<std::int8_t> e(n);
   AlignedBuffer<std::uint64_t> tmp(n);
@@ -67,7 +70,6 @@ KeySwitchKey KeyGenerator::make_key_switch_key(const std::vector<std::uint64_t>&
       const Modulus& q = ctx_->modulus(j);
       std::uint64_t* b = key.data(d, 0, j);
       std::uint64_t* a = key.data(d, 1, j);
-      he::sample_uniform(prng, q, a, n);
       he::small_to_mod(e.data(), b, n, q.value());
       he::forward_ntt(b, ctx_->ntt(j));
       // b = -(a*s + e) + [j == d] * (p mod q_d) * s_from

@@ -87,7 +87,8 @@ class KeySwitchKey {
   // digits = L, primes = L + 1.
   KeySwitchKey(std::size_t n, std::size_t digits, std::size_t primes)
       : n_(n), digits_(digits), primes_(primes), data_(2 * n * digits * primes) {}
-  KeySwitchKey(const KeySwitchKey& o) : n_(o.n_), digits_(o.digits_), primes_(o.primes_), data_(o.data_.clone()) {}
+  KeySwitchKey(const KeySwitchKey& o)
+      : n_(o.n_), digits_(o.digits_), primes_(o.primes_), data_(o.data_.clone()), seed_(o.seed_) {}
   KeySwitchKey& operator=(const KeySwitchKey& o) { return *this = KeySwitchKey(o); }
   KeySwitchKey(KeySwitchKey&&) noexcept = default;
   KeySwitchKey& operator=(KeySwitchKey&&) noexcept = default;
@@ -104,10 +105,15 @@ class KeySwitchKey {
   std::uint64_t* raw() { return data_.data(); }
   const std::uint64_t* raw() const { return data_.data(); }
   std::size_t raw_size() const { return data_.size(); }
+  // Seed every 'a' row was expanded from (expand_key_switch_seed): enables the half-size
+  // serialized form of Galois keys.
+  const std::optional<he::Seed>& seed() const { return seed_; }
+  void set_seed(const he::Seed& s) { seed_ = s; }
 
  private:
   std::size_t n_ = 0, digits_ = 0, primes_ = 0;
   AlignedBuffer<std::uint64_t> data_;
+  std::optional<he::Seed> seed_;
 };
 
 class RelinKeys {

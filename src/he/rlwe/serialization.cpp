@@ -138,6 +138,42 @@ KeySwitchKey read_ksk(ByteReader& r, const RingContext& ctx) {
   return k;
 }
 
+// Galois keys: u8 seeded | [32-byte seed, then the 'b' rows only: digit-major, then prime] |
+// otherwise the full key as write_ksk. The 'a' rows of a seeded key are expanded from the seed
+// (expand_key_switch_seed), halving the eval.key upload.
+void write_galois_ksk(ByteWriter& w, const KeySwitchKey& k) {
+  w.u8(k.seed() ? 1 : 0);
+  if (!k.seed()) return write_ksk(w, k);
+  w.bytes(k.seed()->data(), 32);
+  w.u32(static_cast<std::uint32_t>(k.n()));
+  w.u32(static_cast<std::uint32_t>(k.digits()));
+  w.u32(static_cast<std::uint32_t>(k.primes()));
+  for (std::size_t d = 0; d < k.digits(); ++d) write_rows(w, k.data(d, 0, 0), k.primes(), k.n());
+}
+
+KeySwitchKey read_galois_ksk(ByteReader& r, const RingContext& ctx) {
+  const std::uint8_t seeded = r.u8("Galois key seeded flag");
+  if (seeded > 1) throw FormatError("Galois key seeded flag is " + std::to_string(seeded) + ", expected 0 or 1");
+  if (!seeded) return read_ksk(r, ctx);
+  he::Seed seed{};
+  r.bytes(seed.data(), 32, "Galois key seed");
+  const std::size_t n = ctx.n(), L = ctx.max_level();
+  expect_eq(r.u32("key N"), n, "key N");
+  expect_eq(r.u32("key digits"), L, "key digits");
+  expect_eq(r.u32("key primes"), L + 1, "key primes");
+  auto bound = [&](std::size_t row) { return ctx.modulus(row % (L + 1)).value(); };
+  KeySwitchKey k(n, L, L + 1);
+  for (std::size_t d = 0; d < L; ++d) {
+    auto widths = read_row_widths(r, L + 1, n, bound, "seeded Galois key");
+    read_rows(r, k.data(d, 0, 0), widths, n, bound, [&](std::size_t row) {
+      return "Galois key digit " + std::to_string(d) + " prime " + std::to_string(row);
+    });
+  }
+  expand_key_switch_seed(ctx, seed, k);
+  k.set_seed(seed);
+  return k;
+}
+
 }  // namespace
 }  // namespace detail
 
@@ -207,7 +243,7 @@ std::string save(const GaloisKeys& gk) {
   w.u32(static_cast<std::uint32_t>(gk.keys().size()));
   for (const auto& [g, k] : gk.keys()) {
     w.u32(g);
-    detail::write_ksk(w, k);
+    detail::write_galois_ksk(w, k);
   }
   return w.take();
 }
@@ -225,7 +261,7 @@ GaloisKeys load_galois_keys(const RingContext& ctx, std::string_view bytes) {
     if (g % 2 == 0 || g >= 2 * ctx.n() || g <= prev)
       throw FormatError("Galois element " + std::to_string(g) + " is not odd, below 2N and increasing");
     prev = g;
-    gk.insert(g, detail::read_ksk(r, ctx));
+    gk.insert(g, detail::read_galois_ksk(r, ctx));
   }
   r.finish("Galois keys");
   return gk;

@@ -34,7 +34,9 @@ enum class ObjectType : std::uint16_t {
   kCkksCiphertext = 10,
 };
 
-// Seeded when the key has a seed (half size).
+// Seeded when the key has a seed (half size): public keys, and every Galois key (the 'a' rows
+// of each key-switching key expanded from a 32-byte seed, kDomainKeySwitch). Relinearisation keys
+// are stored whole.
 std::string save(const PublicKey& pk);
 std::string save(const RelinKeys& rk);
 std::string save(const GaloisKeys& gk);

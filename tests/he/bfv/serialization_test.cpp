@@ -96,6 +96,52 @@ TEST_F(BfvSerializationTest, SeededSymmetricCiphertextIsHalfSize) {
 
 // The version-2 layout by hand: width bytes, then each row at ceil(log2 q_i) bits per coefficient
 // (40-bit primes: 40 * 64 / 8 = 320 bytes per row instead of 512), little-endian bit order.
+// Galois keys travel seeded: the 'a' rows are expanded from a 32-byte seed on load, so the bytes
+// are about half of the relinearisation key's per Galois element, and the loaded keys rotate.
+TEST_F(BfvSerializationTest, SeededGaloisKeysAreHalfSizeAndRoundTrip) {
+  GaloisKeys gk = k_.keygen.create_galois_keys({1, -3}, /*add_columns=*/false);
+  ASSERT_EQ(gk.keys().size(), 2u);
+  for (const auto& [g, key] : gk.keys()) EXPECT_TRUE(key.seed().has_value()) << g;
+  const std::string bytes = save(gk);
+  const std::size_t full_per_key = save(k_.rk).size();  // one whole key-switching key + header
+  EXPECT_LT(bytes.size(), full_per_key + 200) << "two seeded Galois keys should fit in one whole key";
+  GaloisKeys gk2 = load_galois_keys(*k_.ctx, bytes);
+  EXPECT_EQ(save(gk2), bytes);
+  for (const auto& [g, key] : gk.keys())
+    EXPECT_TRUE(std::equal(key.raw(), key.raw() + key.raw_size(), gk2.get(g).raw())) << "element " << g;
+  auto v = random_slots(64, 257, rng_);
+  auto ct = encryptor_.encrypt(enc_.encode(v));
+  Evaluator ev(k_.ctx);
+  std::vector<std::uint64_t> expect(64);
+  for (std::size_t r = 0; r < 2; ++r)
+    for (std::size_t i = 0; i < 32; ++i) expect[r * 32 + i] = v[r * 32 + (i + 1) % 32];
+  EXPECT_EQ(enc_.decode(dec_.decrypt(ev.rotate_rows(ct, 1, gk2))), expect);
+}
+
+TEST_F(BfvSerializationTest, CorruptSeededGaloisKeysAreRefused) {
+  const std::string good = save(k_.keygen.create_galois_keys({1}, /*add_columns=*/false));
+  for (std::size_t len = 0; len < good.size(); len += 7)
+    EXPECT_THROW(load_galois_keys(*k_.ctx, std::string_view(good).substr(0, len)), FormatError) << "len " << len;
+  EXPECT_THROW(load_galois_keys(*k_.ctx, good + "x"), FormatError);
+  // Header (magic 4, version 2, type 2, params id 8), key id 8, count 4, element 4, then the flag.
+  const std::size_t flag = 4 + 2 + 2 + 8 + 8 + 4 + 4;
+  ASSERT_EQ(good[flag], 1);
+  std::string b = good;
+  b[flag] = 2;
+  try {
+    load_galois_keys(*k_.ctx, b);
+    ADD_FAILURE() << "accepted seeded flag 2";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("seeded flag"), std::string::npos) << e.what();
+  }
+  b = good;
+  b[flag + 1 + 32 + 4] ^= 1;  // key digits
+  EXPECT_THROW(load_galois_keys(*k_.ctx, b), FormatError);
+  b = good;
+  b[flag + 1 + 32 + 12] = 60;  // the first 'b' row claims 60-bit coefficients
+  EXPECT_THROW(load_galois_keys(*k_.ctx, b), FormatError);
+}
+
 TEST_F(BfvSerializationTest, CiphertextRowsAreBitPacked) {
   auto ct = encryptor_.encrypt(enc_.encode(random_slots(64, 257, rng_)));
   const std::string b = save(ct);
