@@ -12,8 +12,10 @@ W="$(mktemp -d)"; trap 'kill "$SERVER" 2>/dev/null || true; rm -rf "$W"' EXIT
 "$LC" params --model "$MODEL" --data "$DATA" --split train --limit 64 --layout latency --cells 1 \
   --memory-gb 16 --out "$W/params.json" > /dev/null
 printf 'bench %s\n' "bench-token-0123456789abcdef" > "$W/tokens.txt"
+chmod 600 "$W/tokens.txt"  # serve refuses a token file others can read
+export LEUKOCRYPT_SERVE_BIN="${LEUKOCRYPT_SERVE_BIN:-$(dirname "$LC")/leukocrypt-serve}"
 "$LC" serve --model "$MODEL" --params "$W/params.json" --tokens "$W/tokens.txt" --db "$W/jobs.db" \
-  --host 127.0.0.1 --port 0 --port-file "$W/port" --max-request-mb 8192 > "$W/serve.log" 2>&1 &
+  --host 127.0.0.1 --port 0 --port-file "$W/port" --max-request-mb 8192 --max-key-mb 8192 > "$W/serve.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 300); do [ -s "$W/port" ] && break; sleep 0.2; done
 URL="http://127.0.0.1:$(cat "$W/port")"
