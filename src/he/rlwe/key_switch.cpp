@@ -108,6 +108,18 @@ void key_switch_portable(const RingContext& ring, const std::uint64_t* d, const 
   }
 }
 
+// (o0, o1) = digit * key digit i mod prime j (i == 0), += otherwise: one digit's inner-product term.
+void digit_times_key(const std::uint64_t* digit, const KeySwitchKey& key, std::size_t i, std::size_t j,
+                     const Modulus& m, std::size_t n, std::uint64_t* o0, std::uint64_t* o1) {
+  if (i == 0) {
+    he::eltwise_mul_mod(o0, digit, key.data(i, 0, j), n, m);
+    he::eltwise_mul_mod(o1, digit, key.data(i, 1, j), n, m);
+  } else {
+    he::eltwise_mul_add_mod(o0, digit, key.data(i, 0, j), n, m);
+    he::eltwise_mul_add_mod(o1, digit, key.data(i, 1, j), n, m);
+  }
+}
+
 // Every prime below 2^50: everything on the SIMD kernels. Per target prime j, each digit is
 // reduced, transformed and multiplied into the two accumulators right away (one digit buffer,
 // hot in L2, instead of l digit rows streamed through L3). Results stay in the NTT domain.
@@ -128,13 +140,7 @@ void inner_simd(const RingContext& ring, const std::uint64_t* d, const std::uint
       else he::eltwise_mul_scalar_mod(buf, di, one, n, m);
       he::forward_ntt(buf, ntt);
     }
-    if (i == 0) {
-      he::eltwise_mul_mod(o0, digit, key.data(i, 0, j), n, m);
-      he::eltwise_mul_mod(o1, digit, key.data(i, 1, j), n, m);
-    } else {
-      he::eltwise_mul_add_mod(o0, digit, key.data(i, 0, j), n, m);
-      he::eltwise_mul_add_mod(o1, digit, key.data(i, 1, j), n, m);
-    }
+    digit_times_key(digit, key, i, j, m, n, o0, o1);
   }
 }
 
@@ -202,13 +208,7 @@ void inner_hoisted(const RingContext& ring, const HoistedDigits& hd, const std::
   std::uint64_t* buf = he::scratch(3, n);
   for (std::size_t i = 0; i < l; ++i) {
     he::apply_automorphism_ntt(hd.row(t, i), buf, n, index);
-    if (i == 0) {
-      he::eltwise_mul_mod(o0, buf, key.data(i, 0, kj), n, m);
-      he::eltwise_mul_mod(o1, buf, key.data(i, 1, kj), n, m);
-    } else {
-      he::eltwise_mul_add_mod(o0, buf, key.data(i, 0, kj), n, m);
-      he::eltwise_mul_add_mod(o1, buf, key.data(i, 1, kj), n, m);
-    }
+    digit_times_key(buf, key, i, kj, m, n, o0, o1);
   }
 }
 
