@@ -49,7 +49,8 @@ void run_serve(const ServeArgs& a) {
   }
   o.tls_cert = a.tls_cert;
   o.tls_key = a.tls_key;
-  auto runner = service::make_he_runner({a.model, a.params, {}, a.insecure, !a.no_circuit_privacy});
+  auto runner = service::make_he_runner({a.model, a.params, {}, a.insecure, !a.no_circuit_privacy,
+                                         {a.limits.max_cells_per_job, a.limits.max_batches_per_job}});
   warn_insecure_card(runner->model_card());
   service::JobStore store(a.db);
 
