@@ -79,7 +79,7 @@ void register_serve(CLI::App& root) {
   cmd->add_option("--model", a->model, "Model file (native format)")->required();
   cmd->add_option("--params", a->params, "params.json (encryption parameters the model runs with)")->required();
   cmd->add_option("--db", a->db, "SQLite job database (payloads beside it in <db>.blobs/)")->capture_default_str();
-  cmd->add_option("--tokens", a->tokens, "API tokens file: '<client> <token>' per line");
+  cmd->add_option("--tokens", a->tokens, "API tokens file: '<client> <token> [<expires>]' per line (expires: UTC YYYY-MM-DDTHH:MM:SSZ, then 401 token_expired)");
   cmd->add_flag("--insecure-no-auth", a->no_auth, "No tokens: every caller is one client (local tests only)");
   add_insecure_flag(cmd, a->insecure);
   add_no_circuit_privacy_flag(cmd, a->no_circuit_privacy);

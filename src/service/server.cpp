@@ -285,9 +285,12 @@ Server::~Server() { stop(); }
 
 std::string Server::client_of(const std::string& authorization) const {
   if (!opt_.require_auth) return "anonymous";
-  auto client = opt_.tokens.client_for_header(authorization);
-  if (!client) throw HttpError(401, "unauthorized", "missing or unknown API token (Authorization: Bearer <token>)");
-  return *client;
+  auto match = opt_.tokens.match_header(authorization);
+  if (!match) throw HttpError(401, "unauthorized", "missing or unknown API token (Authorization: Bearer <token>)");
+  if (match->expired_at(TokenTable::Clock::now()))
+    throw HttpError(401, "token_expired",
+                    "API token expired at " + TokenTable::format_utc(*match->expires) + " (ask the operator for a new one)");
+  return match->client;
 }
 
 void Server::install_routes() {

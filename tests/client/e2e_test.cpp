@@ -66,7 +66,8 @@ struct World {
     secure_params = tiny.secure_params(dir.path / "params-128.json", 12);
 
     tokens = dir.path / "tokens.txt";
-    std::string t = "alice alice-token-0123456789\nbob bob-token-0123456789ab\n";
+    std::string t = "alice alice-token-0123456789\nbob bob-token-0123456789ab\n"
+                    "carol carol-token-expired-0123 2020-01-01T00:00:00Z\n";  // expired (optional column)
     for (int i = 0; i < 8; ++i) t += "c" + std::to_string(i) + " client-" + std::to_string(i) + "-token-abcdefgh\n";
     write_file_atomic(tokens, t, 0600);  // serve refuses a tokens file others can read
 
@@ -559,6 +560,8 @@ TEST(ClientE2E, BadInputGetsJsonErrorsAndServerKeepsServing) {
   expect_error("no token", http.Get("/v1/model"), 401, "unauthorized");
   expect_error("wrong token", http.Get("/v1/model", {{"Authorization", "Bearer not-a-token-of-this-server"}}), 401,
                "unauthorized");
+  expect_error("expired token", http.Get("/v1/model", {{"Authorization", "Bearer carol-token-expired-0123"}}), 401,
+               "token_expired");
   {
     // A key upload announcing 1 GiB with a wrong token: answered from the headers, body never read.
     testing::RawConnection raw(server.port());
