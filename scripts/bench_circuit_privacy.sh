@@ -13,10 +13,10 @@ $LC params --model $SRC/models/cnmc-x2.lcm --data cnmc32 --split C --no-circuit-
 for v in cp nocp; do
   cflag=""; [ $v = nocp ] && cflag=--no-circuit-privacy
   $LC card --model $SRC/models/cnmc-x2.lcm --params params-$v.json $cflag > card-$v.json
-  [ -f req-$v.lcx ] && cmp -s params-$v.json keys-$v.params.json && continue
+  [ -f req-$v.lcx ] && cmp -s card-$v.json keys-$v.card.json && continue
   $LC keygen --params card-$v.json --out keys-$v --force --json > keygen-$v.json
   $LC encrypt --keys keys-$v --data cnmc32 --split C --out req-$v.lcx --json > enc-$v.json
-  cp params-$v.json keys-$v.params.json
+  cp card-$v.json keys-$v.card.json
 done
 for r in $(seq 1 $RUNS); do
   for v in cp nocp; do
