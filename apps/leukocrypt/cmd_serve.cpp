@@ -113,6 +113,10 @@ void register_serve(CLI::App& root) {
   cmd->add_option("--read-timeout-s", a->limits.read_timeout_s,
                   "A connection silent this long while sending is closed (slow clients)")
       ->capture_default_str();
+  cmd->add_option("--request-timeout-s", a->limits.request_timeout_s,
+                  "Whole request deadline from its first byte (plus its declared body at 1 MiB/s): 408 and closed "
+                  "after it (clients trickling bytes under --read-timeout-s); 0 = off")
+      ->capture_default_str();
   cmd->add_option("--validators", a->limits.validators, "Uploads fully checked concurrently (off the HTTP threads)")
       ->capture_default_str();
   cmd->callback([a] {
