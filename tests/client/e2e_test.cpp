@@ -462,7 +462,7 @@ TEST(ClientE2E, BadInputGetsJsonErrorsAndServerKeepsServing) {
   auto& w = world();
   ServerProcess server({kCli, "serve", "--model", w.model.string(), "--params", w.params.string(), kInsecure, "--db",
                         (w.dir.path / "bad.db").string(), "--tokens", w.tokens.string(), "--max-request-mb", "64",
-                        "--http-threads", "4", "--read-timeout-s", "2"},
+                        "--http-threads", "4", "--read-timeout-s", "2", "--request-timeout-s", "4"},
                        w.dir.path);
   ASSERT_GT(server.port(), 0) << server.log();
   InProcessClient alice(server.url(), "alice-token-0123456789", w.dir.path / "bad-keys-alice");
@@ -598,6 +598,24 @@ TEST(ClientE2E, BadInputGetsJsonErrorsAndServerKeepsServing) {
     table.rows.push_back("| slowloris (4 connections = HTTP threads, silent mid-headers / mid-body) | 400 each after "
                          "`--read-timeout-s` (2 s), connection closed | " + observed + " | " + (ok ? "yes" : "**no**") +
                          " |");
+  }
+  // Slowloris that never trips the read timeout: one byte per second into the request head; the
+  // whole-request deadline (--request-timeout-s 4) answers 408 and closes it.
+  {
+    testing::RawConnection raw(server.port());
+    raw.send("GET /v1/model HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ");
+    std::string reply;
+    for (int i = 0; i < 12 && !raw.closed_by_server() && reply.empty(); ++i) {
+      raw.send("a");
+      reply = raw.receive(1000);
+    }
+    const int st = testing::raw_status(reply);
+    EXPECT_EQ(st, 408) << reply;
+    const bool ok = serving();
+    EXPECT_TRUE(ok);
+    table.add("slowloris trickle (1 byte/s into the headers, under the 2 s read timeout)",
+              "408 `request_timeout` after `--request-timeout-s` (4 s), connection closed", st,
+              st == 408 ? "request_timeout" : "", ok);
   }
   // Still serving: Alice's job completes correctly.
   alice.sc->wait(id, std::chrono::seconds(60));
