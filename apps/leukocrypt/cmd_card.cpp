@@ -22,7 +22,7 @@ void register_card(CLI::App& root) {
   add_no_circuit_privacy_flag(cmd, *no_privacy);
   cmd->callback([model, params, insecure, no_privacy] {
 #ifdef LEUKOCRYPT_SERVICE_HE
-    auto card = service::make_he_runner({*model, *params, {}, *insecure, !*no_privacy})->model_card();
+    auto card = service::make_he_runner({*model, *params, {}, *insecure, !*no_privacy, {}})->model_card();
     warn_insecure_card(card);
     print_json(card);
 #else

@@ -234,7 +234,7 @@ void register_infer(CLI::App& root) {
   add_no_circuit_privacy_flag(cmd, a->no_circuit_privacy);
   cmd->callback([a] {
     auto keys = read_file(a->eval);
-    service::HeRunnerOptions o{a->model, a->params, {}, a->insecure, !a->no_circuit_privacy};
+    service::HeRunnerOptions o{a->model, a->params, {}, a->insecure, !a->no_circuit_privacy, {}};
     if (a->params.empty()) {
       auto v = wire::parse_as(keys, wire::Kind::kEvalKeys, a->eval);
       o.params_json = nlohmann::json::parse(v.meta, nullptr, false);

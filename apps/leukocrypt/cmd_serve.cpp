@@ -49,7 +49,8 @@ void run_serve(const ServeArgs& a) {
   }
   o.tls_cert = a.tls_cert;
   o.tls_key = a.tls_key;
-  auto runner = service::make_he_runner({a.model, a.params, {}, a.insecure, !a.no_circuit_privacy});
+  auto runner = service::make_he_runner({a.model, a.params, {}, a.insecure, !a.no_circuit_privacy,
+                                         {a.limits.max_cells_per_job, a.limits.max_batches_per_job}});
   warn_insecure_card(runner->model_card());
   service::JobStore store(a.db);
 
@@ -78,7 +79,7 @@ void register_serve(CLI::App& root) {
   cmd->add_option("--model", a->model, "Model file (native format)")->required();
   cmd->add_option("--params", a->params, "params.json (encryption parameters the model runs with)")->required();
   cmd->add_option("--db", a->db, "SQLite job database (payloads beside it in <db>.blobs/)")->capture_default_str();
-  cmd->add_option("--tokens", a->tokens, "API tokens file: '<client> <token>' per line");
+  cmd->add_option("--tokens", a->tokens, "API tokens file: '<client> <token> [<expires>]' per line (expires: UTC YYYY-MM-DDTHH:MM:SSZ, then 401 token_expired)");
   cmd->add_flag("--insecure-no-auth", a->no_auth, "No tokens: every caller is one client (local tests only)");
   add_insecure_flag(cmd, a->insecure);
   add_no_circuit_privacy_flag(cmd, a->no_circuit_privacy);
@@ -111,6 +112,10 @@ void register_serve(CLI::App& root) {
   cmd->add_option("--sweep-minutes", a->sweep_minutes, "How often the retention sweep runs")->capture_default_str();
   cmd->add_option("--read-timeout-s", a->limits.read_timeout_s,
                   "A connection silent this long while sending is closed (slow clients)")
+      ->capture_default_str();
+  cmd->add_option("--request-timeout-s", a->limits.request_timeout_s,
+                  "Whole request deadline from its first byte (plus its declared body at 1 MiB/s): 408 and closed "
+                  "after it (clients trickling bytes under --read-timeout-s); 0 = off")
       ->capture_default_str();
   cmd->add_option("--validators", a->limits.validators, "Uploads fully checked concurrently (off the HTTP threads)")
       ->capture_default_str();

@@ -10,19 +10,32 @@
 
 namespace leukocrypt::nn {
 
-double circuit_privacy_reserved_bits(std::size_t n) {
-  return kCircuitPrivacyStatisticalBits + kFloodGuardBits + 1 + std::log2(double(n) * kMaxResultCiphertexts);
+double circuit_privacy_reserved_bits(std::size_t n, std::size_t result_ciphertexts) {
+  require(n >= 1 && result_ciphertexts >= 1, "circuit privacy: no result ciphertexts to cover");
+  return kCircuitPrivacyStatisticalBits + 1 + std::log2(double(n) * double(result_ciphertexts));
 }
 
 CircuitPrivacy::CircuitPrivacy(bfv::ContextPtr ctx, const bfv::PublicKey& pk)
     : ctx_(ctx), encryptor_(ctx, pk), evaluator_(ctx) {}
 
+namespace {
+constexpr int kMaxFloodBits = 126;  // 2^(b+1) fits two 64-bit words
+// floor(log2 Delta_l) - guard, Delta_l = Q_l / t (before the cap).
+int uncapped_flood_bits(const bfv::Params& p, std::size_t level) {
+  return static_cast<int>(std::floor(p.log2_q(level) - std::log2(double(p.t())))) - kFloodGuardBits;
+}
+}  // namespace
+
+double circuit_privacy_reserved_bits(const bfv::Params& params, std::size_t level, std::size_t result_ciphertexts) {
+  // A capped flood (Delta_l > 2^129) is smaller than Delta/16 by the excess: the budget must cover it.
+  const int excess = std::max(0, uncapped_flood_bits(params, level) - kMaxFloodBits);
+  return circuit_privacy_reserved_bits(params.n(), result_ciphertexts) + excess;
+}
+
 int CircuitPrivacy::flood_bits(std::size_t level) const {
-  // log2(Delta) = log2(Q_l) - log2(t), rounded down; capped so 2^(b+1) fits two 64-bit words.
-  const double log2_delta = ctx_->level(level).log2_q - std::log2(double(ctx_->params().t()));
-  const int b = static_cast<int>(std::floor(log2_delta)) - kFloodGuardBits;
+  const int b = uncapped_flood_bits(ctx_->params(), level);
   require(b >= 1, "circuit privacy: no room for flooding noise at level " + std::to_string(level));
-  return std::min(b, 126);
+  return std::min(b, kMaxFloodBits);
 }
 
 void CircuitPrivacy::apply(bfv::Ciphertext& ct) const {

@@ -1,16 +1,31 @@
 // Circuit privacy (model privacy) for the ciphertexts the provider returns. Without it a result's
 // c1 is a deterministic function of the request and the weights, and its noise depends on the
 // weights: the key holder, who decrypts exact logits and can measure the noise, learns about the
-// model. Before a result leaves the server each ciphertext is
-//   1. re-randomised: a fresh public-key encryption of zero (switched to its level) is added,
+// model. Before a result leaves the server (after its last mod switch, at its final level l) each
+// ciphertext is
+//   1. re-randomised: a fresh public-key encryption of zero (switched to level l) is added,
 //      so c1 is an RLWE sample independent of the computation;
-//   2. noise-flooded: c0 += e, e uniform in [-2^b, 2^b) per coefficient with 2^b = Delta / 8
-//      (Delta = floor(Q_l/t) at the result's level l), far above the evaluation noise.
-// Statistical security: for evaluation noise |v| <= 2^w the flooded noise v + e is within
-// statistical distance 2^(w - b - 1) of e alone per coefficient, so a job of C coefficients is
-// within C * 2^(w - b - 1) <= 2^-40 when the budget left before flooding is at least
-// reserved_bits(): `leukocrypt params` reserves it on top of the margin (Gentry 2009, Sec. 21;
-// Bourse et al. 2016 for the flooding argument), and the server refuses parameters that do not.
+//   2. noise-flooded: c0 += e, e uniform in [-2^b, 2^b) per coefficient, b = floor(log2 Delta_l) - 3
+//      (so Delta/16 < 2^b <= Delta/8; capped at 2^126, the reserve then grows by the excess),
+//      independent per coefficient.
+// What must be covered: the noise v of the result at level l, i.e. everything the worst-case
+// simulation (bfv::NoiseModel) bounds, including the rounding term of the last mod switch (the
+// rounding depends on the ciphertext, hence on the model). A budget of B bits means
+// ||v||_inf <= Delta * 2^-(B+2) (NoiseModel::noise_budget_bits).
+// Statistical security, precisely: per coefficient SD(v_i + e_i, e_i) = |v_i| / 2^(b+1) < 2^(1-B);
+// the coefficients' floods are independent, so one ciphertext is within N * 2^(1-B) of a
+// simulation that sees only the outputs (a fresh encryption of them plus the flood), and a job of
+// C result ciphertexts within C * N * 2^(1-B). Hence B >= 40 + 1 + log2(N * C) gives statistical
+// distance <= 2^-40 for every job; two models with the same outputs are then within 2^-39 of each
+// other per job (triangle inequality), and J jobs within J * 2^-40 of the simulation.
+// C is the largest job the service accepts (JobCaps: its --max-cells-per-job and
+// --max-batches-per-job), not a global constant: throughput jobs return batches x primes x classes
+// ciphertexts (C-NMC, N = 16384: 1 x 2 x 2 = 4), latency jobs ceil(cells / cells per ciphertext) x
+// primes. The server checks its caps against the parameters' budget and refuses larger jobs.
+// Correctness: the re-randomisation's own noise is below the simulated worst case of the result
+// (the simulation starts from a public-key encryption), so |v| + |v_0| + 2^b < Delta/2 once
+// B >= 1: the reserve replaces the decryption margin instead of adding to it.
+// (Gentry 2009, Sec. 21; Bourse et al. 2016 for the flooding argument.)
 #pragma once
 
 #include <cstddef>
@@ -26,12 +41,19 @@ namespace leukocrypt::nn {
 inline constexpr int kCircuitPrivacyStatisticalBits = 40;
 // Bits between the flooding bound 2^b and Delta (decryption stays exact with room to spare).
 inline constexpr int kFloodGuardBits = 3;
-// The most result ciphertexts one job holds (16,384 cells / 4096 slots x 4 primes x classes is far below).
-inline constexpr double kMaxResultCiphertexts = 1 << 16;
 
-// Noise budget (bits) a result must have left, before flooding, for statistical security 2^-40
-// over kMaxResultCiphertexts ciphertexts of N coefficients: 40 + guard + 1 + log2(N * count).
-double circuit_privacy_reserved_bits(std::size_t n);
+// The largest job the flooding reserve covers: the service's per-job caps (defaults of `serve`).
+struct JobCaps {
+  std::size_t max_cells = 16384;
+  std::size_t max_batches = 2;  // throughput batches of N cells
+};
+
+// Noise budget (bits) a result must have left, before flooding, for statistical distance 2^-40
+// over a job of `result_ciphertexts` ciphertexts of N coefficients: 40 + 1 + log2(N * count).
+double circuit_privacy_reserved_bits(std::size_t n, std::size_t result_ciphertexts);
+// The same for results at `level` of `params`, plus the bits by which the flood falls short of
+// Delta/16 where Delta_l > 2^129 (the flood is capped at 2^126).
+double circuit_privacy_reserved_bits(const bfv::Params& params, std::size_t level, std::size_t result_ciphertexts);
 
 class CircuitPrivacy {
  public:

@@ -142,6 +142,19 @@ std::optional<BfvSettings> adapt_to_layout(const Plan& plan, const BfvSettings& 
   return s;
 }
 
+std::size_t result_ciphertexts_per_job(const Plan& plan, const BfvSettings& s, const JobCaps& caps) {
+  const std::size_t k = s.plain_primes.size();
+  if (plan.layout == Layout::kLatency) return plan.slots.ciphertexts_for(caps.max_cells) * k;
+  const std::size_t batches = std::min(caps.max_batches, (caps.max_cells + s.n - 1) / s.n);
+  return std::max<std::size_t>(1, batches) * k * plan.output_size();
+}
+
+double required_final_budget(const Plan& plan, const BfvSettings& s, double margin_bits, bool circuit_privacy,
+                             const JobCaps& caps) {
+  if (!circuit_privacy) return margin_bits;
+  return std::max(margin_bits, circuit_privacy_reserved_bits(s.n, result_ciphertexts_per_job(plan, s, caps)));
+}
+
 // ---------------------------------------------------------------- cost
 
 namespace {
@@ -375,8 +388,8 @@ Candidate evaluate(const Plan& plan, const ParamsRequest& req, BfvSettings s) {
     c.why = e.what();
     return c;
   }
-  // The budget to leave at decryption: the margin, plus what the server's flooding consumes.
-  const double need = req.margin_bits + (req.circuit_privacy ? circuit_privacy_reserved_bits(c.s.n) : 0.0);
+  // The budget to leave at decryption: the margin, or the flooding reserve when larger.
+  double need = required_final_budget(plan, c.s, req.margin_bits, req.circuit_privacy, req.job);
   if (c.s.log2_plain() < double(req.bits_needed)) {
     c.why = "plaintext primes give T = 2^" + fmt(c.s.log2_plain()) + " < 2^" + std::to_string(req.bits_needed) +
             " needed by the logits (results would wrap around mod T)";
@@ -407,11 +420,17 @@ Candidate evaluate(const Plan& plan, const ParamsRequest& req, BfvSettings s) {
     }
   }
   const NoiseSimulation& worst = c.noise;
+  if (req.circuit_privacy && !worst.level_after_step.empty()) {
+    const std::size_t cts = result_ciphertexts_per_job(plan, c.s, req.job);
+    for (const auto& p : params)
+      need = std::max(need, circuit_privacy_reserved_bits(p, worst.level_after_step.back(), cts));
+  }
   if (worst.final_budget < need) {
-    c.why = "worst-case noise budget at decryption " + fmt(worst.final_budget) + " bits < margin " +
-            fmt(req.margin_bits) +
-            (req.circuit_privacy ? " + " + fmt(need - req.margin_bits) + " reserved for circuit privacy" : "") +
-            " (decryption could fail)";
+    c.why = "worst-case noise budget at decryption " + fmt(worst.final_budget) + " bits < " +
+            (req.circuit_privacy && need > req.margin_bits
+                 ? fmt(need) + " reserved for circuit privacy (flooding at 2^-" +
+                       std::to_string(kCircuitPrivacyStatisticalBits) + ")"
+                 : "margin " + fmt(req.margin_bits) + " (decryption could fail)");
     return c;
   }
   if (c.cost.peak_bytes > req.memory_limit_bytes) {
@@ -487,7 +506,10 @@ nlohmann::json ParamsChoice::to_json() const {
           {"circuit_privacy",
            {{"enabled", circuit_privacy_bits > 0},
             {"statistical_security_bits", circuit_privacy_bits > 0 ? kCircuitPrivacyStatisticalBits : 0},
-            {"reserved_noise_bits", circuit_privacy_bits}}},
+            {"reserved_noise_bits", circuit_privacy_bits},
+            {"result_ciphertexts_per_job", circuit_privacy_ciphertexts},
+            {"max_cells_per_job", job.max_cells},
+            {"max_batches_per_job", job.max_batches}}},
           {"reasons", reasons},
           {"candidates", candidates}};
 }
@@ -556,13 +578,20 @@ ParamsChoice choose_params(const Plan& plan, const ParamsRequest& req) {
               " ciphertext primes + 1 special prime (~" + fmt(log2_qp, 0) + " bits <= " +
               std::to_string(bfv::Params::max_secure_bits(best->s.n)) + " allowed for 128-bit security" +
               (req.insecure_for_tests ? "; INSECURE test parameters requested" : "") + ")");
-  if (req.circuit_privacy) choice.circuit_privacy_bits = circuit_privacy_reserved_bits(best->s.n);
-  r.push_back("worst-case noise budget left at decryption: " + fmt(best->noise.final_budget) + " bits (margin " +
-              fmt(req.margin_bits) +
-              (req.circuit_privacy ? " + " + fmt(choice.circuit_privacy_bits) +
-                                         " reserved for the server's noise flooding: circuit privacy at 2^-" +
-                                         std::to_string(kCircuitPrivacyStatisticalBits) + " statistical distance"
-                                   : "; circuit privacy off") +
+  choice.job = req.job;
+  if (req.circuit_privacy) {
+    const Plan bp = plan_for(plan, best->s);
+    choice.circuit_privacy_ciphertexts = result_ciphertexts_per_job(bp, best->s, req.job);
+    choice.circuit_privacy_bits = required_final_budget(bp, best->s, 0, true, req.job);
+  }
+  r.push_back("worst-case noise budget left at decryption: " + fmt(best->noise.final_budget) + " bits (needed " +
+              (req.circuit_privacy
+                   ? "max(margin " + fmt(req.margin_bits) + ", " + fmt(choice.circuit_privacy_bits) +
+                         " for the server's noise flooding): circuit privacy at 2^-" +
+                         std::to_string(kCircuitPrivacyStatisticalBits) + " statistical distance per job of up to " +
+                         std::to_string(req.job.max_cells) + " cells / " + std::to_string(req.job.max_batches) +
+                         " batches (" + std::to_string(choice.circuit_privacy_ciphertexts) + " result ciphertexts)"
+                   : "margin " + fmt(req.margin_bits) + "; circuit privacy off") +
               ")");
   std::string sched;
   for (auto l : best->s.mod_switch_levels) sched += (sched.empty() ? "" : ",") + std::to_string(l);

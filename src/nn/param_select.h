@@ -23,6 +23,7 @@
 
 #include "he/bfv/params.h"
 #include "nn/bfv_settings.h"
+#include "nn/circuit_privacy.h"
 #include "nn/plan.h"
 
 namespace leukocrypt::nn {
@@ -73,6 +74,15 @@ struct CostEstimate {
 CostEstimate estimate_cost(const Plan& plan, const BfvSettings& s, std::size_t images, std::size_t threads,
                            double bandwidth_mbit = 100, bool circuit_privacy = false);
 
+// Result ciphertexts of the largest job `caps` allow, in the layout of `plan` (plan_for(settings)):
+// throughput min(batches, ceil(cells / N)) x primes x outputs, latency ciphertexts x primes.
+std::size_t result_ciphertexts_per_job(const Plan& plan, const BfvSettings& settings, const JobCaps& caps);
+
+// Budget to leave at decryption: the margin, or the flooding reserve for the largest job (which
+// bounds the noise far below the margin: circuit_privacy.h, "Correctness").
+double required_final_budget(const Plan& plan, const BfvSettings& settings, double margin_bits,
+                             bool circuit_privacy, const JobCaps& caps);
+
 struct ParamsRequest {
   int bits_needed = 0;                        // signed bits of the logits
   std::size_t images = 0;                     // images to run (0: one full batch of N)
@@ -88,9 +98,11 @@ struct ParamsRequest {
   std::vector<std::uint64_t> plain_primes;
   std::vector<int> q_bits;                    // ciphertext primes then the special prime
   bool insecure_for_tests = false;            // tiny parameters in tests only
-  // Reserve circuit_privacy_reserved_bits(N) of noise budget on top of the margin for the server's
-  // noise flooding (nn/circuit_privacy.h), and include its cost in the estimate. On by default.
+  // Leave circuit_privacy_reserved_bits of noise budget (instead of the margin when larger) for the
+  // server's noise flooding of jobs up to `job` (nn/circuit_privacy.h), and include its cost in the
+  // estimate. On by default.
   bool circuit_privacy = true;
+  JobCaps job;
 };
 
 struct ParamsChoice {
@@ -98,6 +110,8 @@ struct ParamsChoice {
   NoiseSimulation noise;
   CostEstimate cost;
   double circuit_privacy_bits = 0;            // budget reserved for the server's flooding (0: off)
+  std::size_t circuit_privacy_ciphertexts = 0;  // result ciphertexts of the largest job it covers
+  JobCaps job;
   std::vector<std::string> reasons;           // human-readable lines: why this choice
   nlohmann::json candidates = nlohmann::json::array();  // every candidate considered
   nlohmann::json to_json() const;

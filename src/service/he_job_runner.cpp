@@ -84,14 +84,14 @@ class HeJobRunner : public JobRunner {
     for (const auto& p : settings_.params()) contexts_.push_back(bfv::Context::create(p));
     params_id_ = wire::settings_id(settings_);
     circuit_privacy_ = o.circuit_privacy;
+    job_ = o.job;
     model_id_ = model_.name + "-" + wire::fnv1a_hex(model_bytes + qopt.to_json().dump()).substr(0, 12);
     settings_.validate();
     // One parameter set (one key per client) serves every layout whose worst-case noise it carries.
     // With circuit privacy the other layout must also leave the flooding reserve.
     if (circuit_privacy_) check_flooding_budget();
-    const double margin = circuit_privacy_ ? nn::circuit_privacy_reserved_bits(settings_.n) : 10.0;
-    throughput_ = nn::adapt_to_layout(plan_, settings_, nn::Layout::kThroughput, margin);
-    latency_ = nn::adapt_to_layout(plan_, settings_, nn::Layout::kLatency, margin);
+    throughput_ = nn::adapt_to_layout(plan_, settings_, nn::Layout::kThroughput, layout_margin(nn::Layout::kThroughput));
+    latency_ = nn::adapt_to_layout(plan_, settings_, nn::Layout::kLatency, layout_margin(nn::Layout::kLatency));
     if (latency_) latency_plan_ = nn::plan_for(plan_, *latency_);
     nlohmann::json layouts = nlohmann::json::array();
     if (throughput_) layouts.push_back("throughput");
@@ -186,6 +186,7 @@ class HeJobRunner : public JobRunner {
     if (h.kind != wire::Kind::kRequest) throw FormatError("stored request: not a request");
     auto batches = wire::check_batches(h, f.blob_count(), settings_, plan_.input_size(), "stored request");
     const std::size_t k = contexts_.size(), n_in = plan_.input_size(), n_out = plan_.output_size();
+    check_job_covered(batches.size() * k * n_out, plan_, *throughput_);
     wire::Container out;
     out.kind = wire::Kind::kResult;
     out.params_id = h.params_id;
@@ -286,20 +287,46 @@ class HeJobRunner : public JobRunner {
   }
 
  private:
-  // The flooding consumes circuit_privacy_reserved_bits of noise budget: refuse parameters chosen
-  // without that reserve (their results could not be flooded and still decrypt).
+  // The flooding needs circuit_privacy_reserved_bits of noise budget for the largest job (job_):
+  // refuse parameters chosen without that reserve (their results could not be flooded to 2^-40).
   void check_flooding_budget() const {
-    const double need = nn::circuit_privacy_reserved_bits(settings_.n);
     const nn::Plan own = nn::plan_for(plan_, settings_);  // the plan in the settings' own layout
+    const std::size_t cts = nn::result_ciphertexts_per_job(own, settings_, job_);
     for (const auto& ctx : contexts_) {
       const auto sim = nn::simulate_noise(own, ctx->params(), settings_.mod_switch_levels, settings_.defer_relin);
+      const double need = std::max(10.0, nn::circuit_privacy_reserved_bits(ctx->params(), sim.level_after_step.back(), cts));
       if (sim.final_budget < need)
-        throw InvalidArgument("circuit privacy needs " + std::to_string(int(std::ceil(need))) +
+        throw InvalidArgument("circuit privacy for jobs of up to " + std::to_string(job_.max_cells) + " cells / " +
+                              std::to_string(job_.max_batches) + " batches (" + std::to_string(cts) +
+                              " result ciphertexts) needs " + std::to_string(int(std::ceil(need))) +
                               " bits of noise budget left at decryption, these parameters leave " +
                               std::to_string(int(sim.final_budget)) +
-                              " (worst case): re-run `leukocrypt params` (it reserves them by default), or run "
-                              "with --no-circuit-privacy");
+                              " (worst case): lower the per-job caps, re-run `leukocrypt params` (it reserves "
+                              "them by default), or run with --no-circuit-privacy");
     }
+  }
+
+  // Budget the other layout must leave: the margin, or the flooding reserve for its largest job.
+  double layout_margin(nn::Layout layout) const {
+    nn::BfvSettings s = settings_;
+    s.layout = layout;
+    try {
+      return nn::required_final_budget(nn::plan_for(plan_, s), s, 10.0, circuit_privacy_, job_);
+    } catch (const InvalidArgument&) {
+      return 10.0;  // the layout does not fit N: adapt_to_layout refuses it
+    }
+  }
+
+  // serve refuses jobs above its caps with 413; `infer` runs any request, and one larger than the
+  // reserve covers would be flooded at less than 2^-40.
+  void check_job_covered(std::size_t result_ciphertexts, const nn::Plan& plan, const nn::BfvSettings& s) const {
+    if (!circuit_privacy_) return;
+    const std::size_t covered = nn::result_ciphertexts_per_job(plan, s, job_);
+    if (result_ciphertexts > covered)
+      throw InvalidArgument("request: " + std::to_string(result_ciphertexts) +
+                            " result ciphertexts, but circuit privacy covers jobs of up to " + std::to_string(covered) +
+                            " (" + std::to_string(job_.max_cells) + " cells / " + std::to_string(job_.max_batches) +
+                            " batches): split the request");
   }
 
   // Refuses (FormatError -> 400) a packing whose layout these parameters cannot carry.
@@ -387,6 +414,7 @@ class HeJobRunner : public JobRunner {
     const auto& h = f.header();
     const std::size_t cts = wire::check_latency(h, f.blob_count(), settings_,
                                                 latency_plan_.slots.cells_per_ciphertext(), "stored request");
+    check_job_covered(cts * k, latency_plan_, *latency_);
     Timer wall;
     wire::Container out;
     out.kind = wire::Kind::kResult;
@@ -475,6 +503,7 @@ class HeJobRunner : public JobRunner {
   std::vector<bfv::ContextPtr> contexts_;
   std::uint64_t params_id_ = 0;
   bool circuit_privacy_ = true;
+  nn::JobCaps job_;
   std::string model_id_;
   nlohmann::json card_;
 };

@@ -7,6 +7,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "nn/circuit_privacy.h"
 #include "service/job_runner.h"
 
 namespace leukocrypt::service {
@@ -21,6 +22,9 @@ struct HeRunnerOptions {
   // Re-randomise and noise-flood every result ciphertext (nn/circuit_privacy.h); the parameters
   // must reserve the noise budget for it (`leukocrypt params` does by default). Off only to measure.
   bool circuit_privacy = true;
+  // The largest job the flooding reserve must cover (serve: its --max-cells-per-job and
+  // --max-batches-per-job); parameters whose budget does not cover it are refused, larger jobs too.
+  nn::JobCaps job;
 };
 
 // Throws IoError / FormatError / InvalidArgument naming the bad file.

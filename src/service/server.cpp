@@ -285,9 +285,12 @@ Server::~Server() { stop(); }
 
 std::string Server::client_of(const std::string& authorization) const {
   if (!opt_.require_auth) return "anonymous";
-  auto client = opt_.tokens.client_for_header(authorization);
-  if (!client) throw HttpError(401, "unauthorized", "missing or unknown API token (Authorization: Bearer <token>)");
-  return *client;
+  auto match = opt_.tokens.match_header(authorization);
+  if (!match) throw HttpError(401, "unauthorized", "missing or unknown API token (Authorization: Bearer <token>)");
+  if (match->expired_at(TokenTable::Clock::now()))
+    throw HttpError(401, "token_expired",
+                    "API token expired at " + TokenTable::format_utc(*match->expires) + " (ask the operator for a new one)");
+  return match->client;
 }
 
 void Server::install_routes() {
@@ -304,19 +307,29 @@ void Server::install_routes() {
   // Only the two upload routes stream their bodies; httplib would buffer any other route's body
   // whole before the handler runs, so those are refused from the headers (chunked included).
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (is_streamed_route(req)) return httplib::Server::HandlerResponse::Unhandled;
     std::uint64_t declared = 0;
     try {
       if (req.has_header("Content-Length")) declared = std::stoull(req.get_header_value("Content-Length"));
     } catch (const std::exception&) {
       return httplib::Server::HandlerResponse::Unhandled;  // httplib answers 400
     }
+    if (deadline_) deadline_->head_received(req.remote_addr, req.remote_port, declared);
+    if (is_streamed_route(req)) return httplib::Server::HandlerResponse::Unhandled;
     if (!is_chunked(req) && declared <= opt_.max_body_bytes) return httplib::Server::HandlerResponse::Unhandled;
     json_error(res, 413, "payload_too_large",
                req.method + " " + req.path + " takes at most " + std::to_string(opt_.max_body_bytes) +
                    " bytes of body (and no chunked body)");
     res.set_header("Connection", "close");
     return httplib::Server::HandlerResponse::Handled;
+  });
+
+  // The request is read and handled: the deadline's clock stops while the response is written
+  // (bounded per write by the write timeout) and restarts for the next request on the connection.
+  s.set_post_routing_handler([this](const httplib::Request& req, httplib::Response&) {
+    if (deadline_) deadline_->handled(req.remote_addr, req.remote_port);
+  });
+  s.set_logger([this](const httplib::Request& req, const httplib::Response&) {
+    if (deadline_) deadline_->responded(req.remote_addr, req.remote_port);
   });
 
   // Every error httplib produces itself (no route, 413, malformed HTTP) also gets a JSON body.
@@ -695,6 +708,9 @@ int Server::bind() {
       throw IoError("cannot bind " + opt_.host + ":" + std::to_string(opt_.port) + " (in use or not permitted)");
     port_ = opt_.port;
   }
+  if (opt_.request_timeout_s > 0)
+    deadline_ = std::make_unique<RequestDeadline>(port_, std::chrono::seconds(opt_.request_timeout_s),
+                                                  opt_.min_body_rate, !opt_.tls_cert.empty());
   recovered_ = static_cast<std::size_t>(store_.requeue_running());
   store_.remove_partial_uploads();  // uploads a killed process was still receiving
   orphans_ = store_.remove_orphans();
@@ -729,6 +745,7 @@ void Server::stop() {
     threads->clear();
   }
   if (sweeper_.joinable()) sweeper_.join();
+  deadline_.reset();
 }
 
 }  // namespace leukocrypt::service

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "service/auth.h"
+#include "service/request_deadline.h"
 #include "service/job_runner.h"
 #include "service/job_store.h"
 
@@ -52,6 +53,10 @@ struct ServerOptions {
   double sweep_interval_seconds = 600;                       // how often the retention sweep runs
   std::size_t http_threads = 8;                              // connections served concurrently
   int read_timeout_s = 60;                                   // per socket read while receiving a body
+  // Whole request (head and body) from a connection's first byte: 408 and closed after
+  // request_timeout_s + declared body / min_body_rate seconds (slowloris trickles); 0 = off.
+  int request_timeout_s = 30;
+  double min_body_rate = 1 << 20;                            // bytes per second
   bool require_auth = true;                                  // false: every caller is client "anonymous"
   // HTTPS when both are set (PEM files; the key must be private to its owner, mode 0600).
   std::string tls_cert, tls_key;
@@ -104,6 +109,7 @@ class Server {
   JobStore& store_;
   const JobRunner& runner_;
   std::unique_ptr<httplib::Server> http_;
+  std::unique_ptr<RequestDeadline> deadline_;  // from bind() on, when request_timeout_s > 0
   std::thread serve_thread_;
   std::vector<std::thread> workers_;
   std::vector<std::thread> validators_;

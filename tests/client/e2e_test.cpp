@@ -66,7 +66,8 @@ struct World {
     secure_params = tiny.secure_params(dir.path / "params-128.json", 12);
 
     tokens = dir.path / "tokens.txt";
-    std::string t = "alice alice-token-0123456789\nbob bob-token-0123456789ab\n";
+    std::string t = "alice alice-token-0123456789\nbob bob-token-0123456789ab\n"
+                    "carol carol-token-expired-0123 2020-01-01T00:00:00Z\n";  // expired (optional column)
     for (int i = 0; i < 8; ++i) t += "c" + std::to_string(i) + " client-" + std::to_string(i) + "-token-abcdefgh\n";
     write_file_atomic(tokens, t, 0600);  // serve refuses a tokens file others can read
 
@@ -461,7 +462,7 @@ TEST(ClientE2E, BadInputGetsJsonErrorsAndServerKeepsServing) {
   auto& w = world();
   ServerProcess server({kCli, "serve", "--model", w.model.string(), "--params", w.params.string(), kInsecure, "--db",
                         (w.dir.path / "bad.db").string(), "--tokens", w.tokens.string(), "--max-request-mb", "64",
-                        "--http-threads", "4", "--read-timeout-s", "2"},
+                        "--http-threads", "4", "--read-timeout-s", "2", "--request-timeout-s", "4"},
                        w.dir.path);
   ASSERT_GT(server.port(), 0) << server.log();
   InProcessClient alice(server.url(), "alice-token-0123456789", w.dir.path / "bad-keys-alice");
@@ -559,6 +560,8 @@ TEST(ClientE2E, BadInputGetsJsonErrorsAndServerKeepsServing) {
   expect_error("no token", http.Get("/v1/model"), 401, "unauthorized");
   expect_error("wrong token", http.Get("/v1/model", {{"Authorization", "Bearer not-a-token-of-this-server"}}), 401,
                "unauthorized");
+  expect_error("expired token", http.Get("/v1/model", {{"Authorization", "Bearer carol-token-expired-0123"}}), 401,
+               "token_expired");
   {
     // A key upload announcing 1 GiB with a wrong token: answered from the headers, body never read.
     testing::RawConnection raw(server.port());
@@ -595,6 +598,24 @@ TEST(ClientE2E, BadInputGetsJsonErrorsAndServerKeepsServing) {
     table.rows.push_back("| slowloris (4 connections = HTTP threads, silent mid-headers / mid-body) | 400 each after "
                          "`--read-timeout-s` (2 s), connection closed | " + observed + " | " + (ok ? "yes" : "**no**") +
                          " |");
+  }
+  // Slowloris that never trips the read timeout: one byte per second into the request head; the
+  // whole-request deadline (--request-timeout-s 4) answers 408 and closes it.
+  {
+    testing::RawConnection raw(server.port());
+    raw.send("GET /v1/model HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ");
+    std::string reply;
+    for (int i = 0; i < 12 && !raw.closed_by_server() && reply.empty(); ++i) {
+      raw.send("a");
+      reply = raw.receive(1000);
+    }
+    const int st = testing::raw_status(reply);
+    EXPECT_EQ(st, 408) << reply;
+    const bool ok = serving();
+    EXPECT_TRUE(ok);
+    table.add("slowloris trickle (1 byte/s into the headers, under the 2 s read timeout)",
+              "408 `request_timeout` after `--request-timeout-s` (4 s), connection closed", st,
+              st == 408 ? "request_timeout" : "", ok);
   }
   // Still serving: Alice's job completes correctly.
   alice.sc->wait(id, std::chrono::seconds(60));

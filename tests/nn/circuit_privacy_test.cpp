@@ -2,12 +2,16 @@
 // must carry statistically indistinguishable decrypted noise, and stay exact.
 //
 // The two models: A multiplies the input by 1, B computes y = 128 x + 130 x (= x mod t) twice —
-// the same outputs, but B's evaluation noise is ~258^2 ~ 2^16 times A's. The test: two-sample Kolmogorov-Smirnov on the centred
-// decrypted noise of 64 ciphertexts x 64 coefficients = 4096 values per model, alpha = 0.001
-// (critical D = 1.949 * sqrt(2/4096) = 0.0431). Its power is shown on the same data without
-// circuit privacy, where it rejects with D ~ 1. With flooding the analytic statistical distance
-// per coefficient is <= 2^(w-b-1) (w ~ 17 bits of evaluation noise, b = 28 flooding bits here on
-// tiny INSECURE parameters; real parameters reserve circuit_privacy_reserved_bits() for 2^-40).
+// the same outputs, but B's evaluation noise is ~258^2 ~ 2^16 times A's. The test: two-sample
+// Kolmogorov-Smirnov on the centred decrypted noise of 64 ciphertexts x 64 coefficients = 4096
+// values per model, alpha = 0.001 (critical D = 1.949 * sqrt(2/4096) = 0.0431).
+// Its power: by the Dvoretzky-Kiefer-Wolfowitz inequality each empirical CDF is within 0.027 of its
+// distribution's with probability >= 1 - 2 exp(-2 * 4096 * 0.027^2) > 0.995, so noise distributions
+// at KS distance >= 0.1 are rejected with probability >= 0.99; without circuit privacy it rejects
+// (D ~ 0.5), checked below. What it cannot see: statistical distances far
+// below 0.1, e.g. the 2^-40 of real parameters; that figure rests on the analysis in the header
+// (here, tiny INSECURE parameters: w ~ 17 bits of evaluation noise, b = 28 flooding bits, per
+// coefficient distance <= 2^(w-b-1) ~ 2^-12, below the test's reach as it should be).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -20,6 +24,7 @@
 #include "he/bfv/key_generator.h"
 #include "he/kernels/eltwise.h"
 #include "he/kernels/ntt.h"
+#include "common/error.h"
 #include "nn/circuit_privacy.h"
 #include "nn/param_select.h"
 #include "nn/plan.h"
@@ -120,6 +125,30 @@ TEST(CircuitPrivacy, NoiseOfTwoModelsWithTheSameOutputsIsIndistinguishable) {
               d_on, kKsCritical, a.size());
 }
 
+TEST(CircuitPrivacy, ReserveCoversTheLargestJobAt40Bits) {
+  // 40 + 1 + log2(N * C): C-NMC at N = 16384 (2 classes, 2 primes, one batch under 16,384 cells).
+  EXPECT_DOUBLE_EQ(circuit_privacy_reserved_bits(16384, 4), 40 + 1 + 14 + 2);
+  EXPECT_THROW(circuit_privacy_reserved_bits(16384, 0), InvalidArgument);
+  // A capped flood (Delta > 2^129) adds the excess: t = 65537, Q = 2^(60+50+50+50) at the top.
+  const auto big = bfv::Params::create(16384, {60, 50, 50, 50, 50}, 65537, bfv::Security::kInsecureForTests);
+  EXPECT_DOUBLE_EQ(circuit_privacy_reserved_bits(big, 1, 4), circuit_privacy_reserved_bits(16384, 4));
+  EXPECT_GT(circuit_privacy_reserved_bits(big, 4, 4), circuit_privacy_reserved_bits(16384, 4) + 50);
+}
+
+TEST(CircuitPrivacy, JobCiphertextsFollowTheCaps) {
+  auto plan = lower(quantize(collapse_linear(testing::tiny_model()), QuantizeOptions{}));
+  BfvSettings s;
+  s.n = 4096;
+  s.plain_primes = {1, 2, 3};
+  const std::size_t outputs = plan.output_size();
+  EXPECT_EQ(result_ciphertexts_per_job(plan, s, {16384, 2}), 2 * 3 * outputs);  // capped by batches
+  EXPECT_EQ(result_ciphertexts_per_job(plan, s, {4096, 2}), 1 * 3 * outputs);   // capped by cells
+  EXPECT_EQ(required_final_budget(plan, s, 10, false, {}), 10);
+  EXPECT_DOUBLE_EQ(required_final_budget(plan, s, 10, true, {4096, 2}),
+                   circuit_privacy_reserved_bits(4096, 3 * outputs));
+  EXPECT_EQ(required_final_budget(plan, s, 500, true, {}), 500);  // the larger of margin and reserve
+}
+
 TEST(CircuitPrivacy, ParamsReserveTheFloodingBitsAndCountTheirCost) {
   auto plan = lower(quantize(collapse_linear(testing::tiny_model()), QuantizeOptions{}));
   ParamsRequest req;
@@ -129,13 +158,18 @@ TEST(CircuitPrivacy, ParamsReserveTheFloodingBitsAndCountTheirCost) {
   auto on = choose_params(plan, req);
   req.circuit_privacy = false;
   auto off = choose_params(plan, req);
-  const double reserve = circuit_privacy_reserved_bits(16384);
-  EXPECT_GE(reserve, 40 + 14);
+  const std::size_t cts = 1 * 2 * plan.output_size();  // one batch of N = 16384 cells, 2 primes
+  const double reserve = circuit_privacy_reserved_bits(16384, cts);
+  EXPECT_EQ(on.circuit_privacy_ciphertexts, cts);
   EXPECT_EQ(on.circuit_privacy_bits, reserve);
   EXPECT_EQ(off.circuit_privacy_bits, 0);
-  EXPECT_GE(on.noise.final_budget, req.margin_bits + reserve);
+  EXPECT_GE(on.noise.final_budget, reserve);
+  EXPECT_GE(reserve, req.margin_bits);
   EXPECT_GT(on.cost.server_seconds, off.cost.server_seconds);
-  EXPECT_EQ(on.to_json()["circuit_privacy"]["statistical_security_bits"], 40);
+  const auto j = on.to_json()["circuit_privacy"];
+  EXPECT_EQ(j["statistical_security_bits"], 40);
+  EXPECT_EQ(j["result_ciphertexts_per_job"], cts);
+  EXPECT_EQ(j["max_cells_per_job"], 16384);
 }
 
 }  // namespace

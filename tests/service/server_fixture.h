@@ -21,6 +21,8 @@ namespace leukocrypt::service::testing {
 
 inline constexpr const char* kAlice = "alice-token-0123456789";
 inline constexpr const char* kBob = "bob-token-0123456789abc";
+inline constexpr const char* kExpired = "carol-token-expired-0123";  // expired in 2020
+inline constexpr const char* kValidUntil2200 = "dave-token-valid-until-2200";
 
 inline ServerOptions options() {
   ServerOptions o;
@@ -28,6 +30,8 @@ inline ServerOptions options() {
   o.max_request_bytes = 1 << 20;
   o.tokens.add("alice", kAlice);
   o.tokens.add("bob", kBob);
+  o.tokens.add("carol", kExpired, TokenTable::parse_utc("2020-01-01T00:00:00Z"));
+  o.tokens.add("dave", kValidUntil2200, TokenTable::parse_utc("2200-12-31T23:59:59Z"));
   for (int i = 0; i < 8; ++i) o.tokens.add(std::string("c").append(std::to_string(i)), "client-token-" + std::to_string(i) + "-abcdefgh");
   return o;
 }

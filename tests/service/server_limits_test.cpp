@@ -219,5 +219,42 @@ TEST_F(ServiceServer, SlowClientsAreCutOffAndTheServerKeepsServing) {
   EXPECT_EQ(store->count_queued(), 0u);
 }
 
+TEST_F(ServiceServer, TricklingClientsAreCutOffByTheRequestDeadline) {
+  auto o = options();
+  o.http_threads = 2;
+  o.read_timeout_s = 2;
+  o.request_timeout_s = 3;
+  start(std::move(o));
+  // Slowloris that never trips the read timeout: one byte per second, into the request head on
+  // one connection and into an upload's body on the other (as many as HTTP threads). The whole-
+  // request deadline answers 408 and closes both after 3 s (+ 100000 bytes at 1 MiB/s, + the
+  // watchdog's 0.25 s tick); then the server serves again.
+  RawConnection head(port), body(port);
+  ASSERT_TRUE(head.send("POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "));
+  ASSERT_TRUE(body.send(post_head("/v1/jobs", kAlice, "100000") + "LCX1"));
+  const auto t = Clock::now();
+  std::string head_reply, body_reply;
+  for (int i = 0; i < 15 && !(head.closed_by_server() && body.closed_by_server()); ++i) {
+    for (auto* c : {&head, &body}) {
+      if (c->closed_by_server()) continue;
+      c->send("a");
+      (c == &head ? head_reply : body_reply) += c->receive(500);  // with the other: one byte per second
+    }
+  }
+  const auto took = Clock::now() - t;
+  EXPECT_EQ(raw_status(head_reply), 408) << head_reply;
+  EXPECT_EQ(raw_status(body_reply), 408) << body_reply;
+  EXPECT_NE(head_reply.find("request_timeout"), std::string::npos) << head_reply;
+  head.receive(3000);
+  body.receive(3000);
+  EXPECT_TRUE(head.closed_by_server());
+  EXPECT_TRUE(body.closed_by_server());
+  EXPECT_GE(took, std::chrono::seconds(3));
+  EXPECT_LT(took, std::chrono::seconds(7));
+  healthy();
+  EXPECT_EQ(store->count_partial_uploads(), 0u);
+  EXPECT_EQ(store->count_queued(), 0u);
+}
+
 }  // namespace
 }  // namespace leukocrypt::service

@@ -53,6 +53,10 @@ TEST_F(ServiceServer, TokensRequiredAndClientsIsolated) {
   auto c = client(port);
   expect_error(c.Get("/v1/model"), 401, "unauthorized");
   expect_error(c.Get("/v1/model", auth("not-a-valid-token-at-all")), 401);
+  // The tokens file's optional expiry column: past -> 401 token_expired, future -> served.
+  expect_error(c.Get("/v1/model", auth(kExpired)), 401, "token_expired");
+  expect_error(c.Post("/v1/keys", auth(kExpired), make_keys("kc"), "application/octet-stream"), 401, "token_expired");
+  EXPECT_EQ(c.Get("/v1/model", auth(kValidUntil2200))->status, 200);
   ASSERT_EQ(c.Post("/v1/keys", auth(kAlice), make_keys("ka"), "application/octet-stream")->status, 201);
   runner.delay_ms = 300;
   auto id = submit(c, kAlice, make_request("ka", {5}));
