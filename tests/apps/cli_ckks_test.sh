@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # --scheme ckks on params and eval: the precision model's choice for a stated target (written to
 # params.json with the scheme), refusals with the numbers, one-line errors for bad words and for
-# combinations that do not exist, and a small encrypted run on real C-NMC cells (argmax = float).
+# combinations that do not exist, and a small encrypted run on real C-NMC cells (argmax = float);
+# decrypt --help carries the CKKS security note.
 set -u
 CLI="$1"; DATA="$2"; SRC="$3"
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -12,6 +13,7 @@ one_line_error() {  # <what> <expected text> <command...>: exit 1, one line, the
   grep -qF -- "$text" <<<"$out" || fail "$what: message: $out"
   [ "$(wc -l <<<"$out")" -eq 1 ] || fail "$what: not one line: $out"
 }
+"$CLI" decrypt --help | grep -q "Li-Micciancio" || fail "decrypt --help lacks the CKKS security note"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 cd "$work"
 "$CLI" prepare --input "$DATA/cnmc-fold1-225" --out cnmc32 --split patient \
