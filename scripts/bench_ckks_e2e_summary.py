@@ -7,7 +7,10 @@ runs = {}
 for t in glob.glob(os.path.join(w, "time-*.txt")):
     name = re.match(r"time-(.*)-(\d+)\.txt", os.path.basename(t)).group(1)
     r = re.match(r"time-.*-(\d+)\.txt", os.path.basename(t)).group(1)
-    wall, rss = open(t).read().split()[-2:]
+    fields = open(t).read().split()
+    if len(fields) < 2:
+        continue  # still running
+    wall, rss = fields[-2:]
     j = json.load(open(os.path.join(w, f"eval-{name}-{r}.json")))
     rep = j["report"]
     runs.setdefault(name, []).append({
