@@ -28,6 +28,21 @@ void print_report(const char* what, const CkksSettings& s, const testing::Agreem
               enc.report.evaluate_seconds, enc.report.decrypt_seconds);
 }
 
+// The ckks backend against the float backend on these images: argmax equal everywhere, largest
+// logit error within the model's bound (recorded as test properties and printed).
+void check_against_float(const char* what, const Plan& plan, const std::vector<const std::uint8_t*>& images,
+                         const CkksSettings& s) {
+  auto enc = make_ckks_backend(s)->run(plan, images);
+  auto ref = make_float_backend()->run(plan, images);
+  const auto a = compare(enc, ref);
+  EXPECT_EQ(a.argmax_mismatches, 0u);
+  EXPECT_LE(a.max_error, s.predicted_error);
+  ::testing::Test::RecordProperty("largest_logit_error", std::to_string(a.max_error));
+  ::testing::Test::RecordProperty("predicted_logit_error", std::to_string(s.predicted_error));
+  ::testing::Test::RecordProperty("n", std::to_string(s.params.n()));
+  print_report(what, s, a, enc);
+}
+
 // Every cell of group C at the given target (the chooser picks N and the scale from the model).
 void check_group_c(double target, std::size_t expected_n) {
   const Plan plan = plan_of("cnmc-x2.lcm");
@@ -37,15 +52,7 @@ void check_group_c(double target, std::size_t expected_n) {
   o.target_error = target;
   const auto s = choose_ckks_settings(plan, plan_magnitudes(plan, c.images), o);
   EXPECT_EQ(s.params.n(), expected_n);
-  auto enc = make_ckks_backend(s)->run(plan, c.images);
-  auto ref = make_float_backend()->run(plan, c.images);
-  const auto a = compare(enc, ref);
-  EXPECT_EQ(a.argmax_mismatches, 0u);
-  EXPECT_LE(a.max_error, s.predicted_error);
-  ::testing::Test::RecordProperty("largest_logit_error", std::to_string(a.max_error));
-  ::testing::Test::RecordProperty("predicted_logit_error", std::to_string(s.predicted_error));
-  ::testing::Test::RecordProperty("n", std::to_string(s.params.n()));
-  print_report("group C", s, a, enc);
+  check_against_float("group C", plan, c.images, s);
 }
 
 // The default target (1e-3): the model guarantees a logit error far below the logit gaps; N = 16384.
@@ -60,14 +67,7 @@ TEST(CkksExact, Mnist8192ArgmaxEqualsFloat) {
   const Plan plan = plan_of("mnist-cryptonets.lcm");
   const auto set = load_eval_set(std::string(LEUKOCRYPT_DATA_DIR) + "/mnist", "test", 8192, Shape{1, 28, 28});
   ASSERT_EQ(set.size(), 8192u);
-  const auto s = choose_ckks_settings(plan, plan_magnitudes(plan, set.images));
-  auto enc = make_ckks_backend(s)->run(plan, set.images);
-  auto ref = make_float_backend()->run(plan, set.images);
-  const auto a = compare(enc, ref);
-  EXPECT_EQ(a.argmax_mismatches, 0u);
-  EXPECT_LE(a.max_error, s.predicted_error);
-  ::testing::Test::RecordProperty("largest_logit_error", std::to_string(a.max_error));
-  print_report("MNIST 8192", s, a, enc);
+  check_against_float("MNIST 8192", plan, set.images, choose_ckks_settings(plan, plan_magnitudes(plan, set.images)));
 }
 
 }  // namespace
