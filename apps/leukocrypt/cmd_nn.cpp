@@ -1,6 +1,7 @@
 // `leukocrypt params` (automatic BFV parameters for a model: raw simulation + worst-case bound)
 // and `leukocrypt eval` (float / raw / encrypted inference on a dataset split, with metrics,
 // agreement between modes, per-stage times, noise budget, bytes per cell and per-cell results).
+// Both take --scheme bfv|ckks (default bfv); ckks parameters come from the precision model.
 #if defined(LEUKOCRYPT_HAVE_LC_NN) && defined(LEUKOCRYPT_HAVE_LC_NN_KEYHOLDER) && defined(LEUKOCRYPT_HAVE_LC_DATA)
 #include <cmath>
 #include <iomanip>
@@ -113,6 +114,10 @@ struct ParamsOptions {
 };
 
 void run_params_ckks(const ParamsOptions& o) {
+  require(o.n == 0 && o.t.empty() && o.q_bits.empty() && o.bound == "worst-case",
+          "--n, --t, --q-bits and --bound are BFV options; with --scheme ckks, N and the primes come from "
+          "--target-error");
+  require(o.layout == "auto" || o.layout == "throughput", "--scheme ckks has the throughput layout only");
   auto p = prepare_model(o.model, o.data, std::nullopt);
   auto set = load_eval_set(o.data, o.split, o.limit, p.model.input);
   const auto s = choose_ckks_for(p.plan, set, o.target_error);

@@ -29,6 +29,7 @@ grep -q '"n": 8192' j.json || fail "target 2: expected N = 8192"
 one_line_error "unreachable target" "best predicted" "$CLI" params --scheme ckks "${P[@]}" --target-error 1e-14
 one_line_error "bad target" "--target-error must be > 0" "$CLI" params --scheme ckks "${P[@]}" --target-error 0
 one_line_error "bad scheme" "--scheme must be bfv or ckks" "$CLI" params --scheme tfhe "${P[@]}"
+one_line_error "ckks --n" "are BFV options" "$CLI" params --scheme ckks --n 8192 "${P[@]}"
 one_line_error "ckks raw" "needs --mode encrypted" "$CLI" eval --scheme ckks --mode raw "${P[@]}"
 one_line_error "ckks --params" "--params is for BFV" "$CLI" eval --scheme ckks --params c.json "${P[@]}"
 one_line_error "ckks latency" "throughput layout only" "$CLI" eval --scheme ckks --layout latency "${P[@]}"
