@@ -283,6 +283,9 @@ void register_decrypt(CLI::App& root) {
   cmd->add_option("--in", a->in, "Result (.lcx)")->required();
   cmd->add_flag("--json", a->json, "Machine-readable output");
   add_insecure_flag(cmd, a->insecure);
+  cmd->footer("Security (CKKS, --scheme ckks on eval): CKKS decryptions are approximate and reveal information "
+              "about the secret key to whoever also holds the ciphertexts (Li-Micciancio 2021). Never return "
+              "decrypted CKKS results to the provider; keep them with the key holder (docs/API.md, Security).");
   cmd->callback([a] {
     auto kh = open_keys(a->keys, a->insecure);
     client::DecryptStats st;

@@ -1,6 +1,7 @@
 // `leukocrypt params` (automatic BFV parameters for a model: raw simulation + worst-case bound)
 // and `leukocrypt eval` (float / raw / encrypted inference on a dataset split, with metrics,
 // agreement between modes, per-stage times, noise budget, bytes per cell and per-cell results).
+// Both take --scheme bfv|ckks (default bfv); ckks parameters come from the precision model.
 #if defined(LEUKOCRYPT_HAVE_LC_NN) && defined(LEUKOCRYPT_HAVE_LC_NN_KEYHOLDER) && defined(LEUKOCRYPT_HAVE_LC_DATA)
 #include <cmath>
 #include <iomanip>
@@ -16,8 +17,10 @@
 #include "common/timer.h"
 #include "nn/backend.h"
 #include "nn/bfv_settings.h"
+#include "nn/ckks_settings.h"
 #include "nn/evaluate.h"
 #include "nn/keyholder/bfv_backend.h"
+#include "nn/keyholder/ckks_backend.h"
 #include "nn/model.h"
 #include "nn/param_select.h"
 #include "nn/params_check.h"
@@ -67,6 +70,31 @@ Prepared prepare_model(const std::string& model_path, const std::string& data, c
   return p;
 }
 
+// ---------------------------------------------------------------- ckks (--scheme ckks)
+
+void require_scheme(const std::string& scheme) {
+  require(scheme == "bfv" || scheme == "ckks", "--scheme must be bfv or ckks, not '" + scheme + "'");
+}
+
+// The precision model's choice for a stated target; throws SecurityError (with the target, the
+// best predicted error, its scale and N) when no 128-bit set reaches it.
+CkksSettings choose_ckks_for(const Plan& plan, const EvalSet& set, double target_error) {
+  require(target_error > 0 && std::isfinite(target_error), "--target-error must be > 0");
+  CkksChoiceOptions co;
+  co.target_error = target_error;
+  return choose_ckks_settings(plan, plan_magnitudes(plan, set.images), co);
+}
+
+nlohmann::json ckks_params_json(const CkksSettings& s) {
+  auto j = s.to_json();
+  std::vector<double> bits;
+  for (auto q : s.params.q()) bits.push_back(std::round(std::log2(double(q)) * 100) / 100);
+  j["q_bits"] = bits;
+  j["special_prime_bits"] = std::round(std::log2(double(s.params.special_prime())) * 100) / 100;
+  j["n"] = s.params.n();
+  return j;
+}
+
 // ---------------------------------------------------------------- params
 
 // "auto" -> empty (the chooser compares both layouts), else the layout named.
@@ -81,9 +109,41 @@ struct ParamsOptions {
   std::size_t limit = 0, n = 0, images = 0;
   double margin = 10, memory_gb = 8, bandwidth_mbit = 100;
   bool json = false, insecure = false, no_circuit_privacy = false;
+  std::string scheme = "bfv";
+  double target_error = 1e-3;  // ckks: largest logit error the precision model may predict
 };
 
+void run_params_ckks(const ParamsOptions& o) {
+  require(o.n == 0 && o.t.empty() && o.q_bits.empty() && o.bound == "worst-case",
+          "--n, --t, --q-bits and --bound are BFV options; with --scheme ckks, N and the primes come from "
+          "--target-error");
+  require(o.layout == "auto" || o.layout == "throughput", "--scheme ckks has the throughput layout only");
+  auto p = prepare_model(o.model, o.data, std::nullopt);
+  auto set = load_eval_set(o.data, o.split, o.limit, p.model.input);
+  const auto s = choose_ckks_for(p.plan, set, o.target_error);
+  nlohmann::json j;
+  j["format"] = "leukocrypt-params";
+  j["version"] = 1;
+  j["scheme"] = "ckks";
+  j["model"] = p.model.name;
+  j["model_file"] = o.model;
+  j["model_fingerprint"] = model_fingerprint(read_file(o.model));
+  j["magnitude_images"] = set.size();
+  j["ckks"] = ckks_params_json(s);
+  if (!o.out.empty()) write_file_atomic(o.out, j.dump(2) + "\n");
+  if (o.json) return print_json(j);
+  std::cout << "model " << p.model.name << ": " << ckks_levels(p.plan) << " rescales (one per linear layer and square)\n"
+            << "slot magnitudes measured on " << set.size() << " images of split '" << o.split << "' (x2 margin)\n"
+            << "chosen CKKS parameters (128-bit): N = " << s.params.n() << ", q bits = " << j["ckks"]["q_bits"].dump()
+            << ", special prime " << fixed(j["ckks"]["special_prime_bits"].get<double>(), 1) << " bits, scale 2^"
+            << fixed(std::log2(s.params.default_scale()), 1) << "\n"
+            << "precision model: largest logit error <= " << s.predicted_error << " (target " << s.target_error << ")\n";
+  if (!o.out.empty()) std::cout << "wrote " << o.out << "\n";
+}
+
 void run_params(const ParamsOptions& o) {
+  require_scheme(o.scheme);
+  if (o.scheme == "ckks") return run_params_ckks(o);
   require(o.bound == "worst-case" || o.bound == "observed", "--bound must be worst-case or observed, not '" + o.bound + "'");
   require(o.bandwidth_mbit > 0 && o.bandwidth_mbit <= 1e6, "--bandwidth-mbit must be in (0, 1e6]");
   const auto layout = parse_layout(o.layout);
@@ -174,15 +234,81 @@ void run_params(const ParamsOptions& o) {
   if (!o.out.empty()) std::cout << "wrote " << o.out << "\n";
 }
 
+
 // ---------------------------------------------------------------- eval
 
 struct EvalOptions {
   std::string model, data, split = "test", mode = "encrypted", params, layout = "auto";
   std::size_t limit = 0, show = 10;
   bool json = false, no_noise = false, insecure = false;
+  std::string scheme = "bfv";
+  double target_error = 1e-3;  // ckks: as for params
 };
 
+void run_eval_ckks(const EvalOptions& o) {
+  require(o.mode == "encrypted", "--scheme ckks needs --mode encrypted (float and raw do not depend on the scheme)");
+  require(o.params.empty(), "--params is for BFV; with --scheme ckks the parameters come from --target-error "
+                            "(see `leukocrypt params --scheme ckks`)");
+  require(o.layout == "auto" || o.layout == "throughput", "--scheme ckks has the throughput layout only");
+  auto p = prepare_model(o.model, o.data, std::nullopt);
+  auto set = load_eval_set(o.data, o.split, o.limit, p.model.input);
+  const auto s = choose_ckks_for(p.plan, set, o.target_error);
+  auto fl = make_float_backend()->run(p.plan, set.images);
+  CkksBackendOptions bo;
+  bo.progress = !o.json;
+  Timer wall;
+  auto res = make_ckks_backend(s, bo)->run(p.plan, set.images);
+  const double total_s = wall.seconds();
+  const int classes = int(p.plan.output_size());
+  std::vector<int> pred(set.size()), pred_float(set.size());
+  std::size_t agree = 0;
+  double max_err = 0;
+  for (std::size_t i = 0; i < set.size(); ++i) {
+    pred[i] = res.predicted(i);
+    pred_float[i] = fl.predicted(i);
+    agree += pred[i] == pred_float[i];
+    for (int k = 0; k < classes; ++k)
+      max_err = std::max(max_err, std::fabs(res.logits[i * classes + k] - fl.logits[i * classes + k]));
+  }
+  const auto metrics = compute_metrics(set.labels, pred, classes);
+  const double n = double(std::max<std::size_t>(1, set.size()));
+  nlohmann::json j{{"mode", "encrypted"}, {"scheme", "ckks"}, {"model", p.model.name}, {"split", o.split},
+                   {"images", set.size()}, {"metrics", metrics.to_json()},
+                   {"agreement", {{"argmax_vs_float", double(agree) / n}}},
+                   {"largest_logit_error", max_err}, {"predicted_logit_error", s.predicted_error},
+                   {"params", ckks_params_json(s)}, {"seconds_total", total_s}, {"ms_per_cell", total_s * 1e3 / n},
+                   {"bytes_sent_per_cell", double(res.report.bytes_sent) / n},
+                   {"bytes_received_per_cell", double(res.report.bytes_received) / n},
+                   {"report", res.report.to_json()}};
+  nlohmann::json cells = nlohmann::json::array();
+  for (std::size_t i = 0; i < set.size(); ++i)
+    cells.push_back({{"index", i}, {"source", set.names[i]}, {"label", set.label_names.at(set.labels[i])},
+                     {"predicted", set.label_names.at(pred[i])},
+                     {"probability", softmax(res.logits.data() + i * classes, classes)[pred[i]]}});
+  j["cells"] = cells;
+  if (o.json) print_json(j);
+  else {
+    const auto& r = res.report;
+    std::cout << "model " << p.model.name << ", " << set.size() << " cells of split '" << o.split
+              << "', mode encrypted, scheme ckks (N = " << s.params.n() << ", scale 2^"
+              << fixed(std::log2(s.params.default_scale()), 1) << ")\n"
+              << "accuracy " << fixed(100 * metrics.accuracy, 2) << "%, balanced accuracy "
+              << fixed(100 * metrics.balanced_accuracy, 2) << "%\n"
+              << "agreement: argmax vs float " << fixed(100.0 * agree / n, 2) << "%; largest logit error " << max_err
+              << " (precision model bound " << s.predicted_error << ")\n"
+              << "time: encrypt " << fixed(r.encrypt_seconds, 2) << " s, server " << fixed(r.evaluate_seconds, 2)
+              << " s, decrypt " << fixed(r.decrypt_seconds, 2) << " s; total " << fixed(total_s, 2) << " s ("
+              << fixed(total_s * 1e3 / n, 2) << " ms/cell, " << r.batches << " batch(es)); bytes per cell "
+              << fixed(double(r.bytes_sent) / n, 0) << " sent, " << fixed(double(r.bytes_received) / n, 0)
+              << " received\n";
+  }
+  if (agree != set.size())
+    throw Error("encrypted argmax differs from the float argmax for " + std::to_string(set.size() - agree) + " cells");
+}
+
 void run_eval(const EvalOptions& o) {
+  require_scheme(o.scheme);
+  if (o.scheme == "ckks") return run_eval_ckks(o);
   require(o.mode == "float" || o.mode == "raw" || o.mode == "encrypted",
           "--mode must be float, raw or encrypted, not '" + o.mode + "'");
   const auto layout = parse_layout(o.layout);
@@ -195,6 +321,9 @@ void run_eval(const EvalOptions& o) {
     } catch (const nlohmann::json::exception&) {
       throw FormatError("params file '" + o.params + "' is not valid JSON");
     }
+    if (params_doc.is_object() && params_doc.value("scheme", "bfv") == "ckks")
+      throw FormatError("params file '" + o.params + "' holds CKKS parameters; BFV needs `leukocrypt params` "
+                        "without --scheme ckks");
     if (!params_doc.is_object() || params_doc.value("format", "") != "leukocrypt-params" || !params_doc.contains("bfv"))
       throw FormatError("params file '" + o.params + "' is not a leukocrypt-params document");
     check_params_match_model(params_doc, read_file(o.model), "params file '" + o.params + "'", o.model);
@@ -385,6 +514,11 @@ void register_nn(CLI::App& root) {
         ->default_val(100);
     cmd->add_option("--out", o->out, "Write the choice to this params.json");
     add_insecure_flag(cmd, o->insecure);
+    cmd->add_option("--scheme", o->scheme, "bfv (exact, quantised) or ckks (approximate, float weights)")->default_val("bfv");
+    cmd->add_option("--target-error", o->target_error,
+                    "ckks: largest logit error the precision model may predict; refused, with the numbers, when no "
+                    "128-bit parameters reach it")
+        ->default_val(1e-3);
     cmd->add_flag("--no-circuit-privacy", o->no_circuit_privacy,
                   "Reserve no noise budget for the server's flooding (to measure its cost; the server then "
                   "needs --no-circuit-privacy too)");
@@ -406,6 +540,10 @@ void register_nn(CLI::App& root) {
     cmd->add_option("--limit", o->limit, "At most this many cells (0 = all)");
     cmd->add_option("--show", o->show, "Per-cell lines printed (text output)")->default_val(10);
     cmd->add_flag("--no-noise", o->no_noise, "Skip the noise-budget measurement after each step");
+    cmd->add_option("--scheme", o->scheme, "bfv or ckks (--mode encrypted; ckks: parameters from --target-error)")
+        ->default_val("bfv");
+    cmd->add_option("--target-error", o->target_error, "ckks: largest logit error the precision model may predict")
+        ->default_val(1e-3);
     add_insecure_flag(cmd, o->insecure);
     cmd->add_flag("--json", o->json, "Machine-readable output (every cell)");
     cmd->callback([o] { run_eval(*o); });
