@@ -1,14 +1,16 @@
-// Durable store for registered evaluation keys and jobs: SQLite (WAL, synchronous=FULL) for the
-// metadata, one file per payload (keys, requests, results can be gigabytes — far beyond what
+// Durable store for registered evaluation keys and jobs: SQL for the metadata — SQLite (WAL,
+// synchronous=FULL; one machine) or PostgreSQL (`postgresql://...`; shared by many nodes), see
+// sql_database.h — and one file per payload (keys, requests, results can be gigabytes — far beyond what
 // belongs in a database row) in `<db>.blobs/`. Payload files are written to a temporary name,
 // fsynced, renamed and the directory fsynced before the row that names them is committed, so an
-// accepted job survives `kill -9` or power loss. Thread-safe (one connection behind a mutex;
-// every call is short).
+// accepted job survives `kill -9` or power loss. Thread-safe (SQLite: one connection behind a
+// mutex; PostgreSQL: a small connection pool; every call is short). The schema is versioned
+// (table schema_version) and migrated at open.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
-#include <mutex>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -18,7 +20,7 @@
 #include "service/disk_writer.h"
 #include "service/job_runner.h"
 
-struct sqlite3;
+#include "service/sql_database.h"
 
 namespace leukocrypt::service {
 
@@ -52,14 +54,27 @@ struct StoredKey {
   double created = 0;
 };
 
+// Where a store lives: `db` is a SQLite file or a PostgreSQL URL; `blobs` the payload directory
+// (default for SQLite: `<db>.blobs`; required for PostgreSQL, since the nodes that share the
+// database must share it too).
+struct StoreConfig {
+  std::string db;
+  std::filesystem::path blobs;
+  StoreConfig(const std::filesystem::path& sqlite_path) : db(sqlite_path.string()) {}  // NOLINT: implicit
+  StoreConfig(const char* d) : db(d) {}                                                 // NOLINT: implicit
+  StoreConfig(std::string d, std::filesystem::path b = {}) : db(std::move(d)), blobs(std::move(b)) {}
+  bool is_postgres() const { return is_postgres_url(db); }
+};
+
 class JobStore {
  public:
-  // kExclusive: one process at a time (an flock on `<db>.lock`, held while the store is open); a
-  // second server on the same database is refused with IoError naming the holder's pid.
+  // kExclusive: one process at a time (SQLite: an flock on `<db>.lock`; PostgreSQL: a session
+  // advisory lock; both held while the store is open and dropped when the process dies); a
+  // second server on the same database is refused with IoError.
   // kShared: no lock (tests of cross-process claims; tools that only read).
   enum class Access { kExclusive, kShared };
-  // Opens or creates the database (and `<db>.blobs/`). Throws IoError.
-  explicit JobStore(const std::filesystem::path& db_path, Access access = Access::kExclusive);
+  // Opens or creates the database (and the payload directory), migrating the schema. Throws IoError.
+  explicit JobStore(const StoreConfig& config, Access access = Access::kExclusive);
   ~JobStore();
   JobStore(const JobStore&) = delete;
   JobStore& operator=(const JobStore&) = delete;
@@ -140,11 +155,15 @@ class JobStore {
   std::filesystem::path request_path(const std::string& id) const;
   std::string read_result(const std::string& id);
 
-  const std::filesystem::path& db_path() const { return db_path_; }
+  const std::filesystem::path& db_path() const { return db_path_; }  // SQLite file; empty for PostgreSQL
+  const std::filesystem::path& blob_dir() const { return blob_dir_; }
+  SqlDatabase::Dialect dialect() const { return db_->dialect(); }
+  // The schema version this build writes (schema_version holds what a database has).
+  static int schema_version();
 
  private:
-  void exec(const char* sql);
-  void add_column_if_missing(const char* table, const char* column, const char* decl);
+  SqlResult run(const std::string& sql, const std::vector<SqlValue>& params = {});
+  void migrate();
   std::filesystem::path blob_path(const std::string& name) const;
   void write_blob(const std::string& name, std::string_view bytes);
   void remove_blob(const std::string& name);
@@ -156,12 +175,13 @@ class JobStore {
   auto with_reserve(F&& f);
 
   void lock_exclusively();
+  void lock_postgres_exclusively();
 
   std::filesystem::path db_path_;
   std::filesystem::path blob_dir_;
   int lock_fd_ = -1;
-  sqlite3* db_ = nullptr;
-  std::mutex mu_;
+  void* lock_conn_ = nullptr;  // PostgreSQL: the connection holding the advisory lock (PGconn*)
+  std::unique_ptr<SqlDatabase> db_;
 };
 
 }  // namespace leukocrypt::service
