@@ -15,7 +15,7 @@ namespace leukocrypt::cli {
 namespace {
 
 struct ServeArgs {
-  std::string model, params, db = "leukocrypt-jobs.db", tokens, host = "127.0.0.1", port_file, tls_cert, tls_key;
+  std::string model, params, db = "leukocrypt-jobs.db", blobs, tokens, host = "127.0.0.1", port_file, tls_cert, tls_key;
   int port = 8080;
   std::size_t workers = 1, http_threads = 8, max_queued = 64, max_queued_per_client = 16;
   double max_request_mb = 4096, max_key_mb = 1024, max_body_kb = 64, retention_days = 7, sweep_minutes = 10;
@@ -51,7 +51,7 @@ void run_serve(const ServeArgs& a) {
   o.tls_key = a.tls_key;
   auto runner = service::make_he_runner({a.model, a.params, {}, a.insecure, !a.no_circuit_privacy});
   warn_insecure_card(runner->model_card());
-  service::JobStore store(a.db);
+  service::JobStore store(service::StoreConfig(a.db, a.blobs));
 
   // SIGINT/SIGTERM stop the server cleanly from a dedicated thread; a client that hangs up while
   // we answer must not kill the server.
@@ -61,7 +61,7 @@ void run_serve(const ServeArgs& a) {
   int port = server.bind();
   auto card = runner->model_card();
   std::cout << "leukocrypt serve: listening on " << (a.tls_cert.empty() ? "http" : "https") << "://" << a.host << ":" << port << " (model "
-            << card.value("model_id", "?") << ", " << a.workers << " worker(s), db " << a.db;
+            << card.value("model_id", "?") << ", " << a.workers << " worker(s), db " << service::redact_db(a.db);
   if (server.recovered_jobs() > 0) std::cout << ", " << server.recovered_jobs() << " unfinished job(s) re-queued";
   if (server.orphans_removed() > 0) std::cout << ", " << server.orphans_removed() << " orphan file(s) removed";
   std::cout << ")" << std::endl;
@@ -77,7 +77,12 @@ void register_serve(CLI::App& root) {
   auto* cmd = root.add_subcommand("serve", "Run the provider's HTTP screening service (no secret key)");
   cmd->add_option("--model", a->model, "Model file (native format)")->required();
   cmd->add_option("--params", a->params, "params.json (encryption parameters the model runs with)")->required();
-  cmd->add_option("--db", a->db, "SQLite job database (payloads beside it in <db>.blobs/)")->capture_default_str();
+  cmd->add_option("--db", a->db,
+                  "Job database: a SQLite file (payloads beside it in <db>.blobs/) or a PostgreSQL URL "
+                  "(postgresql://user@host/db; needs --blobs)")
+      ->capture_default_str();
+  cmd->add_option("--blobs", a->blobs,
+                  "Payload directory (keys, requests, results); required with PostgreSQL, shared by every node");
   cmd->add_option("--tokens", a->tokens, "API tokens file: '<client> <token>' per line");
   cmd->add_flag("--insecure-no-auth", a->no_auth, "No tokens: every caller is one client (local tests only)");
   add_insecure_flag(cmd, a->insecure);

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 #include <set>
+#include <thread>
 
 #include "common/error.h"
 #include "common/paths.h"
@@ -237,23 +238,37 @@ SqlResult JobStore::run(const std::string& sql, const std::vector<SqlValue>& par
 }
 
 // The PostgreSQL twin of the flock: a session advisory lock on a connection of its own, which the
-// server drops when the connection (or the process) dies.
+// server drops when the connection (or the process) dies. The connection's application_name says
+// which process holds it, for the message. A just-killed holder's backend may take a moment to
+// notice: a few tries, 0.2 s apart.
 void JobStore::lock_postgres_exclusively() {
   auto* pg = dynamic_cast<PostgresDatabase*>(db_.get());
   PGconn* c = pg->connect_dedicated();
-  bool got = false;
   try {
-    got = pg_run(c, "SELECT pg_try_advisory_lock(?)", {kServerLock}).text(0, 0) == "t";
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    pg_run(c, "SELECT set_config('application_name', ?, false)",
+           {"leukocrypt pid " + std::to_string(::getpid()) + " on " + host});
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      if (pg_run(c, "SELECT pg_try_advisory_lock(?)", {kServerLock}).text(0, 0) == "t") {
+        lock_conn_ = c;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    auto holder = pg_run(c,
+                         "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                         "WHERE l.locktype = 'advisory' AND l.granted AND l.objid = ? AND l.database = "
+                         "(SELECT oid FROM pg_database WHERE datname = current_database())",
+                         {kServerLock});
+    std::string who = holder.empty() ? "unknown" : holder.text(0, 0);
+    if (who.rfind("leukocrypt ", 0) == 0) who = who.substr(11);
+    throw IoError("job store '" + pg->display_url() + "' is in use by another process (" + who +
+                  "): a second server on the same database is refused; stop it or use another --db");
   } catch (...) {
     PQfinish(c);
     throw;
   }
-  if (!got) {
-    PQfinish(c);
-    throw IoError("job store '" + pg->display_url() +
-                  "' is in use by another server: a second server on the same database is refused; stop it or use another --db");
-  }
-  lock_conn_ = c;
 }
 
 // An flock, not SQLite's own locking: SQLite lets many processes share a database (which is what

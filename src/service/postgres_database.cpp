@@ -4,7 +4,6 @@
 #include <libpq-fe.h>
 
 #include <cstdio>
-#include <regex>
 
 #include "common/error.h"
 #include "service/disk_writer.h"
@@ -110,10 +109,7 @@ PostgresDatabase::~PostgresDatabase() {
   for (auto* c : idle_) PQfinish(c);
 }
 
-std::string PostgresDatabase::display_url() const {
-  static const std::regex password(R"(://([^:/@]*):[^@/]*@)");
-  return std::regex_replace(url_, password, "://$1:***@");
-}
+std::string PostgresDatabase::display_url() const { return redact_db(url_); }
 
 PGconn* PostgresDatabase::connect_dedicated() const {
   PGconn* c = PQconnectdb(url_.c_str());

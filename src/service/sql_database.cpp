@@ -2,6 +2,7 @@
 #include "service/sql_database.h"
 
 #include <cstdlib>
+#include <regex>
 
 #include "common/error.h"
 
@@ -39,6 +40,11 @@ void SqlTransaction::commit() {
 
 bool is_postgres_url(const std::string& db) {
   return db.rfind("postgresql://", 0) == 0 || db.rfind("postgres://", 0) == 0;
+}
+
+std::string redact_db(const std::string& db) {
+  static const std::regex password(R"(://([^:/@]*):[^@/]*@)");
+  return std::regex_replace(db, password, "://$1:***@");
 }
 
 }  // namespace leukocrypt::service

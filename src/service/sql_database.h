@@ -58,5 +58,7 @@ class SqlTransaction {
 
 // True for `postgresql://...` and `postgres://...` (libpq connection URIs).
 bool is_postgres_url(const std::string& db);
+// `db` with a URL's password replaced by ***, for logs and messages.
+std::string redact_db(const std::string& db);
 
 }  // namespace leukocrypt::service

@@ -170,7 +170,7 @@ TEST_F(ServiceServer, StopWhileRunningThenRestartCompletes) {
   EXPECT_EQ(runner.runs, 0);
 
   runner.delay_ms = 0;
-  store = std::make_unique<JobStore>(dir / "jobs.db");
+  store = std::make_unique<JobStore>(leukocrypt::testing::test_store(dir / "jobs.db"));
   start();
   EXPECT_EQ(server->recovered_jobs(), 1u);
   auto c2 = client(port);
