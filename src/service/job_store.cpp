@@ -27,7 +27,7 @@ double now_seconds() {
 
 constexpr const char* kJobColumns =
     "id, owner, key_id, model_id, state, cells, request_bytes, result_bytes, created, started, finished, "
-    "attempts, error, timings, info, error_code";
+    "attempts, error, timings, info, error_code, worker, lease_until, result_file";
 
 // The states whose jobs still cost work (quotas count them).
 constexpr const char* kUnfinished = "('validating','pending','running')";
@@ -67,6 +67,9 @@ JobRecord read_job(const SqlResult& r, std::size_t row = 0) {
   j.info = nlohmann::json::parse(st.text(14), nullptr, false);
   if (j.info.is_discarded()) j.info = nlohmann::json::object();
   j.error_code = st.text(15);
+  j.worker = st.text(16);
+  j.lease_until = st.f64(17);
+  j.result_file = st.text(18);
   return j;
 }
 
@@ -81,6 +84,11 @@ StoredKey read_key_row(const SqlResult& r, std::size_t i) {
   k.bytes = static_cast<std::uint64_t>(r.i64(i, 3));
   k.created = r.f64(i, 4);
   return k;
+}
+
+// Results are `<id>.<run>.result` (result_file); databases from before leases named them `<id>.result`.
+std::string result_name(const std::string& id, const std::string& result_file) {
+  return result_file.empty() ? id + ".result" : result_file;
 }
 
 void fsync_dir(const std::filesystem::path& dir) {
@@ -163,9 +171,19 @@ void migrate_error_code(SqlSession& s, Dialect d) {
     s.run("ALTER TABLE jobs ADD COLUMN error_code TEXT NOT NULL DEFAULT ''");
 }
 
+// Version 3: leases (which worker runs a job, until when its claim holds) and per-run result
+// files (a worker whose lease expired must never overwrite or delete the result of the run that
+// replaced it).
+void migrate_leases(SqlSession& s, Dialect d) {
+  const std::string real = d == Dialect::kPostgres ? "DOUBLE PRECISION" : "REAL";
+  s.run("ALTER TABLE jobs ADD COLUMN worker TEXT NOT NULL DEFAULT ''");
+  s.run("ALTER TABLE jobs ADD COLUMN lease_until " + real + " NOT NULL DEFAULT 0");
+  s.run("ALTER TABLE jobs ADD COLUMN result_file TEXT NOT NULL DEFAULT ''");
+}
+
 // Append only: a database at version N runs migrations N+1.. in order, each in the transaction
 // that records it.
-constexpr Migration kMigrations[] = {migrate_tables, migrate_error_code};
+constexpr Migration kMigrations[] = {migrate_tables, migrate_error_code, migrate_leases};
 
 // Any fixed number: the key of PostgreSQL advisory locks that serialise migrations and make a
 // server exclusive (kExclusive).
@@ -176,7 +194,7 @@ constexpr std::int64_t kServerLock = 0x6c6b64;
 
 int JobStore::schema_version() { return static_cast<int>(std::size(kMigrations)); }
 
-JobStore::JobStore(const StoreConfig& config, Access access) {
+JobStore::JobStore(const StoreConfig& config, Access access) : grace_seconds_(config.shared_grace_seconds) {
   std::error_code ec;
   if (config.is_postgres()) {
     require(!config.blobs.empty(), "a PostgreSQL job store needs a payload directory (--blobs DIR) that every node shares");
@@ -444,11 +462,20 @@ bool is_partial_upload(const std::filesystem::directory_entry& e) {
 }
 }  // namespace
 
+// On a shared store another node may be receiving an upload, or be between renaming a request
+// into place and committing its row, right now: only files older than the grace are collected.
+bool JobStore::too_young_to_collect(const std::filesystem::directory_entry& e) const {
+  if (!shared() || grace_seconds_ <= 0) return false;
+  std::error_code ec;
+  auto t = e.last_write_time(ec);
+  return !ec && std::filesystem::file_time_type::clock::now() - t < std::chrono::duration<double>(grace_seconds_);
+}
+
 std::size_t JobStore::remove_partial_uploads() {
   std::size_t n = 0;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(blob_dir_, ec))
-    if (is_partial_upload(e) && std::filesystem::remove(e.path(), ec)) ++n;
+    if (is_partial_upload(e) && !too_young_to_collect(e) && std::filesystem::remove(e.path(), ec)) ++n;
   return n;
 }
 
@@ -471,14 +498,16 @@ std::optional<JobRecord> JobStore::get_job(const std::string& id) {
   return read_job(r);
 }
 
-std::optional<JobRecord> JobStore::claim_next() {
+std::optional<JobRecord> JobStore::claim_next(const std::string& worker, double lease_seconds) {
   auto s = db_->session();
+  const double now = now_seconds();
+  const double until = lease_seconds > 0 ? now + lease_seconds : 0.0;
   if (db_->dialect() == Dialect::kPostgres) {
     // Row locks, not retries: a claimer skips the rows others hold and takes the next pending one.
-    auto r = s->run(std::string("UPDATE jobs SET state='running', started=?, attempts=attempts+1 WHERE id = "
-                                "(SELECT id FROM jobs WHERE state='pending' ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED) "
-                                "AND state='pending' RETURNING ") + kJobColumns,
-                    {now_seconds()});
+    auto r = s->run(std::string("UPDATE jobs SET state='running', started=?, attempts=attempts+1, worker=?, lease_until=? "
+                                "WHERE id = (SELECT id FROM jobs WHERE state='pending' ORDER BY seq LIMIT 1 "
+                                "FOR UPDATE SKIP LOCKED) AND state='pending' RETURNING ") + kJobColumns,
+                    {now, worker, until});
     if (r.empty()) return std::nullopt;
     return read_job(r);
   }
@@ -488,8 +517,9 @@ std::optional<JobRecord> JobStore::claim_next() {
     auto next = s->run("SELECT id FROM jobs WHERE state='pending' ORDER BY seq LIMIT 1");
     if (next.empty()) return std::nullopt;
     const std::string id = next.text(0, 0);
-    if (s->run("UPDATE jobs SET state='running', started=?, attempts=attempts+1 WHERE id=? AND state='pending'",
-               {now_seconds(), id})
+    if (s->run("UPDATE jobs SET state='running', started=?, attempts=attempts+1, worker=?, lease_until=? "
+               "WHERE id=? AND state='pending'",
+               {now, worker, until, id})
             .affected != 1)
       continue;
     auto r = s->run(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id=?", {id});
@@ -498,25 +528,51 @@ std::optional<JobRecord> JobStore::claim_next() {
   return std::nullopt;  // lost every race: the caller polls again
 }
 
+bool JobStore::renew_lease(const std::string& id, const std::string& worker, double lease_seconds) {
+  return run("UPDATE jobs SET lease_until=? WHERE id=? AND state='running' AND worker=?",
+             {now_seconds() + lease_seconds, id, worker})
+             .affected == 1;
+}
+
+int JobStore::requeue_expired() {
+  return static_cast<int>(run("UPDATE jobs SET state='pending', started=0, lease_until=0,"
+                              " error='the lease of worker ' || worker || ' expired (worker died or lost the database)',"
+                              " worker='' WHERE state='running' AND lease_until > 0 AND lease_until < ?",
+                              {now_seconds()})
+                              .affected);
+}
+
 bool JobStore::finish_job(const std::string& id, std::string_view result, const nlohmann::json& timings,
-                          const nlohmann::json& info) {
-  write_blob(id + ".result", result);
+                          const nlohmann::json& info, const std::string& worker) {
+  // A file per run: a worker whose claim was lost meanwhile writes (and then deletes) only its own.
+  const std::string file = id + "." + wire::random_id() + ".result";
+  write_blob(file, result);
   bool finished = false;
   try {
-    finished = run("UPDATE jobs SET state='done', finished=?, result_bytes=?, timings=?, info=?, error='' "
-                   "WHERE id=? AND state='running'",
-                   {now_seconds(), static_cast<std::int64_t>(result.size()), timings.dump(), info.dump(), id})
+    finished = run("UPDATE jobs SET state='done', finished=?, result_bytes=?, timings=?, info=?, error='', "
+                   "result_file=?, lease_until=0 WHERE id=? AND state='running' AND worker=?",
+                   {now_seconds(), static_cast<std::int64_t>(result.size()), timings.dump(), info.dump(), file, id,
+                    worker})
                    .affected == 1;
   } catch (...) {
-    remove_blob(id + ".result");
+    remove_blob(file);
     throw;
   }
-  if (!finished) remove_blob(id + ".result");
+  if (!finished) remove_blob(file);
   return finished;
 }
 
 void JobStore::fail_job(const std::string& id, const std::string& error, const std::string& code) {
-  run("UPDATE jobs SET state='failed', finished=?, error=?, error_code=? WHERE id=?", {now_seconds(), error, code, id});
+  run("UPDATE jobs SET state='failed', finished=?, error=?, error_code=?, lease_until=0 WHERE id=?",
+      {now_seconds(), error, code, id});
+}
+
+bool JobStore::fail_claimed_job(const std::string& id, const std::string& worker, const std::string& error,
+                                const std::string& code) {
+  return run("UPDATE jobs SET state='failed', finished=?, error=?, error_code=?, lease_until=0 "
+             "WHERE id=? AND state='running' AND worker=?",
+             {now_seconds(), error, code, id, worker})
+             .affected == 1;
 }
 
 std::optional<JobState> JobStore::delete_job(const std::string& owner, const std::string& id) {
@@ -532,10 +588,10 @@ std::size_t JobStore::expire_finished(double before) {
 }
 
 std::optional<JobState> JobStore::delete_job_now(const std::string& owner, const std::string& id) {
-  auto r = run("DELETE FROM jobs WHERE id=? AND owner=? RETURNING state", {id, owner});
+  auto r = run("DELETE FROM jobs WHERE id=? AND owner=? RETURNING state, result_file", {id, owner});
   if (r.empty()) return std::nullopt;
   remove_blob(id + ".request");
-  remove_blob(id + ".result");
+  remove_blob(result_name(id, r.text(0, 1)));
   return state_from_string(r.text(0, 0));
 }
 
@@ -551,19 +607,19 @@ JobStore::DeleteKeyResult JobStore::delete_key_now(const std::string& owner, con
 }
 
 std::size_t JobStore::expire_finished_now(double before) {
-  auto r = run("DELETE FROM jobs WHERE state IN ('done','failed') AND finished < ? RETURNING id", {before});
+  auto r = run("DELETE FROM jobs WHERE state IN ('done','failed') AND finished < ? RETURNING id, result_file", {before});
   for (const auto& row : r.rows) {
     remove_blob(row[0] + ".request");
-    remove_blob(row[0] + ".result");
+    remove_blob(result_name(row[0], row[1]));
   }
   return r.rows.size();
 }
 
 std::size_t JobStore::remove_orphans() {
   std::set<std::string> requests, results, keys;
-  for (const auto& row : run("SELECT id, state FROM jobs").rows) {
+  for (const auto& row : run("SELECT id, state, result_file FROM jobs").rows) {
     requests.insert(row[0] + ".request");
-    if (row[1] == "done") results.insert(row[0] + ".result");
+    if (row[1] == "done") results.insert(result_name(row[0], row[2]));
   }
   for (const auto& row : run("SELECT file FROM keys").rows) keys.insert(row[0]);
   auto ends_with = [](const std::string& s, const char* suffix) {
@@ -578,13 +634,14 @@ std::size_t JobStore::remove_orphans() {
                         (ends_with(name, ".result") && !results.count(name)) ||
                         (name.rfind("key-", 0) == 0 && ends_with(name, ".lcx") && !keys.count(name)) ||
                         (name.rfind(".", 0) == 0 && name.find(".tmp") != std::string::npos);
-    if (orphan && std::filesystem::remove(e.path(), ec)) ++n;
+    if (orphan && !too_young_to_collect(e) && std::filesystem::remove(e.path(), ec)) ++n;
   }
   return n;
 }
 
 int JobStore::requeue_running() {
-  return static_cast<int>(run("UPDATE jobs SET state='pending', started=0 WHERE state='running'").affected);
+  return static_cast<int>(
+      run("UPDATE jobs SET state='pending', started=0, worker='', lease_until=0 WHERE state='running'").affected);
 }
 
 std::size_t JobStore::count_queued() {
@@ -608,6 +665,9 @@ std::size_t JobStore::count_keys(const std::string& owner) {
 
 std::string JobStore::read_request(const std::string& id) { return read_file(request_path(id)); }
 std::filesystem::path JobStore::request_path(const std::string& id) const { return blob_path(id + ".request"); }
-std::string JobStore::read_result(const std::string& id) { return read_file(blob_path(id + ".result")); }
+std::string JobStore::read_result(const std::string& id) {
+  auto r = run("SELECT result_file FROM jobs WHERE id=?", {id});
+  return read_file(blob_path(result_name(id, r.empty() ? "" : r.text(0, 0))));
+}
 
 }  // namespace leukocrypt::service

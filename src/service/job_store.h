@@ -43,6 +43,9 @@ struct JobRecord {
   std::string error_code;                          // machine-readable, e.g. "invalid_request"
   nlohmann::json timings = nlohmann::json::object();  // stage -> seconds, from the runner
   nlohmann::json info = nlohmann::json::object();
+  std::string worker;        // who holds the claim while running ("" for unleased claims)
+  double lease_until = 0;    // the claim lapses after this (unix seconds); 0 = never (one process)
+  std::string result_file;   // the result's payload file once done
 
   nlohmann::json to_json() const;  // the public view served by GET /v1/jobs/{id}
 };
@@ -60,6 +63,9 @@ struct StoredKey {
 struct StoreConfig {
   std::string db;
   std::filesystem::path blobs;
+  // Shared stores: payload files younger than this are never collected as orphans (another node
+  // may be between writing one and committing its row).
+  double shared_grace_seconds = 15 * 60;
   StoreConfig(const std::filesystem::path& sqlite_path) : db(sqlite_path.string()) {}  // NOLINT: implicit
   StoreConfig(const char* d) : db(d) {}                                                 // NOLINT: implicit
   StoreConfig(std::string d, std::filesystem::path b = {}) : db(std::move(d)), blobs(std::move(b)) {}
@@ -114,15 +120,27 @@ class JobStore {
   std::optional<JobRecord> find_job(const std::string& owner, const std::string& id);
   std::optional<JobRecord> get_job(const std::string& id);  // any owner (workers)
 
-  // Atomically moves the oldest pending job to running (attempts + 1) and returns it: a
-  // conditional UPDATE (... WHERE state='pending') whose affected-row count is checked, so two
-  // processes on one database never run the same job.
-  std::optional<JobRecord> claim_next();
-  // Stores the result and marks the job done. False (and no result file left) when the job is no
-  // longer running (deleted meanwhile). StorageFull when the disk is full (nothing left either).
+  // Atomically moves the oldest pending job to running (attempts + 1) for `worker` and returns it.
+  // SQLite: a conditional UPDATE (... WHERE state='pending') whose affected-row count is checked;
+  // PostgreSQL: UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED). Either way two
+  // processes on one database never run the same job. lease_seconds > 0: the claim lapses unless
+  // renewed (renew_lease), and requeue_expired() hands the job to another worker.
+  std::optional<JobRecord> claim_next(const std::string& worker = "", double lease_seconds = 0);
+  // Heartbeat: extends `worker`'s claim. False when the claim is gone (expired and re-claimed,
+  // deleted): the worker must stop the job and drop its result.
+  bool renew_lease(const std::string& id, const std::string& worker, double lease_seconds);
+  // Running jobs whose lease lapsed go back to pending (the reason kept in `error` until they
+  // finish). Returns how many. Any node may call it at any time.
+  int requeue_expired();
+  // Stores the result and marks the job done, if `worker` still holds it. False (and no result
+  // file left) when the job is no longer running for `worker` (deleted, or its lease lapsed and
+  // another worker claimed it). StorageFull when the disk is full (nothing left either).
   bool finish_job(const std::string& id, std::string_view result, const nlohmann::json& timings,
-                  const nlohmann::json& info);
+                  const nlohmann::json& info, const std::string& worker = "");
   void fail_job(const std::string& id, const std::string& error, const std::string& code = "");
+  // fail_job for a worker: only while `worker` still holds the claim. False otherwise.
+  bool fail_claimed_job(const std::string& id, const std::string& worker, const std::string& error,
+                        const std::string& code = "");
 
   // Retention. Rows go first, then their files: a crash in between leaves only orphan files,
   // which remove_orphans() collects at the next start.
@@ -144,8 +162,12 @@ class JobStore {
   // Startup: deletes payload files no row names (a kill -9 between rename and INSERT, a delete cut
   // short), results of jobs that are not done, and temporary files. Returns how many.
   std::size_t remove_orphans();
-  // Startup recovery: jobs left running by a crashed process go back to pending. Returns count.
+  // Startup recovery of a single-process store (SQLite): jobs left running by a crashed process go
+  // back to pending. Returns count. Shared stores use leases instead (requeue_expired).
   int requeue_running();
+  // True when other processes may use the database at the same time (PostgreSQL: API nodes and
+  // workers); startup recovery is then lease-based and keeps young files (see remove_orphans).
+  bool shared() const { return db_->dialect() == SqlDatabase::Dialect::kPostgres; }
 
   std::size_t count_queued();                          // validating + pending + running, all owners
   std::size_t count_queued(const std::string& owner);  // validating + pending + running, one owner
@@ -176,12 +198,14 @@ class JobStore {
 
   void lock_exclusively();
   void lock_postgres_exclusively();
+  bool too_young_to_collect(const std::filesystem::directory_entry& e) const;
 
   std::filesystem::path db_path_;
   std::filesystem::path blob_dir_;
   int lock_fd_ = -1;
   void* lock_conn_ = nullptr;  // PostgreSQL: the connection holding the advisory lock (PGconn*)
   std::unique_ptr<SqlDatabase> db_;
+  double grace_seconds_;
 };
 
 }  // namespace leukocrypt::service

@@ -148,7 +148,7 @@ TEST_F(ServiceServer, StartupRemovesOrphanFiles) {
   start();
   EXPECT_EQ(server->orphans_removed(), 5u);
   auto files = blob_files(*store);
-  EXPECT_EQ(files.count(kept + ".request") + files.count(kept + ".result"), 2u);
+  EXPECT_EQ(files.count(kept + ".request") + files.count(store->get_job(kept)->result_file), 2u);
   EXPECT_EQ(files.count(running + ".request"), 1u);
   EXPECT_EQ(files.count("unrelated.txt"), 1u);
   std::size_t keys = 0;

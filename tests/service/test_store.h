@@ -45,7 +45,9 @@ inline service::StoreConfig test_store(const std::filesystem::path& db_file) {
   create_test_database(name);
   auto blobs = db_file;
   blobs += ".blobs";
-  return service::StoreConfig("postgresql:///" + name, blobs);
+  service::StoreConfig config("postgresql:///" + name, blobs);
+  config.shared_grace_seconds = 0;  // the tests' orphans are fresh files
+  return config;
 }
 
 }  // namespace leukocrypt::testing
