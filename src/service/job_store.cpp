@@ -534,6 +534,13 @@ bool JobStore::renew_lease(const std::string& id, const std::string& worker, dou
              .affected == 1;
 }
 
+bool JobStore::release_claim(const std::string& id, const std::string& worker) {
+  return run("UPDATE jobs SET state='pending', started=0, lease_until=0, worker='' "
+             "WHERE id=? AND state='running' AND worker=?",
+             {id, worker})
+             .affected == 1;
+}
+
 int JobStore::requeue_expired() {
   return static_cast<int>(run("UPDATE jobs SET state='pending', started=0, lease_until=0,"
                               " error='the lease of worker ' || worker || ' expired (worker died or lost the database)',"

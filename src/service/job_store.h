@@ -129,6 +129,9 @@ class JobStore {
   // Heartbeat: extends `worker`'s claim. False when the claim is gone (expired and re-claimed,
   // deleted): the worker must stop the job and drop its result.
   bool renew_lease(const std::string& id, const std::string& worker, double lease_seconds);
+  // A worker gives its claim back (stopping): the job is pending again at once (attempts kept, so
+  // a job that keeps stopping its workers still ends as poison). False if `worker` held no claim.
+  bool release_claim(const std::string& id, const std::string& worker);
   // Running jobs whose lease lapsed go back to pending (the reason kept in `error` until they
   // finish). Returns how many. Any node may call it at any time.
   int requeue_expired();

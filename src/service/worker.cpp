@@ -91,7 +91,14 @@ void Worker::execute(const JobRecord& job, const WorkerHooks& hooks, const std::
     // false: deleted meanwhile, or the lease lapsed and another worker owns it: result dropped.
     store_.finish_job(job.id, out.result, stages, out.info, job.worker);
   } catch (const JobCancelled&) {
-    // Stopping or lease lost: left 'running' for recovery. Deleted: its row is already gone.
+    // Leased (shared store) and stopping: handed back to the queue at once. Lease lost or deleted:
+    // nothing of ours is left to release. Unleased (one process): left running, re-queued at the
+    // next start.
+    try {
+      if (opt_.lease_seconds > 0) store_.release_claim(job.id, job.worker);
+    } catch (const std::exception& e) {
+      std::clog << "leukocrypt: cannot release job " << job.id << " (its lease will lapse): " << e.what() << std::endl;
+    }
   } catch (const std::exception& e) {
     try {
       store_.fail_claimed_job(job.id, job.worker, e.what(),

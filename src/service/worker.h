@@ -37,8 +37,8 @@ class Worker {
   // claimed more than max_attempts times is failed with the reason instead (and skipped).
   // nullopt when nothing is pending.
   std::optional<JobRecord> claim();
-  // Runs a claimed job to its end: done, failed, or cancelled (left running; its lease lapses or
-  // the next start re-queues it). Never throws except JobStore errors while recording a failure.
+  // Runs a claimed job to its end: done, failed, or cancelled (leased: handed back to the queue;
+  // unleased: left running for the next start). Never throws.
   void run(const JobRecord& job, const WorkerHooks& hooks = {});
   const std::string& id() const { return opt_.id; }
 

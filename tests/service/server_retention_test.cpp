@@ -136,7 +136,9 @@ TEST_F(ServiceServer, StartupRemovesOrphanFiles) {
   ASSERT_TRUE(store->claim_next());
   ASSERT_TRUE(store->finish_job(kept, testing::make_request("ka", {10}), {}, {}));
   auto running = store->create_job("alice", {"ka", kParams, kModel, 1}, make_request("ka", {6}));
-  ASSERT_EQ(store->claim_next()->id, running);
+  // Claimed by a server that was then killed (a shared store recovers it once its lease lapses).
+  ASSERT_EQ(store->claim_next("killed-server", 0.01)->id, running);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
   auto dir = store->blob_dir();
   // What kill -9 leaves: a request renamed into place before its INSERT, a result written before
   // its UPDATE, a key file before its row, temporary files.
