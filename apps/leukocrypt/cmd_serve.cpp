@@ -51,7 +51,11 @@ void run_serve(const ServeArgs& a) {
   o.tls_key = a.tls_key;
   auto runner = service::make_he_runner({a.model, a.params, {}, a.insecure, !a.no_circuit_privacy});
   warn_insecure_card(runner->model_card());
-  service::JobStore store(service::StoreConfig(a.db, a.blobs));
+  // PostgreSQL is shared by design (API nodes and workers, recovery by leases); SQLite is one
+  // process's (an flock refuses a second server).
+  const service::StoreConfig config(a.db, a.blobs);
+  service::JobStore store(config, config.is_postgres() ? service::JobStore::Access::kShared
+                                                       : service::JobStore::Access::kExclusive);
 
   // SIGINT/SIGTERM stop the server cleanly from a dedicated thread; a client that hangs up while
   // we answer must not kill the server.
@@ -92,7 +96,10 @@ void register_serve(CLI::App& root) {
   cmd->add_option("--host", a->host, "Address to bind")->capture_default_str();
   cmd->add_option("--port", a->port, "Port (0 = any free port)")->capture_default_str();
   cmd->add_option("--port-file", a->port_file, "Write the bound port to this file once listening");
-  cmd->add_option("--workers", a->workers, "Jobs run concurrently")->capture_default_str();
+  cmd->add_option("--workers", a->workers,
+                  "Jobs run concurrently in this process (0: API-only node; `leukocrypt worker` processes run "
+                  "the jobs; needs PostgreSQL)")
+      ->capture_default_str();
   cmd->add_option("--http-threads", a->http_threads, "Connections served concurrently")->capture_default_str();
   cmd->add_option("--max-request-mb", a->max_request_mb, "Largest accepted upload (413 above)")->capture_default_str();
   cmd->add_option("--max-queued", a->max_queued, "Unfinished jobs, all clients (503 above)")->capture_default_str();
