@@ -13,7 +13,7 @@ export OMP_WAIT_POLICY=passive   # libtorch/OpenMP must not spin on a shared 2-c
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git
-  libopencv-dev libsodium-dev libsqlite3-dev zlib1g-dev
+  libopencv-dev libsodium-dev libsqlite3-dev libpq-dev postgresql-15 zlib1g-dev
   libcpp-httplib-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libtorch-dev gnuplot-nox libssl-dev openssl

@@ -15,7 +15,7 @@ namespace leukocrypt::cli {
 namespace {
 
 struct ServeArgs {
-  std::string model, params, db = "leukocrypt-jobs.db", tokens, host = "127.0.0.1", port_file, tls_cert, tls_key;
+  std::string model, params, db = "leukocrypt-jobs.db", blobs, tokens, host = "127.0.0.1", port_file, tls_cert, tls_key;
   int port = 8080;
   std::size_t workers = 1, http_threads = 8, max_queued = 64, max_queued_per_client = 16;
   double max_request_mb = 4096, max_key_mb = 1024, max_body_kb = 64, retention_days = 7, sweep_minutes = 10;
@@ -52,7 +52,11 @@ void run_serve(const ServeArgs& a) {
   auto runner = service::make_he_runner({a.model, a.params, {}, a.insecure, !a.no_circuit_privacy,
                                          {a.limits.max_cells_per_job, a.limits.max_batches_per_job}});
   warn_insecure_card(runner->model_card());
-  service::JobStore store(a.db);
+  // PostgreSQL is shared by design (API nodes and workers, recovery by leases); SQLite is one
+  // process's (an flock refuses a second server).
+  const service::StoreConfig config(a.db, a.blobs);
+  service::JobStore store(config, config.is_postgres() ? service::JobStore::Access::kShared
+                                                       : service::JobStore::Access::kExclusive);
 
   // SIGINT/SIGTERM stop the server cleanly from a dedicated thread; a client that hangs up while
   // we answer must not kill the server.
@@ -62,7 +66,7 @@ void run_serve(const ServeArgs& a) {
   int port = server.bind();
   auto card = runner->model_card();
   std::cout << "leukocrypt serve: listening on " << (a.tls_cert.empty() ? "http" : "https") << "://" << a.host << ":" << port << " (model "
-            << card.value("model_id", "?") << ", " << a.workers << " worker(s), db " << a.db;
+            << card.value("model_id", "?") << ", " << a.workers << " worker(s), db " << service::redact_db(a.db);
   if (server.recovered_jobs() > 0) std::cout << ", " << server.recovered_jobs() << " unfinished job(s) re-queued";
   if (server.orphans_removed() > 0) std::cout << ", " << server.orphans_removed() << " orphan file(s) removed";
   std::cout << ")" << std::endl;
@@ -78,7 +82,12 @@ void register_serve(CLI::App& root) {
   auto* cmd = root.add_subcommand("serve", "Run the provider's HTTP screening service (no secret key)");
   cmd->add_option("--model", a->model, "Model file (native format)")->required();
   cmd->add_option("--params", a->params, "params.json (encryption parameters the model runs with)")->required();
-  cmd->add_option("--db", a->db, "SQLite job database (payloads beside it in <db>.blobs/)")->capture_default_str();
+  cmd->add_option("--db", a->db,
+                  "Job database: a SQLite file (payloads beside it in <db>.blobs/) or a PostgreSQL URL "
+                  "(postgresql://user@host/db; needs --blobs)")
+      ->capture_default_str();
+  cmd->add_option("--blobs", a->blobs,
+                  "Payload directory (keys, requests, results); required with PostgreSQL, shared by every node");
   cmd->add_option("--tokens", a->tokens, "API tokens file: '<client> <token> [<expires>]' per line (expires: UTC YYYY-MM-DDTHH:MM:SSZ, then 401 token_expired)");
   cmd->add_flag("--insecure-no-auth", a->no_auth, "No tokens: every caller is one client (local tests only)");
   add_insecure_flag(cmd, a->insecure);
@@ -88,7 +97,10 @@ void register_serve(CLI::App& root) {
   cmd->add_option("--host", a->host, "Address to bind")->capture_default_str();
   cmd->add_option("--port", a->port, "Port (0 = any free port)")->capture_default_str();
   cmd->add_option("--port-file", a->port_file, "Write the bound port to this file once listening");
-  cmd->add_option("--workers", a->workers, "Jobs run concurrently")->capture_default_str();
+  cmd->add_option("--workers", a->workers,
+                  "Jobs run concurrently in this process (0: API-only node; `leukocrypt worker` processes run "
+                  "the jobs; needs PostgreSQL)")
+      ->capture_default_str();
   cmd->add_option("--http-threads", a->http_threads, "Connections served concurrently")->capture_default_str();
   cmd->add_option("--max-request-mb", a->max_request_mb, "Largest accepted upload (413 above)")->capture_default_str();
   cmd->add_option("--max-queued", a->max_queued, "Unfinished jobs, all clients (503 above)")->capture_default_str();

@@ -11,6 +11,8 @@ namespace {
 void register_serve_forwarder(CLI::App& root) {
   add_forwarder(root, "serve", "Run the provider's HTTP screening service (in leukocrypt-serve: no secret-key code)",
                 "leukocrypt-serve", "LEUKOCRYPT_SERVE_BIN");
+  add_forwarder(root, "worker", "Run a stateless evaluation worker (in leukocrypt-serve: no secret-key code)",
+                "leukocrypt-serve", "LEUKOCRYPT_SERVE_BIN");
 }
 
 const CommandRegistrar kRegistrar(800, register_serve_forwarder);

@@ -2,7 +2,7 @@
 #include "service/job_store.h"
 
 #include <fcntl.h>
-#include <sqlite3.h>
+#include <libpq-fe.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -10,9 +10,12 @@
 #include <chrono>
 #include <cstring>
 #include <set>
+#include <thread>
 
 #include "common/error.h"
 #include "common/paths.h"
+#include "service/postgres_database.h"
+#include "service/sqlite_database.h"
 #include "service/wire/container.h"
 
 namespace leukocrypt::service {
@@ -22,47 +25,9 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-// RAII prepared statement with positional binding helpers.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) != SQLITE_OK)
-      throw IoError(std::string("job store: cannot prepare statement: ") + sqlite3_errmsg(db));
-  }
-  ~Stmt() { sqlite3_finalize(s_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-
-  Stmt& bind(int i, const std::string& v) {
-    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& bind(int i, std::int64_t v) { sqlite3_bind_int64(s_, i, v); return *this; }
-  Stmt& bind(int i, double v) { sqlite3_bind_double(s_, i, v); return *this; }
-  // Returns true while a row is available.
-  bool step() {
-    int rc = sqlite3_step(s_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    if (rc == SQLITE_FULL) throw StorageFull(std::string("the server's disk is full: job store: ") + sqlite3_errmsg(db_));
-    throw IoError(std::string("job store: ") + sqlite3_errmsg(db_));
-  }
-  std::string text(int c) const {
-    auto p = sqlite3_column_text(s_, c);
-    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(s_, c)))
-             : std::string();
-  }
-  std::int64_t i64(int c) const { return sqlite3_column_int64(s_, c); }
-  double f64(int c) const { return sqlite3_column_double(s_, c); }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* s_ = nullptr;
-};
-
 constexpr const char* kJobColumns =
     "id, owner, key_id, model_id, state, cells, request_bytes, result_bytes, created, started, finished, "
-    "attempts, error, timings, info, error_code";
+    "attempts, error, timings, info, error_code, worker, lease_until, result_file";
 
 // The states whose jobs still cost work (quotas count them).
 constexpr const char* kUnfinished = "('validating','pending','running')";
@@ -75,7 +40,14 @@ JobState state_from_string(const std::string& s) {
   return JobState::kFailed;
 }
 
-JobRecord read_job(const Stmt& st) {
+JobRecord read_job(const SqlResult& r, std::size_t row = 0) {
+  struct Row {
+    const SqlResult& r;
+    std::size_t i;
+    std::string text(std::size_t c) const { return r.text(i, c); }
+    std::int64_t i64(std::size_t c) const { return r.i64(i, c); }
+    double f64(std::size_t c) const { return r.f64(i, c); }
+  } st{r, row};
   JobRecord j;
   j.id = st.text(0);
   j.owner = st.text(1);
@@ -95,20 +67,28 @@ JobRecord read_job(const Stmt& st) {
   j.info = nlohmann::json::parse(st.text(14), nullptr, false);
   if (j.info.is_discarded()) j.info = nlohmann::json::object();
   j.error_code = st.text(15);
+  j.worker = st.text(16);
+  j.lease_until = st.f64(17);
+  j.result_file = st.text(18);
   return j;
 }
 
 // The columns read_key_row reads, in its order.
 constexpr const char* kKeyColumns = "owner, key_id, params_id, bytes, created";
 
-StoredKey read_key_row(const Stmt& st) {
+StoredKey read_key_row(const SqlResult& r, std::size_t i) {
   StoredKey k;
-  k.owner = st.text(0);
-  k.info.key_id = st.text(1);
-  k.info.params_id = std::stoull(st.text(2));
-  k.bytes = static_cast<std::uint64_t>(st.i64(3));
-  k.created = st.f64(4);
+  k.owner = r.text(i, 0);
+  k.info.key_id = r.text(i, 1);
+  k.info.params_id = std::stoull(r.text(i, 2));
+  k.bytes = static_cast<std::uint64_t>(r.i64(i, 3));
+  k.created = r.f64(i, 4);
   return k;
+}
+
+// Results are `<id>.<run>.result` (result_file); databases from before leases named them `<id>.result`.
+std::string result_name(const std::string& id, const std::string& result_file) {
+  return result_file.empty() ? id + ".result" : result_file;
 }
 
 void fsync_dir(const std::filesystem::path& dir) {
@@ -156,53 +136,157 @@ nlohmann::json JobRecord::to_json() const {
   return j;
 }
 
-JobStore::JobStore(const std::filesystem::path& db_path, Access access) : db_path_(db_path) {
-  blob_dir_ = db_path;
-  blob_dir_ += ".blobs";
+namespace {
+
+using Dialect = SqlDatabase::Dialect;
+using Migration = void (*)(SqlSession&, Dialect);
+
+// Version 1: the tables as every earlier server wrote them (IF NOT EXISTS: databases from before
+// schema_version existed are at version 1 or 2 already, and this is a no-op for them).
+void migrate_tables(SqlSession& s, Dialect d) {
+  const bool pg = d == Dialect::kPostgres;
+  const std::string real = pg ? "DOUBLE PRECISION" : "REAL";
+  const std::string big = pg ? "BIGINT" : "INTEGER";
+  s.run("CREATE TABLE IF NOT EXISTS keys ("
+        " owner TEXT NOT NULL, key_id TEXT NOT NULL, params_id TEXT NOT NULL, file TEXT NOT NULL,"
+        " bytes " + big + " NOT NULL, created " + real + " NOT NULL, PRIMARY KEY (owner, key_id))");
+  s.run(std::string("CREATE TABLE IF NOT EXISTS jobs (") +
+        (pg ? " seq BIGSERIAL PRIMARY KEY," : " seq INTEGER PRIMARY KEY AUTOINCREMENT,") +
+        " id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL,"
+        " key_id TEXT NOT NULL, model_id TEXT NOT NULL, state TEXT NOT NULL, cells INTEGER NOT NULL,"
+        " request_bytes " + big + " NOT NULL, result_bytes " + big + " NOT NULL DEFAULT 0, created " + real + " NOT NULL,"
+        " started " + real + " NOT NULL DEFAULT 0, finished " + real + " NOT NULL DEFAULT 0,"
+        " attempts INTEGER NOT NULL DEFAULT 0,"
+        " error TEXT NOT NULL DEFAULT '', timings TEXT NOT NULL DEFAULT '{}', info TEXT NOT NULL DEFAULT '{}')");
+  s.run("CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, seq)");
+}
+
+// Version 2: machine-readable error codes.
+void migrate_error_code(SqlSession& s, Dialect d) {
+  if (d == Dialect::kPostgres) {
+    s.run("ALTER TABLE jobs ADD COLUMN IF NOT EXISTS error_code TEXT NOT NULL DEFAULT ''");
+    return;
+  }
+  if (s.run("SELECT 1 FROM pragma_table_info('jobs') WHERE name='error_code'").empty())
+    s.run("ALTER TABLE jobs ADD COLUMN error_code TEXT NOT NULL DEFAULT ''");
+}
+
+// Version 3: leases (which worker runs a job, until when its claim holds) and per-run result
+// files (a worker whose lease expired must never overwrite or delete the result of the run that
+// replaced it).
+void migrate_leases(SqlSession& s, Dialect d) {
+  const std::string real = d == Dialect::kPostgres ? "DOUBLE PRECISION" : "REAL";
+  s.run("ALTER TABLE jobs ADD COLUMN worker TEXT NOT NULL DEFAULT ''");
+  s.run("ALTER TABLE jobs ADD COLUMN lease_until " + real + " NOT NULL DEFAULT 0");
+  s.run("ALTER TABLE jobs ADD COLUMN result_file TEXT NOT NULL DEFAULT ''");
+}
+
+// Append only: a database at version N runs migrations N+1.. in order, each in the transaction
+// that records it.
+constexpr Migration kMigrations[] = {migrate_tables, migrate_error_code, migrate_leases};
+
+// Any fixed number: the key of PostgreSQL advisory locks that serialise migrations and make a
+// server exclusive (kExclusive).
+constexpr std::int64_t kMigrationLock = 0x6c6b63;  // "lkc"
+constexpr std::int64_t kServerLock = 0x6c6b64;
+
+}  // namespace
+
+int JobStore::schema_version() { return static_cast<int>(std::size(kMigrations)); }
+
+JobStore::JobStore(const StoreConfig& config, Access access) : grace_seconds_(config.shared_grace_seconds) {
   std::error_code ec;
-  if (db_path.has_parent_path()) std::filesystem::create_directories(db_path.parent_path(), ec);
+  if (config.is_postgres()) {
+    require(!config.blobs.empty(), "a PostgreSQL job store needs a payload directory (--blobs DIR) that every node shares");
+    blob_dir_ = config.blobs;
+  } else {
+    db_path_ = config.db;
+    blob_dir_ = config.blobs.empty() ? std::filesystem::path(config.db + ".blobs") : config.blobs;
+    if (db_path_.has_parent_path()) std::filesystem::create_directories(db_path_.parent_path(), ec);
+  }
   std::filesystem::create_directories(blob_dir_, ec);
   if (ec) throw IoError("job store: cannot create '" + blob_dir_.string() + "': " + ec.message());
-  if (access == Access::kExclusive) lock_exclusively();
-  if (sqlite3_open_v2(db_path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
-    sqlite3_close(db_);
-    db_ = nullptr;
-    if (lock_fd_ >= 0) ::close(lock_fd_);
-    throw IoError("job store: cannot open '" + db_path.string() + "': " + msg);
+  if (config.is_postgres()) {
+    db_ = std::make_unique<PostgresDatabase>(config.db);
+    if (access == Access::kExclusive) lock_postgres_exclusively();
+  } else {
+    if (access == Access::kExclusive) lock_exclusively();
+    try {
+      db_ = std::make_unique<SqliteDatabase>(db_path_);
+    } catch (...) {
+      if (lock_fd_ >= 0) ::close(lock_fd_);
+      throw;
+    }
   }
-  sqlite3_busy_timeout(db_, 5000);
-  exec("PRAGMA journal_mode=WAL");
-  exec("PRAGMA synchronous=FULL");
-  exec("PRAGMA foreign_keys=ON");
-  exec(
-      "CREATE TABLE IF NOT EXISTS keys ("
-      " owner TEXT NOT NULL, key_id TEXT NOT NULL, params_id TEXT NOT NULL, file TEXT NOT NULL,"
-      " bytes INTEGER NOT NULL, created REAL NOT NULL, PRIMARY KEY (owner, key_id))");
-  exec(
-      "CREATE TABLE IF NOT EXISTS jobs ("
-      " seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL,"
-      " key_id TEXT NOT NULL, model_id TEXT NOT NULL, state TEXT NOT NULL, cells INTEGER NOT NULL,"
-      " request_bytes INTEGER NOT NULL, result_bytes INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL,"
-      " started REAL NOT NULL DEFAULT 0, finished REAL NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
-      " error TEXT NOT NULL DEFAULT '', timings TEXT NOT NULL DEFAULT '{}', info TEXT NOT NULL DEFAULT '{}')");
-  exec("CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, seq)");
-  add_column_if_missing("jobs", "error_code", "TEXT NOT NULL DEFAULT ''");
+  try {
+    migrate();
+  } catch (...) {
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+    if (lock_conn_) PQfinish(static_cast<PGconn*>(lock_conn_));
+    throw;
+  }
   ensure_reserve();
 }
 
-// Databases written by an older server lack later columns: added in place (SQLite keeps the rows).
-void JobStore::add_column_if_missing(const char* table, const char* column, const char* decl) {
-  Stmt st(db_, (std::string("SELECT 1 FROM pragma_table_info('") + table + "') WHERE name=?").c_str());
-  st.bind(1, std::string(column));
-  if (st.step()) return;
-  exec((std::string("ALTER TABLE ") + table + " ADD COLUMN " + column + " " + decl).c_str());
+// One transaction per migration, recorded in schema_version with it; on PostgreSQL an advisory
+// transaction lock makes nodes that start together migrate one after the other.
+void JobStore::migrate() {
+  auto s = db_->session();
+  s->run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+  for (;;) {
+    SqlTransaction tx(*s, db_->dialect());
+    if (db_->dialect() == Dialect::kPostgres) s->run("SELECT pg_advisory_xact_lock(?)", {kMigrationLock});
+    const auto v = s->run("SELECT COALESCE(MAX(version), 0) FROM schema_version").i64(0, 0);
+    if (v >= schema_version()) return;
+    if (v < 0) throw IoError("job store: corrupt schema_version");
+    kMigrations[v](*s, db_->dialect());
+    s->run("INSERT INTO schema_version (version) VALUES (?)", {v + 1});
+    tx.commit();
+  }
 }
 
 JobStore::~JobStore() {
-  sqlite3_close(db_);
+  db_.reset();
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+  if (lock_conn_) PQfinish(static_cast<PGconn*>(lock_conn_));  // releases the advisory lock
+}
+
+SqlResult JobStore::run(const std::string& sql, const std::vector<SqlValue>& params) {
+  return db_->session()->run(sql, params);
+}
+
+// The PostgreSQL twin of the flock: a session advisory lock on a connection of its own, which the
+// server drops when the connection (or the process) dies. The connection's application_name says
+// which process holds it, for the message. A just-killed holder's backend may take a moment to
+// notice: a few tries, 0.2 s apart.
+void JobStore::lock_postgres_exclusively() {
+  auto* pg = dynamic_cast<PostgresDatabase*>(db_.get());
+  PGconn* c = pg->connect_dedicated();
+  try {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    pg_run(c, "SELECT set_config('application_name', ?, false)",
+           {"leukocrypt pid " + std::to_string(::getpid()) + " on " + host});
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      if (pg_run(c, "SELECT pg_try_advisory_lock(?)", {kServerLock}).text(0, 0) == "t") {
+        lock_conn_ = c;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    auto holder = pg_run(c,
+                         "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                         "WHERE l.locktype = 'advisory' AND l.granted AND l.objid = ? AND l.database = "
+                         "(SELECT oid FROM pg_database WHERE datname = current_database())",
+                         {kServerLock});
+    std::string who = holder.empty() ? "unknown" : holder.text(0, 0);
+    if (who.rfind("leukocrypt ", 0) == 0) who = who.substr(11);
+    throw IoError("job store '" + pg->display_url() + "' is in use by another process (" + who +
+                  "): a second server on the same database is refused; stop it or use another --db");
+  } catch (...) {
+    PQfinish(c);
+    throw;
+  }
 }
 
 // An flock, not SQLite's own locking: SQLite lets many processes share a database (which is what
@@ -228,15 +312,6 @@ void JobStore::lock_exclusively() {
   const std::string pid = std::to_string(::getpid());
   if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, pid.data(), pid.size(), 0) != ssize_t(pid.size())) {
     // The lock holds without the pid; only the message would lack it.
-  }
-}
-
-void JobStore::exec(const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "unknown error";
-    sqlite3_free(err);
-    throw IoError("job store '" + db_path_.string() + "': " + msg);
   }
 }
 
@@ -285,35 +360,28 @@ JobStore::PutKeyResult JobStore::put_key(const std::string& owner, const KeyInfo
   }
   std::string file = "key-" + wire::random_id() + ".lcx";
   write_blob(file, bytes);
-  std::lock_guard lock(mu_);
-  Stmt st(db_, "INSERT INTO keys (owner, key_id, params_id, file, bytes, created) VALUES (?,?,?,?,?,?)");
-  st.bind(1, owner).bind(2, info.key_id).bind(3, std::to_string(info.params_id)).bind(4, file);
-  st.bind(5, static_cast<std::int64_t>(bytes.size())).bind(6, now_seconds());
   try {
-    st.step();
+    run("INSERT INTO keys (owner, key_id, params_id, file, bytes, created) VALUES (?,?,?,?,?,?)",
+        {owner, info.key_id, std::to_string(info.params_id), file, static_cast<std::int64_t>(bytes.size()),
+         now_seconds()});
   } catch (const IoError&) {
     // Lost a race with an identical registration: fall back to the idempotent comparison.
-    std::error_code ec;
-    std::filesystem::remove(blob_path(file), ec);
+    remove_blob(file);
     throw InvalidArgument("key id '" + info.key_id + "' was registered concurrently; retry");
   }
   return PutKeyResult::kCreated;
 }
 
 std::optional<StoredKey> JobStore::find_key(const std::string& owner, const std::string& key_id) {
-  std::lock_guard lock(mu_);
-  Stmt st(db_, (std::string("SELECT ") + kKeyColumns + " FROM keys WHERE owner=? AND key_id=?").c_str());
-  st.bind(1, owner).bind(2, key_id);
-  if (!st.step()) return std::nullopt;
-  return read_key_row(st);
+  auto r = run(std::string("SELECT ") + kKeyColumns + " FROM keys WHERE owner=? AND key_id=?", {owner, key_id});
+  if (r.empty()) return std::nullopt;
+  return read_key_row(r, 0);
 }
 
 std::vector<StoredKey> JobStore::list_keys(const std::string& owner) {
-  std::lock_guard lock(mu_);
-  Stmt st(db_, (std::string("SELECT ") + kKeyColumns + " FROM keys WHERE owner=? ORDER BY created").c_str());
-  st.bind(1, owner);
+  auto r = run(std::string("SELECT ") + kKeyColumns + " FROM keys WHERE owner=? ORDER BY created", {owner});
   std::vector<StoredKey> out;
-  while (st.step()) out.push_back(read_key_row(st));
+  for (std::size_t i = 0; i < r.rows.size(); ++i) out.push_back(read_key_row(r, i));
   return out;
 }
 
@@ -322,28 +390,18 @@ std::string JobStore::read_key(const std::string& owner, const std::string& key_
 }
 
 std::filesystem::path JobStore::key_path(const std::string& owner, const std::string& key_id) {
-  std::string file;
-  {
-    std::lock_guard lock(mu_);
-    Stmt st(db_, "SELECT file FROM keys WHERE owner=? AND key_id=?");
-    st.bind(1, owner).bind(2, key_id);
-    if (!st.step()) throw InvalidArgument("unknown key id '" + key_id + "'");
-    file = st.text(0);
-  }
-  return blob_path(file);
+  auto r = run("SELECT file FROM keys WHERE owner=? AND key_id=?", {owner, key_id});
+  if (r.empty()) throw InvalidArgument("unknown key id '" + key_id + "'");
+  return blob_path(r.text(0, 0));
 }
 
 std::string JobStore::create_job(const std::string& owner, const RequestInfo& info, std::string_view request) {
   std::string id = wire::random_id();
   write_blob(id + ".request", request);
-  std::lock_guard lock(mu_);
-  Stmt st(db_,
-          "INSERT INTO jobs (id, owner, key_id, model_id, state, cells, request_bytes, created) "
-          "VALUES (?,?,?,?, 'pending', ?,?,?)");
-  st.bind(1, id).bind(2, owner).bind(3, info.key_id).bind(4, info.model_id);
-  st.bind(5, static_cast<std::int64_t>(info.cells)).bind(6, static_cast<std::int64_t>(request.size()));
-  st.bind(7, now_seconds());
-  st.step();
+  run("INSERT INTO jobs (id, owner, key_id, model_id, state, cells, request_bytes, created) "
+      "VALUES (?,?,?,?, 'pending', ?,?,?)",
+      {id, owner, info.key_id, info.model_id, static_cast<std::int64_t>(info.cells),
+       static_cast<std::int64_t>(request.size()), now_seconds()});
   return id;
 }
 
@@ -367,15 +425,11 @@ std::string JobStore::create_job_from_file(const std::string& owner, const Reque
   if (::rename(upload.c_str(), request_path(id).c_str()) != 0)
     throw IoError("job store: cannot move the upload into place: " + std::string(std::strerror(errno)));
   fsync_dir(blob_dir_);
-  std::lock_guard lock(mu_);
-  Stmt st(db_,
-          "INSERT INTO jobs (id, owner, key_id, model_id, state, cells, request_bytes, created) "
-          "VALUES (?,?,?,?,?,?,?,?)");
-  st.bind(1, id).bind(2, owner).bind(3, info.key_id).bind(4, info.model_id).bind(5, std::string(to_string(initial)));
-  st.bind(6, static_cast<std::int64_t>(info.cells)).bind(7, static_cast<std::int64_t>(size));
-  st.bind(8, now_seconds());
   try {
-    st.step();
+    run("INSERT INTO jobs (id, owner, key_id, model_id, state, cells, request_bytes, created) "
+        "VALUES (?,?,?,?,?,?,?,?)",
+        {id, owner, info.key_id, info.model_id, std::string(to_string(initial)),
+         static_cast<std::int64_t>(info.cells), static_cast<std::int64_t>(size), now_seconds()});
   } catch (...) {
     std::filesystem::remove(request_path(id), ec);
     throw;
@@ -384,26 +438,20 @@ std::string JobStore::create_job_from_file(const std::string& owner, const Reque
 }
 
 bool JobStore::mark_validated(const std::string& id, const RequestInfo& info, double seconds) {
-  std::lock_guard lock(mu_);
-  Stmt st(db_, "UPDATE jobs SET state='pending', model_id=?, timings=? WHERE id=? AND state='validating'");
-  st.bind(1, info.model_id).bind(2, nlohmann::json{{"validate", seconds}}.dump()).bind(3, id);
-  st.step();
-  return sqlite3_changes(db_) == 1;
+  return run("UPDATE jobs SET state='pending', model_id=?, timings=? WHERE id=? AND state='validating'",
+             {info.model_id, nlohmann::json{{"validate", seconds}}.dump(), id})
+             .affected == 1;
 }
 
 void JobStore::reject_job(const std::string& id, const std::string& code, const std::string& error) {
-  std::lock_guard lock(mu_);
-  Stmt st(db_, "UPDATE jobs SET state='failed', finished=?, error=?, error_code=? WHERE id=? AND state='validating'");
-  st.bind(1, now_seconds()).bind(2, error).bind(3, code).bind(4, id);
-  st.step();
+  run("UPDATE jobs SET state='failed', finished=?, error=?, error_code=? WHERE id=? AND state='validating'",
+      {now_seconds(), error, code, id});
 }
 
 std::vector<std::string> JobStore::job_ids(JobState state) {
-  std::lock_guard lock(mu_);
-  Stmt st(db_, "SELECT id FROM jobs WHERE state=? ORDER BY seq");
-  st.bind(1, std::string(to_string(state)));
+  auto r = run("SELECT id FROM jobs WHERE state=? ORDER BY seq", {std::string(to_string(state))});
   std::vector<std::string> out;
-  while (st.step()) out.push_back(st.text(0));
+  for (auto& row : r.rows) out.push_back(std::move(row[0]));
   return out;
 }
 
@@ -414,11 +462,20 @@ bool is_partial_upload(const std::filesystem::directory_entry& e) {
 }
 }  // namespace
 
+// On a shared store another node may be receiving an upload, or be between renaming a request
+// into place and committing its row, right now: only files older than the grace are collected.
+bool JobStore::too_young_to_collect(const std::filesystem::directory_entry& e) const {
+  if (!shared() || grace_seconds_ <= 0) return false;
+  std::error_code ec;
+  auto t = e.last_write_time(ec);
+  return !ec && std::filesystem::file_time_type::clock::now() - t < std::chrono::duration<double>(grace_seconds_);
+}
+
 std::size_t JobStore::remove_partial_uploads() {
   std::size_t n = 0;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(blob_dir_, ec))
-    if (is_partial_upload(e) && std::filesystem::remove(e.path(), ec)) ++n;
+    if (is_partial_upload(e) && !too_young_to_collect(e) && std::filesystem::remove(e.path(), ec)) ++n;
   return n;
 }
 
@@ -430,71 +487,99 @@ std::size_t JobStore::count_partial_uploads() const {
 }
 
 std::optional<JobRecord> JobStore::find_job(const std::string& owner, const std::string& id) {
-  std::lock_guard lock(mu_);
-  Stmt st(db_, (std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id=? AND owner=?").c_str());
-  st.bind(1, id).bind(2, owner);
-  if (!st.step()) return std::nullopt;
-  return read_job(st);
+  auto r = run(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id=? AND owner=?", {id, owner});
+  if (r.empty()) return std::nullopt;
+  return read_job(r);
 }
 
 std::optional<JobRecord> JobStore::get_job(const std::string& id) {
-  std::lock_guard lock(mu_);
-  Stmt st(db_, (std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id=?").c_str());
-  st.bind(1, id);
-  if (!st.step()) return std::nullopt;
-  return read_job(st);
+  auto r = run(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id=?", {id});
+  if (r.empty()) return std::nullopt;
+  return read_job(r);
 }
 
-std::optional<JobRecord> JobStore::claim_next() {
-  std::lock_guard lock(mu_);
+std::optional<JobRecord> JobStore::claim_next(const std::string& worker, double lease_seconds) {
+  auto s = db_->session();
+  const double now = now_seconds();
+  const double until = lease_seconds > 0 ? now + lease_seconds : 0.0;
+  if (db_->dialect() == Dialect::kPostgres) {
+    // Row locks, not retries: a claimer skips the rows others hold and takes the next pending one.
+    auto r = s->run(std::string("UPDATE jobs SET state='running', started=?, attempts=attempts+1, worker=?, lease_until=? "
+                                "WHERE id = (SELECT id FROM jobs WHERE state='pending' ORDER BY seq LIMIT 1 "
+                                "FOR UPDATE SKIP LOCKED) AND state='pending' RETURNING ") + kJobColumns,
+                    {now, worker, until});
+    if (r.empty()) return std::nullopt;
+    return read_job(r);
+  }
   // Another process on the same database (kShared) may claim the job between the SELECT and the
   // UPDATE: the UPDATE is conditional and its affected rows say who won; the loser takes the next.
   for (int attempt = 0; attempt < 64; ++attempt) {
-    std::string id;
-    {
-      Stmt st(db_, "SELECT id FROM jobs WHERE state='pending' ORDER BY seq LIMIT 1");
-      if (!st.step()) return std::nullopt;
-      id = st.text(0);
-    }
-    {
-      Stmt st(db_, "UPDATE jobs SET state='running', started=?, attempts=attempts+1 WHERE id=? AND state='pending'");
-      st.bind(1, now_seconds()).bind(2, id);
-      st.step();
-    }
-    if (sqlite3_changes(db_) != 1) continue;
-    Stmt st(db_, (std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id=?").c_str());
-    st.bind(1, id);
-    if (st.step()) return read_job(st);
+    auto next = s->run("SELECT id FROM jobs WHERE state='pending' ORDER BY seq LIMIT 1");
+    if (next.empty()) return std::nullopt;
+    const std::string id = next.text(0, 0);
+    if (s->run("UPDATE jobs SET state='running', started=?, attempts=attempts+1, worker=?, lease_until=? "
+               "WHERE id=? AND state='pending'",
+               {now, worker, until, id})
+            .affected != 1)
+      continue;
+    auto r = s->run(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id=?", {id});
+    if (!r.empty()) return read_job(r);
   }
   return std::nullopt;  // lost every race: the caller polls again
 }
 
+bool JobStore::renew_lease(const std::string& id, const std::string& worker, double lease_seconds) {
+  return run("UPDATE jobs SET lease_until=? WHERE id=? AND state='running' AND worker=?",
+             {now_seconds() + lease_seconds, id, worker})
+             .affected == 1;
+}
+
+bool JobStore::release_claim(const std::string& id, const std::string& worker) {
+  return run("UPDATE jobs SET state='pending', started=0, lease_until=0, worker='' "
+             "WHERE id=? AND state='running' AND worker=?",
+             {id, worker})
+             .affected == 1;
+}
+
+int JobStore::requeue_expired() {
+  return static_cast<int>(run("UPDATE jobs SET state='pending', started=0, lease_until=0,"
+                              " error='the lease of worker ' || worker || ' expired (worker died or lost the database)',"
+                              " worker='' WHERE state='running' AND lease_until > 0 AND lease_until < ?",
+                              {now_seconds()})
+                              .affected);
+}
+
 bool JobStore::finish_job(const std::string& id, std::string_view result, const nlohmann::json& timings,
-                          const nlohmann::json& info) {
-  write_blob(id + ".result", result);
+                          const nlohmann::json& info, const std::string& worker) {
+  // A file per run: a worker whose claim was lost meanwhile writes (and then deletes) only its own.
+  const std::string file = id + "." + wire::random_id() + ".result";
+  write_blob(file, result);
   bool finished = false;
   try {
-    std::lock_guard lock(mu_);
-    Stmt st(db_,
-            "UPDATE jobs SET state='done', finished=?, result_bytes=?, timings=?, info=?, error='' "
-            "WHERE id=? AND state='running'");
-    st.bind(1, now_seconds()).bind(2, static_cast<std::int64_t>(result.size())).bind(3, timings.dump());
-    st.bind(4, info.dump()).bind(5, id);
-    st.step();
-    finished = sqlite3_changes(db_) == 1;
+    finished = run("UPDATE jobs SET state='done', finished=?, result_bytes=?, timings=?, info=?, error='', "
+                   "result_file=?, lease_until=0 WHERE id=? AND state='running' AND worker=?",
+                   {now_seconds(), static_cast<std::int64_t>(result.size()), timings.dump(), info.dump(), file, id,
+                    worker})
+                   .affected == 1;
   } catch (...) {
-    remove_blob(id + ".result");
+    remove_blob(file);
     throw;
   }
-  if (!finished) remove_blob(id + ".result");
+  if (!finished) remove_blob(file);
   return finished;
 }
 
 void JobStore::fail_job(const std::string& id, const std::string& error, const std::string& code) {
-  std::lock_guard lock(mu_);
-  Stmt st(db_, "UPDATE jobs SET state='failed', finished=?, error=?, error_code=? WHERE id=?");
-  st.bind(1, now_seconds()).bind(2, error).bind(3, code).bind(4, id);
-  st.step();
+  run("UPDATE jobs SET state='failed', finished=?, error=?, error_code=?, lease_until=0 WHERE id=?",
+      {now_seconds(), error, code, id});
+}
+
+bool JobStore::fail_claimed_job(const std::string& id, const std::string& worker, const std::string& error,
+                                const std::string& code) {
+  return run("UPDATE jobs SET state='failed', finished=?, error=?, error_code=?, lease_until=0 "
+             "WHERE id=? AND state='running' AND worker=?",
+             {now_seconds(), error, code, id, worker})
+             .affected == 1;
 }
 
 std::optional<JobState> JobStore::delete_job(const std::string& owner, const std::string& id) {
@@ -510,72 +595,40 @@ std::size_t JobStore::expire_finished(double before) {
 }
 
 std::optional<JobState> JobStore::delete_job_now(const std::string& owner, const std::string& id) {
-  JobState state;
-  {
-    std::lock_guard lock(mu_);
-    Stmt q(db_, "SELECT state FROM jobs WHERE id=? AND owner=?");
-    q.bind(1, id).bind(2, owner);
-    if (!q.step()) return std::nullopt;
-    state = state_from_string(q.text(0));
-    Stmt d(db_, "DELETE FROM jobs WHERE id=? AND owner=?");
-    d.bind(1, id).bind(2, owner);
-    d.step();
-  }
+  auto r = run("DELETE FROM jobs WHERE id=? AND owner=? RETURNING state, result_file", {id, owner});
+  if (r.empty()) return std::nullopt;
   remove_blob(id + ".request");
-  remove_blob(id + ".result");
-  return state;
+  remove_blob(result_name(id, r.text(0, 1)));
+  return state_from_string(r.text(0, 0));
 }
 
+// One statement, so that no job of the key can be created between the check and the delete.
 JobStore::DeleteKeyResult JobStore::delete_key_now(const std::string& owner, const std::string& key_id) {
-  std::string file;
-  {
-    std::lock_guard lock(mu_);
-    Stmt q(db_, "SELECT file FROM keys WHERE owner=? AND key_id=?");
-    q.bind(1, owner).bind(2, key_id);
-    if (!q.step()) return DeleteKeyResult::kNotFound;
-    file = q.text(0);
-    Stmt u(db_, (std::string("SELECT COUNT(*) FROM jobs WHERE owner=? AND key_id=? AND state IN ") + kUnfinished).c_str());
-    u.bind(1, owner).bind(2, key_id);
-    u.step();
-    if (u.i64(0) > 0) return DeleteKeyResult::kInUse;
-    Stmt d(db_, "DELETE FROM keys WHERE owner=? AND key_id=?");
-    d.bind(1, owner).bind(2, key_id);
-    d.step();
-  }
-  remove_blob(file);
+  auto r = run(std::string("DELETE FROM keys WHERE owner=? AND key_id=? AND NOT EXISTS "
+                           "(SELECT 1 FROM jobs WHERE owner=? AND key_id=? AND state IN ") + kUnfinished +
+                   ") RETURNING file",
+               {owner, key_id, owner, key_id});
+  if (r.empty()) return find_key(owner, key_id) ? DeleteKeyResult::kInUse : DeleteKeyResult::kNotFound;
+  remove_blob(r.text(0, 0));
   return DeleteKeyResult::kDeleted;
 }
 
 std::size_t JobStore::expire_finished_now(double before) {
-  std::vector<std::string> ids;
-  {
-    std::lock_guard lock(mu_);
-    Stmt q(db_, "SELECT id FROM jobs WHERE state IN ('done','failed') AND finished < ?");
-    q.bind(1, before);
-    while (q.step()) ids.push_back(q.text(0));
-    Stmt d(db_, "DELETE FROM jobs WHERE state IN ('done','failed') AND finished < ?");
-    d.bind(1, before);
-    d.step();
+  auto r = run("DELETE FROM jobs WHERE state IN ('done','failed') AND finished < ? RETURNING id, result_file", {before});
+  for (const auto& row : r.rows) {
+    remove_blob(row[0] + ".request");
+    remove_blob(result_name(row[0], row[1]));
   }
-  for (const auto& id : ids) {
-    remove_blob(id + ".request");
-    remove_blob(id + ".result");
-  }
-  return ids.size();
+  return r.rows.size();
 }
 
 std::size_t JobStore::remove_orphans() {
   std::set<std::string> requests, results, keys;
-  {
-    std::lock_guard lock(mu_);
-    Stmt j(db_, "SELECT id, state FROM jobs");
-    while (j.step()) {
-      requests.insert(j.text(0) + ".request");
-      if (j.text(1) == "done") results.insert(j.text(0) + ".result");
-    }
-    Stmt k(db_, "SELECT file FROM keys");
-    while (k.step()) keys.insert(k.text(0));
+  for (const auto& row : run("SELECT id, state, result_file FROM jobs").rows) {
+    requests.insert(row[0] + ".request");
+    if (row[1] == "done") results.insert(result_name(row[0], row[2]));
   }
+  for (const auto& row : run("SELECT file FROM keys").rows) keys.insert(row[0]);
   auto ends_with = [](const std::string& s, const char* suffix) {
     const std::string x(suffix);
     return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
@@ -588,51 +641,40 @@ std::size_t JobStore::remove_orphans() {
                         (ends_with(name, ".result") && !results.count(name)) ||
                         (name.rfind("key-", 0) == 0 && ends_with(name, ".lcx") && !keys.count(name)) ||
                         (name.rfind(".", 0) == 0 && name.find(".tmp") != std::string::npos);
-    if (orphan && std::filesystem::remove(e.path(), ec)) ++n;
+    if (orphan && !too_young_to_collect(e) && std::filesystem::remove(e.path(), ec)) ++n;
   }
   return n;
 }
 
 int JobStore::requeue_running() {
-  std::lock_guard lock(mu_);
-  Stmt st(db_, "UPDATE jobs SET state='pending', started=0 WHERE state='running'");
-  st.step();
-  return sqlite3_changes(db_);
+  return static_cast<int>(
+      run("UPDATE jobs SET state='pending', started=0, worker='', lease_until=0 WHERE state='running'").affected);
 }
 
 std::size_t JobStore::count_queued() {
-  std::lock_guard lock(mu_);
-  Stmt st(db_, (std::string("SELECT COUNT(*) FROM jobs WHERE state IN ") + kUnfinished).c_str());
-  st.step();
-  return static_cast<std::size_t>(st.i64(0));
+  return static_cast<std::size_t>(run(std::string("SELECT COUNT(*) FROM jobs WHERE state IN ") + kUnfinished).i64(0, 0));
 }
 
 std::size_t JobStore::count_queued(const std::string& owner) {
-  std::lock_guard lock(mu_);
-  Stmt st(db_, (std::string("SELECT COUNT(*) FROM jobs WHERE owner=? AND state IN ") + kUnfinished).c_str());
-  st.bind(1, owner);
-  st.step();
-  return static_cast<std::size_t>(st.i64(0));
+  return static_cast<std::size_t>(
+      run(std::string("SELECT COUNT(*) FROM jobs WHERE owner=? AND state IN ") + kUnfinished, {owner}).i64(0, 0));
 }
 
 std::uint64_t JobStore::queued_cells(const std::string& owner) {
-  std::lock_guard lock(mu_);
-  Stmt st(db_, (std::string("SELECT COALESCE(SUM(cells), 0) FROM jobs WHERE owner=? AND state IN ") + kUnfinished).c_str());
-  st.bind(1, owner);
-  st.step();
-  return static_cast<std::uint64_t>(st.i64(0));
+  return static_cast<std::uint64_t>(
+      run(std::string("SELECT COALESCE(SUM(cells), 0) FROM jobs WHERE owner=? AND state IN ") + kUnfinished, {owner})
+          .i64(0, 0));
 }
 
 std::size_t JobStore::count_keys(const std::string& owner) {
-  std::lock_guard lock(mu_);
-  Stmt st(db_, "SELECT COUNT(*) FROM keys WHERE owner=?");
-  st.bind(1, owner);
-  st.step();
-  return static_cast<std::size_t>(st.i64(0));
+  return static_cast<std::size_t>(run("SELECT COUNT(*) FROM keys WHERE owner=?", {owner}).i64(0, 0));
 }
 
 std::string JobStore::read_request(const std::string& id) { return read_file(request_path(id)); }
 std::filesystem::path JobStore::request_path(const std::string& id) const { return blob_path(id + ".request"); }
-std::string JobStore::read_result(const std::string& id) { return read_file(blob_path(id + ".result")); }
+std::string JobStore::read_result(const std::string& id) {
+  auto r = run("SELECT result_file FROM jobs WHERE id=?", {id});
+  return read_file(blob_path(result_name(id, r.empty() ? "" : r.text(0, 0))));
+}
 
 }  // namespace leukocrypt::service

@@ -1,14 +1,16 @@
-// Durable store for registered evaluation keys and jobs: SQLite (WAL, synchronous=FULL) for the
-// metadata, one file per payload (keys, requests, results can be gigabytes — far beyond what
+// Durable store for registered evaluation keys and jobs: SQL for the metadata — SQLite (WAL,
+// synchronous=FULL; one machine) or PostgreSQL (`postgresql://...`; shared by many nodes), see
+// sql_database.h — and one file per payload (keys, requests, results can be gigabytes — far beyond what
 // belongs in a database row) in `<db>.blobs/`. Payload files are written to a temporary name,
 // fsynced, renamed and the directory fsynced before the row that names them is committed, so an
-// accepted job survives `kill -9` or power loss. Thread-safe (one connection behind a mutex;
-// every call is short).
+// accepted job survives `kill -9` or power loss. Thread-safe (SQLite: one connection behind a
+// mutex; PostgreSQL: a small connection pool; every call is short). The schema is versioned
+// (table schema_version) and migrated at open.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
-#include <mutex>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -18,7 +20,7 @@
 #include "service/disk_writer.h"
 #include "service/job_runner.h"
 
-struct sqlite3;
+#include "service/sql_database.h"
 
 namespace leukocrypt::service {
 
@@ -41,6 +43,9 @@ struct JobRecord {
   std::string error_code;                          // machine-readable, e.g. "invalid_request"
   nlohmann::json timings = nlohmann::json::object();  // stage -> seconds, from the runner
   nlohmann::json info = nlohmann::json::object();
+  std::string worker;        // who holds the claim while running ("" for unleased claims)
+  double lease_until = 0;    // the claim lapses after this (unix seconds); 0 = never (one process)
+  std::string result_file;   // the result's payload file once done
 
   nlohmann::json to_json() const;  // the public view served by GET /v1/jobs/{id}
 };
@@ -52,14 +57,30 @@ struct StoredKey {
   double created = 0;
 };
 
+// Where a store lives: `db` is a SQLite file or a PostgreSQL URL; `blobs` the payload directory
+// (default for SQLite: `<db>.blobs`; required for PostgreSQL, since the nodes that share the
+// database must share it too).
+struct StoreConfig {
+  std::string db;
+  std::filesystem::path blobs;
+  // Shared stores: payload files younger than this are never collected as orphans (another node
+  // may be between writing one and committing its row).
+  double shared_grace_seconds = 15 * 60;
+  StoreConfig(const std::filesystem::path& sqlite_path) : db(sqlite_path.string()) {}  // NOLINT: implicit
+  StoreConfig(const char* d) : db(d) {}                                                 // NOLINT: implicit
+  StoreConfig(std::string d, std::filesystem::path b = {}) : db(std::move(d)), blobs(std::move(b)) {}
+  bool is_postgres() const { return is_postgres_url(db); }
+};
+
 class JobStore {
  public:
-  // kExclusive: one process at a time (an flock on `<db>.lock`, held while the store is open); a
-  // second server on the same database is refused with IoError naming the holder's pid.
+  // kExclusive: one process at a time (SQLite: an flock on `<db>.lock`; PostgreSQL: a session
+  // advisory lock; both held while the store is open and dropped when the process dies); a
+  // second server on the same database is refused with IoError.
   // kShared: no lock (tests of cross-process claims; tools that only read).
   enum class Access { kExclusive, kShared };
-  // Opens or creates the database (and `<db>.blobs/`). Throws IoError.
-  explicit JobStore(const std::filesystem::path& db_path, Access access = Access::kExclusive);
+  // Opens or creates the database (and the payload directory), migrating the schema. Throws IoError.
+  explicit JobStore(const StoreConfig& config, Access access = Access::kExclusive);
   ~JobStore();
   JobStore(const JobStore&) = delete;
   JobStore& operator=(const JobStore&) = delete;
@@ -99,15 +120,30 @@ class JobStore {
   std::optional<JobRecord> find_job(const std::string& owner, const std::string& id);
   std::optional<JobRecord> get_job(const std::string& id);  // any owner (workers)
 
-  // Atomically moves the oldest pending job to running (attempts + 1) and returns it: a
-  // conditional UPDATE (... WHERE state='pending') whose affected-row count is checked, so two
-  // processes on one database never run the same job.
-  std::optional<JobRecord> claim_next();
-  // Stores the result and marks the job done. False (and no result file left) when the job is no
-  // longer running (deleted meanwhile). StorageFull when the disk is full (nothing left either).
+  // Atomically moves the oldest pending job to running (attempts + 1) for `worker` and returns it.
+  // SQLite: a conditional UPDATE (... WHERE state='pending') whose affected-row count is checked;
+  // PostgreSQL: UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED). Either way two
+  // processes on one database never run the same job. lease_seconds > 0: the claim lapses unless
+  // renewed (renew_lease), and requeue_expired() hands the job to another worker.
+  std::optional<JobRecord> claim_next(const std::string& worker = "", double lease_seconds = 0);
+  // Heartbeat: extends `worker`'s claim. False when the claim is gone (expired and re-claimed,
+  // deleted): the worker must stop the job and drop its result.
+  bool renew_lease(const std::string& id, const std::string& worker, double lease_seconds);
+  // A worker gives its claim back (stopping): the job is pending again at once (attempts kept, so
+  // a job that keeps stopping its workers still ends as poison). False if `worker` held no claim.
+  bool release_claim(const std::string& id, const std::string& worker);
+  // Running jobs whose lease lapsed go back to pending (the reason kept in `error` until they
+  // finish). Returns how many. Any node may call it at any time.
+  int requeue_expired();
+  // Stores the result and marks the job done, if `worker` still holds it. False (and no result
+  // file left) when the job is no longer running for `worker` (deleted, or its lease lapsed and
+  // another worker claimed it). StorageFull when the disk is full (nothing left either).
   bool finish_job(const std::string& id, std::string_view result, const nlohmann::json& timings,
-                  const nlohmann::json& info);
+                  const nlohmann::json& info, const std::string& worker = "");
   void fail_job(const std::string& id, const std::string& error, const std::string& code = "");
+  // fail_job for a worker: only while `worker` still holds the claim. False otherwise.
+  bool fail_claimed_job(const std::string& id, const std::string& worker, const std::string& error,
+                        const std::string& code = "");
 
   // Retention. Rows go first, then their files: a crash in between leaves only orphan files,
   // which remove_orphans() collects at the next start.
@@ -129,8 +165,12 @@ class JobStore {
   // Startup: deletes payload files no row names (a kill -9 between rename and INSERT, a delete cut
   // short), results of jobs that are not done, and temporary files. Returns how many.
   std::size_t remove_orphans();
-  // Startup recovery: jobs left running by a crashed process go back to pending. Returns count.
+  // Startup recovery of a single-process store (SQLite): jobs left running by a crashed process go
+  // back to pending. Returns count. Shared stores use leases instead (requeue_expired).
   int requeue_running();
+  // True when other processes may use the database at the same time (PostgreSQL: API nodes and
+  // workers); startup recovery is then lease-based and keeps young files (see remove_orphans).
+  bool shared() const { return db_->dialect() == SqlDatabase::Dialect::kPostgres; }
 
   std::size_t count_queued();                          // validating + pending + running, all owners
   std::size_t count_queued(const std::string& owner);  // validating + pending + running, one owner
@@ -140,11 +180,15 @@ class JobStore {
   std::filesystem::path request_path(const std::string& id) const;
   std::string read_result(const std::string& id);
 
-  const std::filesystem::path& db_path() const { return db_path_; }
+  const std::filesystem::path& db_path() const { return db_path_; }  // SQLite file; empty for PostgreSQL
+  const std::filesystem::path& blob_dir() const { return blob_dir_; }
+  SqlDatabase::Dialect dialect() const { return db_->dialect(); }
+  // The schema version this build writes (schema_version holds what a database has).
+  static int schema_version();
 
  private:
-  void exec(const char* sql);
-  void add_column_if_missing(const char* table, const char* column, const char* decl);
+  SqlResult run(const std::string& sql, const std::vector<SqlValue>& params = {});
+  void migrate();
   std::filesystem::path blob_path(const std::string& name) const;
   void write_blob(const std::string& name, std::string_view bytes);
   void remove_blob(const std::string& name);
@@ -156,12 +200,15 @@ class JobStore {
   auto with_reserve(F&& f);
 
   void lock_exclusively();
+  void lock_postgres_exclusively();
+  bool too_young_to_collect(const std::filesystem::directory_entry& e) const;
 
   std::filesystem::path db_path_;
   std::filesystem::path blob_dir_;
   int lock_fd_ = -1;
-  sqlite3* db_ = nullptr;
-  std::mutex mu_;
+  void* lock_conn_ = nullptr;  // PostgreSQL: the connection holding the advisory lock (PGconn*)
+  std::unique_ptr<SqlDatabase> db_;
+  double grace_seconds_;
 };
 
 }  // namespace leukocrypt::service

@@ -16,6 +16,7 @@
 #include "common/paths.h"
 #include "common/timer.h"
 #include "service/disk_writer.h"
+#include "service/worker.h"
 #include "service/wire/container.h"
 
 namespace leukocrypt::service {
@@ -30,9 +31,6 @@ struct HttpError : Error {
   int status;
   std::string code;
 };
-
-// Thrown from the progress callback when the server stops, to unwind a running job.
-struct JobCancelled {};
 
 const char* default_code(int status) {
   switch (status) {
@@ -269,7 +267,8 @@ std::unique_ptr<httplib::Server> make_http_server(const ServerOptions& o) {
 
 Server::Server(ServerOptions options, JobStore& store, const JobRunner& runner)
     : opt_(std::move(options)), store_(store), runner_(runner), http_(make_http_server(opt_)) {
-  require(opt_.workers >= 1, "workers must be at least 1");
+  // workers == 0: an API-only node; `leukocrypt worker` processes run the jobs.
+  require(opt_.workers >= 1 || store_.shared(), "workers must be at least 1 (0 needs a shared store: PostgreSQL)");
   require(opt_.validators >= 1, "validators must be at least 1");
   require(opt_.http_threads >= 1, "http threads must be at least 1");
   require(opt_.max_queued_jobs >= 1 && opt_.max_queued_per_client >= 1, "queue limits must be at least 1");
@@ -623,11 +622,29 @@ void Server::require_galois_keys(const std::string& owner, const std::string& ke
                   "the model card (its 'latency' section names the rotation steps) and upload the new eval.key");
 }
 
+// One Worker per thread. Single-process stores claim without a lease (bind() re-queues what a
+// killed process left running); shared stores lease, since other nodes may be running jobs too.
 void Server::worker_loop() {
+  Worker worker(store_, runner_, {default_worker_id(), store_.shared() ? opt_.lease_seconds : 0.0, kMaxAttempts});
+  WorkerHooks hooks;
+  hooks.on_start = [this](const JobRecord& job) {
+    std::lock_guard lock(mu_);
+    progress_[job.id] = 0.0;
+  };
+  hooks.on_progress = [this](const JobRecord& job, double f) {
+    std::lock_guard lock(mu_);
+    if (stopping_ || deleted_.count(job.id)) throw JobCancelled{};
+    progress_[job.id] = f;
+  };
+  hooks.on_end = [this](const JobRecord& job) {
+    std::lock_guard lock(mu_);
+    progress_.erase(job.id);
+    deleted_.erase(job.id);
+  };
   while (!stopping_) {
     std::optional<JobRecord> job;
     try {
-      job = store_.claim_next();
+      job = worker.claim();
     } catch (const std::exception& e) {
       std::cerr << "leukocrypt serve: job store error: " << e.what() << std::endl;
     }
@@ -636,47 +653,8 @@ void Server::worker_loop() {
       cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stopping_.load(); });
       continue;
     }
-    if (job->attempts > kMaxAttempts) {
-      store_.fail_job(job->id, "gave up after " + std::to_string(kMaxAttempts) + " attempts (the server stopped "
-                               "while running it each time)");
-      continue;
-    }
-    run_job(*job);
+    worker.run(*job, hooks);
   }
-}
-
-void Server::run_job(const JobRecord& job) {
-  {
-    std::lock_guard lock(mu_);
-    progress_[job.id] = 0.0;
-  }
-  try {
-    auto request = wire::ContainerFile::open(store_.request_path(job.id), "stored request");
-    Timer t;
-    // Latency requests reuse the keys' slot evaluator while the same key set keeps coming.
-    RunOutput out = runner_.run_with_keys(
-        job.owner + "/" + job.key_id, [&] { return store_.read_key(job.owner, job.key_id); }, request,
-        [this, &job](double f) {
-          std::lock_guard lock(mu_);
-          if (stopping_ || deleted_.count(job.id)) throw JobCancelled{};
-          progress_[job.id] = f;
-        });
-    nlohmann::json stages = job.timings.is_object() ? job.timings : nlohmann::json::object();  // "validate"
-    for (auto& [name, s] : out.stages) stages[name] = s;
-    stages["total"] = t.seconds();
-    store_.finish_job(job.id, out.result, stages, out.info);  // false: deleted meanwhile, result dropped
-  } catch (const JobCancelled&) {
-    // Stopping: left 'running', the next start re-queues it. Deleted: its row is already gone.
-  } catch (const std::exception& e) {
-    try {
-      store_.fail_job(job.id, e.what(), dynamic_cast<const StorageFull*>(&e) ? "insufficient_storage" : "");
-    } catch (const std::exception& e2) {
-      std::cerr << "leukocrypt serve: cannot record failure of job " << job.id << ": " << e2.what() << std::endl;
-    }
-  }
-  std::lock_guard lock(mu_);
-  progress_.erase(job.id);
-  deleted_.erase(job.id);
 }
 
 std::size_t Server::sweep() {
@@ -711,7 +689,7 @@ int Server::bind() {
   if (opt_.request_timeout_s > 0)
     deadline_ = std::make_unique<RequestDeadline>(port_, std::chrono::seconds(opt_.request_timeout_s),
                                                   opt_.min_body_rate, !opt_.tls_cert.empty());
-  recovered_ = static_cast<std::size_t>(store_.requeue_running());
+  recovered_ = static_cast<std::size_t>(store_.shared() ? store_.requeue_expired() : store_.requeue_running());
   store_.remove_partial_uploads();  // uploads a killed process was still receiving
   orphans_ = store_.remove_orphans();
   for (auto& id : store_.job_ids(JobState::kValidating)) to_validate_.push_back(std::move(id));

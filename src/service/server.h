@@ -47,7 +47,8 @@ struct ServerOptions {
   std::size_t max_queued_per_client = 16;                    // unfinished, one client: 429 above
   std::uint64_t max_queued_cells_per_client = 65536;         // cells of unfinished jobs, one client: 429 above
   std::size_t max_keys_per_client = 16;                      // registered keys, one client: 429 above
-  std::size_t workers = 1;                                   // jobs run concurrently
+  std::size_t workers = 1;                                   // jobs run concurrently (0: API only)
+  double lease_seconds = 30;                                 // shared stores: a claim lapses after this
   std::size_t validators = 1;                                // uploads fully checked concurrently
   double retention_seconds = 7 * 24 * 3600.0;                // finished jobs (request + result) deleted after
   double sweep_interval_seconds = 600;                       // how often the retention sweep runs
@@ -94,7 +95,6 @@ class Server {
   void worker_loop();
   void validator_loop();
   void sweeper_loop();
-  void run_job(const JobRecord& job);
   void validate_job(const std::string& id);
   // 429/503 when `owner` may not queue a job of `cells` more cells.
   void check_job_quota(const std::string& owner, std::uint64_t cells);

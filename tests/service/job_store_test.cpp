@@ -6,7 +6,11 @@
 #include <algorithm>
 
 #include "common/error.h"
+#include "common/paths.h"
+#include "service/postgres_database.h"
+#include "service/sqlite_database.h"
 #include "test_dir.h"
+#include "test_store.h"
 
 namespace leukocrypt::service {
 namespace {
@@ -15,7 +19,7 @@ RequestInfo req(const std::string& key) { return {key, 7, "m", 3}; }
 
 TEST(JobStore, JobLifecycle) {
   testing::TempDir dir;
-  JobStore s(dir / "jobs.db");
+  JobStore s(leukocrypt::testing::test_store(dir / "jobs.db"));
   auto id = s.create_job("alice", req("k"), "REQUEST");
   auto j = s.find_job("alice", id);
   ASSERT_TRUE(j);
@@ -40,7 +44,7 @@ TEST(JobStore, JobLifecycle) {
 
 TEST(JobStore, OwnersAreIsolated) {
   testing::TempDir dir;
-  JobStore s(dir / "jobs.db");
+  JobStore s(leukocrypt::testing::test_store(dir / "jobs.db"));
   auto id = s.create_job("alice", req("k"), "R");
   EXPECT_FALSE(s.find_job("bob", id));
   EXPECT_TRUE(s.find_job("alice", id));
@@ -54,7 +58,7 @@ TEST(JobStore, OwnersAreIsolated) {
 
 TEST(JobStore, KeysAreImmutable) {
   testing::TempDir dir;
-  JobStore s(dir / "jobs.db");
+  JobStore s(leukocrypt::testing::test_store(dir / "jobs.db"));
   EXPECT_EQ(s.put_key("a", {"k", 7}, "KEYS"), JobStore::PutKeyResult::kCreated);
   EXPECT_EQ(s.put_key("a", {"k", 7}, "KEYS"), JobStore::PutKeyResult::kExisting);
   EXPECT_THROW(s.put_key("a", {"k", 7}, "OTHER"), InvalidArgument);
@@ -65,7 +69,7 @@ TEST(JobStore, KeysAreImmutable) {
 
 TEST(JobStore, FindAndListKeysReadEveryColumn) {
   testing::TempDir dir;
-  JobStore s(dir / "jobs.db");
+  JobStore s(leukocrypt::testing::test_store(dir / "jobs.db"));
   s.put_key("a", {"k2", 9}, "LONGER KEYS");
   s.put_key("a", {"k1", 7}, "KEYS");
   s.put_key("b", {"k3", 1}, "X");
@@ -93,7 +97,7 @@ TEST(JobStore, SurvivesReopenAndRequeuesRunningJobs) {
   testing::TempDir dir;
   std::string pending, running, done;
   {
-    JobStore s(dir / "jobs.db");
+    JobStore s(leukocrypt::testing::test_store(dir / "jobs.db"));
     running = s.create_job("a", req("k"), "R1");
     pending = s.create_job("a", req("k"), "R2");
     done = s.create_job("a", req("k"), "R3");
@@ -103,7 +107,7 @@ TEST(JobStore, SurvivesReopenAndRequeuesRunningJobs) {
     s.finish_job(done, "OUT", {}, {});
     // "crash": the store closes with `running` and `pending` left running.
   }
-  JobStore s(dir / "jobs.db");
+  JobStore s(leukocrypt::testing::test_store(dir / "jobs.db"));
   EXPECT_EQ(s.requeue_running(), 2);
   EXPECT_EQ(s.find_job("a", running)->state, JobState::kPending);
   EXPECT_EQ(s.find_job("a", done)->state, JobState::kDone);
@@ -115,7 +119,7 @@ TEST(JobStore, SurvivesReopenAndRequeuesRunningJobs) {
 
 TEST(JobStore, FailedJobKeepsMessage) {
   testing::TempDir dir;
-  JobStore s(dir / "jobs.db");
+  JobStore s(leukocrypt::testing::test_store(dir / "jobs.db"));
   auto id = s.create_job("a", req("k"), "R");
   s.claim_next();
   s.fail_job(id, "boom");
@@ -126,6 +130,73 @@ TEST(JobStore, FailedJobKeepsMessage) {
 
 TEST(JobStore, UnwritableLocationIsIoError) {
   EXPECT_THROW(JobStore("/proc/nonexistent/dir/jobs.db"), IoError);
+}
+
+// The database behind a test store, for looking at its tables directly.
+std::unique_ptr<SqlDatabase> raw_database(const StoreConfig& c) {
+  if (c.is_postgres()) return std::make_unique<PostgresDatabase>(c.db);
+  return std::make_unique<SqliteDatabase>(c.db);
+}
+
+TEST(JobStoreSchema, VersionIsRecordedOnceAndReopenDoesNotMigrateAgain) {
+  testing::TempDir dir;
+  const auto config = leukocrypt::testing::test_store(dir / "jobs.db");
+  { JobStore s(config); }
+  { JobStore s(config); }
+  auto versions = raw_database(config)->session()->run("SELECT version FROM schema_version ORDER BY version");
+  ASSERT_EQ(versions.rows.size(), static_cast<std::size_t>(JobStore::schema_version()));
+  for (std::size_t i = 0; i < versions.rows.size(); ++i) EXPECT_EQ(versions.i64(i, 0), std::int64_t(i + 1));
+}
+
+// A database written before schema_version existed (and before error_code): opened in place,
+// its rows kept, the missing column added.
+TEST(JobStoreSchema, OldSqliteDatabaseIsMigratedInPlace) {
+  testing::TempDir dir;
+  {
+    SqliteDatabase old(dir / "jobs.db");
+    auto s = old.session();
+    s->run("CREATE TABLE keys (owner TEXT NOT NULL, key_id TEXT NOT NULL, params_id TEXT NOT NULL, file TEXT NOT NULL,"
+           " bytes INTEGER NOT NULL, created REAL NOT NULL, PRIMARY KEY (owner, key_id))");
+    s->run("CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL,"
+           " key_id TEXT NOT NULL, model_id TEXT NOT NULL, state TEXT NOT NULL, cells INTEGER NOT NULL,"
+           " request_bytes INTEGER NOT NULL, result_bytes INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL,"
+           " started REAL NOT NULL DEFAULT 0, finished REAL NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
+           " error TEXT NOT NULL DEFAULT '', timings TEXT NOT NULL DEFAULT '{}', info TEXT NOT NULL DEFAULT '{}')");
+    s->run("INSERT INTO jobs (id, owner, key_id, model_id, state, cells, request_bytes, created)"
+           " VALUES ('0123456789abcdef', 'a', 'k', 'm', 'pending', 3, 1, 1.5)");
+  }
+  std::filesystem::create_directories(dir / "jobs.db.blobs");
+  write_file_atomic(dir / "jobs.db.blobs" / "0123456789abcdef.request", "R");
+  JobStore s(dir / "jobs.db");
+  auto j = s.find_job("a", "0123456789abcdef");
+  ASSERT_TRUE(j);
+  EXPECT_EQ(j->cells, 3u);
+  EXPECT_DOUBLE_EQ(j->created, 1.5);
+  ASSERT_EQ(s.claim_next()->id, j->id);
+  s.fail_job(j->id, "boom", "some_code");
+  EXPECT_EQ(s.find_job("a", j->id)->error_code, "some_code");
+}
+
+TEST(JobStoreSchema, PostgresNeedsASharedPayloadDirectory) {
+  EXPECT_THROW(JobStore(StoreConfig("postgresql:///leukocrypt")), InvalidArgument);
+}
+
+TEST(JobStoreSchema, PasswordsAreRedactedFromMessages) {
+  EXPECT_EQ(redact_db("postgresql://lc:s3cret@db.example:5432/jobs"), "postgresql://lc:***@db.example:5432/jobs");
+  EXPECT_EQ(redact_db("postgresql://lc@db/jobs"), "postgresql://lc@db/jobs");
+  EXPECT_EQ(redact_db("jobs.db"), "jobs.db");
+}
+
+TEST(JobStoreSchema, UnreachablePostgresIsAOneLineIoError) {
+  testing::TempDir dir;
+  try {
+    JobStore s(StoreConfig("postgresql://127.0.0.1:1/leukocrypt?connect_timeout=2", dir / "blobs"));
+    ADD_FAILURE() << "connected to port 1";
+  } catch (const IoError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("cannot connect to 'postgresql://127.0.0.1:1/"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  }
 }
 
 }  // namespace

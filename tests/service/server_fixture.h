@@ -16,6 +16,7 @@
 #include "raw_connection.h"
 #include "service/server.h"
 #include "test_dir.h"
+#include "test_store.h"
 
 namespace leukocrypt::service::testing {
 
@@ -127,7 +128,7 @@ struct ServiceServer : ::testing::Test {
   static void SetUpTestSuite() { std::signal(SIGPIPE, SIG_IGN); }
   leukocrypt::testing::TempDir dir;
   FakeRunner runner;
-  std::unique_ptr<JobStore> store = std::make_unique<JobStore>(dir / "jobs.db");
+  std::unique_ptr<JobStore> store = std::make_unique<JobStore>(leukocrypt::testing::test_store(dir / "jobs.db"));
   std::unique_ptr<Server> server;
   int port = 0;
 

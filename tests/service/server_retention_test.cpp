@@ -18,8 +18,7 @@ namespace fs = std::filesystem;
 
 // Names of the files in the payload directory.
 std::set<std::string> blob_files(const JobStore& store) {
-  auto dir = store.db_path();
-  dir += ".blobs";
+  auto dir = store.blob_dir();
   std::set<std::string> out;
   for (const auto& e : fs::directory_iterator(dir)) out.insert(e.path().filename().string());
   return out;
@@ -113,7 +112,7 @@ TEST_F(ServiceServer, FinishedJobsExpireAfterTheRetentionTime) {
 
 TEST(JobStoreRetention, ExpiryTouchesOnlyFinishedJobs) {
   leukocrypt::testing::TempDir dir;
-  JobStore s(dir / "jobs.db");
+  JobStore s(leukocrypt::testing::test_store(dir / "jobs.db"));
   auto pending = s.create_job("a", {"k", 7, "m", 1}, "R1");
   auto running = s.create_job("a", {"k", 7, "m", 1}, "R2");
   auto done = s.create_job("a", {"k", 7, "m", 1}, "R3");
@@ -137,9 +136,10 @@ TEST_F(ServiceServer, StartupRemovesOrphanFiles) {
   ASSERT_TRUE(store->claim_next());
   ASSERT_TRUE(store->finish_job(kept, testing::make_request("ka", {10}), {}, {}));
   auto running = store->create_job("alice", {"ka", kParams, kModel, 1}, make_request("ka", {6}));
-  ASSERT_EQ(store->claim_next()->id, running);
-  auto dir = store->db_path();
-  dir += ".blobs";
+  // Claimed by a server that was then killed (a shared store recovers it once its lease lapses).
+  ASSERT_EQ(store->claim_next("killed-server", 0.01)->id, running);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto dir = store->blob_dir();
   // What kill -9 leaves: a request renamed into place before its INSERT, a result written before
   // its UPDATE, a key file before its row, temporary files.
   for (const char* f : {"0123456789abcdef.request", "0123456789abcdef.result", "key-0123456789abcdef.lcx",
@@ -150,7 +150,7 @@ TEST_F(ServiceServer, StartupRemovesOrphanFiles) {
   start();
   EXPECT_EQ(server->orphans_removed(), 5u);
   auto files = blob_files(*store);
-  EXPECT_EQ(files.count(kept + ".request") + files.count(kept + ".result"), 2u);
+  EXPECT_EQ(files.count(kept + ".request") + files.count(store->get_job(kept)->result_file), 2u);
   EXPECT_EQ(files.count(running + ".request"), 1u);
   EXPECT_EQ(files.count("unrelated.txt"), 1u);
   std::size_t keys = 0;
@@ -217,7 +217,7 @@ TEST(ServiceServerRealDisk, FullFilesystemIs507AndNothingIsCorrupted) {
   fs::path dir = fs::path(small) / ("run-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   FakeRunner runner;
-  JobStore store(dir / "jobs.db");
+  JobStore store(leukocrypt::testing::test_store(dir / "jobs.db"));
   auto o = options();
   o.max_queued_per_client = o.max_queued_jobs = 1000;
   o.max_cells_per_job = o.max_queued_cells_per_client = 1 << 20;
