@@ -92,10 +92,10 @@ int main(int argc, char** argv) try {
   fs::remove_all(a.work);
   fs::create_directories(a.work);
   const std::string token = "timing-token-0123456789abcdef";
-  write_file_atomic(fs::path(a.work) / "tokens.txt", "timing " + token + "\n");
+  write_file_atomic(fs::path(a.work) / "tokens.txt", "timing " + token + "\n", 0600);
   leukocrypt::testing::ServerProcess provider({LEUKOCRYPT_CLI, "serve", "--model", a.model, "--params", a.params, "--db",
                                                (fs::path(a.work) / "jobs.db").string(), "--tokens",
-                                               (fs::path(a.work) / "tokens.txt").string(), "--max-request-mb", "8192"},
+                                               (fs::path(a.work) / "tokens.txt").string(), "--max-request-mb", "8192", "--max-key-mb", "8192"},
                                               a.work);
   if (provider.port() <= 0) throw std::runtime_error("serve did not start: " + provider.log());
   // count/2 ALL and count/2 normal cells, the first by name, as a technician's folder would hold.

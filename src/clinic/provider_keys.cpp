@@ -1,10 +1,9 @@
 // Providers and their keys (see provider_keys.h).
 #include "clinic/provider_keys.h"
 
-#include <sodium.h>
-
 #include "clinic/clinic_error.h"
 #include "clinic/packing.h"
+#include "clinic/sha256.h"
 #include "service/wire/container.h"
 
 namespace leukocrypt::clinic {
@@ -15,16 +14,6 @@ std::string card_summary(const nlohmann::json& card) {
 }
 
 }  // namespace
-
-std::string sha256_hex(const std::string& bytes) {
-  if (sodium_init() < 0) throw Error("libsodium initialisation failed");
-  unsigned char h[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(h, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s;
-  for (unsigned char c : h) s += {kHex[c >> 4], kHex[c & 15]};
-  return s;
-}
 
 client::ServiceClient open_provider(const ProviderRecord& p) {
   client::ClientOptions o;
@@ -50,12 +39,23 @@ ProviderRecord ProviderKeys::make_and_register(ProviderRecord p) {
     p.card = sc.model_card();
     auto kp = paths(p.id);
     auto info = make_keys(p.card, kp, allow_insecure_);
-    const auto eval = client::read_key_file(kp.eval, wire::Kind::kEvalKeys);
     p.key_id = info.value("key_id", "");
-    p.key_fingerprint = sha256_hex(eval);
+    p.key_fingerprint.clear();
     p.registered = false;
     store_.put_provider(p);  // the keys exist even if registration fails below
-    sc.register_keys(eval);
+    // eval.key is hashed as it streams to the provider (with Galois keys it is gigabytes: one pass).
+    Sha256 hash;
+    try {
+      sc.register_keys_file(kp.eval, {}, [&hash](const char* d, std::size_t n) { hash.update(d, n); });
+    } catch (...) {
+      try {
+        p.key_fingerprint = sha256_file(kp.eval);
+        store_.put_provider(p);
+      } catch (const std::exception&) {  // the registration's error is the one to show
+      }
+      throw;
+    }
+    p.key_fingerprint = hash.hex();
     p.registered = true;
     store_.put_provider(p);
     return p;

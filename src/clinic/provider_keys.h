@@ -11,6 +11,7 @@
 #include "client/key_files.h"
 #include "client/service_client.h"
 #include "clinic/clinic_store.h"
+#include "clinic/sha256.h"
 
 namespace leukocrypt::clinic {
 
@@ -42,8 +43,5 @@ class ProviderKeys {
 
 // A service client for the provider with the clinic's time-outs.
 client::ServiceClient open_provider(const ProviderRecord& p);
-// SHA-256 of the bytes, lower-case hex (the fingerprint of eval.key a provider can check with
-// sha256sum).
-std::string sha256_hex(const std::string& bytes);
 
 }  // namespace leukocrypt::clinic

@@ -373,6 +373,19 @@ TEST(ClinicApi, ClearErrorsUnreachableWrongTokenCardChangedJobFailed) {
   s = api.wait(sid);
   EXPECT_EQ(s["status"], "cancelled");
   api.post("/api/screenings/" + sid + "/cancel", nlohmann::json::object(), 409);
+  // The request was at the provider: its job there is deleted, and the page says so.
+  EXPECT_EQ(fake.jobs_deleted(), 1);
+  EXPECT_NE(s["error"]["message"].get<std::string>().find("the provider's job was deleted"), std::string::npos) << s.dump();
+  // eval.key went to the provider once, when it was added: screenings only ask whether it still holds it.
+  EXPECT_EQ(fake.keys_posted(), 1);
+
+  // A provider whose key limit is below eval.key: a clear error naming the limit, nothing sent.
+  FakeProvider small(card);
+  small.set_max_key_bytes(1000);
+  r = api.post("/api/providers", {{"name", "Small"}, {"url", small.url()}, {"token", kAlice}}, 502);
+  EXPECT_EQ(r["error"]["code"], "provider_error");
+  EXPECT_NE(r["error"]["message"].get<std::string>().find("--max-key-mb"), std::string::npos) << r.dump();
+  EXPECT_EQ(small.keys_posted(), 0);
 
   // The provider goes down after the keys were made: the screening says so.
   auto down = std::make_unique<FakeProvider>(card);
