@@ -82,6 +82,21 @@ ProviderRecord ProviderKeys::add(const std::string& name, const std::string& url
   return make_and_register(std::move(p));
 }
 
+nlohmann::json ProviderKeys::describe(const ProviderRecord& p) const {
+  auto j = p.to_json();
+  j["layouts"] = p.card.contains("layouts") && p.card["layouts"].is_array() ? p.card["layouts"]
+                                                                             : nlohmann::json::array({"throughput"});
+  try {
+    const auto info = client::read_key_info(paths(p.id));
+    if (info.value("key_id", "") == p.key_id && info.contains("bytes") && info["bytes"].is_object()) {
+      j["eval_key_bytes"] = info["bytes"].value("eval.key", std::uint64_t(0));
+      j["galois_keys"] = info.value("galois_keys", std::uint64_t(0));
+    }
+  } catch (const std::exception&) {  // no keys (yet): the page shows none
+  }
+  return j;
+}
+
 ProviderRecord ProviderKeys::renew(const std::string& provider_id) { return make_and_register(get(provider_id)); }
 
 nlohmann::json ProviderKeys::check_card(const ProviderRecord& p, client::ServiceClient& sc) const {

@@ -29,6 +29,9 @@ class ProviderKeys {
   ProviderRecord get(const std::string& provider_id);
 
   client::KeyPaths paths(const std::string& provider_id) const;
+  // The provider as the page sees it: the record plus the layouts its card serves and the size of
+  // the evaluation key sent to it (eval_key_bytes, galois_keys; from keys.json, absent without keys).
+  nlohmann::json describe(const ProviderRecord& p) const;
   // The provider's card now; throws ClinicError model_card_changed when it is not the card the
   // keys were made for (parameters or model differ).
   nlohmann::json check_card(const ProviderRecord& p, client::ServiceClient& sc) const;

@@ -174,8 +174,10 @@ void ScreeningRunner::run(const Task& task, Live& live) {
 
   set_stage(task.id, live, "encrypting");
   RemoveFile request{work_dir_ / ("request-" + task.id + ".lcx")};
-  encrypt_request(keys, card, task.inputs, request.path,
-                  [&](std::size_t done, std::size_t total) { progress(live, total ? double(done) / double(total) : 0); });
+  const auto layout =
+      encrypt_request(keys, card, task.inputs, request.path,
+                      [&](std::size_t done, std::size_t total) { progress(live, total ? double(done) / double(total) : 0); });
+  store_.set_packing(task.id, nn::to_string(layout));
 
   set_stage(task.id, live, "uploading");
   std::string job = sc.submit_file(request.path, [&](std::uint64_t sent, std::uint64_t total) {
