@@ -1,9 +1,12 @@
 // Providers and their keys (see provider_keys.h).
 #include "clinic/provider_keys.h"
 
+#include <iostream>
+
 #include "clinic/clinic_error.h"
 #include "clinic/packing.h"
 #include "clinic/sha256.h"
+#include "common/timer.h"
 #include "service/wire/container.h"
 
 namespace leukocrypt::clinic {
@@ -38,13 +41,16 @@ ProviderRecord ProviderKeys::make_and_register(ProviderRecord p) {
     auto sc = open_provider(p);
     p.card = sc.model_card();
     auto kp = paths(p.id);
+    Timer keygen_time;
     auto info = make_keys(p.card, kp, allow_insecure_);
+    const double keygen_s = keygen_time.seconds();
     p.key_id = info.value("key_id", "");
     p.key_fingerprint.clear();
     p.registered = false;
     store_.put_provider(p);  // the keys exist even if registration fails below
     // eval.key is hashed as it streams to the provider (with Galois keys it is gigabytes: one pass).
     Sha256 hash;
+    Timer register_time;
     try {
       sc.register_keys_file(kp.eval, {}, [&hash](const char* d, std::size_t n) { hash.update(d, n); });
     } catch (...) {
@@ -58,6 +64,10 @@ ProviderRecord ProviderKeys::make_and_register(ProviderRecord p) {
     p.key_fingerprint = hash.hex();
     p.registered = true;
     store_.put_provider(p);
+    // The two costs of a new provider, for the technician's log and bench/clinic.
+    std::cerr << "leukocrypt clinic: provider '" << p.name << "': keys made in " << keygen_s << " s, eval.key ("
+              << info["bytes"].value("eval.key", std::uint64_t(0)) << " bytes, " << info.value("galois_keys", 0)
+              << " Galois keys) registered in " << register_time.seconds() << " s" << std::endl;
     return p;
   } catch (const ClinicError&) {
     throw;
