@@ -173,6 +173,7 @@ TEST(Streaming, DeferredRelinNoiseStaysAboveTheSimulation) {
   ParamsRequest req;
   req.bits_needed = worst_case_bound(q).output_bits;
   req.images = img.ptrs.size();
+  req.layout = Layout::kThroughput;  // deferral is a throughput-layout choice (latency rotates size-2 ciphertexts)
   auto settings = choose_params(plan, req).settings;
   settings.defer_relin = true;
   const auto params = settings.params();
