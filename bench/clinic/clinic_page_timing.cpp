@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <regex>
 #include <nlohmann/json.hpp>
 
 #include "cell_files.h"
@@ -58,13 +59,18 @@ std::map<std::string, double> run_once(WebDriver& b, const Args& a, const std::s
   fs::create_directories(dir);
   std::map<std::string, double> t;
   const auto t0 = std::chrono::steady_clock::now();
-  ClinicProcess clinic(LEUKOCRYPT_CLI, dir / "clinic-data", dir);
+  ClinicProcess clinic(LEUKOCRYPT_CLI, dir / "clinic-data", dir, /*insecure_for_tests=*/false);  // as the README
   if (clinic.url().empty()) throw std::runtime_error("the clinic did not start: " + clinic.log());
   b.navigate(clinic.url());
   b.wait_for("return document.body.dataset.ready === '1';", "the page");
   t["page_ready"] = since(t0);
-  add_provider(b, "Provider", provider_url, token);
+  add_provider(b, "Provider", provider_url, token, 900);
   t["provider_added"] = since(t0);
+  // The clinic's log splits adding the provider into key generation and registration.
+  const std::string log = clinic.log();
+  std::smatch m;
+  if (std::regex_search(log, m, std::regex(R"(keys made in ([0-9.e+-]+) s, .* registered in ([0-9.e+-]+) s)")))
+    t["keygen_s"] = std::stod(m[1]), t["register_s"] = std::stod(m[2]);
   drop_files(b, cells);
   b.wait_for("return document.querySelectorAll('#cell-grid img').length === " + std::to_string(cells.size()) + ";",
              "the thumbnails");
@@ -92,10 +98,10 @@ int main(int argc, char** argv) try {
   fs::remove_all(a.work);
   fs::create_directories(a.work);
   const std::string token = "timing-token-0123456789abcdef";
-  write_file_atomic(fs::path(a.work) / "tokens.txt", "timing " + token + "\n");
+  write_file_atomic(fs::path(a.work) / "tokens.txt", "timing " + token + "\n", 0600);
   leukocrypt::testing::ServerProcess provider({LEUKOCRYPT_CLI, "serve", "--model", a.model, "--params", a.params, "--db",
                                                (fs::path(a.work) / "jobs.db").string(), "--tokens",
-                                               (fs::path(a.work) / "tokens.txt").string(), "--max-request-mb", "8192"},
+                                               (fs::path(a.work) / "tokens.txt").string(), "--max-request-mb", "8192", "--max-key-mb", "8192"},
                                               a.work);
   if (provider.port() <= 0) throw std::runtime_error("serve did not start: " + provider.log());
   // count/2 ALL and count/2 normal cells, the first by name, as a technician's folder would hold.

@@ -90,7 +90,13 @@ nlohmann::json ServiceClient::register_keys(const std::string& eval_keys) {
   return parse_json(r, "POST /v1/keys");
 }
 
-std::string ServiceClient::post_job(std::uint64_t size, const Reader& read, const UploadProgress& on_progress) {
+nlohmann::json ServiceClient::register_keys_file(const std::filesystem::path& eval_keys, const UploadProgress& on_progress,
+                                                 const PieceObserver& on_piece) {
+  return post_file("/v1/keys", 201, eval_keys, "max_key_bytes", "--max-key-mb", on_progress, on_piece);
+}
+
+nlohmann::json ServiceClient::post_stream(const std::string& path, int expect, std::uint64_t size, const Reader& read,
+                                          const UploadProgress& on_progress, const PieceObserver& on_piece) {
   constexpr std::size_t kPiece = 1 << 20;
   std::string piece;
   std::string read_error;
@@ -99,6 +105,7 @@ std::string ServiceClient::post_job(std::uint64_t size, const Reader& read, cons
     piece.resize(n);
     try {
       read(offset, piece.data(), n);
+      if (on_piece) on_piece(piece.data(), n);
     } catch (const std::exception& e) {
       read_error = e.what();
       return false;
@@ -112,50 +119,69 @@ std::string ServiceClient::post_job(std::uint64_t size, const Reader& read, cons
     }
     return true;
   };
-  auto r = http_->Post("/v1/jobs", static_cast<std::size_t>(size), provider, "application/octet-stream");
-  if (!read_error.empty()) throw IoError("POST /v1/jobs: " + read_error);
-  if (!r || r->status != 202) throw_for(r, "POST /v1/jobs", url_);
-  auto j = parse_json(r, "POST /v1/jobs");
-  if (!j.contains("job_id") || !j["job_id"].is_string()) throw FormatError("POST /v1/jobs: no job_id in the answer");
-  last_submit_ = j;
-  return j["job_id"];
+  const std::string what = "POST " + path;
+  auto r = http_->Post(path, static_cast<std::size_t>(size), provider, "application/octet-stream");
+  if (!read_error.empty()) throw IoError(what + ": " + read_error);
+  if (!r || !(r->status == expect || (expect == 201 && r->status == 200))) throw_for(r, what, url_);
+  return parse_json(r, what);
+}
+
+std::string ServiceClient::job_id_from(const nlohmann::json& answer) {
+  if (!answer.contains("job_id") || !answer["job_id"].is_string())
+    throw FormatError("POST /v1/jobs: no job_id in the answer");
+  last_submit_ = answer;
+  return answer["job_id"];
 }
 
 std::string ServiceClient::submit(const std::string& request, const UploadProgress& on_progress) {
-  return post_job(request.size(),
-                  [&](std::uint64_t off, char* dst, std::size_t n) {
-                    std::memcpy(dst, request.data() + off, n);
-                  },
-                  on_progress);
+  return job_id_from(post_stream(
+      "/v1/jobs", 202, request.size(),
+      [&](std::uint64_t off, char* dst, std::size_t n) { std::memcpy(dst, request.data() + off, n); }, on_progress, {}));
 }
 
 std::string ServiceClient::submit_file(const std::filesystem::path& request, const UploadProgress& on_progress) {
-  int fd = ::open(request.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw IoError("cannot open '" + request.string() + "': " + std::strerror(errno));
+  return job_id_from(post_file("/v1/jobs", 202, request, "max_request_bytes", "--max-request-mb", on_progress, {}));
+}
+
+nlohmann::json ServiceClient::post_file(const std::string& path, int expect, const std::filesystem::path& file,
+                                        const std::string& limit_field, const std::string& limit_option,
+                                        const UploadProgress& on_progress, const PieceObserver& on_piece) {
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw IoError("cannot open '" + file.string() + "': " + std::strerror(errno));
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
   } closer{fd};
   struct stat st {};
-  if (::fstat(fd, &st) != 0) throw IoError("cannot stat '" + request.string() + "'");
+  if (::fstat(fd, &st) != 0) throw IoError("cannot stat '" + file.string() + "'");
   const auto size = static_cast<std::uint64_t>(st.st_size);
+  // The server answers an oversized body with 413 before reading it; checking first gives that
+  // answer without streaming gigabytes into a closed connection.
   auto h = health();
-  if (h.contains("max_request_bytes") && h["max_request_bytes"].is_number_unsigned() &&
-      size > h["max_request_bytes"].get<std::uint64_t>())
+  if (h.contains(limit_field) && h[limit_field].is_number_unsigned() && size > h[limit_field].get<std::uint64_t>())
     throw ServiceError(413, "payload_too_large",
-                       "POST /v1/jobs: the request (" + std::to_string(size) + " bytes) exceeds the server's limit of " +
-                           std::to_string(h["max_request_bytes"].get<std::uint64_t>()) + " bytes; nothing was sent");
-  return post_job(size,
-                  [&](std::uint64_t off, char* dst, std::size_t n) {
-                    std::size_t got = 0;
-                    while (got < n) {
-                      ssize_t r = ::pread(fd, dst + got, n - got, static_cast<off_t>(off + got));
-                      if (r < 0 && errno == EINTR) continue;
-                      if (r <= 0) throw IoError("cannot read '" + request.string() + "' (changed while uploading?)");
-                      got += static_cast<std::size_t>(r);
-                    }
-                  },
-                  on_progress);
+                       "POST " + path + ": '" + file.filename().string() + "' (" + std::to_string(size) +
+                           " bytes) exceeds the server's limit of " + std::to_string(h[limit_field].get<std::uint64_t>()) +
+                           " bytes (leukocrypt serve " + limit_option + "); nothing was sent");
+  return post_stream(path, expect, size,
+                     [&](std::uint64_t off, char* dst, std::size_t n) {
+                       std::size_t got = 0;
+                       while (got < n) {
+                         ssize_t r = ::pread(fd, dst + got, n - got, static_cast<off_t>(off + got));
+                         if (r < 0 && errno == EINTR) continue;
+                         if (r <= 0) throw IoError("cannot read '" + file.string() + "' (changed while uploading?)");
+                         got += static_cast<std::size_t>(r);
+                       }
+                     },
+                     on_progress, on_piece);
+}
+
+nlohmann::json ServiceClient::delete_job(const std::string& job_id) {
+  require(wire::is_valid_id(job_id), "job id '" + job_id + "' is not a valid id");
+  const auto path = "/v1/jobs/" + job_id;
+  auto r = http_->Delete(path);
+  if (!r || r->status != 200) throw_for(r, "DELETE " + path, url_);
+  return parse_json(r, "DELETE " + path);
 }
 
 nlohmann::json ServiceClient::status(const std::string& job_id) {

@@ -17,6 +17,11 @@ ClinicError provider_error(const std::exception& e, const std::string& url) {
   if (dynamic_cast<const IoError*>(&e) && std::string(e.what()).find("cannot reach") != std::string::npos)
     return {502, "provider_unreachable",
             "cannot reach the provider at " + url + ": is its service running and the address right? (" + e.what() + ")"};
+  if (dynamic_cast<const SecurityError*>(&e))
+    return {400, "insecure_parameters",
+            "the provider at " + url + " uses encryption parameters below 128-bit security: a test setup, never for "
+            "patient cells. To test with it, start the clinic with `leukocrypt clinic --insecure-for-tests`. (" +
+                std::string(e.what()) + ")"};
   if (dynamic_cast<const FormatError*>(&e)) return {502, "provider_error", std::string("the provider sent bad data: ") + e.what()};
   return {500, "internal_error", e.what()};
 }

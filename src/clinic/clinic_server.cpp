@@ -225,7 +225,7 @@ void ClinicServer::install_provider_routes() {
   s.Get("/api/providers", [this](const httplib::Request&, httplib::Response& res) {
     guarded(res, [&] {
       nlohmann::json a = nlohmann::json::array();
-      for (const auto& p : store_->list_providers()) a.push_back(p.to_json());
+      for (const auto& p : store_->list_providers()) a.push_back(providers_->describe(p));
       json_reply(res, {{"providers", a}});
     });
   });
@@ -233,11 +233,11 @@ void ClinicServer::install_provider_routes() {
     guarded(res, [&] {
       auto j = parse_body(req);
       auto p = providers_->add(string_field(j, "name"), string_field(j, "url"), j.value("token", ""));
-      json_reply(res, p.to_json(), 201);
+      json_reply(res, providers_->describe(p), 201);
     });
   });
   s.Post(R"(/api/providers/([0-9a-f]{1,32})/keys)", [this](const httplib::Request& req, httplib::Response& res) {
-    guarded(res, [&] { json_reply(res, providers_->renew(req.matches[1]).to_json()); });
+    guarded(res, [&] { json_reply(res, providers_->describe(providers_->renew(req.matches[1]))); });
   });
 }
 
@@ -274,7 +274,7 @@ nlohmann::json ClinicServer::screening_json(const std::string& id) {
   j["summary"] = summary_of(*s);
   auto live = runner_->live(id);
   if (!live.empty()) j["live"] = live;
-  if (auto p = store_->find_provider(s->provider_id)) j["provider"] = p->to_json();
+  if (auto p = store_->find_provider(s->provider_id)) j["provider"] = providers_->describe(*p);
   return j;
 }
 

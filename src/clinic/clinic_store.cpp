@@ -239,6 +239,11 @@ void ClinicStore::set_job(const std::string& id, const std::string& job_id) {
   Query(db_, "UPDATE screenings SET job_id = ? WHERE id = ?").bind_all(job_id, id).run();
 }
 
+void ClinicStore::set_packing(const std::string& id, const std::string& packing) {
+  std::lock_guard lock(mu_);
+  Query(db_, "UPDATE screenings SET packing = ? WHERE id = ?").bind_all(packing, id).run();
+}
+
 void ClinicStore::save_results(const std::string& id, const std::vector<ScreeningCell>& cells) {
   std::lock_guard lock(mu_);
   exec("BEGIN");

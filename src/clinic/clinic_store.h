@@ -63,6 +63,8 @@ class ClinicStore {
   void set_status(const std::string& id, const std::string& status, const std::string& error_code = "",
                   const std::string& error_message = "");
   void set_job(const std::string& id, const std::string& job_id);
+  // The packing the request was encrypted in (the planned one unless the keys could not serve it).
+  void set_packing(const std::string& id, const std::string& packing);
   // Stores the decrypted labels (cells in the screening's order) and marks it done.
   void save_results(const std::string& id, const std::vector<ScreeningCell>& cells);
   std::optional<ScreeningRecord> find_screening(const std::string& id);

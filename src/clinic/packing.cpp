@@ -22,11 +22,13 @@ nn::Layout choose_layout(const client::KeyHolder& keys, const nlohmann::json& ca
   return keys_can ? planned_layout(card, cells) : nn::Layout::kThroughput;
 }
 
-void encrypt_request(client::KeyHolder& keys, const nlohmann::json& card, const std::vector<client::CellInput>& cells,
-                     const std::filesystem::path& out,
-                     const std::function<void(std::size_t, std::size_t)>& on_progress) {
-  keys.set_layout(choose_layout(keys, card, cells.size()));
+nn::Layout encrypt_request(client::KeyHolder& keys, const nlohmann::json& card, const std::vector<client::CellInput>& cells,
+                           const std::filesystem::path& out,
+                           const std::function<void(std::size_t, std::size_t)>& on_progress) {
+  const auto layout = choose_layout(keys, card, cells.size());
+  keys.set_layout(layout);
   keys.encrypt_to_file(cells, card.value("model_id", ""), out, nullptr, on_progress);
+  return layout;
 }
 
 }  // namespace leukocrypt::clinic

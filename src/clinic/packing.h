@@ -31,8 +31,8 @@ nn::Layout planned_layout(const nlohmann::json& card, std::size_t cells);
 nn::Layout choose_layout(const client::KeyHolder& keys, const nlohmann::json& card, std::size_t cells);
 
 // Encrypts the cells (in choose_layout) into a request file for the card's model; on_progress(done,
-// total) as it goes.
-void encrypt_request(client::KeyHolder& keys, const nlohmann::json& card, const std::vector<client::CellInput>& cells,
+// total) as it goes. Returns the layout used.
+nn::Layout encrypt_request(client::KeyHolder& keys, const nlohmann::json& card, const std::vector<client::CellInput>& cells,
                      const std::filesystem::path& out,
                      const std::function<void(std::size_t, std::size_t)>& on_progress);
 

@@ -1,10 +1,12 @@
 // Providers and their keys (see provider_keys.h).
 #include "clinic/provider_keys.h"
 
-#include <sodium.h>
+#include <iostream>
 
 #include "clinic/clinic_error.h"
 #include "clinic/packing.h"
+#include "clinic/sha256.h"
+#include "common/timer.h"
 #include "service/wire/container.h"
 
 namespace leukocrypt::clinic {
@@ -15,16 +17,6 @@ std::string card_summary(const nlohmann::json& card) {
 }
 
 }  // namespace
-
-std::string sha256_hex(const std::string& bytes) {
-  if (sodium_init() < 0) throw Error("libsodium initialisation failed");
-  unsigned char h[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(h, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s;
-  for (unsigned char c : h) s += {kHex[c >> 4], kHex[c & 15]};
-  return s;
-}
 
 client::ServiceClient open_provider(const ProviderRecord& p) {
   client::ClientOptions o;
@@ -49,15 +41,33 @@ ProviderRecord ProviderKeys::make_and_register(ProviderRecord p) {
     auto sc = open_provider(p);
     p.card = sc.model_card();
     auto kp = paths(p.id);
+    Timer keygen_time;
     auto info = make_keys(p.card, kp, allow_insecure_);
-    const auto eval = client::read_key_file(kp.eval, wire::Kind::kEvalKeys);
+    const double keygen_s = keygen_time.seconds();
     p.key_id = info.value("key_id", "");
-    p.key_fingerprint = sha256_hex(eval);
+    p.key_fingerprint.clear();
     p.registered = false;
     store_.put_provider(p);  // the keys exist even if registration fails below
-    sc.register_keys(eval);
+    // eval.key is hashed as it streams to the provider (with Galois keys it is gigabytes: one pass).
+    Sha256 hash;
+    Timer register_time;
+    try {
+      sc.register_keys_file(kp.eval, {}, [&hash](const char* d, std::size_t n) { hash.update(d, n); });
+    } catch (...) {
+      try {
+        p.key_fingerprint = sha256_file(kp.eval);
+        store_.put_provider(p);
+      } catch (const std::exception&) {  // the registration's error is the one to show
+      }
+      throw;
+    }
+    p.key_fingerprint = hash.hex();
     p.registered = true;
     store_.put_provider(p);
+    // The two costs of a new provider, for the technician's log and bench/clinic.
+    std::cerr << "leukocrypt clinic: provider '" << p.name << "': keys made in " << keygen_s << " s, eval.key ("
+              << info["bytes"].value("eval.key", std::uint64_t(0)) << " bytes, " << info.value("galois_keys", 0)
+              << " Galois keys) registered in " << register_time.seconds() << " s" << std::endl;
     return p;
   } catch (const ClinicError&) {
     throw;
@@ -80,6 +90,21 @@ ProviderRecord ProviderKeys::add(const std::string& name, const std::string& url
   p.token = token;
   p.created = now_seconds();
   return make_and_register(std::move(p));
+}
+
+nlohmann::json ProviderKeys::describe(const ProviderRecord& p) const {
+  auto j = p.to_json();
+  j["layouts"] = p.card.contains("layouts") && p.card["layouts"].is_array() ? p.card["layouts"]
+                                                                             : nlohmann::json::array({"throughput"});
+  try {
+    const auto info = client::read_key_info(paths(p.id));
+    if (info.value("key_id", "") == p.key_id && info.contains("bytes") && info["bytes"].is_object()) {
+      j["eval_key_bytes"] = info["bytes"].value("eval.key", std::uint64_t(0));
+      j["galois_keys"] = info.value("galois_keys", std::uint64_t(0));
+    }
+  } catch (const std::exception&) {  // no keys (yet): the page shows none
+  }
+  return j;
 }
 
 ProviderRecord ProviderKeys::renew(const std::string& provider_id) { return make_and_register(get(provider_id)); }

@@ -11,6 +11,7 @@
 #include "client/key_files.h"
 #include "client/service_client.h"
 #include "clinic/clinic_store.h"
+#include "clinic/sha256.h"
 
 namespace leukocrypt::clinic {
 
@@ -28,6 +29,9 @@ class ProviderKeys {
   ProviderRecord get(const std::string& provider_id);
 
   client::KeyPaths paths(const std::string& provider_id) const;
+  // The provider as the page sees it: the record plus the layouts its card serves and the size of
+  // the evaluation key sent to it (eval_key_bytes, galois_keys; from keys.json, absent without keys).
+  nlohmann::json describe(const ProviderRecord& p) const;
   // The provider's card now; throws ClinicError model_card_changed when it is not the card the
   // keys were made for (parameters or model differ).
   nlohmann::json check_card(const ProviderRecord& p, client::ServiceClient& sc) const;
@@ -42,8 +46,5 @@ class ProviderKeys {
 
 // A service client for the provider with the clinic's time-outs.
 client::ServiceClient open_provider(const ProviderRecord& p);
-// SHA-256 of the bytes, lower-case hex (the fingerprint of eval.key a provider can check with
-// sha256sum).
-std::string sha256_hex(const std::string& bytes);
 
 }  // namespace leukocrypt::clinic

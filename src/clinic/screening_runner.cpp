@@ -107,6 +107,16 @@ bool ScreeningRunner::cancel(const std::string& id) {
   return true;
 }
 
+void ScreeningRunner::check(const Live& live) {
+  if (live.cancel) throw Cancelled();
+}
+
+void ScreeningRunner::progress(Live& live, double f) {
+  check(live);
+  std::lock_guard lock(mu_);
+  live.progress = f;
+}
+
 void ScreeningRunner::set_stage(const std::string& id, Live& live, const std::string& status) {
   {
     std::lock_guard lock(mu_);
@@ -133,7 +143,9 @@ void ScreeningRunner::worker_loop() {
     } catch (const std::exception& e) {
       if (live->cancel) {  // also an upload the cancel cut short (the client reports it as an IoError)
         std::lock_guard lock(mu_);
-        store_.set_status(task.id, "cancelled", "cancelled", stopping_ ? "the clinic stopped" : "cancelled by the user");
+        std::string why = stopping_ ? "the clinic stopped" : "cancelled by the user";
+        if (live->job_deleted) why += "; the provider's job was deleted";
+        store_.set_status(task.id, "cancelled", "cancelled", why);
         live_.erase(task.id);
         continue;
       }
@@ -152,35 +164,49 @@ void ScreeningRunner::worker_loop() {
 }
 
 void ScreeningRunner::run(const Task& task, Live& live) {
-  auto check = [&live] {
-    if (live.cancel) throw Cancelled();
-  };
-  auto progress = [this, &live, &check](double f) {
-    check();
-    std::lock_guard lock(mu_);
-    live.progress = f;
-  };
   const ProviderRecord p = providers_.get(task.provider_id);
   auto sc = open_provider(p);
   const auto card = providers_.check_card(p, sc);  // model_card_changed before any work
   client::KeyHolder keys(providers_.paths(p.id), allow_insecure_);
-  sc.register_keys(client::read_key_file(providers_.paths(p.id).eval, wire::Kind::kEvalKeys));
+  // Registered when the provider was added; again only if the provider no longer holds them (with
+  // Galois keys eval.key is gigabytes: re-sending it per screening cost more than the screening).
+  if (!sc.key_registered(keys.key_id())) sc.register_keys_file(providers_.paths(p.id).eval);
 
   set_stage(task.id, live, "encrypting");
   RemoveFile request{work_dir_ / ("request-" + task.id + ".lcx")};
-  encrypt_request(keys, card, task.inputs, request.path,
-                  [&](std::size_t done, std::size_t total) { progress(total ? double(done) / double(total) : 0); });
+  const auto layout =
+      encrypt_request(keys, card, task.inputs, request.path,
+                      [&](std::size_t done, std::size_t total) { progress(live, total ? double(done) / double(total) : 0); });
+  store_.set_packing(task.id, nn::to_string(layout));
 
   set_stage(task.id, live, "uploading");
   std::string job = sc.submit_file(request.path, [&](std::uint64_t sent, std::uint64_t total) {
-    progress(total ? double(sent) / double(total) : 0);
+    progress(live, total ? double(sent) / double(total) : 0);
   });
   std::filesystem::remove(request.path);
   store_.set_job(task.id, job);
+  try {
+    follow_job(task, live, sc, job, keys);
+  } catch (...) {
+    if (live.cancel) delete_provider_job(sc, job, live);
+    throw;
+  }
+}
 
+void ScreeningRunner::delete_provider_job(client::ServiceClient& sc, const std::string& job, Live& live) {
+  try {
+    sc.delete_job(job);
+    live.job_deleted = true;
+  } catch (const std::exception& e) {  // the cancel still stands; say what is left at the provider
+    std::cerr << "leukocrypt clinic: could not delete job " << job << " at the provider: " << e.what() << std::endl;
+  }
+}
+
+void ScreeningRunner::follow_job(const Task& task, Live& live, client::ServiceClient& sc, const std::string& job,
+                                 const client::KeyHolder& keys) {
   set_stage(task.id, live, "queued");
   sc.wait(job, kJobTimeout, [&](const nlohmann::json& st) {
-    check();
+    check(live);
     const auto s = st.value("status", "");
     if (s == "pending") {
       long queued = -1;
@@ -193,12 +219,12 @@ void ScreeningRunner::run(const Task& task, Live& live) {
     } else if (s == "running" && live.status != "running") {
       set_stage(task.id, live, "running");
     }
-    if (s == "running") progress(st.value("progress", 0.0));
+    if (s == "running") progress(live, st.value("progress", 0.0));
   });
 
   set_stage(task.id, live, "downloading");
   const auto result = sc.result(job);
-  check();
+  check(live);
   set_stage(task.id, live, "decrypting");
   auto cells = keys.decrypt(result);
   auto stored = store_.find_screening(task.id);

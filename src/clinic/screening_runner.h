@@ -3,7 +3,8 @@
 // work directory, upload it (progress), follow the job (the provider's queue, then its evaluation
 // progress), download the result, decrypt it with the provider's secret key — which stays in this
 // process — and store the labels. The page polls live() for the stage and its progress.
-// cancel() stops a screening at its next progress report (encrypting, uploading or waiting).
+// cancel() stops a screening at its next progress report (encrypting, uploading or waiting); once
+// the request is at the provider, its job there is deleted (DELETE /v1/jobs/{id}).
 #pragma once
 
 #include <atomic>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "client/keyholder.h"
+#include "client/service_client.h"
 #include "clinic/clinic_store.h"
 #include "clinic/provider_keys.h"
 
@@ -52,10 +54,18 @@ class ScreeningRunner {
     double progress = 0;
     long provider_queued = -1;
     std::atomic<bool> cancel{false};
+    bool job_deleted = false;  // cancelled after upload, and the provider deleted the job
   };
   void worker_loop();
   void run(const Task& task, Live& live);
+  // From the provider's queue to the stored labels.
+  void follow_job(const Task& task, Live& live, client::ServiceClient& sc, const std::string& job,
+                  const client::KeyHolder& keys);
+  static void delete_provider_job(client::ServiceClient& sc, const std::string& job, Live& live);
   void set_stage(const std::string& id, Live& live, const std::string& status);
+  // Throw Cancelled when the technician cancelled (called at every progress report).
+  static void check(const Live& live);
+  void progress(Live& live, double fraction);
 
   ClinicStore& store_;
   ProviderKeys& providers_;

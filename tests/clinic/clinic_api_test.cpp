@@ -56,11 +56,11 @@ struct Clinic {
   fs::path data;
   std::unique_ptr<ClinicServer> server;
   int port = 0;
-  explicit Clinic(const fs::path& d) : data(d) {
+  explicit Clinic(const fs::path& d, bool allow_insecure_for_tests = true) : data(d) {
     ClinicOptions o;
     o.port = 0;
     o.data_dir = d;
-    o.allow_insecure_for_tests = true;  // the tiny provider's N = 256 parameters
+    o.allow_insecure_for_tests = allow_insecure_for_tests;  // the tiny provider's N = 256 parameters
     server = std::make_unique<ClinicServer>(o);
     port = server->start();
   }
@@ -261,6 +261,11 @@ TEST(ClinicApi, FewCellsArePackedInTheLatencyLayout) {
   Clinic c(d.path);
   auto api = c.api();
   auto p = api.post("/api/providers", {{"name", "Lab L"}, {"url", provider.url()}, {"token", kAlice}}, 201);
+  // The page shows what the provider serves and what was sent to it once: eval.key with Galois keys.
+  EXPECT_NE(std::find(p["layouts"].begin(), p["layouts"].end(), "latency"), p["layouts"].end()) << p.dump();
+  EXPECT_GT(p["galois_keys"].get<int>(), 0) << p.dump();
+  EXPECT_EQ(p["eval_key_bytes"].get<std::uintmax_t>(),
+            fs::file_size(d.path / "keys" / p["id"].get<std::string>() / "eval.key"));
   auto ids = upload_cells(api, w.cells, 16);
   auto sid = api.post("/api/screenings", {{"provider_id", p["id"]}, {"cells", ids}, {"patient", "P-002"}}, 202)["id"];
   auto s = api.wait(sid);
@@ -274,6 +279,22 @@ TEST(ClinicApi, FewCellsArePackedInTheLatencyLayout) {
   const auto job = nlohmann::json::parse(st->body);
   EXPECT_EQ(job["info"]["layout"], "latency") << job.dump();
   EXPECT_LT(job["request_bytes"].get<double>(), 4e6) << job.dump();  // one ciphertext per prime, not a batch
+}
+
+// A provider whose card has parameters below 128-bit security, and a clinic started without
+// --insecure-for-tests: a clear message, no keys made.
+TEST(ClinicApi, InsecureProviderParametersNeedTheTestFlag) {
+  auto& w = world();
+  ASSERT_GT(w.server->port(), 0) << w.server->log();
+  TempDir d("clinic-insecure");
+  Clinic c(d.path, /*allow_insecure_for_tests=*/false);
+  auto api = c.api();
+  auto r = api.post("/api/providers", {{"name", "Tiny"}, {"url", w.server->url()}, {"token", kAlice}}, 400);
+  EXPECT_EQ(r["error"]["code"], "insecure_parameters") << r.dump();
+  const auto msg = r["error"]["message"].get<std::string>();
+  EXPECT_NE(msg.find("below 128-bit security"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("--insecure-for-tests"), std::string::npos) << msg;
+  EXPECT_TRUE(api.get("/api/providers")["providers"].empty());
 }
 
 TEST(ClinicApi, BadFilesAreRejectedWithTheReason) {
@@ -373,6 +394,19 @@ TEST(ClinicApi, ClearErrorsUnreachableWrongTokenCardChangedJobFailed) {
   s = api.wait(sid);
   EXPECT_EQ(s["status"], "cancelled");
   api.post("/api/screenings/" + sid + "/cancel", nlohmann::json::object(), 409);
+  // The request was at the provider: its job there is deleted, and the page says so.
+  EXPECT_EQ(fake.jobs_deleted(), 1);
+  EXPECT_NE(s["error"]["message"].get<std::string>().find("the provider's job was deleted"), std::string::npos) << s.dump();
+  // eval.key went to the provider once, when it was added: screenings only ask whether it still holds it.
+  EXPECT_EQ(fake.keys_posted(), 1);
+
+  // A provider whose key limit is below eval.key: a clear error naming the limit, nothing sent.
+  FakeProvider small(card);
+  small.set_max_key_bytes(1000);
+  r = api.post("/api/providers", {{"name", "Small"}, {"url", small.url()}, {"token", kAlice}}, 502);
+  EXPECT_EQ(r["error"]["code"], "provider_error");
+  EXPECT_NE(r["error"]["message"].get<std::string>().find("--max-key-mb"), std::string::npos) << r.dump();
+  EXPECT_EQ(small.keys_posted(), 0);
 
   // The provider goes down after the keys were made: the screening says so.
   auto down = std::make_unique<FakeProvider>(card);

@@ -81,6 +81,10 @@ TEST(ClinicBrowser, ScreensRealCellsLikeScreenAndShowsErrors) {
   auto shown = b.text("#key-fingerprint");
   shown.erase(std::remove(shown.begin(), shown.end(), ' '), shown.end());
   EXPECT_EQ(shown, fp.substr(0, 32));
+  // What was sent to the provider once, and the packings it serves.
+  const auto info = b.text("#provider-info");
+  EXPECT_NE(info.find("Evaluation key (sent once)"), std::string::npos) << info;
+  EXPECT_NE(info.find("Packings served"), std::string::npos) << info;
 
   // Cells through the drop zone, with one file the page must reject.
   auto notes = dir.path / "notes.txt";
@@ -110,6 +114,7 @@ TEST(ClinicBrowser, ScreensRealCellsLikeScreenAndShowsErrors) {
     all += r[1] == "all";
   }
   EXPECT_EQ(b.text("#all-count"), std::to_string(all));
+  EXPECT_EQ(b.text("#results-packing"), "throughput packing");  // this provider's card serves only throughput
   EXPECT_EQ(b.script("return [...document.querySelectorAll('#histogram rect')].reduce((s, r) => s + +r.dataset.count, 0);"),
             cells.size());
   // Sorting by probability orders the rows.

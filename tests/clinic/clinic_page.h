@@ -26,13 +26,15 @@ inline constexpr const char* kResultsShown =
 // `leukocrypt clinic` as a child process; url() holds this start's access token.
 class ClinicProcess {
  public:
-  ClinicProcess(const std::string& cli, const std::filesystem::path& data, const std::filesystem::path& dir) {
+  // insecure_for_tests: for the tests' tiny providers; the benchmark runs the clinic as the README does.
+  ClinicProcess(const std::string& cli, const std::filesystem::path& data, const std::filesystem::path& dir,
+                bool insecure_for_tests = true) {
     auto url_file = dir / "clinic-url";
     std::filesystem::remove(url_file);
     log_ = (dir / "clinic.log").string();
-    pid_ = leukocrypt::testing::spawn({cli, "clinic", "--port", "0", "--data-dir", data.string(), "--insecure-for-tests", "--url-file",
-                                       url_file.string()},
-                                      log_);
+    std::vector<std::string> args = {cli, "clinic", "--port", "0", "--data-dir", data.string(), "--url-file", url_file.string()};
+    if (insecure_for_tests) args.push_back("--insecure-for-tests");
+    pid_ = leukocrypt::testing::spawn(args, log_);
     for (int i = 0; i < 300 && url_.empty(); ++i) {
       std::ifstream in(url_file);
       std::getline(in, url_);
@@ -53,13 +55,14 @@ class ClinicProcess {
 };
 
 // Fills the page's "Add a provider" form and waits for the key fingerprint.
-inline void add_provider(WebDriver& b, const std::string& name, const std::string& url, const std::string& token) {
+inline void add_provider(WebDriver& b, const std::string& name, const std::string& url, const std::string& token,
+                         int timeout_s = 300) {
   b.script("document.getElementById('add-provider-box').open = true;");
   b.type("#provider-name", name);
   b.type("#provider-url", url);
   b.type("#provider-token", token);
   b.click("#add-provider");
-  b.wait_for("return !!document.getElementById('key-fingerprint');", "the key fingerprint", 300);
+  b.wait_for("return !!document.getElementById('key-fingerprint');", "the key fingerprint", timeout_s);
 }
 
 // Puts the files into a temporary file input and drops them on the drop zone, as a drag from

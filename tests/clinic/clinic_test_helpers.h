@@ -86,16 +86,28 @@ class ApiClient {
 class FakeProvider {
  public:
   explicit FakeProvider(nlohmann::json card) : card_(std::move(card)) {
-    http_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content(R"({"status":"ok","queued":3,"workers":1,"max_request_bytes":4294967296})", "application/json");
+    http_.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(nlohmann::json{{"status", "ok"}, {"queued", 3}, {"workers", 1}, {"max_request_bytes", 4294967296},
+                                     {"max_key_bytes", max_key_bytes_.load()}}
+                          .dump(),
+                      "application/json");
     });
     http_.Get("/v1/model", [this](const httplib::Request&, httplib::Response& res) {
       std::lock_guard lock(mu_);
       res.set_content(card_.dump(), "application/json");
     });
-    http_.Post("/v1/keys", [](const httplib::Request&, httplib::Response& res) {
+    http_.Post("/v1/keys", [this](const httplib::Request&, httplib::Response& res) {
+      ++keys_posted_;
       res.status = 201;
       res.set_content(R"({"key_id":"k","created":true})", "application/json");
+    });
+    http_.Get(R"(/v1/keys/([A-Za-z0-9_-]+))", [this](const httplib::Request&, httplib::Response& res) {
+      res.status = keys_posted_ > 0 ? 200 : 404;  // the one key this fake holds, once posted
+      res.set_content(R"({"key_id":"k"})", "application/json");
+    });
+    http_.Delete("/v1/jobs/fakejob1", [this](const httplib::Request&, httplib::Response& res) {
+      ++jobs_deleted_;
+      res.set_content(R"({"job_id":"fakejob1","deleted":true,"was":"pending"})", "application/json");
     });
     http_.Post("/v1/jobs", [this](const httplib::Request&, httplib::Response& res, const httplib::ContentReader& read) {
       read([](const char*, std::size_t) { return true; });
@@ -127,6 +139,9 @@ class FakeProvider {
     job_error_ = std::move(error);
   }
   int jobs() const { return jobs_; }
+  int jobs_deleted() const { return jobs_deleted_; }
+  int keys_posted() const { return keys_posted_; }
+  void set_max_key_bytes(std::uint64_t b) { max_key_bytes_ = b; }
 
  private:
   httplib::Server http_;
@@ -134,7 +149,8 @@ class FakeProvider {
   std::mutex mu_;
   nlohmann::json card_;
   std::string job_status_ = "pending", job_error_;
-  std::atomic<int> jobs_{0};
+  std::atomic<int> jobs_{0}, jobs_deleted_{0}, keys_posted_{0};
+  std::atomic<std::uint64_t> max_key_bytes_{std::uint64_t(1) << 30};
   int port_ = 0;
 };
 

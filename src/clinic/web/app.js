@@ -90,6 +90,19 @@ function renderProviders() {
   renderProviderInfo();
 }
 
+function formatBytes(b) {
+  const units = ['bytes', 'kB', 'MB', 'GB'];
+  let i = 0;
+  while (b >= 1000 && i < units.length - 1) { b /= 1000; i += 1; }
+  return `${i ? b.toFixed(1) : b} ${units[i]}`;
+}
+
+function keySizeText(p) {
+  if (p.eval_key_bytes === undefined) return '–';
+  const g = p.galois_keys ? `, with Galois keys for ${p.galois_keys} rotations (latency packing)` : '';
+  return `${formatBytes(p.eval_key_bytes)}${g}`;
+}
+
 function renderProviderInfo() {
   const p = selectedProvider();
   const info = $('provider-info');
@@ -98,7 +111,9 @@ function renderProviderInfo() {
   if (!p) { info.textContent = 'No provider yet: add one below.'; return; }
   const lines = [
     ['Model', `${p.model_name || p.model_id} (${p.image_size}×${p.image_size} px, classes ${p.classes.join(', ')})`],
+    ['Packings served', (p.layouts || ['throughput']).join(' and ')],
     ['Key', p.key_id],
+    ['Evaluation key (sent once)', keySizeText(p)],
     ['Key fingerprint (SHA-256 of eval.key)', fingerprintText(p.key_fingerprint)],
     ['Registered with the provider', p.registered ? 'yes' : 'no — make new keys to retry'],
   ];
@@ -340,6 +355,7 @@ function showResults(s) {
   renderProgress(s);
   const when = new Date(s.created * 1000).toLocaleString();
   $('results-title').textContent = `${s.patient ? s.patient + ' · ' : ''}${when}${s.provider ? ' · ' + s.provider.name : ''}`;
+  $('results-packing').textContent = `${s.packing} packing`;
   const called = s.cells.filter((c) => c.class === 'all').length;
   const total = s.cells.filter((c) => c.class !== undefined).length;
   $('all-count').textContent = called;
@@ -432,7 +448,7 @@ async function loadHistory() {
     const tr = document.createElement('tr');
     tr.dataset.id = s.id;
     const vals = [new Date(s.created * 1000).toLocaleString(), s.patient || '–', names[s.provider_id] || s.provider_id,
-      String(s.cell_count), s.error ? `${s.status}: ${s.error.message}` : s.status];
+      String(s.cell_count), s.packing, s.error ? `${s.status}: ${s.error.message}` : s.status];
     for (const v of vals) {
       const td = document.createElement('td');
       td.textContent = v;
