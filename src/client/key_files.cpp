@@ -18,17 +18,21 @@ void write_file_mode(const std::filesystem::path& path, const std::string& bytes
   write_file_atomic(path, bytes, mode);
 }
 
-void write_key_dir(const KeyPaths& p, const std::string& secret, const std::string& public_key,
-                   const std::string& eval, const nlohmann::json& info, bool overwrite) {
+void prepare_key_dir(const KeyPaths& p, bool overwrite) {
   std::error_code ec;
   std::filesystem::create_directories(p.dir, ec);
   if (ec) throw IoError("cannot create key directory '" + p.dir.string() + "': " + ec.message());
   ::chmod(p.dir.c_str(), 0700);
   if (!overwrite && std::filesystem::exists(p.secret))
     throw IoError("'" + p.secret.string() + "' exists; refusing to overwrite a secret key (use --force)");
+}
+
+void write_key_dir(const KeyPaths& p, const std::string& secret, const std::string& public_key,
+                   wire::AtomicFile& eval, const nlohmann::json& info, bool overwrite) {
+  prepare_key_dir(p, overwrite);
   write_file_mode(p.secret, secret, 0600);
   write_file_mode(p.public_key, public_key, 0644);
-  write_file_mode(p.eval, eval, 0644);
+  eval.commit();
   write_file_mode(p.info, info.dump(2) + "\n", 0644);
 }
 

@@ -23,10 +23,14 @@ struct KeyPaths {
 // Writes bytes to path atomically (temporary file, fsync, rename) with the given mode.
 void write_file_mode(const std::filesystem::path& path, const std::string& bytes, unsigned mode);
 
-// Writes the four files (creating dir with mode 0700). Refuses to overwrite an existing
-// secret.key unless overwrite is set (a lost secret key means lost results).
+// Creates dir (mode 0700) and refuses an existing secret.key unless overwrite is set (a lost
+// secret key means lost results): keygen checks this before making keys.
+void prepare_key_dir(const KeyPaths& paths, bool overwrite);
+
+// Writes the four files (prepare_key_dir first). eval.key has been streamed to its temporary file
+// (it is gigabytes with Galois keys); it is committed after the secret and public keys.
 void write_key_dir(const KeyPaths& paths, const std::string& secret, const std::string& public_key,
-                   const std::string& eval, const nlohmann::json& info, bool overwrite);
+                   wire::AtomicFile& eval, const nlohmann::json& info, bool overwrite);
 
 // Reads one key file and checks its envelope kind. For the secret key, also refuses a file that
 // group or others can read (like ssh). Throws IoError / FormatError naming the file.

@@ -50,46 +50,77 @@ nn::Plan input_plan(int size) {
 
 }  // namespace
 
+namespace {
+
+// The latency layout's rotation steps from the card (empty without a 'latency' section), checked
+// against the parameters before any key is made.
+std::vector<int> card_galois_steps(const nn::BfvSettings& settings, const nlohmann::json& latency) {
+  if (!latency.is_object()) return {};
+  auto sl = nn::SlotLayout::from_client_json(latency);
+  if (sl.n != settings.n)
+    throw FormatError("keygen: the card's latency layout is for N = " + std::to_string(sl.n) + ", the parameters have N = " +
+                      std::to_string(settings.n));
+  auto steps = latency.at("galois_steps").get<std::vector<int>>();
+  for (int r : steps)
+    if (r == 0 || std::abs(r) >= int(settings.n / 2))
+      throw FormatError("keygen: rotation step " + std::to_string(r) + " outside (0, N/2)");
+  return steps;
+}
+
+// Plaintext prime j's Galois key set as one eval.key blob (the bytes of bfv::save(GaloisKeys)),
+// made key by key on the thread pool and serialized as soon as each is made: only the serialized
+// (seeded, half-size) keys of one prime are in memory, never the expanded key sets of all primes.
+void add_galois_blob(const nn::BfvKeyHolder& holder, std::size_t j, const std::vector<std::uint32_t>& elts,
+                     wire::ContainerWriter& writer) {
+  std::vector<std::string> parts(elts.size() + 1);
+  parts[0] = bfv::save_galois_keys_header(holder.contexts()[j]->params_id(), holder.secret_key(j).key_id(),
+                                          static_cast<std::uint32_t>(elts.size()));
+  ThreadPool::global().parallel_for(0, elts.size(), [&](std::size_t e) {
+    parts[e + 1] = bfv::save_galois_key(elts[e], holder.galois_key(j, elts[e]));
+  });
+  writer.add_blob_parts(parts);
+}
+
+}  // namespace
+
 nlohmann::json keygen(const nn::BfvSettings& settings, const KeyPaths& paths, const nlohmann::json& card,
                       bool overwrite) {
+  prepare_key_dir(paths, overwrite);  // refuse before the work, not after
+  const nlohmann::json latency = card.is_object() && card.contains("latency") ? card["latency"] : nlohmann::json();
+  // The throughput (CryptoNets) plan needs only relinearisation keys; the latency layout rotates
+  // slots: Galois keys for exactly the steps the card's latency section names.
+  const std::vector<int> steps = card_galois_steps(settings, latency);
   nn::BfvKeyHolder holder(settings);
+  const std::size_t k = holder.contexts().size();
   const std::string key_id = wire::random_id();
   auto secret = key_container(wire::Kind::kSecretKey, settings, key_id);
   auto pub = key_container(wire::Kind::kPublicKey, settings, key_id);
-  auto eval = key_container(wire::Kind::kEvalKeys, settings, key_id);
+  wire::ContainerHeader eval = key_container(wire::Kind::kEvalKeys, settings, key_id);
   // Offline `infer` without --params runs with what eval.key records: the card's quantisation too.
-  if (card.is_object() && card.contains("quantize") && card["quantize"].is_object())
-    eval.meta = nlohmann::json{{"settings", settings.to_json()}, {"quantization", card["quantize"]}}.dump();
+  auto meta = nlohmann::json{{"settings", settings.to_json()}};
+  if (card.is_object() && card.contains("quantize") && card["quantize"].is_object()) meta["quantization"] = card["quantize"];
+  if (latency.is_object()) meta["galois_steps"] = steps;
+  eval.meta = meta.dump();
+  // eval.key: k relinearisation keys, then the k public keys (the provider needs them to
+  // re-randomise results: circuit privacy, nn/circuit_privacy.h), then for the latency layout k
+  // Galois key sets. Written to its file as it is made (with Galois keys it is gigabytes).
+  wire::AtomicFile eval_file(paths.eval, 0644);
+  wire::ContainerWriter writer(eval, (latency.is_object() ? 3 : 2) * k,
+                               [&eval_file](std::string_view b) { eval_file.append(b); });
   auto relin = holder.relin_keys();
-  for (std::size_t j = 0; j < holder.contexts().size(); ++j) {
+  for (std::size_t j = 0; j < k; ++j) {
     secret.blobs.push_back(bfv::save(holder.secret_key(j)));
     pub.blobs.push_back(bfv::save(holder.public_key(j)));
-    eval.blobs.push_back(bfv::save(relin[j]));
+    writer.add_blob(bfv::save(relin[j]));
   }
-  // eval.key also carries the public keys (after the relinearisation keys): the provider needs them
-  // to re-randomise results (circuit privacy, nn/circuit_privacy.h).
-  for (const auto& pk : pub.blobs) eval.blobs.push_back(pk);
-  // The throughput (CryptoNets) plan needs only relinearisation keys; the latency layout rotates
-  // slots: Galois keys for exactly the steps the card's latency section names, after them.
-  const nlohmann::json latency = card.is_object() && card.contains("latency") ? card["latency"] : nlohmann::json();
-  std::vector<int> steps;
+  relin.clear();
+  for (const auto& pk : pub.blobs) writer.add_blob(pk);
   if (latency.is_object()) {
-    auto sl = nn::SlotLayout::from_client_json(latency);
-    if (sl.n != settings.n)
-      throw FormatError("keygen: the card's latency layout is for N = " + std::to_string(sl.n) + ", the parameters have N = " +
-                        std::to_string(settings.n));
-    steps = latency.at("galois_steps").get<std::vector<int>>();
-    for (int r : steps)
-      if (r == 0 || std::abs(r) >= int(settings.n / 2))
-        throw FormatError("keygen: rotation step " + std::to_string(r) + " outside (0, N/2)");
-    auto galois = holder.galois_keys(steps);
-    for (const auto& g : galois) eval.blobs.push_back(bfv::save(g));
-    auto meta = nlohmann::json::parse(eval.meta);
-    meta["galois_steps"] = steps;
-    eval.meta = meta.dump();
+    const auto elts = holder.galois_elts(steps);
+    for (std::size_t j = 0; j < k; ++j) add_galois_blob(holder, j, elts, writer);
   }
-  std::string secret_bytes = wire::serialize(secret), pub_bytes = wire::serialize(pub),
-              eval_bytes = wire::serialize(eval);
+  writer.finish();
+  std::string secret_bytes = wire::serialize(secret), pub_bytes = wire::serialize(pub);
   wipe_all(secret.blobs);
   const WipeString wipe_secret{secret_bytes};
   nlohmann::json info = {
@@ -97,7 +128,8 @@ nlohmann::json keygen(const nn::BfvSettings& settings, const KeyPaths& paths, co
       {"params_id", std::to_string(wire::settings_id(settings))},
       {"settings", settings.to_json()},
       {"created", std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()},
-      {"bytes", {{"secret.key", secret_bytes.size()}, {"public.key", pub_bytes.size()}, {"eval.key", eval_bytes.size()}}},
+      {"bytes",
+       {{"secret.key", secret_bytes.size()}, {"public.key", pub_bytes.size()}, {"eval.key", writer.bytes_written()}}},
       {"galois_keys", steps.size()}};
   if (latency.is_object()) info["latency"] = latency;
   if (card.is_object()) {
@@ -105,7 +137,7 @@ nlohmann::json keygen(const nn::BfvSettings& settings, const KeyPaths& paths, co
     if (card.contains("input") && card["input"].is_object()) info["input"] = card["input"];
     if (card.contains("classes")) info["classes"] = card["classes"];
   }
-  write_key_dir(paths, secret_bytes, pub_bytes, eval_bytes, info, overwrite);
+  write_key_dir(paths, secret_bytes, pub_bytes, eval_file, info, overwrite);
   return info;
 }
 

@@ -8,21 +8,21 @@
 
 namespace leukocrypt::clinic {
 
-Sha256::Sha256() {
-  if (sodium_init() < 0) throw Error("libsodium initialisation failed");
-  crypto_hash_sha256_init(&state_);
+Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
+  if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) throw Error("SHA-256: OpenSSL initialisation failed");
 }
 
 void Sha256::update(const char* data, std::size_t n) {
-  crypto_hash_sha256_update(&state_, reinterpret_cast<const unsigned char*>(data), n);
+  if (EVP_DigestUpdate(ctx_.get(), data, n) != 1) throw Error("SHA-256: OpenSSL update failed");
 }
 
 std::string Sha256::hex() {
-  unsigned char h[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&state_, h);
+  unsigned char h[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(ctx_.get(), h, &len) != 1 || len != 32) throw Error("SHA-256: OpenSSL final failed");
   static constexpr char kHex[] = "0123456789abcdef";
   std::string s;
-  for (unsigned char c : h) s += {kHex[c >> 4], kHex[c & 15]};
+  for (unsigned int i = 0; i < len; ++i) s += {kHex[h[i] >> 4], kHex[h[i] & 15]};
   return s;
 }
 

@@ -2,6 +2,7 @@
 // he_job_runner.h). Public side only: relinearisation keys in, ciphertexts in and out.
 #include "service/he_job_runner.h"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <mutex>
@@ -140,8 +141,15 @@ class HeJobRunner : public JobRunner {
       for (std::size_t j = 0; j < k; ++j)
         if (bfv::load_public_key(*contexts_[j], v.blobs[k + j]).key_id() != relin_ids[j])
           throw FormatError("key upload: public key " + std::to_string(j) + " belongs to another secret key");
+    // Galois keys (gigabytes) are checked without being built: every stored coefficient < q, but
+    // no seed expanded and one key in memory at a time (the jobs load them from the stored file).
     if (parts.galois) {
-      for (std::size_t j = 0; j < k; ++j) check_galois(bfv::load_galois_keys(*contexts_[j], v.blobs[parts.galois_at + j]), j);
+      for (std::size_t j = 0; j < k; ++j) {
+        const auto summary = bfv::check_galois_keys(*contexts_[j], v.blobs[parts.galois_at + j]);
+        if (summary.key_id != relin_ids[j])
+          throw FormatError("key upload: Galois keys " + std::to_string(j) + " belong to another secret key");
+        check_galois(summary.galois_elts, j);
+      }
     }
     return {v.key_id, v.params_id};
   }
@@ -340,10 +348,10 @@ class HeJobRunner : public JobRunner {
   }
 
   // Galois keys of prime j must hold every rotation step of the latency plan.
-  void check_galois(const bfv::GaloisKeys& gk, std::size_t j) const {
+  void check_galois(const std::vector<std::uint32_t>& elts, std::size_t j) const {
     if (!latency_) return;
     for (int r : latency_plan_.slots.rotation_steps())
-      if (!gk.has(bfv::galois_elt_for_step(r, settings_.n)))
+      if (!std::binary_search(elts.begin(), elts.end(), bfv::galois_elt_for_step(r, settings_.n)))
         throw FormatError("key upload: Galois keys of plaintext prime " + std::to_string(j) + " lack rotation step " +
                           std::to_string(r) + " (the model card's 'latency.galois_steps' lists them)");
   }

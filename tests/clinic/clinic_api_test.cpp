@@ -11,6 +11,7 @@
 #include "clinic/clinic_error.h"
 #include "clinic/clinic_server.h"
 #include "clinic/provider_keys.h"
+#include "clinic/sha256.h"
 #include "clinic_test_helpers.h"
 #include "nn/backend.h"
 #include "process.h"
@@ -78,6 +79,20 @@ std::vector<std::string> upload_cells(ApiClient& api, const std::vector<fs::path
     ids.push_back(j.value("id", ""));
   }
   return ids;
+}
+
+// The fingerprint shown for eval.key is SHA-256 as `sha256sum` prints it (FIPS 180-2 examples),
+// whether the bytes come whole or in the pieces of an upload.
+TEST(ClinicSha256, KnownAnswersAndPiecesEqualWhole) {
+  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  std::string big((3u << 20) + 17, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 131) ^ (i >> 9));
+  Sha256 pieces;
+  for (std::size_t at = 0; at < big.size(); at += 1u << 20) pieces.update(big.data() + at, std::min<std::size_t>(1u << 20, big.size() - at));
+  EXPECT_EQ(pieces.hex(), sha256_hex(big));
 }
 
 TEST(ClinicApi, RefusesANonLoopbackAddressUnlessAllowed) {

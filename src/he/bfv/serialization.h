@@ -28,11 +28,15 @@ namespace leukocrypt::bfv {
 using rlwe::kFormatVersion;
 using rlwe::ObjectType;
 // Keys: rlwe::save / load_public_key / load_relin_keys / load_galois_keys / load_secret_key.
+using rlwe::check_galois_keys;
+using rlwe::GaloisKeysSummary;
 using rlwe::load_galois_keys;
 using rlwe::load_public_key;
 using rlwe::load_relin_keys;
 using rlwe::load_secret_key;
 using rlwe::save;
+using rlwe::save_galois_key;
+using rlwe::save_galois_keys_header;
 
 std::string save(const Params& params);
 std::string save(const Plaintext& pt);

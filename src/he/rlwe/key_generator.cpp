@@ -94,24 +94,26 @@ RelinKeys KeyGenerator::create_relin_keys() const {
   return RelinKeys(ctx_->params_id(), sk_.key_id(), make_key_switch_key(s2));
 }
 
-GaloisKeys KeyGenerator::create_galois_keys_for_elts(const std::vector<std::uint32_t>& elts) const {
+KeySwitchKey KeyGenerator::create_galois_key(std::uint32_t g) const {
   const std::size_t n = ctx_->n(), primes = ctx_->max_level() + 1;
-  GaloisKeys gk(ctx_->params_id(), sk_.key_id());
+  require(g % 2 == 1 && g < 2 * n, "create_galois_keys: Galois element " + std::to_string(g) +
+                                       " must be odd and < 2N=" + std::to_string(2 * n));
   std::vector<std::int8_t> rotated(n);
   std::vector<std::uint64_t> s_g(n * primes);
   const he::WipeOnExit<std::int8_t> wipe_rotated(rotated.data(), n);
   const he::WipeOnExit<std::uint64_t> wipe_s_g(s_g.data(), s_g.size());
-  for (std::uint32_t g : elts) {
-    require(g % 2 == 1 && g < 2 * n, "create_galois_keys: Galois element " + std::to_string(g) +
-                                         " must be odd and < 2N=" + std::to_string(2 * n));
-    if (gk.has(g)) continue;
-    he::apply_automorphism_small(sk_.coeffs(), rotated.data(), n, g);
-    for (std::size_t j = 0; j < primes; ++j) {
-      he::small_to_mod(rotated.data(), s_g.data() + j * n, n, ctx_->modulus(j).value());
-      he::forward_ntt(s_g.data() + j * n, ctx_->ntt(j));
-    }
-    gk.insert(g, make_key_switch_key(s_g));
+  he::apply_automorphism_small(sk_.coeffs(), rotated.data(), n, g);
+  for (std::size_t j = 0; j < primes; ++j) {
+    he::small_to_mod(rotated.data(), s_g.data() + j * n, n, ctx_->modulus(j).value());
+    he::forward_ntt(s_g.data() + j * n, ctx_->ntt(j));
   }
+  return make_key_switch_key(s_g);
+}
+
+GaloisKeys KeyGenerator::create_galois_keys_for_elts(const std::vector<std::uint32_t>& elts) const {
+  GaloisKeys gk(ctx_->params_id(), sk_.key_id());
+  for (std::uint32_t g : elts)
+    if (!gk.has(g)) gk.insert(g, create_galois_key(g));
   return gk;
 }
 

@@ -27,6 +27,10 @@ class KeyGenerator {
   GaloisKeys create_galois_keys(const std::vector<int>& steps, bool add_columns = true,
                                 std::uint32_t generator = 3) const;
   GaloisKeys create_galois_keys_for_elts(const std::vector<std::uint32_t>& galois_elts) const;
+  // The key-switching key of one Galois element (odd, < 2N), with its seed set: what a caller
+  // that streams a key set makes one at a time (and on several threads: this is thread-safe), so
+  // that the whole set never has to be in memory.
+  KeySwitchKey create_galois_key(std::uint32_t galois_elt) const;
 
  private:
   KeySwitchKey make_key_switch_key(const std::vector<std::uint64_t>& s_from_ntt) const;

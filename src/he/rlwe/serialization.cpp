@@ -151,10 +151,16 @@ void write_galois_ksk(ByteWriter& w, const KeySwitchKey& k) {
   for (std::size_t d = 0; d < k.digits(); ++d) write_rows(w, k.data(d, 0, 0), k.primes(), k.n());
 }
 
-KeySwitchKey read_galois_ksk(ByteReader& r, const RingContext& ctx) {
+// Reads one Galois key into k (shaped n x L x (L + 1), reused across keys by check_galois_keys).
+// expand: fill the 'a' rows of a seeded key from its seed; without it they are left as they were
+// (a check that the bytes are valid needs them not: expanded rows are < q by construction).
+void read_galois_ksk_into(ByteReader& r, const RingContext& ctx, KeySwitchKey& k, bool expand) {
   const std::uint8_t seeded = r.u8("Galois key seeded flag");
   if (seeded > 1) throw FormatError("Galois key seeded flag is " + std::to_string(seeded) + ", expected 0 or 1");
-  if (!seeded) return read_ksk(r, ctx);
+  if (!seeded) {
+    k = read_ksk(r, ctx);
+    return;
+  }
   he::Seed seed{};
   r.bytes(seed.data(), 32, "Galois key seed");
   const std::size_t n = ctx.n(), L = ctx.max_level();
@@ -162,16 +168,40 @@ KeySwitchKey read_galois_ksk(ByteReader& r, const RingContext& ctx) {
   expect_eq(r.u32("key digits"), L, "key digits");
   expect_eq(r.u32("key primes"), L + 1, "key primes");
   auto bound = [&](std::size_t row) { return ctx.modulus(row % (L + 1)).value(); };
-  KeySwitchKey k(n, L, L + 1);
+  if (k.n() != n || k.digits() != L || k.primes() != L + 1) k = KeySwitchKey(n, L, L + 1);
   for (std::size_t d = 0; d < L; ++d) {
     auto widths = read_row_widths(r, L + 1, n, bound, "seeded Galois key");
     read_rows(r, k.data(d, 0, 0), widths, n, bound, [&](std::size_t row) {
       return "Galois key digit " + std::to_string(d) + " prime " + std::to_string(row);
     });
   }
-  expand_key_switch_seed(ctx, seed, k);
+  if (expand) expand_key_switch_seed(ctx, seed, k);
   k.set_seed(seed);
+}
+
+KeySwitchKey read_galois_ksk(ByteReader& r, const RingContext& ctx) {
+  KeySwitchKey k;
+  read_galois_ksk_into(r, ctx, k, /*expand=*/true);
   return k;
+}
+
+// Header, key id and count of serialized Galois keys; then `each(element)` reads one key.
+template <class Each>
+std::uint64_t read_galois_keys(ByteReader& r, const RingContext& ctx, Each&& each) {
+  read_header_for(r, ObjectType::kGaloisKeys, ctx);
+  const std::uint64_t key_id = r.u64("key id");
+  const std::uint32_t count = r.u32("key count");
+  if (count > ctx.n()) throw FormatError("Galois key count " + std::to_string(count) + " exceeds N");
+  std::uint32_t prev = 0;
+  for (std::uint32_t c = 0; c < count; ++c) {
+    const std::uint32_t g = r.u32("Galois element");
+    if (g % 2 == 0 || g >= 2 * ctx.n() || g <= prev)
+      throw FormatError("Galois element " + std::to_string(g) + " is not odd, below 2N and increasing");
+    prev = g;
+    each(g);
+  }
+  r.finish("Galois keys");
+  return key_id;
 }
 
 }  // namespace
@@ -236,35 +266,46 @@ RelinKeys load_relin_keys(const RingContext& ctx, std::string_view bytes) {
   return RelinKeys(ctx.params_id(), key_id, std::move(k));
 }
 
-std::string save(const GaloisKeys& gk) {
+std::string save_galois_keys_header(std::uint64_t params_id, std::uint64_t key_id, std::uint32_t count) {
   ByteWriter w;
-  detail::write_header(w, ObjectType::kGaloisKeys, gk.params_id());
-  w.u64(gk.key_id());
-  w.u32(static_cast<std::uint32_t>(gk.keys().size()));
-  for (const auto& [g, k] : gk.keys()) {
-    w.u32(g);
-    detail::write_galois_ksk(w, k);
-  }
+  detail::write_header(w, ObjectType::kGaloisKeys, params_id);
+  w.u64(key_id);
+  w.u32(count);
   return w.take();
+}
+
+std::string save_galois_key(std::uint32_t galois_elt, const KeySwitchKey& key) {
+  ByteWriter w;
+  w.u32(galois_elt);
+  detail::write_galois_ksk(w, key);
+  return w.take();
+}
+
+std::string save(const GaloisKeys& gk) {
+  std::string out = save_galois_keys_header(gk.params_id(), gk.key_id(), static_cast<std::uint32_t>(gk.keys().size()));
+  for (const auto& [g, k] : gk.keys()) out += save_galois_key(g, k);
+  return out;
 }
 
 GaloisKeys load_galois_keys(const RingContext& ctx, std::string_view bytes) {
   ByteReader r(bytes);
-  detail::read_header_for(r, ObjectType::kGaloisKeys, ctx);
-  const std::uint64_t key_id = r.u64("key id");
-  const std::uint32_t count = r.u32("key count");
-  if (count > ctx.n()) throw FormatError("Galois key count " + std::to_string(count) + " exceeds N");
+  std::map<std::uint32_t, KeySwitchKey> keys;
+  const std::uint64_t key_id =
+      detail::read_galois_keys(r, ctx, [&](std::uint32_t g) { keys[g] = detail::read_galois_ksk(r, ctx); });
   GaloisKeys gk(ctx.params_id(), key_id);
-  std::uint32_t prev = 0;
-  for (std::uint32_t c = 0; c < count; ++c) {
-    const std::uint32_t g = r.u32("Galois element");
-    if (g % 2 == 0 || g >= 2 * ctx.n() || g <= prev)
-      throw FormatError("Galois element " + std::to_string(g) + " is not odd, below 2N and increasing");
-    prev = g;
-    gk.insert(g, detail::read_galois_ksk(r, ctx));
-  }
-  r.finish("Galois keys");
+  for (auto& [g, k] : keys) gk.insert(g, std::move(k));
   return gk;
+}
+
+GaloisKeysSummary check_galois_keys(const RingContext& ctx, std::string_view bytes) {
+  ByteReader r(bytes);
+  GaloisKeysSummary out;
+  KeySwitchKey scratch;
+  out.key_id = detail::read_galois_keys(r, ctx, [&](std::uint32_t g) {
+    detail::read_galois_ksk_into(r, ctx, scratch, /*expand=*/false);
+    out.galois_elts.push_back(g);
+  });
+  return out;
 }
 
 }  // namespace leukocrypt::rlwe

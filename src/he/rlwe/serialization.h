@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "he/rlwe/keys.h"
 #include "he/rlwe/ring_context.h"
@@ -40,9 +41,26 @@ enum class ObjectType : std::uint16_t {
 std::string save(const PublicKey& pk);
 std::string save(const RelinKeys& rk);
 std::string save(const GaloisKeys& gk);
+// save(GaloisKeys) in pieces, for a writer that makes and drops one key at a time: the header
+// (params id, key id, key count), then each (element, key) in increasing element order. The
+// concatenation is byte for byte save(GaloisKeys) of the same keys.
+std::string save_galois_keys_header(std::uint64_t params_id, std::uint64_t key_id, std::uint32_t count);
+std::string save_galois_key(std::uint32_t galois_elt, const KeySwitchKey& key);
 PublicKey load_public_key(const RingContext& ctx, std::string_view bytes);
 RelinKeys load_relin_keys(const RingContext& ctx, std::string_view bytes);
 GaloisKeys load_galois_keys(const RingContext& ctx, std::string_view bytes);
+
+// What check_galois_keys found valid.
+struct GaloisKeysSummary {
+  std::uint64_t key_id = 0;
+  std::vector<std::uint32_t> galois_elts;  // increasing
+};
+// Validates serialized Galois keys exactly as load_galois_keys does (header, params id, every
+// size, element order, every stored coefficient < its prime, no trailing bytes) without building
+// them, for a server that checks an upload and stores its bytes: one key's buffer is reused, and
+// the 'a' rows of seeded keys are not expanded (the seed expands to values < q by construction).
+// Throws FormatError as load_galois_keys.
+GaloisKeysSummary check_galois_keys(const RingContext& ctx, std::string_view bytes);
 
 // lc_he_secret only.
 std::string save(const SecretKey& sk);

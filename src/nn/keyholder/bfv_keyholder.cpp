@@ -51,6 +51,20 @@ std::vector<bfv::GaloisKeys> BfvKeyHolder::galois_keys(const std::vector<int>& s
   return out;
 }
 
+std::vector<std::uint32_t> BfvKeyHolder::galois_elts(const std::vector<int>& steps) const {
+  std::vector<std::uint32_t> elts;
+  for (int s : steps) elts.push_back(bfv::galois_elt_for_step(s, settings_.n));
+  std::sort(elts.begin(), elts.end());
+  elts.erase(std::unique(elts.begin(), elts.end()), elts.end());
+  return elts;
+}
+
+bfv::KeySwitchKey BfvKeyHolder::galois_key(std::size_t j, std::uint32_t galois_elt) const {
+  require(j < keygens_.size(), "galois_key: plaintext prime " + std::to_string(j) + " of " +
+                                   std::to_string(keygens_.size()));
+  return keygens_[j]->create_galois_key(galois_elt);
+}
+
 bfv::Ciphertext BfvKeyHolder::encrypt_cells(std::size_t prime, const SlotLayout& layout,
                                             const std::uint8_t* const* cells, std::size_t count, he::Seed* seed) const {
   require(prime < contexts_.size(), "encrypt_cells: plaintext prime " + std::to_string(prime) + " of " +

@@ -41,6 +41,11 @@ class BfvKeyHolder {
   // Galois keys for exactly these rotation steps (SlotLayout::rotation_steps), one set per prime:
   // what the server needs for the latency layout (no row swap).
   std::vector<bfv::GaloisKeys> galois_keys(const std::vector<int>& steps) const;
+  // The same keys one at a time, for a writer that streams them (client keygen): the Galois
+  // elements of `steps` in the order a GaloisKeys set holds and serializes them (increasing,
+  // distinct), and the key of plaintext prime j for one element (thread-safe).
+  std::vector<std::uint32_t> galois_elts(const std::vector<int>& steps) const;
+  bfv::KeySwitchKey galois_key(std::size_t j, std::uint32_t galois_elt) const;
   std::size_t slot_count() const { return settings_.n; }
 
   // Packs up to N images (image k -> slot k) and encrypts one ciphertext per input value per prime

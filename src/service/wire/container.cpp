@@ -320,6 +320,18 @@ void ContainerWriter::add_blob(std::string_view blob) {
   ++added_;
 }
 
+void ContainerWriter::add_blob_parts(const std::vector<std::string>& parts) {
+  require(!finished_ && added_ < expected_, "container writer: more blobs than the " + std::to_string(expected_) +
+                                                " declared");
+  std::uint64_t total = 0;
+  for (const auto& p : parts) total += p.size();
+  std::string len;
+  put<std::uint64_t>(len, total);
+  emit(len);
+  for (const auto& p : parts) emit(p);
+  ++added_;
+}
+
 void ContainerWriter::finish() {
   require(!finished_ && added_ == expected_, "container writer: " + std::to_string(added_) + " blobs written, " +
                                                  std::to_string(expected_) + " declared");

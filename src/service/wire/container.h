@@ -122,6 +122,9 @@ class ContainerWriter {
   using Sink = std::function<void(std::string_view)>;
   ContainerWriter(const ContainerHeader& header, std::size_t blob_count, Sink sink);
   void add_blob(std::string_view blob);
+  // One blob given as consecutive parts (its length is their sum): a blob assembled from pieces
+  // made separately is written without joining them first.
+  void add_blob_parts(const std::vector<std::string>& parts);
   // Writes the trailer; InvalidArgument unless exactly blob_count blobs were added.
   void finish();
   std::uint64_t bytes_written() const { return written_; }

@@ -3,6 +3,9 @@
 // params id, coefficients >= q_i, row widths above ceil(log2 q_i), trailing bytes).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <thread>
+
 #include "common/error.h"
 #include "he/bfv/serialization.h"
 #include "he/bfv/symmetric_encryptor.h"
@@ -140,6 +143,85 @@ TEST_F(BfvSerializationTest, CorruptSeededGaloisKeysAreRefused) {
   b = good;
   b[flag + 1 + 32 + 12] = 60;  // the first 'b' row claims 60-bit coefficients
   EXPECT_THROW(load_galois_keys(*k_.ctx, b), FormatError);
+}
+
+// What client keygen does with gigabytes of Galois keys: each key made on its own (here on two
+// threads at once) and serialized as soon as it is made; header + keys is byte for byte save() of
+// the same keys as a set, loads, and rotates exactly.
+TEST_F(BfvSerializationTest, GaloisKeysMadeAndSavedOneAtATimeEqualTheSetAndRotate) {
+  const std::size_t n = k_.ctx->n();
+  std::vector<std::uint32_t> elts = {galois_elt_for_step(-3, n), galois_elt_for_step(1, n), galois_elt_for_step(2, n)};
+  std::sort(elts.begin(), elts.end());
+  std::vector<KeySwitchKey> keys(elts.size());
+  {
+    std::vector<std::thread> threads;
+    for (std::size_t t = 0; t < 2; ++t)
+      threads.emplace_back([&, t] {
+        for (std::size_t e = t; e < elts.size(); e += 2) keys[e] = k_.keygen.create_galois_key(elts[e]);
+      });
+    for (auto& th : threads) th.join();
+  }
+  const auto key_id = k_.keygen.secret_key().key_id();
+  std::string streamed = save_galois_keys_header(k_.ctx->params_id(), key_id, static_cast<std::uint32_t>(elts.size()));
+  GaloisKeys set(k_.ctx->params_id(), key_id);
+  for (std::size_t e = 0; e < elts.size(); ++e) {
+    EXPECT_TRUE(keys[e].seed().has_value()) << elts[e];
+    streamed += save_galois_key(elts[e], keys[e]);
+    set.insert(elts[e], keys[e]);
+  }
+  EXPECT_EQ(streamed, save(set));
+  const GaloisKeys loaded = load_galois_keys(*k_.ctx, streamed);
+  EXPECT_EQ(loaded.key_id(), key_id);
+  auto v = random_slots(64, 257, rng_);
+  auto ct = encryptor_.encrypt(enc_.encode(v));
+  Evaluator ev(k_.ctx);
+  for (int step : {1, 2, -3}) {
+    std::vector<std::uint64_t> expect(64);
+    for (std::size_t r = 0; r < 2; ++r)
+      for (std::size_t i = 0; i < 32; ++i) expect[r * 32 + i] = v[r * 32 + (i + 32 + step) % 32];
+    EXPECT_EQ(enc_.decode(dec_.decrypt(ev.rotate_rows(ct, step, loaded))), expect) << "step " << step;
+  }
+  EXPECT_THROW(k_.keygen.create_galois_key(2), InvalidArgument);           // even
+  EXPECT_THROW(k_.keygen.create_galois_key(2 * n + 1), InvalidArgument);   // >= 2N
+}
+
+// The provider's check of an upload (check_galois_keys: no key built, no seed expanded) accepts
+// exactly what load_galois_keys accepts: the same elements and key id, and a FormatError for every
+// truncation, trailing byte, bad flag, bad size, over-wide row and coefficient >= q.
+TEST_F(BfvSerializationTest, CheckGaloisKeysRefusesWhatLoadRefuses) {
+  const GaloisKeys gk = k_.keygen.create_galois_keys({1, -3}, /*add_columns=*/false);
+  const std::string good = save(gk);
+  const GaloisKeysSummary summary = check_galois_keys(*k_.ctx, good);
+  EXPECT_EQ(summary.key_id, gk.key_id());
+  std::vector<std::uint32_t> elts;
+  for (const auto& [g, key] : gk.keys()) elts.push_back(g);
+  EXPECT_EQ(summary.galois_elts, elts);
+  auto both_refuse = [&](const std::string& b, const std::string& what) {
+    EXPECT_THROW(load_galois_keys(*k_.ctx, b), FormatError) << what;
+    EXPECT_THROW(check_galois_keys(*k_.ctx, b), FormatError) << what;
+  };
+  for (std::size_t len = 0; len < good.size(); len += 5) both_refuse(good.substr(0, len), "len " + std::to_string(len));
+  both_refuse(good + "x", "trailing byte");
+  const std::size_t flag = 4 + 2 + 2 + 8 + 8 + 4 + 4;  // header, key id, count, element
+  std::string b = good;
+  b[flag] = 2;
+  both_refuse(b, "seeded flag 2");
+  b = good;
+  b[flag + 1 + 32 + 4] ^= 1;
+  both_refuse(b, "key digits");
+  b = good;
+  b[flag + 1 + 32 + 12] = 60;
+  both_refuse(b, "60-bit row");
+  b = good;
+  const std::size_t widths = flag + 1 + 32 + 12, primes = k_.ctx->max_level() + 1;
+  const int w0 = static_cast<unsigned char>(b[widths]);
+  const std::uint64_t q0 = k_.ctx->modulus(0).value();
+  ASSERT_LT(q0, std::uint64_t(1) << w0);
+  set_packed(b, widths + primes, 7, w0, q0);  // digit 0, prime 0, coefficient 7 = q_0
+  both_refuse(b, "coefficient q_0");
+  b = good;
+  b[8] ^= 1;  // params id
+  both_refuse(b, "params id");
 }
 
 TEST_F(BfvSerializationTest, CiphertextRowsAreBitPacked) {
