@@ -201,8 +201,9 @@ double square_cost(const BfvSettings& s, double n, std::size_t level) {
 }
 
 // Per coefficient of a request row (seconds): bit-unpacking with the < q_i check, the full-width
-// row check (row_check.h) and the seed expansion of c1 (ChaCha20, rejection sampling), measured
-// on the shared dev machine (N = 8192 and 16384).
+// row check (row_check.h) and the seed expansion of c1 (ChaCha20, rejection sampling). A
+// micro-benchmark on the shared dev machine at load ~8 measured 9-14, 3-15 and 20-35 ns (N = 8192
+// and 16384); taken at about half, as for a quiet machine like the other constants.
 constexpr double kUnpack = 5.0e-9, kRowCheck = 6.0e-9, kExpand = 15.0e-9;
 
 // Server seconds (one thread) to validate and load one fresh seeded request ciphertext of `top`
