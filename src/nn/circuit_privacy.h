@@ -25,6 +25,9 @@
 // Correctness: the re-randomisation's own noise is below the simulated worst case of the result
 // (the simulation starts from a public-key encryption), so |v| + |v_0| + 2^b < Delta/2 once
 // B >= 1: the reserve replaces the decryption margin instead of adding to it.
+// The simulation's "outputs" are the decrypted slots: in the latency layout every slot of a result
+// that is not a logit slot is exactly 0 (the last linear step never folds: nn/slot_layout.h), so
+// the slots show the logits and nothing else of the model.
 // (Gentry 2009, Sec. 21; Bourse et al. 2016 for the flooding argument.)
 #pragma once
 

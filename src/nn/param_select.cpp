@@ -174,6 +174,44 @@ namespace {
 
 double relin_cost(double n, double l) { return (l * (l + 1) + 2 * (l + 1)) * ntt_cost(n) + 2 * l * (l + 1) * n * kElem; }
 
+// Auxiliary primes of the HPS base at `level` (bfv::Context: log2 P >= log2 Q_l + log2 t + log2 N
+// + 4, in primes of about the size of the largest q_i, at most 50 bits). With a 49-bit t and 50-bit
+// q_i that is 8 at level 6 against 5 for a 25-bit t and 31-bit q_i: the square's cost depends on t,
+// which counting 2l + 2 rows for every set missed.
+double hps_aux_primes(const BfvSettings& s, std::size_t level) {
+  double log_t = 0;
+  for (auto t : s.plain_primes) log_t = std::max(log_t, std::log2(double(t)));
+  auto need = [&](std::size_t l) {
+    double log_q = 0;
+    for (std::size_t i = 0; i < l && i < s.q_bits.size(); ++i) log_q += s.q_bits[i];
+    return log_q + log_t + std::log2(double(s.n)) + 4.0;
+  };
+  int q_max = 0;
+  for (std::size_t i = 0; i < s.levels() && i < s.q_bits.size(); ++i) q_max = std::max(q_max, s.q_bits[i]);
+  const double top = need(s.levels()), k_min = std::ceil(top / 49.9);
+  const double bits = std::clamp(std::max(std::ceil(top / k_min) + 1, double(q_max - 1)), 30.0, 50.0);
+  return std::ceil(need(level) / (bits - 0.05));
+}
+
+// One HPS square at `level`: two extensions to Q u P and forward NTTs, the tensor, three inverse
+// NTTs and scalings back (base conversions of l x aux words per coefficient).
+double square_cost(const BfvSettings& s, double n, std::size_t level) {
+  const double l = double(level), aux = hps_aux_primes(s, level), rows = l + aux;
+  return 5 * rows * ntt_cost(n) + 4 * n * l * aux * kElem + 3 * n * rows * kElem;
+}
+
+// Per coefficient of a request row (seconds): bit-unpacking with the < q_i check, the full-width
+// row check (row_check.h) and the seed expansion of c1 (ChaCha20, rejection sampling). A
+// micro-benchmark on the shared dev machine at load ~8 measured 9-14, 3-15 and 20-35 ns (N = 8192
+// and 16384); taken at about half, as for a quiet machine like the other constants.
+constexpr double kUnpack = 5.0e-9, kRowCheck = 6.0e-9, kExpand = 15.0e-9;
+
+// Server seconds (one thread) to validate and load one fresh seeded request ciphertext of `top`
+// primes: the validation pass (unpack, check the sent rows) and the evaluation's load (unpack,
+// expand the seed). Both passes read the request; the 4.4 GB C-NMC request with circuit privacy
+// makes this a visible part of the server's time, which the estimate used to leave out.
+double input_cost(double n, double top) { return n * top * (2 * kUnpack + kRowCheck + kExpand); }
+
 double sum_bits(const std::vector<int>& q_bits, std::size_t levels) {
   double b = 0;
   for (std::size_t i = 0; i < levels && i < q_bits.size(); ++i) b += q_bits[i];
@@ -204,8 +242,7 @@ CostEstimate estimate_latency_cost(const Plan& plan, const BfvSettings& s, std::
       diag_bytes += terms * l * n * 8;
       peak_ct = std::max(peak_ct, (babies + giants) * 2 * l * n * 8);
     } else if (st.kind == OpKind::kSquare) {
-      const double primes = 2 * l + 2;
-      server += 5 * primes * ntt_cost(n) + 4 * n * l * (l + 2) * kElem + 3 * n * primes * kElem;
+      server += square_cost(s, n, level);
     } else if (st.kind == OpKind::kRelinearize) {
       server += relin_cost(n, l);
     } else if (st.kind == OpKind::kModSwitch) {
@@ -218,6 +255,7 @@ CostEstimate estimate_latency_cost(const Plan& plan, const BfvSettings& s, std::
     }
   }
   const double top = double(s.levels());
+  server += input_cost(n, top);
   // Circuit privacy: one public-key encryption of zero per result ciphertext, switched down and added.
   if (circuit_privacy)
     server += top * (3 * ntt_cost(n) + 8 * n * kElem) + (top - double(level)) * 2 * n * top * 2 * kElem +
@@ -257,6 +295,7 @@ CostEstimate estimate_cost(const Plan& plan, const BfvSettings& s, std::size_t i
   double client = 0, server = 0;
   // Client: encode (one NTT mod t) + secret-key encryption (uniform a, a*s in NTT form, error).
   client += double(counts.input_values) * (ntt_cost(n) + double(top) * (2 * ntt_cost(n) + 4 * n * kElem));
+  server += double(counts.input_values) * input_cost(n, double(top));
   std::size_t level = top, ms = 0, size = 2;
   double values_now = double(counts.input_values), peak = 0;
   bool first_linear = true;
@@ -275,12 +314,10 @@ CostEstimate estimate_cost(const Plan& plan, const BfvSettings& s, std::size_t i
         size = 2;
         break;
       }
-      case OpKind::kSquare: {
-        const double primes = 2 * l + 2;  // q plus the HPS auxiliary base
-        server += values * (5 * primes * ntt_cost(n) + 4 * n * l * (l + 2) * kElem + 3 * n * primes * kElem);
+      case OpKind::kSquare:
+        server += values * square_cost(s, n, level);
         size = 3;
         break;
-      }
       case OpKind::kRelinearize:
         if (!(s.defer_relin && deferral[si] != 0)) {
           server += values * relin_cost(l);

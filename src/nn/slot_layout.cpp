@@ -225,7 +225,15 @@ bool is_identity(const std::vector<std::uint32_t>& in) {
   return true;
 }
 
-SlotMap map_linear(const LinearOp& l, const std::vector<std::uint32_t>& in) {
+// allow_fold = false for the plan's last linear step: its result is what the key holder decrypts,
+// and a fold (rotate-and-sum) leaves partial sums of the weights in every slot that is not an
+// output (slot o + m holds the sum of output o's taps placed at slots >= o + m, ...), which would
+// hand the key holder intermediate values of the model beyond the logits. A direct map writes
+// only its output slots (each diagonal is zero elsewhere, and rotations by giant steps only move
+// those zeros), so every other slot of the result is exactly 0, at no cost in noise: a 0/1 slot
+// mask multiplied in after a fold would grow the noise by up to N * t/2 (about 62 bits at
+// N = 16384, t ~ 2^49), while a direct last layer only adds rotations at the lowest level.
+SlotMap map_linear(const LinearOp& l, const std::vector<std::uint32_t>& in, bool allow_fold) {
   std::vector<SlotMap> options;
   if (l.conv && is_identity(in)) {
     auto a = anchored_slots(*l.conv);
@@ -234,7 +242,7 @@ SlotMap map_linear(const LinearOp& l, const std::vector<std::uint32_t>& in) {
   std::vector<std::uint32_t> compact(std::size_t(l.n_out));
   for (std::size_t o = 0; o < compact.size(); ++o) compact[o] = std::uint32_t(o);
   options.push_back(direct_map(l, in, compact));
-  options.push_back(fold_map(l, in));
+  if (allow_fold) options.push_back(fold_map(l, in));
   return *std::min_element(options.begin(), options.end(),
                            [](const SlotMap& a, const SlotMap& b) { return a.cost() < b.cost(); });
 }
@@ -273,6 +281,22 @@ SlotLinear build_linear(const SlotMap& m, const LinearOp& l, std::uint32_t block
   return out;
 }
 
+// The result's slots other than the logits must be exactly 0 (see map_linear): no fold, and every
+// diagonal (rotated back from its giant step) non-zero only at output slots.
+void check_writes_only_outputs(const SlotLinear& l, std::uint32_t block) {
+  std::vector<bool> out(block, false);
+  for (auto o : l.out_slot) out[o] = true;
+  bool ok = l.fold.empty();
+  for (const auto& g : l.giants)
+    for (const auto& t : g.terms)
+      for (std::uint32_t s = 0; s < block; ++s) {
+        // pre[s] is diag_r at slot s - g·b (modulo the block): the slot the product lands in.
+        const long long at = (((long long)s - g.step) % (long long)block + block) % block;
+        if (t.diag[s] != 0 && !out[std::size_t(at)]) ok = false;
+      }
+  require(ok, "latency layout: the last linear step writes slots other than the logits");
+}
+
 }  // namespace
 
 Plan to_latency(const Plan& plan, std::size_t n) {
@@ -287,9 +311,12 @@ Plan to_latency(const Plan& plan, std::size_t n) {
   std::vector<std::uint32_t> cur = sl.in_slot;
   std::uint32_t span = pow2_at_least(cur.size());
   std::vector<SlotMap> maps(plan.steps.size());
+  std::size_t last = plan.steps.size();
+  for (std::size_t s = 0; s < plan.steps.size(); ++s)
+    if (plan.steps[s].kind == OpKind::kLinear) last = s;
   for (std::size_t s = 0; s < plan.steps.size(); ++s) {
     if (plan.steps[s].kind != OpKind::kLinear) continue;
-    maps[s] = map_linear(plan.steps[s].linear, cur);
+    maps[s] = map_linear(plan.steps[s].linear, cur, s != last);
     span = std::max(span, pow2_at_least(maps[s].span));
     cur = maps[s].out_slot;
   }
@@ -300,6 +327,7 @@ Plan to_latency(const Plan& plan, std::size_t n) {
   for (std::size_t s = 0; s < plan.steps.size(); ++s)
     if (plan.steps[s].kind == OpKind::kLinear) sl.linear[s] = build_linear(maps[s], plan.steps[s].linear, span);
   sl.out_slot = cur;
+  if (last < plan.steps.size()) check_writes_only_outputs(sl.linear[last], sl.block);
   return p;
 }
 

@@ -11,7 +11,9 @@
 // bias is added at the output slots. Every tap reads an input of its own cell (|r| < block and
 // the tap's input and output are in the same block), so nothing from a neighbouring cell enters
 // an output slot; slots that hold no value carry zeros or partial sums that later diagonals never
-// read. rotate_columns (the row swap) is never needed.
+// read. The last linear step never folds: the key holder decrypts every slot of the result, and
+// its slots other than the logits are exactly 0 (to_latency checks it), so nothing but the logits
+// of the model leaves the server. rotate_columns (the row swap) is never needed.
 #pragma once
 
 #include <cstddef>

@@ -163,15 +163,13 @@ class HeJobRunner : public JobRunner {
       throw FormatError("request: made for model '" + h.model_id + "', this server runs '" + model_id_ + "'");
     check_layout_served(h.packing);
     const std::size_t k = contexts_.size();
-    // Every ciphertext is fully loaded (seed expansion, every coefficient < q_i), its rows checked
-    // for full width, and dropped: one blob per pool thread in memory at a time.
+    // Every ciphertext is fully checked (every coefficient < q_i, fresh, the rows its sender chose
+    // full-width: check_input), one blob per pool thread in memory at a time.
     if (h.packing == wire::Packing::kLatency)
       wire::check_latency(h, f.blob_count(), settings_, latency_plan_.slots.cells_per_ciphertext(), "request");
     else
       wire::check_batches(h, f.blob_count(), settings_, plan_.input_size(), "request");
-    ThreadPool::global().parallel_for(0, f.blob_count(), [&](std::size_t idx) {
-      check_full_width(idx % k, load_input(idx % k, f.read_blob(idx), idx), idx);
-    });
+    ThreadPool::global().parallel_for(0, f.blob_count(), [&](std::size_t idx) { check_input(idx % k, f.read_blob(idx), idx); });
     return {h.key_id, h.params_id, h.model_id.empty() ? model_id_ : h.model_id, h.cells};
   }
 
@@ -486,17 +484,26 @@ class HeJobRunner : public JobRunner {
     return ct;
   }
 
-  // A fresh ciphertext's rows are uniform mod q_i (row_check.h); zero or low-entropy rows are a
-  // cheap way to buy a full batch of work and are refused.
-  void check_full_width(std::size_t prime, const bfv::Ciphertext& ct, std::size_t idx) const {
+  // The full check of a request ciphertext, without building it (bfv::inspect_ciphertext): every
+  // coefficient < q_i, fresh (size 2, top level), and every row the sender chose full-width. A
+  // fresh ciphertext's rows are uniform mod q_i (row_check.h); zero or low-entropy rows are a cheap
+  // way to buy a full batch of work and are refused. A seeded ciphertext's poly 1 is the seed's
+  // expansion, uniform by construction: neither expanded nor checked (the evaluation expands it).
+  void check_input(std::size_t prime, std::string_view blob, std::size_t idx) const {
     const auto& ctx = *contexts_[prime];
-    for (std::size_t c = 0; c < ct.size(); ++c)
-      for (std::size_t i = 0; i < ct.level(); ++i) {
-        auto why = check_full_width_row(ct.data(c, i), ct.n(), ctx.modulus(i).value());
-        if (!why.empty())
-          throw RefusedInput("request: ciphertext " + std::to_string(idx) + " (polynomial " + std::to_string(c) +
-                             ", prime " + std::to_string(i) + ") is not a fresh encryption: " + why);
-      }
+    std::string why;
+    std::size_t bad_poly = 0, bad_prime = 0;
+    const auto shape = bfv::inspect_ciphertext(ctx, blob, [&](std::size_t poly, std::size_t i, const std::uint64_t* row) {
+      if (!why.empty()) return;
+      why = check_full_width_row(row, ctx.n(), ctx.modulus(i).value());
+      bad_poly = poly, bad_prime = i;
+    });
+    if (shape.size != 2 || shape.level != ctx.max_level())
+      throw FormatError("request: ciphertext " + std::to_string(idx) + " is not a fresh ciphertext (size " +
+                        std::to_string(shape.size) + ", level " + std::to_string(shape.level) + ")");
+    if (!why.empty())
+      throw RefusedInput("request: ciphertext " + std::to_string(idx) + " (polynomial " + std::to_string(bad_poly) +
+                         ", prime " + std::to_string(bad_prime) + ") is not a fresh encryption: " + why);
   }
 
   nn::Model model_;

@@ -3,12 +3,13 @@
 // from a seed (uniform by construction) and c0 = -(a*s) + e + Delta*m, uniform mod q because a is.
 // A request of all-zero, constant, small-valued or few-valued rows costs the provider a full batch
 // of work while cheap to send: refused before it is queued (422) instead.
-// Two tests, O(N log N) per row, negligible next to the load's seed expansion:
+// Two tests, O(N) per row (a coefficient >= q fails at once):
 //   1. width: 16 equal-width buckets over [0, q); a row fails if any bucket's count is further than
 //      10 sd + 8 from the mean of Binomial(N, 1/16). False rejection of a uniform row: below 2^-40
 //      for N >= 256 (Bernstein's inequality, both tails, 16 buckets).
 //   2. entropy (when q >= 64 N): fewer than 7/8 N distinct values. A uniform row has about
-//      N^2 / 2q colliding pairs, at most N/128 here: N/8 is far out of reach.
+//      N^2 / 2q colliding pairs, at most N/128 here: N/8 is far out of reach. Counted exactly
+//      with a hash table keyed per process (no input can be crafted to make it slow).
 #pragma once
 
 #include <cstddef>

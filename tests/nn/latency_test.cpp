@@ -13,6 +13,7 @@
 #include "he/bfv/key_generator.h"
 #include "he/bfv/symmetric_encryptor.h"
 #include "nn/bfv_slot_evaluator.h"
+#include "nn/circuit_privacy.h"
 
 #include "exact_helpers.h"
 #include "test_models.h"
@@ -124,6 +125,61 @@ void expect_shipped_exact(int cells, std::size_t n, bool measure_noise) {
 TEST(LatencyBfv, ShippedModelOneCellMatchesRawAndNoiseStaysAboveTheBound) { expect_shipped_exact(1, 8192, true); }
 TEST(LatencyBfv, ShippedModelSevenCellsOverFourCiphertextsMatchRaw) { expect_shipped_exact(7, 8192, false); }
 TEST(LatencyBfv, ShippedModelHundredCellsMatchRaw) { expect_shipped_exact(100, 16384, false); }
+
+// The key holder decrypts every slot of a latency result, not only the logits (issue 11): the other
+// slots must be exactly 0, or they would show intermediate values of the model (a rotate-and-sum
+// fold in the last layer left partial sums of its weights there). The shipped model, real cells,
+// N = 8192 (2 cells per ciphertext; 3 cells: the second ciphertext half full), results
+// re-randomised and flooded as the service returns them; the logits stay == raw. INSECURE params.
+TEST(LatencyBfv, ResultSlotsOtherThanTheLogitsAreZero) {
+  constexpr std::size_t kCells = 3;
+  Images img(int(kCells), 32);
+  const auto lat = to_latency(shipped().plan, 8192);
+  const auto raw = make_raw_backend()->run(shipped().plan, img.ptrs);
+  auto req_settings = latency_settings(lat, worst_case_bound(shipped().q).output_bits, 9);
+  BfvKeyHolder keys(req_settings);
+  BfvSlotEvaluator ev(lat, req_settings, keys.contexts(), keys.relin_keys(), keys.galois_keys(lat.slots.rotation_steps()));
+  const SlotLayout& sl = lat.slots;
+  std::vector<bool> logit_slot(sl.block, false);
+  for (auto o : sl.out_slot) logit_slot[o] = true;
+  const std::size_t per = sl.cells_per_ciphertext();
+  std::vector<std::vector<bfv::Ciphertext>> out(req_settings.plain_primes.size());
+  std::size_t nonzero_logits = 0;
+  for (std::size_t j = 0; j < out.size(); ++j) {
+    std::vector<bfv::Ciphertext> in;
+    for (std::size_t c0 = 0; c0 < kCells; c0 += per)
+      in.push_back(keys.encrypt_cells(j, sl, img.ptrs.data() + c0, std::min(per, kCells - c0)));
+    out[j] = ev.evaluate_prime(j, std::move(in));
+    const auto& ctx = keys.contexts()[j];
+    CircuitPrivacy privacy(ctx, keys.public_key(j));
+    bfv::Decryptor dec(ctx, keys.secret_key(j));
+    bfv::BatchEncoder enc(ctx);
+    for (std::size_t c = 0; c < out[j].size(); ++c) {
+      privacy.apply(out[j][c]);
+      const auto slots = enc.decode(dec.decrypt(out[j][c]));
+      std::size_t leaked = 0;
+      for (std::size_t s = 0; s < slots.size(); ++s) {
+        if (logit_slot[s % sl.block]) nonzero_logits += slots[s] != 0;
+        else leaked += slots[s] != 0;
+      }
+      EXPECT_EQ(leaked, 0u) << "prime " << j << ", ciphertext " << c << ": non-zero slots outside the logits";
+    }
+  }
+  EXPECT_GT(nonzero_logits, 0u);  // the check above looked at real results
+  expect_exact(keys.decrypt_cells(sl, out, kCells), raw.exact);
+}
+
+// Every lowering keeps the last linear step free of folds (the check in to_latency), whatever N.
+TEST(SlotLayout, LastLinearStepNeverFolds) {
+  for (std::size_t n : {8192u, 16384u, 32768u}) {
+    const auto lat = to_latency(shipped().plan, n);
+    std::size_t last = 0;
+    for (std::size_t s = 0; s < lat.steps.size(); ++s)
+      if (lat.steps[s].kind == OpKind::kLinear) last = s;
+    EXPECT_TRUE(lat.slots.linear[last].fold.empty()) << n;
+    EXPECT_EQ(lat.slots.linear[last].out_slot, lat.slots.out_slot);
+  }
+}
 
 // The chooser (128-bit, worst-case bound, 100 Mbit/s) picks the latency layout for one cell and
 // the throughput layout for 16,384 cells, and records the layout in the settings.

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
+#include <cmath>
 #include <random>
 #include <vector>
 
@@ -46,6 +49,63 @@ TEST(RowCheck, LowEntropyRowsFail) {
   }
   std::vector<std::uint64_t> zero16(16, 0);
   EXPECT_NE(check_full_width_row(zero16.data(), 16, q), "");  // the entropy test covers tiny rings
+}
+
+// The reference the O(N) check must agree with: a 128-bit division per coefficient for the
+// buckets and a sort for the distinct values (the implementation before the O(N) one).
+bool reference_passes(const std::uint64_t* row, std::size_t n, std::uint64_t q) {
+  if (n < 16) return true;
+  std::array<std::size_t, 16> count{};
+  for (std::size_t i = 0; i < n; ++i) count[static_cast<std::size_t>((static_cast<unsigned __int128>(row[i]) * 16) / q)]++;
+  const double mean = double(n) / 16, slack = 10.0 * std::sqrt(mean * (1.0 - 1.0 / 16)) + 8.0;
+  for (auto c : count)
+    if (std::abs(double(c) - mean) > slack) return false;
+  if (q / 64 < n) return true;
+  std::vector<std::uint64_t> sorted(row, row + n);
+  std::sort(sorted.begin(), sorted.end());
+  return std::size_t(std::unique(sorted.begin(), sorted.end()) - sorted.begin()) >= n - n / 8;
+}
+
+// Rows at the edges of both tests: bucket counts at the slack, values at the bucket bounds
+// ceil(b q / 16) and one below, distinct counts at the threshold n - n/8 and one below; the O(N)
+// check gives the reference's answer on every one.
+TEST(RowCheck, AgreesWithTheDivisionAndSortReference) {
+  std::mt19937_64 rng(13);
+  int passed = 0, failed = 0;
+  for (std::uint64_t q : {1125899906826241ull, 1073479681ull, 786433ull, 17ull, 13ull})
+    for (std::size_t n : {16u, 256u, 4096u}) {
+      for (int trial = 0; trial < 40; ++trial) {
+        auto row = uniform_row(n, q, rng);
+        // Bucket edges: some coefficients exactly at ceil(b q / 16) or one below.
+        for (std::size_t i = 0; i < n; i += 7) {
+          const std::uint64_t b = rng() % 16;
+          std::uint64_t edge = static_cast<std::uint64_t>((static_cast<unsigned __int128>(q) * b + 15) / 16);
+          if (rng() % 2 && edge > 0) --edge;
+          row[i] = std::min(edge, q - 1);
+        }
+        // Distinct counts around n - n/8: overwrite a chosen number of coefficients with copies.
+        const std::size_t copies = n / 8 - 2 + std::size_t(trial % 5);
+        for (std::size_t i = 0; i < copies && i + 1 < n; ++i) row[n - 1 - i] = row[i];
+        // Skewed buckets near the slack.
+        if (trial % 3 == 0)
+          for (std::size_t i = 0; i < n / 10; ++i) row[(i * 13) % n] = rng() % std::max<std::uint64_t>(1, q / 16);
+        const bool want = reference_passes(row.data(), n, q);
+        EXPECT_EQ(check_full_width_row(row.data(), n, q).empty(), want) << "q " << q << " n " << n << " trial " << trial;
+        (want ? passed : failed)++;
+      }
+    }
+  EXPECT_GT(passed, 100);  // both answers are exercised
+  EXPECT_GT(failed, 100);
+}
+
+TEST(RowCheck, CoefficientAtOrAboveQFails) {
+  std::mt19937_64 rng(14);
+  const std::uint64_t q = 1073479681ull;
+  auto row = uniform_row(4096, q, rng);
+  row[100] = q;
+  EXPECT_NE(check_full_width_row(row.data(), row.size(), q), "");
+  row[100] = ~std::uint64_t(0);
+  EXPECT_NE(check_full_width_row(row.data(), row.size(), q), "");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include "he/bfv/context.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 
 #include "common/error.h"
@@ -48,10 +49,16 @@ Context::Context(const Params& params)
   // Auxiliary base for HPS multiplication: as few primes as <= 50-bit primes allow (the AVX2
   // double-precision and AVX-512 IFMA kernels need q < 2^50), each only as large as needed --
   // about the size of the q_i, so that base conversions in both directions satisfy the kernels'
-  // input range (values < 4q) and run on the SIMD fused multiply-add.
+  // input range (values < 4q) and run on the SIMD fused multiply-add. Never below the largest q_i's
+  // size minus one: with 50-bit q_i and 48-bit p_j (what the bits alone ask for at N = 16384,
+  // 7 x 50-bit q, t ~ 2^49) q_i >= 4 p_j and the HPS products fell back to the scalar
+  // loops, 3.5x slower.
   const double need = aux_bits_needed(params, L);
   const std::size_t k_min = static_cast<std::size_t>(std::ceil(need / 49.9));
-  const int aux_bits = std::clamp(static_cast<int>(std::ceil(need / static_cast<double>(k_min))) + 1, 30, 50);
+  int q_bits_max = 0;
+  for (std::size_t i = 0; i < L; ++i) q_bits_max = std::max(q_bits_max, static_cast<int>(std::bit_width(primes[i].value())));
+  const int aux_bits = std::clamp(
+      std::max(static_cast<int>(std::ceil(need / static_cast<double>(k_min))) + 1, q_bits_max - 1), 30, 50);
   const std::size_t want = k_min + 2;
   auto cand = he::ntt_primes_below(aux_bits, params.log_n(), want + L + 2);
   for (auto c : cand) {

@@ -74,24 +74,50 @@ std::string save_seeded(const Ciphertext& ct, const he::Seed& seed) {
   return save_ct(ct, &seed);
 }
 
+namespace {
+struct CtHeader {
+  std::uint32_t level = 0, size = 0;
+};
+CtHeader read_ct_header(ByteReader& r, const Context& ctx) {
+  io::read_header_for(r, ObjectType::kCiphertext, ctx);
+  io::expect_eq(r.u32("N"), ctx.n(), "ciphertext N");
+  CtHeader h;
+  h.level = r.u32("level");
+  if (h.level < 1 || h.level > ctx.max_level())
+    throw FormatError("ciphertext level " + std::to_string(h.level) + " outside [1, " + std::to_string(ctx.max_level()) + "]");
+  h.size = r.u32("size");
+  if (h.size < 2 || h.size > 3) throw FormatError("ciphertext size " + std::to_string(h.size) + " outside [2, 3]");
+  return h;
+}
+}  // namespace
+
 Ciphertext load_ciphertext(const Context& ctx, std::string_view bytes) {
   ByteReader r(bytes);
-  io::read_header_for(r, ObjectType::kCiphertext, ctx);
-  const std::size_t n = ctx.n();
-  io::expect_eq(r.u32("N"), n, "ciphertext N");
-  const std::uint32_t level = r.u32("level");
-  if (level < 1 || level > ctx.max_level())
-    throw FormatError("ciphertext level " + std::to_string(level) + " outside [1, " + std::to_string(ctx.max_level()) + "]");
-  const std::uint32_t size = r.u32("size");
-  if (size < 2 || size > 3) throw FormatError("ciphertext size " + std::to_string(size) + " outside [2, 3]");
+  const CtHeader h = read_ct_header(r, ctx);
   Ciphertext ct;
-  const auto seed = io::read_ct_polys(r, ctx, level, size, /*fresh_only=*/true, [&] {
-    ct = Ciphertext(ctx.params_id(), n, level, size);
+  const auto seed = io::read_ct_polys(r, ctx, h.level, h.size, /*fresh_only=*/true, [&] {
+    ct = Ciphertext(ctx.params_id(), ctx.n(), h.level, h.size);
     return ct.raw();
   });
   r.finish("ciphertext");
-  if (seed) io::expand_ct_seed(ctx, *seed, level, ct.poly(1));
+  if (seed) io::expand_ct_seed(ctx, *seed, h.level, ct.poly(1));
   return ct;
+}
+
+CiphertextShape inspect_ciphertext(const Context& ctx, std::string_view bytes, const SentRowVisitor& visit) {
+  ByteReader r(bytes);
+  const CtHeader h = read_ct_header(r, ctx);
+  const std::size_t n = ctx.n();
+  thread_local std::vector<std::uint64_t> buf;  // the rows the bytes carry, reused per thread
+  const auto seed = io::read_ct_polys(r, ctx, h.level, h.size, /*fresh_only=*/true, [&] {
+    buf.resize(std::size_t(h.size) * h.level * n);
+    return buf.data();
+  });
+  r.finish("ciphertext");
+  const std::size_t sent = seed ? 1 : h.size;
+  for (std::size_t poly = 0; poly < sent; ++poly)
+    for (std::size_t i = 0; i < h.level; ++i) visit(poly, i, buf.data() + (poly * h.level + i) * n);
+  return {h.level, h.size, seed.has_value()};
 }
 
 }  // namespace leukocrypt::bfv

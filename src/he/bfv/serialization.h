@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -52,5 +53,16 @@ std::string save_seeded(const Ciphertext& ct, const he::Seed& seed);
 Params load_params(std::string_view bytes, bool allow_insecure_for_tests = false);
 Plaintext load_plaintext(const Context& ctx, std::string_view bytes);
 Ciphertext load_ciphertext(const Context& ctx, std::string_view bytes);
+
+// Checking untrusted ciphertexts without building them: the same validation as load_ciphertext
+// (header, N, level, size, every coefficient < q_i, seeded only when fresh), then visit(poly,
+// prime, row) for every row the bytes carry: both polynomials, or only poly 0 of a seeded one
+// (its poly 1 is the seed's expansion, uniform mod q_i by construction, and is not expanded here).
+struct CiphertextShape {
+  std::size_t level = 0, size = 0;
+  bool seeded = false;
+};
+using SentRowVisitor = std::function<void(std::size_t poly, std::size_t prime, const std::uint64_t* row)>;
+CiphertextShape inspect_ciphertext(const Context& ctx, std::string_view bytes, const SentRowVisitor& visit);
 
 }  // namespace leukocrypt::bfv

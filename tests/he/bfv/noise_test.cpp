@@ -137,6 +137,32 @@ TEST(BfvDefaultSets, MultiplyExactAtEveryRingDegree) {
   }
 }
 
+// The parameters `params` chooses for C-NMC with circuit privacy (N = 16384, 7 x 50-bit q, two
+// 49-bit plaintext primes): the auxiliary primes must be large enough for the SIMD HPS path at
+// every level (q_i < 4 p_j; with 48-bit p_j the squares fell back to the scalar loops), and the
+// square stays exact there.
+TEST(BfvHps, FiftyBitPrimesWithLargePlainPrimeUseTheSimdPath) {
+  const std::size_t n = 16384;
+  const std::uint64_t t = 562949954142209ULL;  // 49 bits, = 1 mod 2N
+  auto ctx = Context::create(Params::create(n, {50, 50, 50, 50, 50, 50, 50, 50}, t));
+  for (std::size_t l = 1; l <= ctx->max_level(); ++l) {
+    EXPECT_TRUE(ctx->level(l).hps_kernels) << "level " << l;
+    EXPECT_TRUE(ctx->level(l).hps_dot) << "level " << l;
+  }
+  KeyGenerator kg(ctx);
+  Encryptor encryptor(ctx, kg.create_public_key());
+  Decryptor dec(ctx, kg.secret_key());
+  BatchEncoder enc(ctx);
+  Evaluator ev(ctx);
+  std::mt19937_64 rng(16);
+  auto a = random_slots(n, t, rng);
+  auto ca = encryptor.encrypt(enc.encode(a));
+  ev.mod_switch_to_inplace(ca, 6);
+  auto sq = enc.decode(dec.decrypt(ev.square(ca)));
+  for (std::size_t i = 0; i < n; ++i)
+    ASSERT_EQ(sq[i], static_cast<std::uint64_t>(static_cast<unsigned __int128>(a[i]) * a[i] % t)) << "slot " << i;
+}
+
 // Key switching on the largest default set (17 + 1 primes of 48-49 bits: digits from larger
 // primes are reduced into smaller targets, the special-prime division runs on the dot kernel):
 // square + relinearize, then a row rotation, exact, at the top and at a lower level.

@@ -97,6 +97,37 @@ TEST_F(BfvSerializationTest, SeededSymmetricCiphertextIsHalfSize) {
   EXPECT_EQ(enc_.decode(dec_.decrypt(loaded)), v);
 }
 
+// inspect_ciphertext (the service's request check): the rows the bytes carry, as load_ciphertext
+// reads them (both polynomials unseeded; only poly 0 seeded), and every malformed input that
+// load_ciphertext refuses is refused too (truncations, a coefficient >= q_i).
+TEST_F(BfvSerializationTest, InspectVisitsTheSentRowsAndValidatesLikeLoad) {
+  SymmetricEncryptor sym(k_.ctx, k_.keygen.secret_key());
+  he::Seed seed;
+  const auto ct = sym.encrypt(enc_.encode(random_slots(64, 257, rng_)), &seed);
+  const std::size_t n = k_.ctx->n();
+  for (bool seeded : {false, true}) {
+    const std::string bytes = seeded ? save_seeded(ct, seed) : save(ct);
+    std::vector<std::pair<std::size_t, std::size_t>> seen;
+    const auto shape = inspect_ciphertext(*k_.ctx, bytes, [&](std::size_t poly, std::size_t i, const std::uint64_t* row) {
+      seen.emplace_back(poly, i);
+      EXPECT_TRUE(std::equal(row, row + n, ct.data(poly, i))) << "poly " << poly << " prime " << i;
+    });
+    EXPECT_EQ(shape.level, ct.level());
+    EXPECT_EQ(shape.size, 2u);
+    EXPECT_EQ(shape.seeded, seeded);
+    EXPECT_EQ(seen.size(), (seeded ? 1 : 2) * ct.level());
+    auto none = [](std::size_t, std::size_t, const std::uint64_t*) {};
+    for (std::size_t len = 0; len < bytes.size(); len += 7)
+      EXPECT_THROW(inspect_ciphertext(*k_.ctx, std::string_view(bytes).substr(0, len), none), FormatError) << len;
+    EXPECT_THROW(inspect_ciphertext(*k_.ctx, bytes + "x", none), FormatError);
+    std::string b = bytes;
+    const std::size_t body = 4 + 2 + 2 + 8 + 4 + 4 + 4 + 1 + (seeded ? 32 : 0), rows = (seeded ? 1 : 2) * 3;
+    set_packed(b, body + rows, 5, 40, k_.ctx->modulus(0).value());  // coefficient 5 of poly 0 = q_0
+    EXPECT_THROW(load_ciphertext(*k_.ctx, b), FormatError);
+    EXPECT_THROW(inspect_ciphertext(*k_.ctx, b, none), FormatError);
+  }
+}
+
 // The version-2 layout by hand: width bytes, then each row at ceil(log2 q_i) bits per coefficient
 // (40-bit primes: 40 * 64 / 8 = 320 bytes per row instead of 512), little-endian bit order.
 // Galois keys travel seeded: the 'a' rows are expanded from a 32-byte seed on load, so the bytes
