@@ -121,7 +121,9 @@ class BfvBackend final : public Backend {
           note_noise_value(s, keys_.noise_budget(prime, ct), rep);
         };
       std::vector<double> step_s(plan.steps.size(), 0.0);
+      CpuTimer cpu;
       result[j] = server.evaluate_prime(j, std::move(in), &step_s, hook);
+      rep.server_cpu_seconds = std::max(0.0, rep.server_cpu_seconds) + cpu.seconds();
       for (std::size_t s = 0; s < step_s.size(); ++s) {
         rep.steps[s].seconds += step_s[s];
         rep.evaluate_seconds += step_s[s];
