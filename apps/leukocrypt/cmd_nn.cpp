@@ -467,6 +467,8 @@ void run_eval(const EvalOptions& o) {
                 << " s; total " << fixed(total_s, 2) << " s (" << fixed(per_cell_ms, 1) << " ms/cell, "
                 << r.batches << (settings->layout == Layout::kLatency ? " ciphertext(s) per prime" : " batch(es)")
                 << ", " << to_string(settings->layout) << " layout)\n";
+      if (r.server_cpu_seconds >= 0)
+        std::cout << "server CPU (all threads): " << fixed(r.server_cpu_seconds, 2) << " s\n";
       std::cout << "per step (s / noise budget bits):";
       for (const auto& s : r.steps)
         std::cout << " " << s.name << "=" << fixed(s.seconds, 2)

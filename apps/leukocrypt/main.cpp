@@ -4,9 +4,11 @@
 #include <iostream>
 
 #include "command.h"
+#include "common/allocator.h"
 #include "common/error.h"
 
 int main(int argc, char** argv) {
+  leukocrypt::configure_allocator();
   CLI::App app{"leukocrypt: privacy-preserving screening of Acute Lymphoblastic Leukemia "
                "(CryptoNets on encrypted cell images, our own RNS-BFV engine)"};
   app.require_subcommand(1);

@@ -1,5 +1,8 @@
-// Wall-clock stopwatch and a named-stage timing table for per-stage reports (--json).
+// Wall-clock and process-CPU stopwatches and a named-stage timing table for per-stage reports
+// (--json). CPU time (all threads of the process) is what a loaded machine does not inflate.
 #pragma once
+
+#include <time.h>
 
 #include <chrono>
 #include <string>
@@ -18,6 +21,22 @@ class Timer {
  private:
   using Clock = std::chrono::steady_clock;
   Clock::time_point start_;
+};
+
+// CPU seconds of the whole process (every thread) since construction or reset().
+class CpuTimer {
+ public:
+  CpuTimer() : start_(now()) {}
+  void reset() { start_ = now(); }
+  double seconds() const { return now() - start_; }
+
+ private:
+  static double now() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+  }
+  double start_;
 };
 
 // Ordered list of (stage, seconds); adding to an existing stage accumulates.

@@ -32,6 +32,7 @@ nlohmann::json RunReport::to_json() const {
     j["encrypt_seconds"] = encrypt_seconds;
     j["decrypt_seconds"] = decrypt_seconds;
     if (client_cpu_seconds >= 0) j["client_cpu_seconds"] = client_cpu_seconds;
+    if (server_cpu_seconds >= 0) j["server_cpu_seconds"] = server_cpu_seconds;
     j["bytes_sent"] = bytes_sent;
     j["bytes_received"] = bytes_received;
     j["batches"] = batches;

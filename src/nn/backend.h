@@ -33,6 +33,7 @@ struct RunReport {
   double evaluate_seconds = 0;    // server side (all Linear/Square/Relin/ModSwitch steps)
   double decrypt_seconds = 0;     // bfv: key holder, including CRT
   double client_cpu_seconds = -1; // bfv streaming: CPU seconds in encode + encrypt (-1: not measured)
+  double server_cpu_seconds = -1; // bfv latency: process CPU seconds in the server steps (-1: not measured)
   std::size_t bytes_sent = 0;     // bfv: ciphertexts key holder -> server (serialized size)
   std::size_t bytes_received = 0; // bfv: ciphertexts server -> key holder
   std::size_t batches = 0;

@@ -136,12 +136,12 @@ bfv::Ciphertext BfvSlotEvaluator::run_linear(std::size_t s, std::size_t j, const
         for (std::size_t i = 0; i < level; ++i)
           he::eltwise_mul_add_mod(acc.data(k, i), baby[term.baby].data(k, i), diag.data() + i * n, n, ctx.modulus(i));
     }
-    for (std::size_t k = 0; k < 2; ++k)
-      for (std::size_t i = 0; i < level; ++i) he::inverse_ntt(acc.data(k, i), ctx.ntt(i));
-    giant[g] = l.giants[g].step == 0 ? std::move(acc) : ev.rotate_rows(acc, l.giants[g].step, gk);
+    giant[g] = l.giants[g].step == 0 ? std::move(acc) : ev.rotate_rows_ntt(acc, l.giants[g].step, gk);
   });
+  // The giant sums stay in the NTT domain (addition is the same there): one inverse transform.
   bfv::Ciphertext y = std::move(giant[0]);
   for (std::size_t g = 1; g < giant.size(); ++g) ev.add_inplace(y, giant[g]);
+  ev.from_ntt_inplace(y);
   for (int f : l.fold) ev.add_inplace(y, ev.rotate_rows(y, f, gk));
   ev.add_plain_inplace(y, bias_[s][j]);
   return y;

@@ -3,7 +3,8 @@
 // (nn/slot_layout.h). A linear step runs the layout's baby-step/giant-step diagonals: the baby
 // rotations of the input are transformed to the NTT domain once, multiplied slot-wise with the
 // diagonals (pre-encoded in the NTT domain at construction, shared by all ciphertexts) and summed
-// there; each giant sum is transformed back once and rotated; then the fold rotations and the bias.
+// there; each giant sum is rotated in the NTT domain (bfv::Evaluator::rotate_rows_ntt), the
+// rotated sums are added there and transformed back once; then the fold rotations and the bias.
 // Squares, relinearisations and mod switches are the throughput layout's, one per ciphertext.
 #pragma once
 

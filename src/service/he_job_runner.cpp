@@ -422,6 +422,7 @@ class HeJobRunner : public JobRunner {
                                                 latency_plan_.slots.cells_per_ciphertext(), "stored request");
     check_job_covered(cts * k, latency_plan_, *latency_);
     Timer wall;
+    CpuTimer cpu;
     wire::Container out;
     out.kind = wire::Kind::kResult;
     out.packing = wire::Packing::kLatency;
@@ -456,9 +457,11 @@ class HeJobRunner : public JobRunner {
                               {"output_scale", static_cast<double>(plan_.output_scale)},
                               {"model_id", model_id_}}
                    .dump();
+    const double cpu_s = cpu.seconds();
     RunOutput r;
     r.result = wire::serialize(out);
     r.stages.emplace_back("evaluate_wall", wall.seconds() - save_s);
+    r.stages.emplace_back("evaluate_cpu", cpu_s);  // every thread of the process (serve: other jobs too)
     r.stages.emplace_back("load_keys_and_diagonals", setup_s);
     if (!keys.privacy.empty()) r.stages.emplace_back("circuit_privacy", privacy_s);
     r.stages.emplace_back("load_ciphertexts", load_s);

@@ -602,7 +602,13 @@ void Server::validate_job(const std::string& id) {
       Timer t;
       auto file = wire::ContainerFile::open(store_.request_path(id), "stored request");
       RequestInfo info = runner_.inspect_request(file, key->info);
-      if (store_.mark_validated(id, info, t.seconds())) cv_.notify_one();
+      if (store_.mark_validated(id, info, t.seconds())) {
+        {
+          std::lock_guard lock(mu_);
+          ++jobs_validated_;
+        }
+        cv_.notify_all();
+      }
     } catch (const std::exception& e) {
       store_.reject_job(id, failure_code(e), e.what());
     }
@@ -642,6 +648,14 @@ void Server::worker_loop() {
     deleted_.erase(job.id);
   };
   while (!stopping_) {
+    // Read before claiming: a job validated between a failed claim and the wait still wakes us
+    // (the wait used to ignore the notification and poll every 500 ms: ~0.25 s added to a
+    // one-cell job on average).
+    std::uint64_t seen;
+    {
+      std::lock_guard lock(mu_);
+      seen = jobs_validated_;
+    }
     std::optional<JobRecord> job;
     try {
       job = worker.claim();
@@ -650,7 +664,8 @@ void Server::worker_loop() {
     }
     if (!job) {
       std::unique_lock lock(mu_);
-      cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stopping_.load(); });
+      cv_.wait_for(lock, std::chrono::milliseconds(500),
+                   [&] { return stopping_.load() || jobs_validated_ != seen; });
       continue;
     }
     worker.run(*job, hooks);

@@ -121,6 +121,7 @@ class Server {
   std::size_t slots_per_batch_ = 0;      // from the model card (0: no batch cap)
   std::mutex mu_;
   std::condition_variable cv_;
+  std::uint64_t jobs_validated_ = 0;  // guarded by mu_; bumped per validated job, wakes idle workers
   std::atomic<bool> stopping_{false};
   std::map<std::string, double> progress_;  // running job id -> fraction, under mu_
   std::mutex submit_mu_;                    // serialises quota checks with the inserts they guard

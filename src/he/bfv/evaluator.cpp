@@ -434,6 +434,32 @@ Ciphertext Evaluator::rotate_rows_hoisted_ntt(const Ciphertext& ct_ntt, const rl
   return r;
 }
 
+Ciphertext Evaluator::rotate_rows_ntt(const Ciphertext& ct_ntt, int step, const GaloisKeys& gk) const {
+  check_ct(ct_ntt, "rotate_rows_ntt");
+  require(ct_ntt.size() == 2, "rotate_rows_ntt: ciphertext must have size 2 (relinearize first)");
+  require(gk.params_id() == ctx_->params_id(), "rotate_rows_ntt: Galois keys were made for other parameters");
+  const std::size_t n = ctx_->n(), l = ct_ntt.level();
+  const std::uint32_t g = galois_elt_for_step(step, n);
+  const KeySwitchKey& key = gk.get(g);
+  // Scratch 6: the permutation, then c1(X^g) in the NTT domain and in coefficients (key
+  // switching uses slots 3, 4, 5).
+  std::uint64_t* buf = he::scratch(6, (n + 1) / 2 + 2 * l * n);
+  std::uint32_t* index = reinterpret_cast<std::uint32_t*>(buf);
+  std::uint64_t* c1g_ntt = buf + (n + 1) / 2;
+  std::uint64_t* c1g = c1g_ntt + l * n;
+  he::automorphism_ntt_index(n, g, ctx_->bitrev(), index);
+  Ciphertext r(ct_ntt.params_id(), n, l, 2);
+  for (std::size_t i = 0; i < l; ++i) {
+    he::apply_automorphism_ntt(ct_ntt.data(0, i), r.data(0, i), n, index);
+    std::fill(r.data(1, i), r.data(1, i) + n, 0);
+    he::apply_automorphism_ntt(ct_ntt.data(1, i), c1g_ntt + i * n, n, index);
+    std::memcpy(c1g + i * n, c1g_ntt + i * n, n * sizeof(std::uint64_t));
+    he::inverse_ntt(c1g + i * n, ctx_->ntt(i));
+  }
+  rlwe::key_switch_add(*ctx_, c1g, c1g_ntt, key, r.poly(0), r.poly(1), l, /*ntt_output=*/true);
+  return r;
+}
+
 void Evaluator::to_ntt_inplace(Ciphertext& ct) const {
   check_ct(ct, "to_ntt");
   for (std::size_t k = 0; k < ct.size(); ++k)

@@ -63,6 +63,12 @@ class Evaluator {
   rlwe::HoistedDigits hoist(const Ciphertext& ct) const;
   Ciphertext rotate_rows_hoisted_ntt(const Ciphertext& ct_ntt, const rlwe::HoistedDigits& digits, int step,
                                      const GaloisKeys& gk) const;
+  // rotate_rows on and to the NTT domain (ct_ntt as after to_ntt): c0 is permuted there, only c1
+  // goes back to coefficients for its decomposition, and digit i's transform mod q_i is its own
+  // permuted row: l inverse + l^2 forward NTTs instead of 2l inverse + l(l+1) forward + 2l
+  // inverse for from_ntt + rotate_rows. Used for the giant steps of the latency layout, whose sums
+  // are formed in the NTT domain. Decrypts to the same slots as rotate_rows.
+  Ciphertext rotate_rows_ntt(const Ciphertext& ct_ntt, int step, const GaloisKeys& gk) const;
   // Every row of ct to the NTT domain and back (the ciphertext type does not record the domain:
   // only hoisted rotations and plaintext products in that domain read such a ciphertext).
   void to_ntt_inplace(Ciphertext& ct) const;

@@ -171,6 +171,27 @@ TEST_P(BfvEvaluatorTest, HoistedRotationsEqualPlainRotations) {
   EXPECT_THROW(ev_.rotate_rows_hoisted_ntt(top, low_digits, 1, gk), InvalidArgument);
 }
 
+// Rotations on and to the NTT domain (the latency layout's giant steps) decrypt to the same slots
+// as plain rotations, at the top level and below it, with the same noise budget to within a bit.
+TEST_P(BfvEvaluatorTest, NttDomainRotationsEqualPlainRotations) {
+  std::vector<int> steps = {1, -1, 5, -7};
+  GaloisKeys gk = k_.keygen.create_galois_keys(steps);
+  auto ca = encrypt(rnd());
+  for (int drop = 0; drop < 2; ++drop) {
+    if (drop) ev_.mod_switch_to_next_inplace(ca);
+    auto ca_ntt = ca;
+    ev_.to_ntt_inplace(ca_ntt);
+    for (int s : steps) {
+      auto r = ev_.rotate_rows_ntt(ca_ntt, s, gk);
+      ev_.from_ntt_inplace(r);
+      const auto plain = ev_.rotate_rows(ca, s, gk);
+      EXPECT_EQ(decrypt(r), decrypt(plain)) << "step " << s << " level " << ca.level();
+      EXPECT_NEAR(dec_.invariant_noise_budget(r), dec_.invariant_noise_budget(plain), 1.0) << "step " << s;
+    }
+    EXPECT_THROW(ev_.rotate_rows_ntt(ca_ntt, 3, gk), InvalidArgument);  // no key for 3
+  }
+}
+
 TEST_P(BfvEvaluatorTest, MismatchesAreRejected) {
   auto ca = encrypt(rnd()), cb = encrypt(rnd());
   ev_.mod_switch_to_next_inplace(cb);
