@@ -533,9 +533,19 @@ void Server::install_job_routes() {
       if (!job) throw HttpError(404, "job_not_found", "no job '" + std::string(req.matches[1]) + "'");
       auto j = job->to_json();
       if (job->state == JobState::kRunning) {
+        // Split jobs: tasks done (any node) plus the fractions of the tasks running on this node.
+        const auto [done, total] = store_.task_progress(job->id);
         std::lock_guard lock(mu_);
-        auto it = progress_.find(job->id);
-        j["progress"] = it == progress_.end() ? 0.0 : it->second;
+        if (total > 0) {
+          double sum = double(done);
+          for (const auto& [key, f] : progress_)
+            if (key.rfind(job->id + "#", 0) == 0) sum += f;
+          j["progress"] = std::min(1.0, sum / double(total));
+          j["tasks"] = {{"done", done}, {"total", total}};
+        } else {
+          auto it = progress_.find(job->id);
+          j["progress"] = it == progress_.end() ? 0.0 : it->second;
+        }
       } else if (job->state == JobState::kDone) {
         j["progress"] = 1.0;
       }
@@ -622,24 +632,35 @@ void Server::require_galois_keys(const std::string& owner, const std::string& ke
                   "the model card (its 'latency' section names the rotation steps) and upload the new eval.key");
 }
 
+namespace {
+
+std::string progress_key(const JobRecord& claim) {
+  return claim.task ? claim.id + "#" + std::to_string(claim.task->index) : claim.id;
+}
+
+}  // namespace
+
 // One Worker per thread. Single-process stores claim without a lease (bind() re-queues what a
 // killed process left running); shared stores lease, since other nodes may be running jobs too.
 void Server::worker_loop() {
   Worker worker(store_, runner_, {default_worker_id(), store_.shared() ? opt_.lease_seconds : 0.0, kMaxAttempts});
   WorkerHooks hooks;
+  // Progress is kept per claim (a job's tasks may run on several of this node's threads).
   hooks.on_start = [this](const JobRecord& job) {
     std::lock_guard lock(mu_);
-    progress_[job.id] = 0.0;
+    progress_[progress_key(job)] = 0.0;
   };
   hooks.on_progress = [this](const JobRecord& job, double f) {
     std::lock_guard lock(mu_);
     if (stopping_ || deleted_.count(job.id)) throw JobCancelled{};
-    progress_[job.id] = f;
+    progress_[progress_key(job)] = f;
   };
   hooks.on_end = [this](const JobRecord& job) {
     std::lock_guard lock(mu_);
-    progress_.erase(job.id);
-    deleted_.erase(job.id);
+    progress_.erase(progress_key(job));
+    bool more = false;  // another task of the job still runs here
+    for (const auto& [key, f] : progress_) more = more || key.rfind(job.id + "#", 0) == 0;
+    if (!more) deleted_.erase(job.id);
   };
   while (!stopping_) {
     std::optional<JobRecord> job;
