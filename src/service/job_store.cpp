@@ -451,13 +451,33 @@ std::string JobStore::create_job_from_file(const std::string& owner, const Reque
 }
 
 bool JobStore::mark_validated(const std::string& id, const RequestInfo& info, double seconds) {
-  return run("UPDATE jobs SET state='pending', model_id=?, timings=? WHERE id=? AND state='validating'",
+  return run("UPDATE jobs SET state='pending', model_id=?, timings=?, worker='', lease_until=0 WHERE id=? AND state='validating'",
              {info.model_id, nlohmann::json{{"validate", seconds}}.dump(), id})
              .affected == 1;
 }
 
+bool JobStore::start_validation(const std::string& id, const std::string& node, double lease_seconds) {
+  const double now = now_seconds();
+  return run("UPDATE jobs SET worker=?, lease_until=? WHERE id=? AND state='validating' AND (lease_until < ? OR worker=?)",
+             {node, now + lease_seconds, id, now, node})
+             .affected == 1;
+}
+
+std::optional<std::string> JobStore::claim_validation(const std::string& node, double lease_seconds) {
+  const double now = now_seconds();
+  const std::string pick = db_->dialect() == Dialect::kPostgres
+                               ? "SELECT id FROM jobs WHERE state='validating' AND lease_until < ? AND created < ? "
+                                 "ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED"
+                               : "SELECT id FROM jobs WHERE state='validating' AND lease_until < ? AND created < ? "
+                                 "ORDER BY seq LIMIT 1";
+  auto r = run("UPDATE jobs SET worker=?, lease_until=? WHERE id = (" + pick + ") AND state='validating' RETURNING id",
+               {node, now + lease_seconds, now, now - lease_seconds});
+  if (r.empty()) return std::nullopt;
+  return r.text(0, 0);
+}
+
 void JobStore::reject_job(const std::string& id, const std::string& code, const std::string& error) {
-  run("UPDATE jobs SET state='failed', finished=?, error=?, error_code=? WHERE id=? AND state='validating'",
+  run("UPDATE jobs SET state='failed', finished=?, error=?, error_code=?, worker='', lease_until=0 WHERE id=? AND state='validating'",
       {now_seconds(), error, code, id});
 }
 

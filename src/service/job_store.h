@@ -131,6 +131,14 @@ class JobStore {
   // A validating job passed the full check (in `seconds`, kept as timings stage "validate"): it
   // becomes pending. False if it is no longer validating.
   bool mark_validated(const std::string& id, const RequestInfo& info, double seconds);
+  // Shared stores: a node takes (or, for an upload it received, confirms) the full check of a
+  // validating job for `lease_seconds`; false when another node holds it. A job whose check was
+  // never finished (its node died) may be taken by any node once it is lease_seconds old and its
+  // last check's lease lapsed: claim_validation returns such a job's id. Checks are idempotent
+  // (mark_validated and reject_job change only validating jobs), so a lapsed check that still ends
+  // does no harm.
+  bool start_validation(const std::string& id, const std::string& node, double lease_seconds);
+  std::optional<std::string> claim_validation(const std::string& node, double lease_seconds);
   // A validating job failed the full check: failed with a machine-readable code.
   void reject_job(const std::string& id, const std::string& code, const std::string& error);
   // Ids of the jobs in `state`, oldest first (startup: validations a stopped server left).

@@ -270,6 +270,8 @@ Server::Server(ServerOptions options, JobStore& store, const JobRunner& runner)
   // workers == 0: an API-only node; `leukocrypt worker` processes run the jobs.
   require(opt_.workers >= 1 || store_.shared(), "workers must be at least 1 (0 needs a shared store: PostgreSQL)");
   require(opt_.validators >= 1, "validators must be at least 1");
+  require(opt_.lease_seconds >= 1, "the lease must be at least 1 s");
+  node_id_ = default_worker_id();
   require(opt_.http_threads >= 1, "http threads must be at least 1");
   require(opt_.max_queued_jobs >= 1 && opt_.max_queued_per_client >= 1, "queue limits must be at least 1");
   require(opt_.max_cells_per_job >= 1 && opt_.max_batches_per_job >= 1 && opt_.max_queued_cells_per_client >= 1 &&
@@ -585,6 +587,7 @@ void Server::install_job_routes() {
   });
 }
 
+// Shared stores: when idle, a validator also takes checks that a dead node left unfinished.
 void Server::validator_loop() {
   while (!stopping_) {
     std::string id;
@@ -592,11 +595,20 @@ void Server::validator_loop() {
       std::unique_lock lock(mu_);
       validate_cv_.wait_for(lock, std::chrono::milliseconds(500),
                             [this] { return stopping_.load() || !to_validate_.empty(); });
-      if (stopping_ || to_validate_.empty()) continue;
-      id = std::move(to_validate_.front());
-      to_validate_.pop_front();
+      if (stopping_) continue;
+      if (!to_validate_.empty()) {
+        id = std::move(to_validate_.front());
+        to_validate_.pop_front();
+      }
     }
-    validate_job(id);
+    if (id.empty() && store_.shared()) {
+      try {
+        if (auto stale = store_.claim_validation(node_id_, opt_.lease_seconds)) id = *stale;
+      } catch (const std::exception& e) {
+        std::cerr << "leukocrypt serve: job store error: " << e.what() << std::endl;
+      }
+    }
+    if (!id.empty()) validate_job(id);
   }
 }
 
@@ -606,6 +618,7 @@ void Server::validate_job(const std::string& id) {
   try {
     auto job = store_.get_job(id);
     if (!job || job->state != JobState::kValidating) return;
+    if (store_.shared() && !store_.start_validation(id, node_id_, opt_.lease_seconds)) return;  // another node's
     try {
       auto key = store_.find_key(job->owner, job->key_id);
       if (!key) throw FormatError("request: key '" + job->key_id + "' is no longer registered");

@@ -128,6 +128,7 @@ class Server {
   std::size_t recovered_ = 0;
   std::size_t orphans_ = 0;
   bool started_ = false;
+  std::string node_id_;  // this node in the store (validation leases)
 };
 
 }  // namespace leukocrypt::service

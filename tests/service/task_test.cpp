@@ -215,6 +215,29 @@ TEST(JobTasks, SingleProcessRestartRequeuesRunningTasks) {
   EXPECT_EQ(runner.assemblies.load(), 1);
 }
 
+// Shared stores: the full check of an upload whose API node died is taken over by another node
+// once it is a lease old; a check under way on a live node is not.
+TEST(JobStoreValidation, UnfinishedCheckOfADeadNodeIsTakenOver) {
+  leukocrypt::testing::TempDir dir;
+  JobStore s(store_config(dir), JobStore::Access::kShared);
+  s.put_key("alice", {"ka", kParams}, testing::make_keys("ka"));
+  auto upload = s.new_upload_path();
+  write_file_atomic(upload, testing::make_request("ka", {1, 2}));
+  auto id = s.create_job_from_file("alice", {"ka", kParams, kModel, 2}, upload, JobState::kValidating);
+  ASSERT_TRUE(s.start_validation(id, "node-a", 0.2));
+  EXPECT_FALSE(s.start_validation(id, "node-b", 0.2));  // node A holds it
+  EXPECT_FALSE(s.claim_validation("node-b", 0.2));
+  std::this_thread::sleep_for(300ms);  // node A died: its check lapsed
+  auto taken = s.claim_validation("node-b", 0.2);
+  ASSERT_TRUE(taken);
+  EXPECT_EQ(*taken, id);
+  EXPECT_FALSE(s.start_validation(id, "node-a", 0.2));
+  EXPECT_TRUE(s.start_validation(id, "node-b", 0.2));
+  EXPECT_TRUE(s.mark_validated(id, {"ka", kParams, kModel, 2}, 0.01));
+  EXPECT_EQ(s.get_job(id)->state, JobState::kPending);
+  EXPECT_FALSE(s.claim_validation("node-c", 0.2));
+}
+
 // Worker processes on one database, each logging the jobs it assembled: every job assembled by
 // exactly one of them, every result exact.
 TEST(JobTaskProcesses, ForkedWorkersAssembleEachJobOnceWithExactResults) {
