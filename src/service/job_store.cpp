@@ -700,6 +700,24 @@ int JobStore::requeue_running() {
                               .affected);
 }
 
+JobStore::Metrics JobStore::metrics() {
+  Metrics m;
+  auto pairs = [](const SqlResult& r) {
+    std::vector<std::pair<std::string, std::int64_t>> out;
+    for (std::size_t i = 0; i < r.rows.size(); ++i) out.emplace_back(r.text(i, 0), r.i64(i, 1));
+    return out;
+  };
+  m.jobs_by_state = pairs(run("SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state"));
+  m.tasks_by_state = pairs(run("SELECT state, COUNT(*) FROM tasks GROUP BY state ORDER BY state"));
+  m.failed_by_code = pairs(run("SELECT error_code, COUNT(*) FROM jobs WHERE state='failed' GROUP BY error_code ORDER BY error_code"));
+  auto done = run("SELECT COUNT(*), COALESCE(SUM(finished - started), 0), COALESCE(SUM(cells), 0) FROM jobs "
+                  "WHERE state='done' AND started > 0");
+  m.done_jobs = done.i64(0, 0);
+  m.done_run_seconds = done.f64(0, 1);
+  m.done_cells = done.i64(0, 2);
+  return m;
+}
+
 std::size_t JobStore::count_queued() {
   return static_cast<std::size_t>(run(std::string("SELECT COUNT(*) FROM jobs WHERE state IN ") + kUnfinished).i64(0, 0));
 }

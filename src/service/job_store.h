@@ -229,6 +229,15 @@ class JobStore {
   // workers); startup recovery is then lease-based and keeps young files (see remove_orphans).
   bool shared() const { return db_->dialect() == SqlDatabase::Dialect::kPostgres; }
 
+  // What GET /metrics reports from the store (every node sees the same): jobs by state, tasks by
+  // state, failed jobs by error code, and run seconds of the done jobs (still retained).
+  struct Metrics {
+    std::vector<std::pair<std::string, std::int64_t>> jobs_by_state, tasks_by_state, failed_by_code;
+    std::int64_t done_jobs = 0;
+    double done_run_seconds = 0;
+    std::int64_t done_cells = 0;
+  };
+  Metrics metrics();
   std::size_t count_queued();                          // validating + pending + running, all owners
   std::size_t count_queued(const std::string& owner);  // validating + pending + running, one owner
   std::uint64_t queued_cells(const std::string& owner);  // cells of one owner's unfinished jobs

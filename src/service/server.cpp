@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 
 #include "common/error.h"
 #include "common/paths.h"
@@ -20,7 +21,11 @@
 #include "service/wire/container.h"
 
 namespace leukocrypt::service {
+
 namespace {
+
+// Upper bounds of the task-seconds histogram (a tiny test task ~0.1 s, a C-NMC prime ~10-30 s).
+constexpr double kTaskSecondsBuckets[] = {0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600};
 
 constexpr int kMaxAttempts = 3;  // a job that crashed the server this often is failed, not retried
 constexpr const char* kIdPattern = "([0-9A-Za-z_-]{1,64})";
@@ -272,6 +277,7 @@ Server::Server(ServerOptions options, JobStore& store, const JobRunner& runner)
   require(opt_.validators >= 1, "validators must be at least 1");
   require(opt_.lease_seconds >= 1, "the lease must be at least 1 s");
   node_id_ = default_worker_id();
+  task_seconds_buckets_.assign(std::size(kTaskSecondsBuckets), 0);
   require(opt_.http_threads >= 1, "http threads must be at least 1");
   require(opt_.max_queued_jobs >= 1 && opt_.max_queued_per_client >= 1, "queue limits must be at least 1");
   require(opt_.max_cells_per_job >= 1 && opt_.max_batches_per_job >= 1 && opt_.max_queued_cells_per_client >= 1 &&
@@ -360,6 +366,12 @@ void Server::install_routes() {
     });
   });
 
+  // Prometheus text format, no token (counts only, nothing per client): scrape it from the
+  // operator's network, not the internet.
+  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    guarded(res, [&] { res.set_content(metrics_text(), "text/plain; version=0.0.4; charset=utf-8"); });
+  });
+
   s.Get("/v1/model", [this](const httplib::Request& req, httplib::Response& res) {
     guarded(res, [&] {
       client_of(req.get_header_value("Authorization"));
@@ -385,6 +397,7 @@ void Server::install_key_routes() {
       receive_body(req, reader, opt_.max_key_bytes, "--max-key-mb", declared,
                    [&](const char* d, std::size_t n) { bytes.append(d, n); });
       body = Body::kRead;
+      bytes_in_ += bytes.size();
       // Refuse secret keys by their envelope before anything else looks at them.
       auto view = wire::parse(bytes, "key upload");
       if (view.kind == wire::Kind::kSecretKey)
@@ -505,6 +518,7 @@ void Server::install_job_routes() {
       if (file.header().packing == wire::Packing::kLatency) require_galois_keys(owner, file.header().key_id);
       RequestInfo info = check_request_header(file.header(), key->info);
       const std::uint64_t bytes = file.file_size();
+      bytes_in_ += bytes;
       std::string id;
       {
         std::lock_guard lock(submit_mu_);
@@ -583,6 +597,7 @@ void Server::install_job_routes() {
                         "job " + job->id + " is " + to_string(job->state) + "; poll GET /v1/jobs/" + job->id);
       res.status = 200;
       res.set_content(store_.read_result(job->id), "application/octet-stream");
+      bytes_out_ += res.body.size();
     });
   });
 }
@@ -647,6 +662,27 @@ void Server::require_galois_keys(const std::string& owner, const std::string& ke
 
 namespace {
 
+std::string prometheus_number(double v) {
+  std::ostringstream o;
+  o.precision(17);
+  o << v;
+  return o.str();
+}
+
+// A label value, escaped as the text format wants (backslash, quote, newline).
+std::string label(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out.push_back('\\');
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
 std::string progress_key(const JobRecord& claim) {
   return claim.task ? claim.id + "#" + std::to_string(claim.task->index) : claim.id;
 }
@@ -668,6 +704,18 @@ void Server::worker_loop() {
     if (stopping_ || deleted_.count(job.id)) throw JobCancelled{};
     progress_[progress_key(job)] = f;
   };
+  hooks.on_task_end = [this](const JobRecord&, JobStore::TaskFinish f, double seconds, const RunOutput&) {
+    if (f == JobStore::TaskFinish::kLost) {
+      ++tasks_lost_;
+      return;
+    }
+    ++tasks_finished_;
+    std::lock_guard lock(metrics_mu_);
+    task_seconds_sum_ += seconds;
+    for (std::size_t b = 0; b < std::size(kTaskSecondsBuckets); ++b)
+      if (seconds <= kTaskSecondsBuckets[b]) ++task_seconds_buckets_[b];
+  };
+  hooks.on_failure = [this](const JobRecord&, const std::string&) { ++task_failures_; };
   hooks.on_end = [this](const JobRecord& job) {
     std::lock_guard lock(mu_);
     progress_.erase(progress_key(job));
@@ -689,6 +737,59 @@ void Server::worker_loop() {
     }
     worker.run(*job, hooks);
   }
+}
+
+std::string Server::metrics_text() {
+  const auto m = store_.metrics();
+  std::ostringstream o;
+  auto family = [&](const char* name, const char* type, const char* help) {
+    o << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
+  };
+  family("leukocrypt_jobs", "gauge", "Jobs in the store by state (cluster-wide; finished ones until retention).");
+  for (const char* st : {"validating", "pending", "running", "done", "failed"}) {
+    std::int64_t n = 0;
+    for (const auto& [k, v] : m.jobs_by_state) n += k == st ? v : 0;
+    o << "leukocrypt_jobs{state=\"" << st << "\"} " << n << "\n";
+  }
+  family("leukocrypt_queue_depth", "gauge", "Unfinished jobs: validating + pending + running (cluster-wide).");
+  std::int64_t queued = 0;
+  for (const auto& [k, v] : m.jobs_by_state) queued += (k == "validating" || k == "pending" || k == "running") ? v : 0;
+  o << "leukocrypt_queue_depth " << queued << "\n";
+  family("leukocrypt_tasks", "gauge", "Tasks of split jobs by state (cluster-wide).");
+  for (const char* st : {"pending", "running", "done"}) {
+    std::int64_t n = 0;
+    for (const auto& [k, v] : m.tasks_by_state) n += k == st ? v : 0;
+    o << "leukocrypt_tasks{state=\"" << st << "\"} " << n << "\n";
+  }
+  family("leukocrypt_jobs_failed", "gauge", "Failed jobs in the store by reason (error code; cluster-wide).");
+  for (const auto& [code, n] : m.failed_by_code)
+    o << "leukocrypt_jobs_failed{reason=\"" << label(code.empty() ? "error" : code) << "\"} " << n << "\n";
+  family("leukocrypt_job_run_seconds", "summary", "Claim-to-done seconds of the done jobs in the store (cluster-wide).");
+  o << "leukocrypt_job_run_seconds_sum " << prometheus_number(m.done_run_seconds) << "\n";
+  o << "leukocrypt_job_run_seconds_count " << m.done_jobs << "\n";
+  family("leukocrypt_done_cells", "gauge", "Cells of the done jobs in the store (cluster-wide).");
+  o << "leukocrypt_done_cells " << m.done_cells << "\n";
+  {
+    std::lock_guard lock(metrics_mu_);
+    family("leukocrypt_task_seconds", "histogram", "Seconds per task (or unsplit job) run by this node's worker threads.");
+    for (std::size_t b = 0; b < std::size(kTaskSecondsBuckets); ++b)
+      o << "leukocrypt_task_seconds_bucket{le=\"" << prometheus_number(kTaskSecondsBuckets[b]) << "\"} "
+        << task_seconds_buckets_[b] << "\n";
+    o << "leukocrypt_task_seconds_bucket{le=\"+Inf\"} " << tasks_finished_.load() << "\n";
+    o << "leukocrypt_task_seconds_sum " << prometheus_number(task_seconds_sum_) << "\n";
+    o << "leukocrypt_task_seconds_count " << tasks_finished_.load() << "\n";
+  }
+  family("leukocrypt_tasks_lost_total", "counter", "Tasks this node finished after losing the claim (result dropped).");
+  o << "leukocrypt_tasks_lost_total " << tasks_lost_.load() << "\n";
+  family("leukocrypt_task_failures_total", "counter", "Tasks or jobs that failed on this node's worker threads.");
+  o << "leukocrypt_task_failures_total " << task_failures_.load() << "\n";
+  family("leukocrypt_received_bytes_total", "counter", "Key and request bytes accepted by this node.");
+  o << "leukocrypt_received_bytes_total " << bytes_in_.load() << "\n";
+  family("leukocrypt_sent_bytes_total", "counter", "Result bytes served by this node.");
+  o << "leukocrypt_sent_bytes_total " << bytes_out_.load() << "\n";
+  family("leukocrypt_worker_threads", "gauge", "Worker threads of this node (0: API-only).");
+  o << "leukocrypt_worker_threads " << opt_.workers << "\n";
+  return o.str();
 }
 
 std::size_t Server::sweep() {
