@@ -6,6 +6,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -853,13 +854,16 @@ JobStore::TaskFinish JobStore::finish_task(
       remove_blob(file);
       return TaskFinish::kLost;
     }
-    auto tasks = s->run("SELECT state, result_file, timings, info FROM tasks WHERE job_id=? ORDER BY idx", {c.id});
+    auto tasks = s->run("SELECT state, result_file, timings, info, attempts FROM tasks WHERE job_id=? ORDER BY idx", {c.id});
     for (const auto& row : tasks.rows)
       if (row[0] != "done") {
         tx.commit();
         return TaskFinish::kStored;
       }
     std::vector<TaskOutput> parts;
+    // The job's attempts: its most-attempted task's (a task re-run after a crash counts).
+    std::int64_t attempts = c.attempts;
+    for (std::size_t i = 0; i < tasks.rows.size(); ++i) attempts = std::max(attempts, tasks.i64(i, 4));
     for (const auto& row : tasks.rows) {
       TaskOutput o;
       o.part = read_file(blob_path(row[1]));
@@ -872,9 +876,9 @@ JobStore::TaskFinish JobStore::finish_task(
     result_file = c.id + "." + wire::random_id() + ".result";
     write_blob(result_file, a.result);
     if (s->run("UPDATE jobs SET state='done', finished=?, result_bytes=?, timings=?, info=?, error='', "
-               "result_file=?, lease_until=0, worker='' WHERE id=? AND state='running'",
+               "result_file=?, lease_until=0, worker='', attempts=? WHERE id=? AND state='running'",
                {now_seconds(), static_cast<std::int64_t>(a.result.size()), a.timings.dump(), a.info.dump(),
-                result_file, c.id})
+                result_file, attempts, c.id})
             .affected != 1)
       throw IoError("job " + c.id + " changed while its result was assembled");
     s->run("DELETE FROM tasks WHERE job_id=?", {c.id});

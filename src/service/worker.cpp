@@ -137,6 +137,7 @@ void Worker::execute_task(const JobRecord& c, const WorkerHooks& hooks, const st
       a.info = parts.front().info.is_object() ? parts.front().info : nlohmann::json::object();
       a.info["tasks"] = parts.size();
       a.info["result_bytes"] = a.result.size();
+      if (c.cells > 0) a.info["result_bytes_per_cell"] = double(a.result.size()) / c.cells;
       return a;
     });
     log_event(finish == JobStore::TaskFinish::kAssembled ? "job_assembled"

@@ -132,6 +132,7 @@ TEST(JobTasks, LapsedTaskIsRunByAnotherAndTheLateFinishIsDropped) {
   other.run(*again);
   for (auto c = other.claim(); c; c = other.claim()) other.run(*c);
   ASSERT_EQ(s.get_job(id)->state, JobState::kDone);
+  EXPECT_EQ(s.get_job(id)->attempts, 2);  // its most-attempted task's
   EXPECT_EQ(testing::read_result(s.read_result(id)), doubled(values));
   EXPECT_EQ(runner.assemblies.load(), 1);
 }
