@@ -92,13 +92,6 @@ std::string result_name(const std::string& id, const std::string& result_file) {
   return result_file.empty() ? id + ".result" : result_file;
 }
 
-void fsync_dir(const std::filesystem::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-}
 
 }  // namespace
 
@@ -218,8 +211,7 @@ JobStore::JobStore(const StoreConfig& config, Access access) : grace_seconds_(co
     blob_dir_ = config.blobs.empty() ? std::filesystem::path(config.db + ".blobs") : config.blobs;
     if (db_path_.has_parent_path()) std::filesystem::create_directories(db_path_.parent_path(), ec);
   }
-  std::filesystem::create_directories(blob_dir_, ec);
-  if (ec) throw IoError("job store: cannot create '" + blob_dir_.string() + "': " + ec.message());
+  blobs_ = std::make_unique<DirectoryBlobStore>(blob_dir_);
   if (config.is_postgres()) {
     db_ = std::make_unique<PostgresDatabase>(config.db);
     if (access == Access::kExclusive) lock_postgres_exclusively();
@@ -329,12 +321,9 @@ void JobStore::lock_exclusively() {
   }
 }
 
-std::filesystem::path JobStore::blob_path(const std::string& name) const { return blob_dir_ / name; }
+std::filesystem::path JobStore::blob_path(const std::string& name) const { return blobs_->local_path(name); }
 
-void JobStore::write_blob(const std::string& name, std::string_view bytes) {
-  write_file_durably(blob_path(name), bytes);
-  fsync_dir(blob_dir_);
-}
+void JobStore::write_blob(const std::string& name, std::string_view bytes) { blobs_->put(name, bytes); }
 
 bool JobStore::ensure_reserve() {
   std::error_code ec;
@@ -361,10 +350,7 @@ auto JobStore::with_reserve(F&& f) {
   }
 }
 
-void JobStore::remove_blob(const std::string& name) {
-  std::error_code ec;
-  std::filesystem::remove(blob_path(name), ec);  // a leftover is an orphan for the next start
-}
+void JobStore::remove_blob(const std::string& name) { blobs_->remove(name); }
 
 JobStore::PutKeyResult JobStore::put_key(const std::string& owner, const KeyInfo& info, std::string_view bytes) {
   require(wire::is_valid_id(info.key_id), "key id '" + info.key_id + "' is not a valid id");
@@ -438,7 +424,7 @@ std::string JobStore::create_job_from_file(const std::string& owner, const Reque
   std::string id = wire::random_id();
   if (::rename(upload.c_str(), request_path(id).c_str()) != 0)
     throw IoError("job store: cannot move the upload into place: " + std::string(std::strerror(errno)));
-  fsync_dir(blob_dir_);
+  fsync_directory(blob_dir_);
   try {
     run("INSERT INTO jobs (id, owner, key_id, model_id, state, cells, request_bytes, created) "
         "VALUES (?,?,?,?,?,?,?,?)",

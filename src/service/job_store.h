@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "service/blob_store.h"
 #include "service/disk_writer.h"
 #include "service/job_runner.h"
 
@@ -277,6 +278,7 @@ class JobStore {
   int lock_fd_ = -1;
   void* lock_conn_ = nullptr;  // PostgreSQL: the connection holding the advisory lock (PGconn*)
   std::unique_ptr<SqlDatabase> db_;
+  std::unique_ptr<BlobStore> blobs_;  // the payloads (DirectoryBlobStore on blob_dir_)
   double grace_seconds_;
 };
 
