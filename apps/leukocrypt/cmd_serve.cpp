@@ -129,6 +129,10 @@ void register_serve(CLI::App& root) {
                   "Whole request deadline from its first byte (plus its declared body at 1 MiB/s): 408 and closed "
                   "after it (clients trickling bytes under --read-timeout-s); 0 = off")
       ->capture_default_str();
+  cmd->add_option("--lease-s", a->limits.lease_seconds,
+                  "PostgreSQL: claims of this node's worker threads and full checks of uploads lapse this long "
+                  "after their last renewal (another node then takes them over)")
+      ->capture_default_str();
   cmd->add_option("--validators", a->limits.validators, "Uploads fully checked concurrently (off the HTTP threads)")
       ->capture_default_str();
   cmd->callback([a] {

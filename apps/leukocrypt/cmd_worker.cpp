@@ -46,13 +46,18 @@ void work(service::JobStore& store, service::Worker& worker, std::atomic<bool>& 
       for (int i = 0; i < 10 && !stopping; ++i) std::this_thread::sleep_for(std::chrono::duration<double>(poll_s / 10));
       continue;
     }
-    log_event({{"event", "job_started"}, {"worker", worker.id()}, {"job", job->id}, {"attempt", job->attempts},
-               {"cells", job->cells}});
+    nlohmann::json started{{"event", job->task ? "task_started" : "job_started"}, {"worker", worker.id()},
+                           {"job", job->id}, {"attempt", job->task ? job->task->attempts : job->attempts},
+                           {"cells", job->cells}};
+    if (job->task) started["task"] = job->task->index, started["tasks"] = job->task->count;
+    log_event(started);
     worker.run(*job, hooks);
     auto after = store.get_job(job->id);
-    log_event({{"event", "job_ended"}, {"worker", worker.id()}, {"job", job->id},
-               {"status", after ? service::to_string(after->state) : "deleted"},
-               {"seconds", after && after->finished > 0 ? after->finished - after->started : 0.0}});
+    nlohmann::json ended{{"event", job->task ? "task_ended" : "job_ended"}, {"worker", worker.id()}, {"job", job->id},
+                         {"status", after ? service::to_string(after->state) : "deleted"},
+                         {"seconds", after && after->finished > 0 ? after->finished - after->started : 0.0}};
+    if (job->task) ended["task"] = job->task->index;
+    log_event(ended);
   }
 }
 

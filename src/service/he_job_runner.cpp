@@ -191,7 +191,7 @@ class HeJobRunner : public JobRunner {
     const auto& h = f.header();
     if (h.kind != wire::Kind::kRequest) throw FormatError("stored request: not a request");
     auto batches = wire::check_batches(h, f.blob_count(), settings_, plan_.input_size(), "stored request");
-    const std::size_t k = contexts_.size(), n_in = plan_.input_size(), n_out = plan_.output_size();
+    const std::size_t k = contexts_.size(), n_out = plan_.output_size();
     check_job_covered(batches.size() * k * n_out, plan_, *throughput_);
     wire::Container out;
     out.kind = wire::Kind::kResult;
@@ -203,48 +203,28 @@ class HeJobRunner : public JobRunner {
     out.blobs.resize(batches.size() * k * n_out);
     double load_s = 0, save_s = 0;
     std::vector<double> step_total(plan_.steps.size(), 0.0);
-    const std::size_t server_steps = plan_.steps.size();
     // Streaming evaluation, one plaintext prime at a time: the evaluator pulls each input
     // ciphertext from the stored request file when the first layer needs it (pread + validating
     // load, on the pool's threads) and drops it after its last use, so memory holds a window of
     // inputs and one prime's first-layer outputs, never the request.
     nn::StreamStats stats;
+    UnitSeconds unit;
     Timer wall;
     for (std::size_t b = 0; b < batches.size(); ++b) {
       for (std::size_t j = 0; j < k; ++j) {
-        auto outputs = evaluator.evaluate_prime(
-            j,
-            [&](std::size_t input) {
-              auto idx = wire::blob_index(b, j, input, k, n_in);
-              return load_input(j, f.read_blob(idx), idx);
-            },
-            &stats,
-            [&](std::size_t step, std::size_t, const bfv::Ciphertext&) {
-              progress((double(b * k + j) + double(step + 1) / double(server_steps)) / double(batches.size() * k));
-            });
-        if (outputs.size() != n_out)
-          throw InvalidArgument("plan produced " + std::to_string(outputs.size()) + " outputs, expected " +
-                                std::to_string(n_out));
-        if (circuit_privacy_) {
-          Timer tp;
-          ThreadPool::global().parallel_for(0, n_out, [&](std::size_t o) { privacy[j]->apply(outputs[o]); });
-          privacy_s += tp.seconds();
-        }
-        Timer t;
-        for (std::size_t o = 0; o < n_out; ++o) out.blobs[wire::blob_index(b, j, o, k, n_out)] = bfv::save(outputs[o]);
-        save_s += t.seconds();
+        auto blobs = run_unit(evaluator, privacy, f, b, j, &stats, unit, [&](double fraction) {
+          progress((double(b * k + j) + fraction) / double(batches.size() * k));
+        });
+        for (std::size_t o = 0; o < n_out; ++o) out.blobs[wire::blob_index(b, j, o, k, n_out)] = std::move(blobs[o]);
         progress(double(b * k + j + 1) / double(batches.size() * k));
       }
     }
+    privacy_s = unit.privacy;
+    save_s = unit.save;
     load_s = stats.source_seconds;
     for (std::size_t s = 0; s < stats.step_seconds.size() && s < step_total.size(); ++s)
       step_total[s] = stats.step_seconds[s];
-    out.meta = nlohmann::json{{"batches", batches},
-                              {"layout", wire::kLayout},
-                              {"classes", plan_.classes},
-                              {"output_scale", static_cast<double>(plan_.output_scale)},
-                              {"model_id", model_id_}}
-                   .dump();
+    out.meta = result_meta(batches);
     RunOutput r;
     r.result = wire::serialize(out);
     r.stages.emplace_back("evaluate_wall", wall.seconds() - save_s);
@@ -261,6 +241,103 @@ class HeJobRunner : public JobRunner {
               {"max_resident_inputs", stats.max_resident_inputs},
               {"circuit_privacy", circuit_privacy_}};
     return r;
+  }
+
+  // Throughput requests split into one task per batch and plaintext prime (they share nothing
+  // until the key holder's CRT); latency requests run whole.
+  std::size_t task_count(const wire::ContainerFile& f) const override {
+    const auto& h = f.header();
+    if (h.kind != wire::Kind::kRequest || h.packing != wire::Packing::kThroughput || !throughput_) return 1;
+    try {
+      return wire::check_batches(h, f.blob_count(), settings_, plan_.input_size(), "stored request").size() *
+             contexts_.size();
+    } catch (const std::exception&) {
+      return 1;  // run() reports what is wrong with it
+    }
+  }
+
+  // Task index = batch * k + prime: that batch through the plan at that prime. The part is a
+  // result container holding the task's n_out output ciphertexts (meta: batch, prime).
+  RunOutput run_task(const std::string& key_ref, const std::function<std::string()>& load_keys,
+                     const wire::ContainerFile& f, std::size_t index, std::size_t count,
+                     const std::function<void(double)>& progress) const override {
+    if (count == 1 && index == 0) return run_with_keys(key_ref, load_keys, f, progress);
+    const auto& h = f.header();
+    if (h.kind != wire::Kind::kRequest) throw FormatError("stored request: not a request");
+    check_layout_served(h.packing);
+    if (h.packing != wire::Packing::kThroughput) throw InvalidArgument("latency requests are not split into tasks");
+    const auto batches = wire::check_batches(h, f.blob_count(), settings_, plan_.input_size(), "stored request");
+    const std::size_t k = contexts_.size(), n_out = plan_.output_size();
+    if (count != batches.size() * k || index >= count)
+      throw InvalidArgument("task " + std::to_string(index) + " of " + std::to_string(count) + ": this request has " +
+                            std::to_string(batches.size() * k) + " tasks (batches x plaintext primes)");
+    check_job_covered(batches.size() * k * n_out, plan_, *throughput_);
+    Timer wall;
+    const std::string key_bytes = load_keys();
+    auto kv = wire::parse_as(key_bytes, wire::Kind::kEvalKeys, "stored keys");
+    std::vector<bfv::RelinKeys> relin;
+    for (std::size_t j = 0; j < k; ++j) relin.push_back(bfv::load_relin_keys(*contexts_[j], kv.blobs.at(j)));
+    nn::BfvPlanEvaluator evaluator(plan_, *throughput_, contexts_, std::move(relin));
+    const auto privacy = privacy_for(kv);
+    const double setup_s = wall.seconds();
+    const std::size_t b = index / k, j = index % k;
+    nn::StreamStats stats;
+    UnitSeconds unit;
+    wire::Container part;
+    part.kind = wire::Kind::kResult;
+    part.params_id = h.params_id;
+    part.key_id = h.key_id;
+    part.model_id = model_id_;
+    part.cells = h.cells;
+    part.blobs = run_unit(evaluator, privacy, f, b, j, &stats, unit,
+                          [&](double fraction) { progress(fraction); });
+    part.meta = nlohmann::json{{"batch", b}, {"prime", j}}.dump();
+    RunOutput r;
+    r.result = wire::serialize(part);
+    r.stages.emplace_back("load_keys", setup_s);
+    r.stages.emplace_back("evaluate_wall", wall.seconds() - unit.save - setup_s);
+    if (circuit_privacy_) r.stages.emplace_back("circuit_privacy", unit.privacy);
+    r.stages.emplace_back("load_ciphertexts_thread_seconds", stats.source_seconds);
+    for (std::size_t st = 0; st < stats.step_seconds.size() && st < plan_.steps.size(); ++st)
+      if (stats.step_seconds[st] > 0) r.stages.emplace_back(plan_.steps[st].name, stats.step_seconds[st]);
+    r.stages.emplace_back("serialize_result", unit.save);
+    r.info = {{"batches", batches.size()},
+              {"request_bytes", f.file_size()},
+              {"request_bytes_per_cell", double(f.file_size()) / h.cells},
+              {"max_resident_inputs", stats.max_resident_inputs},
+              {"circuit_privacy", circuit_privacy_}};
+    return r;
+  }
+
+  // The parts (one per batch and prime, in task order) into the result container run() makes.
+  std::string assemble(const wire::ContainerFile& f, const std::vector<std::string>& parts) const override {
+    if (parts.size() == 1) return parts[0];  // not split
+    const auto& h = f.header();
+    const auto batches = wire::check_batches(h, f.blob_count(), settings_, plan_.input_size(), "stored request");
+    const std::size_t k = contexts_.size(), n_out = plan_.output_size();
+    if (parts.size() != batches.size() * k)
+      throw FormatError("assembly: " + std::to_string(parts.size()) + " task parts, expected " +
+                        std::to_string(batches.size() * k));
+    wire::Container out;
+    out.kind = wire::Kind::kResult;
+    out.params_id = h.params_id;
+    out.key_id = h.key_id;
+    out.model_id = model_id_;
+    out.cells = h.cells;
+    out.names = h.names;
+    out.blobs.resize(batches.size() * k * n_out);
+    for (std::size_t t = 0; t < parts.size(); ++t) {
+      auto v = wire::parse_as(parts[t], wire::Kind::kResult, "task part " + std::to_string(t));
+      auto meta = nlohmann::json::parse(v.meta, nullptr, false);
+      const std::size_t b = t / k, j = t % k;
+      if (v.blobs.size() != n_out || !meta.is_object() || meta.value("batch", std::size_t(-1)) != b ||
+          meta.value("prime", std::size_t(-1)) != j || v.key_id != h.key_id)
+        throw FormatError("assembly: task part " + std::to_string(t) + " is not batch " + std::to_string(b) +
+                          ", prime " + std::to_string(j) + " of this request");
+      for (std::size_t o = 0; o < n_out; ++o) out.blobs[wire::blob_index(b, j, o, k, n_out)] = std::string(v.blobs[o]);
+    }
+    out.meta = result_meta(batches);
+    return wire::serialize(out);
   }
 
   // Latency requests reuse the slot evaluator (Galois keys loaded, diagonals encoded) of the last
@@ -310,6 +387,49 @@ class HeJobRunner : public JobRunner {
                               " (worst case): lower the per-job caps, re-run `leukocrypt params` (it reserves "
                               "them by default), or run with --no-circuit-privacy");
     }
+  }
+
+  std::string result_meta(const std::vector<std::size_t>& batches) const {
+    return nlohmann::json{{"batches", batches},
+                          {"layout", wire::kLayout},
+                          {"classes", plan_.classes},
+                          {"output_scale", static_cast<double>(plan_.output_scale)},
+                          {"model_id", model_id_}}
+        .dump();
+  }
+
+  struct UnitSeconds {
+    double privacy = 0, save = 0;
+  };
+  // One unit of a throughput job: batch b through the plan at plaintext prime j (inputs pulled
+  // from the request file as the first layer needs them), flooded, serialized in output order.
+  // fraction(f): f of the unit done.
+  std::vector<std::string> run_unit(const nn::BfvPlanEvaluator& evaluator,
+                                    const std::vector<std::unique_ptr<nn::CircuitPrivacy>>& privacy,
+                                    const wire::ContainerFile& f, std::size_t b, std::size_t j, nn::StreamStats* stats,
+                                    UnitSeconds& seconds, const std::function<void(double)>& fraction) const {
+    const std::size_t k = contexts_.size(), n_in = plan_.input_size(), n_out = plan_.output_size();
+    const std::size_t server_steps = plan_.steps.size();
+    auto outputs = evaluator.evaluate_prime(
+        j,
+        [&](std::size_t input) {
+          auto idx = wire::blob_index(b, j, input, k, n_in);
+          return load_input(j, f.read_blob(idx), idx);
+        },
+        stats, [&](std::size_t step, std::size_t, const bfv::Ciphertext&) { fraction(double(step + 1) / double(server_steps)); });
+    if (outputs.size() != n_out)
+      throw InvalidArgument("plan produced " + std::to_string(outputs.size()) + " outputs, expected " +
+                            std::to_string(n_out));
+    if (!privacy.empty()) {
+      Timer tp;
+      ThreadPool::global().parallel_for(0, n_out, [&](std::size_t o) { privacy[j]->apply(outputs[o]); });
+      seconds.privacy += tp.seconds();
+    }
+    Timer t;
+    std::vector<std::string> blobs(n_out);
+    for (std::size_t o = 0; o < n_out; ++o) blobs[o] = bfv::save(outputs[o]);
+    seconds.save += t.seconds();
+    return blobs;
   }
 
   // Budget the other layout must leave: the margin, or the flooding reserve for its largest job.

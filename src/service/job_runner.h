@@ -78,6 +78,29 @@ class JobRunner {
     (void)key_ref;
     return run(load_keys(), request, progress);
   }
+
+  // Jobs split into independent tasks (throughput requests: one per batch and plaintext prime), so
+  // several workers finish one job together. How many tasks `request` splits into; 1 (the
+  // default) runs the whole job as one (run_with_keys).
+  virtual std::size_t task_count(const wire::ContainerFile& request) const {
+    (void)request;
+    return 1;
+  }
+  // Runs task `index` of `count` (count as task_count said) and returns its part of the result
+  // (opaque bytes that only assemble reads) with its stages and info.
+  virtual RunOutput run_task(const std::string& key_ref, const std::function<std::string()>& load_keys,
+                             const wire::ContainerFile& request, std::size_t index, std::size_t count,
+                             const std::function<void(double)>& progress) const {
+    require(index == 0 && count == 1, "this runner does not split jobs into tasks");
+    return run_with_keys(key_ref, load_keys, request, progress);
+  }
+  // Joins the parts of every task, in task order, into the job's result container. The parts come
+  // back from the payload store: validate them like any stored bytes.
+  virtual std::string assemble(const wire::ContainerFile& request, const std::vector<std::string>& parts) const {
+    (void)request;
+    require(parts.size() == 1, "this runner does not split jobs into tasks");
+    return parts[0];
+  }
 };
 
 }  // namespace leukocrypt::service

@@ -6,6 +6,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -91,13 +92,6 @@ std::string result_name(const std::string& id, const std::string& result_file) {
   return result_file.empty() ? id + ".result" : result_file;
 }
 
-void fsync_dir(const std::filesystem::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-}
 
 }  // namespace
 
@@ -181,9 +175,22 @@ void migrate_leases(SqlSession& s, Dialect d) {
   s.run("ALTER TABLE jobs ADD COLUMN result_file TEXT NOT NULL DEFAULT ''");
 }
 
+// Version 4: jobs split into tasks (one per batch and plaintext prime), each claimed, leased and
+// finished on its own; `result_file` names the task's part until its job is assembled.
+void migrate_tasks(SqlSession& s, Dialect d) {
+  const std::string real = d == Dialect::kPostgres ? "DOUBLE PRECISION" : "REAL";
+  s.run("CREATE TABLE tasks (job_id TEXT NOT NULL, idx INTEGER NOT NULL, task_count INTEGER NOT NULL,"
+        " state TEXT NOT NULL DEFAULT 'pending', worker TEXT NOT NULL DEFAULT '',"
+        " lease_until " + real + " NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
+        " started " + real + " NOT NULL DEFAULT 0, finished " + real + " NOT NULL DEFAULT 0,"
+        " error TEXT NOT NULL DEFAULT '', result_file TEXT NOT NULL DEFAULT '',"
+        " timings TEXT NOT NULL DEFAULT '{}', info TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (job_id, idx))");
+  s.run("CREATE INDEX tasks_state ON tasks(state)");
+}
+
 // Append only: a database at version N runs migrations N+1.. in order, each in the transaction
 // that records it.
-constexpr Migration kMigrations[] = {migrate_tables, migrate_error_code, migrate_leases};
+constexpr Migration kMigrations[] = {migrate_tables, migrate_error_code, migrate_leases, migrate_tasks};
 
 // Any fixed number: the key of PostgreSQL advisory locks that serialise migrations and make a
 // server exclusive (kExclusive).
@@ -204,8 +211,7 @@ JobStore::JobStore(const StoreConfig& config, Access access) : grace_seconds_(co
     blob_dir_ = config.blobs.empty() ? std::filesystem::path(config.db + ".blobs") : config.blobs;
     if (db_path_.has_parent_path()) std::filesystem::create_directories(db_path_.parent_path(), ec);
   }
-  std::filesystem::create_directories(blob_dir_, ec);
-  if (ec) throw IoError("job store: cannot create '" + blob_dir_.string() + "': " + ec.message());
+  blobs_ = std::make_unique<DirectoryBlobStore>(blob_dir_);
   if (config.is_postgres()) {
     db_ = std::make_unique<PostgresDatabase>(config.db);
     if (access == Access::kExclusive) lock_postgres_exclusively();
@@ -315,12 +321,9 @@ void JobStore::lock_exclusively() {
   }
 }
 
-std::filesystem::path JobStore::blob_path(const std::string& name) const { return blob_dir_ / name; }
+std::filesystem::path JobStore::blob_path(const std::string& name) const { return blobs_->local_path(name); }
 
-void JobStore::write_blob(const std::string& name, std::string_view bytes) {
-  write_file_durably(blob_path(name), bytes);
-  fsync_dir(blob_dir_);
-}
+void JobStore::write_blob(const std::string& name, std::string_view bytes) { blobs_->put(name, bytes); }
 
 bool JobStore::ensure_reserve() {
   std::error_code ec;
@@ -347,10 +350,7 @@ auto JobStore::with_reserve(F&& f) {
   }
 }
 
-void JobStore::remove_blob(const std::string& name) {
-  std::error_code ec;
-  std::filesystem::remove(blob_path(name), ec);  // a leftover is an orphan for the next start
-}
+void JobStore::remove_blob(const std::string& name) { blobs_->remove(name); }
 
 JobStore::PutKeyResult JobStore::put_key(const std::string& owner, const KeyInfo& info, std::string_view bytes) {
   require(wire::is_valid_id(info.key_id), "key id '" + info.key_id + "' is not a valid id");
@@ -424,7 +424,7 @@ std::string JobStore::create_job_from_file(const std::string& owner, const Reque
   std::string id = wire::random_id();
   if (::rename(upload.c_str(), request_path(id).c_str()) != 0)
     throw IoError("job store: cannot move the upload into place: " + std::string(std::strerror(errno)));
-  fsync_dir(blob_dir_);
+  fsync_directory(blob_dir_);
   try {
     run("INSERT INTO jobs (id, owner, key_id, model_id, state, cells, request_bytes, created) "
         "VALUES (?,?,?,?,?,?,?,?)",
@@ -438,13 +438,33 @@ std::string JobStore::create_job_from_file(const std::string& owner, const Reque
 }
 
 bool JobStore::mark_validated(const std::string& id, const RequestInfo& info, double seconds) {
-  return run("UPDATE jobs SET state='pending', model_id=?, timings=? WHERE id=? AND state='validating'",
+  return run("UPDATE jobs SET state='pending', model_id=?, timings=?, worker='', lease_until=0 WHERE id=? AND state='validating'",
              {info.model_id, nlohmann::json{{"validate", seconds}}.dump(), id})
              .affected == 1;
 }
 
+bool JobStore::start_validation(const std::string& id, const std::string& node, double lease_seconds) {
+  const double now = now_seconds();
+  return run("UPDATE jobs SET worker=?, lease_until=? WHERE id=? AND state='validating' AND (lease_until < ? OR worker=?)",
+             {node, now + lease_seconds, id, now, node})
+             .affected == 1;
+}
+
+std::optional<std::string> JobStore::claim_validation(const std::string& node, double lease_seconds) {
+  const double now = now_seconds();
+  const std::string pick = db_->dialect() == Dialect::kPostgres
+                               ? "SELECT id FROM jobs WHERE state='validating' AND lease_until < ? AND created < ? "
+                                 "ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED"
+                               : "SELECT id FROM jobs WHERE state='validating' AND lease_until < ? AND created < ? "
+                                 "ORDER BY seq LIMIT 1";
+  auto r = run("UPDATE jobs SET worker=?, lease_until=? WHERE id = (" + pick + ") AND state='validating' RETURNING id",
+               {node, now + lease_seconds, now, now - lease_seconds});
+  if (r.empty()) return std::nullopt;
+  return r.text(0, 0);
+}
+
 void JobStore::reject_job(const std::string& id, const std::string& code, const std::string& error) {
-  run("UPDATE jobs SET state='failed', finished=?, error=?, error_code=? WHERE id=? AND state='validating'",
+  run("UPDATE jobs SET state='failed', finished=?, error=?, error_code=?, worker='', lease_until=0 WHERE id=? AND state='validating'",
       {now_seconds(), error, code, id});
 }
 
@@ -542,10 +562,16 @@ bool JobStore::release_claim(const std::string& id, const std::string& worker) {
 }
 
 int JobStore::requeue_expired() {
-  return static_cast<int>(run("UPDATE jobs SET state='pending', started=0, lease_until=0,"
+  const double now = now_seconds();
+  const auto tasks = run("UPDATE tasks SET state='pending', lease_until=0,"
+                         " error='the lease of worker ' || worker || ' expired (worker died or lost the database)',"
+                         " worker='' WHERE state='running' AND lease_until > 0 AND lease_until < ?",
+                         {now})
+                         .affected;
+  return static_cast<int>(tasks) + static_cast<int>(run("UPDATE jobs SET state='pending', started=0, lease_until=0,"
                               " error='the lease of worker ' || worker || ' expired (worker died or lost the database)',"
                               " worker='' WHERE state='running' AND lease_until > 0 AND lease_until < ?",
-                              {now_seconds()})
+                              {now})
                               .affected);
 }
 
@@ -572,6 +598,7 @@ bool JobStore::finish_job(const std::string& id, std::string_view result, const 
 void JobStore::fail_job(const std::string& id, const std::string& error, const std::string& code) {
   run("UPDATE jobs SET state='failed', finished=?, error=?, error_code=?, lease_until=0 WHERE id=?",
       {now_seconds(), error, code, id});
+  remove_tasks(id);
 }
 
 bool JobStore::fail_claimed_job(const std::string& id, const std::string& worker, const std::string& error,
@@ -597,6 +624,7 @@ std::size_t JobStore::expire_finished(double before) {
 std::optional<JobState> JobStore::delete_job_now(const std::string& owner, const std::string& id) {
   auto r = run("DELETE FROM jobs WHERE id=? AND owner=? RETURNING state, result_file", {id, owner});
   if (r.empty()) return std::nullopt;
+  remove_tasks(id);
   remove_blob(id + ".request");
   remove_blob(result_name(id, r.text(0, 1)));
   return state_from_string(r.text(0, 0));
@@ -616,6 +644,7 @@ JobStore::DeleteKeyResult JobStore::delete_key_now(const std::string& owner, con
 std::size_t JobStore::expire_finished_now(double before) {
   auto r = run("DELETE FROM jobs WHERE state IN ('done','failed') AND finished < ? RETURNING id, result_file", {before});
   for (const auto& row : r.rows) {
+    remove_tasks(row[0]);
     remove_blob(row[0] + ".request");
     remove_blob(result_name(row[0], row[1]));
   }
@@ -623,7 +652,8 @@ std::size_t JobStore::expire_finished_now(double before) {
 }
 
 std::size_t JobStore::remove_orphans() {
-  std::set<std::string> requests, results, keys;
+  std::set<std::string> requests, results, keys, parts;
+  for (const auto& row : run("SELECT result_file FROM tasks WHERE state='done'").rows) parts.insert(row[0]);
   for (const auto& row : run("SELECT id, state, result_file FROM jobs").rows) {
     requests.insert(row[0] + ".request");
     if (row[1] == "done") results.insert(result_name(row[0], row[2]));
@@ -639,6 +669,7 @@ std::size_t JobStore::remove_orphans() {
     const auto name = e.path().filename().string();
     const bool orphan = (ends_with(name, ".request") && !requests.count(name)) ||
                         (ends_with(name, ".result") && !results.count(name)) ||
+                        (ends_with(name, ".task") && !parts.count(name)) ||
                         (name.rfind("key-", 0) == 0 && ends_with(name, ".lcx") && !keys.count(name)) ||
                         (name.rfind(".", 0) == 0 && name.find(".tmp") != std::string::npos);
     if (orphan && !too_young_to_collect(e) && std::filesystem::remove(e.path(), ec)) ++n;
@@ -646,9 +677,32 @@ std::size_t JobStore::remove_orphans() {
   return n;
 }
 
+// Split jobs stay running: their running tasks go back to pending instead.
 int JobStore::requeue_running() {
-  return static_cast<int>(
-      run("UPDATE jobs SET state='pending', started=0, worker='', lease_until=0 WHERE state='running'").affected);
+  const auto tasks =
+      run("UPDATE tasks SET state='pending', worker='', lease_until=0 WHERE state='running'").affected;
+  return static_cast<int>(tasks) +
+         static_cast<int>(run("UPDATE jobs SET state='pending', started=0, worker='', lease_until=0 "
+                              "WHERE state='running' AND NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.job_id = jobs.id)")
+                              .affected);
+}
+
+JobStore::Metrics JobStore::metrics() {
+  Metrics m;
+  auto pairs = [](const SqlResult& r) {
+    std::vector<std::pair<std::string, std::int64_t>> out;
+    for (std::size_t i = 0; i < r.rows.size(); ++i) out.emplace_back(r.text(i, 0), r.i64(i, 1));
+    return out;
+  };
+  m.jobs_by_state = pairs(run("SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state"));
+  m.tasks_by_state = pairs(run("SELECT state, COUNT(*) FROM tasks GROUP BY state ORDER BY state"));
+  m.failed_by_code = pairs(run("SELECT error_code, COUNT(*) FROM jobs WHERE state='failed' GROUP BY error_code ORDER BY error_code"));
+  auto done = run("SELECT COUNT(*), COALESCE(SUM(finished - started), 0), COALESCE(SUM(cells), 0) FROM jobs "
+                  "WHERE state='done' AND started > 0");
+  m.done_jobs = done.i64(0, 0);
+  m.done_run_seconds = done.f64(0, 1);
+  m.done_cells = done.i64(0, 2);
+  return m;
 }
 
 std::size_t JobStore::count_queued() {
@@ -675,6 +729,177 @@ std::filesystem::path JobStore::request_path(const std::string& id) const { retu
 std::string JobStore::read_result(const std::string& id) {
   auto r = run("SELECT result_file FROM jobs WHERE id=?", {id});
   return read_file(blob_path(result_name(id, r.empty() ? "" : r.text(0, 0))));
+}
+
+// ---- Tasks -------------------------------------------------------------------------------------
+
+void JobStore::remove_tasks(const std::string& id) {
+  for (const auto& row : run("DELETE FROM tasks WHERE job_id=? RETURNING result_file", {id}).rows)
+    if (!row[0].empty()) remove_blob(row[0]);
+}
+
+bool JobStore::split_job(const std::string& id, const std::string& worker, std::size_t count) {
+  require(count >= 1, "a job splits into at least one task");
+  auto s = db_->session();
+  SqlTransaction tx(*s, db_->dialect());
+  if (s->run("UPDATE jobs SET worker='', lease_until=0 WHERE id=? AND state='running' AND worker=?", {id, worker})
+          .affected != 1)
+    return false;
+  for (std::size_t i = 0; i < count; ++i)
+    s->run("INSERT INTO tasks (job_id, idx, task_count) VALUES (?,?,?)",
+           {id, static_cast<std::int64_t>(i), static_cast<std::int64_t>(count)});
+  tx.commit();
+  return true;
+}
+
+// The claimed task's job, with the task's claim in it. Columns of task_row: job_id, idx,
+// task_count, attempts, error, worker, lease_until.
+std::optional<JobRecord> JobStore::claimed_task(SqlSession& s, const SqlResult& t) {
+  auto r = s.run(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id=?", {t.text(0, 0)});
+  if (r.empty()) return std::nullopt;  // deleted meanwhile: its tasks go with it
+  JobRecord j = read_job(r);
+  TaskRef task;
+  task.index = static_cast<std::size_t>(t.i64(0, 1));
+  task.count = static_cast<std::size_t>(t.i64(0, 2));
+  task.attempts = static_cast<int>(t.i64(0, 3));
+  task.error = t.text(0, 4);
+  j.worker = t.text(0, 5);
+  j.lease_until = t.f64(0, 6);
+  j.task = task;
+  return j;
+}
+
+std::optional<JobRecord> JobStore::claim_task(const std::string& worker, double lease_seconds) {
+  auto s = db_->session();
+  const double now = now_seconds();
+  const double until = lease_seconds > 0 ? now + lease_seconds : 0.0;
+  constexpr const char* kReturned = "job_id, idx, task_count, attempts, error, worker, lease_until";
+  if (db_->dialect() == Dialect::kPostgres) {
+    auto r = s->run(std::string("UPDATE tasks SET state='running', started=?, attempts=attempts+1, worker=?, lease_until=? "
+                                "WHERE (job_id, idx) = (SELECT t.job_id, t.idx FROM tasks t JOIN jobs j ON j.id = t.job_id "
+                                "WHERE t.state='pending' AND j.state='running' ORDER BY j.seq, t.idx LIMIT 1 "
+                                "FOR UPDATE OF t SKIP LOCKED) AND state='pending' RETURNING ") + kReturned,
+                    {now, worker, until});
+    if (r.empty()) return std::nullopt;
+    return claimed_task(*s, r);
+  }
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    auto next = s->run("SELECT t.job_id, t.idx FROM tasks t JOIN jobs j ON j.id = t.job_id "
+                       "WHERE t.state='pending' AND j.state='running' ORDER BY j.seq, t.idx LIMIT 1");
+    if (next.empty()) return std::nullopt;
+    const std::string id = next.text(0, 0);
+    const std::int64_t idx = next.i64(0, 1);
+    if (s->run("UPDATE tasks SET state='running', started=?, attempts=attempts+1, worker=?, lease_until=? "
+               "WHERE job_id=? AND idx=? AND state='pending'",
+               {now, worker, until, id, idx})
+            .affected != 1)
+      continue;
+    auto r = s->run(std::string("SELECT ") + kReturned + " FROM tasks WHERE job_id=? AND idx=?", {id, idx});
+    if (!r.empty()) return claimed_task(*s, r);
+  }
+  return std::nullopt;
+}
+
+bool JobStore::renew_task(const JobRecord& c, double lease_seconds) {
+  require(c.task.has_value(), "renew_task: not a task claim");
+  return run("UPDATE tasks SET lease_until=? WHERE job_id=? AND idx=? AND state='running' AND worker=? "
+             "AND EXISTS (SELECT 1 FROM jobs WHERE jobs.id=? AND jobs.state='running')",
+             {now_seconds() + lease_seconds, c.id, static_cast<std::int64_t>(c.task->index), c.worker, c.id})
+             .affected == 1;
+}
+
+bool JobStore::release_task(const JobRecord& c) {
+  require(c.task.has_value(), "release_task: not a task claim");
+  return run("UPDATE tasks SET state='pending', lease_until=0, worker='' "
+             "WHERE job_id=? AND idx=? AND state='running' AND worker=?",
+             {c.id, static_cast<std::int64_t>(c.task->index), c.worker})
+             .affected == 1;
+}
+
+JobStore::TaskFinish JobStore::finish_task(
+    const JobRecord& c, std::string_view part, const nlohmann::json& timings, const nlohmann::json& info,
+    const std::function<AssembledResult(const std::vector<TaskOutput>&)>& assemble) {
+  require(c.task.has_value(), "finish_task: not a task claim");
+  const auto idx = static_cast<std::int64_t>(c.task->index);
+  const std::string file = c.id + "." + std::to_string(idx) + "." + wire::random_id() + ".task";
+  write_blob(file, part);
+  std::string result_file;
+  std::vector<std::string> parts_to_remove;
+  try {
+    auto s = db_->session();
+    SqlTransaction tx(*s, db_->dialect());
+    // The job's row lock serialises the finishing tasks of one job: the last one sees all others
+    // done (READ COMMITTED reads the latest commits after the lock is granted).
+    const bool pg = db_->dialect() == Dialect::kPostgres;
+    auto job = s->run(pg ? "SELECT state FROM jobs WHERE id=? FOR UPDATE" : "SELECT state FROM jobs WHERE id=?", {c.id});
+    if (job.empty() || job.text(0, 0) != "running" ||
+        s->run("UPDATE tasks SET state='done', finished=?, result_file=?, timings=?, info=?, lease_until=0 "
+               "WHERE job_id=? AND idx=? AND state='running' AND worker=?",
+               {now_seconds(), file, timings.dump(), info.dump(), c.id, idx, c.worker})
+                .affected != 1) {
+      remove_blob(file);
+      return TaskFinish::kLost;
+    }
+    auto tasks = s->run("SELECT state, result_file, timings, info, attempts FROM tasks WHERE job_id=? ORDER BY idx", {c.id});
+    for (const auto& row : tasks.rows)
+      if (row[0] != "done") {
+        tx.commit();
+        return TaskFinish::kStored;
+      }
+    std::vector<TaskOutput> parts;
+    // The job's attempts: its most-attempted task's (a task re-run after a crash counts).
+    std::int64_t attempts = c.attempts;
+    for (std::size_t i = 0; i < tasks.rows.size(); ++i) attempts = std::max(attempts, tasks.i64(i, 4));
+    for (const auto& row : tasks.rows) {
+      TaskOutput o;
+      o.part = read_file(blob_path(row[1]));
+      o.timings = nlohmann::json::parse(row[2], nullptr, false);
+      o.info = nlohmann::json::parse(row[3], nullptr, false);
+      parts.push_back(std::move(o));
+      parts_to_remove.push_back(row[1]);
+    }
+    AssembledResult a = assemble(parts);
+    result_file = c.id + "." + wire::random_id() + ".result";
+    write_blob(result_file, a.result);
+    if (s->run("UPDATE jobs SET state='done', finished=?, result_bytes=?, timings=?, info=?, error='', "
+               "result_file=?, lease_until=0, worker='', attempts=? WHERE id=? AND state='running'",
+               {now_seconds(), static_cast<std::int64_t>(a.result.size()), a.timings.dump(), a.info.dump(),
+                result_file, attempts, c.id})
+            .affected != 1)
+      throw IoError("job " + c.id + " changed while its result was assembled");
+    s->run("DELETE FROM tasks WHERE job_id=?", {c.id});
+    tx.commit();
+  } catch (...) {
+    remove_blob(file);
+    if (!result_file.empty()) remove_blob(result_file);
+    throw;
+  }
+  for (const auto& f : parts_to_remove) remove_blob(f);
+  return TaskFinish::kAssembled;
+}
+
+bool JobStore::fail_claimed_task(const JobRecord& c, const std::string& error, const std::string& code) {
+  require(c.task.has_value(), "fail_claimed_task: not a task claim");
+  {
+    auto s = db_->session();
+    SqlTransaction tx(*s, db_->dialect());
+    if (s->run("UPDATE tasks SET state='failed', lease_until=0, error=? WHERE job_id=? AND idx=? AND state='running' AND worker=?",
+               {error, c.id, static_cast<std::int64_t>(c.task->index), c.worker})
+            .affected != 1)
+      return false;
+    s->run("UPDATE jobs SET state='failed', finished=?, error=?, error_code=?, lease_until=0, worker='' "
+           "WHERE id=? AND state='running'",
+           {now_seconds(), error, code, c.id});
+    tx.commit();
+  }
+  remove_tasks(c.id);
+  return true;
+}
+
+std::pair<std::size_t, std::size_t> JobStore::task_progress(const std::string& id) {
+  auto r = run("SELECT COUNT(*), COALESCE(SUM(CASE WHEN state='done' THEN 1 ELSE 0 END), 0) FROM tasks WHERE job_id=?",
+               {id});
+  return {static_cast<std::size_t>(r.i64(0, 1)), static_cast<std::size_t>(r.i64(0, 0))};
 }
 
 }  // namespace leukocrypt::service

@@ -10,13 +10,16 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "service/blob_store.h"
 #include "service/disk_writer.h"
 #include "service/job_runner.h"
 
@@ -27,6 +30,26 @@ namespace leukocrypt::service {
 // validating: received, waiting for the full check (off the HTTP threads); pending: valid, queued.
 enum class JobState { kValidating, kPending, kRunning, kDone, kFailed };
 const char* to_string(JobState s);
+
+// One task of a split job (see JobStore::split_job): a claim of it is a JobRecord with `task` set,
+// `worker`/`lease_until` then being the task's.
+struct TaskRef {
+  std::size_t index = 0, count = 1;
+  int attempts = 0;   // times a worker started this task
+  std::string error;  // why it was last handed back (lease lapsed)
+};
+
+// What a finished task left for the assembly, and what the assembly makes of them.
+struct TaskOutput {
+  std::string part;
+  nlohmann::json timings = nlohmann::json::object();
+  nlohmann::json info = nlohmann::json::object();
+};
+struct AssembledResult {
+  std::string result;
+  nlohmann::json timings = nlohmann::json::object();
+  nlohmann::json info = nlohmann::json::object();
+};
 
 struct JobRecord {
   std::string id;
@@ -46,6 +69,7 @@ struct JobRecord {
   std::string worker;        // who holds the claim while running ("" for unleased claims)
   double lease_until = 0;    // the claim lapses after this (unix seconds); 0 = never (one process)
   std::string result_file;   // the result's payload file once done
+  std::optional<TaskRef> task;  // a claim of one task of a split job (claim_task), else the whole job
 
   nlohmann::json to_json() const;  // the public view served by GET /v1/jobs/{id}
 };
@@ -108,6 +132,14 @@ class JobStore {
   // A validating job passed the full check (in `seconds`, kept as timings stage "validate"): it
   // becomes pending. False if it is no longer validating.
   bool mark_validated(const std::string& id, const RequestInfo& info, double seconds);
+  // Shared stores: a node takes (or, for an upload it received, confirms) the full check of a
+  // validating job for `lease_seconds`; false when another node holds it. A job whose check was
+  // never finished (its node died) may be taken by any node once it is lease_seconds old and its
+  // last check's lease lapsed: claim_validation returns such a job's id. Checks are idempotent
+  // (mark_validated and reject_job change only validating jobs), so a lapsed check that still ends
+  // does no harm.
+  bool start_validation(const std::string& id, const std::string& node, double lease_seconds);
+  std::optional<std::string> claim_validation(const std::string& node, double lease_seconds);
   // A validating job failed the full check: failed with a machine-readable code.
   void reject_job(const std::string& id, const std::string& code, const std::string& error);
   // Ids of the jobs in `state`, oldest first (startup: validations a stopped server left).
@@ -145,6 +177,32 @@ class JobStore {
   bool fail_claimed_job(const std::string& id, const std::string& worker, const std::string& error,
                         const std::string& code = "");
 
+  // Tasks (schema v4). A worker that claimed a whole job may split it: `count` pending tasks are
+  // inserted and the job stays running without a lease of its own (its tasks hold the leases) —
+  // one transaction, only while `worker` holds the job. False when it no longer does.
+  bool split_job(const std::string& id, const std::string& worker, std::size_t count);
+  // Claims the oldest pending task of a running (split) job for `worker`, like claim_next: row
+  // locks (FOR UPDATE SKIP LOCKED) on PostgreSQL, a conditional UPDATE on SQLite.
+  std::optional<JobRecord> claim_task(const std::string& worker, double lease_seconds);
+  // Heartbeat of a task claim; false when the claim or its job is gone (deleted, failed, lapsed).
+  bool renew_task(const JobRecord& claim, double lease_seconds);
+  // A stopping worker hands its task back (pending again, attempts kept).
+  bool release_task(const JobRecord& claim);
+  enum class TaskFinish { kLost, kStored, kAssembled };
+  // Stores a task's part, if the claim still holds. In the same transaction, with the job's row
+  // locked (PostgreSQL: SELECT ... FOR UPDATE; SQLite: BEGIN IMMEDIATE), the task that finds
+  // every task of its job done calls `assemble` with the parts in task order, stores the result and
+  // marks the job done: exactly one task assembles a job, and only once. kLost: the claim was gone
+  // (nothing stored); kStored: other tasks remain; kAssembled: this call finished the job.
+  TaskFinish finish_task(const JobRecord& claim, std::string_view part, const nlohmann::json& timings,
+                         const nlohmann::json& info,
+                         const std::function<AssembledResult(const std::vector<TaskOutput>&)>& assemble);
+  // A task failed (or was poison): its job fails with the reason, while the claim holds. Its
+  // other tasks are dropped; their workers notice at their next heartbeat or finish.
+  bool fail_claimed_task(const JobRecord& claim, const std::string& error, const std::string& code = "");
+  // Tasks of a job that are done, and how many it has (0, 0 when it was not split).
+  std::pair<std::size_t, std::size_t> task_progress(const std::string& id);
+
   // Retention. Rows go first, then their files: a crash in between leaves only orphan files,
   // which remove_orphans() collects at the next start.
   // Deletes one of owner's jobs (any state; a running one's result is dropped when it finishes).
@@ -172,6 +230,15 @@ class JobStore {
   // workers); startup recovery is then lease-based and keeps young files (see remove_orphans).
   bool shared() const { return db_->dialect() == SqlDatabase::Dialect::kPostgres; }
 
+  // What GET /metrics reports from the store (every node sees the same): jobs by state, tasks by
+  // state, failed jobs by error code, and run seconds of the done jobs (still retained).
+  struct Metrics {
+    std::vector<std::pair<std::string, std::int64_t>> jobs_by_state, tasks_by_state, failed_by_code;
+    std::int64_t done_jobs = 0;
+    double done_run_seconds = 0;
+    std::int64_t done_cells = 0;
+  };
+  Metrics metrics();
   std::size_t count_queued();                          // validating + pending + running, all owners
   std::size_t count_queued(const std::string& owner);  // validating + pending + running, one owner
   std::uint64_t queued_cells(const std::string& owner);  // cells of one owner's unfinished jobs
@@ -192,6 +259,9 @@ class JobStore {
   std::filesystem::path blob_path(const std::string& name) const;
   void write_blob(const std::string& name, std::string_view bytes);
   void remove_blob(const std::string& name);
+  // Deletes a job's task rows and their parts (deleted, failed or expired jobs).
+  void remove_tasks(const std::string& id);
+  std::optional<JobRecord> claimed_task(SqlSession& s, const SqlResult& task_row);
   std::optional<JobState> delete_job_now(const std::string& owner, const std::string& id);
   DeleteKeyResult delete_key_now(const std::string& owner, const std::string& key_id);
   std::size_t expire_finished_now(double before);
@@ -208,6 +278,7 @@ class JobStore {
   int lock_fd_ = -1;
   void* lock_conn_ = nullptr;  // PostgreSQL: the connection holding the advisory lock (PGconn*)
   std::unique_ptr<SqlDatabase> db_;
+  std::unique_ptr<BlobStore> blobs_;  // the payloads (DirectoryBlobStore on blob_dir_)
   double grace_seconds_;
 };
 

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 
 #include "common/error.h"
 #include "common/paths.h"
@@ -20,7 +21,11 @@
 #include "service/wire/container.h"
 
 namespace leukocrypt::service {
+
 namespace {
+
+// Upper bounds of the task-seconds histogram (a tiny test task ~0.1 s, a C-NMC prime ~10-30 s).
+constexpr double kTaskSecondsBuckets[] = {0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600};
 
 constexpr int kMaxAttempts = 3;  // a job that crashed the server this often is failed, not retried
 constexpr const char* kIdPattern = "([0-9A-Za-z_-]{1,64})";
@@ -270,6 +275,9 @@ Server::Server(ServerOptions options, JobStore& store, const JobRunner& runner)
   // workers == 0: an API-only node; `leukocrypt worker` processes run the jobs.
   require(opt_.workers >= 1 || store_.shared(), "workers must be at least 1 (0 needs a shared store: PostgreSQL)");
   require(opt_.validators >= 1, "validators must be at least 1");
+  require(opt_.lease_seconds >= 1, "the lease must be at least 1 s");
+  node_id_ = default_worker_id();
+  task_seconds_buckets_.assign(std::size(kTaskSecondsBuckets), 0);
   require(opt_.http_threads >= 1, "http threads must be at least 1");
   require(opt_.max_queued_jobs >= 1 && opt_.max_queued_per_client >= 1, "queue limits must be at least 1");
   require(opt_.max_cells_per_job >= 1 && opt_.max_batches_per_job >= 1 && opt_.max_queued_cells_per_client >= 1 &&
@@ -358,6 +366,12 @@ void Server::install_routes() {
     });
   });
 
+  // Prometheus text format, no token (counts only, nothing per client): scrape it from the
+  // operator's network, not the internet.
+  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    guarded(res, [&] { res.set_content(metrics_text(), "text/plain; version=0.0.4; charset=utf-8"); });
+  });
+
   s.Get("/v1/model", [this](const httplib::Request& req, httplib::Response& res) {
     guarded(res, [&] {
       client_of(req.get_header_value("Authorization"));
@@ -383,6 +397,7 @@ void Server::install_key_routes() {
       receive_body(req, reader, opt_.max_key_bytes, "--max-key-mb", declared,
                    [&](const char* d, std::size_t n) { bytes.append(d, n); });
       body = Body::kRead;
+      bytes_in_ += bytes.size();
       // Refuse secret keys by their envelope before anything else looks at them.
       auto view = wire::parse(bytes, "key upload");
       if (view.kind == wire::Kind::kSecretKey)
@@ -503,6 +518,7 @@ void Server::install_job_routes() {
       if (file.header().packing == wire::Packing::kLatency) require_galois_keys(owner, file.header().key_id);
       RequestInfo info = check_request_header(file.header(), key->info);
       const std::uint64_t bytes = file.file_size();
+      bytes_in_ += bytes;
       std::string id;
       {
         std::lock_guard lock(submit_mu_);
@@ -533,9 +549,19 @@ void Server::install_job_routes() {
       if (!job) throw HttpError(404, "job_not_found", "no job '" + std::string(req.matches[1]) + "'");
       auto j = job->to_json();
       if (job->state == JobState::kRunning) {
+        // Split jobs: tasks done (any node) plus the fractions of the tasks running on this node.
+        const auto [done, total] = store_.task_progress(job->id);
         std::lock_guard lock(mu_);
-        auto it = progress_.find(job->id);
-        j["progress"] = it == progress_.end() ? 0.0 : it->second;
+        if (total > 0) {
+          double sum = double(done);
+          for (const auto& [key, f] : progress_)
+            if (key.rfind(job->id + "#", 0) == 0) sum += f;
+          j["progress"] = std::min(1.0, sum / double(total));
+          j["tasks"] = {{"done", done}, {"total", total}};
+        } else {
+          auto it = progress_.find(job->id);
+          j["progress"] = it == progress_.end() ? 0.0 : it->second;
+        }
       } else if (job->state == JobState::kDone) {
         j["progress"] = 1.0;
       }
@@ -571,10 +597,12 @@ void Server::install_job_routes() {
                         "job " + job->id + " is " + to_string(job->state) + "; poll GET /v1/jobs/" + job->id);
       res.status = 200;
       res.set_content(store_.read_result(job->id), "application/octet-stream");
+      bytes_out_ += res.body.size();
     });
   });
 }
 
+// Shared stores: when idle, a validator also takes checks that a dead node left unfinished.
 void Server::validator_loop() {
   while (!stopping_) {
     std::string id;
@@ -582,11 +610,20 @@ void Server::validator_loop() {
       std::unique_lock lock(mu_);
       validate_cv_.wait_for(lock, std::chrono::milliseconds(500),
                             [this] { return stopping_.load() || !to_validate_.empty(); });
-      if (stopping_ || to_validate_.empty()) continue;
-      id = std::move(to_validate_.front());
-      to_validate_.pop_front();
+      if (stopping_) continue;
+      if (!to_validate_.empty()) {
+        id = std::move(to_validate_.front());
+        to_validate_.pop_front();
+      }
     }
-    validate_job(id);
+    if (id.empty() && store_.shared()) {
+      try {
+        if (auto stale = store_.claim_validation(node_id_, opt_.lease_seconds)) id = *stale;
+      } catch (const std::exception& e) {
+        std::cerr << "leukocrypt serve: job store error: " << e.what() << std::endl;
+      }
+    }
+    if (!id.empty()) validate_job(id);
   }
 }
 
@@ -596,6 +633,7 @@ void Server::validate_job(const std::string& id) {
   try {
     auto job = store_.get_job(id);
     if (!job || job->state != JobState::kValidating) return;
+    if (store_.shared() && !store_.start_validation(id, node_id_, opt_.lease_seconds)) return;  // another node's
     try {
       auto key = store_.find_key(job->owner, job->key_id);
       if (!key) throw FormatError("request: key '" + job->key_id + "' is no longer registered");
@@ -628,24 +666,68 @@ void Server::require_galois_keys(const std::string& owner, const std::string& ke
                   "the model card (its 'latency' section names the rotation steps) and upload the new eval.key");
 }
 
+namespace {
+
+std::string prometheus_number(double v) {
+  std::ostringstream o;
+  o.precision(17);
+  o << v;
+  return o.str();
+}
+
+// A label value, escaped as the text format wants (backslash, quote, newline).
+std::string label(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out.push_back('\\');
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::string progress_key(const JobRecord& claim) {
+  return claim.task ? claim.id + "#" + std::to_string(claim.task->index) : claim.id;
+}
+
+}  // namespace
+
 // One Worker per thread. Single-process stores claim without a lease (bind() re-queues what a
 // killed process left running); shared stores lease, since other nodes may be running jobs too.
 void Server::worker_loop() {
   Worker worker(store_, runner_, {default_worker_id(), store_.shared() ? opt_.lease_seconds : 0.0, kMaxAttempts});
   WorkerHooks hooks;
+  // Progress is kept per claim (a job's tasks may run on several of this node's threads).
   hooks.on_start = [this](const JobRecord& job) {
     std::lock_guard lock(mu_);
-    progress_[job.id] = 0.0;
+    progress_[progress_key(job)] = 0.0;
   };
   hooks.on_progress = [this](const JobRecord& job, double f) {
     std::lock_guard lock(mu_);
     if (stopping_ || deleted_.count(job.id)) throw JobCancelled{};
-    progress_[job.id] = f;
+    progress_[progress_key(job)] = f;
   };
+  hooks.on_task_end = [this](const JobRecord&, JobStore::TaskFinish f, double seconds, const RunOutput&) {
+    if (f == JobStore::TaskFinish::kLost) {
+      ++tasks_lost_;
+      return;
+    }
+    ++tasks_finished_;
+    std::lock_guard lock(metrics_mu_);
+    task_seconds_sum_ += seconds;
+    for (std::size_t b = 0; b < std::size(kTaskSecondsBuckets); ++b)
+      if (seconds <= kTaskSecondsBuckets[b]) ++task_seconds_buckets_[b];
+  };
+  hooks.on_failure = [this](const JobRecord&, const std::string&) { ++task_failures_; };
   hooks.on_end = [this](const JobRecord& job) {
     std::lock_guard lock(mu_);
-    progress_.erase(job.id);
-    deleted_.erase(job.id);
+    progress_.erase(progress_key(job));
+    bool more = false;  // another task of the job still runs here
+    for (const auto& [key, f] : progress_) more = more || key.rfind(job.id + "#", 0) == 0;
+    if (!more) deleted_.erase(job.id);
   };
   while (!stopping_) {
     // Read before claiming: a job validated between a failed claim and the wait still wakes us
@@ -670,6 +752,59 @@ void Server::worker_loop() {
     }
     worker.run(*job, hooks);
   }
+}
+
+std::string Server::metrics_text() {
+  const auto m = store_.metrics();
+  std::ostringstream o;
+  auto family = [&](const char* name, const char* type, const char* help) {
+    o << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
+  };
+  family("leukocrypt_jobs", "gauge", "Jobs in the store by state (cluster-wide; finished ones until retention).");
+  for (const char* st : {"validating", "pending", "running", "done", "failed"}) {
+    std::int64_t n = 0;
+    for (const auto& [k, v] : m.jobs_by_state) n += k == st ? v : 0;
+    o << "leukocrypt_jobs{state=\"" << st << "\"} " << n << "\n";
+  }
+  family("leukocrypt_queue_depth", "gauge", "Unfinished jobs: validating + pending + running (cluster-wide).");
+  std::int64_t queued = 0;
+  for (const auto& [k, v] : m.jobs_by_state) queued += (k == "validating" || k == "pending" || k == "running") ? v : 0;
+  o << "leukocrypt_queue_depth " << queued << "\n";
+  family("leukocrypt_tasks", "gauge", "Tasks of split jobs by state (cluster-wide).");
+  for (const char* st : {"pending", "running", "done"}) {
+    std::int64_t n = 0;
+    for (const auto& [k, v] : m.tasks_by_state) n += k == st ? v : 0;
+    o << "leukocrypt_tasks{state=\"" << st << "\"} " << n << "\n";
+  }
+  family("leukocrypt_jobs_failed", "gauge", "Failed jobs in the store by reason (error code; cluster-wide).");
+  for (const auto& [code, n] : m.failed_by_code)
+    o << "leukocrypt_jobs_failed{reason=\"" << label(code.empty() ? "error" : code) << "\"} " << n << "\n";
+  family("leukocrypt_job_run_seconds", "summary", "Claim-to-done seconds of the done jobs in the store (cluster-wide).");
+  o << "leukocrypt_job_run_seconds_sum " << prometheus_number(m.done_run_seconds) << "\n";
+  o << "leukocrypt_job_run_seconds_count " << m.done_jobs << "\n";
+  family("leukocrypt_done_cells", "gauge", "Cells of the done jobs in the store (cluster-wide).");
+  o << "leukocrypt_done_cells " << m.done_cells << "\n";
+  {
+    std::lock_guard lock(metrics_mu_);
+    family("leukocrypt_task_seconds", "histogram", "Seconds per task (or unsplit job) run by this node's worker threads.");
+    for (std::size_t b = 0; b < std::size(kTaskSecondsBuckets); ++b)
+      o << "leukocrypt_task_seconds_bucket{le=\"" << prometheus_number(kTaskSecondsBuckets[b]) << "\"} "
+        << task_seconds_buckets_[b] << "\n";
+    o << "leukocrypt_task_seconds_bucket{le=\"+Inf\"} " << tasks_finished_.load() << "\n";
+    o << "leukocrypt_task_seconds_sum " << prometheus_number(task_seconds_sum_) << "\n";
+    o << "leukocrypt_task_seconds_count " << tasks_finished_.load() << "\n";
+  }
+  family("leukocrypt_tasks_lost_total", "counter", "Tasks this node finished after losing the claim (result dropped).");
+  o << "leukocrypt_tasks_lost_total " << tasks_lost_.load() << "\n";
+  family("leukocrypt_task_failures_total", "counter", "Tasks or jobs that failed on this node's worker threads.");
+  o << "leukocrypt_task_failures_total " << task_failures_.load() << "\n";
+  family("leukocrypt_received_bytes_total", "counter", "Key and request bytes accepted by this node.");
+  o << "leukocrypt_received_bytes_total " << bytes_in_.load() << "\n";
+  family("leukocrypt_sent_bytes_total", "counter", "Result bytes served by this node.");
+  o << "leukocrypt_sent_bytes_total " << bytes_out_.load() << "\n";
+  family("leukocrypt_worker_threads", "gauge", "Worker threads of this node (0: API-only).");
+  o << "leukocrypt_worker_threads " << opt_.workers << "\n";
+  return o.str();
 }
 
 std::size_t Server::sweep() {

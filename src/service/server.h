@@ -129,6 +129,13 @@ class Server {
   std::size_t recovered_ = 0;
   std::size_t orphans_ = 0;
   bool started_ = false;
+  std::string node_id_;  // this node in the store (validation leases)
+  // This process's counters for GET /metrics (the store's figures are cluster-wide).
+  std::atomic<std::uint64_t> bytes_in_{0}, bytes_out_{0}, tasks_finished_{0}, tasks_lost_{0}, task_failures_{0};
+  std::mutex metrics_mu_;
+  double task_seconds_sum_ = 0;                     // under metrics_mu_
+  std::vector<std::uint64_t> task_seconds_buckets_;  // cumulative counts per kTaskSecondsBuckets, under metrics_mu_
+  std::string metrics_text();
 };
 
 }  // namespace leukocrypt::service

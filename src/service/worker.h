@@ -27,6 +27,9 @@ struct WorkerHooks {
   std::function<void(const JobRecord&)> on_start;                 // before the runner starts
   std::function<void(const JobRecord&, double)> on_progress;      // may throw JobCancelled
   std::function<void(const JobRecord&)> on_end;                   // always, after on_start
+  // A task ran to its end (stored, assembled its job, or lost its claim meanwhile): metrics.
+  std::function<void(const JobRecord&, JobStore::TaskFinish, double seconds, const RunOutput&)> on_task_end;
+  std::function<void(const JobRecord&, const std::string& error)> on_failure;  // a task or job failed
 };
 
 class Worker {
@@ -37,13 +40,16 @@ class Worker {
   // claimed more than max_attempts times is failed with the reason instead (and skipped).
   // nullopt when nothing is pending.
   std::optional<JobRecord> claim();
-  // Runs a claimed job to its end: done, failed, or cancelled (leased: handed back to the queue;
+  // Runs a claimed job or task to its end: done, failed, or cancelled (leased: handed back to the queue;
   // unleased: left running for the next start). Never throws.
   void run(const JobRecord& job, const WorkerHooks& hooks = {});
   const std::string& id() const { return opt_.id; }
 
  private:
   void execute(const JobRecord& job, const WorkerHooks& hooks, const std::function<bool()>& lease_held);
+  void execute_task(const JobRecord& claim, const WorkerHooks& hooks, const std::function<bool()>& lease_held);
+  // One JSON line on stderr: {"event", "job", "task", "tasks", "worker", extra...}.
+  void log_event(const char* event, const JobRecord& claim, const std::string& extra = "") const;
 
   JobStore& store_;
   const JobRunner& runner_;

@@ -6,6 +6,7 @@
 // way. The card has slots_per_batch = kSlots.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -113,6 +114,53 @@ class FakeRunner : public JobRunner {
       c.blobs.push_back(o);
     }
     return {wire::serialize(c), {{"fake", 0.0}}, {}};
+  }
+
+  // Jobs split into `split` tasks (at most one per cell): task t doubles the cells i with
+  // i % count == t; assemble interleaves the parts back and counts its calls.
+  std::atomic<int> split{1};
+  std::atomic<int> task_runs{0};
+  mutable std::atomic<int> assemblies{0};
+
+  std::size_t task_count(const wire::ContainerFile& f) const override {
+    return std::max<std::size_t>(1, std::min<std::size_t>(static_cast<std::size_t>(split.load()), f.blob_count()));
+  }
+  RunOutput run_task(const std::string& key_ref, const std::function<std::string()>& load_keys,
+                     const wire::ContainerFile& f, std::size_t index, std::size_t count,
+                     const std::function<void(double)>& progress) const override {
+    if (count == 1) return JobRunner::run_task(key_ref, load_keys, f, index, count, progress);
+    require(index < count && count == task_count(f), "fake runner: task " + std::to_string(index) + " of " +
+                                                         std::to_string(count) + " does not fit the request");
+    RunOutput whole = run(load_keys(), f, progress);
+    const_cast<FakeRunner*>(this)->runs--;
+    const_cast<FakeRunner*>(this)->task_runs++;
+    auto v = wire::parse_as(whole.result, wire::Kind::kResult, "fake result");
+    wire::Container part;
+    part.kind = wire::Kind::kResult;
+    part.key_id = v.key_id;
+    part.params_id = v.params_id;
+    part.meta = nlohmann::json{{"task", index}}.dump();
+    for (std::size_t i = index; i < v.blobs.size(); i += count) part.blobs.emplace_back(v.blobs[i]);
+    return {wire::serialize(part), {{"fake", 1.0}}, {{"task", index}}};
+  }
+  std::string assemble(const wire::ContainerFile& f, const std::vector<std::string>& parts) const override {
+    if (parts.size() == 1) return parts[0];
+    assemblies++;
+    const auto& h = f.header();
+    std::vector<wire::ContainerView> views;
+    for (std::size_t t = 0; t < parts.size(); ++t) {
+      views.push_back(wire::parse_as(parts[t], wire::Kind::kResult, "task part"));
+      require<FormatError>(nlohmann::json::parse(views.back().meta).value("task", std::size_t(-1)) == t,
+                           "fake runner: parts out of order");
+    }
+    wire::Container c;
+    c.kind = wire::Kind::kResult;
+    c.params_id = h.params_id;
+    c.key_id = h.key_id;
+    c.model_id = h.model_id;
+    c.cells = h.cells;
+    for (std::size_t i = 0; i < f.blob_count(); ++i) c.blobs.emplace_back(views.at(i % parts.size()).blobs.at(i / parts.size()));
+    return wire::serialize(c);
   }
 };
 

@@ -201,3 +201,26 @@ TEST(JobStoreSchema, UnreachablePostgresIsAOneLineIoError) {
 
 }  // namespace
 }  // namespace leukocrypt::service
+
+namespace leukocrypt::service {
+namespace {
+
+// The payload store: a put is whole or absent (no temporary left), a second put replaces the first,
+// removing a missing payload is quiet, and an unreadable name is an IoError.
+TEST(DirectoryBlobStore, PutIsWholeReplacesAndLeavesNoTemporaries) {
+  leukocrypt::testing::TempDir dir;
+  DirectoryBlobStore blobs(dir / "blobs");
+  blobs.put("a.request", "first");
+  blobs.put("a.request", "second");
+  EXPECT_EQ(blobs.get("a.request"), "second");
+  EXPECT_EQ(blobs.local_path("a.request"), dir / "blobs" / "a.request");
+  std::size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "blobs")) files += (void(e), 1);
+  EXPECT_EQ(files, 1u);
+  blobs.remove("a.request");
+  blobs.remove("a.request");
+  EXPECT_THROW(blobs.get("a.request"), IoError);
+}
+
+}  // namespace
+}  // namespace leukocrypt::service

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <sstream>
 #include <thread>
 
 #include "common/paths.h"
@@ -46,6 +47,61 @@ TEST_F(ServiceServer, RoundTrip) {
 
   auto m = c.Get("/v1/model", auth(kAlice));
   EXPECT_EQ(body_json(m)["model_id"], "fake-model");
+}
+
+// A metric's value in Prometheus text ("name{labels} value" lines); -1 when absent.
+double metric(const std::string& text, const std::string& series) {
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  return -1;
+}
+
+// Jobs split into tasks through the whole server (two worker threads share one job's tasks), and
+// GET /metrics in Prometheus text format counts what happened: jobs by state, failures by
+// reason, task seconds, bytes in and out.
+TEST_F(ServiceServer, SplitJobsAndMetrics) {
+  runner.split = 3;
+  auto o = options();
+  o.workers = 2;
+  start(o);
+  auto c = client(port);
+  auto m = c.Get("/metrics");  // no token: counts only
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->status, 200);
+  EXPECT_EQ(m->get_header_value("Content-Type").rfind("text/plain; version=0.0.4", 0), 0u);
+  EXPECT_EQ(metric(m->body, "leukocrypt_queue_depth"), 0);
+  EXPECT_NE(m->body.find("# TYPE leukocrypt_task_seconds histogram"), std::string::npos) << m->body;
+
+  const std::string keys = make_keys("key-a"), request = make_request("key-a", {1, 2, 3, 4, 5});
+  ASSERT_EQ(c.Post("/v1/keys", auth(kAlice), keys, "application/octet-stream")->status, 201);
+  auto id = submit(c, kAlice, request);
+  auto j = wait_job(c, kAlice, id);
+  ASSERT_EQ(j["status"], "done") << j.dump();
+  EXPECT_EQ(j["info"]["tasks"], 3);
+  auto r = c.Get(("/v1/jobs/" + id + "/result").c_str(), auth(kAlice));
+  ASSERT_EQ(r->status, 200);
+  EXPECT_EQ(testing::read_result(r->body), (std::vector<std::uint64_t>{2, 4, 6, 8, 10}));
+  EXPECT_EQ(runner.assemblies.load(), 1);
+  auto refused = submit(c, kAlice, make_request("key-a", {0}));  // all-zero: refused_input
+  EXPECT_EQ(wait_job(c, kAlice, refused)["status"], "failed");
+
+  m = c.Get("/metrics");
+  ASSERT_TRUE(m);
+  const auto& t = m->body;
+  EXPECT_EQ(metric(t, "leukocrypt_jobs{state=\"done\"}"), 1) << t;
+  EXPECT_EQ(metric(t, "leukocrypt_jobs{state=\"failed\"}"), 1) << t;
+  EXPECT_EQ(metric(t, "leukocrypt_jobs_failed{reason=\"refused_input\"}"), 1) << t;
+  EXPECT_EQ(metric(t, "leukocrypt_queue_depth"), 0) << t;
+  EXPECT_EQ(metric(t, "leukocrypt_tasks{state=\"running\"}"), 0) << t;
+  EXPECT_EQ(metric(t, "leukocrypt_task_seconds_count"), 3) << t;  // the job's three tasks
+  EXPECT_EQ(metric(t, "leukocrypt_task_seconds_bucket{le=\"+Inf\"}"), 3) << t;
+  EXPECT_GE(metric(t, "leukocrypt_task_seconds_sum"), 0) << t;
+  EXPECT_EQ(metric(t, "leukocrypt_job_run_seconds_count"), 1) << t;
+  EXPECT_EQ(metric(t, "leukocrypt_done_cells"), 5) << t;
+  EXPECT_EQ(metric(t, "leukocrypt_received_bytes_total"), double(keys.size() + request.size() + make_request("key-a", {0}).size())) << t;
+  EXPECT_EQ(metric(t, "leukocrypt_sent_bytes_total"), double(r->body.size())) << t;
+  EXPECT_EQ(metric(t, "leukocrypt_worker_threads"), 2) << t;
 }
 
 TEST_F(ServiceServer, TokensRequiredAndClientsIsolated) {

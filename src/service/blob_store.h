@@ -1,0 +1,41 @@
+// Where the payloads (keys, requests, task parts, results) live, by name: a small interface so the
+// job store does not care whether they are files or objects. DirectoryBlobStore (the default) keeps
+// them as files in one directory — local, or a network file system mounted on every node — each put
+// atomically: temporary name, fsync, rename, fsync of the directory. An object store implements the
+// same calls; readers that need random access to a large payload (wire::ContainerFile) use
+// local_path(), which an object store would answer from a local cache.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace leukocrypt::service {
+
+class BlobStore {
+ public:
+  virtual ~BlobStore() = default;
+  // Whole or absent, durable when it returns. StorageFull on a full disk, IoError otherwise.
+  virtual void put(const std::string& name, std::string_view bytes) = 0;
+  virtual std::string get(const std::string& name) const = 0;  // IoError when absent
+  virtual void remove(const std::string& name) noexcept = 0;   // absent: nothing to do
+  virtual std::filesystem::path local_path(const std::string& name) const = 0;
+};
+
+class DirectoryBlobStore : public BlobStore {
+ public:
+  explicit DirectoryBlobStore(std::filesystem::path dir);  // creates it; IoError if it cannot
+  void put(const std::string& name, std::string_view bytes) override;
+  std::string get(const std::string& name) const override;
+  void remove(const std::string& name) noexcept override;
+  std::filesystem::path local_path(const std::string& name) const override { return dir_ / name; }
+  const std::filesystem::path& dir() const { return dir_; }
+
+ private:
+  std::filesystem::path dir_;
+};
+
+// fsync of a directory (after a rename into it); errors ignored (nothing left to undo).
+void fsync_directory(const std::filesystem::path& dir);
+
+}  // namespace leukocrypt::service

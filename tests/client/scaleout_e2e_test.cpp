@@ -1,0 +1,204 @@
+// Scale-out end to end on a real PostgreSQL store (run by tests/service/with_postgres.sh; skipped
+// elsewhere): 2 API nodes (`serve --workers 0`) and 3 `worker` processes share the database and a
+// payload directory; 6 jobs of real C-NMC cells, split into tasks (one per batch and plaintext
+// prime); one worker is SIGKILLed while it holds a running task and one API node is SIGKILLed in
+// the middle of an upload. Every result decrypts to the raw integer model's logits exactly,
+// nothing is lost (6 jobs done, the cut upload left no job), and no task finished twice and no job
+// was assembled twice (the workers' JSON logs). Tiny INSECURE parameters (N = 256) for speed.
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+
+#include <csignal>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "cell_files.h"
+#include "client/key_files.h"
+#include "client/keyholder.h"
+#include "client/service_client.h"
+#include "common/paths.h"
+#include "nn/backend.h"
+#include "process.h"
+#include "raw_connection.h"
+#include "service/wire/he_layout.h"
+#include "test_store.h"
+#include "tiny_setup.h"
+
+namespace leukocrypt::client {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+const std::string kCli = LEUKOCRYPT_CLI;
+const std::string kInsecure = "--insecure-for-tests";
+const std::string kToken = "alice-token-0123456789";
+
+// One SQL query on the test cluster's database, first column of every row.
+std::vector<std::string> query(const std::string& db, const std::string& sql) {
+  PGconn* c = PQconnectdb(db.c_str());
+  std::vector<std::string> out;
+  if (PQstatus(c) == CONNECTION_OK) {
+    PGresult* r = PQexec(c, sql.c_str());
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+      for (int i = 0; i < PQntuples(r); ++i) out.emplace_back(PQgetvalue(r, i, 0));
+    PQclear(r);
+  }
+  PQfinish(c);
+  return out;
+}
+
+// A background process (worker) with its log; SIGKILL or SIGTERM at the end.
+struct Child {
+  pid_t pid = -1;
+  std::string log;
+  Child(const std::vector<std::string>& args, const std::string& log_path) : log(log_path) {
+    pid = testing::spawn(args, log_path);
+  }
+  ~Child() { stop(SIGTERM); }
+  void stop(int sig) {
+    if (pid <= 0) return;
+    ::kill(pid, sig);
+    int st = 0;
+    for (int i = 0; i < 500 && ::waitpid(pid, &st, WNOHANG) != pid; ++i) std::this_thread::sleep_for(20ms);
+    if (::waitpid(pid, &st, WNOHANG) == 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &st, 0);
+    }
+    pid = -1;
+  }
+};
+
+// Finishing events in a worker log: "job/task" -> count (task_done and job_assembled both mean a
+// task's result was stored), and assembled jobs.
+void count_events(const std::string& log, std::map<std::string, int>& finished, std::map<std::string, int>& assembled) {
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_object() || !j.contains("event")) continue;
+    const std::string e = j.value("event", "");
+    if (e != "task_done" && e != "job_assembled" && e != "job_done") continue;
+    finished[j.value("job", "") + "/" + std::to_string(j.value("task", -1))]++;
+    if (e != "task_done") assembled[j.value("job", "")]++;
+  }
+}
+
+TEST(ScaleOut, TwoApiNodesThreeWorkersKillsLoseNothingAndRunNothingTwice) {
+  if (!leukocrypt::testing::testing_postgres()) GTEST_SKIP() << "needs the throw-away cluster of with_postgres.sh";
+  std::signal(SIGPIPE, SIG_IGN);
+  testing::TempDir dir("scaleout");
+  leukocrypt::testing::TinySetup tiny(dir.path);
+  const auto tokens = dir.path / "tokens.txt";
+  write_file_atomic(tokens, "alice " + kToken + "\n", 0600);
+  const std::string dbname = "lc_scaleout_" + std::to_string(::getpid());
+  leukocrypt::testing::create_test_database(dbname);
+  const std::string db = "postgresql:///" + dbname;
+  const auto blobs = dir.path / "blobs";
+
+  // Raw integer model: the reference every decrypted logit must equal.
+  const auto cells = testing::real_cells(6);
+  const auto images = load_images(cells, 16);
+  std::vector<const std::uint8_t*> ptrs;
+  for (const auto& c : images) ptrs.push_back(c.pixels.data());
+  const auto raw = nn::make_raw_backend()->run(tiny.plan, ptrs);
+
+  auto api_args = [&] {
+    return std::vector<std::string>{kCli, "serve", "--model", tiny.model.string(), "--params", tiny.params.string(),
+                                    kInsecure, "--db", db, "--blobs", blobs.string(), "--tokens", tokens.string(),
+                                    "--workers", "0", "--lease-s", "1"};
+  };
+  auto a = std::make_unique<testing::ServerProcess>(api_args(), dir.path);
+  ASSERT_GT(a->port(), 0) << a->log();
+  testing::ServerProcess b(api_args(), dir.path);
+  ASSERT_GT(b.port(), 0) << b.log();
+
+  std::vector<std::unique_ptr<Child>> workers;
+  for (int i = 0; i < 3; ++i)
+    workers.push_back(std::make_unique<Child>(
+        std::vector<std::string>{kCli, "worker", "--db", db, "--blobs", blobs.string(), "--model", tiny.model.string(),
+                                 "--params", tiny.params.string(), kInsecure, "--id", "w" + std::to_string(i),
+                                 "--lease-s", "1", "--poll-s", "0.05"},
+        (dir.path / ("worker-" + std::to_string(i) + ".log")).string()));
+
+  // The key holder: keys made for the card, registered through node A, requests encrypted first.
+  ServiceClient sa(a->url(), kToken), sb(b.url(), kToken);
+  const auto card = sa.model_card();
+  KeyPaths paths(dir.path / "keys");
+  keygen(wire::settings_from_json(card, "card", /*allow_insecure_for_tests=*/true), paths, card, false);
+  KeyHolder kh(paths, /*allow_insecure_for_tests=*/true);
+  sa.register_keys(read_key_file(paths.eval, wire::Kind::kEvalKeys));
+  std::vector<std::string> requests;
+  for (std::size_t j = 0; j < 6; ++j) {
+    std::vector<CellInput> batch;
+    for (std::size_t i = 0; i < 4; ++i) batch.push_back(images[(j + i) % images.size()]);
+    requests.push_back(kh.encrypt(batch, card["model_id"]));
+  }
+
+  std::vector<std::string> jobs;
+  for (std::size_t j = 0; j < 6; ++j) jobs.push_back((j % 2 ? sb : sa).submit(requests[j]));
+
+  // SIGKILL worker w0 mid-task: frozen (SIGSTOP) while the store shows it running a task, and
+  // killed only if the task is still running once it is frozen (else thawed, and again).
+  bool killed_worker = false;
+  for (int i = 0; i < 15000 && !killed_worker; ++i) {  // <= 30 s
+    const std::string running = "SELECT job_id || '/' || idx FROM tasks WHERE worker='w0' AND state='running'";
+    if (query(db, running).empty()) {
+      std::this_thread::sleep_for(2ms);
+      continue;
+    }
+    ::kill(workers[0]->pid, SIGSTOP);
+    if (!query(db, running).empty()) {
+      workers[0]->stop(SIGKILL);
+      killed_worker = true;
+    } else {
+      ::kill(workers[0]->pid, SIGCONT);
+    }
+  }
+  ASSERT_TRUE(killed_worker) << "w0 never ran a task:\n" << testing::slurp(workers[0]->log);
+
+  // SIGKILL node A half-way through an upload: no job may come of it.
+  {
+    testing::RawConnection c(a->port());
+    ASSERT_TRUE(c.connected());
+    const std::string& body = requests[0];
+    ASSERT_TRUE(c.send("POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + kToken +
+                       "\r\nContent-Type: application/octet-stream\r\nContent-Length: " + std::to_string(body.size()) +
+                       "\r\n\r\n" + body.substr(0, body.size() / 2)));
+    std::this_thread::sleep_for(300ms);
+    a->kill(SIGKILL);
+  }
+  a.reset();
+
+  // Every job finishes (through node B), exactly.
+  for (std::size_t j = 0; j < jobs.size(); ++j) {
+    auto st = sb.wait(jobs[j], std::chrono::seconds(60));
+    ASSERT_EQ(st["status"], "done") << st.dump();
+    auto got = kh.decrypt(sb.result(jobs[j]));
+    ASSERT_EQ(got.size(), 4u);
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      const std::size_t c = (j + i) % images.size();
+      EXPECT_EQ(got[i].exact[0], nn::to_string128(raw.exact[2 * c])) << "job " << j << " cell " << i;
+      EXPECT_EQ(got[i].exact[1], nn::to_string128(raw.exact[2 * c + 1])) << "job " << j << " cell " << i;
+      EXPECT_EQ(got[i].label, raw.predicted(c));
+    }
+  }
+  EXPECT_EQ(query(db, "SELECT COUNT(*) FROM jobs"), std::vector<std::string>{"6"}) << "the cut upload made a job";
+  EXPECT_EQ(query(db, "SELECT COUNT(*) FROM tasks"), std::vector<std::string>{"0"});
+
+  for (auto& w : workers) w->stop(SIGTERM);
+  std::map<std::string, int> finished, assembled;
+  for (int i = 0; i < 3; ++i) count_events(testing::slurp((dir.path / ("worker-" + std::to_string(i) + ".log")).string()),
+                                           finished, assembled);
+  for (const auto& [task, n] : finished) EXPECT_EQ(n, 1) << "task " << task << " finished " << n << " times";
+  for (const auto& id : jobs) EXPECT_EQ(assembled[id], 1) << "job " << id;
+  const std::size_t tasks_per_job = card["params"]["plain_primes"].size();
+  EXPECT_EQ(finished.size(), jobs.size() * tasks_per_job);
+  // The killed worker's task was taken over after its lease lapsed.
+  std::string all_logs;
+  for (int i = 1; i < 3; ++i) all_logs += testing::slurp((dir.path / ("worker-" + std::to_string(i) + ".log")).string());
+  EXPECT_NE(all_logs.find("\"attempt\":2"), std::string::npos) << "no task was re-run after the kill";
+}
+
+}  // namespace
+}  // namespace leukocrypt::client
