@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <optional>
 #include <sstream>
 
@@ -146,6 +147,62 @@ CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& m
     throw SecurityError(m.str());
   }
   return *best;
+}
+
+namespace {
+
+bool is_ckks_settings(const nlohmann::json& s) {
+  return s.is_object() && s.value("scheme", "") == "ckks" && s.contains("params") && s["params"].is_object();
+}
+
+// The CkksSettings object inside a document, or null.
+const nlohmann::json* find_ckks_settings(const nlohmann::json& j) {
+  if (!j.is_object()) return nullptr;
+  if (is_ckks_settings(j)) return &j;
+  for (const char* key : {"ckks", "settings", "params"})
+    if (j.contains(key) && is_ckks_settings(j[key])) return &j[key];
+  return nullptr;
+}
+
+}  // namespace
+
+bool is_ckks_document(const nlohmann::json& j) {
+  return find_ckks_settings(j) != nullptr || (j.is_object() && j.value("scheme", "") == "ckks");
+}
+
+CkksSettings ckks_settings_from_json(const nlohmann::json& j, const std::string& what, bool allow_insecure_for_tests) {
+  const auto* s = find_ckks_settings(j);
+  if (!s) throw FormatError(what + ": holds no CKKS parameters (expected `leukocrypt params --scheme ckks` output or a CKKS model card)");
+  const auto& p = (*s)["params"];
+  CkksSettings out;
+  try {
+    const auto n = p.at("n").get<std::size_t>();
+    auto q = p.at("q").get<std::vector<std::uint64_t>>();
+    const auto special = p.at("special_prime").get<std::uint64_t>();
+    const auto scale = p.at("default_scale").get<double>();
+    if (n < 1024 || n > 65536 || q.empty() || q.size() > 64)
+      throw FormatError(what + ": CKKS parameters: N = " + std::to_string(n) + " or " + std::to_string(q.size()) +
+                        " primes out of range");
+    const bool insecure = p.value("security", "128") != "128";
+    if (insecure && !allow_insecure_for_tests)
+      throw SecurityError(what + ": CKKS parameters are marked insecure-for-tests (below 128-bit security); refused "
+                               "without --insecure-for-tests");
+    out.params = ckks::Params::create_from_primes(n, std::move(q), special, scale,
+                                                  insecure ? ckks::Security::kInsecureForTests : ckks::Security::k128);
+    out.target_error = s->value("target_logit_error", 0.0);
+    out.predicted_error = s->value("predicted_logit_error", 0.0);
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(what + ": malformed CKKS parameters (" + e.what() + ")");
+  } catch (const InvalidArgument& e) {
+    throw FormatError(what + ": invalid CKKS parameters: " + e.what());
+  }
+  if (p.contains("id") && p["id"].is_string()) {
+    char buf[17];
+    std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(out.params.id()));
+    if (p["id"].get<std::string>() != buf)
+      throw FormatError(what + ": CKKS params id " + p["id"].get<std::string>() + " does not match its primes (" + buf + ")");
+  }
+  return out;
 }
 
 }  // namespace leukocrypt::nn
