@@ -152,7 +152,8 @@ CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& m
 namespace {
 
 bool is_ckks_settings(const nlohmann::json& s) {
-  return s.is_object() && s.value("scheme", "") == "ckks" && s.contains("params") && s["params"].is_object();
+  return s.is_object() && s.value("scheme", "") == "ckks" && s.contains("params") && s["params"].is_object() &&
+         s["params"].contains("q");
 }
 
 // The CkksSettings object inside a document, or null.

@@ -3,7 +3,7 @@
 # 1,198 cells: one batch of N/2 = 4,096 slots, so the cost is that of one cell):
 #   keygen -> encrypt -> infer -> decrypt: every cell's argmax equals the float model's and its
 #   logit margin is within twice the precision model's bound;
-#   serve (CKKS card) + screen: the same labels through the HTTP service;
+#   serve (CKKS card; keygen from it) + screen: the same labels through the HTTP service;
 #   refusals, one line / 4xx each: a --scheme that does not match the keys or the parameters, CKKS
 #   served with circuit privacy on (not implemented for CKKS), BFV keys on a CKKS server and CKKS
 #   keys on a BFV server (key upload 400, screen), BFV parameters with a CKKS request (infer).
@@ -94,6 +94,11 @@ C="http://127.0.0.1:$(cat ckks.port)"; B="http://127.0.0.1:$(cat bfv.port)"
 auth=(-H "Authorization: Bearer alice-token-0123456789")
 curl -s "${auth[@]}" "$C/v1/model" | grep -q '"scheme": *"ckks"' || fail "ckks card lacks the scheme"
 curl -s "${auth[@]}" "$B/v1/model" | grep -q '"scheme": *"bfv"' || fail "bfv card lacks the scheme"
+# keygen from the CKKS card (what the clinic and `curl /v1/model > model.json` users do).
+curl -s "${auth[@]}" "$C/v1/model" > card.json
+"$CLI" keygen --params card.json --out cardkeys > /dev/null || fail "keygen from the ckks card"
+python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2])); assert a["params_id"]==b["params_id"] and b["model_id"]==a["model_id"] and b["scheme"]=="ckks"' \
+    card.json cardkeys/keys.json || fail "keys from the card: other parameters or model"
 upload() {  # <url> <eval.key>: prints the status and body
   curl -s -o body.txt -w '%{http_code}' "${auth[@]}" -H 'Content-Type: application/octet-stream' \
       --data-binary @"$2" "$1/v1/keys"
