@@ -2,6 +2,7 @@
 #include "nn/ckks_settings.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdio>
 #include <optional>
@@ -9,9 +10,21 @@
 
 #include "common/error.h"
 #include "he/ckks/precision_model.h"
+#include "he/kernels/ntt.h"
 
 namespace leukocrypt::nn {
 namespace {
+
+// How many primes (q_i and the special prime) are too large for the SIMD kernels
+// (he::kIfmaMaxModulusBits): each runs every NTT and multiply-add of its rows on the scalar
+// reference, 5-8x slower (MNIST at scale 2^50, rescale primes alternately just above and below
+// 2^50: 65 % of the CPU time in scalar kernels).
+int scalar_primes(const ckks::Params& p) {
+  auto big = [](std::uint64_t q) { return std::bit_width(q) > he::kIfmaMaxModulusBits ? 1 : 0; };
+  int count = big(p.special_prime());
+  for (auto q : p.q()) count += big(q);
+  return count;
+}
 
 // Signed bits of the largest value the last prime q_0 must hold (beyond the scale), plus one bit
 // of sign and one of room.
@@ -116,7 +129,8 @@ CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& m
   for (auto& m : mag) m *= o.margin;
   const std::size_t levels = ckks_levels(plan);
   const int head = headroom_bits(mag.back());
-  std::optional<CkksSettings> best;
+  std::optional<CkksSettings> best, best_simd;
+  int best_simd_count = 1 << 20;
   double best_error = INFINITY;
   int best_bits = 0;
   std::size_t best_n = 0;
@@ -138,7 +152,13 @@ CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& m
       best_bits = bits;
       best_n = p.n();
     }
-    if (logit_err <= o.target_error) best = CkksSettings{p, o.target_error, logit_err, err};
+    if (logit_err <= o.target_error) {
+      best = CkksSettings{p, o.target_error, logit_err, err};
+      if (scalar_primes(p) <= best_simd_count) {
+        best_simd = best;
+        best_simd_count = scalar_primes(p);
+      }
+    }
   }
   if (!best) {
     std::ostringstream m;
@@ -146,6 +166,9 @@ CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& m
       << " rescales); best predicted " << best_error << " at scale 2^" << best_bits << ", N = " << best_n;
     throw SecurityError(m.str());
   }
+  // Among the scales that meet the target at this N, the largest with the fewest primes beyond the
+  // SIMD kernels: a bit of (unneeded) precision margin for several times the speed.
+  if (best_simd && best_simd->params.n() == best->params.n()) return *best_simd;
   return *best;
 }
 

@@ -4,7 +4,8 @@
 // D squares and D+1 linear layers needs 2D+1 rescale primes. The chooser walks the scale upwards
 // (the ring degree N never shrinks as the scale grows, the predicted error only shrinks) and takes
 // the first scale whose predicted largest logit error meets the target, then the largest scale
-// that still fits the same N (more margin for free). It refuses, with the numbers, a target that
+// that still fits the same N (more margin for free) among those with the fewest primes beyond the
+// SIMD kernels' 50 bits. It refuses, with the numbers, a target that
 // no 128-bit set reaches.
 #pragma once
 
