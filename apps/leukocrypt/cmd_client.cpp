@@ -23,6 +23,7 @@
 #include "service/he_job_runner.h"
 #include "service/wire/container.h"
 #include "service/wire/he_layout.h"
+#include "nn/ckks_settings.h"
 #include "nn/slot_layout.h"
 #define LC_HAVE_CLIENT 1
 #endif
@@ -108,10 +109,24 @@ void print_cells(const std::vector<client::CellResult>& cells) {
   std::cout << "\n";
 }
 
+// --scheme bfv|ckks|auto: auto follows the keys or the parameters document; a named scheme must
+// match it (one line otherwise).
+void add_scheme_option(CLI::App* cmd, std::string& scheme, const char* what) {
+  cmd->add_option("--scheme", scheme, std::string("bfv, ckks, or auto (the scheme of ") + what + ")")
+      ->default_val("auto")
+      ->check(CLI::IsMember({"auto", "bfv", "ckks"}));
+}
+
+void require_scheme_matches(const std::string& asked, const std::string& actual, const std::string& what) {
+  if (asked != "auto" && asked != actual)
+    throw InvalidArgument("--scheme " + asked + ", but " + what + " is for " + actual);
+}
+
 // The key directory's secret key; insecure parameters only with the command's explicit flag.
-client::KeyHolder open_keys(const std::string& dir, bool insecure) {
+client::KeyHolder open_keys(const std::string& dir, bool insecure, const std::string& scheme = "auto") {
   client::KeyHolder kh{client::KeyPaths(dir), insecure};
-  warn_insecure_params(!kh.settings().meets_128_bits());
+  require_scheme_matches(scheme, kh.scheme(), "the key directory '" + dir + "'");
+  warn_insecure_params(!kh.meets_128_bits());
   return kh;
 }
 
@@ -146,24 +161,34 @@ void choose_screen_layout(client::KeyHolder& kh, const std::string& layout, cons
 
 void register_keygen(CLI::App& root) {
   struct Args {
-    std::string params, out;
+    std::string params, out, scheme = "auto";
     bool force = false, json = false, insecure = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = root.add_subcommand("keygen", "Key holder: generate secret.key (0600), public.key, eval.key");
   cmd->add_option("--params", a->params, "params.json, or the server's model card (GET /v1/model)")->required();
   cmd->add_option("--out", a->out, "Key directory")->required();
+  add_scheme_option(cmd, a->scheme, "--params");
   cmd->add_flag("--force", a->force, "Overwrite an existing secret key");
   add_insecure_flag(cmd, a->insecure);
   cmd->add_flag("--json", a->json, "Machine-readable output");
   cmd->callback([a] {
     auto j = read_json_file(a->params);
+    const bool ckks = nn::is_ckks_document(j);
+    require_scheme_matches(a->scheme, ckks ? "ckks" : "bfv", "--params '" + a->params + "'");
     // The card's parameters are checked here against the 128-bit table, whatever its "security"
     // field says: a provider cannot make a patient encrypt under breakable parameters.
-    auto settings = wire::settings_from_json(j, a->params, a->insecure);
-    warn_insecure_params(!settings.meets_128_bits());
     Timer t;
-    auto info = client::keygen(settings, client::KeyPaths(a->out), j, a->force);
+    nlohmann::json info;
+    if (ckks) {
+      auto settings = nn::ckks_settings_from_json(j, a->params, a->insecure);
+      warn_insecure_params(settings.params.security() != ckks::Security::k128);
+      info = client::keygen(settings, client::KeyPaths(a->out), j, a->force);
+    } else {
+      auto settings = wire::settings_from_json(j, a->params, a->insecure);
+      warn_insecure_params(!settings.meets_128_bits());
+      info = client::keygen(settings, client::KeyPaths(a->out), j, a->force);
+    }
     info["seconds"] = t.seconds();
     info["dir"] = a->out;
     if (a->json) return print_json(info);
@@ -179,7 +204,7 @@ void register_keygen(CLI::App& root) {
 
 void register_encrypt(CLI::App& root) {
   struct Args {
-    std::string keys, out, model_id, layout = "auto";
+    std::string keys, out, model_id, layout = "auto", scheme = "auto";
     CellSource src;
     bool json = false, insecure = false;
   };
@@ -190,10 +215,11 @@ void register_encrypt(CLI::App& root) {
   cmd->add_option("--model-id", a->model_id, "Model the request is for (default: keys.json's)");
   cmd->add_option("--out", a->out, "Request file (.lcx)")->required();
   add_layout_option(cmd, a->layout);
+  add_scheme_option(cmd, a->scheme, "the keys");
   cmd->add_flag("--json", a->json, "Machine-readable output");
   add_insecure_flag(cmd, a->insecure);
   cmd->callback([a] {
-    auto kh = open_keys(a->keys, a->insecure);
+    auto kh = open_keys(a->keys, a->insecure, a->scheme);
     if (a->layout != "auto") kh.set_layout(nn::layout_from_string(a->layout));
     auto cells = load_cells(a->src, kh.image_size());
     std::string model_id = a->model_id.empty() ? kh.info().value("model_id", "") : a->model_id;
@@ -204,6 +230,7 @@ void register_encrypt(CLI::App& root) {
       bar.finish();
     }
     nlohmann::json j = {{"out", a->out},          {"cells", cells.size()}, {"layout", nn::to_string(kh.layout())},
+                        {"scheme", kh.scheme()},
                         {"batches", st.batches},  {"bytes", st.bytes},
                         {"bytes_per_cell", double(st.bytes) / cells.size()},
                         {"encode_seconds", st.encode_seconds}, {"encrypt_seconds", st.encrypt_seconds}};
@@ -219,7 +246,7 @@ void register_encrypt(CLI::App& root) {
 
 void register_infer(CLI::App& root) {
   struct Args {
-    std::string model, params, eval, in, out;
+    std::string model, params, eval, in, out, scheme = "auto";
     bool json = false, insecure = false, no_circuit_privacy = false;
   };
   auto a = std::make_shared<Args>();
@@ -232,12 +259,18 @@ void register_infer(CLI::App& root) {
   cmd->add_flag("--json", a->json, "Machine-readable output");
   add_insecure_flag(cmd, a->insecure);
   add_no_circuit_privacy_flag(cmd, a->no_circuit_privacy);
+  add_scheme_option(cmd, a->scheme, "the parameters");
   cmd->callback([a] {
     auto keys = read_file(a->eval);
     service::HeRunnerOptions o{a->model, a->params, {}, a->insecure, !a->no_circuit_privacy, {}};
     if (a->params.empty()) {
       auto v = wire::parse_as(keys, wire::Kind::kEvalKeys, a->eval);
       o.params_json = nlohmann::json::parse(v.meta, nullptr, false);
+    }
+    {
+      const auto doc = a->params.empty() ? o.params_json : read_json_file(a->params);
+      require_scheme_matches(a->scheme, nn::is_ckks_document(doc) ? "ckks" : "bfv",
+                             a->params.empty() ? "the parameters in '" + a->eval + "'" : "--params '" + a->params + "'");
     }
     auto runner = service::make_he_runner(o);
     warn_insecure_card(runner->model_card());
@@ -274,20 +307,21 @@ void register_infer(CLI::App& root) {
 
 void register_decrypt(CLI::App& root) {
   struct Args {
-    std::string keys, in;
+    std::string keys, in, scheme = "auto";
     bool json = false, insecure = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = root.add_subcommand("decrypt", "Key holder: decrypt a result into per-cell labels and probabilities");
   cmd->add_option("--keys", a->keys, "Key directory")->required();
   cmd->add_option("--in", a->in, "Result (.lcx)")->required();
+  add_scheme_option(cmd, a->scheme, "the keys");
   cmd->add_flag("--json", a->json, "Machine-readable output");
   add_insecure_flag(cmd, a->insecure);
-  cmd->footer("Security (CKKS, --scheme ckks on eval): CKKS decryptions are approximate and reveal information "
+  cmd->footer("Security (CKKS keys, --scheme ckks): CKKS decryptions are approximate and reveal information "
               "about the secret key to whoever also holds the ciphertexts (Li-Micciancio 2021). Never return "
               "decrypted CKKS results to the provider; keep them with the key holder (docs/API.md, Security).");
   cmd->callback([a] {
-    auto kh = open_keys(a->keys, a->insecure);
+    auto kh = open_keys(a->keys, a->insecure, a->scheme);
     client::DecryptStats st;
     auto cells = kh.decrypt(read_file(a->in), &st);
     if (a->json)
@@ -318,7 +352,7 @@ std::string screen_token(const std::string& token, const std::string& token_file
 
 void register_screen(CLI::App& root) {
   struct Args {
-    std::string server, token, token_file, ca_file, keys, work_dir, layout = "auto";
+    std::string server, token, token_file, ca_file, keys, work_dir, layout = "auto", scheme = "auto";
     CellSource src;
     int timeout = 3600;
     bool json = false, insecure = false;
@@ -335,6 +369,7 @@ void register_screen(CLI::App& root) {
   cmd->add_option("--timeout", a->timeout, "Seconds to wait for the result")->capture_default_str();
   cmd->add_option("--work-dir", a->work_dir, "Where the request is staged before upload (default: $TMPDIR or /tmp)");
   add_layout_option(cmd, a->layout);
+  add_scheme_option(cmd, a->scheme, "the keys");
   cmd->add_flag("--json", a->json, "Machine-readable output");
   add_insecure_flag(cmd, a->insecure);
   cmd->callback([a] {
@@ -343,9 +378,13 @@ void register_screen(CLI::App& root) {
     copt.ca_file = a->ca_file;
     client::ServiceClient sc(a->server, screen_token(a->token, a->token_file), copt);
     client::KeyPaths paths(a->keys);
-    auto kh = open_keys(a->keys, a->insecure);
+    auto kh = open_keys(a->keys, a->insecure, a->scheme);
     Timer total;
     auto card = sc.model_card();
+    const std::string server_scheme = card.value("scheme", "bfv");
+    if (server_scheme != kh.scheme())
+      throw InvalidArgument("keys in '" + a->keys + "' are " + kh.scheme() + " keys, the server runs " + server_scheme +
+                            "; run: curl <server>/v1/model > model.json; leukocrypt keygen --params model.json");
     if (card.value("params_id", "") != std::to_string(kh.params_id()))
       throw InvalidArgument("keys in '" + a->keys + "' are for parameters " + std::to_string(kh.params_id()) +
                             ", the server runs " + card.value("params_id", "?") +
@@ -409,6 +448,7 @@ void register_screen(CLI::App& root) {
         {"server", a->server},
         {"job_id", job},
         {"model_id", card.value("model_id", "")},
+        {"scheme", kh.scheme()},
         {"cells", cells_json(out)},
         {"layout", nn::to_string(kh.layout())},
         {"bytes_sent", request_bytes + (registered ? 0 : eval_size)},

@@ -129,6 +129,7 @@ void run_params_ckks(const ParamsOptions& o) {
   j["model_file"] = o.model;
   j["model_fingerprint"] = model_fingerprint(read_file(o.model));
   j["magnitude_images"] = set.size();
+  j["input_scale"] = double(p.plan.input_scale);  // keygen: the key holder encrypts pixel x input_scale
   j["ckks"] = ckks_params_json(s);
   if (!o.out.empty()) write_file_atomic(o.out, j.dump(2) + "\n");
   if (o.json) return print_json(j);

@@ -12,8 +12,11 @@
 #include "data/dataset.h"
 #include "data/image.h"
 #include "he/bfv/serialization.h"
+#include "he/ckks/context.h"
+#include "he/ckks/serialization.h"
 #include "he/ring/secure_wipe.h"
 #include "nn/keyholder/bfv_keyholder.h"
+#include "nn/keyholder/ckks_keyholder.h"
 #include "nn/plan.h"
 #include "nn/slot_layout.h"
 #include "service/wire/container.h"
@@ -141,8 +144,69 @@ nlohmann::json keygen(const nn::BfvSettings& settings, const KeyPaths& paths, co
   return info;
 }
 
+nlohmann::json keygen(const nn::CkksSettings& settings, const KeyPaths& paths, const nlohmann::json& card,
+                      bool overwrite) {
+  if (!card.is_object() || !card.contains("input_scale") || !card["input_scale"].is_number() ||
+      !(card["input_scale"].get<double>() > 0))
+    throw FormatError("keygen: the CKKS model card / params.json lacks a positive 'input_scale'");
+  nn::CkksKeyHolder holder(settings);
+  const std::string key_id = wire::random_id();
+  const auto settings_json = settings.to_json();
+  auto make = [&](wire::Kind kind) {
+    wire::Container c;
+    c.kind = kind;
+    c.params_id = settings.params.id();
+    c.key_id = key_id;
+    c.meta = nlohmann::json{{"scheme", "ckks"}, {"settings", settings_json}}.dump();
+    return c;
+  };
+  auto secret = make(wire::Kind::kSecretKey), pub = make(wire::Kind::kPublicKey), eval = make(wire::Kind::kEvalKeys);
+  secret.blobs.push_back(ckks::save(holder.secret_key()));
+  pub.blobs.push_back(ckks::save(holder.public_key()));
+  eval.blobs.push_back(ckks::save(holder.relin_keys()));
+  eval.blobs.push_back(pub.blobs.front());
+  std::string secret_bytes = wire::serialize(secret), pub_bytes = wire::serialize(pub),
+              eval_bytes = wire::serialize(eval);
+  wipe_all(secret.blobs);
+  const WipeString wipe_secret{secret_bytes};
+  nlohmann::json info = {
+      {"key_id", key_id},
+      {"scheme", "ckks"},
+      {"params_id", std::to_string(settings.params.id())},
+      {"settings", settings_json},
+      {"input_scale", card["input_scale"]},
+      {"created", std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()},
+      {"bytes", {{"secret.key", secret_bytes.size()}, {"public.key", pub_bytes.size()}, {"eval.key", eval_bytes.size()}}},
+      {"galois_keys", 0}};
+  if (card.contains("model_id") && card["model_id"].is_string()) info["model_id"] = card["model_id"];
+  if (card.contains("input") && card["input"].is_object()) info["input"] = card["input"];
+  if (card.contains("classes")) info["classes"] = card["classes"];
+  write_key_dir(paths, secret_bytes, pub_bytes, eval_bytes, info, overwrite);
+  return info;
+}
+
 KeyHolder::KeyHolder(const KeyPaths& paths, bool allow_insecure_for_tests) {
   info_ = read_key_info(paths);
+  if (info_.contains("settings") && nn::is_ckks_document(info_["settings"])) {
+    scheme_ = "ckks";
+    auto settings = nn::ckks_settings_from_json(info_["settings"], paths.info.string(), allow_insecure_for_tests);
+    input_scale_ = static_cast<float>(info_.value("input_scale", 1.0 / 255.0));
+    require(input_scale_ > 0, paths.info.string() + ": input_scale must be > 0");
+    auto bytes = read_key_file(paths.secret, wire::Kind::kSecretKey);
+    const WipeString wipe_bytes{bytes};
+    auto v = wire::parse_as(bytes, wire::Kind::kSecretKey, paths.secret.string());
+    params_id_ = settings.params.id();
+    if (v.params_id != params_id_)
+      throw FormatError(paths.secret.string() + ": secret key is for parameters " + std::to_string(v.params_id) +
+                        ", keys.json says " + std::to_string(params_id_));
+    key_id_ = v.key_id;
+    if (info_.value("key_id", "") != key_id_)
+      throw FormatError(paths.secret.string() + ": key id '" + key_id_ + "' differs from keys.json");
+    if (v.blobs.size() != 1) throw FormatError(paths.secret.string() + ": expected one CKKS secret key");
+    auto ctx = ckks::Context::create(settings.params);
+    ckks_ = std::make_unique<nn::CkksKeyHolder>(settings, ckks::load_secret_key(*ctx, v.blobs[0]));
+    return;
+  }
   auto settings = wire::settings_from_json(info_, paths.info.string(), allow_insecure_for_tests);
   auto bytes = read_key_file(paths.secret, wire::Kind::kSecretKey);
   const WipeString wipe_bytes{bytes};
@@ -174,6 +238,10 @@ KeyHolder::KeyHolder(KeyHolder&&) noexcept = default;
 KeyHolder& KeyHolder::operator=(KeyHolder&&) noexcept = default;
 
 void KeyHolder::set_layout(nn::Layout layout) {
+  if (ckks_) {
+    require(layout == nn::Layout::kThroughput, "CKKS keys serve the throughput layout only");
+    return;
+  }
   if (layout == nn::Layout::kLatency && !(info_.contains("latency") && info_["latency"].is_object()))
     throw InvalidArgument("the latency layout needs keys made with a model card or params.json that has a 'latency' "
                           "section (its Galois keys); re-run keygen");
@@ -182,7 +250,14 @@ void KeyHolder::set_layout(nn::Layout layout) {
 
 
 
-const nn::BfvSettings& KeyHolder::settings() const { return holder_->settings(); }
+const nn::BfvSettings& KeyHolder::settings() const {
+  if (!holder_) throw InvalidArgument("these are " + scheme_ + " keys, not BFV keys");
+  return holder_->settings();
+}
+
+bool KeyHolder::meets_128_bits() const {
+  return ckks_ ? ckks_->settings().params.security() == ckks::Security::k128 : holder_->settings().meets_128_bits();
+}
 
 int KeyHolder::image_size() const {
   if (info_.contains("input") && info_["input"].is_object()) return info_["input"].value("height", 32);
@@ -199,6 +274,7 @@ void KeyHolder::encrypt_to(const std::vector<CellInput>& cells, const std::strin
     require(c.pixels.size() == n_in, "encrypt: cell '" + c.name + "' has " + std::to_string(c.pixels.size()) +
                                          " values, the model takes " + std::to_string(n_in) + " (3x" +
                                          std::to_string(size) + "x" + std::to_string(size) + ")");
+  if (ckks_) return encrypt_ckks(cells, model_id, sink, stats, on_progress);
   if (layout_ == nn::Layout::kLatency) return encrypt_latency(cells, model_id, sink, stats, on_progress);
   const auto& s = settings();
   const std::size_t k = s.plain_primes.size();
@@ -248,6 +324,85 @@ void KeyHolder::encrypt_to(const std::vector<CellInput>& cells, const std::strin
     stats->bytes = w.bytes_written();
     stats->batches = batches.size();
   }
+}
+
+void KeyHolder::encrypt_ckks(const std::vector<CellInput>& cells, const std::string& model_id,
+                             const std::function<void(std::string_view)>& sink, EncryptStats* stats,
+                             const std::function<void(std::size_t, std::size_t)>& on_progress) const {
+  const int size = image_size();
+  nn::Plan plan = input_plan(size);
+  plan.input_scale = input_scale_;
+  const std::size_t n_in = plan.input_size();
+  auto batches = wire::batch_sizes(cells.size(), ckks_->slot_count());
+  wire::ContainerHeader h;
+  h.kind = wire::Kind::kRequest;
+  h.params_id = params_id_;
+  h.key_id = key_id_;
+  h.model_id = model_id;
+  h.cells = static_cast<std::uint32_t>(cells.size());
+  for (const auto& cell : cells) h.names.push_back(cell.name);
+  h.meta = nlohmann::json{{"scheme", "ckks"}, {"batches", batches}, {"input", {3, size, size}}, {"layout", wire::kLayout}}
+               .dump();
+  const std::size_t total = batches.size() * n_in;
+  wire::ContainerWriter w(h, total, sink);
+  // [batch][value] in container order, a slice of values at a time encrypted on the pool.
+  constexpr std::size_t kSlice = 64;
+  Timer t;
+  std::size_t first = 0, done = 0;
+  for (std::size_t b = 0; b < batches.size(); ++b) {
+    std::vector<const std::uint8_t*> images;
+    for (std::size_t i = 0; i < batches[b]; ++i) images.push_back(cells[first + i].pixels.data());
+    for (std::size_t v0 = 0; v0 < n_in; v0 += kSlice) {
+      const std::size_t len = std::min(kSlice, n_in - v0);
+      std::vector<std::string> blobs(len);
+      ThreadPool::global().parallel_for(0, len, [&](std::size_t i) {
+        he::Seed seed;
+        auto ct = ckks_->encrypt_value(plan, images, v0 + i, &seed);
+        blobs[i] = ckks::save_seeded(ct, seed);
+      });
+      for (auto& blob : blobs) w.add_blob(blob);
+      done += len;
+      if (on_progress) on_progress(done, total);
+    }
+    first += batches[b];
+  }
+  w.finish();
+  if (stats) {
+    stats->encrypt_seconds += t.seconds();
+    stats->bytes = w.bytes_written();
+    stats->batches = batches.size();
+  }
+}
+
+std::vector<CellResult> KeyHolder::decrypt_ckks(const wire::ContainerView& v, const std::vector<std::string>& classes) const {
+  if (v.params_id != params_id_)
+    throw FormatError("result: made for parameters " + std::to_string(v.params_id) + ", these keys have " +
+                      std::to_string(params_id_));
+  if (v.packing != wire::Packing::kThroughput) throw FormatError("result: CKKS results use the throughput packing");
+  auto meta = nlohmann::json::parse(v.meta, nullptr, false);
+  const auto expect = wire::batch_sizes(v.cells, ckks_->slot_count());
+  std::vector<std::size_t> batches;
+  try {
+    batches = meta.at("batches").get<std::vector<std::size_t>>();
+  } catch (const std::exception&) {
+    throw FormatError("result: meta 'batches' missing or malformed");
+  }
+  const std::size_t n_out = classes.size();
+  if (v.cells == 0 || batches != expect || v.blobs.size() != batches.size() * n_out)
+    throw FormatError("result: " + std::to_string(v.blobs.size()) + " ciphertexts and batches " + meta["batches"].dump() +
+                      " do not fit " + std::to_string(v.cells) + " cells x " + std::to_string(n_out) + " logits");
+  std::vector<CellResult> out;
+  std::size_t first = 0;
+  for (std::size_t b = 0; b < batches.size(); ++b) {
+    std::vector<ckks::Ciphertext> cts;
+    for (std::size_t o = 0; o < n_out; ++o) cts.push_back(ckks::load_ciphertext(*ckks_->context(), v.blobs[b * n_out + o]));
+    const auto logits = ckks_->decrypt(cts, batches[b]);
+    for (std::size_t i = 0; i < batches[b]; ++i)
+      out.push_back(cell_result(first + i < v.names.size() ? v.names[first + i] : "cell" + std::to_string(first + i),
+                                logits.data() + i * n_out, classes));
+    first += batches[b];
+  }
+  return out;
 }
 
 void KeyHolder::encrypt_latency(const std::vector<CellInput>& cells, const std::string& model_id,
@@ -328,6 +483,18 @@ std::vector<CellResult> KeyHolder::decrypt(std::string_view result, DecryptStats
   }
   if (classes.empty() || classes.size() > 1000 || !(scale > 0) || !std::isfinite(scale))
     throw FormatError("result: bad classes/output_scale in meta");
+  const std::string result_scheme = meta.value("scheme", "bfv");
+  if (result_scheme != scheme_)
+    throw FormatError("result: made with the " + result_scheme + " scheme, these keys are " + scheme_);
+  if (ckks_) {
+    Timer t;
+    auto out = decrypt_ckks(v, classes);
+    if (stats) {
+      stats->decrypt_seconds += t.seconds();
+      stats->bytes = result.size();
+    }
+    return out;
+  }
   const auto& s = settings();
   const std::size_t k = s.plain_primes.size(), n_out = classes.size();
   std::vector<CellResult> out;
@@ -370,6 +537,20 @@ std::vector<CellResult> KeyHolder::decrypt(std::string_view result, DecryptStats
     stats->bytes = result.size();
   }
   return out;
+}
+
+CellResult cell_result(const std::string& name, const double* logits, const std::vector<std::string>& classes) {
+  CellResult r;
+  r.name = name;
+  r.logits.assign(logits, logits + classes.size());
+  for (std::size_t o = 1; o < classes.size(); ++o)
+    if (r.logits[o] > r.logits[std::size_t(r.label)]) r.label = static_cast<int>(o);
+  const double best = r.logits[std::size_t(r.label)];
+  double z = 0;
+  for (double l : r.logits) z += std::exp(l - best);
+  r.probability = 1.0 / z;
+  r.class_name = classes[static_cast<std::size_t>(r.label)];
+  return r;
 }
 
 CellResult cell_result(const std::string& name, const nn::Int128* logits, const std::vector<std::string>& classes,

@@ -16,10 +16,12 @@
 
 #include "client/key_files.h"
 #include "nn/bfv_settings.h"
+#include "nn/ckks_settings.h"
 #include "nn/int128.h"
 
 namespace leukocrypt::nn {
 class BfvKeyHolder;
+class CkksKeyHolder;
 }
 
 namespace leukocrypt::client {
@@ -28,6 +30,12 @@ namespace leukocrypt::client {
 // `card` (optional: a model card or params.json object) contributes model_id and input shape to
 // keys.json so `encrypt` needs no further options. Returns keys.json.
 nlohmann::json keygen(const nn::BfvSettings& settings, const KeyPaths& paths, const nlohmann::json& card,
+                      bool overwrite);
+
+// CKKS keys (one secret key; eval.key = relinearisation key + public key; keys.json "scheme":
+// "ckks"). `card` must carry "input_scale" (the model's pixel scale: the key holder encrypts
+// pixel x input_scale) and may carry model_id, input and classes as for BFV.
+nlohmann::json keygen(const nn::CkksSettings& settings, const KeyPaths& paths, const nlohmann::json& card,
                       bool overwrite);
 
 struct CellInput {
@@ -46,8 +54,8 @@ struct CellResult {
   int label = 0;
   std::string class_name;
   double probability = 0;          // softmax probability of the predicted class
-  std::vector<double> logits;      // float-scale logits (exact integer logits / output scale)
-  std::vector<std::string> exact;  // exact integer logits as decimal strings
+  std::vector<double> logits;      // float-scale logits (BFV: exact integer logits / output scale; CKKS: approximate)
+  std::vector<std::string> exact;  // BFV: exact integer logits as decimal strings; CKKS: empty
 };
 
 struct DecryptStats {
@@ -67,6 +75,10 @@ class KeyHolder {
   const nlohmann::json& info() const { return info_; }
   const std::string& key_id() const { return key_id_; }
   std::uint64_t params_id() const { return params_id_; }
+  // "bfv" or "ckks" (keys.json's settings).
+  const std::string& scheme() const { return scheme_; }
+  bool meets_128_bits() const;
+  // BFV keys only (InvalidArgument for CKKS keys).
   const nn::BfvSettings& settings() const;
   // Input side S of the model (keys.json "input", else 32).
   int image_size() const;
@@ -96,6 +108,10 @@ class KeyHolder {
   std::vector<CellResult> decrypt(std::string_view result, DecryptStats* stats = nullptr) const;
 
  private:
+  void encrypt_ckks(const std::vector<CellInput>& cells, const std::string& model_id,
+                    const std::function<void(std::string_view)>& sink, EncryptStats* stats,
+                    const std::function<void(std::size_t, std::size_t)>& on_progress) const;
+  std::vector<CellResult> decrypt_ckks(const wire::ContainerView& v, const std::vector<std::string>& classes) const;
   void encrypt_latency(const std::vector<CellInput>& cells, const std::string& model_id,
                        const std::function<void(std::string_view)>& sink, EncryptStats* stats,
                        const std::function<void(std::size_t, std::size_t)>& on_progress) const;
@@ -104,8 +120,14 @@ class KeyHolder {
   nn::Layout layout_ = nn::Layout::kThroughput;
   std::string key_id_;
   std::uint64_t params_id_ = 0;
-  std::unique_ptr<nn::BfvKeyHolder> holder_;
+  std::string scheme_ = "bfv";
+  std::unique_ptr<nn::BfvKeyHolder> holder_;   // BFV keys
+  std::unique_ptr<nn::CkksKeyHolder> ckks_;    // CKKS keys
+  float input_scale_ = 1.0f / 255.0f;          // CKKS: keys.json "input_scale"
 };
+
+// One cell's result from approximate (CKKS) logits.
+CellResult cell_result(const std::string& name, const double* logits, const std::vector<std::string>& classes);
 
 // One cell's result from its exact logits (softmax on the key holder's side).
 CellResult cell_result(const std::string& name, const nn::Int128* logits, const std::vector<std::string>& classes,

@@ -146,10 +146,16 @@ std::vector<ckks::Ciphertext> CkksPlanEvaluator::evaluate(const CkksSource& sour
     if (st.kind == OpKind::kDecrypt) break;
     Timer t;
     if (st.kind == OpKind::kLinear) {
-      std::vector<ckks::Ciphertext> next(std::size_t(st.linear.n_out));
-      auto in = [&](std::uint32_t u) -> const ckks::Ciphertext& { return values.at(u); };
-      ThreadPool::global().parallel_for(0, next.size(),
-                                        [&](std::size_t o) { next[o] = linear_row(s, std::uint32_t(o), in); });
+      // The whole layer in one blocked pass (each input read from memory once), then per output
+      // the rescale and the bias, as linear_row does.
+      const auto& l = st.linear;
+      std::vector<const ckks::Ciphertext*> in(values.size());
+      for (std::size_t u = 0; u < values.size(); ++u) in[u] = &values[u];
+      auto next = eval_.linear_layer(in, l.f_row_start.data(), l.f_index.data(), l.f_weight.data(), std::size_t(l.n_out));
+      ThreadPool::global().parallel_for(0, next.size(), [&](std::size_t o) {
+        eval_.rescale_inplace(next[o]);
+        eval_.add_scalar_inplace(next[o], double(l.f_bias[o]));
+      });
       values = std::move(next);
     } else {
       ThreadPool::global().parallel_for(0, values.size(), [&](std::size_t i) { run_unary(s, values[i]); });

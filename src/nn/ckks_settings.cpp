@@ -2,15 +2,29 @@
 #include "nn/ckks_settings.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdio>
 #include <optional>
 #include <sstream>
 
 #include "common/error.h"
 #include "he/ckks/precision_model.h"
+#include "he/kernels/ntt.h"
 
 namespace leukocrypt::nn {
 namespace {
+
+// How many primes (q_i and the special prime) are too large for the SIMD kernels
+// (he::kIfmaMaxModulusBits): each runs every NTT and multiply-add of its rows on the scalar
+// reference, 5-8x slower (MNIST at scale 2^50, rescale primes alternately just above and below
+// 2^50: 65 % of the CPU time in scalar kernels).
+int scalar_primes(const ckks::Params& p) {
+  auto big = [](std::uint64_t q) { return std::bit_width(q) > he::kIfmaMaxModulusBits ? 1 : 0; };
+  int count = big(p.special_prime());
+  for (auto q : p.q()) count += big(q);
+  return count;
+}
 
 // Signed bits of the largest value the last prime q_0 must hold (beyond the scale), plus one bit
 // of sign and one of room.
@@ -115,7 +129,8 @@ CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& m
   for (auto& m : mag) m *= o.margin;
   const std::size_t levels = ckks_levels(plan);
   const int head = headroom_bits(mag.back());
-  std::optional<CkksSettings> best;
+  std::optional<CkksSettings> best, best_simd;
+  int best_simd_count = 1 << 20;
   double best_error = INFINITY;
   int best_bits = 0;
   std::size_t best_n = 0;
@@ -137,7 +152,13 @@ CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& m
       best_bits = bits;
       best_n = p.n();
     }
-    if (logit_err <= o.target_error) best = CkksSettings{p, o.target_error, logit_err, err};
+    if (logit_err <= o.target_error) {
+      best = CkksSettings{p, o.target_error, logit_err, err};
+      if (scalar_primes(p) <= best_simd_count) {
+        best_simd = best;
+        best_simd_count = scalar_primes(p);
+      }
+    }
   }
   if (!best) {
     std::ostringstream m;
@@ -145,7 +166,67 @@ CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& m
       << " rescales); best predicted " << best_error << " at scale 2^" << best_bits << ", N = " << best_n;
     throw SecurityError(m.str());
   }
+  // Among the scales that meet the target at this N, the largest with the fewest primes beyond the
+  // SIMD kernels: a bit of (unneeded) precision margin for several times the speed.
+  if (best_simd && best_simd->params.n() == best->params.n()) return *best_simd;
   return *best;
+}
+
+namespace {
+
+bool is_ckks_settings(const nlohmann::json& s) {
+  return s.is_object() && s.value("scheme", "") == "ckks" && s.contains("params") && s["params"].is_object() &&
+         s["params"].contains("q");
+}
+
+// The CkksSettings object inside a document, or null.
+const nlohmann::json* find_ckks_settings(const nlohmann::json& j) {
+  if (!j.is_object()) return nullptr;
+  if (is_ckks_settings(j)) return &j;
+  for (const char* key : {"ckks", "settings", "params"})
+    if (j.contains(key) && is_ckks_settings(j[key])) return &j[key];
+  return nullptr;
+}
+
+}  // namespace
+
+bool is_ckks_document(const nlohmann::json& j) {
+  return find_ckks_settings(j) != nullptr || (j.is_object() && j.value("scheme", "") == "ckks");
+}
+
+CkksSettings ckks_settings_from_json(const nlohmann::json& j, const std::string& what, bool allow_insecure_for_tests) {
+  const auto* s = find_ckks_settings(j);
+  if (!s) throw FormatError(what + ": holds no CKKS parameters (expected `leukocrypt params --scheme ckks` output or a CKKS model card)");
+  const auto& p = (*s)["params"];
+  CkksSettings out;
+  try {
+    const auto n = p.at("n").get<std::size_t>();
+    auto q = p.at("q").get<std::vector<std::uint64_t>>();
+    const auto special = p.at("special_prime").get<std::uint64_t>();
+    const auto scale = p.at("default_scale").get<double>();
+    if (n < 1024 || n > 65536 || q.empty() || q.size() > 64)
+      throw FormatError(what + ": CKKS parameters: N = " + std::to_string(n) + " or " + std::to_string(q.size()) +
+                        " primes out of range");
+    const bool insecure = p.value("security", "128") != "128";
+    if (insecure && !allow_insecure_for_tests)
+      throw SecurityError(what + ": CKKS parameters are marked insecure-for-tests (below 128-bit security); refused "
+                               "without --insecure-for-tests");
+    out.params = ckks::Params::create_from_primes(n, std::move(q), special, scale,
+                                                  insecure ? ckks::Security::kInsecureForTests : ckks::Security::k128);
+    out.target_error = s->value("target_logit_error", 0.0);
+    out.predicted_error = s->value("predicted_logit_error", 0.0);
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(what + ": malformed CKKS parameters (" + e.what() + ")");
+  } catch (const InvalidArgument& e) {
+    throw FormatError(what + ": invalid CKKS parameters: " + e.what());
+  }
+  if (p.contains("id") && p["id"].is_string()) {
+    char buf[17];
+    std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(out.params.id()));
+    if (p["id"].get<std::string>() != buf)
+      throw FormatError(what + ": CKKS params id " + p["id"].get<std::string>() + " does not match its primes (" + buf + ")");
+  }
+  return out;
 }
 
 }  // namespace leukocrypt::nn

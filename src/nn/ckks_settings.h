@@ -4,7 +4,8 @@
 // D squares and D+1 linear layers needs 2D+1 rescale primes. The chooser walks the scale upwards
 // (the ring degree N never shrinks as the scale grows, the predicted error only shrinks) and takes
 // the first scale whose predicted largest logit error meets the target, then the largest scale
-// that still fits the same N (more margin for free). It refuses, with the numbers, a target that
+// that still fits the same N (more margin for free) among those with the fewest primes beyond the
+// SIMD kernels' 50 bits. It refuses, with the numbers, a target that
 // no 128-bit set reaches.
 #pragma once
 
@@ -52,5 +53,17 @@ std::vector<double> predict_ckks_errors(const Plan& plan, const ckks::Params& pa
 // predicted error, and at which scale and N), InvalidArgument for a bad plan or options.
 CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& magnitudes,
                                   const CkksChoiceOptions& options = {});
+
+// True when a parameters document is for CKKS: params.json of `params --scheme ckks`
+// ({"scheme": "ckks", "ckks": ...}), a CKKS model card or keys.json ({"params"|"settings": {"scheme":
+// "ckks", ...}}), or a bare CkksSettings::to_json() object.
+bool is_ckks_document(const nlohmann::json& j);
+
+// CkksSettings from any document is_ckks_document accepts. The primes are rebuilt and checked again
+// (NTT-friendly, 128-bit table): SecurityError for a set below 128 bits unless
+// allow_insecure_for_tests (the caller's explicit --insecure-for-tests; the document's own
+// "security" field never lowers the level). FormatError naming `what` for anything malformed.
+CkksSettings ckks_settings_from_json(const nlohmann::json& j, const std::string& what,
+                                     bool allow_insecure_for_tests = false);
 
 }  // namespace leukocrypt::nn

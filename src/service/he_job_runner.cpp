@@ -10,6 +10,8 @@
 
 #include "common/error.h"
 #include "common/paths.h"
+#include "nn/ckks_settings.h"
+#include "service/ckks_job_runner.h"
 #include "common/thread_pool.h"
 #include "common/timer.h"
 #include "he/bfv/context.h"
@@ -29,7 +31,6 @@
 #include "service/wire/he_layout.h"
 
 namespace leukocrypt::service {
-namespace {
 
 // Quantisation the parameters were chosen for: params.json "quantization"/"quantize", else the
 // model's metadata (written by `export`), else the defaults. Either the options themselves or a
@@ -63,6 +64,17 @@ nlohmann::json public_metrics(const nlohmann::json& m) {
     o[k] = public_metrics(it.value());
   }
   return o;
+}
+
+namespace {
+
+// A key bundle or request whose meta says CKKS, sent to this BFV server: one clear 400.
+void refuse_ckks(const std::string& meta_text, const std::string& what) {
+  auto meta = nlohmann::json::parse(meta_text, nullptr, false);
+  if (meta.is_object() && (meta.value("scheme", "") == "ckks" ||
+                           (meta.contains("settings") && nn::is_ckks_document(meta["settings"]))))
+    throw FormatError(what + ": made for the ckks scheme, this server runs bfv (GET /v1/model: 'scheme'; re-run keygen "
+                             "with its model card)");
 }
 
 class HeJobRunner : public JobRunner {
@@ -99,6 +111,7 @@ class HeJobRunner : public JobRunner {
     if (latency_) layouts.push_back("latency");
 
     card_ = {{"api_version", 1},
+             {"scheme", "bfv"},
              {"model_id", model_id_},
              {"name", model_.name},
              {"variant", model_.variant},
@@ -125,6 +138,7 @@ class HeJobRunner : public JobRunner {
   KeyInfo inspect_keys(std::string_view bytes) const override {
     auto v = wire::parse_as(bytes, wire::Kind::kEvalKeys, "key upload");
     if (!wire::is_valid_id(v.key_id)) throw FormatError("key upload: key id '" + v.key_id + "' is not a valid id");
+    refuse_ckks(v.meta, "key upload");
     if (v.params_id != params_id_)
       throw FormatError("key upload: keys were made for parameters " + std::to_string(v.params_id) +
                         ", but this model runs with " + std::to_string(params_id_) +
@@ -159,6 +173,7 @@ class HeJobRunner : public JobRunner {
     if (h.kind != wire::Kind::kRequest)
       throw FormatError(std::string("request: holds ") + wire::to_string(h.kind) + ", expected request");
     if (h.key_id != key.key_id) throw FormatError("request: key id '" + h.key_id + "' does not match '" + key.key_id + "'");
+    refuse_ckks(h.meta, "request");
     if (!h.model_id.empty() && h.model_id != model_id_)
       throw FormatError("request: made for model '" + h.model_id + "', this server runs '" + model_id_ + "'");
     check_layout_served(h.packing);
@@ -649,6 +664,15 @@ class HeJobRunner : public JobRunner {
 }  // namespace
 
 std::unique_ptr<JobRunner> make_he_runner(const HeRunnerOptions& options) {
+  // The parameters document names the scheme: `params --scheme ckks` output runs on the CKKS runner.
+  nlohmann::json params_json = options.params_json;
+  std::string what = "parameters";
+  if (!options.params.empty()) {
+    what = options.params.string();
+    params_json = nlohmann::json::parse(read_file(options.params, 1 << 24), nullptr, false);
+    if (params_json.is_discarded()) throw FormatError(what + ": not valid JSON");
+  }
+  if (nn::is_ckks_document(params_json)) return make_ckks_runner(options, params_json, what);
   return std::make_unique<HeJobRunner>(options);
 }
 

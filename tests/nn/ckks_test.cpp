@@ -67,6 +67,46 @@ TEST(CkksSettings, RefusesAnUnreachableTargetWithTheNumbers) {
   EXPECT_THROW(choose_ckks_settings(plan, std::vector<double>(2, 1.0), {}), InvalidArgument);
 }
 
+// The loader behind keygen, serve and infer: every document shape gives back the same parameters
+// (same id); a weak set needs the caller's flag, whatever the document says; bad fields are
+// FormatErrors naming the source.
+TEST(CkksSettings, LoadsEveryDocumentShapeAndRefusesBadOnes) {
+  CkksSettings s;
+  s.params = ckks::Params::default_for(8192);
+  s.target_error = 2;
+  s.predicted_error = 0.5;
+  const auto j = s.to_json();
+  const nlohmann::json params_doc = {{"format", "leukocrypt-params"}, {"scheme", "ckks"}, {"ckks", j}};
+  const nlohmann::json card = {{"scheme", "ckks"}, {"params", j}};
+  const nlohmann::json keys = {{"settings", j}};
+  for (const auto& doc : {j, params_doc, card, keys}) {
+    EXPECT_TRUE(is_ckks_document(doc)) << doc.dump();
+    const auto t = ckks_settings_from_json(doc, "doc");
+    EXPECT_EQ(t.params.id(), s.params.id());
+    EXPECT_EQ(t.predicted_error, 0.5);
+  }
+  EXPECT_FALSE(is_ckks_document(nlohmann::json{{"settings", {{"n", 8192}}}}));
+  EXPECT_THROW(ckks_settings_from_json(nlohmann::json{{"bfv", 1}}, "doc"), FormatError);
+  auto bad = j;
+  bad["params"]["q"][1] = 12345;  // not an NTT prime
+  EXPECT_THROW(ckks_settings_from_json(bad, "doc"), FormatError);
+  bad = j;
+  bad["params"]["n"] = "big";
+  EXPECT_THROW(ckks_settings_from_json(bad, "doc"), FormatError);
+  bad = j;
+  bad["params"]["id"] = "0000000000000000";
+  EXPECT_THROW(ckks_settings_from_json(bad, "doc"), FormatError);
+  // A weak set: refused unless the caller allows it; marking it 128 does not help.
+  CkksSettings weak;
+  weak.params = ckks::Params::create(1024, 30, 2, 25, 30, ckks::Security::kInsecureForTests);
+  auto w = weak.to_json();
+  EXPECT_THROW(ckks_settings_from_json(w, "doc"), SecurityError);
+  EXPECT_EQ(ckks_settings_from_json(w, "doc", true).params.id(), weak.params.id());
+  w["params"]["security"] = "128";
+  w["params"].erase("id");
+  EXPECT_THROW(ckks_settings_from_json(w, "doc", true), SecurityError);
+}
+
 TEST(CkksEvaluator, RejectsTooFewPrimesAndForeignKeys) {
   const Plan plan = plan_of("cnmc-x2.lcm");
   CkksSettings s;

@@ -52,6 +52,15 @@ class Evaluator {
   // must be at ct's level with scale ct.scale() * scalar_scale (every term of a sum encoded the
   // same way), and at least ct's size.
   void multiply_scalar_add_inplace(Ciphertext& acc, const Ciphertext& ct, double value, double scalar_scale = 0) const;
+  // A whole linear layer at once: out[o] = sum of weight[j] * *in[index[j]] over j in
+  // [row_start[o], row_start[o + 1]), each weight encoded as multiply_scalar_add_inplace encodes it,
+  // so out[o] holds the same residues as that chain of calls (a row without taps: zero at the
+  // product scale). Inputs: one level, size and scale. Blocked over coefficients (each block of
+  // every input is read from memory once for all outputs, sums accumulated lazily and reduced
+  // once), on the global thread pool over (prime, block): the chain of calls is memory-bound.
+  std::vector<Ciphertext> linear_layer(const std::vector<const Ciphertext*>& in, const std::uint32_t* row_start,
+                                       const std::uint32_t* index, const float* weight, std::size_t n_out,
+                                       double scalar_scale = 0) const;
   // Multiplies by an integer; the scale is unchanged.
   void multiply_integer_inplace(Ciphertext& ct, std::int64_t k) const;
 

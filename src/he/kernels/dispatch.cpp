@@ -23,7 +23,7 @@ constexpr KernelTable kScalarTable{
     scalar::eltwise_add_mod, scalar::eltwise_sub_mod, scalar::eltwise_neg_mod,
     scalar::eltwise_mul_mod, scalar::eltwise_mul_scalar_mod, scalar::eltwise_fma_scalar_mod,
     scalar::eltwise_add_scalar_mod, scalar::eltwise_reduce_mod, scalar::eltwise_mul_add_mod,
-    scalar::eltwise_dot_scalar_mod, scalar::eltwise_mac_small};
+    scalar::eltwise_dot_scalar_mod, scalar::eltwise_mac_small, scalar::eltwise_fma_lazy_mod};
 
 #if LEUKOCRYPT_KERNELS_IFMA
 constexpr KernelTable kAvx512IfmaTable{
@@ -34,9 +34,9 @@ constexpr KernelTable kAvx512IfmaTable{
     avx512ifma::eltwise_fma_scalar_mod, avx512ifma::eltwise_add_scalar_mod,
     avx512ifma::eltwise_reduce_mod, avx512ifma::eltwise_mul_add_mod,
 #if LEUKOCRYPT_KERNELS_AVX2
-    avx2::eltwise_dot_scalar_mod, avx2::eltwise_mac_small};
+    avx2::eltwise_dot_scalar_mod, avx2::eltwise_mac_small, avx512ifma::eltwise_fma_lazy_mod};
 #else
-    scalar::eltwise_dot_scalar_mod, scalar::eltwise_mac_small};
+    scalar::eltwise_dot_scalar_mod, scalar::eltwise_mac_small, avx512ifma::eltwise_fma_lazy_mod};
 #endif
 #endif
 
@@ -47,7 +47,7 @@ constexpr KernelTable kAvx2Table{
     avx2::eltwise_add_mod, avx2::eltwise_sub_mod, avx2::eltwise_neg_mod,
     avx2::eltwise_mul_mod, avx2::eltwise_mul_scalar_mod, avx2::eltwise_fma_scalar_mod,
     avx2::eltwise_add_scalar_mod, avx2::eltwise_reduce_mod, avx2::eltwise_mul_add_mod,
-    avx2::eltwise_dot_scalar_mod, avx2::eltwise_mac_small};
+    avx2::eltwise_dot_scalar_mod, avx2::eltwise_mac_small, scalar::eltwise_fma_lazy_mod};
 #endif
 
 bool cpu_has(KernelIsa isa) {
@@ -230,6 +230,16 @@ void eltwise_dot_scalar_mod(std::uint64_t* out, const std::uint64_t* const* rows
 void eltwise_mac_small(std::uint64_t* acc, const std::uint64_t* x, std::int64_t w, std::size_t n,
                        const Modulus& q) {
   active_kernel_table().mac_small(acc, x, w, n, q);
+}
+void eltwise_fma_lazy_mod(std::uint64_t* acc, const std::uint64_t* a, const ShoupOperand& w,
+                          std::size_t n, const Modulus& q) {
+  active_kernel_table().fma_lazy_mod(acc, a, w, n, q);
+}
+// An accumulator in [0, q) plus t terms below 2q each stays below (1 + 2t) q < 2^64 for
+// t = 2^(63 - b) - 1 (b = bit count of q).
+std::size_t fma_lazy_terms(const Modulus& q) {
+  const int b = q.bit_count();
+  return b >= 63 ? 0 : (std::size_t{1} << std::min(40, 63 - b)) - 1;
 }
 
 }  // namespace leukocrypt::he

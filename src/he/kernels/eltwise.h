@@ -44,6 +44,16 @@ void eltwise_mul_add_mod(std::uint64_t* acc, const std::uint64_t* a, const std::
 void eltwise_dot_scalar_mod(std::uint64_t* out, const std::uint64_t* const* rows,
                             const ShoupOperand* w, std::size_t k, std::size_t n, const Modulus& q);
 
+// Lazy multiply-add for long sums (CKKS linear layers): acc += t with t = a * w mod q up to one
+// extra q (t in [0, 2q)), no reduction of acc. a in [0, q), w a Shoup operand for q. The caller keeps
+// every acc below 2^64 (at most fma_lazy_terms(q) terms on an acc in [0, q)) and reduces it once
+// at the end with eltwise_reduce_mod.
+void eltwise_fma_lazy_mod(std::uint64_t* acc, const std::uint64_t* a, const ShoupOperand& w,
+                          std::size_t n, const Modulus& q);
+// How many eltwise_fma_lazy_mod terms an accumulator starting in [0, q) may take before it must be
+// reduced: 2^(63 - bit_count(q)) - 1 (8,191 for a 50-bit prime).
+std::size_t fma_lazy_terms(const Modulus& q);
+
 // Lazy small-weight multiply-add, the CryptoNets linear-layer op without a reduction per term:
 // acc += |w| * x for w >= 0, acc += |w| * (q - x) for w < 0 (each term = w * x mod q), in plain
 // 64-bit arithmetic. Requires |w| < 2^32, x in [0, q], and that the caller keeps every acc
@@ -76,6 +86,8 @@ void eltwise_dot_scalar_mod(std::uint64_t* out, const std::uint64_t* const* rows
                             const ShoupOperand* w, std::size_t k, std::size_t n, const Modulus& q);
 void eltwise_mac_small(std::uint64_t* acc, const std::uint64_t* x, std::int64_t w, std::size_t n,
                        const Modulus& q);
+void eltwise_fma_lazy_mod(std::uint64_t* acc, const std::uint64_t* a, const ShoupOperand& w,
+                          std::size_t n, const Modulus& q);
 }  // namespace scalar
 
 }  // namespace leukocrypt::he

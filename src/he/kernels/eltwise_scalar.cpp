@@ -68,6 +68,11 @@ void eltwise_dot_scalar_mod(std::uint64_t* out, const std::uint64_t* const* rows
   }
 }
 
+void eltwise_fma_lazy_mod(std::uint64_t* acc, const std::uint64_t* a, const ShoupOperand& w,
+                          std::size_t n, const Modulus& q) {
+  for (std::size_t i = 0; i < n; ++i) acc[i] += mul_mod_shoup(a[i], w, q.value());
+}
+
 void eltwise_mac_small(std::uint64_t* acc, const std::uint64_t* x, std::int64_t w, std::size_t n,
                        const Modulus& q) {
   // Unsigned wrap-around is never reached: the caller bounds the sums (lazy_mac_fits).

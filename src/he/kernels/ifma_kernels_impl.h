@@ -341,6 +341,17 @@ void eltwise_fma_scalar_mod(std::uint64_t* acc, const std::uint64_t* a, const Sh
   for (; i < n; ++i) acc[i] = add_mod(acc[i], mul_mod_shoup(a[i], w, q.value()), q.value());
 }
 
+void eltwise_fma_lazy_mod(std::uint64_t* acc, const std::uint64_t* a, const ShoupOperand& w,
+                          std::size_t n, const Modulus& q) {
+  using namespace ops;
+  if (!ifma_applies(q)) return scalar::eltwise_fma_lazy_mod(acc, a, w, n, q);
+  const Consts c(q.value());
+  const V8 vw = set1(w.value), vwq = set1(shoup_quotient52(w.value, q.value()));
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) store(acc + i, add(load(acc + i), mul_shoup_lazy52(load(a + i), vw, vwq, c)));
+  for (; i < n; ++i) acc[i] += mul_mod_shoup(a[i], w, q.value());
+}
+
 void eltwise_reduce_mod(std::uint64_t* out, const std::uint64_t* a, std::size_t n, const Modulus& q) {
   // Inputs are full 64-bit words, beyond the 52-bit multipliers: the scalar Barrett is used.
   scalar::eltwise_reduce_mod(out, a, n, q);

@@ -40,6 +40,7 @@ struct KernelTable {
   Binary mul_add_mod;
   Dot dot_scalar_mod;
   MacSmall mac_small;
+  ByShoup fma_lazy_mod;
 };
 
 // The table for `isa`; throws InvalidArgument when !isa_supported(isa).

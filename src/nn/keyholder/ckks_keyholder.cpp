@@ -18,6 +18,14 @@ CkksKeyHolder::CkksKeyHolder(const CkksSettings& settings)
       encryptor_(ctx_, keygen_->secret_key()),
       decryptor_(ctx_, keygen_->secret_key()) {}
 
+CkksKeyHolder::CkksKeyHolder(const CkksSettings& settings, ckks::SecretKey&& secret_key)
+    : settings_(settings),
+      ctx_(make_context(settings)),
+      keygen_(std::make_unique<ckks::KeyGenerator>(ctx_, std::move(secret_key))),
+      encoder_(ctx_),
+      encryptor_(ctx_, keygen_->secret_key()),
+      decryptor_(ctx_, keygen_->secret_key()) {}
+
 ckks::Ciphertext CkksKeyHolder::encrypt_value(const Plan& plan, const std::vector<const std::uint8_t*>& images,
                                               std::size_t value, he::Seed* seed) const {
   require(images.size() <= slot_count(), "ckks: " + std::to_string(images.size()) + " images for " +

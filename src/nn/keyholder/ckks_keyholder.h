@@ -21,10 +21,14 @@ namespace leukocrypt::nn {
 class CkksKeyHolder {
  public:
   explicit CkksKeyHolder(const CkksSettings& settings);
+  // From a saved secret key (the client's secret.key); the key must be for settings.params.
+  CkksKeyHolder(const CkksSettings& settings, ckks::SecretKey&& secret_key);
 
   const CkksSettings& settings() const { return settings_; }
   const ckks::ContextPtr& context() const { return ctx_; }
   ckks::RelinKeys relin_keys() const { return keygen_->create_relin_keys(); }
+  ckks::PublicKey public_key() const { return keygen_->create_public_key(); }
+  const ckks::SecretKey& secret_key() const { return keygen_->secret_key(); }
   std::size_t slot_count() const { return ctx_->params().slots(); }
 
   // Input value `value` (pixel x plan.input_scale) of every image, image k in slot k, encrypted at

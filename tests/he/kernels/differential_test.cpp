@@ -35,7 +35,8 @@ std::vector<Variant> variants() {
                            e::eltwise_neg_mod, e::eltwise_mul_mod, e::eltwise_mul_scalar_mod,
                            e::eltwise_fma_scalar_mod, e::eltwise_add_scalar_mod,
                            e::eltwise_reduce_mod, e::eltwise_mul_add_mod,
-                           scalar::eltwise_dot_scalar_mod, scalar::eltwise_mac_small},
+                           scalar::eltwise_dot_scalar_mod, scalar::eltwise_mac_small,
+                           e::eltwise_fma_lazy_mod},
                true});
   for (KernelIsa isa : {KernelIsa::kAvx2, KernelIsa::kAvx512, KernelIsa::kAvx512Ifma}) {
     if (isa_supported(isa)) v.push_back({to_string(isa), kernel_table(isa), false});
@@ -222,6 +223,32 @@ TEST_P(Differential, DotScalarMatchesScalar) {
           v.table.dot_scalar_mod(got.data(), rows.data(), w.data(), k, n, q);
           ASSERT_EQ(got, ref) << "dot_scalar " << where;
         }
+      }
+    }
+  }
+}
+
+// Lazy multiply-adds: after the longest run fma_lazy_terms allows and one eltwise_reduce_mod, every
+// variant gives the scalar result (the lazy accumulators themselves may differ by multiples of q).
+TEST_P(Differential, FmaLazyThenReduceMatchesScalar) {
+  const Variant& v = GetParam();
+  std::mt19937_64 rng(47);
+  for (int bits : kBits) {
+    const std::uint64_t qv = ntt_primes_below(bits, 3, 1)[0];
+    const Modulus q(qv);
+    const std::size_t terms = std::min<std::size_t>(fma_lazy_terms(q), 300);
+    for (std::size_t n : {std::size_t{1}, std::size_t{9}, std::size_t{1003}}) {
+      for (Fill fill : {Fill::kRandom, Fill::kMax, Fill::kEdges}) {
+        std::vector<std::uint64_t> ref = make_input(n, qv, fill, rng), got = ref;
+        for (std::size_t t = 0; t < terms; ++t) {
+          const auto a = make_input(n, qv, fill, rng);
+          const ShoupOperand w = make_shoup(fill == Fill::kMax ? qv - 1 : rng() % qv, qv);
+          scalar::eltwise_fma_lazy_mod(ref.data(), a.data(), w, n, q);
+          v.table.fma_lazy_mod(got.data(), a.data(), w, n, q);
+        }
+        scalar::eltwise_reduce_mod(ref.data(), ref.data(), n, q);
+        scalar::eltwise_reduce_mod(got.data(), got.data(), n, q);
+        ASSERT_EQ(got, ref) << v.name << " bits=" << bits << " n=" << n;
       }
     }
   }
