@@ -149,6 +149,7 @@ nlohmann::json keygen(const nn::CkksSettings& settings, const KeyPaths& paths, c
   if (!card.is_object() || !card.contains("input_scale") || !card["input_scale"].is_number() ||
       !(card["input_scale"].get<double>() > 0))
     throw FormatError("keygen: the CKKS model card / params.json lacks a positive 'input_scale'");
+  prepare_key_dir(paths, overwrite);  // refuse before the work, not after
   nn::CkksKeyHolder holder(settings);
   const std::string key_id = wire::random_id();
   const auto settings_json = settings.to_json();
@@ -181,7 +182,9 @@ nlohmann::json keygen(const nn::CkksSettings& settings, const KeyPaths& paths, c
   if (card.contains("model_id") && card["model_id"].is_string()) info["model_id"] = card["model_id"];
   if (card.contains("input") && card["input"].is_object()) info["input"] = card["input"];
   if (card.contains("classes")) info["classes"] = card["classes"];
-  write_key_dir(paths, secret_bytes, pub_bytes, eval_bytes, info, overwrite);
+  wire::AtomicFile eval_file(paths.eval, 0644);
+  eval_file.append(eval_bytes);
+  write_key_dir(paths, secret_bytes, pub_bytes, eval_file, info, overwrite);
   return info;
 }
 
