@@ -4,15 +4,18 @@
 # layout, REPEATS runs each; prints one JSON line per run (bytes, key holder / server / end-to-end
 # seconds, server peak memory). Arguments: <leukocrypt binary> <prepared dataset> <repo root>
 # [cell counts, default "1 10 100 1198"] [layouts, default "latency throughput"].
+# Env: REPEATS (default 3), MODEL, PARAMS_CELLS (the cell count `params` chooses the parameters
+# for, default 1), KEEP_DIR (work in this folder and keep it: server log, keys).
 set -euo pipefail
 LC="$1"; DATA="$2"; ROOT="$3"; COUNTS="${4:-1 10 100 1198}"; LAYOUTS="${5:-latency throughput}"
 REPEATS="${REPEATS:-3}"
 MODEL="${MODEL:-$ROOT/models/cnmc-x2.lcm}"
-W="$(mktemp -d)"; trap 'kill "$SERVER" 2>/dev/null || true; rm -rf "$W"' EXIT
-"$LC" params --model "$MODEL" --data "$DATA" --split train --limit 64 --layout latency --cells 1 \
+W="${KEEP_DIR:-$(mktemp -d)}"; mkdir -p "$W"; trap 'kill "$SERVER" 2>/dev/null || true; [ -n "${KEEP_DIR:-}" ] || rm -rf "$W"' EXIT
+"$LC" params --model "$MODEL" --data "$DATA" --split train --limit 64 --layout latency --cells "${PARAMS_CELLS:-1}" \
   --memory-gb 16 --out "$W/params.json" > /dev/null
 printf 'bench %s\n' "bench-token-0123456789abcdef" > "$W/tokens.txt"
-chmod 600 "$W/tokens.txt"  # serve refuses a token file others can read
+printf '%s\n' "bench-token-0123456789abcdef" > "$W/token"
+chmod 600 "$W/tokens.txt" "$W/token"  # serve and screen refuse token files others can read
 export LEUKOCRYPT_SERVE_BIN="${LEUKOCRYPT_SERVE_BIN:-$(dirname "$LC")/leukocrypt-serve}"
 "$LC" serve --model "$MODEL" --params "$W/params.json" --tokens "$W/tokens.txt" --db "$W/jobs.db" \
   --host 127.0.0.1 --port 0 --port-file "$W/port" --max-request-mb 8192 --max-key-mb 8192 > "$W/serve.log" 2>&1 &
@@ -25,7 +28,7 @@ curl -sS -f -H "Authorization: Bearer bench-token-0123456789abcdef" -o "$W/model
 for layout in $LAYOUTS; do
   for n in $COUNTS; do
     for r in $(seq "$REPEATS"); do
-      "$LC" screen --server "$URL" --token bench-token-0123456789abcdef --keys "$W/keys" --data "$DATA" \
+      "$LC" screen --server "$URL" --token-file "$W/token" --keys "$W/keys" --data "$DATA" \
         --split C --limit "$n" --layout "$layout" --work-dir "$W" --json --timeout 7200 |
         python3 -c '
 import json, sys

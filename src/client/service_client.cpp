@@ -86,9 +86,10 @@ bool ServiceClient::key_registered(const std::string& key_id) {
 }
 
 nlohmann::json ServiceClient::register_keys(const std::string& eval_keys) {
-  auto r = http_->Post("/v1/keys", eval_keys, "application/octet-stream");
-  if (!r || (r->status != 200 && r->status != 201)) throw_for(r, "POST /v1/keys", url_);
-  return parse_json(r, "POST /v1/keys");
+  // In pieces, like a file: cpp-httplib fails to send one string body above 2 GiB ("Write").
+  return post_stream(
+      "/v1/keys", 201, eval_keys.size(),
+      [&](std::uint64_t off, char* dst, std::size_t n) { std::memcpy(dst, eval_keys.data() + off, n); }, {}, {});
 }
 
 nlohmann::json ServiceClient::register_keys_file(const std::filesystem::path& eval_keys, const UploadProgress& on_progress,
