@@ -4,6 +4,7 @@
 // both; a killed worker's job is run by another once its lease lapses. Built only into
 // `leukocrypt-serve` (no secret-key code); `leukocrypt worker` execs it. One JSON line per event.
 #include <atomic>
+#include <chrono>
 #include <iostream>
 #include <thread>
 
@@ -51,11 +52,16 @@ void work(service::JobStore& store, service::Worker& worker, std::atomic<bool>& 
                            {"cells", job->cells}};
     if (job->task) started["task"] = job->task->index, started["tasks"] = job->task->count;
     log_event(started);
+    const auto t0 = std::chrono::steady_clock::now();
     worker.run(*job, hooks);
+    const double own = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     auto after = store.get_job(job->id);
+    const bool finished = after && after->finished > 0;
+    // "seconds": this claim's own run (a task's, or a whole job's); "job_seconds": the job's claim
+    // to done, once the job has finished (the assembling task's line).
     nlohmann::json ended{{"event", job->task ? "task_ended" : "job_ended"}, {"worker", worker.id()}, {"job", job->id},
-                         {"status", after ? service::to_string(after->state) : "deleted"},
-                         {"seconds", after && after->finished > 0 ? after->finished - after->started : 0.0}};
+                         {"status", after ? service::to_string(after->state) : "deleted"}, {"seconds", own}};
+    if (finished) ended["job_seconds"] = after->finished - after->started;
     if (job->task) ended["task"] = job->task->index;
     log_event(ended);
   }
