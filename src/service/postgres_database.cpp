@@ -42,6 +42,16 @@ std::string first_line(const char* msg) {
   return nl == std::string::npos ? s : s.substr(0, nl);
 }
 
+// The statement failed because the connection is gone, not because of the SQL. libpq leaves the
+// status CONNECTION_OK after an immediate shutdown's "server closed the connection unexpectedly",
+// so the error's SQLSTATE decides too: none (libpq's own error), class 08 (connection exception),
+// or 57P01-57P03 (administrator/crash shutdown, cannot connect now).
+bool connection_lost(PGconn* c, const char* state) {
+  if (PQstatus(c) != CONNECTION_OK || !state) return true;
+  const std::string s = state;
+  return s.rfind("08", 0) == 0 || s == "57P01" || s == "57P02" || s == "57P03";
+}
+
 }  // namespace
 
 SqlResult pg_run(PGconn* c, const std::string& sql, const std::vector<SqlValue>& params) {
@@ -60,6 +70,7 @@ SqlResult pg_run(PGconn* c, const std::string& sql, const std::vector<SqlValue>&
     const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
     const std::string msg = first_line(r ? PQresultErrorMessage(r) : PQerrorMessage(c));
     if (state && std::string(state) == "53100") throw StorageFull("the database's disk is full: job store: " + msg);
+    if (connection_lost(c, state)) throw PgConnectionLost("job store (postgresql): " + msg);
     throw IoError("job store (postgresql): " + msg);
   }
   SqlResult out;
@@ -79,24 +90,46 @@ class PostgresSession final : public SqlSession {
   PostgresSession(PostgresDatabase& db, PGconn* c) : db_(db), c_(c) {}
   ~PostgresSession() override { db_.give_back(c_); }
 
+  // A lost connection (server restarted, network cut) is reconnected and the statement run once
+  // more only where that is safe: outside a transaction, or for BEGIN itself (nothing of the
+  // transaction ran yet). Inside a transaction the server has rolled it back: this statement and
+  // every later one up to COMMIT/ROLLBACK throw IoError (COMMIT must never "succeed" on a fresh
+  // connection: the caller would believe its writes stored); ROLLBACK returns quietly. The
+  // connection is reset when taken from the pool again.
   SqlResult run(const std::string& sql, const std::vector<SqlValue>& params) override {
-    if (sql == "BEGIN") in_tx_ = true;
-    if (sql == "COMMIT" || sql == "ROLLBACK") in_tx_ = false;
+    const bool ends_tx = sql == "COMMIT" || sql == "ROLLBACK";
+    if (cut_) {
+      cut_ = !ends_tx;
+      if (sql == "ROLLBACK") return {};
+      throw IoError("job store (postgresql): the connection was lost inside a transaction; it was rolled back");
+    }
+    const bool retryable = !in_tx_ && !ends_tx;
     try {
-      return pg_run(c_, sql, params);
-    } catch (const IoError&) {
-      // A restarted server: outside a transaction, reconnect and run the statement once more.
-      if (PQstatus(c_) == CONNECTION_OK || in_tx_) throw;
+      return track(sql, pg_run(c_, sql, params));
+    } catch (const PgConnectionLost&) {
+      in_tx_ = false;
+      if (sql == "ROLLBACK") return {};  // the server rolled back when the connection went
+      if (!retryable) {
+        cut_ = !ends_tx;
+        throw;
+      }
       PQreset(c_);
       if (PQstatus(c_) != CONNECTION_OK) throw;
-      return pg_run(c_, sql, params);
+      return track(sql, pg_run(c_, sql, params));
     }
   }
 
  private:
+  SqlResult track(const std::string& sql, SqlResult r) {
+    if (sql == "BEGIN") in_tx_ = true;
+    if (sql == "COMMIT" || sql == "ROLLBACK") in_tx_ = false;
+    return r;
+  }
+
   PostgresDatabase& db_;
   PGconn* c_;
   bool in_tx_ = false;
+  bool cut_ = false;  // the connection was lost inside the current transaction
 };
 
 PostgresDatabase::PostgresDatabase(std::string url, std::size_t pool_size)
