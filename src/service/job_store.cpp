@@ -582,11 +582,16 @@ bool JobStore::finish_job(const std::string& id, std::string_view result, const 
   write_blob(file, result);
   bool finished = false;
   try {
+    // The second arm makes the engine's re-run after a lost reply (PostgreSQL, connection cut
+    // after the UPDATE committed) report success instead of deleting the stored result.
     finished = run("UPDATE jobs SET state='done', finished=?, result_bytes=?, timings=?, info=?, error='', "
-                   "result_file=?, lease_until=0 WHERE id=? AND state='running' AND worker=?",
+                   "result_file=?, lease_until=0 WHERE id=? AND ((state='running' AND worker=?) OR "
+                   "(state='done' AND result_file=?))",
                    {now_seconds(), static_cast<std::int64_t>(result.size()), timings.dump(), info.dump(), file, id,
-                    worker})
+                    worker, file})
                    .affected == 1;
+  } catch (const ConnectionLost&) {
+    throw;  // it may have committed: the file stays (remove_orphans collects it if not)
   } catch (...) {
     remove_blob(file);
     throw;
@@ -869,6 +874,8 @@ JobStore::TaskFinish JobStore::finish_task(
       throw IoError("job " + c.id + " changed while its result was assembled");
     s->run("DELETE FROM tasks WHERE job_id=?", {c.id});
     tx.commit();
+  } catch (const ConnectionLost&) {
+    throw;  // a lost COMMIT may have committed: the files stay (remove_orphans collects them if not)
   } catch (...) {
     remove_blob(file);
     if (!result_file.empty()) remove_blob(result_file);

@@ -70,7 +70,7 @@ SqlResult pg_run(PGconn* c, const std::string& sql, const std::vector<SqlValue>&
     const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
     const std::string msg = first_line(r ? PQresultErrorMessage(r) : PQerrorMessage(c));
     if (state && std::string(state) == "53100") throw StorageFull("the database's disk is full: job store: " + msg);
-    if (connection_lost(c, state)) throw PgConnectionLost("job store (postgresql): " + msg);
+    if (connection_lost(c, state)) throw ConnectionLost("job store (postgresql): " + msg);
     throw IoError("job store (postgresql): " + msg);
   }
   SqlResult out;
@@ -106,7 +106,7 @@ class PostgresSession final : public SqlSession {
     const bool retryable = !in_tx_ && !ends_tx;
     try {
       return track(sql, pg_run(c_, sql, params));
-    } catch (const PgConnectionLost&) {
+    } catch (const ConnectionLost&) {
       in_tx_ = false;
       if (sql == "ROLLBACK") return {};  // the server rolled back when the connection went
       if (!retryable) {
@@ -149,7 +149,7 @@ PGconn* PostgresDatabase::connect_dedicated() const {
   if (PQstatus(c) != CONNECTION_OK) {
     std::string msg = first_line(PQerrorMessage(c));
     PQfinish(c);
-    throw IoError("job store: cannot connect to '" + display_url() + "': " + msg);
+    throw ConnectionLost("job store: cannot connect to '" + display_url() + "': " + msg);
   }
   return c;
 }

@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "common/error.h"
 #include "service/sql_database.h"
 
 typedef struct pg_conn PGconn;
@@ -46,15 +45,8 @@ class PostgresDatabase final : public SqlDatabase {
   std::condition_variable cv_;
 };
 
-// The connection was lost while a statement ran (server restarted, network cut): the statement's
-// effect is unknown only for a COMMIT; anything else in a transaction was rolled back.
-class PgConnectionLost : public IoError {
- public:
-  using IoError::IoError;
-};
-
 // Runs one statement on a connection; `?` placeholders become $1, $2, ... Throws StorageFull
-// (SQLSTATE 53100), PgConnectionLost or IoError.
+// (SQLSTATE 53100), ConnectionLost or IoError.
 SqlResult pg_run(PGconn* c, const std::string& sql, const std::vector<SqlValue>& params);
 
 }  // namespace leukocrypt::service

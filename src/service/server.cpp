@@ -623,17 +623,23 @@ void Server::validator_loop() {
         std::cerr << "leukocrypt serve: job store error: " << e.what() << std::endl;
       }
     }
-    if (!id.empty()) validate_job(id);
+    if (!id.empty() && !validate_job(id)) {
+      // The store is unreachable (restarting): the same check again after a pause.
+      std::unique_lock lock(mu_);
+      validate_cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stopping_.load(); });
+      to_validate_.push_back(id);
+    }
   }
 }
 
 // The full check of a stored request; the job becomes pending or fails with a code (422 on
 // GET .../result). A server stopped mid-check leaves it validating: the next start checks it again.
-void Server::validate_job(const std::string& id) {
+// false: the store was unreachable (a database restart), which is no fault of the request.
+bool Server::validate_job(const std::string& id) {
   try {
     auto job = store_.get_job(id);
-    if (!job || job->state != JobState::kValidating) return;
-    if (store_.shared() && !store_.start_validation(id, node_id_, opt_.lease_seconds)) return;  // another node's
+    if (!job || job->state != JobState::kValidating) return true;
+    if (store_.shared() && !store_.start_validation(id, node_id_, opt_.lease_seconds)) return true;  // another node's
     try {
       auto key = store_.find_key(job->owner, job->key_id);
       if (!key) throw FormatError("request: key '" + job->key_id + "' is no longer registered");
@@ -647,12 +653,18 @@ void Server::validate_job(const std::string& id) {
         }
         cv_.notify_all();
       }
+    } catch (const ConnectionLost&) {
+      throw;
     } catch (const std::exception& e) {
       store_.reject_job(id, failure_code(e), e.what());
     }
+  } catch (const ConnectionLost& e) {
+    std::cerr << "leukocrypt serve: job store unreachable while validating job " << id << ": " << e.what() << std::endl;
+    return false;
   } catch (const std::exception& e) {
     std::cerr << "leukocrypt serve: cannot validate job " << id << ": " << e.what() << std::endl;
   }
+  return true;
 }
 
 void Server::require_galois_keys(const std::string& owner, const std::string& key_id) {

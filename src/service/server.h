@@ -95,7 +95,7 @@ class Server {
   void worker_loop();
   void validator_loop();
   void sweeper_loop();
-  void validate_job(const std::string& id);
+  bool validate_job(const std::string& id);  // false: store unreachable, check again later
   // 429/503 when `owner` may not queue a job of `cells` more cells.
   void check_job_quota(const std::string& owner, std::uint64_t cells);
   // Cheap checks of a received request's header against the owner's key (full check: validate_job).

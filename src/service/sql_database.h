@@ -10,7 +10,17 @@
 #include <variant>
 #include <vector>
 
+#include "common/error.h"
+
 namespace leukocrypt::service {
+
+// The database could not be reached, or the connection was lost while a statement ran (server
+// restarting, network cut): worth retrying once it is back. Inside a transaction everything was
+// rolled back, except that a lost COMMIT may or may not have committed.
+class ConnectionLost : public IoError {
+ public:
+  using IoError::IoError;
+};
 
 using SqlValue = std::variant<std::int64_t, double, std::string>;
 
@@ -26,7 +36,8 @@ struct SqlResult {
 };
 
 // One connection, held exclusively while this object lives. Errors: StorageFull when the
-// database's disk is full, IoError otherwise (constraint violations included).
+// database's disk is full, ConnectionLost when it cannot be reached, IoError otherwise
+// (constraint violations included).
 class SqlSession {
  public:
   virtual ~SqlSession() = default;

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -15,6 +16,28 @@
 #include "service/wire/container.h"
 
 namespace leukocrypt::service {
+namespace {
+
+// A store call that ends a claim, retried while the database is unreachable (a PostgreSQL
+// restart takes a few seconds) for up to a lease's length, at least 5 s: without it a job that
+// ran to its end during a restart was failed for the database's hiccup, or run once more after
+// its lease lapsed. Other errors are final.
+template <class F>
+auto retry_unreachable(double lease_seconds, F&& f) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(std::max(lease_seconds, 5.0));
+  auto pause = std::chrono::milliseconds(50);
+  for (;;) {
+    try {
+      return f();
+    } catch (const ConnectionLost&) {
+      if (std::chrono::steady_clock::now() + pause >= deadline) throw;
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::milliseconds(1000));
+    }
+  }
+}
+
+}  // namespace
 
 std::string default_worker_id() {
   char host[256] = {};
@@ -118,7 +141,7 @@ void Worker::execute_task(const JobRecord& c, const WorkerHooks& hooks, const st
     stages["total"] = t.seconds();
     const double task_seconds = t.seconds();
     // The last task to finish joins the parts, under the store's transaction (exactly once).
-    auto finish = store_.finish_task(c, out.result, stages, out.info, [&](const std::vector<TaskOutput>& parts) {
+    auto finish = retry_unreachable(opt_.lease_seconds, [&] { return store_.finish_task(c, out.result, stages, out.info, [&](const std::vector<TaskOutput>& parts) {
       std::vector<std::string> bytes;
       AssembledResult a;
       a.timings = c.timings.is_object() ? c.timings : nlohmann::json::object();  // "validate"
@@ -139,7 +162,7 @@ void Worker::execute_task(const JobRecord& c, const WorkerHooks& hooks, const st
       a.info["result_bytes"] = a.result.size();
       if (c.cells > 0) a.info["result_bytes_per_cell"] = double(a.result.size()) / c.cells;
       return a;
-    });
+    }); });
     log_event(finish == JobStore::TaskFinish::kAssembled ? "job_assembled"
               : finish == JobStore::TaskFinish::kStored  ? "task_done"
                                                          : "task_lost",
@@ -147,14 +170,19 @@ void Worker::execute_task(const JobRecord& c, const WorkerHooks& hooks, const st
     if (hooks.on_task_end) hooks.on_task_end(c, finish, task_seconds, out);
   } catch (const JobCancelled&) {
     try {
-      if (opt_.lease_seconds > 0) store_.release_task(c);
+      if (opt_.lease_seconds > 0) retry_unreachable(opt_.lease_seconds, [&] { return store_.release_task(c); });
     } catch (const std::exception& e) {
       log_event("release_failed", c, "\"error\":" + nlohmann::json(e.what()).dump());
     }
+  } catch (const ConnectionLost& e) {
+    // Not the task's fault: its claim lapses and another attempt runs it once the store is back.
+    log_event("store_unreachable", c, "\"error\":" + nlohmann::json(e.what()).dump());
   } catch (const std::exception& e) {
     try {
-      if (store_.fail_claimed_task(c, "task " + std::to_string(index) + ": " + e.what(),
-                                   dynamic_cast<const StorageFull*>(&e) ? "insufficient_storage" : "")) {
+      if (retry_unreachable(opt_.lease_seconds, [&] {
+            return store_.fail_claimed_task(c, "task " + std::to_string(index) + ": " + e.what(),
+                                            dynamic_cast<const StorageFull*>(&e) ? "insufficient_storage" : "");
+          })) {
         log_event("task_failed", c, "\"error\":" + nlohmann::json(e.what()).dump());
         if (hooks.on_failure) hooks.on_failure(c, e.what());
       }
@@ -191,7 +219,8 @@ void Worker::execute(const JobRecord& job, const WorkerHooks& hooks, const std::
     stages["total"] = t.seconds();
     // false: deleted meanwhile, or the lease lapsed and another worker owns it: result dropped.
     const double seconds = t.seconds();
-    const bool stored = store_.finish_job(job.id, out.result, stages, out.info, job.worker);
+    const bool stored = retry_unreachable(
+        opt_.lease_seconds, [&] { return store_.finish_job(job.id, out.result, stages, out.info, job.worker); });
     log_event(stored ? "job_done" : "job_lost", job, "\"seconds\":" + std::to_string(seconds));
     if (hooks.on_task_end)
       hooks.on_task_end(job, stored ? JobStore::TaskFinish::kAssembled : JobStore::TaskFinish::kLost, seconds, out);
@@ -200,14 +229,20 @@ void Worker::execute(const JobRecord& job, const WorkerHooks& hooks, const std::
     // nothing of ours is left to release. Unleased (one process): left running, re-queued at the
     // next start.
     try {
-      if (opt_.lease_seconds > 0) store_.release_claim(job.id, job.worker);
+      if (opt_.lease_seconds > 0)
+        retry_unreachable(opt_.lease_seconds, [&] { return store_.release_claim(job.id, job.worker); });
     } catch (const std::exception& e) {
       std::clog << "leukocrypt: cannot release job " << job.id << " (its lease will lapse): " << e.what() << std::endl;
     }
+  } catch (const ConnectionLost& e) {
+    // Not the job's fault: its claim lapses and another attempt runs it once the store is back.
+    log_event("store_unreachable", job, "\"error\":" + nlohmann::json(e.what()).dump());
   } catch (const std::exception& e) {
     try {
-      store_.fail_claimed_job(job.id, job.worker, e.what(),
-                              dynamic_cast<const StorageFull*>(&e) ? "insufficient_storage" : "");
+      retry_unreachable(opt_.lease_seconds, [&] {
+        return store_.fail_claimed_job(job.id, job.worker, e.what(),
+                                       dynamic_cast<const StorageFull*>(&e) ? "insufficient_storage" : "");
+      });
       log_event("job_failed", job, "\"error\":" + nlohmann::json(e.what()).dump());
       if (hooks.on_failure) hooks.on_failure(job, e.what());
     } catch (const std::exception& e2) {

@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "server_fixture.h"
 #include "service/postgres_database.h"
+#include "service/worker.h"
 
 namespace leukocrypt::service {
 namespace {
@@ -21,9 +22,8 @@ namespace {
 using namespace std::chrono_literals;
 using namespace testing;
 
-// pg_ctl restart as the cluster's owner (with_postgres.sh runs it as `nobody` under root).
-// -w: returns once the server accepts connections again.
-bool restart_postgres(const std::string& mode) {
+// pg_ctl as the cluster's owner (with_postgres.sh runs it as `nobody` under root); -w waits.
+bool pg_ctl(const std::string& action, const std::string& mode) {
   const char* data = std::getenv("LEUKOCRYPT_TEST_PG_DATA");
   const char* bindir = std::getenv("LEUKOCRYPT_TEST_PG_BINDIR");
   if (!data || !bindir) return false;
@@ -31,9 +31,13 @@ bool restart_postgres(const std::string& mode) {
   std::string cmd;
   if (::geteuid() == 0) cmd = "setpriv --reuid=nobody --regid=nogroup --clear-groups --reset-env ";
   cmd += std::string("'") + bindir + "/pg_ctl' -D '" + data + "' -l '" + log.string() + "' -w -t 60 -m " + mode +
-         " restart >/dev/null 2>&1";
+         " " + action + " >/dev/null 2>&1";
   return std::system(cmd.c_str()) == 0;
 }
+
+// Returns once the server accepts connections again. A stopped server is started with the
+// options it last ran with (postmaster.opts).
+bool restart_postgres(const std::string& mode) { return pg_ctl("restart", mode); }
 
 bool can_restart() { return std::getenv("LEUKOCRYPT_TEST_PG_DATA") && std::getenv("LEUKOCRYPT_TEST_PG_BINDIR"); }
 
@@ -124,6 +128,46 @@ TEST(PostgresRestart, StatementInACutTransactionFailsCleanlyAndTheRetrySucceeds)
   }
 }
 
+// A runner that, as its job ends, takes PostgreSQL down (immediate) and has it back ~1.5 s later:
+// the worker stores its result while the database is unreachable.
+struct OutageRunner : FakeRunner {
+  mutable std::thread restarter;
+  RunOutput run(std::string_view keys, const wire::ContainerFile& f,
+                const std::function<void(double)>& progress) const override {
+    auto out = FakeRunner::run(keys, f, progress);
+    if (!restarter.joinable() && pg_ctl("stop", "immediate"))
+      restarter = std::thread([] {
+        std::this_thread::sleep_for(1500ms);
+        restart_postgres("fast");
+      });
+    return out;
+  }
+  ~OutageRunner() override {
+    if (restarter.joinable()) restarter.join();
+  }
+};
+
+// The result is stored once the database is back: not failed for the outage, not left for the
+// lease to lapse and run again.
+TEST(PostgresRestart, WorkerStoresItsResultOnceTheDatabaseIsBack) {
+  REQUIRE_RESTARTABLE_CLUSTER();
+  leukocrypt::testing::TempDir dir;
+  JobStore s(durable_store(dir / "outage.db"), JobStore::Access::kShared);
+  s.put_key("alice", {"ka", kParams}, make_keys("ka"));
+  auto id = s.create_job("alice", {"ka", kParams, kModel, 1}, make_request("ka", {7}));
+  OutageRunner runner;
+  Worker w(s, runner, {"w1", 5, 3});
+  auto job = w.claim();
+  ASSERT_TRUE(job);
+  w.run(*job);
+  auto done = s.get_job(id);
+  ASSERT_EQ(done->state, JobState::kDone) << done->error;
+  EXPECT_EQ(done->attempts, 1);
+  EXPECT_EQ(read_result(s.read_result(id)), (std::vector<std::uint64_t>{14}));
+  EXPECT_EQ(runner.runs.load(), 1);
+  EXPECT_FALSE(w.claim());
+}
+
 // Polls a job until done or failed (bounded: 30 s); every answer must be a 200.
 nlohmann::json finished(httplib::Client& c, const std::string& id) {
   for (int i = 0; i < 3000; ++i) {
@@ -191,7 +235,9 @@ TEST_F(PostgresRestartServer, EveryAcceptedJobFinishesExactlyOnceAcrossRestarts)
     ASSERT_EQ(r->status, 200) << r->body;
     EXPECT_EQ(read_result(r->body), values) << id;
   }
-  // Exactly one stored result per job, and no task part left behind.
+  // Exactly one stored result per job, and no task part left behind once the orphans of calls
+  // cut by the restart (kept while their COMMIT's fate was unknown) are collected.
+  store->remove_orphans();
   std::map<std::string, int> results;
   std::size_t parts = 0;
   for (const auto& e : std::filesystem::directory_iterator(store->blob_dir())) {
