@@ -76,6 +76,10 @@ void guarded(httplib::Response& res, F&& f) {
     json_error(res, e.status, e.code, e.what());
   } catch (const StorageFull& e) {
     json_error(res, 507, "insufficient_storage", e.what());
+  } catch (const ConnectionLost& e) {
+    // The job store is restarting or cut off: nothing was stored; the same request may be retried.
+    res.set_header("Retry-After", "1");
+    json_error(res, 503, "store_unavailable", e.what());
   } catch (const FormatError& e) {
     json_error(res, 400, "invalid_format", e.what());
   } catch (const SecurityError& e) {

@@ -251,6 +251,15 @@ TEST_F(PostgresRestartServer, EveryAcceptedJobFinishesExactlyOnceAcrossRestarts)
   auto id = submit(c, kAlice, make_request("ka", {1000}));
   auto j = finished(c, id);
   EXPECT_EQ(j.value("status", ""), "done") << j.dump();
+  // While the database is down: a clear, retryable 503 (not a 500, no hang); then 200 again.
+  ASSERT_TRUE(pg_ctl("stop", "immediate"));
+  auto down = c.Get(("/v1/jobs/" + id).c_str(), auth(kAlice));
+  expect_error(down, 503, "store_unavailable");
+  if (down) EXPECT_EQ(down->get_header_value("Retry-After"), "1");
+  ASSERT_TRUE(restart_postgres("fast"));
+  auto up = c.Get(("/v1/jobs/" + id).c_str(), auth(kAlice));
+  ASSERT_TRUE(up);
+  EXPECT_EQ(up->status, 200) << up->body;
 }
 
 }  // namespace
