@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "command.h"
@@ -55,12 +56,22 @@ void work(service::JobStore& store, service::Worker& worker, std::atomic<bool>& 
     const auto t0 = std::chrono::steady_clock::now();
     worker.run(*job, hooks);
     const double own = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    auto after = store.get_job(job->id);
+    // The store may be down right now (a database restart): this line says "unknown" then; an
+    // exception here used to end the process (std::terminate under serve_until_signal).
+    std::optional<service::JobRecord> after;
+    std::string status = "deleted";
+    try {
+      after = store.get_job(job->id);
+      if (after) status = service::to_string(after->state);
+    } catch (const std::exception& e) {
+      status = "unknown";
+      log_event({{"event", "store_error"}, {"worker", worker.id()}, {"error", e.what()}});
+    }
     const bool finished = after && after->finished > 0;
     // "seconds": this claim's own run (a task's, or a whole job's); "job_seconds": the job's claim
     // to done, once the job has finished (the assembling task's line).
     nlohmann::json ended{{"event", job->task ? "task_ended" : "job_ended"}, {"worker", worker.id()}, {"job", job->id},
-                         {"status", after ? service::to_string(after->state) : "deleted"}, {"seconds", own}};
+                         {"status", status}, {"seconds", own}};
     if (finished) ended["job_seconds"] = after->finished - after->started;
     if (job->task) ended["task"] = job->task->index;
     log_event(ended);

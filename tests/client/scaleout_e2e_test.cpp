@@ -200,5 +200,87 @@ TEST(ScaleOut, TwoApiNodesThreeWorkersKillsLoseNothingAndRunNothingTwice) {
   EXPECT_NE(all_logs.find("\"attempt\":2"), std::string::npos) << "no task was re-run after the kill";
 }
 
+// A PostgreSQL restart, `-m fast` and then `-m immediate`, each while a worker process holds a
+// running task: the API node (`serve --workers 0`) and 2 `leukocrypt worker` processes keep
+// running (none restarted), the API node answers again, every job's result is exact, every task
+// finished once and every job assembled once.
+TEST(ScaleOut, DatabaseRestartsAreSurvivedWithoutRestartingOurProcesses) {
+  if (!leukocrypt::testing::can_control_test_cluster())
+    GTEST_SKIP() << "needs the throw-away cluster of with_postgres.sh";
+  std::signal(SIGPIPE, SIG_IGN);
+  testing::TempDir dir("scaleout-restart");
+  leukocrypt::testing::TinySetup tiny(dir.path);
+  const auto tokens = dir.path / "tokens.txt";
+  write_file_atomic(tokens, "alice " + kToken + "\n", 0600);
+  const std::string dbname = "lc_scaleout_restart_" + std::to_string(::getpid());
+  leukocrypt::testing::create_test_database(dbname);
+  leukocrypt::testing::commit_synchronously(dbname);
+  const std::string db = "postgresql:///" + dbname;
+  const auto blobs = dir.path / "blobs";
+  const auto cells = testing::real_cells(4);
+  const auto images = load_images(cells, 16);
+  std::vector<const std::uint8_t*> ptrs;
+  for (const auto& c : images) ptrs.push_back(c.pixels.data());
+  const auto raw = nn::make_raw_backend()->run(tiny.plan, ptrs);
+
+  testing::ServerProcess api({kCli, "serve", "--model", tiny.model.string(), "--params", tiny.params.string(), kInsecure,
+                              "--db", db, "--blobs", blobs.string(), "--tokens", tokens.string(), "--workers", "0",
+                              "--lease-s", "5"},
+                             dir.path);
+  ASSERT_GT(api.port(), 0) << api.log();
+  std::vector<std::unique_ptr<Child>> workers;
+  for (int i = 0; i < 2; ++i)
+    workers.push_back(std::make_unique<Child>(
+        std::vector<std::string>{kCli, "worker", "--db", db, "--blobs", blobs.string(), "--model", tiny.model.string(),
+                                 "--params", tiny.params.string(), kInsecure, "--id", "w" + std::to_string(i),
+                                 "--lease-s", "5", "--poll-s", "0.05"},
+        (dir.path / ("worker-" + std::to_string(i) + ".log")).string()));
+
+  ServiceClient sc(api.url(), kToken);
+  const auto card = sc.model_card();
+  KeyPaths paths(dir.path / "keys");
+  keygen(wire::settings_from_json(card, "card", /*allow_insecure_for_tests=*/true), paths, card, false);
+  KeyHolder kh(paths, /*allow_insecure_for_tests=*/true);
+  sc.register_keys(read_key_file(paths.eval, wire::Kind::kEvalKeys));
+  std::vector<std::string> jobs;
+  for (const std::string mode : {"fast", "immediate"}) {
+    for (std::size_t j = 0; j < 3; ++j) {
+      std::vector<CellInput> batch;
+      for (std::size_t i = 0; i < 2; ++i) batch.push_back(images[(jobs.size() + i) % images.size()]);
+      jobs.push_back(sc.submit(kh.encrypt(batch, card["model_id"])));
+    }
+    bool running = false;
+    for (int i = 0; i < 15000 && !running; ++i) {  // <= 30 s
+      running = !query(db, "SELECT 1 FROM tasks WHERE state='running'").empty();
+      if (!running) std::this_thread::sleep_for(2ms);
+    }
+    ASSERT_TRUE(running) << "no task ever ran";
+    ASSERT_TRUE(leukocrypt::testing::test_cluster_ctl("restart", mode)) << "pg_ctl restart -m " << mode;
+  }
+  for (std::size_t j = 0; j < jobs.size(); ++j) {
+    auto st = sc.wait(jobs[j], std::chrono::seconds(60));
+    ASSERT_EQ(st["status"], "done") << st.dump();
+    auto got = kh.decrypt(sc.result(jobs[j]));
+    ASSERT_EQ(got.size(), 2u);
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      const std::size_t c = (j + i) % images.size();
+      EXPECT_EQ(got[i].exact[0], nn::to_string128(raw.exact[2 * c])) << "job " << j << " cell " << i;
+      EXPECT_EQ(got[i].exact[1], nn::to_string128(raw.exact[2 * c + 1])) << "job " << j << " cell " << i;
+    }
+  }
+  EXPECT_EQ(query(db, "SELECT COUNT(*) FROM jobs WHERE state='done'"), std::vector<std::string>{"6"});
+  for (auto& w : workers) {
+    int st = 0;
+    EXPECT_EQ(::waitpid(w->pid, &st, WNOHANG), 0) << "a worker process ended:\n" << testing::slurp(w->log);
+  }
+  for (auto& w : workers) w->stop(SIGTERM);
+  std::map<std::string, int> finished, assembled;
+  for (int i = 0; i < 2; ++i) count_events(testing::slurp((dir.path / ("worker-" + std::to_string(i) + ".log")).string()),
+                                           finished, assembled);
+  for (const auto& [task, n] : finished) EXPECT_EQ(n, 1) << "task " << task << " finished " << n << " times";
+  for (const auto& id : jobs) EXPECT_EQ(assembled[id], 1) << "job " << id;
+  EXPECT_EQ(finished.size(), jobs.size() * card["params"]["plain_primes"].size());
+}
+
 }  // namespace
 }  // namespace leukocrypt::client

@@ -22,43 +22,22 @@ namespace {
 using namespace std::chrono_literals;
 using namespace testing;
 
-// pg_ctl as the cluster's owner (with_postgres.sh runs it as `nobody` under root); -w waits.
 bool pg_ctl(const std::string& action, const std::string& mode) {
-  const char* data = std::getenv("LEUKOCRYPT_TEST_PG_DATA");
-  const char* bindir = std::getenv("LEUKOCRYPT_TEST_PG_BINDIR");
-  if (!data || !bindir) return false;
-  const auto log = std::filesystem::path(data).parent_path() / "restart.log";
-  std::string cmd;
-  if (::geteuid() == 0) cmd = "setpriv --reuid=nobody --regid=nogroup --clear-groups --reset-env ";
-  cmd += std::string("'") + bindir + "/pg_ctl' -D '" + data + "' -l '" + log.string() + "' -w -t 60 -m " + mode +
-         " " + action + " >/dev/null 2>&1";
-  return std::system(cmd.c_str()) == 0;
+  return leukocrypt::testing::test_cluster_ctl(action, mode);
 }
-
-// Returns once the server accepts connections again. A stopped server is started with the
-// options it last ran with (postmaster.opts).
+// Returns once the server accepts connections again.
 bool restart_postgres(const std::string& mode) { return pg_ctl("restart", mode); }
-
-bool can_restart() { return std::getenv("LEUKOCRYPT_TEST_PG_DATA") && std::getenv("LEUKOCRYPT_TEST_PG_BINDIR"); }
+bool can_restart() { return leukocrypt::testing::can_control_test_cluster(); }
 
 #define REQUIRE_RESTARTABLE_CLUSTER()                                                                      \
   if (!can_restart()) GTEST_SKIP() << "needs with_postgres.sh's cluster (runs in service_tests_postgresql)"
 
 std::string url_of(const StoreConfig& c) { return c.db; }
 
-// with_postgres.sh runs the cluster with synchronous_commit=off (fast tests): an immediate
-// shutdown would then lose the last commits it acknowledged, which no retry can bring back. The
-// databases of these tests commit synchronously, as a production cluster does (docs/DEPLOY.md).
+// A store whose database commits synchronously (test_store.h: commit_synchronously).
 StoreConfig durable_store(const std::filesystem::path& db_file) {
   auto config = leukocrypt::testing::test_store(db_file);
-  const std::string name = config.db.substr(config.db.rfind('/') + 1);
-  PGconn* c = PQconnectdb("dbname=postgres");
-  PGresult* r = PQexec(c, ("ALTER DATABASE \"" + name + "\" SET synchronous_commit = on").c_str());
-  const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-  const std::string msg = PQerrorMessage(c);
-  PQclear(r);
-  PQfinish(c);
-  if (!ok) throw std::runtime_error("test cluster: " + msg);
+  leukocrypt::testing::commit_synchronously(config.db.substr(config.db.rfind('/') + 1));
   return config;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <libpq-fe.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -31,6 +32,38 @@ inline void create_test_database(const std::string& name) {
   const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
   const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || (state && std::string(state) == "42P04");
   std::string msg = PQresultErrorMessage(r);
+  PQclear(r);
+  PQfinish(c);
+  if (!ok) throw std::runtime_error("test cluster: " + msg);
+}
+
+// with_postgres.sh's cluster can be stopped and restarted by the test (its data directory and
+// binaries are exported).
+inline bool can_control_test_cluster() {
+  return std::getenv("LEUKOCRYPT_TEST_PG_DATA") && std::getenv("LEUKOCRYPT_TEST_PG_BINDIR");
+}
+
+// `pg_ctl ACTION -m MODE -w` as the cluster's owner (with_postgres.sh runs it as `nobody` under
+// root). `restart` also starts a stopped cluster, with the options it last ran with.
+inline bool test_cluster_ctl(const std::string& action, const std::string& mode) {
+  if (!can_control_test_cluster()) return false;
+  const std::string data = std::getenv("LEUKOCRYPT_TEST_PG_DATA"), bindir = std::getenv("LEUKOCRYPT_TEST_PG_BINDIR");
+  const auto log = std::filesystem::path(data).parent_path() / "restart.log";
+  std::string cmd;
+  if (::geteuid() == 0) cmd = "setpriv --reuid=nobody --regid=nogroup --clear-groups --reset-env ";
+  cmd += "'" + bindir + "/pg_ctl' -D '" + data + "' -l '" + log.string() + "' -w -t 60 -m " + mode + " " + action +
+         " >/dev/null 2>&1";
+  return std::system(cmd.c_str()) == 0;
+}
+
+// with_postgres.sh runs the cluster with synchronous_commit=off (fast tests): an immediate
+// shutdown would lose the last commits it acknowledged, which no retry brings back. Tests that
+// restart the cluster make their database commit synchronously, as a production cluster does.
+inline void commit_synchronously(const std::string& name) {
+  PGconn* c = PQconnectdb("dbname=postgres");
+  PGresult* r = PQexec(c, ("ALTER DATABASE \"" + name + "\" SET synchronous_commit = on").c_str());
+  const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+  const std::string msg = PQerrorMessage(c);
   PQclear(r);
   PQfinish(c);
   if (!ok) throw std::runtime_error("test cluster: " + msg);
