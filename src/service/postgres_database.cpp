@@ -93,15 +93,15 @@ class PostgresSession final : public SqlSession {
   // A lost connection (server restarted, network cut) is reconnected and the statement run once
   // more only where that is safe: outside a transaction, or for BEGIN itself (nothing of the
   // transaction ran yet). Inside a transaction the server has rolled it back: this statement and
-  // every later one up to COMMIT/ROLLBACK throw IoError (COMMIT must never "succeed" on a fresh
-  // connection: the caller would believe its writes stored); ROLLBACK returns quietly. The
-  // connection is reset when taken from the pool again.
+  // every later one up to COMMIT/ROLLBACK throw ConnectionLost (COMMIT must never "succeed" on a
+  // fresh connection: the caller would believe its writes stored); ROLLBACK returns quietly. The
+  // connection is reconnected on its next use.
   SqlResult run(const std::string& sql, const std::vector<SqlValue>& params) override {
     const bool ends_tx = sql == "COMMIT" || sql == "ROLLBACK";
     if (cut_) {
       cut_ = !ends_tx;
       if (sql == "ROLLBACK") return {};
-      throw IoError("job store (postgresql): the connection was lost inside a transaction; it was rolled back");
+      throw ConnectionLost("job store (postgresql): the connection was lost inside a transaction; it was rolled back");
     }
     const bool retryable = !in_tx_ && !ends_tx;
     try {

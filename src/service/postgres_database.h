@@ -1,7 +1,9 @@
 // PostgreSQL engine for the job store (libpq): a small pool of connections shared by the threads
 // of one process. A connection found broken (server restarted, network cut) is reset before it is
-// handed out again; a statement that fails on a broken connection is retried once on a fresh one
-// when it ran outside a transaction (every such statement is idempotent or conditional).
+// handed out again; a statement that fails on a lost connection is retried once on a fresh one
+// when it ran outside a transaction or is a BEGIN (every such statement is idempotent or
+// conditional, and finish_job tells its own earlier commit apart); inside a transaction it, and
+// the COMMIT after it, throw ConnectionLost and the caller retries the whole transaction.
 #pragma once
 
 #include <condition_variable>
