@@ -204,7 +204,15 @@ nlohmann::json ServiceClient::wait(const std::string& job_id, std::chrono::secon
                                    const std::function<void(const nlohmann::json&)>& on_status) {
   Timer t;
   while (true) {
-    auto j = status(job_id);
+    nlohmann::json j;
+    try {
+      j = status(job_id);
+    } catch (const ServiceError& e) {
+      // 503: the service's job store is restarting (store_unavailable); the job is safe: poll on.
+      if (e.status() != 503 || t.seconds() > static_cast<double>(timeout.count())) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      continue;
+    }
     if (on_status) on_status(j);
     auto s = j.value("status", "");
     if (s == "done") return j;

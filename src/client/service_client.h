@@ -78,7 +78,8 @@ class ServiceClient {
   nlohmann::json delete_job(const std::string& job_id);
   std::string result(const std::string& job_id);
   // Polls until the job is done (returns its final status JSON) or failed (throws ServiceError),
-  // or `timeout` passes (throws IoError). on_status sees every poll.
+  // or `timeout` passes (throws IoError). on_status sees every poll. A 503 (the service's job store
+  // restarting) is polled through until the timeout.
   nlohmann::json wait(const std::string& job_id, std::chrono::seconds timeout,
                       const std::function<void(const nlohmann::json&)>& on_status = {});
 
