@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cmath>
 #include <csignal>
 
 #include "client/keyholder.h"
@@ -294,6 +295,61 @@ TEST(ClinicApi, FewCellsArePackedInTheLatencyLayout) {
   const auto job = nlohmann::json::parse(st->body);
   EXPECT_EQ(job["info"]["layout"], "latency") << job.dump();
   EXPECT_LT(job["request_bytes"].get<double>(), 4e6) << job.dump();  // one ciphertext per prime, not a batch
+}
+
+// A CKKS provider (`serve` with `params --scheme ckks`-style parameters, --no-circuit-privacy as CKKS requires; INSECURE
+// N = 1024 test parameters): the clinic reads the card's scheme, makes CKKS keys, encrypts, and
+// decrypts approximate logits whose argmax equals the float model's for the same real cells.
+TEST(ClinicApi, CkksProviderScreensLikeTheFloatModel) {
+  auto& w = world();
+  auto inputs = client::load_images(w.cells, 16);
+  std::vector<const std::uint8_t*> ptrs;
+  for (const auto& c : inputs) ptrs.push_back(c.pixels.data());
+  const auto params = w.tiny.insecure_ckks_params(w.dir.path / "params-ckks-insecure-test.json", ptrs);
+  const auto fl = nn::make_float_backend()->run(w.tiny.plan, ptrs);
+  const auto predicted_error = nlohmann::json::parse(read_file(params))["ckks"]["predicted_logit_error"].get<double>();
+  for (std::size_t i = 0; i < inputs.size(); ++i) {  // the float margins leave room for CKKS's error
+    const double a = fl.logits[i * fl.outputs], b = fl.logits[i * fl.outputs + 1];
+    ASSERT_GT(std::fabs(a - b), 2 * predicted_error) << "cell " << i << ": choose a smaller target error";
+  }
+  leukocrypt::testing::ServerProcess provider(
+      {kCli, "serve", "--model", w.tiny.model.string(), "--params", params.string(),
+       "--insecure-for-tests", "--no-circuit-privacy", "--db", (w.dir.path / "jobs-ckks.db").string(), "--tokens",
+       (w.dir.path / "tokens.txt").string()},
+      w.dir.path);
+  ASSERT_GT(provider.port(), 0) << provider.log();
+  {  // CKKS parameters below 128 bits are refused as BFV's are, without the test flag
+    TempDir strict("clinic-ckks-strict");
+    Clinic c(strict.path, /*allow_insecure_for_tests=*/false);
+    auto api = c.api();
+    auto r = api.post("/api/providers", {{"name", "Lab C"}, {"url", provider.url()}, {"token", kAlice}}, 400);
+    EXPECT_EQ(r["error"]["code"], "insecure_parameters") << r.dump();
+  }
+  TempDir d("clinic-ckks");
+  Clinic c(d.path);
+  auto api = c.api();
+  auto p = api.post("/api/providers", {{"name", "Lab C"}, {"url", provider.url()}, {"token", kAlice}}, 201);
+  EXPECT_EQ(p["scheme"], "ckks") << p.dump();
+  EXPECT_EQ(p["layouts"], nlohmann::json::array({"throughput"})) << p.dump();
+  EXPECT_EQ(p.value("galois_keys", -1), 0) << p.dump();
+  const auto keys = nlohmann::json::parse(read_file(d.path / "keys" / p["id"].get<std::string>() / "keys.json"));
+  EXPECT_NE(keys.dump().find("\"ckks\""), std::string::npos) << keys.dump();
+  EXPECT_EQ(p["eval_key_bytes"].get<std::uintmax_t>(),
+            fs::file_size(d.path / "keys" / p["id"].get<std::string>() / "eval.key"));
+  auto ids = upload_cells(api, w.cells, 16);
+  auto sid = api.post("/api/screenings", {{"provider_id", p["id"]}, {"cells", ids}, {"patient", "P-003"}}, 202)["id"];
+  auto s = api.wait(sid);
+  ASSERT_EQ(s["status"], "done") << s.dump() << provider.log();
+  EXPECT_EQ(s["packing"], "throughput");  // CKKS serves the throughput layout only, whatever the cell count
+  ASSERT_EQ(s["cells"].size(), w.cells.size());
+  for (std::size_t i = 0; i < w.cells.size(); ++i) {
+    EXPECT_EQ(s["cells"][i]["label"], fl.predicted(i)) << i;
+    EXPECT_GT(s["cells"][i]["probability"].get<double>(), 0.5) << i;
+  }
+  httplib::Client prov("127.0.0.1", provider.port());
+  auto st = prov.Get(("/v1/jobs/" + s["job_id"].get<std::string>()).c_str(), {{"Authorization", "Bearer " + kAlice}});
+  ASSERT_EQ(st->status, 200);
+  EXPECT_EQ(nlohmann::json::parse(st->body)["info"]["scheme"], "ckks") << st->body;
 }
 
 // A provider whose card has parameters below 128-bit security, and a clinic started without
