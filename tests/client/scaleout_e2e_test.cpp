@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <csignal>
 #include <map>
 #include <sstream>
@@ -19,6 +20,7 @@
 #include "client/service_client.h"
 #include "common/paths.h"
 #include "nn/backend.h"
+#include "nn/ckks_settings.h"
 #include "process.h"
 #include "raw_connection.h"
 #include "service/wire/he_layout.h"
@@ -198,6 +200,75 @@ TEST(ScaleOut, TwoApiNodesThreeWorkersKillsLoseNothingAndRunNothingTwice) {
   std::string all_logs;
   for (int i = 1; i < 3; ++i) all_logs += testing::slurp((dir.path / ("worker-" + std::to_string(i) + ".log")).string());
   EXPECT_NE(all_logs.find("\"attempt\":2"), std::string::npos) << "no task was re-run after the kill";
+}
+
+// A CKKS job on the scale-out path: an API node (`serve --workers 0`) queues it in PostgreSQL and a
+// `leukocrypt worker` started with the same CKKS parameters claims it and stores the result; the
+// key holder decrypts labels equal to the float model's argmax on real C-NMC cells. A CKKS worker
+// started with circuit privacy on refuses to start, with one line, as `serve` does. INSECURE
+// N = 1024 CKKS test parameters.
+TEST(ScaleOut, CkksJobClaimedByAWorkerFinishesWithTheFloatModelsLabels) {
+  if (!leukocrypt::testing::testing_postgres()) GTEST_SKIP() << "needs the throw-away cluster of with_postgres.sh";
+  std::signal(SIGPIPE, SIG_IGN);
+  testing::TempDir dir("scaleout-ckks");
+  leukocrypt::testing::TinySetup tiny(dir.path);
+  const auto tokens = dir.path / "tokens.txt";
+  write_file_atomic(tokens, "alice " + kToken + "\n", 0600);
+  const std::string dbname = "lc_scaleout_ckks_" + std::to_string(::getpid());
+  leukocrypt::testing::create_test_database(dbname);
+  const std::string db = "postgresql:///" + dbname;
+  const auto blobs = dir.path / "blobs";
+
+  const auto cells = testing::real_cells(3);
+  const auto images = load_images(cells, 16);
+  std::vector<const std::uint8_t*> ptrs;
+  for (const auto& c : images) ptrs.push_back(c.pixels.data());
+  const auto params = tiny.insecure_ckks_params(dir.path / "params-ckks-insecure-test.json", ptrs);
+  const auto fl = nn::make_float_backend()->run(tiny.plan, ptrs);
+
+  const std::vector<std::string> worker_args{kCli,     "worker", "--db",    db, "--blobs", blobs.string(), "--model",
+                                             tiny.model.string(), "--params", params.string(), kInsecure,
+                                             "--id",   "wc",     "--lease-s", "1", "--poll-s", "0.05"};
+  {  // circuit privacy is BFV-only: a CKKS worker without --no-circuit-privacy does not start
+    const auto r = testing::run(worker_args, dir.path, 60);
+    const auto& out = r.output;
+    EXPECT_EQ(r.status, 1) << out;
+    EXPECT_NE(out.find("--no-circuit-privacy"), std::string::npos) << out;
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  }
+  testing::ServerProcess api({kCli, "serve", "--model", tiny.model.string(), "--params", params.string(), kInsecure,
+                              "--no-circuit-privacy", "--db", db, "--blobs", blobs.string(), "--tokens",
+                              tokens.string(), "--workers", "0", "--lease-s", "1"},
+                             dir.path);
+  ASSERT_GT(api.port(), 0) << api.log();
+  auto args = worker_args;
+  args.push_back("--no-circuit-privacy");
+  Child worker(args, (dir.path / "worker.log").string());
+
+  ServiceClient sc(api.url(), kToken);
+  const auto card = sc.model_card();
+  ASSERT_EQ(card["scheme"], "ckks") << card.dump();
+  KeyPaths paths(dir.path / "keys");
+  keygen(nn::ckks_settings_from_json(card, "card", /*allow_insecure_for_tests=*/true), paths, card, false);
+  KeyHolder kh(paths, /*allow_insecure_for_tests=*/true);
+  sc.register_keys(read_key_file(paths.eval, wire::Kind::kEvalKeys));
+  const auto job = sc.submit(kh.encrypt(images, card["model_id"]));
+  auto st = sc.wait(job, std::chrono::seconds(60));
+  ASSERT_EQ(st["status"], "done") << st.dump() << testing::slurp(worker.log);
+  EXPECT_EQ(st["info"]["scheme"], "ckks") << st.dump();
+  auto got = kh.decrypt(sc.result(job));
+  ASSERT_EQ(got.size(), images.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].label, fl.predicted(i)) << "cell " << i;
+    EXPECT_TRUE(got[i].exact.empty());
+    for (std::size_t o = 0; o < 2; ++o)  // within twice the precision model's bound, as cli_ckks_test checks
+      EXPECT_NEAR(got[i].logits[o], fl.logits[i * fl.outputs + o],
+                  2 * card["params"]["predicted_logit_error"].get<double>()) << "cell " << i;
+  }
+  worker.stop(SIGTERM);
+  const auto log = testing::slurp(worker.log);
+  EXPECT_NE(log.find("\"event\":\"job_ended\""), std::string::npos) << log;  // the worker ran it, not the API node
+  EXPECT_NE(log.find("\"status\":\"done\""), std::string::npos) << log;
 }
 
 }  // namespace
