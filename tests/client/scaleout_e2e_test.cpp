@@ -202,6 +202,16 @@ TEST(ScaleOut, TwoApiNodesThreeWorkersKillsLoseNothingAndRunNothingTwice) {
   EXPECT_NE(all_logs.find("\"attempt\":2"), std::string::npos) << "no task was re-run after the kill";
 }
 
+// Keys for a provider's card in its scheme (BFV or CKKS), registered with it.
+KeyHolder keys_for(ServiceClient& sc, const nlohmann::json& card, const KeyPaths& paths) {
+  if (nn::is_ckks_document(card))
+    keygen(nn::ckks_settings_from_json(card, "card", /*allow_insecure_for_tests=*/true), paths, card, false);
+  else
+    keygen(wire::settings_from_json(card, "card", /*allow_insecure_for_tests=*/true), paths, card, false);
+  sc.register_keys(read_key_file(paths.eval, wire::Kind::kEvalKeys));
+  return KeyHolder(paths, /*allow_insecure_for_tests=*/true);
+}
+
 // A CKKS job on the scale-out path: an API node (`serve --workers 0`) queues it in PostgreSQL and a
 // `leukocrypt worker` started with the same CKKS parameters claims it and stores the result; the
 // key holder decrypts labels equal to the float model's argmax on real C-NMC cells. A CKKS worker
@@ -248,10 +258,7 @@ TEST(ScaleOut, CkksJobClaimedByAWorkerFinishesWithTheFloatModelsLabels) {
   ServiceClient sc(api.url(), kToken);
   const auto card = sc.model_card();
   ASSERT_EQ(card["scheme"], "ckks") << card.dump();
-  KeyPaths paths(dir.path / "keys");
-  keygen(nn::ckks_settings_from_json(card, "card", /*allow_insecure_for_tests=*/true), paths, card, false);
-  KeyHolder kh(paths, /*allow_insecure_for_tests=*/true);
-  sc.register_keys(read_key_file(paths.eval, wire::Kind::kEvalKeys));
+  auto kh = keys_for(sc, card, KeyPaths(dir.path / "keys"));
   const auto job = sc.submit(kh.encrypt(images, card["model_id"]));
   auto st = sc.wait(job, std::chrono::seconds(60));
   ASSERT_EQ(st["status"], "done") << st.dump() << testing::slurp(worker.log);
@@ -269,6 +276,56 @@ TEST(ScaleOut, CkksJobClaimedByAWorkerFinishesWithTheFloatModelsLabels) {
   const auto log = testing::slurp(worker.log);
   EXPECT_NE(log.find("\"event\":\"job_ended\""), std::string::npos) << log;  // the worker ran it, not the API node
   EXPECT_NE(log.find("\"status\":\"done\""), std::string::npos) << log;
+}
+
+// A worker started with the other scheme's parameters than the API node's (a deployment mistake),
+// both ways round: the job fails at once with a reason naming both schemes and the fix, never with
+// a key loader's obscure error or a result from keys it cannot use.
+TEST(ScaleOut, AWorkerOfTheOtherSchemeFailsTheJobWithTheReason) {
+  if (!leukocrypt::testing::testing_postgres()) GTEST_SKIP() << "needs the throw-away cluster of with_postgres.sh";
+  std::signal(SIGPIPE, SIG_IGN);
+  testing::TempDir dir("scaleout-mixed");
+  leukocrypt::testing::TinySetup tiny(dir.path);
+  const auto tokens = dir.path / "tokens.txt";
+  write_file_atomic(tokens, "alice " + kToken + "\n", 0600);
+  const auto images = load_images(testing::real_cells(1), 16);
+  std::vector<const std::uint8_t*> ptrs;
+  for (const auto& c : images) ptrs.push_back(c.pixels.data());
+  const auto ckks = tiny.insecure_ckks_params(dir.path / "params-ckks-insecure-test.json", ptrs).string();
+  const auto bfv = tiny.params.string();
+  for (const auto& [api_params, worker_params] : {std::pair{bfv, ckks}, std::pair{ckks, bfv}}) {
+    const bool api_ckks = api_params == ckks;
+    SCOPED_TRACE(api_ckks ? "CKKS API node, BFV worker" : "BFV API node, CKKS worker");
+    const std::string dbname = std::string("lc_scaleout_mixed_") + (api_ckks ? "c_" : "b_") + std::to_string(::getpid());
+    leukocrypt::testing::create_test_database(dbname);
+    const std::string db = "postgresql:///" + dbname;
+    const auto blobs = dir.path / ("blobs-" + dbname);
+    // --no-circuit-privacy on both: CKKS requires it, and the BFV side then needs no flooding reserve.
+    testing::ServerProcess api({kCli, "serve", "--model", tiny.model.string(), "--params", api_params, kInsecure,
+                                "--no-circuit-privacy", "--db", db, "--blobs", blobs.string(), "--tokens",
+                                tokens.string(), "--workers", "0", "--lease-s", "1"},
+                               dir.path);
+    ASSERT_GT(api.port(), 0) << api.log();
+    Child worker({kCli, "worker", "--db", db, "--blobs", blobs.string(), "--model", tiny.model.string(), "--params",
+                  worker_params, kInsecure, "--no-circuit-privacy", "--id", "wx", "--lease-s", "1", "--poll-s", "0.05"},
+                 (dir.path / ("worker-" + dbname + ".log")).string());
+    ServiceClient sc(api.url(), kToken);
+    const auto card = sc.model_card();
+    auto kh = keys_for(sc, card, KeyPaths(dir.path / ("keys-" + dbname)));
+    const auto job = sc.submit(kh.encrypt(images, card["model_id"]));
+    nlohmann::json st;
+    for (int i = 0; i < 300; ++i) {  // <= 30 s
+      st = sc.status(job);
+      if (st.value("status", "") == "done" || st.value("status", "") == "failed") break;
+      std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_EQ(st["status"], "failed") << st.dump() << testing::slurp(worker.log);
+    const auto why = st.value("error", "");
+    const std::string keys_scheme = api_ckks ? "ckks" : "bfv", worker_scheme = api_ckks ? "bfv" : "ckks";
+    EXPECT_NE(why.find("made for " + keys_scheme + " parameters"), std::string::npos) << why;
+    EXPECT_NE(why.find("this runner has " + worker_scheme + " parameters"), std::string::npos) << why;
+    EXPECT_NE(why.find("--params"), std::string::npos) << why;
+  }
 }
 
 }  // namespace
