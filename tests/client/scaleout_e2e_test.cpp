@@ -5,6 +5,8 @@
 // the middle of an upload. Every result decrypts to the raw integer model's logits exactly,
 // nothing is lost (6 jobs done, the cut upload left no job), and no task finished twice and no job
 // was assembled twice (the workers' JSON logs). Tiny INSECURE parameters (N = 256) for speed.
+// CKKS on workers (INSECURE N = 1024): a CKKS job claimed by a worker ends with the float model's
+// labels, and a worker started with the other scheme's --params fails jobs with the reason.
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
@@ -86,16 +88,27 @@ void count_events(const std::string& log, std::map<std::string, int>& finished, 
   }
 }
 
+// What every test here starts from: a temporary directory with the tiny network, the token file,
+// and fresh databases on the test cluster.
+struct ScaleOutSetup {
+  testing::TempDir dir;
+  leukocrypt::testing::TinySetup tiny{dir.path};
+  fs::path tokens = dir.path / "tokens.txt";
+  explicit ScaleOutSetup(const std::string& name) : dir(name) { write_file_atomic(tokens, "alice " + kToken + "\n", 0600); }
+  // postgresql:/// URL of a new database of the test cluster.
+  std::string database(const std::string& name) const {
+    const auto db = name + "_" + std::to_string(::getpid());
+    leukocrypt::testing::create_test_database(db);
+    return "postgresql:///" + db;
+  }
+};
+
 TEST(ScaleOut, TwoApiNodesThreeWorkersKillsLoseNothingAndRunNothingTwice) {
   if (!leukocrypt::testing::testing_postgres()) GTEST_SKIP() << "needs the throw-away cluster of with_postgres.sh";
   std::signal(SIGPIPE, SIG_IGN);
-  testing::TempDir dir("scaleout");
-  leukocrypt::testing::TinySetup tiny(dir.path);
-  const auto tokens = dir.path / "tokens.txt";
-  write_file_atomic(tokens, "alice " + kToken + "\n", 0600);
-  const std::string dbname = "lc_scaleout_" + std::to_string(::getpid());
-  leukocrypt::testing::create_test_database(dbname);
-  const std::string db = "postgresql:///" + dbname;
+  ScaleOutSetup setup("scaleout");
+  const auto& [dir, tiny, tokens] = setup;
+  const std::string db = setup.database("lc_scaleout");
   const auto blobs = dir.path / "blobs";
 
   // Raw integer model: the reference every decrypted logit must equal.
@@ -220,13 +233,9 @@ KeyHolder keys_for(ServiceClient& sc, const nlohmann::json& card, const KeyPaths
 TEST(ScaleOut, CkksJobClaimedByAWorkerFinishesWithTheFloatModelsLabels) {
   if (!leukocrypt::testing::testing_postgres()) GTEST_SKIP() << "needs the throw-away cluster of with_postgres.sh";
   std::signal(SIGPIPE, SIG_IGN);
-  testing::TempDir dir("scaleout-ckks");
-  leukocrypt::testing::TinySetup tiny(dir.path);
-  const auto tokens = dir.path / "tokens.txt";
-  write_file_atomic(tokens, "alice " + kToken + "\n", 0600);
-  const std::string dbname = "lc_scaleout_ckks_" + std::to_string(::getpid());
-  leukocrypt::testing::create_test_database(dbname);
-  const std::string db = "postgresql:///" + dbname;
+  ScaleOutSetup setup("scaleout-ckks");
+  const auto& [dir, tiny, tokens] = setup;
+  const std::string db = setup.database("lc_scaleout_ckks");
   const auto blobs = dir.path / "blobs";
 
   const auto cells = testing::real_cells(3);
@@ -284,10 +293,8 @@ TEST(ScaleOut, CkksJobClaimedByAWorkerFinishesWithTheFloatModelsLabels) {
 TEST(ScaleOut, AWorkerOfTheOtherSchemeFailsTheJobWithTheReason) {
   if (!leukocrypt::testing::testing_postgres()) GTEST_SKIP() << "needs the throw-away cluster of with_postgres.sh";
   std::signal(SIGPIPE, SIG_IGN);
-  testing::TempDir dir("scaleout-mixed");
-  leukocrypt::testing::TinySetup tiny(dir.path);
-  const auto tokens = dir.path / "tokens.txt";
-  write_file_atomic(tokens, "alice " + kToken + "\n", 0600);
+  ScaleOutSetup setup("scaleout-mixed");
+  const auto& [dir, tiny, tokens] = setup;
   const auto images = load_images(testing::real_cells(1), 16);
   std::vector<const std::uint8_t*> ptrs;
   for (const auto& c : images) ptrs.push_back(c.pixels.data());
@@ -296,10 +303,9 @@ TEST(ScaleOut, AWorkerOfTheOtherSchemeFailsTheJobWithTheReason) {
   for (const auto& [api_params, worker_params] : {std::pair{bfv, ckks}, std::pair{ckks, bfv}}) {
     const bool api_ckks = api_params == ckks;
     SCOPED_TRACE(api_ckks ? "CKKS API node, BFV worker" : "BFV API node, CKKS worker");
-    const std::string dbname = std::string("lc_scaleout_mixed_") + (api_ckks ? "c_" : "b_") + std::to_string(::getpid());
-    leukocrypt::testing::create_test_database(dbname);
-    const std::string db = "postgresql:///" + dbname;
-    const auto blobs = dir.path / ("blobs-" + dbname);
+    const std::string name = api_ckks ? "ckks_api" : "bfv_api";
+    const std::string db = setup.database("lc_scaleout_mixed_" + name);
+    const auto blobs = dir.path / ("blobs-" + name);
     // --no-circuit-privacy on both: CKKS requires it, and the BFV side then needs no flooding reserve.
     testing::ServerProcess api({kCli, "serve", "--model", tiny.model.string(), "--params", api_params, kInsecure,
                                 "--no-circuit-privacy", "--db", db, "--blobs", blobs.string(), "--tokens",
@@ -308,10 +314,10 @@ TEST(ScaleOut, AWorkerOfTheOtherSchemeFailsTheJobWithTheReason) {
     ASSERT_GT(api.port(), 0) << api.log();
     Child worker({kCli, "worker", "--db", db, "--blobs", blobs.string(), "--model", tiny.model.string(), "--params",
                   worker_params, kInsecure, "--no-circuit-privacy", "--id", "wx", "--lease-s", "1", "--poll-s", "0.05"},
-                 (dir.path / ("worker-" + dbname + ".log")).string());
+                 (dir.path / ("worker-" + name + ".log")).string());
     ServiceClient sc(api.url(), kToken);
     const auto card = sc.model_card();
-    auto kh = keys_for(sc, card, KeyPaths(dir.path / ("keys-" + dbname)));
+    auto kh = keys_for(sc, card, KeyPaths(dir.path / ("keys-" + name)));
     const auto job = sc.submit(kh.encrypt(images, card["model_id"]));
     nlohmann::json st;
     for (int i = 0; i < 300; ++i) {  // <= 30 s

@@ -82,6 +82,14 @@ std::vector<std::string> upload_cells(ApiClient& api, const std::vector<fs::path
   return ids;
 }
 
+// Uploads the cells, screens them with the provider and waits for the screening to end.
+nlohmann::json screen(ApiClient& api, const nlohmann::json& provider, const std::vector<fs::path>& files,
+                      const std::string& patient) {
+  auto ids = upload_cells(api, files, 16);
+  auto sid = api.post("/api/screenings", {{"provider_id", provider["id"]}, {"cells", ids}, {"patient", patient}}, 202)["id"];
+  return api.wait(sid);
+}
+
 // The fingerprint shown for eval.key is SHA-256 as `sha256sum` prints it (FIPS 180-2 examples),
 // whether the bytes come whole or in the pieces of an upload.
 TEST(ClinicSha256, KnownAnswersAndPiecesEqualWhole) {
@@ -282,9 +290,7 @@ TEST(ClinicApi, FewCellsArePackedInTheLatencyLayout) {
   EXPECT_GT(p["galois_keys"].get<int>(), 0) << p.dump();
   EXPECT_EQ(p["eval_key_bytes"].get<std::uintmax_t>(),
             fs::file_size(d.path / "keys" / p["id"].get<std::string>() / "eval.key"));
-  auto ids = upload_cells(api, w.cells, 16);
-  auto sid = api.post("/api/screenings", {{"provider_id", p["id"]}, {"cells", ids}, {"patient", "P-002"}}, 202)["id"];
-  auto s = api.wait(sid);
+  auto s = screen(api, p, w.cells, "P-002");
   ASSERT_EQ(s["status"], "done") << s.dump() << provider.log();
   EXPECT_EQ(s["packing"], "latency");
   ASSERT_EQ(s["cells"].size(), w.cells.size());
@@ -336,9 +342,7 @@ TEST(ClinicApi, CkksProviderScreensLikeTheFloatModel) {
   EXPECT_NE(keys.dump().find("\"ckks\""), std::string::npos) << keys.dump();
   EXPECT_EQ(p["eval_key_bytes"].get<std::uintmax_t>(),
             fs::file_size(d.path / "keys" / p["id"].get<std::string>() / "eval.key"));
-  auto ids = upload_cells(api, w.cells, 16);
-  auto sid = api.post("/api/screenings", {{"provider_id", p["id"]}, {"cells", ids}, {"patient", "P-003"}}, 202)["id"];
-  auto s = api.wait(sid);
+  auto s = screen(api, p, w.cells, "P-003");
   ASSERT_EQ(s["status"], "done") << s.dump() << provider.log();
   EXPECT_EQ(s["packing"], "throughput");  // CKKS serves the throughput layout only, whatever the cell count
   ASSERT_EQ(s["cells"].size(), w.cells.size());
