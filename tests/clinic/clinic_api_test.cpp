@@ -82,6 +82,14 @@ std::vector<std::string> upload_cells(ApiClient& api, const std::vector<fs::path
   return ids;
 }
 
+// The provider's real card, for the fake provider.
+nlohmann::json real_card() {
+  auto& w = world();
+  httplib::Client prov("127.0.0.1", w.server->port());
+  auto r = prov.Get("/v1/model", {{"Authorization", "Bearer " + kAlice}});
+  return nlohmann::json::parse(r->body);
+}
+
 // Uploads the cells, screens them with the provider and waits for the screening to end.
 nlohmann::json screen(ApiClient& api, const nlohmann::json& provider, const std::vector<fs::path>& files,
                       const std::string& patient) {
@@ -354,6 +362,19 @@ TEST(ClinicApi, CkksProviderScreensLikeTheFloatModel) {
   auto st = prov.Get(("/v1/jobs/" + s["job_id"].get<std::string>()).c_str(), {{"Authorization", "Bearer " + kAlice}});
   ASSERT_EQ(st->status, 200);
   EXPECT_EQ(nlohmann::json::parse(st->body)["info"]["scheme"], "ckks") << st->body;
+
+  // A provider that moves from BFV to CKKS: screening says the card changed, new keys are CKKS keys.
+  auto ckks_card = nlohmann::json::parse(prov.Get("/v1/model", {{"Authorization", "Bearer " + kAlice}})->body);
+  FakeProvider fake(real_card());
+  auto f = api.post("/api/providers", {{"name", "Moving lab"}, {"url", fake.url()}, {"token", kAlice}}, 201);
+  EXPECT_EQ(f["scheme"], "bfv") << f.dump();
+  fake.set_card(ckks_card);
+  auto moved = screen(api, f, {w.cells[0]}, "P-004");
+  EXPECT_EQ(moved["error"]["code"], "model_card_changed") << moved.dump();
+  f = api.post("/api/providers/" + f["id"].get<std::string>() + "/keys", nlohmann::json::object(), 200);
+  EXPECT_EQ(f["scheme"], "ckks") << f.dump();
+  const auto renewed = nlohmann::json::parse(read_file(d.path / "keys" / f["id"].get<std::string>() / "keys.json"));
+  EXPECT_NE(renewed.dump().find("\"ckks\""), std::string::npos) << renewed.dump();
 }
 
 // A provider whose card has parameters below 128-bit security, and a clinic started without
@@ -401,14 +422,6 @@ TEST(ClinicApi, BadFilesAreRejectedWithTheReason) {
   EXPECT_EQ(r["error"]["code"], "provider_not_found");
   r = api.post("/api/screenings", nlohmann::json::array(), 400);
   EXPECT_EQ(r["error"]["code"], "invalid_json");
-}
-
-// The provider's real card, for the fake provider.
-nlohmann::json real_card() {
-  auto& w = world();
-  httplib::Client prov("127.0.0.1", w.server->port());
-  auto r = prov.Get("/v1/model", {{"Authorization", "Bearer " + kAlice}});
-  return nlohmann::json::parse(r->body);
 }
 
 TEST(ClinicApi, ClearErrorsUnreachableWrongTokenCardChangedJobFailed) {
