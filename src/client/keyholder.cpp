@@ -267,6 +267,18 @@ int KeyHolder::image_size() const {
   return 32;
 }
 
+wire::ContainerHeader KeyHolder::request_header(const std::vector<CellInput>& cells,
+                                                const std::string& model_id) const {
+  wire::ContainerHeader h;
+  h.kind = wire::Kind::kRequest;
+  h.params_id = params_id_;
+  h.key_id = key_id_;
+  h.model_id = model_id;
+  h.cells = static_cast<std::uint32_t>(cells.size());
+  for (const auto& cell : cells) h.names.push_back(cell.name);
+  return h;
+}
+
 void KeyHolder::encrypt_to(const std::vector<CellInput>& cells, const std::string& model_id,
                            const std::function<void(std::string_view)>& sink, EncryptStats* stats,
                            const std::function<void(std::size_t, std::size_t)>& on_progress) const {
@@ -282,13 +294,7 @@ void KeyHolder::encrypt_to(const std::vector<CellInput>& cells, const std::strin
   const auto& s = settings();
   const std::size_t k = s.plain_primes.size();
   auto batches = wire::batch_sizes(cells.size(), s.n);
-  wire::ContainerHeader h;
-  h.kind = wire::Kind::kRequest;
-  h.params_id = params_id_;
-  h.key_id = key_id_;
-  h.model_id = model_id;
-  h.cells = static_cast<std::uint32_t>(cells.size());
-  for (const auto& cell : cells) h.names.push_back(cell.name);
+  auto h = request_header(cells, model_id);
   h.meta = nlohmann::json{{"batches", batches}, {"input", {3, size, size}}, {"layout", wire::kLayout}}.dump();
   const std::size_t total = batches.size() * k * n_in;
   wire::ContainerWriter w(h, total, sink);
@@ -337,13 +343,7 @@ void KeyHolder::encrypt_ckks(const std::vector<CellInput>& cells, const std::str
   plan.input_scale = input_scale_;
   const std::size_t n_in = plan.input_size();
   auto batches = wire::batch_sizes(cells.size(), ckks_->slot_count());
-  wire::ContainerHeader h;
-  h.kind = wire::Kind::kRequest;
-  h.params_id = params_id_;
-  h.key_id = key_id_;
-  h.model_id = model_id;
-  h.cells = static_cast<std::uint32_t>(cells.size());
-  for (const auto& cell : cells) h.names.push_back(cell.name);
+  auto h = request_header(cells, model_id);
   h.meta = nlohmann::json{{"scheme", "ckks"}, {"batches", batches}, {"input", {3, size, size}}, {"layout", wire::kLayout}}
                .dump();
   const std::size_t total = batches.size() * n_in;
@@ -415,14 +415,8 @@ void KeyHolder::encrypt_latency(const std::vector<CellInput>& cells, const std::
   const auto& s = settings();
   require(sl.n == s.n, "encrypt: keys.json's latency layout is for N = " + std::to_string(sl.n));
   const std::size_t k = s.plain_primes.size(), per = sl.cells_per_ciphertext(), cts = sl.ciphertexts_for(cells.size());
-  wire::ContainerHeader h;
-  h.kind = wire::Kind::kRequest;
+  auto h = request_header(cells, model_id);
   h.packing = wire::Packing::kLatency;
-  h.params_id = params_id_;
-  h.key_id = key_id_;
-  h.model_id = model_id;
-  h.cells = static_cast<std::uint32_t>(cells.size());
-  for (const auto& cell : cells) h.names.push_back(cell.name);
   const int size = image_size();
   h.meta = nlohmann::json{{"input", {3, size, size}}, {"layout", wire::kLatencyLayout}, {"cells_per_ciphertext", per}}
                .dump();
