@@ -14,6 +14,7 @@
 
 #include "common/error.h"
 #include "service/job_runner.h"
+#include "service/job_store.h"
 #include "service/wire/container.h"
 
 namespace leukocrypt::service::testing {
@@ -56,6 +57,13 @@ inline std::vector<std::uint64_t> read_result(const std::string& bytes) {
     out.push_back(x);
   }
   return out;
+}
+
+// The worker and task tests' job: alice registers key "ka" and queues one cell per value with it.
+inline std::string add_job(JobStore& s, const std::vector<std::uint64_t>& values) {
+  s.put_key("alice", {"ka", kParams}, make_keys("ka"));
+  return s.create_job("alice", {"ka", kParams, kModel, static_cast<std::uint32_t>(values.size())},
+                      make_request("ka", values));
 }
 
 class FakeRunner : public JobRunner {
