@@ -188,6 +188,19 @@ nlohmann::json keygen(const nn::CkksSettings& settings, const KeyPaths& paths, c
   return info;
 }
 
+// The secret key file's envelope against keys.json (both schemes): made for params_id_ and for
+// keys.json's key id, which becomes key_id_. The view points into `bytes`.
+wire::ContainerView KeyHolder::open_secret_key(std::string_view bytes, const std::filesystem::path& file) {
+  auto v = wire::parse_as(bytes, wire::Kind::kSecretKey, file.string());
+  if (v.params_id != params_id_)
+    throw FormatError(file.string() + ": secret key is for parameters " + std::to_string(v.params_id) +
+                      ", keys.json says " + std::to_string(params_id_));
+  key_id_ = v.key_id;
+  if (info_.value("key_id", "") != key_id_)
+    throw FormatError(file.string() + ": key id '" + key_id_ + "' differs from keys.json");
+  return v;
+}
+
 KeyHolder::KeyHolder(const KeyPaths& paths, bool allow_insecure_for_tests) {
   info_ = read_key_info(paths);
   if (info_.contains("settings") && nn::is_ckks_document(info_["settings"])) {
@@ -197,14 +210,8 @@ KeyHolder::KeyHolder(const KeyPaths& paths, bool allow_insecure_for_tests) {
     require(input_scale_ > 0, paths.info.string() + ": input_scale must be > 0");
     auto bytes = read_key_file(paths.secret, wire::Kind::kSecretKey);
     const WipeString wipe_bytes{bytes};
-    auto v = wire::parse_as(bytes, wire::Kind::kSecretKey, paths.secret.string());
     params_id_ = settings.params.id();
-    if (v.params_id != params_id_)
-      throw FormatError(paths.secret.string() + ": secret key is for parameters " + std::to_string(v.params_id) +
-                        ", keys.json says " + std::to_string(params_id_));
-    key_id_ = v.key_id;
-    if (info_.value("key_id", "") != key_id_)
-      throw FormatError(paths.secret.string() + ": key id '" + key_id_ + "' differs from keys.json");
+    auto v = open_secret_key(bytes, paths.secret);
     if (v.blobs.size() != 1) throw FormatError(paths.secret.string() + ": expected one CKKS secret key");
     auto ctx = ckks::Context::create(settings.params);
     ckks_ = std::make_unique<nn::CkksKeyHolder>(settings, ckks::load_secret_key(*ctx, v.blobs[0]));
@@ -213,14 +220,8 @@ KeyHolder::KeyHolder(const KeyPaths& paths, bool allow_insecure_for_tests) {
   auto settings = wire::settings_from_json(info_, paths.info.string(), allow_insecure_for_tests);
   auto bytes = read_key_file(paths.secret, wire::Kind::kSecretKey);
   const WipeString wipe_bytes{bytes};
-  auto v = wire::parse_as(bytes, wire::Kind::kSecretKey, paths.secret.string());
   params_id_ = wire::settings_id(settings);
-  if (v.params_id != params_id_)
-    throw FormatError(paths.secret.string() + ": secret key is for parameters " + std::to_string(v.params_id) +
-                      ", keys.json says " + std::to_string(params_id_));
-  key_id_ = v.key_id;
-  if (info_.value("key_id", "") != key_id_)
-    throw FormatError(paths.secret.string() + ": key id '" + key_id_ + "' differs from keys.json");
+  auto v = open_secret_key(bytes, paths.secret);
   auto params = settings.params();
   if (v.blobs.size() != params.size())
     throw FormatError(paths.secret.string() + ": " + std::to_string(v.blobs.size()) + " secret keys for " +
