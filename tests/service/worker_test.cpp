@@ -22,8 +22,6 @@ namespace {
 using namespace std::chrono_literals;
 using testing::add_job;
 using testing::FakeRunner;
-using testing::kModel;
-using testing::kParams;
 
 StoreConfig shared_store(const leukocrypt::testing::TempDir& dir) { return leukocrypt::testing::test_store(dir / "jobs.db"); }
 
