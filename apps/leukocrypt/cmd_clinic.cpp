@@ -48,6 +48,9 @@ void register_clinic(CLI::App& root) {
                 "Allow a non-loopback --host (anyone who can reach it and has the token can use your keys)");
   add_insecure_flag(cmd, a->options.allow_insecure_for_tests);
   cmd->add_option("--url-file", a->url_file, "Also write the address (with its token) to this file (mode 0600)");
+  cmd->footer("Each provider's scheme (BFV, or CKKS for a CKKS model card) comes from its model card. CKKS "
+              "results are approximate and are decrypted only here: never send them (or the CSV/JSON exports) to "
+              "the provider (Li-Micciancio 2021; docs/API.md, Security).");
   cmd->callback([a] { run_clinic(*a); });
 #else
   (void)root;

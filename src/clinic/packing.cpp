@@ -1,16 +1,22 @@
 // The clinic's packing choice (see packing.h).
 #include "clinic/packing.h"
 
+#include "nn/ckks_settings.h"
 #include "service/wire/he_layout.h"
 
 namespace leukocrypt::clinic {
 
 nlohmann::json make_keys(const nlohmann::json& card, const client::KeyPaths& paths, bool allow_insecure_for_tests) {
-  return client::keygen(wire::settings_from_json(card, "the provider's model card", allow_insecure_for_tests), paths,
-                        card, true);
+  const std::string what = "the provider's model card";
+  // The card names its scheme (a CKKS provider: "scheme": "ckks"); CKKS cards serve the throughput
+  // layout only, so they never ask for Galois keys and planned_layout keeps them in throughput.
+  if (nn::is_ckks_document(card))
+    return client::keygen(nn::ckks_settings_from_json(card, what, allow_insecure_for_tests), paths, card, true);
+  return client::keygen(wire::settings_from_json(card, what, allow_insecure_for_tests), paths, card, true);
 }
 
 nn::Layout planned_layout(const nlohmann::json& card, std::size_t cells) {
+  if (nn::is_ckks_document(card)) return nn::Layout::kThroughput;  // CKKS keys serve no other layout
   bool served = false;
   if (card.is_object() && card.contains("layouts") && card["layouts"].is_array())
     for (const auto& l : card["layouts"]) served = served || l == "latency";

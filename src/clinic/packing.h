@@ -20,13 +20,14 @@ namespace leukocrypt::clinic {
 // the shipped model: docs/BENCHMARKS.md, "latency layout").
 inline constexpr std::size_t kLatencyMaxCells = 64;
 
-// Fresh keys for the provider's model card (overwrites the provider's key directory), with Galois
-// keys when the card serves the latency layout. allow_insecure_for_tests: accept a card whose
+// Fresh keys for the provider's model card (overwrites the provider's key directory) in the card's
+// scheme (BFV, or CKKS for a card with "scheme": "ckks"), with Galois keys when the card serves the
+// latency layout (BFV only). allow_insecure_for_tests: accept a card whose
 // parameters are below 128-bit security (tests only).
 nlohmann::json make_keys(const nlohmann::json& card, const client::KeyPaths& paths, bool allow_insecure_for_tests);
 
 // The layout a screening of `cells` cells for this card is planned in (see above) and, given the
-// keys, packed in (throughput when the keys lack Galois keys).
+// keys, packed in (throughput when the keys lack Galois keys, and always for a CKKS card).
 nn::Layout planned_layout(const nlohmann::json& card, std::size_t cells);
 nn::Layout choose_layout(const client::KeyHolder& keys, const nlohmann::json& card, std::size_t cells);
 

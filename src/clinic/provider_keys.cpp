@@ -94,6 +94,8 @@ ProviderRecord ProviderKeys::add(const std::string& name, const std::string& url
 
 nlohmann::json ProviderKeys::describe(const ProviderRecord& p) const {
   auto j = p.to_json();
+  // BFV (exact integer logits) or CKKS (approximate float logits); older cards name no scheme: BFV.
+  j["scheme"] = p.card.value("scheme", "bfv");
   j["layouts"] = p.card.contains("layouts") && p.card["layouts"].is_array() ? p.card["layouts"]
                                                                              : nlohmann::json::array({"throughput"});
   try {

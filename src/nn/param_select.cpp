@@ -268,7 +268,9 @@ CostEstimate estimate_latency_cost(const Plan& plan, const BfvSettings& s, std::
   c.upload_bytes = k * double(cts) * (n * sum_bits(s.q_bits, s.levels()) / 8 + 64);
   c.download_bytes = k * double(cts) * (2 * n * sum_bits(s.q_bits, level) / 8 + 64);
   const double L = top;
-  c.galois_key_bytes = k * double(sl.rotation_steps().size()) * 2 * L * (n * sum_bits(s.q_bits, s.q_bits.size()) / 8);
+  // Sent seeded: per step and decomposition component one bit-packed polynomial plus a 32-byte seed
+  // (the uniform half is expanded by the server).
+  c.galois_key_bytes = k * double(sl.rotation_steps().size()) * L * (n * sum_bits(s.q_bits, s.q_bits.size()) / 8 + 32);
   // Resident: every prime's diagonals and Galois keys (8-byte words), one ciphertext's rotations.
   c.peak_bytes = k * (diag_bytes + double(sl.rotation_steps().size()) * 2 * L * (L + 1) * n * 8) + peak_ct;
   return c;

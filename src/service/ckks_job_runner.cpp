@@ -20,17 +20,9 @@
 namespace leukocrypt::service {
 namespace {
 
-// The scheme a key bundle or request says it is for (meta "scheme"; older containers: bfv).
-std::string scheme_of(const std::string& meta_text) {
-  auto meta = nlohmann::json::parse(meta_text, nullptr, false);
-  if (!meta.is_object()) return "bfv";
-  if (meta.contains("scheme") && meta["scheme"].is_string()) return meta["scheme"].get<std::string>();
-  if (meta.contains("settings") && nn::is_ckks_document(meta["settings"])) return "ckks";
-  return "bfv";
-}
-
+// A key bundle or request made for another scheme than this server's: one clear 400.
 void check_scheme(const std::string& meta, const std::string& what) {
-  const auto s = scheme_of(meta);
+  const auto s = scheme_of_meta(meta);
   if (s != "ckks")
     throw FormatError(what + ": made for the " + s + " scheme, this server runs ckks (GET /v1/model: 'scheme'; "
                              "re-run keygen with its model card)");
@@ -93,6 +85,7 @@ class CkksJobRunner : public JobRunner {
   RunOutput run(std::string_view eval_keys, const wire::ContainerFile& f,
                 const std::function<void(double)>& progress) const override {
     auto kv = wire::parse_as(eval_keys, wire::Kind::kEvalKeys, "stored keys");
+    check_stored_keys(kv, "ckks", settings_.params.id());
     if (kv.blobs.empty()) throw FormatError("stored keys: no relinearisation key");
     nn::CkksPlanEvaluator evaluator(served_.plan, ctx_, ckks::load_relin_keys(*ctx_, kv.blobs[0]));
     const auto& h = f.header();

@@ -32,13 +32,28 @@
 
 namespace leukocrypt::service {
 
+std::string scheme_of_meta(const std::string& meta_text) {
+  auto meta = nlohmann::json::parse(meta_text, nullptr, false);
+  if (!meta.is_object()) return "bfv";
+  if (meta.contains("scheme") && meta["scheme"].is_string()) return meta["scheme"].get<std::string>();
+  if (meta.contains("settings") && nn::is_ckks_document(meta["settings"])) return "ckks";
+  return "bfv";
+}
+
+void check_stored_keys(const wire::ContainerHeader& keys, const std::string& runner_scheme,
+                       std::uint64_t runner_params_id) {
+  const auto scheme = scheme_of_meta(keys.meta);
+  if (scheme == runner_scheme && keys.params_id == runner_params_id) return;
+  throw FormatError("stored keys: made for " + scheme + " parameters " + std::to_string(keys.params_id) +
+                    ", but this runner has " + runner_scheme + " parameters " + std::to_string(runner_params_id) +
+                    ": `leukocrypt worker` must run with the API nodes' --model and --params (GET /v1/model)");
+}
+
 namespace {
 
 // A key bundle or request whose meta says CKKS, sent to this BFV server: one clear 400.
 void refuse_ckks(const std::string& meta_text, const std::string& what) {
-  auto meta = nlohmann::json::parse(meta_text, nullptr, false);
-  if (meta.is_object() && (meta.value("scheme", "") == "ckks" ||
-                           (meta.contains("settings") && nn::is_ckks_document(meta["settings"]))))
+  if (scheme_of_meta(meta_text) == "ckks")
     throw FormatError(what + ": made for the ckks scheme, this server runs bfv (GET /v1/model: 'scheme'; re-run keygen "
                              "with its model card)");
 }
@@ -125,6 +140,7 @@ class HeJobRunner : public JobRunner {
   RunOutput run(std::string_view eval_keys, const wire::ContainerFile& f,
                 const std::function<void(double)>& progress) const override {
     auto kv = wire::parse_as(eval_keys, wire::Kind::kEvalKeys, "stored keys");
+    check_stored_keys(kv, "bfv", params_id_);
     std::vector<bfv::RelinKeys> relin;
     for (std::size_t j = 0; j < contexts_.size(); ++j) relin.push_back(bfv::load_relin_keys(*contexts_[j], kv.blobs.at(j)));
     check_layout_served(f.header().packing);
@@ -210,6 +226,7 @@ class HeJobRunner : public JobRunner {
     Timer wall;
     const std::string key_bytes = load_keys();
     auto kv = wire::parse_as(key_bytes, wire::Kind::kEvalKeys, "stored keys");
+    check_stored_keys(kv, "bfv", params_id_);
     std::vector<bfv::RelinKeys> relin;
     for (std::size_t j = 0; j < k; ++j) relin.push_back(bfv::load_relin_keys(*contexts_[j], kv.blobs.at(j)));
     nn::BfvPlanEvaluator evaluator(served_.plan, *throughput_, contexts_, std::move(relin));
@@ -278,6 +295,7 @@ class HeJobRunner : public JobRunner {
       Timer t;
       const std::string keys = load_keys();
       auto kv = wire::parse_as(keys, wire::Kind::kEvalKeys, "stored keys");
+      check_stored_keys(kv, "bfv", params_id_);
       std::vector<bfv::RelinKeys> relin;
       for (std::size_t j = 0; j < contexts_.size(); ++j)
         relin.push_back(bfv::load_relin_keys(*contexts_[j], kv.blobs.at(j)));

@@ -30,4 +30,15 @@ struct HeRunnerOptions {
 // Throws IoError / FormatError / InvalidArgument naming the bad file.
 std::unique_ptr<JobRunner> make_he_runner(const HeRunnerOptions& options);
 
+// The scheme a key bundle, request or result container's meta says it is for ("bfv" or "ckks";
+// containers without the field are BFV).
+std::string scheme_of_meta(const std::string& meta_text);
+
+// Keys an API node validated and stored, read by the runner that evaluates the job: in `serve`
+// the same runner, but a `leukocrypt worker` may have been started with other --params than the
+// API nodes. Throws FormatError naming both schemes and parameter ids when the keys' are not
+// this runner's, instead of an obscure failure deep in a key loader.
+void check_stored_keys(const wire::ContainerHeader& keys, const std::string& runner_scheme,
+                       std::uint64_t runner_params_id);
+
 }  // namespace leukocrypt::service

@@ -405,33 +405,19 @@ std::string JobStore::create_job(const std::string& owner, const RequestInfo& in
   return id;
 }
 
-std::filesystem::path JobStore::new_upload_path() const {
-  return blob_path("upload-" + wire::random_id() + ".part");
-}
+std::unique_ptr<BlobUpload> JobStore::begin_upload() { return blobs_->begin_upload(); }
 
-std::string JobStore::create_job_from_file(const std::string& owner, const RequestInfo& info,
-                                           const std::filesystem::path& upload, JobState initial) {
-  std::error_code ec;
-  auto size = std::filesystem::file_size(upload, ec);
-  if (ec) throw IoError("job store: upload '" + upload.string() + "': " + ec.message());
-  int fd = ::open(upload.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || ::fsync(fd) != 0) {
-    std::string msg = std::strerror(errno);
-    if (fd >= 0) ::close(fd);
-    throw IoError("job store: cannot fsync '" + upload.string() + "': " + msg);
-  }
-  ::close(fd);
+std::string JobStore::create_job_from_upload(const std::string& owner, const RequestInfo& info, BlobUpload& upload,
+                                             JobState initial) {
   std::string id = wire::random_id();
-  if (::rename(upload.c_str(), request_path(id).c_str()) != 0)
-    throw IoError("job store: cannot move the upload into place: " + std::string(std::strerror(errno)));
-  fsync_directory(blob_dir_);
+  upload.commit(request_name(id));
   try {
     run("INSERT INTO jobs (id, owner, key_id, model_id, state, cells, request_bytes, created) "
         "VALUES (?,?,?,?,?,?,?,?)",
         {id, owner, info.key_id, info.model_id, std::string(to_string(initial)),
-         static_cast<std::int64_t>(info.cells), static_cast<std::int64_t>(size), now_seconds()});
+         static_cast<std::int64_t>(info.cells), static_cast<std::int64_t>(upload.size()), now_seconds()});
   } catch (...) {
-    std::filesystem::remove(request_path(id), ec);
+    remove_blob(request_name(id));
     throw;
   }
   return id;
@@ -725,7 +711,8 @@ std::size_t JobStore::count_keys(const std::string& owner) {
 }
 
 std::string JobStore::read_request(const std::string& id) { return read_file(request_path(id)); }
-std::filesystem::path JobStore::request_path(const std::string& id) const { return blob_path(id + ".request"); }
+std::filesystem::path JobStore::request_path(const std::string& id) const { return blob_path(request_name(id)); }
+std::string JobStore::request_name(const std::string& id) { return id + ".request"; }
 std::string JobStore::read_result(const std::string& id) {
   auto r = run("SELECT result_file FROM jobs WHERE id=?", {id});
   return read_file(blob_path(result_name(id, r.empty() ? "" : r.text(0, 0))));

@@ -121,14 +121,14 @@ class JobStore {
 
   // Stores the request durably and commits a pending job; returns the new job id.
   std::string create_job(const std::string& owner, const RequestInfo& info, std::string_view request);
-  // A fresh path in the payload directory for an upload being received ("upload-*.part"): the
-  // caller streams into it, validates it, then hands it to create_job_from_file or deletes it.
-  std::filesystem::path new_upload_path() const;
-  // Makes a received upload the request of a new pending job: fsyncs it, renames it into place,
-  // fsyncs the directory, then commits the row. Returns the job id.
+  // A new upload being received (BlobStore::begin_upload): the caller streams into it, checks it
+  // at its local_path(), then hands it to create_job_from_upload or drops it.
+  std::unique_ptr<BlobUpload> begin_upload();
+  // Makes a received upload the request of a new job: commits it under the job's request name
+  // (durable), then commits the row. Returns the job id.
   // `initial` is kValidating for uploads not yet fully checked (see mark_validated).
-  std::string create_job_from_file(const std::string& owner, const RequestInfo& info,
-                                   const std::filesystem::path& upload, JobState initial = JobState::kPending);
+  std::string create_job_from_upload(const std::string& owner, const RequestInfo& info, BlobUpload& upload,
+                                     JobState initial = JobState::kPending);
   // A validating job passed the full check (in `seconds`, kept as timings stage "validate"): it
   // becomes pending. False if it is no longer validating.
   bool mark_validated(const std::string& id, const RequestInfo& info, double seconds);
@@ -245,6 +245,7 @@ class JobStore {
   std::size_t count_keys(const std::string& owner);
   std::string read_request(const std::string& id);
   std::filesystem::path request_path(const std::string& id) const;
+  static std::string request_name(const std::string& id);  // the request's name in the payload store
   std::string read_result(const std::string& id);
 
   const std::filesystem::path& db_path() const { return db_path_; }  // SQLite file; empty for PostgreSQL

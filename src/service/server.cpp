@@ -90,50 +90,6 @@ void guarded(httplib::Response& res, F&& f) {
   }
 }
 
-// An upload being received into the payload directory (mode 0600): written through a 1 MiB
-// buffer, deleted on destruction unless release()d (handed to the job store).
-class UploadFile {
- public:
-  explicit UploadFile(std::filesystem::path path) : path_(std::move(path)) {
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd_ < 0) throw IoError("cannot create upload file: " + std::string(std::strerror(errno)));
-    buf_.reserve(kBuffer);
-  }
-  ~UploadFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!released_) ::unlink(path_.c_str());
-  }
-  UploadFile(const UploadFile&) = delete;
-  UploadFile& operator=(const UploadFile&) = delete;
-
-  void append(const char* data, std::size_t n) {
-    buf_.append(data, n);
-    size_ += n;
-    if (buf_.size() >= kBuffer) flush();
-  }
-  // Flushes and closes the file (it is then read back for validation).
-  void close() {
-    flush();
-    if (::close(fd_) != 0) throw IoError("cannot close upload file: " + std::string(std::strerror(errno)));
-    fd_ = -1;
-  }
-  void release() { released_ = true; }
-  std::uint64_t size() const { return size_; }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  static constexpr std::size_t kBuffer = 1 << 20;
-  void flush() {
-    write_all(fd_, buf_.data(), buf_.size(), "the upload");
-    buf_.clear();
-  }
-  std::filesystem::path path_;
-  int fd_ = -1;
-  std::string buf_;
-  std::uint64_t size_ = 0;
-  bool released_ = false;
-};
-
 std::string limit_message(std::uint64_t limit, const char* option) {
   return "request body exceeds the server's size limit of " + std::to_string(limit) + " bytes (leukocrypt serve " +
          option + ")";
@@ -501,14 +457,14 @@ void Server::install_job_routes() {
       check_job_quota(owner, 0);  // cheap, before the upload
       Timer t;
       const auto declared = check_declared_length(req, opt_.max_request_bytes, "--max-request-mb");
-      UploadFile upload(store_.new_upload_path());
+      auto upload = store_.begin_upload();
       body = Body::kReading;
       receive_body(req, reader, opt_.max_request_bytes, "--max-request-mb", declared,
-                   [&](const char* d, std::size_t n) { upload.append(d, n); });
-      upload.close();
+                   [&](const char* d, std::size_t n) { upload->append(d, n); });
+      upload->close();
       body = Body::kRead;
       const double receive_s = t.seconds();
-      auto file = wire::ContainerFile::open(upload.path(), "request body");
+      auto file = wire::ContainerFile::open(upload->local_path(), "request body");
       if (file.kind() != wire::Kind::kRequest)
         throw HttpError(400, "invalid_format",
                         std::string("request body holds ") + wire::to_string(file.kind()) + ", expected request");
@@ -524,8 +480,7 @@ void Server::install_job_routes() {
       {
         std::lock_guard lock(submit_mu_);
         check_job_quota(owner, info.cells);
-        id = store_.create_job_from_file(owner, info, upload.path(), JobState::kValidating);
-        upload.release();
+        id = store_.create_job_from_upload(owner, info, *upload, JobState::kValidating);
       }
       {
         std::lock_guard lock(mu_);

@@ -5,9 +5,12 @@
 // the middle of an upload. Every result decrypts to the raw integer model's logits exactly,
 // nothing is lost (6 jobs done, the cut upload left no job), and no task finished twice and no job
 // was assembled twice (the workers' JSON logs). Tiny INSECURE parameters (N = 256) for speed.
+// CKKS on workers (INSECURE N = 1024): a CKKS job claimed by a worker ends with the float model's
+// labels, and a worker started with the other scheme's --params fails jobs with the reason.
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <csignal>
 #include <map>
 #include <sstream>
@@ -19,6 +22,7 @@
 #include "client/service_client.h"
 #include "common/paths.h"
 #include "nn/backend.h"
+#include "nn/ckks_settings.h"
 #include "process.h"
 #include "raw_connection.h"
 #include "service/wire/he_layout.h"
@@ -84,16 +88,27 @@ void count_events(const std::string& log, std::map<std::string, int>& finished, 
   }
 }
 
+// What every test here starts from: a temporary directory with the tiny network, the token file,
+// and fresh databases on the test cluster.
+struct ScaleOutSetup {
+  testing::TempDir dir;
+  leukocrypt::testing::TinySetup tiny{dir.path};
+  fs::path tokens = dir.path / "tokens.txt";
+  explicit ScaleOutSetup(const std::string& name) : dir(name) { write_file_atomic(tokens, "alice " + kToken + "\n", 0600); }
+  // postgresql:/// URL of a new database of the test cluster.
+  std::string database(const std::string& name) const {
+    const auto db = name + "_" + std::to_string(::getpid());
+    leukocrypt::testing::create_test_database(db);
+    return "postgresql:///" + db;
+  }
+};
+
 TEST(ScaleOut, TwoApiNodesThreeWorkersKillsLoseNothingAndRunNothingTwice) {
   if (!leukocrypt::testing::testing_postgres()) GTEST_SKIP() << "needs the throw-away cluster of with_postgres.sh";
   std::signal(SIGPIPE, SIG_IGN);
-  testing::TempDir dir("scaleout");
-  leukocrypt::testing::TinySetup tiny(dir.path);
-  const auto tokens = dir.path / "tokens.txt";
-  write_file_atomic(tokens, "alice " + kToken + "\n", 0600);
-  const std::string dbname = "lc_scaleout_" + std::to_string(::getpid());
-  leukocrypt::testing::create_test_database(dbname);
-  const std::string db = "postgresql:///" + dbname;
+  ScaleOutSetup setup("scaleout");
+  const auto& [dir, tiny, tokens] = setup;
+  const std::string db = setup.database("lc_scaleout");
   const auto blobs = dir.path / "blobs";
 
   // Raw integer model: the reference every decrypted logit must equal.
@@ -198,6 +213,125 @@ TEST(ScaleOut, TwoApiNodesThreeWorkersKillsLoseNothingAndRunNothingTwice) {
   std::string all_logs;
   for (int i = 1; i < 3; ++i) all_logs += testing::slurp((dir.path / ("worker-" + std::to_string(i) + ".log")).string());
   EXPECT_NE(all_logs.find("\"attempt\":2"), std::string::npos) << "no task was re-run after the kill";
+}
+
+// Keys for a provider's card in its scheme (BFV or CKKS), registered with it.
+KeyHolder keys_for(ServiceClient& sc, const nlohmann::json& card, const KeyPaths& paths) {
+  if (nn::is_ckks_document(card))
+    keygen(nn::ckks_settings_from_json(card, "card", /*allow_insecure_for_tests=*/true), paths, card, false);
+  else
+    keygen(wire::settings_from_json(card, "card", /*allow_insecure_for_tests=*/true), paths, card, false);
+  sc.register_keys(read_key_file(paths.eval, wire::Kind::kEvalKeys));
+  return KeyHolder(paths, /*allow_insecure_for_tests=*/true);
+}
+
+// A CKKS job on the scale-out path: an API node (`serve --workers 0`) queues it in PostgreSQL and a
+// `leukocrypt worker` started with the same CKKS parameters claims it and stores the result; the
+// key holder decrypts labels equal to the float model's argmax on real C-NMC cells. A CKKS worker
+// started with circuit privacy on refuses to start, with one line, as `serve` does. INSECURE
+// N = 1024 CKKS test parameters.
+TEST(ScaleOut, CkksJobClaimedByAWorkerFinishesWithTheFloatModelsLabels) {
+  if (!leukocrypt::testing::testing_postgres()) GTEST_SKIP() << "needs the throw-away cluster of with_postgres.sh";
+  std::signal(SIGPIPE, SIG_IGN);
+  ScaleOutSetup setup("scaleout-ckks");
+  const auto& [dir, tiny, tokens] = setup;
+  const std::string db = setup.database("lc_scaleout_ckks");
+  const auto blobs = dir.path / "blobs";
+
+  const auto cells = testing::real_cells(3);
+  const auto images = load_images(cells, 16);
+  std::vector<const std::uint8_t*> ptrs;
+  for (const auto& c : images) ptrs.push_back(c.pixels.data());
+  const auto params = tiny.insecure_ckks_params(dir.path / "params-ckks-insecure-test.json", ptrs);
+  const auto fl = nn::make_float_backend()->run(tiny.plan, ptrs);
+
+  const std::vector<std::string> worker_args{kCli,     "worker", "--db",    db, "--blobs", blobs.string(), "--model",
+                                             tiny.model.string(), "--params", params.string(), kInsecure,
+                                             "--id",   "wc",     "--lease-s", "1", "--poll-s", "0.05"};
+  {  // circuit privacy is BFV-only: a CKKS worker without --no-circuit-privacy does not start
+    const auto r = testing::run(worker_args, dir.path, 60);
+    const auto& out = r.output;
+    EXPECT_EQ(r.status, 1) << out;
+    EXPECT_NE(out.find("--no-circuit-privacy"), std::string::npos) << out;
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  }
+  testing::ServerProcess api({kCli, "serve", "--model", tiny.model.string(), "--params", params.string(), kInsecure,
+                              "--no-circuit-privacy", "--db", db, "--blobs", blobs.string(), "--tokens",
+                              tokens.string(), "--workers", "0", "--lease-s", "1"},
+                             dir.path);
+  ASSERT_GT(api.port(), 0) << api.log();
+  auto args = worker_args;
+  args.push_back("--no-circuit-privacy");
+  Child worker(args, (dir.path / "worker.log").string());
+
+  ServiceClient sc(api.url(), kToken);
+  const auto card = sc.model_card();
+  ASSERT_EQ(card["scheme"], "ckks") << card.dump();
+  auto kh = keys_for(sc, card, KeyPaths(dir.path / "keys"));
+  const auto job = sc.submit(kh.encrypt(images, card["model_id"]));
+  auto st = sc.wait(job, std::chrono::seconds(60));
+  ASSERT_EQ(st["status"], "done") << st.dump() << testing::slurp(worker.log);
+  EXPECT_EQ(st["info"]["scheme"], "ckks") << st.dump();
+  auto got = kh.decrypt(sc.result(job));
+  ASSERT_EQ(got.size(), images.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].label, fl.predicted(i)) << "cell " << i;
+    EXPECT_TRUE(got[i].exact.empty());
+    for (std::size_t o = 0; o < 2; ++o)  // within twice the precision model's bound, as cli_ckks_test checks
+      EXPECT_NEAR(got[i].logits[o], fl.logits[i * fl.outputs + o],
+                  2 * card["params"]["predicted_logit_error"].get<double>()) << "cell " << i;
+  }
+  worker.stop(SIGTERM);
+  const auto log = testing::slurp(worker.log);
+  EXPECT_NE(log.find("\"event\":\"job_ended\""), std::string::npos) << log;  // the worker ran it, not the API node
+  EXPECT_NE(log.find("\"status\":\"done\""), std::string::npos) << log;
+}
+
+// A worker started with the other scheme's parameters than the API node's (a deployment mistake),
+// both ways round: the job fails at once with a reason naming both schemes and the fix, never with
+// a key loader's obscure error or a result from keys it cannot use.
+TEST(ScaleOut, AWorkerOfTheOtherSchemeFailsTheJobWithTheReason) {
+  if (!leukocrypt::testing::testing_postgres()) GTEST_SKIP() << "needs the throw-away cluster of with_postgres.sh";
+  std::signal(SIGPIPE, SIG_IGN);
+  ScaleOutSetup setup("scaleout-mixed");
+  const auto& [dir, tiny, tokens] = setup;
+  const auto images = load_images(testing::real_cells(1), 16);
+  std::vector<const std::uint8_t*> ptrs;
+  for (const auto& c : images) ptrs.push_back(c.pixels.data());
+  const auto ckks = tiny.insecure_ckks_params(dir.path / "params-ckks-insecure-test.json", ptrs).string();
+  const auto bfv = tiny.params.string();
+  for (const auto& [api_params, worker_params] : {std::pair{bfv, ckks}, std::pair{ckks, bfv}}) {
+    const bool api_ckks = api_params == ckks;
+    SCOPED_TRACE(api_ckks ? "CKKS API node, BFV worker" : "BFV API node, CKKS worker");
+    const std::string name = api_ckks ? "ckks_api" : "bfv_api";
+    const std::string db = setup.database("lc_scaleout_mixed_" + name);
+    const auto blobs = dir.path / ("blobs-" + name);
+    // --no-circuit-privacy on both: CKKS requires it, and the BFV side then needs no flooding reserve.
+    testing::ServerProcess api({kCli, "serve", "--model", tiny.model.string(), "--params", api_params, kInsecure,
+                                "--no-circuit-privacy", "--db", db, "--blobs", blobs.string(), "--tokens",
+                                tokens.string(), "--workers", "0", "--lease-s", "1"},
+                               dir.path);
+    ASSERT_GT(api.port(), 0) << api.log();
+    Child worker({kCli, "worker", "--db", db, "--blobs", blobs.string(), "--model", tiny.model.string(), "--params",
+                  worker_params, kInsecure, "--no-circuit-privacy", "--id", "wx", "--lease-s", "1", "--poll-s", "0.05"},
+                 (dir.path / ("worker-" + name + ".log")).string());
+    ServiceClient sc(api.url(), kToken);
+    const auto card = sc.model_card();
+    auto kh = keys_for(sc, card, KeyPaths(dir.path / ("keys-" + name)));
+    const auto job = sc.submit(kh.encrypt(images, card["model_id"]));
+    nlohmann::json st;
+    for (int i = 0; i < 300; ++i) {  // <= 30 s
+      st = sc.status(job);
+      if (st.value("status", "") == "done" || st.value("status", "") == "failed") break;
+      std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_EQ(st["status"], "failed") << st.dump() << testing::slurp(worker.log);
+    const auto why = st.value("error", "");
+    const std::string keys_scheme = api_ckks ? "ckks" : "bfv", worker_scheme = api_ckks ? "bfv" : "ckks";
+    EXPECT_NE(why.find("made for " + keys_scheme + " parameters"), std::string::npos) << why;
+    EXPECT_NE(why.find("this runner has " + worker_scheme + " parameters"), std::string::npos) << why;
+    EXPECT_NE(why.find("--params"), std::string::npos) << why;
+  }
 }
 
 }  // namespace

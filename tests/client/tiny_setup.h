@@ -1,11 +1,15 @@
 // Shared by the end-to-end and soak tests: the nn tests' tiny network saved as a model file, its
 // quantised plan, and parameters for it at N = 256 (INSECURE, named so: fast jobs) and, on request,
-// automatic 128-bit parameters (throughput layout). Files are written into `dir`.
+// automatic 128-bit parameters (throughput layout), INSECURE latency parameters, or INSECURE CKKS
+// parameters (N = 1024). Files are written into `dir`.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <vector>
 
 #include "common/paths.h"
+#include "nn/ckks_settings.h"
 #include "nn/param_select.h"
 #include "nn/plan.h"
 #include "nn/quantize.h"
@@ -51,6 +55,21 @@ struct TinySetup {
     req.insecure_for_tests = true;
     req.layout = nn::Layout::kLatency;
     return write_params(path, req);
+  }
+  // INSECURE N = 1024 CKKS parameters for `serve --scheme ckks`, chosen by the precision model from
+  // the slot magnitudes of `images` (3x16x16 planar pixels), written as `params --scheme ckks` does.
+  std::filesystem::path insecure_ckks_params(const std::filesystem::path& path,
+                                             const std::vector<const std::uint8_t*>& images,
+                                             double target_error = 1e-2) const {
+    nn::CkksChoiceOptions co;
+    co.target_error = target_error;
+    co.insecure_for_tests = true;
+    const auto s = nn::choose_ckks_settings(plan, nn::plan_magnitudes(plan, images), co);
+    nlohmann::json j{{"format", "leukocrypt-params"}, {"version", 1},         {"scheme", "ckks"},
+                     {"input_scale", double(plan.input_scale)},              {"ckks", s.to_json()},
+                     {"quantization", quantize.to_json()}};
+    write_file_atomic(path, j.dump(2));
+    return path;
   }
 
  private:

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cmath>
 #include <csignal>
 
 #include "client/keyholder.h"
@@ -79,6 +80,22 @@ std::vector<std::string> upload_cells(ApiClient& api, const std::vector<fs::path
     ids.push_back(j.value("id", ""));
   }
   return ids;
+}
+
+// The provider's real card, for the fake provider.
+nlohmann::json real_card() {
+  auto& w = world();
+  httplib::Client prov("127.0.0.1", w.server->port());
+  auto r = prov.Get("/v1/model", {{"Authorization", "Bearer " + kAlice}});
+  return nlohmann::json::parse(r->body);
+}
+
+// Uploads the cells, screens them with the provider and waits for the screening to end.
+nlohmann::json screen(ApiClient& api, const nlohmann::json& provider, const std::vector<fs::path>& files,
+                      const std::string& patient) {
+  auto ids = upload_cells(api, files, 16);
+  auto sid = api.post("/api/screenings", {{"provider_id", provider["id"]}, {"cells", ids}, {"patient", patient}}, 202)["id"];
+  return api.wait(sid);
 }
 
 // The fingerprint shown for eval.key is SHA-256 as `sha256sum` prints it (FIPS 180-2 examples),
@@ -281,9 +298,7 @@ TEST(ClinicApi, FewCellsArePackedInTheLatencyLayout) {
   EXPECT_GT(p["galois_keys"].get<int>(), 0) << p.dump();
   EXPECT_EQ(p["eval_key_bytes"].get<std::uintmax_t>(),
             fs::file_size(d.path / "keys" / p["id"].get<std::string>() / "eval.key"));
-  auto ids = upload_cells(api, w.cells, 16);
-  auto sid = api.post("/api/screenings", {{"provider_id", p["id"]}, {"cells", ids}, {"patient", "P-002"}}, 202)["id"];
-  auto s = api.wait(sid);
+  auto s = screen(api, p, w.cells, "P-002");
   ASSERT_EQ(s["status"], "done") << s.dump() << provider.log();
   EXPECT_EQ(s["packing"], "latency");
   ASSERT_EQ(s["cells"].size(), w.cells.size());
@@ -294,6 +309,72 @@ TEST(ClinicApi, FewCellsArePackedInTheLatencyLayout) {
   const auto job = nlohmann::json::parse(st->body);
   EXPECT_EQ(job["info"]["layout"], "latency") << job.dump();
   EXPECT_LT(job["request_bytes"].get<double>(), 4e6) << job.dump();  // one ciphertext per prime, not a batch
+}
+
+// A CKKS provider (`serve` with `params --scheme ckks`-style parameters, --no-circuit-privacy as CKKS requires; INSECURE
+// N = 1024 test parameters): the clinic reads the card's scheme, makes CKKS keys, encrypts, and
+// decrypts approximate logits whose argmax equals the float model's for the same real cells.
+TEST(ClinicApi, CkksProviderScreensLikeTheFloatModel) {
+  auto& w = world();
+  auto inputs = client::load_images(w.cells, 16);
+  std::vector<const std::uint8_t*> ptrs;
+  for (const auto& c : inputs) ptrs.push_back(c.pixels.data());
+  const auto params = w.tiny.insecure_ckks_params(w.dir.path / "params-ckks-insecure-test.json", ptrs);
+  const auto fl = nn::make_float_backend()->run(w.tiny.plan, ptrs);
+  const auto predicted_error = nlohmann::json::parse(read_file(params))["ckks"]["predicted_logit_error"].get<double>();
+  for (std::size_t i = 0; i < inputs.size(); ++i) {  // the float margins leave room for CKKS's error
+    const double a = fl.logits[i * fl.outputs], b = fl.logits[i * fl.outputs + 1];
+    ASSERT_GT(std::fabs(a - b), 2 * predicted_error) << "cell " << i << ": choose a smaller target error";
+  }
+  leukocrypt::testing::ServerProcess provider(
+      {kCli, "serve", "--model", w.tiny.model.string(), "--params", params.string(),
+       "--insecure-for-tests", "--no-circuit-privacy", "--db", (w.dir.path / "jobs-ckks.db").string(), "--tokens",
+       (w.dir.path / "tokens.txt").string()},
+      w.dir.path);
+  ASSERT_GT(provider.port(), 0) << provider.log();
+  {  // CKKS parameters below 128 bits are refused as BFV's are, without the test flag
+    TempDir strict("clinic-ckks-strict");
+    Clinic c(strict.path, /*allow_insecure_for_tests=*/false);
+    auto api = c.api();
+    auto r = api.post("/api/providers", {{"name", "Lab C"}, {"url", provider.url()}, {"token", kAlice}}, 400);
+    EXPECT_EQ(r["error"]["code"], "insecure_parameters") << r.dump();
+  }
+  TempDir d("clinic-ckks");
+  Clinic c(d.path);
+  auto api = c.api();
+  auto p = api.post("/api/providers", {{"name", "Lab C"}, {"url", provider.url()}, {"token", kAlice}}, 201);
+  EXPECT_EQ(p["scheme"], "ckks") << p.dump();
+  EXPECT_EQ(p["layouts"], nlohmann::json::array({"throughput"})) << p.dump();
+  EXPECT_EQ(p.value("galois_keys", -1), 0) << p.dump();
+  const auto keys = nlohmann::json::parse(read_file(d.path / "keys" / p["id"].get<std::string>() / "keys.json"));
+  EXPECT_NE(keys.dump().find("\"ckks\""), std::string::npos) << keys.dump();
+  EXPECT_EQ(p["eval_key_bytes"].get<std::uintmax_t>(),
+            fs::file_size(d.path / "keys" / p["id"].get<std::string>() / "eval.key"));
+  auto s = screen(api, p, w.cells, "P-003");
+  ASSERT_EQ(s["status"], "done") << s.dump() << provider.log();
+  EXPECT_EQ(s["packing"], "throughput");  // CKKS serves the throughput layout only, whatever the cell count
+  ASSERT_EQ(s["cells"].size(), w.cells.size());
+  for (std::size_t i = 0; i < w.cells.size(); ++i) {
+    EXPECT_EQ(s["cells"][i]["label"], fl.predicted(i)) << i;
+    EXPECT_GT(s["cells"][i]["probability"].get<double>(), 0.5) << i;
+  }
+  httplib::Client prov("127.0.0.1", provider.port());
+  auto st = prov.Get(("/v1/jobs/" + s["job_id"].get<std::string>()).c_str(), {{"Authorization", "Bearer " + kAlice}});
+  ASSERT_EQ(st->status, 200);
+  EXPECT_EQ(nlohmann::json::parse(st->body)["info"]["scheme"], "ckks") << st->body;
+
+  // A provider that moves from BFV to CKKS: screening says the card changed, new keys are CKKS keys.
+  auto ckks_card = nlohmann::json::parse(prov.Get("/v1/model", {{"Authorization", "Bearer " + kAlice}})->body);
+  FakeProvider fake(real_card());
+  auto f = api.post("/api/providers", {{"name", "Moving lab"}, {"url", fake.url()}, {"token", kAlice}}, 201);
+  EXPECT_EQ(f["scheme"], "bfv") << f.dump();
+  fake.set_card(ckks_card);
+  auto moved = screen(api, f, {w.cells[0]}, "P-004");
+  EXPECT_EQ(moved["error"]["code"], "model_card_changed") << moved.dump();
+  f = api.post("/api/providers/" + f["id"].get<std::string>() + "/keys", nlohmann::json::object(), 200);
+  EXPECT_EQ(f["scheme"], "ckks") << f.dump();
+  const auto renewed = nlohmann::json::parse(read_file(d.path / "keys" / f["id"].get<std::string>() / "keys.json"));
+  EXPECT_NE(renewed.dump().find("\"ckks\""), std::string::npos) << renewed.dump();
 }
 
 // A provider whose card has parameters below 128-bit security, and a clinic started without
@@ -341,14 +422,6 @@ TEST(ClinicApi, BadFilesAreRejectedWithTheReason) {
   EXPECT_EQ(r["error"]["code"], "provider_not_found");
   r = api.post("/api/screenings", nlohmann::json::array(), 400);
   EXPECT_EQ(r["error"]["code"], "invalid_json");
-}
-
-// The provider's real card, for the fake provider.
-nlohmann::json real_card() {
-  auto& w = world();
-  httplib::Client prov("127.0.0.1", w.server->port());
-  auto r = prov.Get("/v1/model", {{"Authorization", "Bearer " + kAlice}});
-  return nlohmann::json::parse(r->body);
 }
 
 TEST(ClinicApi, ClearErrorsUnreachableWrongTokenCardChangedJobFailed) {

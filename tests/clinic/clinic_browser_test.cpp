@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 
+#include "client/keyholder.h"
 #include "clinic/provider_keys.h"
 #include "clinic_test_helpers.h"
 #include "process.h"
@@ -147,6 +148,52 @@ TEST(ClinicBrowser, ScreensRealCellsLikeScreenAndShowsErrors) {
   ASSERT_TRUE(b.wait_for("return !document.getElementById('error-banner').hidden;", "the error banner", 60));
   EXPECT_EQ(b.script("return document.getElementById('error-banner').dataset.code;"), "provider_unreachable");
   EXPECT_NE(b.text("#error-text").find("cannot reach the provider"), std::string::npos);
+}
+
+// A CKKS provider (CKKS parameters, --no-circuit-privacy; INSECURE N = 1024 test parameters): the
+// page says the scheme, screens the cells in the throughput packing, and shows the labels
+// `leukocrypt screen` gives with CKKS keys for the same files.
+TEST(ClinicBrowser, CkksProviderScreensLikeScreen) {
+  std::signal(SIGPIPE, SIG_IGN);
+  TempDir dir("clinic-browser-ckks");
+  leukocrypt::testing::TinySetup tiny(dir.path);
+  write_file_atomic(dir.path / "tokens.txt", "lab " + kToken + "\n", 0600);
+  const auto cells = real_cells(2);
+  const auto inputs = client::load_images(cells, 16);
+  std::vector<const std::uint8_t*> ptrs;
+  for (const auto& c : inputs) ptrs.push_back(c.pixels.data());
+  const auto params = tiny.insecure_ckks_params(dir.path / "params-ckks-insecure-test.json", ptrs);
+  leukocrypt::testing::ServerProcess provider(
+      {kCli, "serve", "--model", tiny.model.string(), "--params", params.string(), "--insecure-for-tests",
+       "--no-circuit-privacy", "--db", (dir.path / "jobs.db").string(), "--tokens", (dir.path / "tokens.txt").string()},
+      dir.path);
+  ASSERT_GT(provider.port(), 0) << provider.log();
+  const auto expected = screen_labels(dir.path, provider.url(), cells);
+  ASSERT_EQ(expected.size(), cells.size());
+
+  ClinicProcess clinic(kCli, dir.path / "clinic-data", dir.path);
+  ASSERT_FALSE(clinic.url().empty()) << clinic.log();
+  WebDriver b(LEUKOCRYPT_CHROMEDRIVER, LEUKOCRYPT_CHROMIUM, dir.path);
+  b.navigate(clinic.url());
+  ASSERT_TRUE(b.wait_for("return document.body.dataset.ready === '1';", "the page to load"));
+  add_provider(b, "CKKS lab", provider.url(), kToken);
+  const auto info = b.text("#provider-info");
+  EXPECT_NE(info.find("CKKS (approximate; results are decrypted here and never sent back)"), std::string::npos) << info;
+
+  drop_files(b, cells);
+  ASSERT_TRUE(b.wait_for("return document.querySelectorAll('#cell-grid img').length === " + std::to_string(cells.size()) + ";",
+                         "thumbnails"));
+  b.click("#screen-button");
+  ASSERT_TRUE(b.wait_for(kResultsShown, "the screening to finish", 180));
+  auto rows = b.script("return [...document.querySelectorAll('#results-table tbody tr')]"
+                       ".map(tr => [tr.dataset.cell, tr.dataset.class]);");
+  ASSERT_EQ(rows.size(), cells.size());
+  for (const auto& r : rows) {
+    const auto name = fs::path(r[0].get<std::string>()).filename().string();
+    ASSERT_TRUE(expected.count(name)) << name;
+    EXPECT_EQ(r[1], expected.at(name)) << name;
+  }
+  EXPECT_EQ(b.text("#results-packing"), "throughput packing");  // CKKS: the only packing
 }
 
 }  // namespace

@@ -222,5 +222,36 @@ TEST(DirectoryBlobStore, PutIsWholeReplacesAndLeavesNoTemporaries) {
   EXPECT_THROW(blobs.get("a.request"), IoError);
 }
 
+// An upload in pieces: readable at its staged path once closed, under its name only after commit;
+// one dropped uncommitted leaves no file.
+TEST(DirectoryBlobStore, UploadsAreStagedThenCommittedOrDropped) {
+  leukocrypt::testing::TempDir dir;
+  DirectoryBlobStore blobs(dir / "blobs");
+  auto count_files = [&] {
+    std::size_t n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir / "blobs")) n += (void(e), 1);
+    return n;
+  };
+  {
+    auto dropped = blobs.begin_upload();
+    dropped->append("half", 4);
+    EXPECT_EQ(count_files(), 1u);
+  }
+  EXPECT_EQ(count_files(), 0u);
+  auto up = blobs.begin_upload();
+  const std::string big(3 << 20, 'x');  // more than the 1 MiB write buffer
+  up->append(big.data(), big.size());
+  up->append("tail", 4);
+  up->close();
+  EXPECT_EQ(up->size(), big.size() + 4);
+  EXPECT_EQ(read_file(up->local_path()), big + "tail");
+  EXPECT_THROW(blobs.get("b.request"), IoError);
+  up->commit("b.request");
+  EXPECT_EQ(blobs.get("b.request"), big + "tail");
+  up.reset();  // committed: destroying it keeps the payload
+  EXPECT_EQ(blobs.get("b.request"), big + "tail");
+  EXPECT_EQ(count_files(), 1u);
+}
+
 }  // namespace
 }  // namespace leukocrypt::service

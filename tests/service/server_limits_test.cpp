@@ -180,12 +180,8 @@ TEST_F(ServiceServer, RefusedInputFailsTheJobWith422) {
 TEST_F(ServiceServer, JobsLeftValidatingAreCheckedAtTheNextStart) {
   // What a server killed during a full check leaves: the request stored, the job 'validating'.
   store->put_key("alice", {"ka", kParams}, make_keys("ka"));
-  auto upload = store->new_upload_path();
-  write_file_atomic(upload, make_request("ka", {9}));
-  auto id = store->create_job_from_file("alice", {"ka", kParams, kModel, 1}, upload, JobState::kValidating);
-  auto refused_upload = store->new_upload_path();
-  write_file_atomic(refused_upload, make_request("ka", {0}));
-  auto refused = store->create_job_from_file("alice", {"ka", kParams, kModel, 1}, refused_upload, JobState::kValidating);
+  auto id = leukocrypt::testing::store_upload(*store, "alice", {"ka", kParams, kModel, 1}, make_request("ka", {9}));
+  auto refused = leukocrypt::testing::store_upload(*store, "alice", {"ka", kParams, kModel, 1}, make_request("ka", {0}));
   start();
   auto c = client(port);
   EXPECT_EQ(wait_job(c, kAlice, id)["status"], "done");

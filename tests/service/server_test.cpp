@@ -324,8 +324,7 @@ TEST_F(ServiceServer, ClientDisconnectMidUploadLeavesNoJobAndNoFile) {
 }
 
 TEST_F(ServiceServer, RestartRemovesUploadsAKilledServerLeft) {
-  auto stale = store->new_upload_path();
-  write_file_atomic(stale, "half an upload");
+  write_file_atomic(store->blob_dir() / "upload-0123456789abcdef.part", "half an upload");  // as a kill leaves it
   ASSERT_EQ(store->count_partial_uploads(), 1u);
   start();
   EXPECT_EQ(store->count_partial_uploads(), 0u);

@@ -220,9 +220,7 @@ TEST(JobStoreValidation, UnfinishedCheckOfADeadNodeIsTakenOver) {
   leukocrypt::testing::TempDir dir;
   JobStore s(store_config(dir), JobStore::Access::kShared);
   s.put_key("alice", {"ka", kParams}, testing::make_keys("ka"));
-  auto upload = s.new_upload_path();
-  write_file_atomic(upload, testing::make_request("ka", {1, 2}));
-  auto id = s.create_job_from_file("alice", {"ka", kParams, kModel, 2}, upload, JobState::kValidating);
+  auto id = leukocrypt::testing::store_upload(s, "alice", {"ka", kParams, kModel, 2}, testing::make_request("ka", {1, 2}));
   ASSERT_TRUE(s.start_validation(id, "node-a", 0.2));
   EXPECT_FALSE(s.start_validation(id, "node-b", 0.2));  // node A holds it
   EXPECT_FALSE(s.claim_validation("node-b", 0.2));

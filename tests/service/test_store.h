@@ -50,4 +50,14 @@ inline service::StoreConfig test_store(const std::filesystem::path& db_file) {
   return config;
 }
 
+// A request stored as the server stores an upload (begin_upload, then create_job_from_upload).
+inline std::string store_upload(service::JobStore& store, const std::string& owner, const service::RequestInfo& info,
+                                const std::string& bytes,
+                                service::JobState initial = service::JobState::kValidating) {
+  auto upload = store.begin_upload();
+  upload->append(bytes.data(), bytes.size());
+  upload->close();
+  return store.create_job_from_upload(owner, info, *upload, initial);
+}
+
 }  // namespace leukocrypt::testing

@@ -103,6 +103,11 @@ function keySizeText(p) {
   return `${formatBytes(p.eval_key_bytes)}${g}`;
 }
 
+function schemeText(scheme) {
+  if (scheme === 'ckks') return 'CKKS (approximate; results are decrypted here and never sent back)';
+  return 'BFV (exact)';
+}
+
 function renderProviderInfo() {
   const p = selectedProvider();
   const info = $('provider-info');
@@ -111,6 +116,7 @@ function renderProviderInfo() {
   if (!p) { info.textContent = 'No provider yet: add one below.'; return; }
   const lines = [
     ['Model', `${p.model_name || p.model_id} (${p.image_size}×${p.image_size} px, classes ${p.classes.join(', ')})`],
+    ['Scheme', schemeText(p.scheme)],
     ['Packings served', (p.layouts || ['throughput']).join(' and ')],
     ['Key', p.key_id],
     ['Evaluation key (sent once)', keySizeText(p)],
