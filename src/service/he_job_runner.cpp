@@ -139,10 +139,8 @@ class HeJobRunner : public JobRunner {
 
   RunOutput run(std::string_view eval_keys, const wire::ContainerFile& f,
                 const std::function<void(double)>& progress) const override {
-    auto kv = wire::parse_as(eval_keys, wire::Kind::kEvalKeys, "stored keys");
-    check_stored_keys(kv, "bfv", params_id_);
-    std::vector<bfv::RelinKeys> relin;
-    for (std::size_t j = 0; j < contexts_.size(); ++j) relin.push_back(bfv::load_relin_keys(*contexts_[j], kv.blobs.at(j)));
+    auto kv = open_stored_keys(eval_keys);
+    auto relin = relin_keys(kv);
     check_layout_served(f.header().packing);
     if (f.header().packing == wire::Packing::kLatency) {
       Timer t;
@@ -225,10 +223,8 @@ class HeJobRunner : public JobRunner {
     check_job_covered(batches.size() * k * n_out, served_.plan, *throughput_);
     Timer wall;
     const std::string key_bytes = load_keys();
-    auto kv = wire::parse_as(key_bytes, wire::Kind::kEvalKeys, "stored keys");
-    check_stored_keys(kv, "bfv", params_id_);
-    std::vector<bfv::RelinKeys> relin;
-    for (std::size_t j = 0; j < k; ++j) relin.push_back(bfv::load_relin_keys(*contexts_[j], kv.blobs.at(j)));
+    auto kv = open_stored_keys(key_bytes);
+    auto relin = relin_keys(kv);
     nn::BfvPlanEvaluator evaluator(served_.plan, *throughput_, contexts_, std::move(relin));
     const auto privacy = privacy_for(kv);
     const double setup_s = wall.seconds();
@@ -294,11 +290,8 @@ class HeJobRunner : public JobRunner {
     if (!evaluator) {
       Timer t;
       const std::string keys = load_keys();
-      auto kv = wire::parse_as(keys, wire::Kind::kEvalKeys, "stored keys");
-      check_stored_keys(kv, "bfv", params_id_);
-      std::vector<bfv::RelinKeys> relin;
-      for (std::size_t j = 0; j < contexts_.size(); ++j)
-        relin.push_back(bfv::load_relin_keys(*contexts_[j], kv.blobs.at(j)));
+      auto kv = open_stored_keys(keys);
+      auto relin = relin_keys(kv);
       evaluator = latency_keys(kv, std::move(relin));
       setup_s = t.seconds();
       std::lock_guard lock(cache_mu_);
@@ -309,6 +302,21 @@ class HeJobRunner : public JobRunner {
   }
 
  private:
+  // Keys an API node stored, checked to be this runner's (check_stored_keys: a worker may run
+  // with other --params). The view points into `bytes`.
+  wire::ContainerView open_stored_keys(std::string_view bytes) const {
+    auto kv = wire::parse_as(bytes, wire::Kind::kEvalKeys, "stored keys");
+    check_stored_keys(kv, "bfv", params_id_);
+    return kv;
+  }
+
+  // The relinearisation key of every plaintext prime (the first k blobs of eval.key).
+  std::vector<bfv::RelinKeys> relin_keys(const wire::ContainerView& kv) const {
+    std::vector<bfv::RelinKeys> relin;
+    for (std::size_t j = 0; j < contexts_.size(); ++j) relin.push_back(bfv::load_relin_keys(*contexts_[j], kv.blobs.at(j)));
+    return relin;
+  }
+
   // The flooding needs circuit_privacy_reserved_bits of noise budget for the largest job (job_):
   // refuse parameters chosen without that reserve (their results could not be flooded to 2^-40).
   void check_flooding_budget() const {
