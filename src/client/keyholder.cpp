@@ -188,6 +188,19 @@ nlohmann::json keygen(const nn::CkksSettings& settings, const KeyPaths& paths, c
   return info;
 }
 
+// The secret key file's envelope against keys.json (both schemes): made for params_id_ and for
+// keys.json's key id, which becomes key_id_. The view points into `bytes`.
+wire::ContainerView KeyHolder::open_secret_key(std::string_view bytes, const std::filesystem::path& file) {
+  auto v = wire::parse_as(bytes, wire::Kind::kSecretKey, file.string());
+  if (v.params_id != params_id_)
+    throw FormatError(file.string() + ": secret key is for parameters " + std::to_string(v.params_id) +
+                      ", keys.json says " + std::to_string(params_id_));
+  key_id_ = v.key_id;
+  if (info_.value("key_id", "") != key_id_)
+    throw FormatError(file.string() + ": key id '" + key_id_ + "' differs from keys.json");
+  return v;
+}
+
 KeyHolder::KeyHolder(const KeyPaths& paths, bool allow_insecure_for_tests) {
   info_ = read_key_info(paths);
   if (info_.contains("settings") && nn::is_ckks_document(info_["settings"])) {
@@ -197,14 +210,8 @@ KeyHolder::KeyHolder(const KeyPaths& paths, bool allow_insecure_for_tests) {
     require(input_scale_ > 0, paths.info.string() + ": input_scale must be > 0");
     auto bytes = read_key_file(paths.secret, wire::Kind::kSecretKey);
     const WipeString wipe_bytes{bytes};
-    auto v = wire::parse_as(bytes, wire::Kind::kSecretKey, paths.secret.string());
     params_id_ = settings.params.id();
-    if (v.params_id != params_id_)
-      throw FormatError(paths.secret.string() + ": secret key is for parameters " + std::to_string(v.params_id) +
-                        ", keys.json says " + std::to_string(params_id_));
-    key_id_ = v.key_id;
-    if (info_.value("key_id", "") != key_id_)
-      throw FormatError(paths.secret.string() + ": key id '" + key_id_ + "' differs from keys.json");
+    auto v = open_secret_key(bytes, paths.secret);
     if (v.blobs.size() != 1) throw FormatError(paths.secret.string() + ": expected one CKKS secret key");
     auto ctx = ckks::Context::create(settings.params);
     ckks_ = std::make_unique<nn::CkksKeyHolder>(settings, ckks::load_secret_key(*ctx, v.blobs[0]));
@@ -213,14 +220,8 @@ KeyHolder::KeyHolder(const KeyPaths& paths, bool allow_insecure_for_tests) {
   auto settings = wire::settings_from_json(info_, paths.info.string(), allow_insecure_for_tests);
   auto bytes = read_key_file(paths.secret, wire::Kind::kSecretKey);
   const WipeString wipe_bytes{bytes};
-  auto v = wire::parse_as(bytes, wire::Kind::kSecretKey, paths.secret.string());
   params_id_ = wire::settings_id(settings);
-  if (v.params_id != params_id_)
-    throw FormatError(paths.secret.string() + ": secret key is for parameters " + std::to_string(v.params_id) +
-                      ", keys.json says " + std::to_string(params_id_));
-  key_id_ = v.key_id;
-  if (info_.value("key_id", "") != key_id_)
-    throw FormatError(paths.secret.string() + ": key id '" + key_id_ + "' differs from keys.json");
+  auto v = open_secret_key(bytes, paths.secret);
   auto params = settings.params();
   if (v.blobs.size() != params.size())
     throw FormatError(paths.secret.string() + ": " + std::to_string(v.blobs.size()) + " secret keys for " +
@@ -267,6 +268,18 @@ int KeyHolder::image_size() const {
   return 32;
 }
 
+wire::ContainerHeader KeyHolder::request_header(const std::vector<CellInput>& cells,
+                                                const std::string& model_id) const {
+  wire::ContainerHeader h;
+  h.kind = wire::Kind::kRequest;
+  h.params_id = params_id_;
+  h.key_id = key_id_;
+  h.model_id = model_id;
+  h.cells = static_cast<std::uint32_t>(cells.size());
+  for (const auto& cell : cells) h.names.push_back(cell.name);
+  return h;
+}
+
 void KeyHolder::encrypt_to(const std::vector<CellInput>& cells, const std::string& model_id,
                            const std::function<void(std::string_view)>& sink, EncryptStats* stats,
                            const std::function<void(std::size_t, std::size_t)>& on_progress) const {
@@ -282,13 +295,7 @@ void KeyHolder::encrypt_to(const std::vector<CellInput>& cells, const std::strin
   const auto& s = settings();
   const std::size_t k = s.plain_primes.size();
   auto batches = wire::batch_sizes(cells.size(), s.n);
-  wire::ContainerHeader h;
-  h.kind = wire::Kind::kRequest;
-  h.params_id = params_id_;
-  h.key_id = key_id_;
-  h.model_id = model_id;
-  h.cells = static_cast<std::uint32_t>(cells.size());
-  for (const auto& cell : cells) h.names.push_back(cell.name);
+  auto h = request_header(cells, model_id);
   h.meta = nlohmann::json{{"batches", batches}, {"input", {3, size, size}}, {"layout", wire::kLayout}}.dump();
   const std::size_t total = batches.size() * k * n_in;
   wire::ContainerWriter w(h, total, sink);
@@ -337,13 +344,7 @@ void KeyHolder::encrypt_ckks(const std::vector<CellInput>& cells, const std::str
   plan.input_scale = input_scale_;
   const std::size_t n_in = plan.input_size();
   auto batches = wire::batch_sizes(cells.size(), ckks_->slot_count());
-  wire::ContainerHeader h;
-  h.kind = wire::Kind::kRequest;
-  h.params_id = params_id_;
-  h.key_id = key_id_;
-  h.model_id = model_id;
-  h.cells = static_cast<std::uint32_t>(cells.size());
-  for (const auto& cell : cells) h.names.push_back(cell.name);
+  auto h = request_header(cells, model_id);
   h.meta = nlohmann::json{{"scheme", "ckks"}, {"batches", batches}, {"input", {3, size, size}}, {"layout", wire::kLayout}}
                .dump();
   const std::size_t total = batches.size() * n_in;
@@ -415,14 +416,8 @@ void KeyHolder::encrypt_latency(const std::vector<CellInput>& cells, const std::
   const auto& s = settings();
   require(sl.n == s.n, "encrypt: keys.json's latency layout is for N = " + std::to_string(sl.n));
   const std::size_t k = s.plain_primes.size(), per = sl.cells_per_ciphertext(), cts = sl.ciphertexts_for(cells.size());
-  wire::ContainerHeader h;
-  h.kind = wire::Kind::kRequest;
+  auto h = request_header(cells, model_id);
   h.packing = wire::Packing::kLatency;
-  h.params_id = params_id_;
-  h.key_id = key_id_;
-  h.model_id = model_id;
-  h.cells = static_cast<std::uint32_t>(cells.size());
-  for (const auto& cell : cells) h.names.push_back(cell.name);
   const int size = image_size();
   h.meta = nlohmann::json{{"input", {3, size, size}}, {"layout", wire::kLatencyLayout}, {"cells_per_ciphertext", per}}
                .dump();

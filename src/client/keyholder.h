@@ -108,6 +108,9 @@ class KeyHolder {
   std::vector<CellResult> decrypt(std::string_view result, DecryptStats* stats = nullptr) const;
 
  private:
+  wire::ContainerView open_secret_key(std::string_view bytes, const std::filesystem::path& file);
+  // A request's header for these keys and cells (kind, params, key and model ids, cell names).
+  wire::ContainerHeader request_header(const std::vector<CellInput>& cells, const std::string& model_id) const;
   void encrypt_ckks(const std::vector<CellInput>& cells, const std::string& model_id,
                     const std::function<void(std::string_view)>& sink, EncryptStats* stats,
                     const std::function<void(std::size_t, std::size_t)>& on_progress) const;

@@ -20,16 +20,9 @@ class Client;
 namespace leukocrypt::client {
 
 // The server answered with an error (4xx/5xx) — carries its JSON error code.
-class ServiceError : public Error {
+class ServiceError : public StatusError {
  public:
-  ServiceError(int status, std::string code, const std::string& message)
-      : Error(message), status_(status), code_(std::move(code)) {}
-  int status() const { return status_; }
-  const std::string& code() const { return code_; }
-
- private:
-  int status_;
-  std::string code_;
+  using StatusError::StatusError;
 };
 
 struct ClientOptions {

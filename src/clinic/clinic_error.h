@@ -11,16 +11,9 @@
 
 namespace leukocrypt::clinic {
 
-class ClinicError : public Error {
+class ClinicError : public StatusError {
  public:
-  ClinicError(int status, std::string code, const std::string& message)
-      : Error(message), status_(status), code_(std::move(code)) {}
-  int status() const { return status_; }
-  const std::string& code() const { return code_; }
-
- private:
-  int status_;
-  std::string code_;
+  using StatusError::StatusError;
 };
 
 // Maps an exception from client::ServiceClient (or anything else) while talking to the provider

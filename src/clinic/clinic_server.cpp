@@ -12,6 +12,7 @@
 #include "clinic/assets.h"
 #include "clinic/clinic_error.h"
 #include "clinic/packing.h"
+#include "common/http_listen.h"
 
 namespace leukocrypt::clinic {
 namespace {
@@ -349,14 +350,7 @@ void ClinicServer::install_screening_routes() {
 }
 
 int ClinicServer::bind() {
-  if (opt_.port == 0) {
-    port_ = http_->bind_to_any_port(opt_.host);
-    if (port_ <= 0) throw IoError("cannot bind " + opt_.host + " to a free port");
-  } else {
-    if (!http_->bind_to_port(opt_.host, opt_.port))
-      throw IoError("cannot bind " + opt_.host + ":" + std::to_string(opt_.port) + " (in use or not permitted)");
-    port_ = opt_.port;
-  }
+  port_ = bind_http(*http_, opt_.host, opt_.port);
   guard_.set_port(port_);
   return port_;
 }
@@ -366,8 +360,7 @@ void ClinicServer::serve() { http_->listen_after_bind(); }
 int ClinicServer::start() {
   int port = bind();
   serve_thread_ = std::thread([this] { serve(); });
-  for (int i = 0; i < 500 && !http_->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  if (!http_->is_running()) throw IoError("clinic did not start listening on port " + std::to_string(port));
+  wait_until_listening(*http_, port, "clinic");
   return port;
 }
 

@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace leukocrypt {
 
@@ -35,6 +36,20 @@ class IoError : public Error {
 class SecurityError : public Error {
  public:
   using Error::Error;
+};
+
+// An error with an HTTP status and a stable code a program can key on (the service's JSON error
+// codes, the clinic page's): the base of client::ServiceError and clinic::ClinicError.
+class StatusError : public Error {
+ public:
+  StatusError(int status, std::string code, const std::string& message)
+      : Error(message), status_(status), code_(std::move(code)) {}
+  int status() const { return status_; }
+  const std::string& code() const { return code_; }
+
+ private:
+  int status_;
+  std::string code_;
 };
 
 // Throws E(message) when cond is false. For public API validation, not hot loops.

@@ -13,60 +13,54 @@
 #include "nn/params_check.h"
 #include "nn/plan.h"
 #include "service/row_check.h"
+#include "service/runner_parts.h"
 #include "service/wire/container.h"
 #include "service/wire/he_layout.h"
 
 namespace leukocrypt::service {
 namespace {
 
+// A key bundle or request made for another scheme than this server's: one clear 400.
+void check_scheme(const std::string& meta, const std::string& what) {
+  const auto s = scheme_of_meta(meta);
+  if (s != "ckks")
+    throw FormatError(what + ": made for the " + s + " scheme, this server runs ckks (GET /v1/model: 'scheme'; "
+                             "re-run keygen with its model card)");
+}
+
 class CkksJobRunner : public JobRunner {
  public:
   CkksJobRunner(const HeRunnerOptions& o, const nlohmann::json& params_json, const std::string& params_what) {
+    refuse_circuit_privacy(o);
+    served_ = load_served_model(o, params_json, params_what);
+    settings_ = nn::ckks_settings_from_json(params_json, params_what, o.allow_insecure_for_tests);
+    ctx_ = ckks::Context::create(settings_.params);
+    require(nn::ckks_levels(served_.plan) < settings_.params.max_level(),
+            params_what + ": the plan needs " + std::to_string(nn::ckks_levels(served_.plan)) + " rescales, the CKKS parameters have " +
+                std::to_string(settings_.params.max_level() - 1));
+    card_ = common_card(served_);
+    card_.update({{"scheme", "ckks"},
+                  {"input_scale", double(served_.plan.input_scale)},
+                  {"params", settings_.to_json()},
+                  {"params_id", std::to_string(settings_.params.id())},
+                  {"slots_per_batch", settings_.params.slots()},
+                  {"circuit_privacy", {{"enabled", false}, {"statistical_security_bits", 0},
+                                       {"note", "CKKS results are not noise-flooded (docs/API.md, Security)"}}},
+                  {"layout", "throughput"},
+                  {"layouts", {"throughput"}}});
+  }
+
+  static void refuse_circuit_privacy(const HeRunnerOptions& o) {
     if (o.circuit_privacy)
       throw InvalidArgument("CKKS results cannot be noise-flooded yet (circuit privacy is BFV-only): without it the "
                             "key holder's decryption may reveal more about the model's weights than the logits; "
                             "serve CKKS only with --no-circuit-privacy (docs/API.md, Security), or use BFV");
-    auto model_bytes = read_file(o.model);
-    model_ = nn::load_model(o.model);
-    nn::check_params_match_model(params_json, model_bytes, params_what, o.model.string());
-    settings_ = nn::ckks_settings_from_json(params_json, params_what, o.allow_insecure_for_tests);
-    const auto qopt = find_quantize_options(params_json, model_);
-    plan_ = nn::lower(nn::quantize(nn::collapse_linear(model_), qopt));
-    ctx_ = ckks::Context::create(settings_.params);
-    require(nn::ckks_levels(plan_) < settings_.params.max_level(),
-            params_what + ": the plan needs " + std::to_string(nn::ckks_levels(plan_)) + " rescales, the CKKS parameters have " +
-                std::to_string(settings_.params.max_level() - 1));
-    model_id_ = model_.name + "-" + wire::fnv1a_hex(model_bytes + qopt.to_json().dump()).substr(0, 12);
-    card_ = {{"api_version", 1},
-             {"scheme", "ckks"},
-             {"model_id", model_id_},
-             {"name", model_.name},
-             {"variant", model_.variant},
-             {"version", model_.metadata.value("version", model_id_)},
-             {"input", {{"channels", model_.input.c}, {"height", model_.input.h}, {"width", model_.input.w}}},
-             {"input_scale", double(plan_.input_scale)},
-             {"classes", model_.classes},
-             {"params", settings_.to_json()},
-             {"params_id", std::to_string(settings_.params.id())},
-             {"slots_per_batch", settings_.params.slots()},
-             {"plan", plan_.counts().to_json()},
-             {"circuit_privacy", {{"enabled", false}, {"statistical_security_bits", 0},
-                                  {"note", "CKKS results are not noise-flooded (docs/API.md, Security)"}}},
-             {"metrics", public_metrics(model_.metadata.value("metrics", nlohmann::json::object()))},
-             {"layout", "throughput"},
-             {"layouts", {"throughput"}}};
   }
 
   nlohmann::json model_card() const override { return card_; }
 
   KeyInfo inspect_keys(std::string_view bytes) const override {
-    auto v = wire::parse_as(bytes, wire::Kind::kEvalKeys, "key upload");
-    if (!wire::is_valid_id(v.key_id)) throw FormatError("key upload: key id '" + v.key_id + "' is not a valid id");
-    check_scheme(v.meta, "key upload");
-    if (v.params_id != settings_.params.id())
-      throw FormatError("key upload: keys were made for parameters " + std::to_string(v.params_id) +
-                        ", but this model runs with " + std::to_string(settings_.params.id()) +
-                        " (GET /v1/model shows them; re-run keygen with them)");
+    auto v = open_key_upload(bytes, settings_.params.id(), check_scheme);
     // eval.key (CKKS): the relinearisation key, then the public key (for re-randomisation, should
     // flooding be added).
     if (v.blobs.size() != 2)
@@ -80,16 +74,12 @@ class CkksJobRunner : public JobRunner {
 
   RequestInfo inspect_request(const wire::ContainerFile& f, const KeyInfo& key) const override {
     const auto& h = f.header();
-    if (h.kind != wire::Kind::kRequest)
-      throw FormatError(std::string("request: holds ") + wire::to_string(h.kind) + ", expected request");
-    if (h.key_id != key.key_id) throw FormatError("request: key id '" + h.key_id + "' does not match '" + key.key_id + "'");
-    if (!h.model_id.empty() && h.model_id != model_id_)
-      throw FormatError("request: made for model '" + h.model_id + "', this server runs '" + model_id_ + "'");
+    check_request_header(h, key, served_.model_id, nullptr);  // the scheme: with the batches
     check_batches(h, f.blob_count(), "request");
     ThreadPool::global().parallel_for(0, f.blob_count(), [&](std::size_t idx) {
       check_full_width(load_input(f.read_blob(idx), idx), idx);
     });
-    return {h.key_id, h.params_id, h.model_id.empty() ? model_id_ : h.model_id, h.cells};
+    return request_info(h, served_.model_id);
   }
 
   RunOutput run(std::string_view eval_keys, const wire::ContainerFile& f,
@@ -97,20 +87,14 @@ class CkksJobRunner : public JobRunner {
     auto kv = wire::parse_as(eval_keys, wire::Kind::kEvalKeys, "stored keys");
     check_stored_keys(kv, "ckks", settings_.params.id());
     if (kv.blobs.empty()) throw FormatError("stored keys: no relinearisation key");
-    nn::CkksPlanEvaluator evaluator(plan_, ctx_, ckks::load_relin_keys(*ctx_, kv.blobs[0]));
+    nn::CkksPlanEvaluator evaluator(served_.plan, ctx_, ckks::load_relin_keys(*ctx_, kv.blobs[0]));
     const auto& h = f.header();
     const auto batches = check_batches(h, f.blob_count(), "stored request");
-    const std::size_t n_in = plan_.input_size(), n_out = plan_.output_size();
-    wire::Container out;
-    out.kind = wire::Kind::kResult;
-    out.params_id = h.params_id;
-    out.key_id = h.key_id;
-    out.model_id = model_id_;
-    out.cells = h.cells;
-    out.names = h.names;
+    const std::size_t n_in = served_.plan.input_size(), n_out = served_.plan.output_size();
+    auto out = result_container(h, served_.model_id);
     out.blobs.resize(batches.size() * n_out);
     nn::CkksStreamStats stats, total;
-    total.step_seconds.assign(plan_.steps.size(), 0.0);
+    total.step_seconds.assign(served_.plan.steps.size(), 0.0);
     double save_s = 0;
     Timer wall;
     // Streaming: the evaluator pulls each input ciphertext from the stored file (pread + validating
@@ -122,9 +106,7 @@ class CkksJobRunner : public JobRunner {
             return load_input(f.read_blob(idx), idx);
           },
           &stats);
-      if (outputs.size() != n_out)
-        throw InvalidArgument("plan produced " + std::to_string(outputs.size()) + " outputs, expected " +
-                              std::to_string(n_out));
+      check_output_count(outputs.size(), n_out);
       total.source_seconds += stats.source_seconds;
       total.max_resident_inputs = std::max(total.max_resident_inputs, stats.max_resident_inputs);
       for (std::size_t s = 0; s < stats.step_seconds.size() && s < total.step_seconds.size(); ++s)
@@ -137,36 +119,22 @@ class CkksJobRunner : public JobRunner {
     out.meta = nlohmann::json{{"scheme", "ckks"},
                               {"batches", batches},
                               {"layout", wire::kLayout},
-                              {"classes", plan_.classes},
+                              {"classes", served_.plan.classes},
                               {"output_scale", 1.0},
-                              {"model_id", model_id_}}
+                              {"model_id", served_.model_id}}
                    .dump();
     RunOutput r;
     r.result = wire::serialize(out);
-    r.stages.emplace_back("evaluate_wall", wall.seconds() - save_s);
-    r.stages.emplace_back("load_ciphertexts_thread_seconds", total.source_seconds);
-    for (std::size_t s = 0; s < plan_.steps.size(); ++s)
-      if (total.step_seconds[s] > 0) r.stages.emplace_back(plan_.steps[s].name, total.step_seconds[s]);
-    r.stages.emplace_back("serialize_result", save_s);
-    r.info = {{"scheme", "ckks"},
-              {"batches", batches.size()},
-              {"request_bytes", f.file_size()},
-              {"result_bytes", r.result.size()},
-              {"request_bytes_per_cell", double(f.file_size()) / h.cells},
-              {"result_bytes_per_cell", double(r.result.size()) / h.cells},
-              {"max_resident_inputs", total.max_resident_inputs},
-              {"circuit_privacy", false}};
+    add_streamed_stages(r, served_.plan, {wall.seconds() - save_s, total.source_seconds, save_s, std::nullopt, total.step_seconds});
+    r.info = byte_info(f, r.result.size());
+    r.info.update({{"scheme", "ckks"},
+                   {"batches", batches.size()},
+                   {"max_resident_inputs", total.max_resident_inputs},
+                   {"circuit_privacy", false}});
     return r;
   }
 
  private:
-  static void check_scheme(const std::string& meta, const std::string& what) {
-    const auto s = scheme_of_meta(meta);
-    if (s != "ckks")
-      throw FormatError(what + ": made for the " + s + " scheme, this server runs ckks (GET /v1/model: 'scheme'; "
-                               "re-run keygen with its model card)");
-  }
-
   // Header against the parameters: scheme, params id, packing, layout, batches of N/2 cells
   // consistent with the cell count, blob count = batches x input values. Returns the batch sizes.
   std::vector<std::size_t> check_batches(const wire::ContainerHeader& h, std::size_t blobs, const std::string& what) const {
@@ -189,18 +157,17 @@ class CkksJobRunner : public JobRunner {
     if (h.cells == 0 || batches != expect)
       throw FormatError(what + ": batches do not split " + std::to_string(h.cells) + " cells into slots of " +
                         std::to_string(settings_.params.slots()));
-    if (blobs != batches.size() * plan_.input_size())
+    if (blobs != batches.size() * served_.plan.input_size())
       throw FormatError(what + ": " + std::to_string(blobs) + " ciphertexts, expected " +
-                        std::to_string(batches.size() * plan_.input_size()) + " (" + std::to_string(batches.size()) +
-                        " batches x " + std::to_string(plan_.input_size()) + " input values)");
+                        std::to_string(batches.size() * served_.plan.input_size()) + " (" + std::to_string(batches.size()) +
+                        " batches x " + std::to_string(served_.plan.input_size()) + " input values)");
     return batches;
   }
 
   ckks::Ciphertext load_input(std::string_view blob, std::size_t idx) const {
     auto ct = ckks::load_ciphertext(*ctx_, blob);
     if (ct.size() != 2 || ct.level() != settings_.params.max_level() || ct.scale() != settings_.params.default_scale())
-      throw FormatError("request: ciphertext " + std::to_string(idx) + " is not a fresh ciphertext at the default scale "
-                        "(size " + std::to_string(ct.size()) + ", level " + std::to_string(ct.level()) + ")");
+      throw_not_fresh(idx, ct.size(), ct.level(), " at the default scale");
     return ct;
   }
 
@@ -208,17 +175,13 @@ class CkksJobRunner : public JobRunner {
     for (std::size_t c = 0; c < ct.size(); ++c)
       for (std::size_t i = 0; i < ct.level(); ++i) {
         auto why = check_full_width_row(ct.data(c, i), ct.n(), ctx_->modulus(i).value());
-        if (!why.empty())
-          throw RefusedInput("request: ciphertext " + std::to_string(idx) + " (polynomial " + std::to_string(c) +
-                             ", prime " + std::to_string(i) + ") is not a fresh encryption: " + why);
+        if (!why.empty()) refuse_row(idx, c, i, why);
       }
   }
 
-  nn::Model model_;
+  ServedModel served_;
   nn::CkksSettings settings_;
-  nn::Plan plan_;
   ckks::ContextPtr ctx_;
-  std::string model_id_;
   nlohmann::json card_;
 };
 

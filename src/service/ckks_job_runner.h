@@ -8,8 +8,6 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "nn/model.h"
-#include "nn/quantize.h"
 #include "service/he_job_runner.h"
 
 namespace leukocrypt::service {
@@ -18,10 +16,5 @@ namespace leukocrypt::service {
 // or weak parameters, IoError for unreadable files.
 std::unique_ptr<JobRunner> make_ckks_runner(const HeRunnerOptions& options, const nlohmann::json& params_json,
                                             const std::string& params_what);
-
-// The model's metrics without anything per patient or per cell (the card is public).
-nlohmann::json public_metrics(const nlohmann::json& metrics);
-// Quantisation options the parameters were chosen for (params.json, else the model's metadata).
-nn::QuantizeOptions find_quantize_options(const nlohmann::json& params, const nn::Model& model);
 
 }  // namespace leukocrypt::service

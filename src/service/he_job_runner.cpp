@@ -24,47 +24,13 @@
 #include "nn/bfv_settings.h"
 #include "nn/model.h"
 #include "nn/plan.h"
-#include "nn/params_check.h"
 #include "nn/quantize.h"
 #include "service/row_check.h"
+#include "service/runner_parts.h"
 #include "service/wire/container.h"
 #include "service/wire/he_layout.h"
 
 namespace leukocrypt::service {
-
-// Quantisation the parameters were chosen for: params.json "quantization"/"quantize", else the
-// model's metadata (written by `export`), else the defaults. Either the options themselves or a
-// QuantizeChoice object holding them under "options".
-nn::QuantizeOptions find_quantize_options(const nlohmann::json& params, const nn::Model& model) {
-  auto from = [](const nlohmann::json& q) {
-    return nn::QuantizeOptions::from_json(q.contains("options") && q["options"].is_object() ? q["options"] : q);
-  };
-  for (const auto* src : {&params, &model.metadata})
-    if (src->is_object())
-      for (const char* key : {"quantization", "quantize"})
-        if (src->contains(key) && (*src)[key].is_object()) return from((*src)[key]);
-  return {};
-}
-
-// The model's metrics without anything per patient or per cell: the card is public, and the
-// training/validation patients' results must not be published with it.
-nlohmann::json public_metrics(const nlohmann::json& m) {
-  if (m.is_array()) {
-    nlohmann::json a = nlohmann::json::array();
-    for (const auto& v : m) a.push_back(public_metrics(v));
-    return a;
-  }
-  if (!m.is_object()) return m;
-  nlohmann::json o = nlohmann::json::object();
-  for (auto it = m.begin(); it != m.end(); ++it) {
-    const auto& k = it.key();
-    if (k.rfind("per_subject", 0) == 0 || k.rfind("per_patient", 0) == 0 || k.rfind("per_cell", 0) == 0 ||
-        k == "subjects" || k == "patients" || k == "predictions" || k == "cells")
-      continue;
-    o[k] = public_metrics(it.value());
-  }
-  return o;
-}
 
 std::string scheme_of_meta(const std::string& meta_text) {
   auto meta = nlohmann::json::parse(meta_text, nullptr, false);
@@ -94,70 +60,43 @@ void refuse_ckks(const std::string& meta_text, const std::string& what) {
 
 class HeJobRunner : public JobRunner {
  public:
-  explicit HeJobRunner(const HeRunnerOptions& o) {
-    auto model_bytes = read_file(o.model);
-    model_ = nn::load_model(o.model);
-    nlohmann::json params_json = o.params_json;
-    std::string params_what = "parameters";
-    if (!o.params.empty()) {
-      params_what = o.params.string();
-      params_json = nlohmann::json::parse(read_file(o.params, 1 << 24), nullptr, false);
-      if (params_json.is_discarded()) throw FormatError(params_what + ": not valid JSON");
-    }
-    nn::check_params_match_model(params_json, model_bytes, params_what, o.model.string());
+  HeJobRunner(const HeRunnerOptions& o, const nlohmann::json& params_json, const std::string& params_what)
+      : served_(load_served_model(o, params_json, params_what)) {
     settings_ = wire::settings_from_json(params_json, params_what, o.allow_insecure_for_tests);
-    auto qopt = find_quantize_options(params_json, model_);
-    quantized_ = nn::quantize(nn::collapse_linear(model_), qopt);
-    plan_ = nn::lower(quantized_);
     for (const auto& p : settings_.params()) contexts_.push_back(bfv::Context::create(p));
     params_id_ = wire::settings_id(settings_);
     circuit_privacy_ = o.circuit_privacy;
     job_ = o.job;
-    model_id_ = model_.name + "-" + wire::fnv1a_hex(model_bytes + qopt.to_json().dump()).substr(0, 12);
     settings_.validate();
     // One parameter set (one key per client) serves every layout whose worst-case noise it carries.
     // With circuit privacy the other layout must also leave the flooding reserve.
     if (circuit_privacy_) check_flooding_budget();
-    throughput_ = nn::adapt_to_layout(plan_, settings_, nn::Layout::kThroughput, layout_margin(nn::Layout::kThroughput));
-    latency_ = nn::adapt_to_layout(plan_, settings_, nn::Layout::kLatency, layout_margin(nn::Layout::kLatency));
-    if (latency_) latency_plan_ = nn::plan_for(plan_, *latency_);
+    throughput_ = nn::adapt_to_layout(served_.plan, settings_, nn::Layout::kThroughput, layout_margin(nn::Layout::kThroughput));
+    latency_ = nn::adapt_to_layout(served_.plan, settings_, nn::Layout::kLatency, layout_margin(nn::Layout::kLatency));
+    if (latency_) latency_plan_ = nn::plan_for(served_.plan, *latency_);
     nlohmann::json layouts = nlohmann::json::array();
     if (throughput_) layouts.push_back("throughput");
     if (latency_) layouts.push_back("latency");
 
-    card_ = {{"api_version", 1},
-             {"scheme", "bfv"},
-             {"model_id", model_id_},
-             {"name", model_.name},
-             {"variant", model_.variant},
-             {"version", model_.metadata.value("version", model_id_)},
-             {"input", {{"channels", model_.input.c}, {"height", model_.input.h}, {"width", model_.input.w}}},
-             {"input_scale", model_.input_scale},
-             {"classes", model_.classes},
-             {"params", settings_.to_json()},
-             {"params_id", std::to_string(params_id_)},
-             {"slots_per_batch", settings_.n},
-             {"quantize", qopt.to_json()},
-             {"plan", plan_.counts().to_json()},
-             {"circuit_privacy",
-              {{"enabled", circuit_privacy_},
-               {"statistical_security_bits", circuit_privacy_ ? nn::kCircuitPrivacyStatisticalBits : 0}}},
-             {"metrics", public_metrics(model_.metadata.value("metrics", nlohmann::json::object()))},
-             {"layout", nn::to_string(settings_.layout)},
-             {"layouts", layouts}};
+    card_ = common_card(served_);
+    card_.update({{"scheme", "bfv"},
+                  {"input_scale", served_.model.input_scale},
+                  {"params", settings_.to_json()},
+                  {"params_id", std::to_string(params_id_)},
+                  {"slots_per_batch", settings_.n},
+                  {"quantize", served_.quantize.to_json()},
+                  {"circuit_privacy",
+                   {{"enabled", circuit_privacy_},
+                    {"statistical_security_bits", circuit_privacy_ ? nn::kCircuitPrivacyStatisticalBits : 0}}},
+                  {"layout", nn::to_string(settings_.layout)},
+                  {"layouts", layouts}});
     if (latency_) card_["latency"] = latency_plan_.slots.client_json();
   }
 
   nlohmann::json model_card() const override { return card_; }
 
   KeyInfo inspect_keys(std::string_view bytes) const override {
-    auto v = wire::parse_as(bytes, wire::Kind::kEvalKeys, "key upload");
-    if (!wire::is_valid_id(v.key_id)) throw FormatError("key upload: key id '" + v.key_id + "' is not a valid id");
-    refuse_ckks(v.meta, "key upload");
-    if (v.params_id != params_id_)
-      throw FormatError("key upload: keys were made for parameters " + std::to_string(v.params_id) +
-                        ", but this model runs with " + std::to_string(params_id_) +
-                        " (GET /v1/model shows them; re-run keygen with them)");
+    auto v = open_key_upload(bytes, params_id_, refuse_ckks);
     const std::size_t k = contexts_.size();
     // eval.key: k relinearisation keys, then k public keys (circuit privacy re-randomises results
     // with them), then, for the latency layout, k Galois key sets (meta 'galois_steps').
@@ -185,12 +124,7 @@ class HeJobRunner : public JobRunner {
 
   RequestInfo inspect_request(const wire::ContainerFile& f, const KeyInfo& key) const override {
     const auto& h = f.header();
-    if (h.kind != wire::Kind::kRequest)
-      throw FormatError(std::string("request: holds ") + wire::to_string(h.kind) + ", expected request");
-    if (h.key_id != key.key_id) throw FormatError("request: key id '" + h.key_id + "' does not match '" + key.key_id + "'");
-    refuse_ckks(h.meta, "request");
-    if (!h.model_id.empty() && h.model_id != model_id_)
-      throw FormatError("request: made for model '" + h.model_id + "', this server runs '" + model_id_ + "'");
+    check_request_header(h, key, served_.model_id, refuse_ckks);
     check_layout_served(h.packing);
     const std::size_t k = contexts_.size();
     // Every ciphertext is fully checked (every coefficient < q_i, fresh, the rows its sender chose
@@ -198,42 +132,34 @@ class HeJobRunner : public JobRunner {
     if (h.packing == wire::Packing::kLatency)
       wire::check_latency(h, f.blob_count(), settings_, latency_plan_.slots.cells_per_ciphertext(), "request");
     else
-      wire::check_batches(h, f.blob_count(), settings_, plan_.input_size(), "request");
+      wire::check_batches(h, f.blob_count(), settings_, served_.plan.input_size(), "request");
     ThreadPool::global().parallel_for(0, f.blob_count(), [&](std::size_t idx) { check_input(idx % k, f.read_blob(idx), idx); });
-    return {h.key_id, h.params_id, h.model_id.empty() ? model_id_ : h.model_id, h.cells};
+    return request_info(h, served_.model_id);
   }
 
   RunOutput run(std::string_view eval_keys, const wire::ContainerFile& f,
                 const std::function<void(double)>& progress) const override {
-    auto kv = wire::parse_as(eval_keys, wire::Kind::kEvalKeys, "stored keys");
-    check_stored_keys(kv, "bfv", params_id_);
-    std::vector<bfv::RelinKeys> relin;
-    for (std::size_t j = 0; j < contexts_.size(); ++j) relin.push_back(bfv::load_relin_keys(*contexts_[j], kv.blobs.at(j)));
+    auto kv = open_stored_keys(eval_keys);
+    auto relin = relin_keys(kv);
     check_layout_served(f.header().packing);
     if (f.header().packing == wire::Packing::kLatency) {
       Timer t;
       auto keys = latency_keys(kv, std::move(relin));
       return run_latency(*keys, f, progress, t.seconds());
     }
-    nn::BfvPlanEvaluator evaluator(plan_, *throughput_, contexts_, std::move(relin));
+    nn::BfvPlanEvaluator evaluator(served_.plan, *throughput_, contexts_, std::move(relin));
     const auto privacy = privacy_for(kv);
     double privacy_s = 0;
 
     const auto& h = f.header();
     if (h.kind != wire::Kind::kRequest) throw FormatError("stored request: not a request");
-    auto batches = wire::check_batches(h, f.blob_count(), settings_, plan_.input_size(), "stored request");
-    const std::size_t k = contexts_.size(), n_out = plan_.output_size();
-    check_job_covered(batches.size() * k * n_out, plan_, *throughput_);
-    wire::Container out;
-    out.kind = wire::Kind::kResult;
-    out.params_id = h.params_id;
-    out.key_id = h.key_id;
-    out.model_id = model_id_;
-    out.cells = h.cells;
-    out.names = h.names;
+    auto batches = wire::check_batches(h, f.blob_count(), settings_, served_.plan.input_size(), "stored request");
+    const std::size_t k = contexts_.size(), n_out = served_.plan.output_size();
+    check_job_covered(batches.size() * k * n_out, served_.plan, *throughput_);
+    auto out = result_container(h, served_.model_id);
     out.blobs.resize(batches.size() * k * n_out);
     double load_s = 0, save_s = 0;
-    std::vector<double> step_total(plan_.steps.size(), 0.0);
+    std::vector<double> step_total(served_.plan.steps.size(), 0.0);
     // Streaming evaluation, one plaintext prime at a time: the evaluator pulls each input
     // ciphertext from the stored request file when the first layer needs it (pread + validating
     // load, on the pool's threads) and drops it after its last use, so memory holds a window of
@@ -258,19 +184,11 @@ class HeJobRunner : public JobRunner {
     out.meta = result_meta(batches);
     RunOutput r;
     r.result = wire::serialize(out);
-    r.stages.emplace_back("evaluate_wall", wall.seconds() - save_s);
-    if (circuit_privacy_) r.stages.emplace_back("circuit_privacy", privacy_s);
-    r.stages.emplace_back("load_ciphertexts_thread_seconds", load_s);
-    for (std::size_t s = 0; s < plan_.steps.size(); ++s)
-      if (step_total[s] > 0) r.stages.emplace_back(plan_.steps[s].name, step_total[s]);
-    r.stages.emplace_back("serialize_result", save_s);
-    r.info = {{"batches", batches.size()},
-              {"request_bytes", f.file_size()},
-              {"result_bytes", r.result.size()},
-              {"request_bytes_per_cell", double(f.file_size()) / h.cells},
-              {"result_bytes_per_cell", double(r.result.size()) / h.cells},
-              {"max_resident_inputs", stats.max_resident_inputs},
-              {"circuit_privacy", circuit_privacy_}};
+    add_streamed_stages(r, served_.plan, {wall.seconds() - save_s, load_s, save_s, privacy_stage(privacy_s), step_total});
+    r.info = byte_info(f, r.result.size());
+    r.info.update({{"batches", batches.size()},
+                   {"max_resident_inputs", stats.max_resident_inputs},
+                   {"circuit_privacy", circuit_privacy_}});
     return r;
   }
 
@@ -280,7 +198,7 @@ class HeJobRunner : public JobRunner {
     const auto& h = f.header();
     if (h.kind != wire::Kind::kRequest || h.packing != wire::Packing::kThroughput || !throughput_) return 1;
     try {
-      return wire::check_batches(h, f.blob_count(), settings_, plan_.input_size(), "stored request").size() *
+      return wire::check_batches(h, f.blob_count(), settings_, served_.plan.input_size(), "stored request").size() *
              contexts_.size();
     } catch (const std::exception&) {
       return 1;  // run() reports what is wrong with it
@@ -297,42 +215,32 @@ class HeJobRunner : public JobRunner {
     if (h.kind != wire::Kind::kRequest) throw FormatError("stored request: not a request");
     check_layout_served(h.packing);
     if (h.packing != wire::Packing::kThroughput) throw InvalidArgument("latency requests are not split into tasks");
-    const auto batches = wire::check_batches(h, f.blob_count(), settings_, plan_.input_size(), "stored request");
-    const std::size_t k = contexts_.size(), n_out = plan_.output_size();
+    const auto batches = wire::check_batches(h, f.blob_count(), settings_, served_.plan.input_size(), "stored request");
+    const std::size_t k = contexts_.size(), n_out = served_.plan.output_size();
     if (count != batches.size() * k || index >= count)
       throw InvalidArgument("task " + std::to_string(index) + " of " + std::to_string(count) + ": this request has " +
                             std::to_string(batches.size() * k) + " tasks (batches x plaintext primes)");
-    check_job_covered(batches.size() * k * n_out, plan_, *throughput_);
+    check_job_covered(batches.size() * k * n_out, served_.plan, *throughput_);
     Timer wall;
     const std::string key_bytes = load_keys();
-    auto kv = wire::parse_as(key_bytes, wire::Kind::kEvalKeys, "stored keys");
-    check_stored_keys(kv, "bfv", params_id_);
-    std::vector<bfv::RelinKeys> relin;
-    for (std::size_t j = 0; j < k; ++j) relin.push_back(bfv::load_relin_keys(*contexts_[j], kv.blobs.at(j)));
-    nn::BfvPlanEvaluator evaluator(plan_, *throughput_, contexts_, std::move(relin));
+    auto kv = open_stored_keys(key_bytes);
+    auto relin = relin_keys(kv);
+    nn::BfvPlanEvaluator evaluator(served_.plan, *throughput_, contexts_, std::move(relin));
     const auto privacy = privacy_for(kv);
     const double setup_s = wall.seconds();
     const std::size_t b = index / k, j = index % k;
     nn::StreamStats stats;
     UnitSeconds unit;
-    wire::Container part;
-    part.kind = wire::Kind::kResult;
-    part.params_id = h.params_id;
-    part.key_id = h.key_id;
-    part.model_id = model_id_;
-    part.cells = h.cells;
+    auto part = result_container(h, served_.model_id);
+    part.names.clear();  // assemble() takes them from the request
     part.blobs = run_unit(evaluator, privacy, f, b, j, &stats, unit,
                           [&](double fraction) { progress(fraction); });
     part.meta = nlohmann::json{{"batch", b}, {"prime", j}}.dump();
     RunOutput r;
     r.result = wire::serialize(part);
     r.stages.emplace_back("load_keys", setup_s);
-    r.stages.emplace_back("evaluate_wall", wall.seconds() - unit.save - setup_s);
-    if (circuit_privacy_) r.stages.emplace_back("circuit_privacy", unit.privacy);
-    r.stages.emplace_back("load_ciphertexts_thread_seconds", stats.source_seconds);
-    for (std::size_t st = 0; st < stats.step_seconds.size() && st < plan_.steps.size(); ++st)
-      if (stats.step_seconds[st] > 0) r.stages.emplace_back(plan_.steps[st].name, stats.step_seconds[st]);
-    r.stages.emplace_back("serialize_result", unit.save);
+    add_streamed_stages(r, served_.plan, {wall.seconds() - unit.save - setup_s, stats.source_seconds, unit.save,
+                                   privacy_stage(unit.privacy), stats.step_seconds});
     r.info = {{"batches", batches.size()},
               {"request_bytes", f.file_size()},
               {"request_bytes_per_cell", double(f.file_size()) / h.cells},
@@ -345,18 +253,12 @@ class HeJobRunner : public JobRunner {
   std::string assemble(const wire::ContainerFile& f, const std::vector<std::string>& parts) const override {
     if (parts.size() == 1) return parts[0];  // not split
     const auto& h = f.header();
-    const auto batches = wire::check_batches(h, f.blob_count(), settings_, plan_.input_size(), "stored request");
-    const std::size_t k = contexts_.size(), n_out = plan_.output_size();
+    const auto batches = wire::check_batches(h, f.blob_count(), settings_, served_.plan.input_size(), "stored request");
+    const std::size_t k = contexts_.size(), n_out = served_.plan.output_size();
     if (parts.size() != batches.size() * k)
       throw FormatError("assembly: " + std::to_string(parts.size()) + " task parts, expected " +
                         std::to_string(batches.size() * k));
-    wire::Container out;
-    out.kind = wire::Kind::kResult;
-    out.params_id = h.params_id;
-    out.key_id = h.key_id;
-    out.model_id = model_id_;
-    out.cells = h.cells;
-    out.names = h.names;
+    auto out = result_container(h, served_.model_id);
     out.blobs.resize(batches.size() * k * n_out);
     for (std::size_t t = 0; t < parts.size(); ++t) {
       auto v = wire::parse_as(parts[t], wire::Kind::kResult, "task part " + std::to_string(t));
@@ -388,11 +290,8 @@ class HeJobRunner : public JobRunner {
     if (!evaluator) {
       Timer t;
       const std::string keys = load_keys();
-      auto kv = wire::parse_as(keys, wire::Kind::kEvalKeys, "stored keys");
-      check_stored_keys(kv, "bfv", params_id_);
-      std::vector<bfv::RelinKeys> relin;
-      for (std::size_t j = 0; j < contexts_.size(); ++j)
-        relin.push_back(bfv::load_relin_keys(*contexts_[j], kv.blobs.at(j)));
+      auto kv = open_stored_keys(keys);
+      auto relin = relin_keys(kv);
       evaluator = latency_keys(kv, std::move(relin));
       setup_s = t.seconds();
       std::lock_guard lock(cache_mu_);
@@ -403,10 +302,25 @@ class HeJobRunner : public JobRunner {
   }
 
  private:
+  // Keys an API node stored, checked to be this runner's (check_stored_keys: a worker may run
+  // with other --params). The view points into `bytes`.
+  wire::ContainerView open_stored_keys(std::string_view bytes) const {
+    auto kv = wire::parse_as(bytes, wire::Kind::kEvalKeys, "stored keys");
+    check_stored_keys(kv, "bfv", params_id_);
+    return kv;
+  }
+
+  // The relinearisation key of every plaintext prime (the first k blobs of eval.key).
+  std::vector<bfv::RelinKeys> relin_keys(const wire::ContainerView& kv) const {
+    std::vector<bfv::RelinKeys> relin;
+    for (std::size_t j = 0; j < contexts_.size(); ++j) relin.push_back(bfv::load_relin_keys(*contexts_[j], kv.blobs.at(j)));
+    return relin;
+  }
+
   // The flooding needs circuit_privacy_reserved_bits of noise budget for the largest job (job_):
   // refuse parameters chosen without that reserve (their results could not be flooded to 2^-40).
   void check_flooding_budget() const {
-    const nn::Plan own = nn::plan_for(plan_, settings_);  // the plan in the settings' own layout
+    const nn::Plan own = nn::plan_for(served_.plan, settings_);  // the plan in the settings' own layout
     const std::size_t cts = nn::result_ciphertexts_per_job(own, settings_, job_);
     for (const auto& ctx : contexts_) {
       const auto sim = nn::simulate_noise(own, ctx->params(), settings_.mod_switch_levels, settings_.defer_relin);
@@ -422,12 +336,17 @@ class HeJobRunner : public JobRunner {
     }
   }
 
+  // The circuit_privacy stage's seconds, when results are flooded.
+  std::optional<double> privacy_stage(double seconds) const {
+    return circuit_privacy_ ? std::optional<double>(seconds) : std::nullopt;
+  }
+
   std::string result_meta(const std::vector<std::size_t>& batches) const {
     return nlohmann::json{{"batches", batches},
                           {"layout", wire::kLayout},
-                          {"classes", plan_.classes},
-                          {"output_scale", static_cast<double>(plan_.output_scale)},
-                          {"model_id", model_id_}}
+                          {"classes", served_.plan.classes},
+                          {"output_scale", static_cast<double>(served_.plan.output_scale)},
+                          {"model_id", served_.model_id}}
         .dump();
   }
 
@@ -441,8 +360,8 @@ class HeJobRunner : public JobRunner {
                                     const std::vector<std::unique_ptr<nn::CircuitPrivacy>>& privacy,
                                     const wire::ContainerFile& f, std::size_t b, std::size_t j, nn::StreamStats* stats,
                                     UnitSeconds& seconds, const std::function<void(double)>& fraction) const {
-    const std::size_t k = contexts_.size(), n_in = plan_.input_size(), n_out = plan_.output_size();
-    const std::size_t server_steps = plan_.steps.size();
+    const std::size_t k = contexts_.size(), n_in = served_.plan.input_size(), n_out = served_.plan.output_size();
+    const std::size_t server_steps = served_.plan.steps.size();
     auto outputs = evaluator.evaluate_prime(
         j,
         [&](std::size_t input) {
@@ -450,9 +369,7 @@ class HeJobRunner : public JobRunner {
           return load_input(j, f.read_blob(idx), idx);
         },
         stats, [&](std::size_t step, std::size_t, const bfv::Ciphertext&) { fraction(double(step + 1) / double(server_steps)); });
-    if (outputs.size() != n_out)
-      throw InvalidArgument("plan produced " + std::to_string(outputs.size()) + " outputs, expected " +
-                            std::to_string(n_out));
+    check_output_count(outputs.size(), n_out);
     if (!privacy.empty()) {
       Timer tp;
       ThreadPool::global().parallel_for(0, n_out, [&](std::size_t o) { privacy[j]->apply(outputs[o]); });
@@ -470,7 +387,7 @@ class HeJobRunner : public JobRunner {
     nn::BfvSettings s = settings_;
     s.layout = layout;
     try {
-      return nn::required_final_budget(nn::plan_for(plan_, s), s, 10.0, circuit_privacy_, job_);
+      return nn::required_final_budget(nn::plan_for(served_.plan, s), s, 10.0, circuit_privacy_, job_);
     } catch (const InvalidArgument&) {
       return 10.0;  // the layout does not fit N: adapt_to_layout refuses it
     }
@@ -576,14 +493,8 @@ class HeJobRunner : public JobRunner {
     check_job_covered(cts * k, latency_plan_, *latency_);
     Timer wall;
     CpuTimer cpu;
-    wire::Container out;
-    out.kind = wire::Kind::kResult;
+    auto out = result_container(h, served_.model_id);
     out.packing = wire::Packing::kLatency;
-    out.params_id = h.params_id;
-    out.key_id = h.key_id;
-    out.model_id = model_id_;
-    out.cells = h.cells;
-    out.names = h.names;
     out.blobs.resize(cts * k);
     std::vector<double> step_s(latency_plan_.steps.size(), 0.0);
     double load_s = 0, save_s = 0, privacy_s = 0;
@@ -606,9 +517,9 @@ class HeJobRunner : public JobRunner {
     }
     out.meta = nlohmann::json{{"layout", wire::kLatencyLayout},
                               {"latency", latency_plan_.slots.client_json()},
-                              {"classes", plan_.classes},
-                              {"output_scale", static_cast<double>(plan_.output_scale)},
-                              {"model_id", model_id_}}
+                              {"classes", served_.plan.classes},
+                              {"output_scale", static_cast<double>(served_.plan.output_scale)},
+                              {"model_id", served_.model_id}}
                    .dump();
     const double cpu_s = cpu.seconds();
     RunOutput r;
@@ -618,25 +529,19 @@ class HeJobRunner : public JobRunner {
     r.stages.emplace_back("load_keys_and_diagonals", setup_s);
     if (!keys.privacy.empty()) r.stages.emplace_back("circuit_privacy", privacy_s);
     r.stages.emplace_back("load_ciphertexts", load_s);
-    for (std::size_t s = 0; s < step_s.size(); ++s)
-      if (step_s[s] > 0) r.stages.emplace_back(latency_plan_.steps[s].name, step_s[s]);
+    add_step_stages(r, latency_plan_, step_s);
     r.stages.emplace_back("serialize_result", save_s);
-    r.info = {{"layout", "latency"},
-              {"circuit_privacy", !keys.privacy.empty()},
-              {"keys_cached", setup_s == 0},
-              {"ciphertexts", cts},
-              {"request_bytes", f.file_size()},
-              {"result_bytes", r.result.size()},
-              {"request_bytes_per_cell", double(f.file_size()) / h.cells},
-              {"result_bytes_per_cell", double(r.result.size()) / h.cells}};
+    r.info = byte_info(f, r.result.size());
+    r.info.update({{"layout", "latency"},
+                   {"circuit_privacy", !keys.privacy.empty()},
+                   {"keys_cached", setup_s == 0},
+                   {"ciphertexts", cts}});
     return r;
   }
 
   bfv::Ciphertext load_input(std::size_t prime, std::string_view blob, std::size_t idx) const {
     auto ct = bfv::load_ciphertext(*contexts_[prime], blob);
-    if (ct.size() != 2 || ct.level() != contexts_[prime]->max_level())
-      throw FormatError("request: ciphertext " + std::to_string(idx) + " is not a fresh ciphertext (size " +
-                        std::to_string(ct.size()) + ", level " + std::to_string(ct.level()) + ")");
+    if (ct.size() != 2 || ct.level() != contexts_[prime]->max_level()) throw_not_fresh(idx, ct.size(), ct.level());
     return ct;
   }
 
@@ -654,18 +559,12 @@ class HeJobRunner : public JobRunner {
       why = check_full_width_row(row, ctx.n(), ctx.modulus(i).value());
       bad_poly = poly, bad_prime = i;
     });
-    if (shape.size != 2 || shape.level != ctx.max_level())
-      throw FormatError("request: ciphertext " + std::to_string(idx) + " is not a fresh ciphertext (size " +
-                        std::to_string(shape.size) + ", level " + std::to_string(shape.level) + ")");
-    if (!why.empty())
-      throw RefusedInput("request: ciphertext " + std::to_string(idx) + " (polynomial " + std::to_string(bad_poly) +
-                         ", prime " + std::to_string(bad_prime) + ") is not a fresh encryption: " + why);
+    if (shape.size != 2 || shape.level != ctx.max_level()) throw_not_fresh(idx, shape.size, shape.level);
+    if (!why.empty()) refuse_row(idx, bad_poly, bad_prime, why);
   }
 
-  nn::Model model_;
+  ServedModel served_;
   nn::BfvSettings settings_;
-  nn::QuantizedModel quantized_;
-  nn::Plan plan_;
   std::optional<nn::BfvSettings> throughput_, latency_;  // the settings per layout, if carried
   nn::Plan latency_plan_;
   mutable std::mutex cache_mu_;                                  // guards the two below
@@ -675,7 +574,6 @@ class HeJobRunner : public JobRunner {
   std::uint64_t params_id_ = 0;
   bool circuit_privacy_ = true;
   nn::JobCaps job_;
-  std::string model_id_;
   nlohmann::json card_;
 };
 
@@ -691,7 +589,7 @@ std::unique_ptr<JobRunner> make_he_runner(const HeRunnerOptions& options) {
     if (params_json.is_discarded()) throw FormatError(what + ": not valid JSON");
   }
   if (nn::is_ckks_document(params_json)) return make_ckks_runner(options, params_json, what);
-  return std::make_unique<HeJobRunner>(options);
+  return std::make_unique<HeJobRunner>(options, params_json, what);
 }
 
 }  // namespace leukocrypt::service

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/http_listen.h"
 #include "common/paths.h"
 #include "common/timer.h"
 #include "service/disk_writer.h"
@@ -799,14 +800,7 @@ void Server::sweeper_loop() {
 
 int Server::bind() {
   require(!started_, "server already started");
-  if (opt_.port == 0) {
-    port_ = http_->bind_to_any_port(opt_.host);
-    if (port_ <= 0) throw IoError("cannot bind " + opt_.host + " to a free port");
-  } else {
-    if (!http_->bind_to_port(opt_.host, opt_.port))
-      throw IoError("cannot bind " + opt_.host + ":" + std::to_string(opt_.port) + " (in use or not permitted)");
-    port_ = opt_.port;
-  }
+  port_ = bind_http(*http_, opt_.host, opt_.port);
   if (opt_.request_timeout_s > 0)
     deadline_ = std::make_unique<RequestDeadline>(port_, std::chrono::seconds(opt_.request_timeout_s),
                                                   opt_.min_body_rate, !opt_.tls_cert.empty());
@@ -826,8 +820,7 @@ void Server::serve() { http_->listen_after_bind(); }
 int Server::start() {
   int port = bind();
   serve_thread_ = std::thread([this] { serve(); });
-  for (int i = 0; i < 500 && !http_->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  if (!http_->is_running()) throw IoError("server did not start listening on port " + std::to_string(port));
+  wait_until_listening(*http_, port, "server");
   return port;
 }
 

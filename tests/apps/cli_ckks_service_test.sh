@@ -9,20 +9,12 @@
 #   keys on a BFV server (key upload 400, screen), BFV parameters with a CKKS request (infer).
 set -u
 CLI="$1"; DATA="$2"; SRC="$3"
-fail() { echo "FAIL: $*" >&2; exit 1; }
-one_line_error() {  # <what> <expected text> <command...>: exit 1, one line, the text in it
-  local what="$1" text="$2"; shift 2
-  out=$("$@" 2>&1); rc=$?
-  [ $rc -eq 1 ] || fail "$what: exit $rc: $out"
-  grep -qF -- "$text" <<<"$out" || fail "$what: message: $out"
-  [ "$(wc -l <<<"$out")" -eq 1 ] || fail "$what: not one line: $out"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/cli_test_lib.sh"
 work=$(mktemp -d); pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$work"; }
 trap cleanup EXIT
 cd "$work"
-"$CLI" prepare --input "$DATA/cnmc-fold1-225" --out cnmc32 --split patient \
-    --splits "$DATA/cnmc-fold1-225/SPLITS.tsv" --json > /dev/null 2>&1 || fail "prepare"
+prepare_cnmc32 "$CLI" "$DATA"
 M="$SRC/models/cnmc-x2.lcm"
 "$CLI" params --scheme ckks --model "$M" --data cnmc32 --split train --limit 32 --target-error 2 --out c.json \
     > /dev/null || fail "params --scheme ckks"

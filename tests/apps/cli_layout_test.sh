@@ -4,11 +4,10 @@
 # Real C-NMC cells, shipped model.
 set -u
 CLI="$1"; DATA="$2"; SRC="$3"
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/cli_test_lib.sh"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 cd "$work"
-"$CLI" prepare --input "$DATA/cnmc-fold1-225" --out cnmc32 --split patient \
-    --splits "$DATA/cnmc-fold1-225/SPLITS.tsv" --json > /dev/null 2>&1 || fail "prepare"
+prepare_cnmc32 "$CLI" "$DATA"
 M="$SRC/models/cnmc-x2.lcm"
 "$CLI" params --model "$M" --data cnmc32 --split train --limit 16 --layout throughput --cells 16384 \
     --memory-gb 16 --out t.json > /dev/null 2>&1 || fail "params --layout throughput"

@@ -3,11 +3,10 @@
 # one-line error (exit 1) instead of silently re-quantising it. Real C-NMC cells, shipped model.
 set -u
 CLI="$1"; DATA="$2"; SRC="$3"
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/cli_test_lib.sh"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 cd "$work"
-"$CLI" prepare --input "$DATA/cnmc-fold1-225" --out cnmc32 --split patient \
-    --splits "$DATA/cnmc-fold1-225/SPLITS.tsv" --json > /dev/null 2>&1 || fail "prepare"
+prepare_cnmc32 "$CLI" "$DATA"
 "$CLI" params --model "$SRC/models/cnmc-x2.lcm" --data cnmc32 --split train --limit 64 --memory-gb 16 \
     --out params.json > /dev/null 2>&1 || fail "params"
 grep -q '"model_fingerprint": "fnv1a64:' params.json || fail "params.json has no model_fingerprint"

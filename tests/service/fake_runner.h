@@ -14,6 +14,7 @@
 
 #include "common/error.h"
 #include "service/job_runner.h"
+#include "service/job_store.h"
 #include "service/wire/container.h"
 
 namespace leukocrypt::service::testing {
@@ -58,6 +59,24 @@ inline std::vector<std::uint64_t> read_result(const std::string& bytes) {
   return out;
 }
 
+// The header of the fake's results (and task parts) for request `h`.
+inline wire::Container result_for(const wire::ContainerHeader& h) {
+  wire::Container c;
+  c.kind = wire::Kind::kResult;
+  c.params_id = h.params_id;
+  c.key_id = h.key_id;
+  c.model_id = h.model_id;
+  c.cells = h.cells;
+  return c;
+}
+
+// The worker and task tests' job: alice registers key "ka" and queues one cell per value with it.
+inline std::string add_job(JobStore& s, const std::vector<std::uint64_t>& values) {
+  s.put_key("alice", {"ka", kParams}, make_keys("ka"));
+  return s.create_job("alice", {"ka", kParams, kModel, static_cast<std::uint32_t>(values.size())},
+                      make_request("ka", values));
+}
+
 class FakeRunner : public JobRunner {
  public:
   std::atomic<int> delay_ms{0};
@@ -98,12 +117,7 @@ class FakeRunner : public JobRunner {
       std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms.load() / steps));
     }
     const_cast<FakeRunner*>(this)->runs++;
-    wire::Container c;
-    c.kind = wire::Kind::kResult;
-    c.params_id = v.params_id;
-    c.key_id = v.key_id;
-    c.model_id = v.model_id;
-    c.cells = v.cells;
+    auto c = result_for(v);
     for (std::size_t i = 0; i < f.blob_count(); ++i) {
       auto b = f.read_blob(i);
       std::uint64_t x = 0;
@@ -153,12 +167,7 @@ class FakeRunner : public JobRunner {
       require<FormatError>(nlohmann::json::parse(views.back().meta).value("task", std::size_t(-1)) == t,
                            "fake runner: parts out of order");
     }
-    wire::Container c;
-    c.kind = wire::Kind::kResult;
-    c.params_id = h.params_id;
-    c.key_id = h.key_id;
-    c.model_id = h.model_id;
-    c.cells = h.cells;
+    auto c = result_for(h);
     for (std::size_t i = 0; i < f.blob_count(); ++i) c.blobs.emplace_back(views.at(i % parts.size()).blobs.at(i / parts.size()));
     return wire::serialize(c);
   }

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <thread>
 
 #include "common/paths.h"
@@ -22,6 +23,7 @@ namespace leukocrypt::service {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::add_job;
 using testing::FakeRunner;
 using testing::kModel;
 using testing::kParams;
@@ -39,16 +41,22 @@ std::vector<std::uint64_t> doubled(std::vector<std::uint64_t> v) {
   return v;
 }
 
-std::string add_job(JobStore& s, const std::vector<std::uint64_t>& values) {
-  s.put_key("alice", {"ka", kParams}, testing::make_keys("ka"));
-  return s.create_job("alice", {"ka", kParams, kModel, static_cast<std::uint32_t>(values.size())},
-                      testing::make_request("ka", values));
-}
-
-TEST(JobTasks, WorkerSplitsAJobAndTwoWorkersShareItsTasks) {
+// Each JobTasks test: a fresh directory and a fake runner; shared() opens the shared store in it.
+class JobTasks : public ::testing::Test {
+ protected:
+  JobStore& shared() {
+    if (!store_) store_ = std::make_unique<JobStore>(store_config(dir), JobStore::Access::kShared);
+    return *store_;
+  }
   leukocrypt::testing::TempDir dir;
-  JobStore s(store_config(dir), JobStore::Access::kShared);
   FakeRunner runner;
+
+ private:
+  std::unique_ptr<JobStore> store_;  // closed before dir is removed
+};
+
+TEST_F(JobTasks, WorkerSplitsAJobAndTwoWorkersShareItsTasks) {
+  JobStore& s = shared();
   runner.split = 4;
   const auto values = values_from(1, 10);
   auto id = add_job(s, values);
@@ -80,10 +88,8 @@ TEST(JobTasks, WorkerSplitsAJobAndTwoWorkersShareItsTasks) {
 }
 
 // Many threads, many jobs, tasks finishing at the same moments: each job assembled exactly once.
-TEST(JobTasks, ConcurrentFinishersAssembleEachJobExactlyOnce) {
-  leukocrypt::testing::TempDir dir;
-  JobStore s(store_config(dir), JobStore::Access::kShared);
-  FakeRunner runner;
+TEST_F(JobTasks, ConcurrentFinishersAssembleEachJobExactlyOnce) {
+  JobStore& s = shared();
   runner.split = 6;
   std::map<std::string, std::vector<std::uint64_t>> jobs;
   for (int j = 0; j < 8; ++j) {
@@ -107,10 +113,8 @@ TEST(JobTasks, ConcurrentFinishersAssembleEachJobExactlyOnce) {
 }
 
 // A task whose lease lapsed is run by another worker; the old holder's late finish is dropped.
-TEST(JobTasks, LapsedTaskIsRunByAnotherAndTheLateFinishIsDropped) {
-  leukocrypt::testing::TempDir dir;
-  JobStore s(store_config(dir), JobStore::Access::kShared);
-  FakeRunner runner;
+TEST_F(JobTasks, LapsedTaskIsRunByAnotherAndTheLateFinishIsDropped) {
+  JobStore& s = shared();
   runner.split = 2;
   const auto values = values_from(7, 4);
   auto id = add_job(s, values);
@@ -138,10 +142,8 @@ TEST(JobTasks, LapsedTaskIsRunByAnotherAndTheLateFinishIsDropped) {
 }
 
 // A task that keeps losing its workers fails the whole job with the reason; its other tasks stop.
-TEST(JobTasks, PoisonTaskFailsItsJobWithTheReason) {
-  leukocrypt::testing::TempDir dir;
-  JobStore s(store_config(dir), JobStore::Access::kShared);
-  FakeRunner runner;
+TEST_F(JobTasks, PoisonTaskFailsItsJobWithTheReason) {
+  JobStore& s = shared();
   runner.split = 3;
   auto id = add_job(s, values_from(1, 3));
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -164,10 +166,8 @@ TEST(JobTasks, PoisonTaskFailsItsJobWithTheReason) {
 }
 
 // A task that throws fails its job; a task of a deleted job stops at its next progress report.
-TEST(JobTasks, DeletedJobsTasksAreDroppedAndLeaveNoFiles) {
-  leukocrypt::testing::TempDir dir;
-  JobStore s(store_config(dir), JobStore::Access::kShared);
-  FakeRunner runner;
+TEST_F(JobTasks, DeletedJobsTasksAreDroppedAndLeaveNoFiles) {
+  JobStore& s = shared();
   runner.split = 2;
   auto id = add_job(s, values_from(1, 4));
   Worker w(s, runner, {"w", 30, 3});
@@ -189,12 +189,10 @@ TEST(JobTasks, DeletedJobsTasksAreDroppedAndLeaveNoFiles) {
 
 // One process (SQLite, no leases): a restart puts the running tasks of a split job back, keeps the
 // job split, and the next run finishes it exactly.
-TEST(JobTasks, SingleProcessRestartRequeuesRunningTasks) {
+TEST_F(JobTasks, SingleProcessRestartRequeuesRunningTasks) {
   if (leukocrypt::testing::testing_postgres()) GTEST_SKIP() << "startup recovery of a single-process store";
-  leukocrypt::testing::TempDir dir;
   const auto values = values_from(3, 5);
   std::string id;
-  FakeRunner runner;
   runner.split = 5;
   {
     JobStore s(dir / "jobs.db");

@@ -20,21 +20,15 @@ namespace leukocrypt::service {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::add_job;
 using testing::FakeRunner;
-using testing::kModel;
-using testing::kParams;
 
 StoreConfig shared_store(const leukocrypt::testing::TempDir& dir) { return leukocrypt::testing::test_store(dir / "jobs.db"); }
-
-std::string add_job(JobStore& s, std::uint64_t value) {
-  s.put_key("alice", {"ka", kParams}, testing::make_keys("ka"));
-  return s.create_job("alice", {"ka", kParams, kModel, 1}, testing::make_request("ka", {value}));
-}
 
 TEST(JobStoreLeases, ExpiredLeaseIsRequeuedAndTheOldHolderCannotFinish) {
   leukocrypt::testing::TempDir dir;
   JobStore s(shared_store(dir), JobStore::Access::kShared);
-  auto id = add_job(s, 1);
+  auto id = add_job(s, {1});
   auto first = s.claim_next("w1", 0.05);
   ASSERT_TRUE(first);
   EXPECT_EQ(first->worker, "w1");
@@ -63,7 +57,7 @@ TEST(JobStoreLeases, ExpiredLeaseIsRequeuedAndTheOldHolderCannotFinish) {
 TEST(JobStoreLeases, RenewedLeaseIsNotRequeued) {
   leukocrypt::testing::TempDir dir;
   JobStore s(shared_store(dir), JobStore::Access::kShared);
-  auto id = add_job(s, 1);
+  auto id = add_job(s, {1});
   ASSERT_TRUE(s.claim_next("w1", 0.3));
   for (int i = 0; i < 5; ++i) {
     std::this_thread::sleep_for(100ms);
@@ -78,7 +72,7 @@ TEST(Worker, RunsAClaimedJobAndStoresItsResult) {
   JobStore s(shared_store(dir), JobStore::Access::kShared);
   FakeRunner runner;
   runner.delay_ms = 300;  // several heartbeats at a 0.3 s lease
-  auto id = add_job(s, 21);
+  auto id = add_job(s, {21});
   Worker w(s, runner, {"w1", 0.3, 3});
   auto job = w.claim();
   ASSERT_TRUE(job);
@@ -93,7 +87,7 @@ TEST(Worker, RunsAClaimedJobAndStoresItsResult) {
 TEST(Worker, PoisonJobFailsAfterBoundedAttemptsWithTheReason) {
   leukocrypt::testing::TempDir dir;
   JobStore s(shared_store(dir), JobStore::Access::kShared);
-  auto id = add_job(s, 1);
+  auto id = add_job(s, {1});
   FakeRunner runner;
   // Three workers each "die" holding it: claimed, never renewed.
   for (int i = 0; i < 3; ++i) {
@@ -119,7 +113,7 @@ TEST(WorkerProcesses, SigkilledWorkersJobIsRunByAnotherAfterTheLease) {
   std::string id;
   {
     JobStore s(config, JobStore::Access::kShared);
-    id = add_job(s, 5);
+    id = add_job(s, {5});
   }
   int ready[2];
   ASSERT_EQ(::pipe(ready), 0);
