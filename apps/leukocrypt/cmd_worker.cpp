@@ -11,6 +11,7 @@
 
 #include "command.h"
 #include "common/error.h"
+#include "common/timer.h"
 
 #ifdef LEUKOCRYPT_SERVICE_HE
 #include "service/he_job_runner.h"
@@ -53,9 +54,9 @@ void work(service::JobStore& store, service::Worker& worker, std::atomic<bool>& 
                            {"cells", job->cells}};
     if (job->task) started["task"] = job->task->index, started["tasks"] = job->task->count;
     log_event(started);
-    const auto t0 = std::chrono::steady_clock::now();
+    Timer run_time;
     worker.run(*job, hooks);
-    const double own = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double own = run_time.seconds();
     // The store may be down right now (a database restart): this line says "unknown" then; an
     // exception here used to end the process (std::terminate under serve_until_signal).
     std::optional<service::JobRecord> after;
