@@ -14,6 +14,15 @@
 
 namespace leukocrypt::service {
 
+namespace {
+constexpr const char* kUploadPrefix = "upload-";
+constexpr const char* kUploadSuffix = ".part";
+}  // namespace
+
+bool is_staged_upload(const std::filesystem::path& file) {
+  return file.filename().string().rfind(kUploadPrefix, 0) == 0 && file.extension() == kUploadSuffix;
+}
+
 void fsync_directory(const std::filesystem::path& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
   if (fd >= 0) {
@@ -97,7 +106,7 @@ class DirectoryUpload final : public BlobUpload {
 }  // namespace
 
 std::unique_ptr<BlobUpload> DirectoryBlobStore::begin_upload() {
-  return std::make_unique<DirectoryUpload>(*this, local_path("upload-" + wire::random_id() + ".part"));
+  return std::make_unique<DirectoryUpload>(*this, local_path(kUploadPrefix + wire::random_id() + kUploadSuffix));
 }
 
 }  // namespace leukocrypt::service

@@ -57,6 +57,10 @@ class DirectoryBlobStore : public BlobStore {
   std::filesystem::path dir_;
 };
 
+// Whether a file name is one of DirectoryBlobStore's staged uploads ("upload-<id>.part"): what the
+// startup sweep collects when a killed process left it.
+bool is_staged_upload(const std::filesystem::path& file);
+
 // fsync of a directory (after a rename into it); errors ignored (nothing left to undo).
 void fsync_directory(const std::filesystem::path& dir);
 

@@ -92,7 +92,6 @@ std::string result_name(const std::string& id, const std::string& result_file) {
   return result_file.empty() ? id + ".result" : result_file;
 }
 
-
 }  // namespace
 
 const char* to_string(JobState s) {
@@ -461,13 +460,6 @@ std::vector<std::string> JobStore::job_ids(JobState state) {
   return out;
 }
 
-namespace {
-bool is_partial_upload(const std::filesystem::directory_entry& e) {
-  auto name = e.path().filename().string();
-  return name.rfind("upload-", 0) == 0 && e.path().extension() == ".part";
-}
-}  // namespace
-
 // On a shared store another node may be receiving an upload, or be between renaming a request
 // into place and committing its row, right now: only files older than the grace are collected.
 bool JobStore::too_young_to_collect(const std::filesystem::directory_entry& e) const {
@@ -481,14 +473,14 @@ std::size_t JobStore::remove_partial_uploads() {
   std::size_t n = 0;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(blob_dir_, ec))
-    if (is_partial_upload(e) && !too_young_to_collect(e) && std::filesystem::remove(e.path(), ec)) ++n;
+    if (is_staged_upload(e.path()) && !too_young_to_collect(e) && std::filesystem::remove(e.path(), ec)) ++n;
   return n;
 }
 
 std::size_t JobStore::count_partial_uploads() const {
   std::size_t n = 0;
   std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(blob_dir_, ec)) n += is_partial_upload(e);
+  for (const auto& e : std::filesystem::directory_iterator(blob_dir_, ec)) n += is_staged_upload(e.path());
   return n;
 }
 
