@@ -86,10 +86,7 @@ bool ServiceClient::key_registered(const std::string& key_id) {
 }
 
 nlohmann::json ServiceClient::register_keys(const std::string& eval_keys) {
-  // In pieces, like a file: cpp-httplib fails to send one string body above 2 GiB ("Write").
-  return post_stream(
-      "/v1/keys", 201, eval_keys.size(),
-      [&](std::uint64_t off, char* dst, std::size_t n) { std::memcpy(dst, eval_keys.data() + off, n); }, {}, {});
+  return post_bytes("/v1/keys", 201, eval_keys, {});
 }
 
 nlohmann::json ServiceClient::register_keys_file(const std::filesystem::path& eval_keys, const UploadProgress& on_progress,
@@ -128,6 +125,13 @@ nlohmann::json ServiceClient::post_stream(const std::string& path, int expect, s
   return parse_json(r, what);
 }
 
+nlohmann::json ServiceClient::post_bytes(const std::string& path, int expect, const std::string& bytes,
+                                         const UploadProgress& on_progress) {
+  return post_stream(
+      path, expect, bytes.size(),
+      [&](std::uint64_t off, char* dst, std::size_t n) { std::memcpy(dst, bytes.data() + off, n); }, on_progress, {});
+}
+
 std::string ServiceClient::job_id_from(const nlohmann::json& answer) {
   if (!answer.contains("job_id") || !answer["job_id"].is_string())
     throw FormatError("POST /v1/jobs: no job_id in the answer");
@@ -136,9 +140,7 @@ std::string ServiceClient::job_id_from(const nlohmann::json& answer) {
 }
 
 std::string ServiceClient::submit(const std::string& request, const UploadProgress& on_progress) {
-  return job_id_from(post_stream(
-      "/v1/jobs", 202, request.size(),
-      [&](std::uint64_t off, char* dst, std::size_t n) { std::memcpy(dst, request.data() + off, n); }, on_progress, {}));
+  return job_id_from(post_bytes("/v1/jobs", 202, request, on_progress));
 }
 
 std::string ServiceClient::submit_file(const std::filesystem::path& request, const UploadProgress& on_progress) {

@@ -87,6 +87,9 @@ class ServiceClient {
   // status is `expect` (or 200 when expect is 201: the same key again).
   nlohmann::json post_stream(const std::string& path, int expect, std::uint64_t size, const Reader& read,
                              const UploadProgress& on_progress, const PieceObserver& on_piece);
+  // post_stream from bytes in memory (in pieces: cpp-httplib fails to send one string body above 2 GiB).
+  nlohmann::json post_bytes(const std::string& path, int expect, const std::string& bytes,
+                            const UploadProgress& on_progress);
   // post_stream from a file, after checking its size against the /healthz field `limit_field`.
   nlohmann::json post_file(const std::string& path, int expect, const std::filesystem::path& file,
                            const std::string& limit_field, const std::string& limit_option,
