@@ -136,15 +136,8 @@ TEST(PostgresRestart, WorkerStoresItsResultOnceTheDatabaseIsBack) {
   auto id = s.create_job("alice", {"ka", kParams, kModel, 1}, make_request("ka", {7}));
   OutageRunner runner;
   Worker w(s, runner, {"w1", 5, 3});
-  auto job = w.claim();
-  ASSERT_TRUE(job);
-  w.run(*job);
-  auto done = s.get_job(id);
-  ASSERT_EQ(done->state, JobState::kDone) << done->error;
-  EXPECT_EQ(done->attempts, 1);
-  EXPECT_EQ(read_result(s.read_result(id)), (std::vector<std::uint64_t>{14}));
+  ASSERT_NO_FATAL_FAILURE(expect_claimed_and_done(s, w, id, {14}));
   EXPECT_EQ(runner.runs.load(), 1);
-  EXPECT_FALSE(w.claim());
 }
 
 // Polls a job until done or failed (bounded: 30 s); every answer must be a 200.

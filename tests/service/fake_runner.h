@@ -6,6 +6,8 @@
 // way. The card has slots_per_batch = kSlots.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -15,6 +17,7 @@
 #include "common/error.h"
 #include "service/job_runner.h"
 #include "service/job_store.h"
+#include "service/worker.h"
 #include "service/wire/container.h"
 
 namespace leukocrypt::service::testing {
@@ -57,6 +60,20 @@ inline std::vector<std::uint64_t> read_result(const std::string& bytes) {
     out.push_back(x);
   }
   return out;
+}
+
+// The worker claims the next job and runs it: job `id` is done on its first attempt with `expected`
+// as its result, and nothing is left to claim. (Call under ASSERT_NO_FATAL_FAILURE.)
+inline void expect_claimed_and_done(JobStore& store, Worker& worker, const std::string& id,
+                                    const std::vector<std::uint64_t>& expected) {
+  auto job = worker.claim();
+  ASSERT_TRUE(job);
+  worker.run(*job);
+  auto done = store.get_job(id);
+  ASSERT_EQ(done->state, JobState::kDone) << done->error;
+  EXPECT_EQ(done->attempts, 1);
+  EXPECT_EQ(read_result(store.read_result(id)), expected);
+  EXPECT_FALSE(worker.claim());
 }
 
 // The header of the fake's results (and task parts) for request `h`.

@@ -74,14 +74,7 @@ TEST(Worker, RunsAClaimedJobAndStoresItsResult) {
   runner.delay_ms = 300;  // several heartbeats at a 0.3 s lease
   auto id = add_job(s, {21});
   Worker w(s, runner, {"w1", 0.3, 3});
-  auto job = w.claim();
-  ASSERT_TRUE(job);
-  w.run(*job);
-  auto done = s.get_job(id);
-  ASSERT_EQ(done->state, JobState::kDone) << done->error;
-  EXPECT_EQ(done->attempts, 1);
-  EXPECT_EQ(testing::read_result(s.read_result(id)), (std::vector<std::uint64_t>{42}));
-  EXPECT_FALSE(w.claim());
+  ASSERT_NO_FATAL_FAILURE(testing::expect_claimed_and_done(s, w, id, {42}));
 }
 
 TEST(Worker, PoisonJobFailsAfterBoundedAttemptsWithTheReason) {
