@@ -146,7 +146,12 @@ TEST_P(BfvEvaluatorTest, Rotations) {
 }
 
 // Hoisted rotations (one decomposition shared by every step) decrypt to the same slots as plain
-// rotations, at the top level and below it, and keep the same noise budget to within a bit.
+// rotations, at the top level and below it, and keep the same noise budget to within kBudgetSlack bits.
+// The two paths round the key-switching term differently, and at N = 64 the budget is set by the
+// largest of 64 noise coefficients: the budgets differ by 2 bits in about 1 run in 60 (either way
+// round; CI stop 18 failed on it). 3 bits is still far below what a real difference of method would cost.
+constexpr double kBudgetSlack = 3.0;
+
 TEST_P(BfvEvaluatorTest, HoistedRotationsEqualPlainRotations) {
   std::vector<int> steps = {1, 2, -1, 5, -7};
   GaloisKeys gk = k_.keygen.create_galois_keys(steps);
@@ -161,7 +166,7 @@ TEST_P(BfvEvaluatorTest, HoistedRotationsEqualPlainRotations) {
       ev_.from_ntt_inplace(r);
       const auto plain = ev_.rotate_rows(ca, s, gk);
       EXPECT_EQ(decrypt(r), decrypt(plain)) << "step " << s << " level " << ca.level();
-      EXPECT_NEAR(dec_.invariant_noise_budget(r), dec_.invariant_noise_budget(plain), 1.0) << "step " << s;
+      EXPECT_NEAR(dec_.invariant_noise_budget(r), dec_.invariant_noise_budget(plain), kBudgetSlack) << "step " << s;
     }
     EXPECT_THROW(ev_.rotate_rows_hoisted_ntt(ca_ntt, digits, 3, gk), InvalidArgument);  // no key for 3
   }
@@ -172,7 +177,7 @@ TEST_P(BfvEvaluatorTest, HoistedRotationsEqualPlainRotations) {
 }
 
 // Rotations on and to the NTT domain (the latency layout's giant steps) decrypt to the same slots
-// as plain rotations, at the top level and below it, with the same noise budget to within a bit.
+// as plain rotations, at the top level and below it, with the same noise budget to within kBudgetSlack bits.
 TEST_P(BfvEvaluatorTest, NttDomainRotationsEqualPlainRotations) {
   std::vector<int> steps = {1, -1, 5, -7};
   GaloisKeys gk = k_.keygen.create_galois_keys(steps);
@@ -186,7 +191,7 @@ TEST_P(BfvEvaluatorTest, NttDomainRotationsEqualPlainRotations) {
       ev_.from_ntt_inplace(r);
       const auto plain = ev_.rotate_rows(ca, s, gk);
       EXPECT_EQ(decrypt(r), decrypt(plain)) << "step " << s << " level " << ca.level();
-      EXPECT_NEAR(dec_.invariant_noise_budget(r), dec_.invariant_noise_budget(plain), 1.0) << "step " << s;
+      EXPECT_NEAR(dec_.invariant_noise_budget(r), dec_.invariant_noise_budget(plain), kBudgetSlack) << "step " << s;
     }
     EXPECT_THROW(ev_.rotate_rows_ntt(ca_ntt, 3, gk), InvalidArgument);  // no key for 3
   }
