@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/thread_pool.h"
 #include "he/ckks/precision_model.h"
 #include "he/kernels/ntt.h"
 
@@ -50,9 +51,102 @@ ckks::PrecisionEstimate predict_linear(const ckks::PrecisionModel& model, const 
   return worst;
 }
 
+// One latency linear step (CkksSlotEvaluator::run_linear) on x (rotations hoisted to the baby
+// rotation's noise). Integer units: a diagonal encoded at scale q with rounding error R (every
+// slot, whatever its weight) multiplies the rotated input x_b (scale s, |slot| <= M, noise B_b):
+// s M R + q |w| B_b + B_b R per diagonal, so an output slot gets q W B_b (W = its row's sum |w|,
+// counted once whether the row's taps land in one slot or in partial sums that the folds collect)
+// plus D (s M R + B_b R) over the D diagonals; each giant rotation adds one key switch to the
+// partial sums. F folds add 2^F partial-sum slots together (their encoding and key-switch terms
+// 2^F times) and one key switch each, doubled by every later fold: (2^F - 1) key switches. Then
+// the rescale and the bias.
+ckks::PrecisionEstimate predict_slot_linear(const ckks::PrecisionModel& model, const ckks::Params& params,
+                                            const LinearOp& l, const SlotLinear& sl, const ckks::PrecisionEstimate& x) {
+  const double q = double(params.q()[x.level - 1]);
+  ckks::PrecisionEstimate xb = x;
+  if (std::any_of(sl.baby.begin(), sl.baby.end(), [](int b) { return b != 0; })) xb = model.key_switch(x);
+  double w_max = 0, bias_max = 0;
+  for (int o = 0; o < l.n_out; ++o) {
+    double w = 0;
+    for (auto j = l.f_row_start[o]; j < l.f_row_start[o + 1]; ++j) w += std::fabs(double(l.f_weight[j]));
+    w_max = std::max(w_max, w);
+    bias_max = std::max(bias_max, std::fabs(double(l.f_bias[o])));
+  }
+  const double encoding = model.multiply_plain(xb, 0.0, q).noise;  // s M R + B_b R
+  const double ks = model.key_switch_noise(x.level);
+  double partial = double(sl.diagonals()) * encoding;
+  for (const auto& g : sl.giants) partial += g.step != 0 ? ks : 0.0;
+  const double folded = std::ldexp(1.0, int(sl.fold.size()));
+  const double noise = q * w_max * xb.noise + folded * partial + (folded - 1) * ks;
+  return model.add_plain(model.rescale({x.level, x.scale * q, w_max * x.magnitude, noise}), bias_max);
+}
+
+// One latency linear step on one packed slot vector in doubles, as CkksSlotEvaluator runs it
+// (rotations over the one row of N/2 slots).
+std::vector<double> apply_slot_linear(const SlotLinear& l, const std::vector<double>& x, std::size_t block) {
+  const std::size_t n = x.size();
+  std::vector<std::vector<double>> baby;
+  for (int b : l.baby) baby.push_back(rotate_slot_rows(x, b, 1));
+  std::vector<double> y(n, 0.0);
+  for (const auto& g : l.giants) {
+    std::vector<double> acc(n, 0.0);
+    for (const auto& t : g.terms)
+      for (std::size_t s = 0; s < n; ++s) acc[s] += t.fdiag[s % block] * baby[t.baby][s];
+    acc = rotate_slot_rows(acc, g.step, 1);
+    for (std::size_t s = 0; s < n; ++s) y[s] += acc[s];
+  }
+  for (int f : l.fold) {
+    const auto r = rotate_slot_rows(y, f, 1);
+    for (std::size_t s = 0; s < n; ++s) y[s] += r[s];
+  }
+  for (std::size_t b0 = 0; b0 < n; b0 += block)
+    for (const auto& [slot, bias] : l.fbias) y[b0 + slot] += bias;
+  return y;
+}
+
+// plan_magnitudes for a CKKS latency plan: cells packed as the key holder packs them.
+std::vector<double> slot_magnitudes(const Plan& plan, const std::vector<const std::uint8_t*>& images) {
+  const SlotLayout& sl = plan.slots;
+  const std::size_t per = sl.cells_per_ciphertext();
+  std::vector<std::vector<double>> mags(sl.ciphertexts_for(images.size()), std::vector<double>(plan.steps.size(), 0.0));
+  ThreadPool::global().parallel_for(0, mags.size(), [&](std::size_t c) {
+    std::vector<double> x(sl.slot_count(), 0.0);
+    for (std::size_t k = c * per; k < std::min(images.size(), (c + 1) * per); ++k)
+      for (std::size_t v = 0; v < sl.in_slot.size(); ++v)
+        x[(k - c * per) * sl.block + sl.in_slot[v]] = double(images[k][v]) * double(plan.input_scale);
+    for (std::size_t s = 0; s < plan.steps.size(); ++s) {
+      if (plan.steps[s].kind == OpKind::kLinear) x = apply_slot_linear(sl.linear[s], x, sl.block);
+      else if (plan.steps[s].kind == OpKind::kSquare)
+        for (auto& v : x) v *= v;
+      for (double v : x) mags[c][s] = std::max(mags[c][s], std::fabs(v));
+    }
+  });
+  std::vector<double> mag(plan.steps.size(), 0.0);
+  for (const auto& m : mags)
+    for (std::size_t s = 0; s < m.size(); ++s) mag[s] = std::max(mag[s], m[s]);
+  return mag;
+}
+
 }  // namespace
 
+Plan ckks_latency_plan(const Plan& plan, std::size_t n) {
+  if (n == 0) n = 2 * to_latency(plan, std::size_t(1) << 17, SlotScheme::kCkks).slots.block;
+  return to_latency(plan, n, SlotScheme::kCkks);
+}
+
+Plan ckks_plan_for(const Plan& plan, const CkksSettings& settings) {
+  if (settings.layout == Layout::kThroughput) {
+    require(plan.layout == Layout::kThroughput, "ckks: the plan is in the latency layout, the parameters are for throughput");
+    return plan;
+  }
+  const std::size_t n = settings.params.n();
+  if (plan.layout == Layout::kLatency && plan.slots.scheme() == SlotScheme::kCkks && plan.slots.n == n) return plan;
+  require(plan.layout == Layout::kThroughput, "ckks: the plan is in another latency layout than the parameters'");
+  return ckks_latency_plan(plan, n);
+}
+
 std::vector<double> plan_magnitudes(const Plan& plan, const std::vector<const std::uint8_t*>& images) {
+  if (plan.layout == Layout::kLatency) return slot_magnitudes(plan, images);
   std::vector<double> mag(plan.steps.size(), 0.0);
   for (const auto* img : images) {
     std::vector<double> x(plan.input_size());
@@ -98,7 +192,8 @@ std::vector<double> predict_ckks_errors(const Plan& plan, const ckks::Params& pa
     if (st.kind == OpKind::kEncrypt) {
       x = model.fresh_secret(magnitudes[s], params.default_scale());
     } else if (st.kind == OpKind::kLinear) {
-      x = predict_linear(model, st.linear, x);
+      x = plan.layout == Layout::kLatency ? predict_slot_linear(model, params, st.linear, plan.slots.linear[s], x)
+                                          : predict_linear(model, st.linear, x);
     } else if (st.kind == OpKind::kSquare) {
       x = model.rescale(model.key_switch(model.multiply(x, x)));
     }
@@ -111,6 +206,7 @@ std::vector<double> predict_ckks_errors(const Plan& plan, const ckks::Params& pa
 
 nlohmann::json CkksSettings::to_json() const {
   return {{"scheme", "ckks"},
+          {"layout", to_string(layout)},
           {"params", nlohmann::json::parse(params.to_json())},
           {"levels", params.max_level() - 1},
           {"scale_bits", std::log2(params.default_scale())},
@@ -128,6 +224,10 @@ CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& m
   std::vector<double> mag = magnitudes;
   for (auto& m : mag) m *= o.margin;
   const std::size_t levels = ckks_levels(plan);
+  const bool latency = plan.layout == Layout::kLatency;
+  require(!latency || plan.slots.scheme() == SlotScheme::kCkks, "ckks: the plan is in BFV's latency layout");
+  // The latency layout needs N/2 >= the block of a cell.
+  const std::size_t min_n = latency ? std::max(o.min_n, 2 * plan.slots.block) : o.min_n;
   const int head = headroom_bits(mag.back());
   std::optional<CkksSettings> best, best_simd;
   int best_simd_count = 1 << 20;
@@ -138,9 +238,9 @@ CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& m
     const int first = std::min(60, bits + head);
     ckks::Params p = ckks::Params::default_for(8192);
     try {
-      p = o.insecure_for_tests ? ckks::Params::create(o.min_n, first, levels, bits, std::min(59, std::max(first, bits + 1)),
+      p = o.insecure_for_tests ? ckks::Params::create(min_n, first, levels, bits, std::min(59, std::max(first, bits + 1)),
                                                       ckks::Security::kInsecureForTests)
-                               : ckks::Params::smallest_secure(levels, bits, first, o.min_n);
+                               : ckks::Params::smallest_secure(levels, bits, first, min_n);
     } catch (const SecurityError&) {
       break;  // larger scales need even more bits
     }
@@ -153,7 +253,7 @@ CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& m
       best_n = p.n();
     }
     if (logit_err <= o.target_error) {
-      best = CkksSettings{p, o.target_error, logit_err, err};
+      best = CkksSettings{p, latency ? Layout::kLatency : Layout::kThroughput, o.target_error, logit_err, err};
       if (scalar_primes(p) <= best_simd_count) {
         best_simd = best;
         best_simd_count = scalar_primes(p);
@@ -214,6 +314,8 @@ CkksSettings ckks_settings_from_json(const nlohmann::json& j, const std::string&
     out.params = ckks::Params::create_from_primes(n, std::move(q), special, scale,
                                                   insecure ? ckks::Security::kInsecureForTests : ckks::Security::k128);
     out.target_error = s->value("target_logit_error", 0.0);
+    const auto layout = s->value("layout", std::string("throughput"));  // absent: made before the latency layout
+    out.layout = layout_from_string(layout);
     out.predicted_error = s->value("predicted_logit_error", 0.0);
   } catch (const nlohmann::json::exception& e) {
     throw FormatError(what + ": malformed CKKS parameters (" + e.what() + ")");

@@ -7,6 +7,10 @@
 // that still fits the same N (more margin for free) among those with the fewest primes beyond the
 // SIMD kernels' 50 bits. It refuses, with the numbers, a target that
 // no 128-bit set reaches.
+// The latency layout (a plan from ckks_latency_plan) uses the same levels; its linear steps are
+// predicted with the rotations' key-switch noise and the diagonals' encoding errors, its slot
+// magnitudes are measured over every slot of the packed ciphertexts (partial sums included), and N
+// is at least twice the block of a cell.
 #pragma once
 
 #include <cstddef>
@@ -22,11 +26,16 @@ namespace leukocrypt::nn {
 
 // Largest |value| after every plan step over the given images (float arithmetic of the f_* rows;
 // index = plan step; Encrypt: the scaled pixels). What the key holder measures on calibration
-// images to bound the slot values.
+// images to bound the slot values. For a CKKS latency plan: over every slot of the packed
+// ciphertexts (the slot program run in doubles: rotations, partial sums and neighbours' values).
 std::vector<double> plan_magnitudes(const Plan& plan, const std::vector<const std::uint8_t*>& images);
+
+// The plan in the CKKS latency layout at ring degree n (0: the smallest N that holds one cell).
+Plan ckks_latency_plan(const Plan& plan, std::size_t n = 0);
 
 struct CkksSettings {
   ckks::Params params = ckks::Params::default_for(8192);
+  Layout layout = Layout::kThroughput;
   double target_error = 0;     // largest logit error asked for
   double predicted_error = 0;  // the precision model's bound on the largest logit error
   std::vector<double> step_error;  // predicted slot error after every plan step
@@ -44,11 +53,16 @@ struct CkksChoiceOptions {
 // Rescales the plan needs (linear layers + squares).
 std::size_t ckks_levels(const Plan& plan);
 
+// The plan in the settings' layout: `plan` itself (throughput, or already the CKKS latency layout
+// at the settings' N) or ckks_latency_plan(plan, N).
+Plan ckks_plan_for(const Plan& plan, const CkksSettings& settings);
+
 // Predicted slot error after every step for these parameters and magnitude bounds (plan_magnitudes
 // times the margin).
 std::vector<double> predict_ckks_errors(const Plan& plan, const ckks::Params& params,
                                         const std::vector<double>& magnitudes);
 
+// The layout is the plan's (a latency plan: ckks_latency_plan, with magnitudes measured on it).
 // Throws SecurityError when no 128-bit set reaches the target (message: the target, the best
 // predicted error, and at which scale and N), InvalidArgument for a bad plan or options.
 CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& magnitudes,

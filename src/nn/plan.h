@@ -98,7 +98,8 @@ std::vector<std::size_t> relin_deferral_targets(const Plan& plan);
 Plan lower(const QuantizedModel& q);
 
 // The same plan in the latency layout for ring degree n (slot positions, diagonals, rotations:
-// see slot_layout.h). Throws InvalidArgument when a cell's values do not fit in N/2 slots.
-Plan to_latency(const Plan& plan, std::size_t n);
+// see slot_layout.h), for BFV's slot matrix and integer weights or CKKS's one row of N/2 slots and
+// float weights. Throws InvalidArgument when a cell's values do not fit in N/2 slots.
+Plan to_latency(const Plan& plan, std::size_t n, SlotScheme scheme = SlotScheme::kBfv);
 
 }  // namespace leukocrypt::nn

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "common/error.h"
 #include "common/thread_pool.h"
 #include "common/timer.h"
 #include "nn/backend.h"
@@ -41,6 +42,7 @@ std::vector<Int128> apply_slot_linear(const SlotLinear& l, const std::vector<Int
 void run_latency(const Plan& plan, const std::vector<const std::uint8_t*>& images, BatchOutput& out,
                  std::vector<UInt128>& max_abs) {
   const SlotLayout& sl = plan.slots;
+  require(sl.scheme() == SlotScheme::kBfv, "raw backend: the plan is in the CKKS latency layout (float weights)");
   const std::size_t per = sl.cells_per_ciphertext(), groups = sl.ciphertexts_for(images.size());
   std::mutex mu;
   ThreadPool::global().parallel_for(0, groups, [&](std::size_t gi) {

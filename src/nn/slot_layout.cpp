@@ -55,7 +55,7 @@ nlohmann::json SlotLayout::to_json() const {
 }
 
 nlohmann::json SlotLayout::client_json() const {
-  return {{"n", n},           {"block", block},           {"cells_per_ciphertext", cells_per_ciphertext()},
+  return {{"n", n},           {"rows", rows},             {"block", block},           {"cells_per_ciphertext", cells_per_ciphertext()},
           {"inputs", in_slot.size()}, {"galois_steps", rotation_steps()}, {"out_slot", out_slot}};
 }
 
@@ -63,12 +63,13 @@ SlotLayout SlotLayout::from_client_json(const nlohmann::json& j) {
   SlotLayout sl;
   try {
     sl.n = j.at("n").get<std::size_t>();
+    sl.rows = j.value("rows", std::size_t(2));  // written before CKKS had a latency layout: BFV
     sl.block = j.at("block").get<std::size_t>();
     const auto inputs = j.at("inputs").get<std::size_t>();
     sl.out_slot = j.at("out_slot").get<std::vector<std::uint32_t>>();
-    if (sl.n < 4 || (sl.n & (sl.n - 1)) != 0 || sl.n > 65536 || sl.block == 0 || (sl.block & (sl.block - 1)) != 0 ||
+    if ((sl.rows != 1 && sl.rows != 2) || sl.n < 4 || (sl.n & (sl.n - 1)) != 0 || sl.n > 65536 || sl.block == 0 || (sl.block & (sl.block - 1)) != 0 ||
         sl.block > sl.n / 2 || inputs == 0 || inputs > sl.block || sl.out_slot.empty() || sl.out_slot.size() > 4096)
-      throw FormatError("latency layout: inconsistent n/block/inputs/out_slot");
+      throw FormatError("latency layout: inconsistent n/rows/block/inputs/out_slot");
     for (auto o : sl.out_slot)
       if (o >= sl.block) throw FormatError("latency layout: logit slot " + std::to_string(o) + " outside the block");
     sl.in_slot.resize(inputs);
@@ -79,21 +80,25 @@ SlotLayout SlotLayout::from_client_json(const nlohmann::json& j) {
   return sl;
 }
 
-std::vector<std::int64_t> tile_block(const std::vector<std::int64_t>& pattern, std::size_t n) {
-  std::vector<std::int64_t> out(n);
-  for (std::size_t s = 0; s < n; ++s) out[s] = pattern[s % pattern.size()];
-  return out;
-}
-
 namespace {
 
+// The taps of one linear layer: the integer rows (BFV) or the float rows (CKKS, f_*).
+struct TapRows {
+  const LinearOp& l;
+  bool real;
+  std::uint32_t begin(int o) const { return real ? l.f_row_start[o] : l.row_start[o]; }
+  std::uint32_t end(int o) const { return real ? l.f_row_start[o + 1] : l.row_start[o + 1]; }
+  std::uint32_t input(std::uint32_t k) const { return real ? l.f_index[k] : l.index[k]; }
+};
+
 // A linear layer mapped onto slots, before the block size is known: every tap as
-// (position of the (partial) output, rotation r = input position - output position, weight).
+// (position of the (partial) output, rotation r = input position - output position, tap index k
+// in its TapRows).
 struct SlotMap {
   struct Tap {
     std::uint32_t pos;
     int r;
-    std::int64_t w;
+    std::uint32_t k;
   };
   std::vector<Tap> taps;
   std::vector<std::uint32_t> out_slot;
@@ -163,12 +168,12 @@ void add_span(SlotMap& m) {
 }
 
 // Outputs at the given slots; every tap reads its input directly (no fold).
-SlotMap direct_map(const LinearOp& l, const std::vector<std::uint32_t>& in, std::vector<std::uint32_t> out) {
+SlotMap direct_map(const TapRows& l, const std::vector<std::uint32_t>& in, std::vector<std::uint32_t> out) {
   SlotMap m;
   m.out_slot = std::move(out);
-  for (int o = 0; o < l.n_out; ++o)
-    for (auto k = l.row_start[o]; k < l.row_start[o + 1]; ++k)
-      m.taps.push_back({m.out_slot[o], int(in[l.index[k]]) - int(m.out_slot[o]), l.weight[k]});
+  for (int o = 0; o < l.l.n_out; ++o)
+    for (auto k = l.begin(o); k < l.end(o); ++k)
+      m.taps.push_back({m.out_slot[o], int(in[l.input(k)]) - int(m.out_slot[o]), k});
   add_span(m);
   return m;
 }
@@ -176,7 +181,8 @@ SlotMap direct_map(const LinearOp& l, const std::vector<std::uint32_t>& in, std:
 // Gazelle's hybrid method: tap (o, i) adds into the slot nearest its input that is = o (mod m),
 // m = the output count rounded up to a power of two; rotate-and-sum by m, 2m, ... then collects
 // every output's partial sums in slot o.
-SlotMap fold_map(const LinearOp& l, const std::vector<std::uint32_t>& in) {
+SlotMap fold_map(const TapRows& rows, const std::vector<std::uint32_t>& in) {
+  const LinearOp& l = rows.l;
   SlotMap m;
   const std::uint32_t mm = pow2_at_least(std::uint64_t(l.n_out));
   std::uint32_t top = 0;
@@ -184,11 +190,11 @@ SlotMap fold_map(const LinearOp& l, const std::vector<std::uint32_t>& in) {
   const std::uint32_t span = std::max(mm, pow2_at_least(top));
   for (int o = 0; o < l.n_out; ++o) {
     m.out_slot.push_back(std::uint32_t(o));
-    for (auto k = l.row_start[o]; k < l.row_start[o + 1]; ++k) {
-      const int p = int(in[l.index[k]]);
+    for (auto k = rows.begin(o); k < rows.end(o); ++k) {
+      const int p = int(in[rows.input(k)]);
       int j = p - (((p - o) % int(mm)) + int(mm)) % int(mm);
       if (j < 0) j += int(mm);
-      m.taps.push_back({std::uint32_t(j), p - j, l.weight[k]});
+      m.taps.push_back({std::uint32_t(j), p - j, k});
     }
   }
   for (std::uint32_t f = mm; f < span; f <<= 1) m.fold.push_back(int(f));
@@ -233,33 +239,51 @@ bool is_identity(const std::vector<std::uint32_t>& in) {
 // those zeros), so every other slot of the result is exactly 0, at no cost in noise: a 0/1 slot
 // mask multiplied in after a fold would grow the noise by up to N * t/2 (about 62 bits at
 // N = 16384, t ~ 2^49), while a direct last layer only adds rotations at the lowest level.
-SlotMap map_linear(const LinearOp& l, const std::vector<std::uint32_t>& in, bool allow_fold) {
+SlotMap map_linear(const TapRows& rows, const std::vector<std::uint32_t>& in, bool allow_fold) {
+  const LinearOp& l = rows.l;
   std::vector<SlotMap> options;
   if (l.conv && is_identity(in)) {
     auto a = anchored_slots(*l.conv);
-    if (!a.empty()) options.push_back(direct_map(l, in, std::move(a)));
+    if (!a.empty()) options.push_back(direct_map(rows, in, std::move(a)));
   }
   std::vector<std::uint32_t> compact(std::size_t(l.n_out));
   for (std::size_t o = 0; o < compact.size(); ++o) compact[o] = std::uint32_t(o);
-  options.push_back(direct_map(l, in, compact));
-  if (allow_fold) options.push_back(fold_map(l, in));
+  options.push_back(direct_map(rows, in, compact));
+  if (allow_fold) options.push_back(fold_map(rows, in));
   return *std::min_element(options.begin(), options.end(),
                            [](const SlotMap& a, const SlotMap& b) { return a.cost() < b.cost(); });
 }
 
+// rot_{-g·b}(d) of a block pattern: slot s takes slot s - g·b (block-periodic, so modulo the block).
+template <typename T>
+std::vector<T> unrotate_giant(const std::vector<T>& d, int giant_step, std::uint32_t block) {
+  std::vector<T> pre(block);
+  const long long shift = ((-(long long)giant_step) % (long long)block + block) % block;
+  for (std::uint32_t s = 0; s < block; ++s) pre[s] = d[(s + shift) % block];
+  return pre;
+}
+
 // Baby-step/giant-step diagonals of one mapped layer for blocks of `block` slots.
-SlotLinear build_linear(const SlotMap& m, const LinearOp& l, std::uint32_t block) {
+SlotLinear build_linear(const SlotMap& m, const TapRows& rows, std::uint32_t block) {
+  const LinearOp& l = rows.l;
   std::map<int, std::vector<std::int64_t>> diag;  // r -> block pattern of diag_r
+  std::map<int, std::vector<double>> fdiag;       // the same, float weights (CKKS)
   for (const auto& t : m.taps) {
-    auto& d = diag[t.r];
-    if (d.empty()) d.assign(block, 0);
-    d[t.pos] += t.w;
+    if (rows.real) {
+      auto& d = fdiag[t.r];
+      if (d.empty()) d.assign(block, 0.0);
+      d[t.pos] += double(l.f_weight[t.k]);
+    } else {
+      auto& d = diag[t.r];
+      if (d.empty()) d.assign(block, 0);
+      d[t.pos] += l.weight[t.k];
+    }
   }
   const int b = best_baby_step(rotation_set(m.taps));
   SlotLinear out;
   std::map<int, std::uint32_t> baby_index;
   std::map<int, std::size_t> giant_index;
-  for (const auto& [r, d] : diag) {
+  for (const int r : rotation_set(m.taps)) {
     const int g = giant_of(r, b), i = r - g * b;
     if (!baby_index.count(i)) {
       baby_index[i] = std::uint32_t(out.baby.size());
@@ -269,15 +293,17 @@ SlotLinear build_linear(const SlotMap& m, const LinearOp& l, std::uint32_t block
       giant_index[g * b] = out.giants.size();
       out.giants.push_back({g * b, {}});
     }
-    // rot_{-g·b}(diag_r): slot s takes slot s - g·b (block-periodic, so modulo the block).
-    std::vector<std::int64_t> pre(block);
-    const long long shift = ((-(long long)g * b) % (long long)block + block) % block;
-    for (std::uint32_t s = 0; s < block; ++s) pre[s] = d[(s + shift) % block];
-    out.giants[giant_index[g * b]].terms.push_back({baby_index[i], std::move(pre)});
+    SlotLinear::Term term{baby_index[i], {}, {}};
+    if (rows.real) term.fdiag = unrotate_giant(fdiag[r], g * b, block);
+    else term.diag = unrotate_giant(diag[r], g * b, block);
+    out.giants[giant_index[g * b]].terms.push_back(std::move(term));
   }
   out.fold = m.fold;
   out.out_slot = m.out_slot;
-  for (int o = 0; o < l.n_out; ++o) out.bias.push_back({m.out_slot[o], l.bias[o]});
+  for (int o = 0; o < l.n_out; ++o) {
+    if (rows.real) out.fbias.push_back({m.out_slot[o], double(l.f_bias[o])});
+    else out.bias.push_back({m.out_slot[o], l.bias[o]});
+  }
   return out;
 }
 
@@ -292,20 +318,23 @@ void check_writes_only_outputs(const SlotLinear& l, std::uint32_t block) {
       for (std::uint32_t s = 0; s < block; ++s) {
         // pre[s] is diag_r at slot s - g·b (modulo the block): the slot the product lands in.
         const long long at = (((long long)s - g.step) % (long long)block + block) % block;
-        if (t.diag[s] != 0 && !out[std::size_t(at)]) ok = false;
+        const bool nonzero = t.fdiag.empty() ? t.diag[s] != 0 : t.fdiag[s] != 0.0;
+        if (nonzero && !out[std::size_t(at)]) ok = false;
       }
   require(ok, "latency layout: the last linear step writes slots other than the logits");
 }
 
 }  // namespace
 
-Plan to_latency(const Plan& plan, std::size_t n) {
+Plan to_latency(const Plan& plan, std::size_t n, SlotScheme scheme) {
   require(n >= 4 && (n & (n - 1)) == 0, "to_latency: N = " + std::to_string(n) + " is not a power of two >= 4");
+  const bool real = scheme == SlotScheme::kCkks;
   Plan p = plan;
   p.layout = Layout::kLatency;
   SlotLayout& sl = p.slots;
   sl = SlotLayout{};
   sl.n = n;
+  sl.rows = real ? 1 : 2;
   sl.in_slot.resize(plan.input_size());
   for (std::size_t i = 0; i < sl.in_slot.size(); ++i) sl.in_slot[i] = std::uint32_t(i);
   std::vector<std::uint32_t> cur = sl.in_slot;
@@ -316,7 +345,7 @@ Plan to_latency(const Plan& plan, std::size_t n) {
     if (plan.steps[s].kind == OpKind::kLinear) last = s;
   for (std::size_t s = 0; s < plan.steps.size(); ++s) {
     if (plan.steps[s].kind != OpKind::kLinear) continue;
-    maps[s] = map_linear(plan.steps[s].linear, cur, s != last);
+    maps[s] = map_linear(TapRows{plan.steps[s].linear, real}, cur, s != last);
     span = std::max(span, pow2_at_least(maps[s].span));
     cur = maps[s].out_slot;
   }
@@ -325,7 +354,7 @@ Plan to_latency(const Plan& plan, std::size_t n) {
   sl.block = span;
   sl.linear.resize(plan.steps.size());
   for (std::size_t s = 0; s < plan.steps.size(); ++s)
-    if (plan.steps[s].kind == OpKind::kLinear) sl.linear[s] = build_linear(maps[s], plan.steps[s].linear, span);
+    if (plan.steps[s].kind == OpKind::kLinear) sl.linear[s] = build_linear(maps[s], TapRows{plan.steps[s].linear, real}, span);
   sl.out_slot = cur;
   if (last < plan.steps.size()) check_writes_only_outputs(sl.linear[last], sl.block);
   return p;

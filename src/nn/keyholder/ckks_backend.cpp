@@ -3,12 +3,15 @@
 
 #include <algorithm>
 #include <mutex>
+#include <optional>
 
+#include "common/error.h"
 #include "common/progress.h"
 #include "common/thread_pool.h"
 #include "common/timer.h"
 #include "he/ckks/serialization.h"
 #include "nn/ckks_evaluator.h"
+#include "nn/ckks_slot_evaluator.h"
 #include "nn/keyholder/ckks_keyholder.h"
 
 namespace leukocrypt::nn {
@@ -21,15 +24,12 @@ class CkksBackend final : public Backend {
   std::string name() const override { return "ckks"; }
 
   BatchOutput run(const Plan& plan, const std::vector<const std::uint8_t*>& images) override {
+    if (keys_.settings().layout == Layout::kLatency) return run_latency(ckks_plan_for(plan, keys_.settings()), images);
+    require(plan.layout == Layout::kThroughput,
+            "ckks backend: the plan is in the latency layout but the parameters were chosen for the throughput layout");
     CkksPlanEvaluator server(plan, keys_.context(), relin_);
-    BatchOutput out;
-    out.images = images.size();
-    out.outputs = plan.output_size();
-    out.logits.resize(out.images * out.outputs);
+    BatchOutput out = start_output(plan, images.size());
     auto& rep = out.report;
-    rep.backend = name();
-    rep.steps.resize(plan.steps.size());
-    for (std::size_t s = 0; s < plan.steps.size(); ++s) rep.steps[s] = {plan.steps[s].name, plan.steps[s].kind, 0, 0, 0, -1};
     const std::size_t n = keys_.slot_count();
     ProgressBar bar("encrypted inference (batches)", (images.size() + n - 1) / n, options_.progress);
     for (std::size_t b0 = 0; b0 < images.size(); b0 += n) {
@@ -43,6 +43,56 @@ class CkksBackend final : public Backend {
   }
 
  private:
+  BatchOutput start_output(const Plan& plan, std::size_t images) const {
+    BatchOutput out;
+    out.images = images;
+    out.outputs = plan.output_size();
+    out.logits.resize(out.images * out.outputs);
+    out.report.backend = name();
+    out.report.steps.resize(plan.steps.size());
+    for (std::size_t s = 0; s < plan.steps.size(); ++s)
+      out.report.steps[s] = {plan.steps[s].name, plan.steps[s].kind, 0, 0, 0, -1};
+    return out;
+  }
+
+  // The latency layout: cells packed cells_per_ciphertext() to a ciphertext, seeded encryption,
+  // the server's slot program on all ciphertexts at once, decryption. Galois keys for exactly the
+  // layout's rotation steps, made once per backend.
+  BatchOutput run_latency(const Plan& plan, const std::vector<const std::uint8_t*>& images) {
+    if (galois_steps_ != plan.slots.rotation_steps()) {
+      galois_steps_ = plan.slots.rotation_steps();
+      galois_ = keys_.galois_keys(*galois_steps_);
+    }
+    CkksSlotEvaluator server(plan, keys_.context(), relin_, galois_);
+    BatchOutput out = start_output(plan, images.size());
+    auto& rep = out.report;
+    const std::size_t per = plan.slots.cells_per_ciphertext(), cts = plan.slots.ciphertexts_for(images.size());
+    Timer t;
+    std::vector<ckks::Ciphertext> inputs(cts);
+    std::vector<std::size_t> bytes(cts, 0);
+    ThreadPool::global().parallel_for(0, cts, [&](std::size_t c) {
+      he::Seed seed;
+      const std::size_t count = std::min(per, images.size() - c * per);
+      inputs[c] = keys_.encrypt_cells(plan, images.data() + c * per, count, &seed);
+      bytes[c] = ckks::save_seeded(inputs[c], seed).size();
+    });
+    rep.encrypt_seconds = t.seconds();
+    rep.steps.front().seconds = rep.encrypt_seconds;
+    for (auto b : bytes) rep.bytes_sent += b;
+    t.reset();
+    std::vector<double> step_s;
+    auto results = server.evaluate(std::move(inputs), &step_s);
+    rep.evaluate_seconds = t.seconds();
+    for (std::size_t s = 1; s + 1 < step_s.size(); ++s) rep.steps[s].seconds = step_s[s];
+    for (const auto& ct : results) rep.bytes_received += ckks::save(ct).size();
+    t.reset();
+    out.logits = keys_.decrypt_cells(plan.slots, results, images.size());
+    rep.decrypt_seconds = t.seconds();
+    rep.steps.back().seconds = rep.decrypt_seconds;
+    rep.batches = cts;
+    return out;
+  }
+
   // Encryption runs inside the server's pull (overlapping the evaluation): its time summed over
   // threads divided by the thread count is reported as encrypt_seconds, the rest as evaluate_seconds.
   void run_batch(const CkksPlanEvaluator& server, const Plan& plan, const std::vector<const std::uint8_t*>& images,
@@ -73,6 +123,8 @@ class CkksBackend final : public Backend {
   CkksKeyHolder keys_;
   CkksBackendOptions options_;
   ckks::RelinKeys relin_;
+  ckks::GaloisKeys galois_;
+  std::optional<std::vector<int>> galois_steps_;
 };
 
 }  // namespace
