@@ -76,13 +76,36 @@ void require_scheme(const std::string& scheme) {
   require(scheme == "bfv" || scheme == "ckks", "--scheme must be bfv or ckks, not '" + scheme + "'");
 }
 
-// The precision model's choice for a stated target; throws SecurityError (with the target, the
-// best predicted error, its scale and N) when no 128-bit set reaches it.
-CkksSettings choose_ckks_for(const Plan& plan, const EvalSet& set, double target_error) {
+// The precision model's choice for a stated target in one layout (magnitudes measured on `set` in
+// that layout); throws SecurityError (with the target, the best predicted error, its scale and N)
+// when no 128-bit set reaches it.
+CkksSettings choose_ckks_for(const Plan& plan, const EvalSet& set, double target_error, Layout layout) {
   require(target_error > 0 && std::isfinite(target_error), "--target-error must be > 0");
   CkksChoiceOptions co;
   co.target_error = target_error;
-  return choose_ckks_settings(plan, plan_magnitudes(plan, set.images), co);
+  const Plan lp = layout == Layout::kLatency ? ckks_latency_plan(plan) : plan;
+  return choose_ckks_settings(lp, plan_magnitudes(lp, set.images), co);
+}
+
+// --layout for CKKS: the layout named, or (auto) the one with the lower estimated end-to-end time
+// for `cells` cells among those whose parameters reach the target.
+CkksSettings choose_ckks_layout(const Plan& plan, const EvalSet& set, double target_error, std::optional<Layout> layout,
+                                std::size_t cells, double bandwidth_mbit) {
+  if (layout) return choose_ckks_for(plan, set, target_error, *layout);
+  std::optional<CkksSettings> best;
+  double best_s = INFINITY;
+  std::optional<SecurityError> refused;
+  for (const auto l : {Layout::kThroughput, Layout::kLatency}) {
+    try {
+      auto s = choose_ckks_for(plan, set, target_error, l);
+      const double secs = estimate_ckks_cost(ckks_plan_for(plan, s), s, cells, bandwidth_mbit).total_seconds;
+      if (secs < best_s) best = s, best_s = secs;
+    } catch (const SecurityError& e) {
+      if (!refused) refused = e;
+    }
+  }
+  if (!best) throw *refused;
+  return *best;
 }
 
 nlohmann::json ckks_params_json(const CkksSettings& s) {
@@ -117,10 +140,14 @@ void run_params_ckks(const ParamsOptions& o) {
   require(o.n == 0 && o.t.empty() && o.q_bits.empty() && o.bound == "worst-case",
           "--n, --t, --q-bits and --bound are BFV options; with --scheme ckks, N and the primes come from "
           "--target-error");
-  require(o.layout == "auto" || o.layout == "throughput", "--scheme ckks has the throughput layout only");
+  require(o.bandwidth_mbit > 0 && o.bandwidth_mbit <= 1e6, "--bandwidth-mbit must be in (0, 1e6]");
+  const auto layout = parse_layout(o.layout);
   auto p = prepare_model(o.model, o.data, std::nullopt);
   auto set = load_eval_set(o.data, o.split, o.limit, p.model.input);
-  const auto s = choose_ckks_for(p.plan, set, o.target_error);
+  const std::size_t cells = o.images ? o.images : std::max<std::size_t>(1, set.size());
+  const auto s = choose_ckks_layout(p.plan, set, o.target_error, layout, cells, o.bandwidth_mbit);
+  const Plan lp = ckks_plan_for(p.plan, s);
+  const auto estimate = estimate_ckks_cost(lp, s, cells, o.bandwidth_mbit);
   nlohmann::json j;
   j["format"] = "leukocrypt-params";
   j["version"] = 1;
@@ -131,6 +158,12 @@ void run_params_ckks(const ParamsOptions& o) {
   j["magnitude_images"] = set.size();
   j["input_scale"] = double(p.plan.input_scale);  // keygen: the key holder encrypts pixel x input_scale
   j["ckks"] = ckks_params_json(s);
+  j["layout"] = to_string(s.layout);
+  // keygen reads the latency section (Galois steps, logit slots) when the parameters are for it.
+  if (s.layout == Layout::kLatency) j["latency"] = lp.slots.client_json();
+  j["estimate"] = estimate.to_json();
+  j["estimate"]["cells"] = cells;
+  j["estimate"]["bandwidth_mbit"] = o.bandwidth_mbit;
   if (!o.out.empty()) write_file_atomic(o.out, j.dump(2) + "\n");
   if (o.json) return print_json(j);
   std::cout << "model " << p.model.name << ": " << ckks_levels(p.plan) << " rescales (one per linear layer and square)\n"
@@ -138,7 +171,14 @@ void run_params_ckks(const ParamsOptions& o) {
             << "chosen CKKS parameters (128-bit): N = " << s.params.n() << ", q bits = " << j["ckks"]["q_bits"].dump()
             << ", special prime " << fixed(j["ckks"]["special_prime_bits"].get<double>(), 1) << " bits, scale 2^"
             << fixed(std::log2(s.params.default_scale()), 1) << "\n"
-            << "precision model: largest logit error <= " << s.predicted_error << " (target " << s.target_error << ")\n";
+            << "precision model: largest logit error <= " << s.predicted_error << " (target " << s.target_error << ")\n"
+            << "layout " << to_string(s.layout);
+  if (s.layout == Layout::kLatency)
+    std::cout << ": " << lp.slots.cells_per_ciphertext() << " cells per ciphertext, " << lp.slots.rotation_steps().size()
+              << " Galois keys";
+  std::cout << "; estimated for " << cells << " cells at " << o.bandwidth_mbit << " Mbit/s: "
+            << fixed(estimate.total_seconds, 2) << " s end to end (server " << fixed(estimate.server_seconds, 2)
+            << " s, upload " << fixed(estimate.upload_bytes / 1e6, 1) << " MB)\n";
   if (!o.out.empty()) std::cout << "wrote " << o.out << "\n";
 }
 
@@ -250,10 +290,10 @@ void run_eval_ckks(const EvalOptions& o) {
   require(o.mode == "encrypted", "--scheme ckks needs --mode encrypted (float and raw do not depend on the scheme)");
   require(o.params.empty(), "--params is for BFV; with --scheme ckks the parameters come from --target-error "
                             "(see `leukocrypt params --scheme ckks`)");
-  require(o.layout == "auto" || o.layout == "throughput", "--scheme ckks has the throughput layout only");
+  const auto layout = parse_layout(o.layout);
   auto p = prepare_model(o.model, o.data, std::nullopt);
   auto set = load_eval_set(o.data, o.split, o.limit, p.model.input);
-  const auto s = choose_ckks_for(p.plan, set, o.target_error);
+  const auto s = choose_ckks_layout(p.plan, set, o.target_error, layout, std::max<std::size_t>(1, set.size()), 100);
   auto fl = make_float_backend()->run(p.plan, set.images);
   CkksBackendOptions bo;
   bo.progress = !o.json;
@@ -277,7 +317,7 @@ void run_eval_ckks(const EvalOptions& o) {
                    {"images", set.size()}, {"metrics", metrics.to_json()},
                    {"agreement", {{"argmax_vs_float", double(agree) / n}}},
                    {"largest_logit_error", max_err}, {"predicted_logit_error", s.predicted_error},
-                   {"params", ckks_params_json(s)}, {"seconds_total", total_s}, {"ms_per_cell", total_s * 1e3 / n},
+                   {"params", ckks_params_json(s)}, {"layout", to_string(s.layout)}, {"seconds_total", total_s}, {"ms_per_cell", total_s * 1e3 / n},
                    {"bytes_sent_per_cell", double(res.report.bytes_sent) / n},
                    {"bytes_received_per_cell", double(res.report.bytes_received) / n},
                    {"report", res.report.to_json()}};
@@ -291,7 +331,7 @@ void run_eval_ckks(const EvalOptions& o) {
   else {
     const auto& r = res.report;
     std::cout << "model " << p.model.name << ", " << set.size() << " cells of split '" << o.split
-              << "', mode encrypted, scheme ckks (N = " << s.params.n() << ", scale 2^"
+              << "', mode encrypted, scheme ckks, " << to_string(s.layout) << " layout (N = " << s.params.n() << ", scale 2^"
               << fixed(std::log2(s.params.default_scale()), 1) << ")\n"
               << "accuracy " << fixed(100 * metrics.accuracy, 2) << "%, balanced accuracy "
               << fixed(100 * metrics.balanced_accuracy, 2) << "%\n"

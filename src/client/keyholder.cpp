@@ -84,6 +84,40 @@ void add_galois_blob(const nn::BfvKeyHolder& holder, std::size_t j, const std::v
   writer.add_blob_parts(parts);
 }
 
+// keygen for CKKS: the latency section's rotation steps, checked against the parameters (one row of
+// N/2 slots at the parameters' N).
+std::vector<int> ckks_card_galois_steps(const nn::CkksSettings& settings, const nlohmann::json& latency) {
+  if (!latency.is_object()) return {};
+  const auto sl = nn::SlotLayout::from_client_json(latency);
+  if (sl.n != settings.params.n() || sl.scheme() != nn::SlotScheme::kCkks)
+    throw FormatError("keygen: the card's latency layout is for N = " + std::to_string(sl.n) + " (" +
+                      std::to_string(sl.rows) + " slot row(s)), the CKKS parameters have N = " +
+                      std::to_string(settings.params.n()) + " (one row)");
+  auto steps = latency.at("galois_steps").get<std::vector<int>>();
+  for (int r : steps)
+    if (r == 0 || std::abs(r) >= int(settings.params.n() / 2))
+      throw FormatError("keygen: rotation step " + std::to_string(r) + " outside (0, N/2)");
+  return steps;
+}
+
+// The CKKS Galois keys as one eval.key blob (the bytes of save(GaloisKeys), seeded), made key by
+// key on the thread pool.
+std::string ckks_galois_blob(const nn::CkksKeyHolder& holder, const std::vector<int>& steps) {
+  const std::size_t n = holder.context()->params().n();
+  std::vector<std::string> parts(steps.size() + 1);
+  parts[0] = rlwe::save_galois_keys_header(holder.context()->params().id(), holder.secret_key().key_id(),
+                                           static_cast<std::uint32_t>(steps.size()));
+  std::vector<std::uint32_t> elts;
+  for (int r : steps) elts.push_back(ckks::galois_elt_for_rotation(r, n));
+  std::sort(elts.begin(), elts.end());
+  ThreadPool::global().parallel_for(0, elts.size(), [&](std::size_t e) {
+    parts[e + 1] = rlwe::save_galois_key(elts[e], holder.galois_key(elts[e]));
+  });
+  std::string out;
+  for (const auto& p : parts) out += p;
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json keygen(const nn::BfvSettings& settings, const KeyPaths& paths, const nlohmann::json& card,
@@ -149,6 +183,13 @@ nlohmann::json keygen(const nn::CkksSettings& settings, const KeyPaths& paths, c
   if (!card.is_object() || !card.contains("input_scale") || !card["input_scale"].is_number() ||
       !(card["input_scale"].get<double>() > 0))
     throw FormatError("keygen: the CKKS model card / params.json lacks a positive 'input_scale'");
+  // The latency layout rotates slots: Galois keys for exactly the steps of the card's section.
+  const nlohmann::json latency = settings.layout == nn::Layout::kLatency && card.contains("latency") ? card["latency"]
+                                                                                                     : nlohmann::json();
+  if (settings.layout == nn::Layout::kLatency && !latency.is_object())
+    throw FormatError("keygen: CKKS parameters for the latency layout, but the card / params.json has no 'latency' "
+                      "section (its Galois steps)");
+  const std::vector<int> steps = ckks_card_galois_steps(settings, latency);
   prepare_key_dir(paths, overwrite);  // refuse before the work, not after
   nn::CkksKeyHolder holder(settings);
   const std::string key_id = wire::random_id();
@@ -166,6 +207,7 @@ nlohmann::json keygen(const nn::CkksSettings& settings, const KeyPaths& paths, c
   pub.blobs.push_back(ckks::save(holder.public_key()));
   eval.blobs.push_back(ckks::save(holder.relin_keys()));
   eval.blobs.push_back(pub.blobs.front());
+  if (latency.is_object()) eval.blobs.push_back(ckks_galois_blob(holder, steps));
   std::string secret_bytes = wire::serialize(secret), pub_bytes = wire::serialize(pub),
               eval_bytes = wire::serialize(eval);
   wipe_all(secret.blobs);
@@ -178,7 +220,8 @@ nlohmann::json keygen(const nn::CkksSettings& settings, const KeyPaths& paths, c
       {"input_scale", card["input_scale"]},
       {"created", std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()},
       {"bytes", {{"secret.key", secret_bytes.size()}, {"public.key", pub_bytes.size()}, {"eval.key", eval_bytes.size()}}},
-      {"galois_keys", 0}};
+      {"galois_keys", steps.size()}};
+  if (latency.is_object()) info["latency"] = latency;
   if (card.contains("model_id") && card["model_id"].is_string()) info["model_id"] = card["model_id"];
   if (card.contains("input") && card["input"].is_object()) info["input"] = card["input"];
   if (card.contains("classes")) info["classes"] = card["classes"];
@@ -215,6 +258,8 @@ KeyHolder::KeyHolder(const KeyPaths& paths, bool allow_insecure_for_tests) {
     if (v.blobs.size() != 1) throw FormatError(paths.secret.string() + ": expected one CKKS secret key");
     auto ctx = ckks::Context::create(settings.params);
     ckks_ = std::make_unique<nn::CkksKeyHolder>(settings, ckks::load_secret_key(*ctx, v.blobs[0]));
+    if (settings.layout == nn::Layout::kLatency && info_.contains("latency") && info_["latency"].is_object())
+      layout_ = nn::Layout::kLatency;
     return;
   }
   auto settings = wire::settings_from_json(info_, paths.info.string(), allow_insecure_for_tests);
@@ -243,7 +288,11 @@ KeyHolder& KeyHolder::operator=(KeyHolder&&) noexcept = default;
 
 void KeyHolder::set_layout(nn::Layout layout) {
   if (ckks_) {
-    require(layout == nn::Layout::kThroughput, "CKKS keys serve the throughput layout only");
+    // One CKKS parameter set serves the layout it was chosen for (the precision model differs).
+    if (layout != ckks_->settings().layout)
+      throw InvalidArgument(std::string("these CKKS keys were made for the ") + nn::to_string(ckks_->settings().layout) +
+                            " layout, not " + nn::to_string(layout) + " (run `leukocrypt params --scheme ckks --layout " +
+                            nn::to_string(layout) + "` and keygen again)");
     return;
   }
   if (layout == nn::Layout::kLatency && !(info_.contains("latency") && info_["latency"].is_object()))
@@ -290,6 +339,7 @@ void KeyHolder::encrypt_to(const std::vector<CellInput>& cells, const std::strin
     require(c.pixels.size() == n_in, "encrypt: cell '" + c.name + "' has " + std::to_string(c.pixels.size()) +
                                          " values, the model takes " + std::to_string(n_in) + " (3x" +
                                          std::to_string(size) + "x" + std::to_string(size) + ")");
+  if (ckks_ && layout_ == nn::Layout::kLatency) return encrypt_ckks_latency(cells, model_id, sink, stats, on_progress);
   if (ckks_) return encrypt_ckks(cells, model_id, sink, stats, on_progress);
   if (layout_ == nn::Layout::kLatency) return encrypt_latency(cells, model_id, sink, stats, on_progress);
   const auto& s = settings();
@@ -382,7 +432,7 @@ std::vector<CellResult> KeyHolder::decrypt_ckks(const wire::ContainerView& v, co
   if (v.params_id != params_id_)
     throw FormatError("result: made for parameters " + std::to_string(v.params_id) + ", these keys have " +
                       std::to_string(params_id_));
-  if (v.packing != wire::Packing::kThroughput) throw FormatError("result: CKKS results use the throughput packing");
+  if (v.packing != wire::Packing::kThroughput) throw FormatError("result: packed in the latency layout, expected throughput");
   auto meta = nlohmann::json::parse(v.meta, nullptr, false);
   const auto expect = wire::batch_sizes(v.cells, ckks_->slot_count());
   std::vector<std::size_t> batches;
@@ -406,6 +456,81 @@ std::vector<CellResult> KeyHolder::decrypt_ckks(const wire::ContainerView& v, co
                                 logits.data() + i * n_out, classes));
     first += batches[b];
   }
+  return out;
+}
+
+nn::Plan KeyHolder::ckks_latency_plan() const {
+  if (!info_.contains("latency") || !info_["latency"].is_object())
+    throw InvalidArgument("these CKKS keys have no latency section (re-run keygen with latency parameters)");
+  nn::Plan plan = input_plan(image_size());
+  plan.input_scale = input_scale_;
+  plan.layout = nn::Layout::kLatency;
+  plan.slots = nn::SlotLayout::from_client_json(info_["latency"]);
+  if (plan.slots.n != ckks_->context()->params().n() || plan.slots.scheme() != nn::SlotScheme::kCkks ||
+      plan.slots.in_slot.size() != plan.input_size())
+    throw FormatError("keys.json: the latency layout does not match the CKKS parameters or the model's input");
+  return plan;
+}
+
+void KeyHolder::encrypt_ckks_latency(const std::vector<CellInput>& cells, const std::string& model_id,
+                                     const std::function<void(std::string_view)>& sink, EncryptStats* stats,
+                                     const std::function<void(std::size_t, std::size_t)>& on_progress) const {
+  const nn::Plan plan = ckks_latency_plan();
+  const std::size_t per = plan.slots.cells_per_ciphertext(), cts = plan.slots.ciphertexts_for(cells.size());
+  auto h = request_header(cells, model_id);
+  h.packing = wire::Packing::kLatency;
+  const int size = image_size();
+  h.meta = nlohmann::json{{"scheme", "ckks"},
+                          {"input", {3, size, size}},
+                          {"layout", wire::kLatencyLayout},
+                          {"cells_per_ciphertext", per}}
+               .dump();
+  wire::ContainerWriter w(h, cts, sink);
+  Timer t;
+  const std::size_t chunk = std::max<std::size_t>(1, ThreadPool::global().size()) * 4;
+  for (std::size_t c0 = 0; c0 < cts; c0 += chunk) {
+    const std::size_t len = std::min(chunk, cts - c0);
+    std::vector<std::string> blobs(len);
+    ThreadPool::global().parallel_for(0, len, [&](std::size_t i) {
+      const std::size_t c = c0 + i;
+      std::vector<const std::uint8_t*> ptrs;
+      for (std::size_t q = c * per; q < std::min(cells.size(), (c + 1) * per); ++q) ptrs.push_back(cells[q].pixels.data());
+      he::Seed seed;
+      auto ct = ckks_->encrypt_cells(plan, ptrs.data(), ptrs.size(), &seed);
+      blobs[i] = ckks::save_seeded(ct, seed);
+    });
+    for (auto& b : blobs) w.add_blob(b);
+    if (on_progress) on_progress(c0 + len, cts);
+  }
+  w.finish();
+  if (stats) {
+    stats->encrypt_seconds += t.seconds();
+    stats->bytes = w.bytes_written();
+    stats->batches = cts;
+  }
+}
+
+std::vector<CellResult> KeyHolder::decrypt_ckks_latency(const wire::ContainerView& v, const nlohmann::json& meta,
+                                                        const std::vector<std::string>& classes) const {
+  if (v.params_id != params_id_)
+    throw FormatError("result: made for parameters " + std::to_string(v.params_id) + ", these keys have " +
+                      std::to_string(params_id_));
+  if (!meta.contains("latency") || !meta["latency"].is_object()) throw FormatError("result: meta lacks 'latency'");
+  const auto sl = nn::SlotLayout::from_client_json(meta["latency"]);
+  if (sl.n != ckks_->context()->params().n() || sl.scheme() != nn::SlotScheme::kCkks || sl.out_slot.size() != classes.size())
+    throw FormatError("result: latency layout does not match the CKKS keys (N, one slot row) or the classes");
+  if (v.cells == 0 || v.blobs.size() != sl.ciphertexts_for(v.cells))
+    throw FormatError("result: " + std::to_string(v.blobs.size()) + " ciphertexts for " + std::to_string(v.cells) +
+                      " cells, expected " + std::to_string(sl.ciphertexts_for(v.cells)));
+  std::vector<ckks::Ciphertext> cts(v.blobs.size());
+  ThreadPool::global().parallel_for(0, cts.size(), [&](std::size_t c) {
+    cts[c] = ckks::load_ciphertext(*ckks_->context(), v.blobs[c]);
+  });
+  const auto logits = ckks_->decrypt_cells(sl, cts, v.cells);
+  std::vector<CellResult> out;
+  for (std::size_t i = 0; i < v.cells; ++i)
+    out.push_back(cell_result(i < v.names.size() ? v.names[i] : "cell" + std::to_string(i),
+                              logits.data() + i * classes.size(), classes));
   return out;
 }
 
@@ -486,7 +611,7 @@ std::vector<CellResult> KeyHolder::decrypt(std::string_view result, DecryptStats
     throw FormatError("result: made with the " + result_scheme + " scheme, these keys are " + scheme_);
   if (ckks_) {
     Timer t;
-    auto out = decrypt_ckks(v, classes);
+    auto out = v.packing == wire::Packing::kLatency ? decrypt_ckks_latency(v, meta, classes) : decrypt_ckks(v, classes);
     if (stats) {
       stats->decrypt_seconds += t.seconds();
       stats->bytes = result.size();

@@ -115,6 +115,14 @@ class KeyHolder {
                     const std::function<void(std::string_view)>& sink, EncryptStats* stats,
                     const std::function<void(std::size_t, std::size_t)>& on_progress) const;
   std::vector<CellResult> decrypt_ckks(const wire::ContainerView& v, const std::vector<std::string>& classes) const;
+  // CKKS latency layout: cells packed as keys.json's 'latency' section says, one seeded ciphertext
+  // per cells_per_ciphertext cells; results read at its logit slots.
+  nn::Plan ckks_latency_plan() const;
+  void encrypt_ckks_latency(const std::vector<CellInput>& cells, const std::string& model_id,
+                            const std::function<void(std::string_view)>& sink, EncryptStats* stats,
+                            const std::function<void(std::size_t, std::size_t)>& on_progress) const;
+  std::vector<CellResult> decrypt_ckks_latency(const wire::ContainerView& v, const nlohmann::json& meta,
+                                               const std::vector<std::string>& classes) const;
   void encrypt_latency(const std::vector<CellInput>& cells, const std::string& model_id,
                        const std::function<void(std::string_view)>& sink, EncryptStats* stats,
                        const std::function<void(std::size_t, std::size_t)>& on_progress) const;

@@ -16,6 +16,8 @@
 namespace leukocrypt::nn {
 namespace {
 
+std::size_t wire_batches(std::size_t cells, std::size_t slots) { return (cells + slots - 1) / slots; }
+
 // How many primes (q_i and the special prime) are too large for the SIMD kernels
 // (he::kIfmaMaxModulusBits): each runs every NTT and multiply-add of its rows on the scalar
 // reference, 5-8x slower (MNIST at scale 2^50, rescale primes alternately just above and below
@@ -104,22 +106,32 @@ std::vector<double> apply_slot_linear(const SlotLinear& l, const std::vector<dou
   return y;
 }
 
+// The slot program on one packed vector; visit(step, slots) after every step.
+template <class Visit>
+void run_slot_program(const Plan& plan, const std::uint8_t* const* cells, std::size_t count, const Visit& visit) {
+  const SlotLayout& sl = plan.slots;
+  std::vector<double> x(sl.slot_count(), 0.0);
+  for (std::size_t k = 0; k < count; ++k)
+    for (std::size_t v = 0; v < sl.in_slot.size(); ++v)
+      x[k * sl.block + sl.in_slot[v]] = double(cells[k][v]) * double(plan.input_scale);
+  for (std::size_t s = 0; s < plan.steps.size(); ++s) {
+    if (plan.steps[s].kind == OpKind::kLinear) x = apply_slot_linear(sl.linear[s], x, sl.block);
+    else if (plan.steps[s].kind == OpKind::kSquare)
+      for (auto& v : x) v *= v;
+    visit(s, x);
+  }
+}
+
 // plan_magnitudes for a CKKS latency plan: cells packed as the key holder packs them.
 std::vector<double> slot_magnitudes(const Plan& plan, const std::vector<const std::uint8_t*>& images) {
   const SlotLayout& sl = plan.slots;
   const std::size_t per = sl.cells_per_ciphertext();
   std::vector<std::vector<double>> mags(sl.ciphertexts_for(images.size()), std::vector<double>(plan.steps.size(), 0.0));
   ThreadPool::global().parallel_for(0, mags.size(), [&](std::size_t c) {
-    std::vector<double> x(sl.slot_count(), 0.0);
-    for (std::size_t k = c * per; k < std::min(images.size(), (c + 1) * per); ++k)
-      for (std::size_t v = 0; v < sl.in_slot.size(); ++v)
-        x[(k - c * per) * sl.block + sl.in_slot[v]] = double(images[k][v]) * double(plan.input_scale);
-    for (std::size_t s = 0; s < plan.steps.size(); ++s) {
-      if (plan.steps[s].kind == OpKind::kLinear) x = apply_slot_linear(sl.linear[s], x, sl.block);
-      else if (plan.steps[s].kind == OpKind::kSquare)
-        for (auto& v : x) v *= v;
-      for (double v : x) mags[c][s] = std::max(mags[c][s], std::fabs(v));
-    }
+    run_slot_program(plan, images.data() + c * per, std::min(per, images.size() - c * per),
+                     [&](std::size_t s, const std::vector<double>& x) {
+                       for (double v : x) mags[c][s] = std::max(mags[c][s], std::fabs(v));
+                     });
   });
   std::vector<double> mag(plan.steps.size(), 0.0);
   for (const auto& m : mags)
@@ -128,6 +140,16 @@ std::vector<double> slot_magnitudes(const Plan& plan, const std::vector<const st
 }
 
 }  // namespace
+
+std::vector<std::vector<double>> slot_program_trace(const Plan& plan, const std::vector<const std::uint8_t*>& cells) {
+  require(plan.layout == Layout::kLatency && plan.slots.scheme() == SlotScheme::kCkks,
+          "slot_program_trace: not a CKKS latency plan");
+  require(!cells.empty() && cells.size() <= plan.slots.cells_per_ciphertext(),
+          "slot_program_trace: 1.." + std::to_string(plan.slots.cells_per_ciphertext()) + " cells");
+  std::vector<std::vector<double>> trace(plan.steps.size());
+  run_slot_program(plan, cells.data(), cells.size(), [&](std::size_t s, const std::vector<double>& x) { trace[s] = x; });
+  return trace;
+}
 
 Plan ckks_latency_plan(const Plan& plan, std::size_t n) {
   if (n == 0) n = 2 * to_latency(plan, std::size_t(1) << 17, SlotScheme::kCkks).slots.block;
@@ -204,6 +226,66 @@ std::vector<double> predict_ckks_errors(const Plan& plan, const ckks::Params& pa
   return err;
 }
 
+namespace {
+
+// Per-op seconds on 2 cores (he-ckks.md, N = 16384, 8 primes: rotate 6.3 ms, multiply_plain 0.16 ms,
+// scalar multiply-add 0.06 ms, rescale 0.9 ms, encrypt 2 ms) per N x level (x (level + 1) for key switches).
+constexpr double kKeySwitch = 6.3e-3 / (16384.0 * 8 * 9);
+constexpr double kPlainProduct = 0.16e-3 / (16384.0 * 8);
+constexpr double kScalarMac = 0.06e-3 / (16384.0 * 8);
+constexpr double kRescale = 0.9e-3 / (16384.0 * 8);
+constexpr double kEncrypt = 2e-3 / (16384.0 * 8);
+
+// Server seconds of one ciphertext (latency) or one batch (throughput) along the plan.
+double server_seconds(const Plan& plan, std::size_t n, std::size_t top) {
+  const double dn = double(n);
+  double secs = 0;
+  std::size_t level = top;
+  for (const auto& st : plan.steps) {
+    const double l = double(level);
+    if (st.kind == OpKind::kLinear) {
+      if (plan.layout == Layout::kLatency) {
+        const auto& sl = plan.slots.linear[&st - plan.steps.data()];
+        secs += dn * (double(sl.rotations()) * l * (l + 1) * kKeySwitch + double(sl.diagonals()) * l * kPlainProduct +
+                      l * kRescale);
+      } else {
+        secs += dn * (double(st.linear.f_weight.size()) * l * kScalarMac + double(st.linear.n_out) * l * kRescale);
+      }
+      --level;
+    } else if (st.kind == OpKind::kSquare) {
+      const double values = plan.layout == Layout::kLatency ? 1.0 : double(st.size);
+      secs += values * dn * (l * (l + 1) * kKeySwitch + 2 * l * kPlainProduct + l * kRescale);
+      --level;
+    }
+  }
+  return secs;
+}
+
+}  // namespace
+
+nlohmann::json CkksCostEstimate::to_json() const {
+  return {{"upload_bytes", upload_bytes},         {"download_bytes", download_bytes},
+          {"keyholder_seconds", keyholder_seconds}, {"server_seconds", server_seconds},
+          {"total_seconds", total_seconds}};
+}
+
+CkksCostEstimate estimate_ckks_cost(const Plan& plan, const CkksSettings& s, std::size_t cells, double bandwidth_mbit) {
+  require(cells > 0 && bandwidth_mbit > 0, "estimate_ckks_cost: cells and bandwidth must be > 0");
+  const std::size_t n = s.params.n(), top = s.params.max_level();
+  const bool latency = plan.layout == Layout::kLatency;
+  // Ciphertexts sent and received, and how many times the server runs the plan.
+  const double runs = latency ? double(plan.slots.ciphertexts_for(cells)) : double(wire_batches(cells, n / 2));
+  const double sent = latency ? runs : runs * double(plan.input_size());
+  const double received = latency ? runs : runs * double(plan.output_size());
+  CkksCostEstimate e;
+  e.upload_bytes = sent * double(n * top * 8) / 2;  // seeded: the second polynomial is a seed
+  e.download_bytes = received * double(n * 2 * 8);  // two polynomials at level 1
+  e.keyholder_seconds = sent * double(n * top) * kEncrypt;
+  e.server_seconds = runs * server_seconds(plan, n, top) / 2;  // two cores
+  e.total_seconds = e.keyholder_seconds + e.server_seconds + (e.upload_bytes + e.download_bytes) * 8 / (bandwidth_mbit * 1e6);
+  return e;
+}
+
 nlohmann::json CkksSettings::to_json() const {
   return {{"scheme", "ckks"},
           {"layout", to_string(layout)},
@@ -228,6 +310,7 @@ CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& m
   require(!latency || plan.slots.scheme() == SlotScheme::kCkks, "ckks: the plan is in BFV's latency layout");
   // The latency layout needs N/2 >= the block of a cell.
   const std::size_t min_n = latency ? std::max(o.min_n, 2 * plan.slots.block) : o.min_n;
+  const int special = o.special_bits > 0 ? o.special_bits : (latency ? 59 : 0);
   const int head = headroom_bits(mag.back());
   std::optional<CkksSettings> best, best_simd;
   int best_simd_count = 1 << 20;
@@ -238,9 +321,10 @@ CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& m
     const int first = std::min(60, bits + head);
     ckks::Params p = ckks::Params::default_for(8192);
     try {
-      p = o.insecure_for_tests ? ckks::Params::create(min_n, first, levels, bits, std::min(59, std::max(first, bits + 1)),
-                                                      ckks::Security::kInsecureForTests)
-                               : ckks::Params::smallest_secure(levels, bits, first, min_n);
+      p = o.insecure_for_tests
+              ? ckks::Params::create(min_n, first, levels, bits, special > 0 ? special : std::min(59, std::max(first, bits + 1)),
+                                     ckks::Security::kInsecureForTests)
+              : ckks::Params::smallest_secure(levels, bits, first, min_n, special);
     } catch (const SecurityError&) {
       break;  // larger scales need even more bits
     }

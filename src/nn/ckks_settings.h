@@ -30,6 +30,10 @@ namespace leukocrypt::nn {
 // ciphertexts (the slot program run in doubles: rotations, partial sums and neighbours' values).
 std::vector<double> plan_magnitudes(const Plan& plan, const std::vector<const std::uint8_t*>& images);
 
+// The slots of one packed ciphertext (up to cells_per_ciphertext cells) after every step of a CKKS
+// latency plan, in doubles: what the encrypted slots approximate (index = plan step).
+std::vector<std::vector<double>> slot_program_trace(const Plan& plan, const std::vector<const std::uint8_t*>& cells);
+
 // The plan in the CKKS latency layout at ring degree n (0: the smallest N that holds one cell).
 Plan ckks_latency_plan(const Plan& plan, std::size_t n = 0);
 
@@ -48,6 +52,10 @@ struct CkksChoiceOptions {
   std::size_t min_n = 1024;
   int min_scale_bits = 20, max_scale_bits = 50;
   bool insecure_for_tests = false;  // unit tests only: no 128-bit check, N = min_n
+  // Special prime bits (0: about the size of q_0). The latency layout asks for 59: every rotation's
+  // key-switch noise is divided by it, and rotations dominate that layout's error (x 1/32 against
+  // a 54-bit q_0-sized prime), for one prime beyond the SIMD kernels' 50 bits.
+  int special_bits = 0;
 };
 
 // Rescales the plan needs (linear layers + squares).
@@ -67,6 +75,18 @@ std::vector<double> predict_ckks_errors(const Plan& plan, const ckks::Params& pa
 // predicted error, and at which scale and N), InvalidArgument for a bad plan or options.
 CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& magnitudes,
                                   const CkksChoiceOptions& options = {});
+
+// Rough end-to-end seconds of screening `cells` cells with these settings and the plan in their
+// layout (ckks_plan_for): seeded upload and result download at bandwidth_mbit, key-holder
+// encryption, and the server's key switches (rotations, relinearisations), plaintext products and
+// rescales from per-op costs measured on 2 cores (docs/benchmarks/he-ckks.md, N = 16384: rotate
+// 6.3 ms at 8 primes), scaled with N and the level. For `params --layout auto`.
+struct CkksCostEstimate {
+  double upload_bytes = 0, download_bytes = 0, keyholder_seconds = 0, server_seconds = 0, total_seconds = 0;
+  nlohmann::json to_json() const;
+};
+CkksCostEstimate estimate_ckks_cost(const Plan& plan, const CkksSettings& settings, std::size_t cells,
+                                    double bandwidth_mbit);
 
 // True when a parameters document is for CKKS: params.json of `params --scheme ckks`
 // ({"scheme": "ckks", "ckks": ...}), a CKKS model card or keys.json ({"params"|"settings": {"scheme":

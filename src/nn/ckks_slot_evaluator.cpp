@@ -120,7 +120,8 @@ void CkksSlotEvaluator::run_unary(std::size_t s, ckks::Ciphertext& ct) const {
 }
 
 std::vector<ckks::Ciphertext> CkksSlotEvaluator::evaluate(std::vector<ckks::Ciphertext> cts,
-                                                          std::vector<double>* step_seconds) const {
+                                                          std::vector<double>* step_seconds,
+                                                          const SampleHook& hook) const {
   const auto& p = ctx_->params();
   for (std::size_t c = 0; c < cts.size(); ++c)
     require(cts[c].params_id() == p.id() && cts[c].size() == 2 && cts[c].level() == p.max_level() &&
@@ -138,6 +139,7 @@ std::vector<ckks::Ciphertext> CkksSlotEvaluator::evaluate(std::vector<ckks::Ciph
       ThreadPool::global().parallel_for(0, cts.size(), [&](std::size_t c) { run_unary(s, cts[c]); });
     }
     if (step_seconds) (*step_seconds)[s] += t.seconds();
+    if (hook && !cts.empty()) hook(s, cts[0]);
   }
   return cts;
 }

@@ -10,6 +10,7 @@
 // throughput layout (Relinearize and ModSwitch steps are then no-ops).
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "he/ckks/ciphertext.h"
@@ -31,8 +32,10 @@ class CkksSlotEvaluator {
   // Every step between Encrypt and Decrypt on the packed ciphertexts (fresh, size 2, top level,
   // default scale); returns the results at the last level. step_seconds (if given, one entry per
   // plan step) accumulates each step's wall time.
-  std::vector<ckks::Ciphertext> evaluate(std::vector<ckks::Ciphertext> inputs,
-                                         std::vector<double>* step_seconds = nullptr) const;
+  // Called after each server step with the first ciphertext (e.g. to measure the error per step).
+  using SampleHook = std::function<void(std::size_t step, const ckks::Ciphertext& sample)>;
+  std::vector<ckks::Ciphertext> evaluate(std::vector<ckks::Ciphertext> inputs, std::vector<double>* step_seconds = nullptr,
+                                         const SampleHook& hook = {}) const;
 
   const Plan& plan() const { return plan_; }
   const ckks::ContextPtr& context() const { return ctx_; }

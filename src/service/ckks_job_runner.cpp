@@ -1,6 +1,9 @@
 // The CKKS JobRunner (see ckks_job_runner.h): validation of keys and requests with the CKKS
-// loaders, streamed evaluation of a batch at a time, results at the plan's last level.
+// loaders, streamed evaluation of a batch at a time (throughput) or the slot program on every
+// ciphertext of a request (latency), results at the plan's last level.
 #include "service/ckks_job_runner.h"
+
+#include <algorithm>
 
 #include "common/error.h"
 #include "common/paths.h"
@@ -8,8 +11,10 @@
 #include "common/timer.h"
 #include "he/ckks/context.h"
 #include "he/ckks/serialization.h"
+#include "he/rlwe/serialization.h"
 #include "nn/ckks_evaluator.h"
 #include "nn/ckks_settings.h"
+#include "nn/ckks_slot_evaluator.h"
 #include "nn/params_check.h"
 #include "nn/plan.h"
 #include "service/row_check.h"
@@ -38,6 +43,8 @@ class CkksJobRunner : public JobRunner {
     require(nn::ckks_levels(served_.plan) < settings_.params.max_level(),
             params_what + ": the plan needs " + std::to_string(nn::ckks_levels(served_.plan)) + " rescales, the CKKS parameters have " +
                 std::to_string(settings_.params.max_level() - 1));
+    if (settings_.layout == nn::Layout::kLatency) latency_plan_ = nn::ckks_plan_for(served_.plan, settings_);
+    const char* layout = nn::to_string(settings_.layout);
     card_ = common_card(served_);
     card_.update({{"scheme", "ckks"},
                   {"input_scale", double(served_.plan.input_scale)},
@@ -46,8 +53,9 @@ class CkksJobRunner : public JobRunner {
                   {"slots_per_batch", settings_.params.slots()},
                   {"circuit_privacy", {{"enabled", false}, {"statistical_security_bits", 0},
                                        {"note", "CKKS results are not noise-flooded (docs/API.md, Security)"}}},
-                  {"layout", "throughput"},
-                  {"layouts", {"throughput"}}});
+                  {"layout", layout},
+                  {"layouts", {layout}}});
+    if (latency()) card_["latency"] = latency_plan_.slots.client_json();
   }
 
   static void refuse_circuit_privacy(const HeRunnerOptions& o) {
@@ -62,20 +70,24 @@ class CkksJobRunner : public JobRunner {
   KeyInfo inspect_keys(std::string_view bytes) const override {
     auto v = open_key_upload(bytes, settings_.params.id(), check_scheme);
     // eval.key (CKKS): the relinearisation key, then the public key (for re-randomisation, should
-    // flooding be added).
-    if (v.blobs.size() != 2)
-      throw FormatError("key upload: holds " + std::to_string(v.blobs.size()) +
-                        " keys, expected a relinearisation key and a public key (CKKS)");
+    // flooding be added), then for the latency layout the Galois keys of its rotation steps.
+    const std::size_t want = latency() ? 3 : 2;
+    if (v.blobs.size() != want)
+      throw FormatError("key upload: holds " + std::to_string(v.blobs.size()) + " keys, expected a relinearisation key, "
+                        "a public key" + (latency() ? " and the latency layout's Galois keys" : "") + " (CKKS, " +
+                        nn::to_string(settings_.layout) + " layout; re-run keygen with this server's model card)");
     const auto relin_id = ckks::load_relin_keys(*ctx_, v.blobs[0]).key_id();
     if (ckks::load_public_key(*ctx_, v.blobs[1]).key_id() != relin_id)
       throw FormatError("key upload: the public key belongs to another secret key");
+    if (latency()) check_galois(v.blobs[2], relin_id);
     return {v.key_id, v.params_id};
   }
 
   RequestInfo inspect_request(const wire::ContainerFile& f, const KeyInfo& key) const override {
     const auto& h = f.header();
     check_request_header(h, key, served_.model_id, nullptr);  // the scheme: with the batches
-    check_batches(h, f.blob_count(), "request");
+    if (latency()) check_latency(h, f.blob_count(), "request");
+    else check_batches(h, f.blob_count(), "request");
     ThreadPool::global().parallel_for(0, f.blob_count(), [&](std::size_t idx) {
       check_full_width(load_input(f.read_blob(idx), idx), idx);
     });
@@ -87,6 +99,7 @@ class CkksJobRunner : public JobRunner {
     auto kv = wire::parse_as(eval_keys, wire::Kind::kEvalKeys, "stored keys");
     check_stored_keys(kv, "ckks", settings_.params.id());
     if (kv.blobs.empty()) throw FormatError("stored keys: no relinearisation key");
+    if (latency()) return run_latency(kv, f, progress);
     nn::CkksPlanEvaluator evaluator(served_.plan, ctx_, ckks::load_relin_keys(*ctx_, kv.blobs[0]));
     const auto& h = f.header();
     const auto batches = check_batches(h, f.blob_count(), "stored request");
@@ -135,6 +148,84 @@ class CkksJobRunner : public JobRunner {
   }
 
  private:
+  bool latency() const { return settings_.layout == nn::Layout::kLatency; }
+
+  // Galois keys of the upload: every coefficient valid, the relinearisation key's secret key, every
+  // rotation step of the latency plan present.
+  void check_galois(std::string_view blob, std::uint64_t relin_id) const {
+    const auto summary = rlwe::check_galois_keys(*ctx_, blob);
+    if (summary.key_id != relin_id) throw FormatError("key upload: the Galois keys belong to another secret key");
+    for (int r : latency_plan_.slots.rotation_steps())
+      if (!std::binary_search(summary.galois_elts.begin(), summary.galois_elts.end(),
+                              ckks::galois_elt_for_rotation(r, settings_.params.n())))
+        throw FormatError("key upload: the Galois keys lack rotation step " + std::to_string(r) +
+                          " (the model card's 'latency.galois_steps' lists them)");
+  }
+
+  // A latency-packed request against the parameters: scheme, params id, packing, blob layout, one
+  // ciphertext per cells_per_ciphertext cells. Returns the ciphertext count.
+  std::size_t check_latency(const wire::ContainerHeader& h, std::size_t blobs, const std::string& what) const {
+    check_scheme(h.meta, what);
+    if (h.params_id != settings_.params.id())
+      throw FormatError(what + ": parameter id " + std::to_string(h.params_id) + " differs from the model's " +
+                        std::to_string(settings_.params.id()));
+    if (h.packing != wire::Packing::kLatency)
+      throw FormatError(what + ": packed in the throughput layout, but this server's CKKS parameters were chosen for the "
+                               "latency layout (GET /v1/model: 'layouts')");
+    auto meta = nlohmann::json::parse(h.meta, nullptr, false);
+    if (!meta.is_object() || meta.value("layout", "") != wire::kLatencyLayout)
+      throw FormatError(what + ": meta lacks layout '" + std::string(wire::kLatencyLayout) + "'");
+    const std::size_t cts = latency_plan_.slots.ciphertexts_for(h.cells);
+    if (h.cells == 0 || blobs != cts)
+      throw FormatError(what + ": " + std::to_string(blobs) + " ciphertexts for " + std::to_string(h.cells) +
+                        " cells, expected " + std::to_string(cts) + " (" +
+                        std::to_string(latency_plan_.slots.cells_per_ciphertext()) + " cells per ciphertext)");
+    return cts;
+  }
+
+  // A latency request: every ciphertext through the slot program (Galois keys loaded from the
+  // stored keys, diagonals encoded per job).
+  RunOutput run_latency(const wire::ContainerView& kv, const wire::ContainerFile& f,
+                        const std::function<void(double)>& progress) const {
+    if (kv.blobs.size() < 3)
+      throw FormatError("stored keys: no Galois keys (the latency layout needs them; re-run keygen with the model card)");
+    Timer setup;
+    nn::CkksSlotEvaluator evaluator(latency_plan_, ctx_, ckks::load_relin_keys(*ctx_, kv.blobs[0]),
+                                    ckks::load_galois_keys(*ctx_, kv.blobs[2]));
+    const double setup_s = setup.seconds();
+    const auto& h = f.header();
+    const std::size_t cts = check_latency(h, f.blob_count(), "stored request");
+    Timer wall, t;
+    std::vector<ckks::Ciphertext> in(cts);
+    ThreadPool::global().parallel_for(0, cts, [&](std::size_t c) { in[c] = load_input(f.read_blob(c), c); });
+    const double load_s = t.seconds();
+    std::vector<double> step_s;
+    auto res = evaluator.evaluate(std::move(in), &step_s);
+    t.reset();
+    auto out = result_container(h, served_.model_id);
+    out.packing = wire::Packing::kLatency;
+    for (const auto& ct : res) out.blobs.push_back(ckks::save(ct));
+    out.meta = nlohmann::json{{"scheme", "ckks"},
+                              {"layout", wire::kLatencyLayout},
+                              {"latency", latency_plan_.slots.client_json()},
+                              {"classes", served_.plan.classes},
+                              {"output_scale", 1.0},
+                              {"model_id", served_.model_id}}
+                   .dump();
+    const double save_s = t.seconds();
+    progress(1.0);
+    RunOutput r;
+    r.result = wire::serialize(out);
+    r.stages.emplace_back("evaluate_wall", wall.seconds() - save_s);
+    r.stages.emplace_back("load_keys_and_diagonals", setup_s);
+    r.stages.emplace_back("load_ciphertexts", load_s);
+    add_step_stages(r, latency_plan_, step_s);
+    r.stages.emplace_back("serialize_result", save_s);
+    r.info = byte_info(f, r.result.size());
+    r.info.update({{"scheme", "ckks"}, {"layout", "latency"}, {"ciphertexts", cts}, {"circuit_privacy", false}});
+    return r;
+  }
+
   // Header against the parameters: scheme, params id, packing, layout, batches of N/2 cells
   // consistent with the cell count, blob count = batches x input values. Returns the batch sizes.
   std::vector<std::size_t> check_batches(const wire::ContainerHeader& h, std::size_t blobs, const std::string& what) const {
@@ -143,7 +234,8 @@ class CkksJobRunner : public JobRunner {
       throw FormatError(what + ": parameter id " + std::to_string(h.params_id) + " differs from the model's " +
                         std::to_string(settings_.params.id()));
     if (h.packing != wire::Packing::kThroughput)
-      throw FormatError(what + ": CKKS requests use the throughput packing (one cell per slot)");
+      throw FormatError(what + ": packed in the latency layout, but this server's CKKS parameters were chosen for the "
+                               "throughput layout (GET /v1/model: 'layouts')");
     auto meta = nlohmann::json::parse(h.meta, nullptr, false);
     if (!meta.is_object() || meta.value("layout", "") != wire::kLayout || !meta.contains("batches"))
       throw FormatError(what + ": meta lacks layout '" + std::string(wire::kLayout) + "' or 'batches'");
@@ -181,6 +273,7 @@ class CkksJobRunner : public JobRunner {
 
   ServedModel served_;
   nn::CkksSettings settings_;
+  nn::Plan latency_plan_;  // the served plan in the CKKS latency layout (latency parameters only)
   ckks::ContextPtr ctx_;
   nlohmann::json card_;
 };

@@ -96,8 +96,9 @@ Params Params::default_for(std::size_t n) {
   }
 }
 
-Params Params::smallest_secure(std::size_t levels, int scale_bits, int first_bits, std::size_t min_n) {
-  const int special_bits = std::min(59, std::max(first_bits, scale_bits + 1));
+Params Params::smallest_secure(std::size_t levels, int scale_bits, int first_bits, std::size_t min_n,
+                               int special_bits) {
+  if (special_bits <= 0) special_bits = std::min(59, std::max(first_bits, scale_bits + 1));
   const double need = first_bits + static_cast<double>(levels) * scale_bits + special_bits;
   for (std::size_t n = 1024; n <= 32768; n *= 2) {
     if (n < min_n || need > rlwe::max_secure_bits(n)) continue;

@@ -37,9 +37,11 @@ class Params {
   static Params default_for(std::size_t n);
   // The smallest 128-bit N >= min_n (1024..32768) that holds q_0 (first_bits), `levels` rescale
   // primes near 2^scale_bits and a special prime of max(first_bits, scale_bits + 1) bits (about as
-  // large as the largest q_i, at most 59 bits): what a plan of `levels` rescales needs. Throws SecurityError naming the bits needed
-  // and the table's largest budget when no N fits.
-  static Params smallest_secure(std::size_t levels, int scale_bits, int first_bits, std::size_t min_n = 1024);
+  // large as the largest q_i, at most 59 bits; special_bits > 0 asks for that size instead): what a
+  // plan of `levels` rescales needs. Throws SecurityError naming the bits needed and the table's
+  // largest budget when no N fits.
+  static Params smallest_secure(std::size_t levels, int scale_bits, int first_bits, std::size_t min_n = 1024,
+                                int special_bits = 0);
 
   std::size_t n() const { return n_; }
   int log_n() const { return log_n_; }

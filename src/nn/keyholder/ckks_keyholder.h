@@ -33,6 +33,8 @@ class CkksKeyHolder {
   std::size_t slot_count() const { return ctx_->params().slots(); }
   // Galois keys for exactly these rotation steps (the latency layout's rotation_steps()), no conjugation.
   ckks::GaloisKeys galois_keys(const std::vector<int>& steps) const;
+  // One Galois key (keygen writes them one at a time).
+  ckks::KeySwitchKey galois_key(std::uint32_t galois_elt) const { return keygen_->create_galois_key(galois_elt); }
 
   // Input value `value` (pixel x plan.input_scale) of every image, image k in slot k, encrypted at
   // the default scale. Thread-safe. At most slot_count() images.

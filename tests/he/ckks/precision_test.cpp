@@ -144,6 +144,40 @@ TEST(CkksPrecision, MeasuredErrorNeverExceedsTheModelAt8192) {
   EXPECT_GT(c.worst_ratio(), 1.0 / 300);
 }
 
+// The key-switch term on its own: rotations of fresh ciphertexts at the top level, where the key
+// switch dominates the error (the latency layout's baby steps). Measured <= model; the model's
+// digit bound (||d_i|| <= N q_i) is about 150x above the measured error at N = 8192.
+TEST(CkksPrecision, RotationOfAFreshCiphertextStaysWithinTheKeySwitchBound) {
+  for (const auto& p : {tiny_insecure_params(), Params::default_for(8192)}) {
+    auto ctx = Context::create(p);
+    KeyGenerator kg(ctx);
+    const std::vector<int> steps{1, -3, 17};
+    const auto gk = create_rotation_keys(kg, steps, false);
+    Encoder enc(ctx);
+    SymmetricEncryptor sym(ctx, kg.secret_key());
+    Decryptor dec(ctx, kg.secret_key());
+    Evaluator ev(ctx);
+    PrecisionModel model(p);
+    std::mt19937_64 rng(7);
+    double worst = 0;
+    for (int trial = 0; trial < 4; ++trial) {
+      const auto v = random_complex(enc.slot_count(), rng);
+      const auto ct = sym.encrypt(enc.encode_complex(v));
+      const double bound = model.key_switch(model.fresh_secret(std::sqrt(2.0), p.default_scale())).slot_error(p.n());
+      for (int step : steps) {
+        const auto got = enc.decode_complex(dec.decrypt(ev.rotate(ct, step, gk)));
+        std::vector<Complex> want(v.size());
+        for (std::size_t j = 0; j < v.size(); ++j) want[j] = v[(j + std::size_t(step + int(v.size()))) % v.size()];
+        const double measured = max_error(got, want);
+        EXPECT_LE(measured, bound) << "N=" << p.n() << " step " << step;
+        worst = std::max(worst, measured / bound);
+      }
+    }
+    std::printf("N=%zu rotations: largest measured/bound %.3g\n", p.n(), worst);
+    EXPECT_GT(worst, 1e-5);  // not uselessly loose
+  }
+}
+
 TEST(CkksPrecision, TermsGrowAsExpected) {
   PrecisionModel m(tiny_insecure_params());
   auto a = m.fresh_public(1, 0x1p40);
