@@ -207,7 +207,11 @@ nlohmann::json keygen(const nn::CkksSettings& settings, const KeyPaths& paths, c
   pub.blobs.push_back(ckks::save(holder.public_key()));
   eval.blobs.push_back(ckks::save(holder.relin_keys()));
   eval.blobs.push_back(pub.blobs.front());
-  if (latency.is_object()) eval.blobs.push_back(ckks_galois_blob(holder, steps));
+  if (latency.is_object()) {
+    // The service asks the meta whether a stored key can serve latency requests (as for BFV).
+    eval.meta = nlohmann::json{{"scheme", "ckks"}, {"settings", settings_json}, {"galois_steps", steps}}.dump();
+    eval.blobs.push_back(ckks_galois_blob(holder, steps));
+  }
   std::string secret_bytes = wire::serialize(secret), pub_bytes = wire::serialize(pub),
               eval_bytes = wire::serialize(eval);
   wipe_all(secret.blobs);

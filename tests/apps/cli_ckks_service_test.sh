@@ -16,7 +16,7 @@ trap cleanup EXIT
 cd "$work"
 prepare_cnmc32 "$CLI" "$DATA"
 M="$SRC/models/cnmc-x2.lcm"
-"$CLI" params --scheme ckks --model "$M" --data cnmc32 --split train --limit 32 --target-error 2 --out c.json \
+"$CLI" params --scheme ckks --layout throughput --model "$M" --data cnmc32 --split train --limit 32 --target-error 2 --out c.json \
     > /dev/null || fail "params --scheme ckks"
 "$CLI" params --model "$M" --data cnmc32 --split train --limit 32 --layout throughput --out b.json > /dev/null \
     || fail "params (bfv)"
@@ -30,7 +30,7 @@ grep -q '"scheme": "ckks"' keys/keys.json || fail "keys.json lacks the scheme"
 "$CLI" keygen --params b.json --out bkeys > /dev/null || fail "keygen bfv"
 one_line_error "encrypt --scheme bfv with ckks keys" "is for ckks" \
     "$CLI" encrypt --scheme bfv --keys keys --data cnmc32 --split C --out x.lcx
-one_line_error "encrypt ckks latency" "throughput layout only" \
+one_line_error "encrypt ckks latency" "made for the throughput layout, not latency" \
     "$CLI" encrypt --keys keys --layout latency --data cnmc32 --split C --out x.lcx
 "$CLI" encrypt --scheme ckks --keys keys --data cnmc32 --split C --out req.lcx --json > enc.json \
     || fail "encrypt ckks: $(cat enc.json)"

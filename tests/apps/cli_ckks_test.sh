@@ -12,11 +12,11 @@ cd "$work"
 prepare_cnmc32 "$CLI" "$DATA"
 M="$SRC/models/cnmc-x2.lcm"
 P=(--model "$M" --data cnmc32 --split train --limit 32)
-"$CLI" params --scheme ckks "${P[@]}" --out c.json > out.txt 2>&1 || fail "params --scheme ckks: $(cat out.txt)"
+"$CLI" params --scheme ckks "${P[@]}" --layout throughput --out c.json > out.txt 2>&1 || fail "params --scheme ckks: $(cat out.txt)"
 grep -q "largest logit error <= " out.txt || fail "params text: $(cat out.txt)"
 grep -q '"scheme": "ckks"' c.json || fail "params.json lacks the scheme"
 grep -q '"n": 16384' c.json || fail "default target: expected N = 16384: $(cat c.json)"
-"$CLI" params --scheme ckks "${P[@]}" --target-error 2 --json > j.json || fail "params --json"
+"$CLI" params --scheme ckks "${P[@]}" --layout throughput --target-error 2 --json > j.json || fail "params --json"
 grep -q '"n": 8192' j.json || fail "target 2: expected N = 8192"
 one_line_error "unreachable target" "best predicted" "$CLI" params --scheme ckks "${P[@]}" --target-error 1e-14
 one_line_error "bad target" "--target-error must be > 0" "$CLI" params --scheme ckks "${P[@]}" --target-error 0
@@ -24,9 +24,9 @@ one_line_error "bad scheme" "--scheme must be bfv or ckks" "$CLI" params --schem
 one_line_error "ckks --n" "are BFV options" "$CLI" params --scheme ckks --n 8192 "${P[@]}"
 one_line_error "ckks raw" "needs --mode encrypted" "$CLI" eval --scheme ckks --mode raw "${P[@]}"
 one_line_error "ckks --params" "--params is for BFV" "$CLI" eval --scheme ckks --params c.json "${P[@]}"
-one_line_error "ckks latency" "throughput layout only" "$CLI" eval --scheme ckks --layout latency "${P[@]}"
+one_line_error "ckks bad layout" "--layout must be throughput, latency or auto" "$CLI" eval --scheme ckks --layout diagonal "${P[@]}"
 one_line_error "bfv with ckks params" "holds CKKS parameters" "$CLI" eval --params c.json "${P[@]}"
-"$CLI" eval --scheme ckks --model "$M" --data cnmc32 --split C --limit 8 --target-error 2 --json > e.json \
+"$CLI" eval --scheme ckks --layout throughput --model "$M" --data cnmc32 --split C --limit 8 --target-error 2 --json > e.json \
     2> err.txt || fail "eval --scheme ckks: $(cat err.txt)"
 python3 - e.json <<'PY' || fail "eval --scheme ckks result"
 import json, sys
