@@ -8,7 +8,8 @@
 #   records the latency blob layout;
 #   serve + screen 3 cells: the same labels; eval --mode encrypted --layout latency;
 #   refusals: keys without Galois keys on a latency server (upload 400, infer one line), latency
-#   keys asked for the throughput layout (encrypt, one line).
+#   keys asked for the throughput layout (encrypt, one line), latency keys on a server whose
+#   parameters were chosen for the throughput layout (infer, one line).
 set -u
 CLI="$1"; DATA="$2"; SRC="$3"
 source "$(dirname "${BASH_SOURCE[0]}")/cli_test_lib.sh"
@@ -67,6 +68,10 @@ PY
 "$CLI" keygen --params nogalois.json --out ngkeys > /dev/null || fail "keygen without Galois keys"
 one_line_error "infer without Galois keys" "Galois keys" \
     "$CLI" infer --scheme ckks --model "$M" --params lat.json --eval-key ngkeys/eval.key --in req.lcx --out r2.lcx \
+    --no-circuit-privacy
+# The same parameters chosen for the throughput layout: latency keys (with Galois keys) refused.
+one_line_error "latency keys on a throughput server" "throughput layout" \
+    "$CLI" infer --scheme ckks --model "$M" --params nogalois.json --eval-key keys/eval.key --in req.lcx --out r3.lcx \
     --no-circuit-privacy
 
 # The service: a latency card, keys from it, a 3-cell screen.
