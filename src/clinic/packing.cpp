@@ -8,15 +8,16 @@ namespace leukocrypt::clinic {
 
 nlohmann::json make_keys(const nlohmann::json& card, const client::KeyPaths& paths, bool allow_insecure_for_tests) {
   const std::string what = "the provider's model card";
-  // The card names its scheme (a CKKS provider: "scheme": "ckks"); CKKS cards serve the throughput
-  // layout only, so they never ask for Galois keys and planned_layout keeps them in throughput.
+  // The card names its scheme (a CKKS provider: "scheme": "ckks"); CKKS parameters serve the one
+  // layout they were chosen for (Galois keys when it is latency), and planned_layout keeps to it.
   if (nn::is_ckks_document(card))
     return client::keygen(nn::ckks_settings_from_json(card, what, allow_insecure_for_tests), paths, card, true);
   return client::keygen(wire::settings_from_json(card, what, allow_insecure_for_tests), paths, card, true);
 }
 
 nn::Layout planned_layout(const nlohmann::json& card, std::size_t cells) {
-  if (nn::is_ckks_document(card)) return nn::Layout::kThroughput;  // CKKS keys serve no other layout
+  if (nn::is_ckks_document(card))  // CKKS keys serve the card's one layout, whatever the cell count
+    return card.is_object() && card.value("layout", "") == "latency" ? nn::Layout::kLatency : nn::Layout::kThroughput;
   bool served = false;
   if (card.is_object() && card.contains("layouts") && card["layouts"].is_array())
     for (const auto& l : card["layouts"]) served = served || l == "latency";
