@@ -551,7 +551,8 @@ void register_nn(CLI::App& root) {
     cmd->add_option("--images,--cells", o->images, "Cells the end-to-end time is estimated for (default: the split's size)");
     cmd->add_option("--layout", o->layout,
                     "throughput (one ciphertext per value, a cell per slot), latency (a cell's values in the slots of "
-                    "one ciphertext, rotations) or auto (the lower estimated end-to-end time)")
+                    "one ciphertext, rotations) or auto (the lower estimated end-to-end time; ckks: among the layouts "
+                    "whose parameters reach --target-error, and one CKKS parameter set serves only its layout)")
         ->default_val("auto");
     cmd->add_option("--bandwidth-mbit", o->bandwidth_mbit, "Link between key holder and server (Mbit/s, both ways) for the estimate")
         ->default_val(100);
@@ -578,7 +579,7 @@ void register_nn(CLI::App& root) {
     cmd->add_option("--params", o->params, "params.json from `leukocrypt params` (default: automatic)");
     cmd->add_option("--layout", o->layout,
                     "throughput, latency or auto (with --params: must match the file's layout; without: chosen "
-                    "for the number of cells)")
+                    "for the number of cells; ckks: parameters chosen for that layout)")
         ->default_val("auto");
     cmd->add_option("--limit", o->limit, "At most this many cells (0 = all)");
     cmd->add_option("--show", o->show, "Per-cell lines printed (text output)")->default_val(10);
