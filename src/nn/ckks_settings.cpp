@@ -158,7 +158,8 @@ Plan ckks_latency_plan(const Plan& plan, std::size_t n) {
 
 Plan ckks_plan_for(const Plan& plan, const CkksSettings& settings) {
   if (settings.layout == Layout::kThroughput) {
-    require(plan.layout == Layout::kThroughput, "ckks: the plan is in the latency layout, the parameters are for throughput");
+    require(plan.layout == Layout::kThroughput,
+            "ckks: the plan is in the latency layout, the parameters are for throughput");
     return plan;
   }
   const std::size_t n = settings.params.n();
@@ -282,7 +283,8 @@ CkksCostEstimate estimate_ckks_cost(const Plan& plan, const CkksSettings& s, std
   e.download_bytes = received * double(n * 2 * 8);  // two polynomials at level 1
   e.keyholder_seconds = sent * double(n * top) * kEncrypt;
   e.server_seconds = runs * server_seconds(plan, n, top) / 2;  // two cores
-  e.total_seconds = e.keyholder_seconds + e.server_seconds + (e.upload_bytes + e.download_bytes) * 8 / (bandwidth_mbit * 1e6);
+  const double transfer_s = (e.upload_bytes + e.download_bytes) * 8 / (bandwidth_mbit * 1e6);
+  e.total_seconds = e.keyholder_seconds + e.server_seconds + transfer_s;
   return e;
 }
 
@@ -321,9 +323,9 @@ CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& m
     const int first = std::min(60, bits + head);
     ckks::Params p = ckks::Params::default_for(8192);
     try {
+      const int special_bits = special > 0 ? special : std::min(59, std::max(first, bits + 1));
       p = o.insecure_for_tests
-              ? ckks::Params::create(min_n, first, levels, bits, special > 0 ? special : std::min(59, std::max(first, bits + 1)),
-                                     ckks::Security::kInsecureForTests)
+              ? ckks::Params::create(min_n, first, levels, bits, special_bits, ckks::Security::kInsecureForTests)
               : ckks::Params::smallest_secure(levels, bits, first, min_n, special);
     } catch (const SecurityError&) {
       break;  // larger scales need even more bits

@@ -55,8 +55,13 @@ nlohmann::json SlotLayout::to_json() const {
 }
 
 nlohmann::json SlotLayout::client_json() const {
-  return {{"n", n},           {"rows", rows},             {"block", block},           {"cells_per_ciphertext", cells_per_ciphertext()},
-          {"inputs", in_slot.size()}, {"galois_steps", rotation_steps()}, {"out_slot", out_slot}};
+  return {{"n", n},
+          {"rows", rows},
+          {"block", block},
+          {"cells_per_ciphertext", cells_per_ciphertext()},
+          {"inputs", in_slot.size()},
+          {"galois_steps", rotation_steps()},
+          {"out_slot", out_slot}};
 }
 
 SlotLayout SlotLayout::from_client_json(const nlohmann::json& j) {
@@ -67,8 +72,8 @@ SlotLayout SlotLayout::from_client_json(const nlohmann::json& j) {
     sl.block = j.at("block").get<std::size_t>();
     const auto inputs = j.at("inputs").get<std::size_t>();
     sl.out_slot = j.at("out_slot").get<std::vector<std::uint32_t>>();
-    if ((sl.rows != 1 && sl.rows != 2) || sl.n < 4 || (sl.n & (sl.n - 1)) != 0 || sl.n > 65536 || sl.block == 0 || (sl.block & (sl.block - 1)) != 0 ||
-        sl.block > sl.n / 2 || inputs == 0 || inputs > sl.block || sl.out_slot.empty() || sl.out_slot.size() > 4096)
+    if ((sl.rows != 1 && sl.rows != 2) || sl.n < 4 || (sl.n & (sl.n - 1)) != 0 || sl.n > 65536 || sl.block == 0 ||
+        (sl.block & (sl.block - 1)) != 0 || sl.block > sl.n / 2 || inputs == 0 || inputs > sl.block || sl.out_slot.empty() || sl.out_slot.size() > 4096)
       throw FormatError("latency layout: inconsistent n/rows/block/inputs/out_slot");
     for (auto o : sl.out_slot)
       if (o >= sl.block) throw FormatError("latency layout: logit slot " + std::to_string(o) + " outside the block");
@@ -168,12 +173,12 @@ void add_span(SlotMap& m) {
 }
 
 // Outputs at the given slots; every tap reads its input directly (no fold).
-SlotMap direct_map(const TapRows& l, const std::vector<std::uint32_t>& in, std::vector<std::uint32_t> out) {
+SlotMap direct_map(const TapRows& rows, const std::vector<std::uint32_t>& in, std::vector<std::uint32_t> out) {
   SlotMap m;
   m.out_slot = std::move(out);
-  for (int o = 0; o < l.l.n_out; ++o)
-    for (auto k = l.begin(o); k < l.end(o); ++k)
-      m.taps.push_back({m.out_slot[o], int(in[l.input(k)]) - int(m.out_slot[o]), k});
+  for (int o = 0; o < rows.l.n_out; ++o)
+    for (auto k = rows.begin(o); k < rows.end(o); ++k)
+      m.taps.push_back({m.out_slot[o], int(in[rows.input(k)]) - int(m.out_slot[o]), k});
   add_span(m);
   return m;
 }

@@ -193,17 +193,24 @@ class CkksJobRunner : public JobRunner {
                           " (the model card's 'latency.galois_steps' lists them)");
   }
 
-  // A latency-packed request against the parameters: scheme, params id, packing, blob layout, one
-  // ciphertext per cells_per_ciphertext cells. Returns the ciphertext count.
-  std::size_t check_latency(const wire::ContainerHeader& h, std::size_t blobs, const std::string& what) const {
+  // Scheme, parameter id and packing (the one layout these parameters serve) of a request or
+  // stored request; returns its meta (discarded when it is not JSON).
+  nlohmann::json check_header(const wire::ContainerHeader& h, wire::Packing want, const std::string& what) const {
     check_scheme(h.meta, what);
     if (h.params_id != settings_.params.id())
       throw FormatError(what + ": parameter id " + std::to_string(h.params_id) + " differs from the model's " +
                         std::to_string(settings_.params.id()));
-    if (h.packing != wire::Packing::kLatency)
-      throw FormatError(what + ": packed in the throughput layout, but this server's CKKS parameters were chosen for the "
-                               "latency layout (GET /v1/model: 'layouts')");
-    auto meta = nlohmann::json::parse(h.meta, nullptr, false);
+    if (h.packing != want)
+      throw FormatError(what + ": packed in the " + (want == wire::Packing::kLatency ? "throughput" : "latency") +
+                        " layout, but this server's CKKS parameters were chosen for the " +
+                        nn::to_string(settings_.layout) + " layout (GET /v1/model: 'layouts')");
+    return nlohmann::json::parse(h.meta, nullptr, false);
+  }
+
+  // A latency-packed request against the parameters: scheme, params id, packing, blob layout, one
+  // ciphertext per cells_per_ciphertext cells. Returns the ciphertext count.
+  std::size_t check_latency(const wire::ContainerHeader& h, std::size_t blobs, const std::string& what) const {
+    const auto meta = check_header(h, wire::Packing::kLatency, what);
     if (!meta.is_object() || meta.value("layout", "") != wire::kLatencyLayout)
       throw FormatError(what + ": meta lacks layout '" + std::string(wire::kLatencyLayout) + "'");
     const std::size_t cts = latency_plan_.slots.ciphertexts_for(h.cells);
@@ -266,14 +273,7 @@ class CkksJobRunner : public JobRunner {
   // Header against the parameters: scheme, params id, packing, layout, batches of N/2 cells
   // consistent with the cell count, blob count = batches x input values. Returns the batch sizes.
   std::vector<std::size_t> check_batches(const wire::ContainerHeader& h, std::size_t blobs, const std::string& what) const {
-    check_scheme(h.meta, what);
-    if (h.params_id != settings_.params.id())
-      throw FormatError(what + ": parameter id " + std::to_string(h.params_id) + " differs from the model's " +
-                        std::to_string(settings_.params.id()));
-    if (h.packing != wire::Packing::kThroughput)
-      throw FormatError(what + ": packed in the latency layout, but this server's CKKS parameters were chosen for the "
-                               "throughput layout (GET /v1/model: 'layouts')");
-    auto meta = nlohmann::json::parse(h.meta, nullptr, false);
+    auto meta = check_header(h, wire::Packing::kThroughput, what);
     if (!meta.is_object() || meta.value("layout", "") != wire::kLayout || !meta.contains("batches"))
       throw FormatError(what + ": meta lacks layout '" + std::string(wire::kLayout) + "' or 'batches'");
     const auto expect = wire::batch_sizes(h.cells, settings_.params.slots());
