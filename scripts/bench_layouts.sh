@@ -5,20 +5,25 @@
 # seconds, server peak memory). Arguments: <leukocrypt binary> <prepared dataset> <repo root>
 # [cell counts, default "1 10 100 1198"] [layouts, default "latency throughput"].
 # Env: REPEATS (default 3), MODEL, PARAMS_CELLS (the cell count `params` chooses the parameters
-# for, default 1), KEEP_DIR (work in this folder and keep it: server log, keys).
+# for, default 1), KEEP_DIR (work in this folder and keep it: server log, keys), SCHEME (bfv, the
+# default, or ckks: `params --scheme ckks`, served with --no-circuit-privacy; CKKS parameters serve
+# only the layout they were chosen for, so give LAYOUTS=latency).
 set -euo pipefail
 LC="$1"; DATA="$2"; ROOT="$3"; COUNTS="${4:-1 10 100 1198}"; LAYOUTS="${5:-latency throughput}"
 REPEATS="${REPEATS:-3}"
 MODEL="${MODEL:-$ROOT/models/cnmc-x2.lcm}"
 W="${KEEP_DIR:-$(mktemp -d)}"; mkdir -p "$W"; trap 'kill "$SERVER" 2>/dev/null || true; [ -n "${KEEP_DIR:-}" ] || rm -rf "$W"' EXIT
-"$LC" params --model "$MODEL" --data "$DATA" --split train --limit 64 --layout latency --cells "${PARAMS_CELLS:-1}" \
-  --memory-gb 16 --out "$W/params.json" > /dev/null
+SCHEME="${SCHEME:-bfv}"
+SERVE_FLAGS=(); [ "$SCHEME" = ckks ] && SERVE_FLAGS=(--no-circuit-privacy)
+"$LC" params --scheme "$SCHEME" --model "$MODEL" --data "$DATA" --split train --limit 64 --layout latency \
+  --cells "${PARAMS_CELLS:-1}" --memory-gb 16 --out "$W/params.json" > /dev/null
 printf 'bench %s\n' "bench-token-0123456789abcdef" > "$W/tokens.txt"
 printf '%s\n' "bench-token-0123456789abcdef" > "$W/token"
 chmod 600 "$W/tokens.txt" "$W/token"  # serve and screen refuse token files others can read
 export LEUKOCRYPT_SERVE_BIN="${LEUKOCRYPT_SERVE_BIN:-$(dirname "$LC")/leukocrypt-serve}"
 "$LC" serve --model "$MODEL" --params "$W/params.json" --tokens "$W/tokens.txt" --db "$W/jobs.db" \
-  --host 127.0.0.1 --port 0 --port-file "$W/port" --max-request-mb 8192 --max-key-mb 8192 > "$W/serve.log" 2>&1 &
+  --host 127.0.0.1 --port 0 --port-file "$W/port" --max-request-mb 8192 --max-key-mb 8192 "${SERVE_FLAGS[@]}" \
+  > "$W/serve.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 300); do [ -s "$W/port" ] && break; sleep 0.2; done
 URL="http://127.0.0.1:$(cat "$W/port")"
