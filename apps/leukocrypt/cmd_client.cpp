@@ -133,7 +133,8 @@ client::KeyHolder open_keys(const std::string& dir, bool insecure, const std::st
 void add_layout_option(CLI::App* cmd, std::string& layout) {
   cmd->add_option("--layout", layout,
                   "throughput (one cell per slot: full batches), latency (each cell in one ciphertext's slots: "
-                  "megabytes for a few cells; needs keys with Galois keys) or auto (the keys' default)")
+                  "megabytes for a few cells; needs keys with Galois keys) or auto (the keys' default; CKKS keys serve "
+                  "only the layout their parameters were chosen for)")
       ->default_val("auto")
       ->check(CLI::IsMember({"auto", "throughput", "latency"}));
 }
