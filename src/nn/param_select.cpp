@@ -300,19 +300,29 @@ CostEstimate estimate_cost(const Plan& plan, const BfvSettings& s, std::size_t i
   server += double(counts.input_values) * input_cost(n, double(top));
   std::size_t level = top, ms = 0, size = 2;
   double values_now = double(counts.input_values), peak = 0;
-  bool first_linear = true;
+  // Streaming (BfvPlanEvaluator): the first layer's inputs arrive on demand, and its outputs go
+  // through the steps up to the next linear layer a task at a time (threads x 64 ciphertexts),
+  // folded into per-thread accumulator sets of that layer; later layers hold inputs and outputs.
+  int linear_seen = 0, linears = 0;
+  for (const auto& st : plan.steps) linears += st.kind == OpKind::kLinear;
+  const double in_flight = double(std::max<std::size_t>(1, threads)) * 64;
   for (std::size_t si = 0; si < plan.steps.size(); ++si) {
     const auto& st = plan.steps[si];
     const double l = double(level);
     const double values = double(st.size);
+    // Between the first layer and the second, folded one (with no second layer the outputs stay).
+    const bool streamed = linears >= 2 && (linear_seen == 1 || (linear_seen == 0 && st.kind == OpKind::kLinear));
     switch (st.kind) {
       case OpKind::kLinear: {
         server += double(st.linear.weight.size()) * double(size) * n * l * kElem + values * 2 * l * kElem;
         if (size == 3) server += values * relin_cost(l);
-        // Streaming: the first layer's inputs arrive on demand; later layers hold inputs and outputs.
-        const double in_bytes = first_linear ? 0 : values_now * double(size) * l * n * 8;
-        peak = std::max(peak, in_bytes + values * 2 * l * n * 8);
-        first_linear = false;
+        const double in_bytes = linear_seen == 0 ? 0 : streamed ? in_flight * double(size) * l * n * 8
+                                                                 : values_now * double(size) * l * n * 8;
+        double out_bytes = values * 2 * l * n * 8;
+        if (streamed && linear_seen == 0) out_bytes = std::min(values, in_flight) * 2 * l * n * 8;
+        if (streamed && linear_seen == 1) out_bytes = double(std::max<std::size_t>(1, threads)) * values * double(size) * l * n * 8;
+        peak = std::max(peak, in_bytes + out_bytes);
+        ++linear_seen;
         size = 2;
         break;
       }
@@ -333,7 +343,7 @@ CostEstimate estimate_cost(const Plan& plan, const BfvSettings& s, std::size_t i
           server += values * double(level - target) * double(size) * n * l * 2 * kElem;
           level = target;
         }
-        peak = std::max(peak, values * double(size) * double(level) * n * 8);
+        peak = std::max(peak, (streamed ? std::min(values, in_flight) : values) * double(size) * double(level) * n * 8);
         break;
       }
       case OpKind::kDecrypt:

@@ -208,5 +208,23 @@ TEST(Streaming, DeferralTargetsTheNextLinearLayer) {
   EXPECT_EQ(deferred, 2u);  // both squares of conv -> x2 -> dense -> x2 -> dense
 }
 
+// The estimate of resident ciphertexts follows the folded stream: the first layer's 1,024 outputs
+// pass a task at a time into the second layer's per-thread accumulators, so the estimate is far
+// below holding them all (1,024 size-3 ciphertexts), and grows with the threads holding sets.
+TEST(Streaming, PeakEstimateCountsTheFoldedSecondLayerNotEveryFirstLayerOutput) {
+  const auto& plan = shipped().plan;
+  BfvSettings s;
+  s.n = 16384;
+  s.q_bits = {50, 50, 50, 50, 50, 50, 50, 50};
+  s.plain_primes = {562949954142209ULL, 562949954961409ULL};
+  s.mod_switch_levels = {6, 5, 0, 3, 0};
+  s.defer_relin = true;
+  const double all_outputs = 1024.0 * 3 * 5 * 16384 * 8;  // squared, level 5
+  const auto two = estimate_cost(plan, s, 1198, 2, 100, true);
+  const auto eight = estimate_cost(plan, s, 1198, 8, 100, true);
+  EXPECT_LT(two.peak_bytes, all_outputs / 4);
+  EXPECT_GT(eight.peak_bytes, two.peak_bytes);
+}
+
 }  // namespace
 }  // namespace leukocrypt::nn
