@@ -2,6 +2,7 @@
 #include "nn/ckks_slot_evaluator.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "common/error.h"
 #include "common/thread_pool.h"
@@ -83,9 +84,12 @@ ckks::Ciphertext CkksSlotEvaluator::run_linear(std::size_t s, const ckks::Cipher
   require(level == level_in_[s] && x.size() == 2, "latency layout: ciphertext at level " + std::to_string(level) +
                                                       " size " + std::to_string(x.size()) + " entering step " +
                                                       plan_.steps[s].name);
+  // Baby steps: rotations of the input, hoisted (one decomposition of x's c1 for all of them).
+  std::optional<rlwe::HoistedDigits> digits;
+  if (std::any_of(l.baby.begin(), l.baby.end(), [](int r) { return r != 0; })) digits.emplace(eval_.hoist(x));
   std::vector<ckks::Ciphertext> baby(l.baby.size());
   ThreadPool::global().parallel_for(0, l.baby.size(), [&](std::size_t b) {
-    baby[b] = l.baby[b] == 0 ? x : eval_.rotate(x, l.baby[b], galois_keys_);
+    baby[b] = l.baby[b] == 0 ? x : eval_.rotate_hoisted(x, *digits, l.baby[b], galois_keys_);
   });
   std::vector<std::size_t> first(l.giants.size() + 1, 0);
   for (std::size_t g = 0; g < l.giants.size(); ++g) first[g + 1] = first[g] + l.giants[g].terms.size();

@@ -1,7 +1,8 @@
 // Server side of CKKS encrypted inference in the latency layout (public: no secret key). Each input
 // ciphertext holds up to SlotLayout::cells_per_ciphertext() cells (N/2 complex slots in one row,
 // one block per cell; nn/slot_layout.h, SlotScheme::kCkks), float weights. A linear step runs the
-// layout's baby-step/giant-step diagonals: the baby rotations of the input, each multiplied
+// layout's baby-step/giant-step diagonals: the baby rotations of the input (hoisted: one
+// decomposition of the input for all of them), each multiplied
 // slot-wise by its diagonals (pre-encoded at the step's level with scale = the level's last prime,
 // so that one rescale brings the scale back exactly) and summed per giant step; each giant sum is
 // rotated, the sums added, the fold rotations applied, then one rescale and the bias (encoded at

@@ -354,6 +354,39 @@ Ciphertext Evaluator::apply_galois(const Ciphertext& ct, std::uint32_t g, const 
   return r;
 }
 
+rlwe::HoistedDigits Evaluator::hoist(const Ciphertext& ct) const {
+  detail::check_ciphertext(*ctx_, ct, "hoist");
+  require(ct.size() == 2, "hoist: ciphertext must have size 2 (relinearize first)");
+  const std::size_t n = ctx_->n(), l = ct.level();
+  std::uint64_t* c1 = he::scratch(6, l * n);  // c1 in coefficient form: the digits' source
+  for (std::size_t i = 0; i < l; ++i) {
+    std::memcpy(c1 + i * n, ct.data(1, i), n * sizeof(std::uint64_t));
+    he::inverse_ntt(c1 + i * n, ctx_->ntt(i));
+  }
+  return rlwe::HoistedDigits(*ctx_, c1, l);
+}
+
+Ciphertext Evaluator::rotate_hoisted(const Ciphertext& ct, const rlwe::HoistedDigits& digits, int step,
+                                     const GaloisKeys& gk) const {
+  detail::check_ciphertext(*ctx_, ct, "rotate_hoisted");
+  require(ct.size() == 2 && digits.level() == ct.level(),
+          "rotate_hoisted: the digits were hoisted from another ciphertext (level " + std::to_string(digits.level()) +
+              ", ciphertext level " + std::to_string(ct.level()) + ")");
+  require(gk.params_id() == ctx_->params_id(), "rotate_hoisted: Galois keys were made for other parameters");
+  const std::uint32_t g = galois_elt_for_rotation(step, ctx_->n());
+  const rlwe::KeySwitchKey& key = gk.get(g);
+  const std::size_t n = ctx_->n(), l = ct.level();
+  std::vector<std::uint32_t> index(n);
+  he::automorphism_ntt_index(n, g, ctx_->bitrev(), index.data());
+  Ciphertext r(ct.params_id(), n, l, 2, ct.scale());
+  for (std::size_t i = 0; i < l; ++i) {
+    he::apply_automorphism_ntt(ct.data(0, i), r.data(0, i), n, index.data());
+    std::fill(r.data(1, i), r.data(1, i) + n, 0);
+  }
+  rlwe::key_switch_hoisted_add(*ctx_, digits, index.data(), key, r.poly(0), r.poly(1));
+  return r;
+}
+
 Ciphertext Evaluator::rotate(const Ciphertext& ct, int step, const GaloisKeys& gk) const {
   return apply_galois(ct, galois_elt_for_rotation(step, ctx_->n()), gk);
 }

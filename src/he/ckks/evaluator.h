@@ -16,6 +16,7 @@
 #include "he/ckks/context.h"
 #include "he/ckks/keys.h"
 #include "he/ckks/plaintext.h"
+#include "he/rlwe/key_switch.h"
 
 namespace leukocrypt::ckks {
 
@@ -85,6 +86,12 @@ class Evaluator {
   // Complex conjugation of every slot.
   Ciphertext conjugate(const Ciphertext& ct, const GaloisKeys& gk) const;
   Ciphertext apply_galois(const Ciphertext& ct, std::uint32_t galois_elt, const GaloisKeys& gk) const;
+  // Hoisting (rlwe/key_switch.h, Halevi-Shoup 2018): hoist(ct) decomposes ct's c1 once (size 2);
+  // rotate_hoisted then rotates ct by each step without decomposing again (level x (level + 1)
+  // NTTs saved per rotation). Same decryption and noise bound as rotate, not the same bits.
+  rlwe::HoistedDigits hoist(const Ciphertext& ct) const;
+  Ciphertext rotate_hoisted(const Ciphertext& ct, const rlwe::HoistedDigits& digits, int step,
+                            const GaloisKeys& gk) const;
 
  private:
   void check_pair(const Ciphertext& a, const Ciphertext& b, const char* what) const;
