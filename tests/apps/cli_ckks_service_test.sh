@@ -126,6 +126,22 @@ upload() {  # <url> <eval.key>: prints the status and body
   curl -s -o body.txt -w '%{http_code}' "${auth[@]}" -H 'Content-Type: application/octet-stream' \
       --data-binary @"$2" "$1/v1/keys"
 }
+# A CKKS key upload without the public key (what circuit privacy floods with): 400, named.
+python3 - keys/eval.key nopk.key <<'PY' || fail "nopk.key"
+import struct, sys
+b = open(sys.argv[1], "rb").read(); o = 4 + 2 + 2 + 8
+def s(o): n = struct.unpack_from("<I", b, o)[0]; return o + 4 + n
+o = s(s(o)) + 4 + 1                                  # key id, model id, cells, packing
+n = struct.unpack_from("<I", b, o)[0]; o += 4
+for _ in range(n): o = s(o)                          # names
+o = s(o)                                             # meta
+count = struct.unpack_from("<I", b, o)[0]; assert count == 2, count
+first = struct.unpack_from("<Q", b, o + 4)[0]
+open(sys.argv[2], "wb").write(b[:o] + struct.pack("<I", 1) + b[o + 4:o + 12 + first] + b"END!")
+PY
+code=$(upload "$F" nopk.key)
+[ "$code" = 400 ] && grep -q "expected a relinearisation key and a public key" body.txt \
+    || fail "ckks keys without the public key: $code $(cat body.txt)"
 code=$(upload "$C" bkeys/eval.key)
 [ "$code" = 400 ] && grep -q "made for the bfv scheme, this server runs ckks" body.txt \
     || fail "bfv keys on the ckks server: $code $(cat body.txt)"
