@@ -155,7 +155,7 @@ nlohmann::json CkksSettings::to_json() const {
           {"target_logit_error", target_error},
           {"predicted_logit_error", predicted_error},
           {"circuit_privacy", circuit_privacy ? nlohmann::json{{"enabled", true},
-                                                               {"statistical_security_bits", kCircuitPrivacyStatisticalBits},
+                                                               {"statistical_security_bits", statistical_bits},
                                                                {"flood_bits", flood_bits},
                                                                {"result_ciphertexts_per_job", privacy_ciphertexts}}
                                               : nlohmann::json{{"enabled", false}}}};
@@ -230,6 +230,7 @@ CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& m
       candidate.circuit_privacy = true;
       candidate.flood_bits = flood.bits;
       candidate.privacy_ciphertexts = cts;
+      candidate.statistical_bits = kCircuitPrivacyStatisticalBits;
     }
     const bool usable = !o.circuit_privacy || flood.fits;
     if (candidate.predicted_error < seen.error) seen = {candidate.predicted_error, bits, p.n(), est.back().slot_error(p.n()), flood};
@@ -259,6 +260,7 @@ void read_circuit_privacy(const nlohmann::json& s, const std::string& what, Ckks
   out.circuit_privacy = true;
   out.flood_bits = c.at("flood_bits").get<int>();
   out.privacy_ciphertexts = c.at("result_ciphertexts_per_job").get<std::size_t>();
+  out.statistical_bits = c.value("statistical_security_bits", 0);  // not checkable here: reported as stated
   if (out.flood_bits < 1 || out.flood_bits > kMaxFloodBits || out.privacy_ciphertexts == 0)
     throw FormatError(what + ": CKKS circuit privacy: flood bits " + std::to_string(out.flood_bits) +
                       " or result ciphertexts per job " + std::to_string(out.privacy_ciphertexts) + " out of range");

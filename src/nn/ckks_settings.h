@@ -37,6 +37,7 @@ struct CkksSettings {
   bool circuit_privacy = false;
   int flood_bits = 0;
   std::size_t privacy_ciphertexts = 0;
+  int statistical_bits = 0;  // what the flood was chosen for (the chooser: 40; a document may state less)
   nlohmann::json to_json() const;
 };
 

@@ -75,7 +75,7 @@ class CkksJobRunner : public JobRunner {
       return {{"enabled", false}, {"statistical_security_bits", 0},
               {"note", "CKKS results are not noise-flooded (docs/API.md, Security)"}};
     return {{"enabled", true},
-            {"statistical_security_bits", nn::kCircuitPrivacyStatisticalBits},
+            {"statistical_security_bits", settings_.statistical_bits},  // as the parameters state it
             {"flood_bits", settings_.flood_bits},
             {"result_ciphertexts_per_job", settings_.privacy_ciphertexts}};
   }

@@ -106,10 +106,12 @@ TEST(CkksSettings, CircuitPrivacyCountsTheFloodAndRefusesWithTheNumbers) {
   s.circuit_privacy = true;
   s.flood_bits = 40;
   s.privacy_ciphertexts = ckks_result_ciphertexts_per_job(plan, s.params.slots(), o.caps);
+  s.statistical_bits = 40;
   const auto back = ckks_settings_from_json(s.to_json(), "test");
   EXPECT_TRUE(back.circuit_privacy);
   EXPECT_EQ(back.flood_bits, 40);
   EXPECT_EQ(back.privacy_ciphertexts, s.privacy_ciphertexts);
+  EXPECT_EQ(back.statistical_bits, 40);
   auto bad = s.to_json();
   bad["circuit_privacy"]["flood_bits"] = 500;
   EXPECT_THROW(ckks_settings_from_json(bad, "test"), FormatError);
