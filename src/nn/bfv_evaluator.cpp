@@ -83,6 +83,10 @@ namespace {
 // re-reads every input ciphertext once per output and is memory-bound.
 constexpr std::size_t kBlock = 256;
 constexpr std::size_t kGroup = 16;
+// Stream groups per task when the next linear layer is folded in: the task folds their outputs
+// together, so each pass over the accumulator set (the whole next layer) serves kFoldGroups * kGroup
+// inputs.
+constexpr std::size_t kFoldGroups = 4;
 
 // Centred representative of w mod t (|w| < t/2 for every quantised weight, but be exact anyway),
 // then its residue mod q: the same scalar the Evaluator's multiply_scalar_add_inplace uses.
@@ -100,10 +104,12 @@ std::uint64_t weight_mod_q(std::int64_t w, std::uint64_t t, std::uint64_t q) {
   return std::uint64_t(m);
 }
 
-bool lazy_mac_disabled() {
-  const char* v = std::getenv("LEUKOCRYPT_LAZY_MAC");
+bool env_off(const char* name) {
+  const char* v = std::getenv(name);
   return v != nullptr && (std::string_view(v) == "off" || std::string_view(v) == "0");
 }
+
+bool lazy_mac_disabled() { return env_off("LEUKOCRYPT_LAZY_MAC"); }
 
 }  // namespace
 
@@ -172,7 +178,32 @@ BfvPlanEvaluator::BfvPlanEvaluator(const Plan& plan, BfvSettings settings, std::
       stream_.groups.push_back(group_taps(l, std::move(outs)));
       for (auto u : stream_.groups.back().inputs) ++stream_.uses[u];
     }
+    plan_fold();
   }
+}
+
+void BfvPlanEvaluator::plan_fold() {
+  const std::size_t s2 = stream_.segment_end;
+  if (s2 >= plan_.steps.size() || plan_.steps[s2].kind != OpKind::kLinear || env_off("LEUKOCRYPT_FOLD")) return;
+  const auto& l2 = plan_.steps[s2].linear;
+  require(l2.n_in == plan_.steps[stream_.step].linear.n_out,
+          "plan: step " + std::to_string(s2) + " reads " + std::to_string(l2.n_in) + " values, the streamed layer makes " +
+              std::to_string(plan_.steps[stream_.step].linear.n_out));
+  std::vector<std::uint32_t> all(std::size_t(l2.n_out));
+  for (std::size_t o = 0; o < all.size(); ++o) all[o] = std::uint32_t(o);
+  std::vector<std::uint8_t> keep(std::size_t(l2.n_in), 0);
+  for (std::size_t g0 = 0; g0 < stream_.groups.size(); g0 += kFoldGroups) {
+    std::vector<std::uint32_t> made;  // the task's first-layer outputs, in the order it makes them
+    for (std::size_t g = g0; g < std::min(stream_.groups.size(), g0 + kFoldGroups); ++g)
+      made.insert(made.end(), stream_.groups[g].outputs.begin(), stream_.groups[g].outputs.end());
+    for (auto o : made) keep[o] = 1;
+    FoldTask f{group_taps(l2, all, &keep), {}};
+    for (auto o : made) keep[o] = 0;
+    for (auto u : f.taps.inputs)
+      f.made_index.push_back(std::uint32_t(std::find(made.begin(), made.end(), u) - made.begin()));
+    stream_.fold.push_back(std::move(f));
+  }
+  stream_.fold_step = s2;
 }
 
 std::vector<BfvPlanEvaluator::LazyRows> BfvPlanEvaluator::lazy_rows_of(const LinearOp& l) const {
@@ -217,11 +248,13 @@ void BfvPlanEvaluator::check_batch(const EncryptedBatch& batch) const {
   }
 }
 
-BfvPlanEvaluator::GroupTaps BfvPlanEvaluator::group_taps(const LinearOp& l, std::vector<std::uint32_t> outputs) {
+BfvPlanEvaluator::GroupTaps BfvPlanEvaluator::group_taps(const LinearOp& l, std::vector<std::uint32_t> outputs,
+                                                         const std::vector<std::uint8_t>* keep_input) {
   std::vector<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>> all;  // (input, g, tap)
   for (std::size_t g = 0; g < outputs.size(); ++g) {
     const auto o = outputs[g];
-    for (auto tap = l.row_start[o]; tap < l.row_start[o + 1]; ++tap) all.emplace_back(l.index[tap], std::uint32_t(g), tap);
+    for (auto tap = l.row_start[o]; tap < l.row_start[o + 1]; ++tap)
+      if (!keep_input || (*keep_input)[l.index[tap]]) all.emplace_back(l.index[tap], std::uint32_t(g), tap);
   }
   std::sort(all.begin(), all.end());
   GroupTaps g;
@@ -252,7 +285,7 @@ std::vector<he::ShoupOperand> BfvPlanEvaluator::shoup_operands(const LinearOp& l
 void BfvPlanEvaluator::accumulate_prime(std::size_t s, std::size_t j, std::size_t i, const GroupTaps& taps,
                                         const std::vector<const bfv::Ciphertext*>& in,
                                         const std::vector<he::ShoupOperand>& shoup, std::size_t shoup_levels,
-                                        const std::vector<bfv::Ciphertext*>& acc) const {
+                                        const std::vector<bfv::Ciphertext*>& acc, bool reduce_lazy) const {
   const he::Modulus& q = contexts_[j]->modulus(i);
   const std::size_t n = settings_.n, size = acc.empty() ? 0 : acc[0]->size();
   // Lazy rows add unreduced 64-bit sums (their bound was checked at construction for every q_i of
@@ -276,7 +309,7 @@ void BfvPlanEvaluator::accumulate_prime(std::size_t s, std::size_t j, std::size_
             he::eltwise_fma_scalar_mod(a, x, shoup[std::size_t(tap) * shoup_levels + i], len, q);
         }
       }
-      if (!any_lazy) continue;
+      if (!any_lazy || !reduce_lazy) continue;
       for (std::size_t g = 0; g < lazy.size(); ++g)
         if (lazy[g]) {
           std::uint64_t* a = acc[g]->data(poly, i) + c0;
@@ -404,6 +437,63 @@ void BfvPlanEvaluator::evaluate(EncryptedBatch& batch, std::vector<double>* step
 
 // ---------------------------------------------------------------- streaming
 
+// Accumulator sets of the fold step, one per concurrently running task: a task takes a free set
+// (or makes one), folds its group into it and gives it back; the sets are added up at the end.
+// Sums mod q do not depend on the order, so the result equals the unfolded evaluation exactly.
+class BfvPlanEvaluator::FoldAccumulators {
+ public:
+  using Set = std::vector<bfv::Ciphertext>;
+  Set* take(const bfv::Ciphertext& like, std::size_t count) {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (!free_.empty()) {
+      Set* s = free_.back();
+      free_.pop_back();
+      require((*s)[0].level() == like.level() && (*s)[0].size() == like.size(),
+              "fold: stream groups ended at different levels or sizes");
+      return s;
+    }
+    sets_.push_back(std::make_unique<Set>(count, bfv::Ciphertext(like.params_id(), like.n(), like.level(), like.size())));
+    return sets_.back().get();
+  }
+  void give(Set* s) {
+    std::lock_guard<std::mutex> lk(mu_);
+    free_.push_back(s);
+  }
+  // Every set added into the first (called once the stream is done).
+  std::vector<Set*> sets() {
+    std::vector<Set*> all;
+    for (auto& s : sets_) all.push_back(s.get());
+    return all;
+  }
+  Set sum(const bfv::Evaluator& ev) {
+    require(!sets_.empty(), "fold: no stream group was folded");
+    Set& total = *sets_[0];
+    for (std::size_t t = 1; t < sets_.size(); ++t) {
+      ThreadPool::global().parallel_for(0, total.size(), [&](std::size_t o) { ev.add_inplace(total[o], (*sets_[t])[o]); });
+      sets_[t].reset();
+    }
+    return std::move(total);
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Set>> sets_;
+  std::vector<Set*> free_;
+};
+
+void BfvPlanEvaluator::fold_task(std::size_t j, std::size_t task, const std::vector<bfv::Ciphertext>& made,
+                                 const std::vector<he::ShoupOperand>& shoup, std::vector<bfv::Ciphertext>& into) const {
+  const auto& f = stream_.fold[task];
+  std::vector<const bfv::Ciphertext*> in;
+  in.reserve(f.taps.inputs.size());
+  for (auto pos : f.made_index) in.push_back(&made[pos]);
+  std::vector<bfv::Ciphertext*> ptrs;
+  for (auto& a : into) ptrs.push_back(&a);
+  const std::size_t level = made[0].level();
+  for (std::size_t i = 0; i < level; ++i)
+    accumulate_prime(stream_.fold_step, j, i, f.taps, in, shoup, level, ptrs, /*reduce_lazy=*/false);
+}
+
 std::vector<bfv::Ciphertext> BfvPlanEvaluator::stream_first_linear(std::size_t j, const PrimeSource& source,
                                                                    StepClock& clock, const SampleHook& hook) const {
   const std::size_t s1 = stream_.step, n_in = plan_.input_size(), top = settings_.levels();
@@ -443,8 +533,13 @@ std::vector<bfv::Ciphertext> BfvPlanEvaluator::stream_first_linear(std::size_t j
     });
     return &slot.ct;
   };
-  std::vector<bfv::Ciphertext> mid(std::size_t(l.n_out));
-  ThreadPool::global().parallel_for(0, stream_.groups.size(), [&](std::size_t g) {
+  std::vector<bfv::Ciphertext> mid(stream_.fold_step ? 0 : std::size_t(l.n_out));
+  const std::size_t s2 = stream_.fold_step, groups = stream_.groups.size();
+  FoldAccumulators fold;
+  std::once_flag fold_shoup_once;
+  std::vector<he::ShoupOperand> fold_shoup;
+  // One stream group: the first layer's outputs, through the fused steps.
+  auto run_group = [&](std::size_t g) {
     const auto& taps = stream_.groups[g];
     std::vector<const bfv::Ciphertext*> in;
     in.reserve(taps.inputs.size());
@@ -464,10 +559,46 @@ std::vector<bfv::Ciphertext> BfvPlanEvaluator::stream_first_linear(std::size_t j
       clock.add(s, t);
       if (g == 0 && hook) hook(s, j, acc[0]);
     }
-    for (std::size_t o = 0; o < acc.size(); ++o) mid[taps.outputs[o]] = std::move(acc[o]);
+    return acc;
+  };
+  if (s2 == 0) {
+    ThreadPool::global().parallel_for(0, groups, [&](std::size_t g) {
+      auto acc = run_group(g);
+      for (std::size_t o = 0; o < acc.size(); ++o) mid[stream_.groups[g].outputs[o]] = std::move(acc[o]);
+    });
+    clock.max_resident_ = max_resident.load();
+    return mid;
+  }
+  const auto& l2 = plan_.steps[s2].linear;
+  ThreadPool::global().parallel_for(0, stream_.fold.size(), [&](std::size_t task) {
+    std::vector<bfv::Ciphertext> made;
+    for (std::size_t g = task * kFoldGroups; g < std::min(groups, (task + 1) * kFoldGroups); ++g)
+      for (auto& ct : run_group(g)) made.push_back(std::move(ct));
+    ThreadTimer t;
+    std::call_once(fold_shoup_once, [&] { fold_shoup = shoup_operands(l2, j, made[0].level()); });
+    auto* set = fold.take(made[0], std::size_t(l2.n_out));
+    fold_task(j, task, made, fold_shoup, *set);
+    fold.give(set);
+    clock.add(s2, t);
   });
   clock.max_resident_ = max_resident.load();
-  return mid;
+  ThreadTimer t;
+  // Lazy rows were never reduced while folding (each set holds part of a row's terms, within the
+  // row's bound): reduce every set's lazy outputs, then add the sets up.
+  const auto& lazy = lazy_[s2][j].lazy;
+  for (auto* set : fold.sets())
+    ThreadPool::global().parallel_for(0, set->size(), [&](std::size_t o) {
+      if (!lazy[o]) return;
+      auto& ct = (*set)[o];
+      for (std::size_t poly = 0; poly < ct.size(); ++poly)
+        for (std::size_t i = 0; i < ct.level(); ++i)
+          he::eltwise_reduce_mod(ct.data(poly, i), ct.data(poly, i), settings_.n, contexts_[j]->modulus(i));
+    });
+  auto out = fold.sum(evaluators_[j]);
+  ThreadPool::global().parallel_for(0, out.size(), [&](std::size_t o) { finish_output(s2, j, std::uint32_t(o), out[o]); });
+  clock.add(s2, t);
+  if (hook) hook(s2, j, out[0]);
+  return out;
 }
 
 std::vector<bfv::Ciphertext> BfvPlanEvaluator::evaluate_prime(std::size_t j, const PrimeSource& source,
@@ -481,7 +612,7 @@ std::vector<bfv::Ciphertext> BfvPlanEvaluator::evaluate_prime(std::size_t j, con
   std::size_t from = 1;
   if (stream_.step != 0) {
     values[0] = stream_first_linear(j, source, clock, hook);
-    from = stream_.segment_end;
+    from = stream_.fold_step ? stream_.fold_step + 1 : stream_.segment_end;
   } else {  // the plan does not start with a linear layer: nothing to stream, fetch everything
     const std::size_t n_in = plan_.input_size();
     values[0].resize(n_in);

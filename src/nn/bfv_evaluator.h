@@ -113,13 +113,25 @@ class BfvPlanEvaluator {
     std::vector<std::uint32_t> entry_start;  // per input: range into entries
     std::vector<std::pair<std::uint32_t, std::uint32_t>> entries;  // (output in group, tap index)
   };
+  // The next linear layer's taps on the inputs that one streaming task makes; made_index[k]: where
+  // taps.inputs[k] is among the task's outputs.
+  struct FoldTask {
+    GroupTaps taps;
+    std::vector<std::uint32_t> made_index;
+  };
   // The first linear layer, streamed: output groups in processing order and input use counts.
   struct StreamLayout {
     std::size_t step = 0;          // index of the first Linear step (0: plan does not start with one)
     std::size_t segment_end = 0;   // first step not fused into it (the next Linear, or Decrypt)
     std::vector<GroupTaps> groups;
     std::vector<std::uint32_t> uses;  // per input: groups that read it
+    // The next Linear step (0: none, or LEUKOCRYPT_FOLD=off), folded into per-thread accumulators
+    // task by task as the stream produces its inputs, so they never all exist at once. fold[t]:
+    // its taps restricted to the inputs that task makes.
+    std::size_t fold_step = 0;
+    std::vector<FoldTask> fold;  // per task of kFoldGroups consecutive stream groups
   };
+  class FoldAccumulators;
   class StepClock;
   // One linear step and plaintext prime: centred weights (w mod t in (-t/2, t/2]) per tap, and per
   // output whether its row takes the lazy multiply-add.
@@ -131,16 +143,25 @@ class BfvPlanEvaluator {
 
   void check_batch(const EncryptedBatch& batch) const;
   std::vector<LazyRows> lazy_rows_of(const LinearOp& l) const;
-  static GroupTaps group_taps(const LinearOp& l, std::vector<std::uint32_t> outputs);
+  void plan_fold();
+  // Folds a streaming task's finished outputs (made, in the order it makes them) into one
+  // accumulator set of the fold step; lazy rows are left unreduced.
+  void fold_task(std::size_t prime, std::size_t task, const std::vector<bfv::Ciphertext>& made,
+                 const std::vector<he::ShoupOperand>& shoup, std::vector<bfv::Ciphertext>& into) const;
+  // keep_input (if given, one flag per input of l): only the taps reading a kept input.
+  static GroupTaps group_taps(const LinearOp& l, std::vector<std::uint32_t> outputs,
+                              const std::vector<std::uint8_t>* keep_input = nullptr);
   std::vector<he::ShoupOperand> shoup_operands(const LinearOp& l, std::size_t prime, std::size_t level) const;
   // Accumulates one group's outputs (plus bias) from its inputs at `level`; relinearises size-3 results.
   std::vector<bfv::Ciphertext> linear_group(std::size_t step, std::size_t prime, const GroupTaps& taps,
                                             const std::vector<const bfv::Ciphertext*>& in,
                                             const std::vector<he::ShoupOperand>& shoup, std::size_t shoup_levels) const;
-  // The multiply-adds of ciphertext prime i only, into zero-initialised accumulators.
+  // The multiply-adds of ciphertext prime i only, into accumulators below q (lazy rows: reduced
+  // after every block unless reduce_lazy is false, when the caller reduces them once at the end).
   void accumulate_prime(std::size_t step, std::size_t prime, std::size_t i, const GroupTaps& taps,
                         const std::vector<const bfv::Ciphertext*>& in, const std::vector<he::ShoupOperand>& shoup,
-                        std::size_t shoup_levels, const std::vector<bfv::Ciphertext*>& acc) const;
+                        std::size_t shoup_levels, const std::vector<bfv::Ciphertext*>& acc,
+                        bool reduce_lazy = true) const;
   // Bias, and relinearisation of size-3 results (deferred relinearisation).
   void finish_output(std::size_t step, std::size_t prime, std::uint32_t output, bfv::Ciphertext& ct) const;
   // values[jj] belongs to plaintext prime prime0 + jj.
@@ -149,6 +170,7 @@ class BfvPlanEvaluator {
   void run_steps(std::size_t from, std::size_t prime0, std::vector<std::vector<bfv::Ciphertext>>& values,
                  std::vector<double>* step_seconds, const std::function<void(std::size_t)>& after_step,
                  std::vector<double>* step_cpu_seconds = nullptr) const;
+  // Returns the outputs of the last fused step, or of the fold step when there is one.
   std::vector<bfv::Ciphertext> stream_first_linear(std::size_t prime, const PrimeSource& source, StepClock& clock,
                                                    const SampleHook& hook) const;
 

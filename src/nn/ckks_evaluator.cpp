@@ -86,20 +86,17 @@ CkksPlanEvaluator::CkksPlanEvaluator(const Plan& plan, ckks::ContextPtr ctx, ckk
     std::sort(g.inputs.begin(), g.inputs.end());
     g.inputs.erase(std::unique(g.inputs.begin(), g.inputs.end()), g.inputs.end());
     for (auto u : g.inputs) ++uses_[u];
+    g.row_start.push_back(0);
+    for (auto o : g.outputs) {
+      for (auto j = l.f_row_start[o]; j < l.f_row_start[o + 1]; ++j) {
+        const auto at = std::lower_bound(g.inputs.begin(), g.inputs.end(), l.f_index[j]) - g.inputs.begin();
+        g.local_index.push_back(std::uint32_t(at));
+        g.weight.push_back(l.f_weight[j]);
+      }
+      g.row_start.push_back(std::uint32_t(g.local_index.size()));
+    }
     groups_.push_back(std::move(g));
   }
-}
-
-ckks::Ciphertext CkksPlanEvaluator::linear_row(std::size_t s, std::uint32_t o,
-                                               const std::function<const ckks::Ciphertext&(std::uint32_t)>& in) const {
-  const auto& l = plan_.steps[s].linear;
-  ckks::Ciphertext acc;
-  for (auto j = l.f_row_start[o]; j < l.f_row_start[o + 1]; ++j)
-    eval_.multiply_scalar_add_inplace(acc, in(l.f_index[j]), double(l.f_weight[j]));
-  if (acc.empty()) acc = eval_.multiply_scalar(in(0), 0.0);  // a row without taps: the bias alone
-  eval_.rescale_inplace(acc);
-  eval_.add_scalar_inplace(acc, double(l.f_bias[o]));
-  return acc;
 }
 
 void CkksPlanEvaluator::run_unary(std::size_t s, ckks::Ciphertext& ct) const {
@@ -115,18 +112,24 @@ std::vector<ckks::Ciphertext> CkksPlanEvaluator::stream_first(const CkksSource& 
   ThreadPool::global().parallel_for(0, groups_.size(), [&](std::size_t g) {
     const Group& grp = groups_[g];
     std::vector<double> secs(segment_end_, 0.0);
-    auto in = [&](std::uint32_t u) -> const ckks::Ciphertext& { return inputs.get(u); };
-    for (auto u : grp.inputs) inputs.get(u);  // pull (and time) the inputs before the arithmetic
-    for (auto o : grp.outputs) {
-      Timer t;
-      auto ct = linear_row(1, o, in);
-      secs[1] += t.seconds();
+    std::vector<const ckks::Ciphertext*> in;
+    in.reserve(grp.inputs.size());
+    for (auto u : grp.inputs) in.push_back(&inputs.get(u));  // pull (and time) the inputs first
+    Timer t;
+    auto made = eval_.linear_layer(in, grp.row_start.data(), grp.local_index.data(), grp.weight.data(), grp.outputs.size());
+    const auto& bias = plan_.steps[1].linear.f_bias;
+    for (std::size_t k = 0; k < made.size(); ++k) {
+      eval_.rescale_inplace(made[k]);
+      eval_.add_scalar_inplace(made[k], double(bias[grp.outputs[k]]));
+    }
+    secs[1] += t.seconds();
+    for (std::size_t k = 0; k < made.size(); ++k) {
       for (std::size_t s = 2; s < segment_end_; ++s) {
         t.reset();
-        run_unary(s, ct);
+        run_unary(s, made[k]);
         secs[s] += t.seconds();
       }
-      out[o] = std::move(ct);
+      out[grp.outputs[k]] = std::move(made[k]);
     }
     for (auto u : grp.inputs) inputs.release(u);
     std::lock_guard<std::mutex> lk(mu);
@@ -147,7 +150,7 @@ std::vector<ckks::Ciphertext> CkksPlanEvaluator::evaluate(const CkksSource& sour
     Timer t;
     if (st.kind == OpKind::kLinear) {
       // The whole layer in one blocked pass (each input read from memory once), then per output
-      // the rescale and the bias, as linear_row does.
+      // the rescale and the bias, as the streamed first layer does.
       const auto& l = st.linear;
       std::vector<const ckks::Ciphertext*> in(values.size());
       for (std::size_t u = 0; u < values.size(); ++u) in[u] = &values[u];

@@ -51,11 +51,12 @@ class CkksPlanEvaluator {
   struct Group {
     std::vector<std::uint32_t> outputs;
     std::vector<std::uint32_t> inputs;  // distinct, ascending
+    // The group's rows of the layer as a CSR over its own inputs (index into `inputs`), for one
+    // blocked pass (ckks::Evaluator::linear_layer) instead of a pass over memory per tap.
+    std::vector<std::uint32_t> row_start, local_index;
+    std::vector<float> weight;
   };
   class Inputs;
-  // acc = bias + sum w * in over row o of linear step s (inputs indexed through `in`), rescaled.
-  ckks::Ciphertext linear_row(std::size_t s, std::uint32_t o,
-                              const std::function<const ckks::Ciphertext&(std::uint32_t)>& in) const;
   void run_unary(std::size_t s, ckks::Ciphertext& ct) const;
   std::vector<ckks::Ciphertext> stream_first(const CkksSource& source, CkksStreamStats& stats) const;
 

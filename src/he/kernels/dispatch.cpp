@@ -34,9 +34,9 @@ constexpr KernelTable kAvx512IfmaTable{
     avx512ifma::eltwise_fma_scalar_mod, avx512ifma::eltwise_add_scalar_mod,
     avx512ifma::eltwise_reduce_mod, avx512ifma::eltwise_mul_add_mod,
 #if LEUKOCRYPT_KERNELS_AVX2
-    avx2::eltwise_dot_scalar_mod, avx2::eltwise_mac_small, avx512ifma::eltwise_fma_lazy_mod};
+    avx2::eltwise_dot_scalar_mod, avx512ifma::eltwise_mac_small, avx512ifma::eltwise_fma_lazy_mod};
 #else
-    scalar::eltwise_dot_scalar_mod, scalar::eltwise_mac_small, avx512ifma::eltwise_fma_lazy_mod};
+    scalar::eltwise_dot_scalar_mod, avx512ifma::eltwise_mac_small, avx512ifma::eltwise_fma_lazy_mod};
 #endif
 #endif
 

@@ -84,10 +84,56 @@ class ByteReader {
   // Reads n values packed by ByteWriter::packed; each must be < bound, and the padding bits of the
   // last byte must be zero (one encoding per object).
   void packed_below(std::uint64_t* p, std::size_t n, int bits, std::uint64_t bound, const std::string& field) {
+    if (bits > 56) return packed_below_wide(p, n, bits, bound, field);
+    const std::size_t len = ByteWriter::packed_bytes(n, bits);
+    need(len, field.c_str());
+    const auto* s = reinterpret_cast<const unsigned char*>(in_.data() + pos_);
+    const std::uint64_t mask = (std::uint64_t{1} << bits) - 1;
+    // Value i starts at bit i * bits: one unaligned 8-byte load covers it (shift <= 7, bits <= 56).
+    // No branch per value: the bound is checked once for the whole row.
+    std::uint64_t bad = 0;
+    std::size_t i = 0, bit = 0;
+    for (; i < n && (bit >> 3) + 8 <= len; ++i, bit += std::size_t(bits)) {
+      std::uint64_t w;
+      std::memcpy(&w, s + (bit >> 3), 8);
+      p[i] = (w >> (bit & 7)) & mask;
+      bad |= std::uint64_t(p[i] >= bound);
+    }
+    for (; i < n; ++i, bit += std::size_t(bits)) {  // the last bytes: a shorter load
+      std::uint64_t w = 0;
+      std::memcpy(&w, s + (bit >> 3), len - (bit >> 3));
+      p[i] = (w >> (bit & 7)) & mask;
+      bad |= std::uint64_t(p[i] >= bound);
+    }
+    if (bad)
+      for (i = 0; i < n; ++i)
+        if (p[i] >= bound)
+          throw FormatError("coefficient " + std::to_string(i) + " of " + field + " is " + std::to_string(p[i]) +
+                            ", not below its modulus " + std::to_string(bound));
+    const std::size_t used = (n * std::size_t(bits)) % 8;
+    if (used != 0 && (s[len - 1] >> used) != 0) throw FormatError("nonzero padding bits after " + field);
+    pos_ += len;
+  }
+  // Whether `bytes` more bytes are available (for a size check before allocating).
+  void need_bytes(std::size_t bytes, const char* field) const { need(bytes, field); }
+  void need_words(std::size_t n, const char* field) const {
+    if (n > (in_.size() - pos_) / 8)
+      throw FormatError(std::string("truncated ") + field + ": need " + std::to_string(8 * n) + " bytes at offset " +
+                        std::to_string(pos_) + ", have " + std::to_string(in_.size() - pos_));
+  }
+  void finish(const char* what) const {
+    if (pos_ != in_.size())
+      throw FormatError(std::string(what) + ": " + std::to_string(in_.size() - pos_) + " trailing bytes");
+  }
+  std::size_t remaining() const { return in_.size() - pos_; }
+
+ private:
+  // packed_below for values of more than 56 bits (the 8-byte load above would not cover them).
+  void packed_below_wide(std::uint64_t* p, std::size_t n, int bits, std::uint64_t bound, const std::string& field) {
     const std::size_t len = ByteWriter::packed_bytes(n, bits);
     need(len, field.c_str());
     const char* s = in_.data() + pos_;
-    const std::uint64_t mask = (std::uint64_t{1} << bits) - 1;
+    const std::uint64_t mask = bits == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << bits) - 1;
     unsigned __int128 acc = 0;
     int have = 0;
     std::size_t r = 0;
@@ -111,20 +157,6 @@ class ByteReader {
     if (acc != 0) throw FormatError("nonzero padding bits after " + field);
     pos_ += len;
   }
-  // Whether `bytes` more bytes are available (for a size check before allocating).
-  void need_bytes(std::size_t bytes, const char* field) const { need(bytes, field); }
-  void need_words(std::size_t n, const char* field) const {
-    if (n > (in_.size() - pos_) / 8)
-      throw FormatError(std::string("truncated ") + field + ": need " + std::to_string(8 * n) + " bytes at offset " +
-                        std::to_string(pos_) + ", have " + std::to_string(in_.size() - pos_));
-  }
-  void finish(const char* what) const {
-    if (pos_ != in_.size())
-      throw FormatError(std::string(what) + ": " + std::to_string(in_.size() - pos_) + " trailing bytes");
-  }
-  std::size_t remaining() const { return in_.size() - pos_; }
-
- private:
   void need(std::size_t n, const char* field) const {
     if (n > in_.size() - pos_)
       throw FormatError(std::string("truncated ") + field + ": need " + std::to_string(n) + " bytes at offset " +
