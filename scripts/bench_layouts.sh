@@ -5,17 +5,20 @@
 # seconds, server peak memory). Arguments: <leukocrypt binary> <prepared dataset> <repo root>
 # [cell counts, default "1 10 100 1198"] [layouts, default "latency throughput"].
 # Env: REPEATS (default 3), MODEL, PARAMS_CELLS (the cell count `params` chooses the parameters
-# for, default 1), KEEP_DIR (work in this folder and keep it: server log, keys).
+# for, default 1), KEEP_DIR (work in this folder and keep it: server log, keys), SPLIT (the cells
+# screened, default C) and PARAMS_SPLIT (the raw simulation's, default train): MNIST is
+# MODEL=models/mnist-cryptonets.lcm, the MNIST folder as the dataset, SPLIT=test PARAMS_SPLIT=test.
 set -euo pipefail
 LC="$1"; DATA="$2"; ROOT="$3"; COUNTS="${4:-1 10 100 1198}"; LAYOUTS="${5:-latency throughput}"
 REPEATS="${REPEATS:-3}"
 MODEL="${MODEL:-$ROOT/models/cnmc-x2.lcm}"
 W="${KEEP_DIR:-$(mktemp -d)}"; mkdir -p "$W"; trap 'kill "$SERVER" 2>/dev/null || true; [ -n "${KEEP_DIR:-}" ] || rm -rf "$W"' EXIT
-"$LC" params --model "$MODEL" --data "$DATA" --split train --limit 64 --layout latency --cells "${PARAMS_CELLS:-1}" \
+"$LC" params --model "$MODEL" --data "$DATA" --split "${PARAMS_SPLIT:-train}" --limit 64 --layout latency --cells "${PARAMS_CELLS:-1}" \
   --memory-gb 16 --out "$W/params.json" > /dev/null
 printf 'bench %s\n' "bench-token-0123456789abcdef" > "$W/tokens.txt"
 printf '%s\n' "bench-token-0123456789abcdef" > "$W/token"
 chmod 600 "$W/tokens.txt" "$W/token"  # serve and screen refuse token files others can read
+rm -f "$W/port"  # a kept folder's old port file would be read before the new server writes its own
 export LEUKOCRYPT_SERVE_BIN="${LEUKOCRYPT_SERVE_BIN:-$(dirname "$LC")/leukocrypt-serve}"
 "$LC" serve --model "$MODEL" --params "$W/params.json" --tokens "$W/tokens.txt" --db "$W/jobs.db" \
   --host 127.0.0.1 --port 0 --port-file "$W/port" --max-request-mb 8192 --max-key-mb 8192 > "$W/serve.log" 2>&1 &
@@ -23,13 +26,13 @@ SERVER=$!
 for _ in $(seq 300); do [ -s "$W/port" ] && break; sleep 0.2; done
 URL="http://127.0.0.1:$(cat "$W/port")"
 curl -sS -f -H "Authorization: Bearer bench-token-0123456789abcdef" -o "$W/model.json" "$URL/v1/model"
-/usr/bin/time -f '{"keygen_seconds": %e}' "$LC" keygen --params "$W/model.json" --out "$W/keys" --json 2>&1 |
+/usr/bin/time -f '{"keygen_seconds": %e}' "$LC" keygen --params "$W/model.json" --out "$W/keys" --force --json 2>&1 |
   python3 -c 'import json,sys; t=sys.stdin.read(); print(t.strip().replace("\n"," "))'
 for layout in $LAYOUTS; do
   for n in $COUNTS; do
     for r in $(seq "$REPEATS"); do
       "$LC" screen --server "$URL" --token-file "$W/token" --keys "$W/keys" --data "$DATA" \
-        --split C --limit "$n" --layout "$layout" --work-dir "$W" --json --timeout 7200 |
+        --split "${SPLIT:-C}" --limit "$n" --layout "$layout" --work-dir "$W" --json --timeout 7200 |
         python3 -c '
 import json, sys
 j = json.load(sys.stdin); s = j["seconds"]

@@ -67,8 +67,8 @@ struct CellSource {
 
 void add_cell_options(CLI::App* cmd, CellSource& src) {
   cmd->add_option("images", src.images, "Cell images (BMP/PNG/JPG/TIFF), preprocessed as `prepare` does");
-  cmd->add_option("--data", src.data, "A prepared dataset directory instead of images");
-  cmd->add_option("--split", src.split, "With --data: a split (train/test) or patient group");
+  cmd->add_option("--data", src.data, "A prepared dataset directory (or the MNIST folder) instead of images");
+  cmd->add_option("--split", src.split, "With --data: a split (train/test) or patient group (MNIST: test or train)");
   cmd->add_option("--limit", src.limit, "At most this many cells (0 = all)");
   cmd->add_option("--window", src.window, "Crop window as a fraction of the frame (default: prepare's)");
 }

@@ -15,6 +15,7 @@
 #include "he/ckks/context.h"
 #include "he/ckks/serialization.h"
 #include "he/ring/secure_wipe.h"
+#include "nn/evaluate.h"
 #include "nn/keyholder/bfv_keyholder.h"
 #include "nn/keyholder/ckks_keyholder.h"
 #include "nn/plan.h"
@@ -45,9 +46,9 @@ void wipe_all(std::vector<std::string>& v) {
 }
 
 // The key holder's plan stand-in: BfvKeyHolder::encrypt packs plan.input_size() values per image.
-nn::Plan input_plan(int size) {
+nn::Plan input_plan(int channels, int size) {
   nn::Plan p;
-  p.input = {3, size, size};
+  p.input = {channels, size, size};
   return p;
 }
 
@@ -268,6 +269,11 @@ int KeyHolder::image_size() const {
   return 32;
 }
 
+int KeyHolder::channels() const {
+  if (info_.contains("input") && info_["input"].is_object()) return info_["input"].value("channels", 3);
+  return 3;  // keys.json of cell models before the field: RGB
+}
+
 wire::ContainerHeader KeyHolder::request_header(const std::vector<CellInput>& cells,
                                                 const std::string& model_id) const {
   wire::ContainerHeader h;
@@ -284,19 +290,19 @@ void KeyHolder::encrypt_to(const std::vector<CellInput>& cells, const std::strin
                            const std::function<void(std::string_view)>& sink, EncryptStats* stats,
                            const std::function<void(std::size_t, std::size_t)>& on_progress) const {
   require(!cells.empty(), "encrypt: no cells");
-  const int size = image_size();
-  const std::size_t n_in = input_plan(size).input_size();
+  const int size = image_size(), ch = channels();
+  const std::size_t n_in = input_plan(ch, size).input_size();
   for (const auto& c : cells)
     require(c.pixels.size() == n_in, "encrypt: cell '" + c.name + "' has " + std::to_string(c.pixels.size()) +
-                                         " values, the model takes " + std::to_string(n_in) + " (3x" +
-                                         std::to_string(size) + "x" + std::to_string(size) + ")");
+                                         " values, the model takes " + std::to_string(n_in) + " (" + std::to_string(ch) +
+                                         "x" + std::to_string(size) + "x" + std::to_string(size) + ")");
   if (ckks_) return encrypt_ckks(cells, model_id, sink, stats, on_progress);
   if (layout_ == nn::Layout::kLatency) return encrypt_latency(cells, model_id, sink, stats, on_progress);
   const auto& s = settings();
   const std::size_t k = s.plain_primes.size();
   auto batches = wire::batch_sizes(cells.size(), s.n);
   auto h = request_header(cells, model_id);
-  h.meta = nlohmann::json{{"batches", batches}, {"input", {3, size, size}}, {"layout", wire::kLayout}}.dump();
+  h.meta = nlohmann::json{{"batches", batches}, {"input", {channels(), size, size}}, {"layout", wire::kLayout}}.dump();
   const std::size_t total = batches.size() * k * n_in;
   wire::ContainerWriter w(h, total, sink);
   // A slice of input values encrypts as its own little plan: value v of every image -> one
@@ -340,12 +346,12 @@ void KeyHolder::encrypt_ckks(const std::vector<CellInput>& cells, const std::str
                              const std::function<void(std::string_view)>& sink, EncryptStats* stats,
                              const std::function<void(std::size_t, std::size_t)>& on_progress) const {
   const int size = image_size();
-  nn::Plan plan = input_plan(size);
+  nn::Plan plan = input_plan(channels(), size);
   plan.input_scale = input_scale_;
   const std::size_t n_in = plan.input_size();
   auto batches = wire::batch_sizes(cells.size(), ckks_->slot_count());
   auto h = request_header(cells, model_id);
-  h.meta = nlohmann::json{{"scheme", "ckks"}, {"batches", batches}, {"input", {3, size, size}}, {"layout", wire::kLayout}}
+  h.meta = nlohmann::json{{"scheme", "ckks"}, {"batches", batches}, {"input", {channels(), size, size}}, {"layout", wire::kLayout}}
                .dump();
   const std::size_t total = batches.size() * n_in;
   wire::ContainerWriter w(h, total, sink);
@@ -419,7 +425,7 @@ void KeyHolder::encrypt_latency(const std::vector<CellInput>& cells, const std::
   auto h = request_header(cells, model_id);
   h.packing = wire::Packing::kLatency;
   const int size = image_size();
-  h.meta = nlohmann::json{{"input", {3, size, size}}, {"layout", wire::kLatencyLayout}, {"cells_per_ciphertext", per}}
+  h.meta = nlohmann::json{{"input", {channels(), size, size}}, {"layout", wire::kLatencyLayout}, {"cells_per_ciphertext", per}}
                .dump();
   wire::ContainerWriter w(h, cts * k, sink);
   Timer t;
@@ -584,6 +590,12 @@ std::vector<CellInput> load_images(const std::vector<std::filesystem::path>& fil
 
 std::vector<CellInput> load_dataset_cells(const std::filesystem::path& dir, const std::string& split,
                                           std::size_t limit, int expected_size) {
+  if (nn::is_mnist_folder(dir)) {  // the MNIST idx folder, as eval and params read it
+    auto set = nn::load_eval_set(dir, split.empty() ? "test" : split, limit, nn::Shape{1, expected_size, expected_size});
+    std::vector<CellInput> out;
+    for (std::size_t i = 0; i < set.storage.size(); ++i) out.push_back({set.names[i], std::move(set.storage[i])});
+    return out;
+  }
   auto ds = data::load_dataset(dir);
   if (ds.image_size != expected_size)
     throw InvalidArgument("dataset '" + dir.string() + "' has " + std::to_string(ds.image_size) +

@@ -82,6 +82,7 @@ class KeyHolder {
   const nn::BfvSettings& settings() const;
   // Input side S of the model (keys.json "input", else 32).
   int image_size() const;
+  int channels() const;  // of the model's input (keys.json "input"; 3 when absent)
 
   // Layout of the requests encrypt* writes (decrypt follows the result's own packing):
   //   throughput: one cell per slot, one ciphertext per pixel-channel, batches of N cells;
@@ -138,7 +139,8 @@ CellResult cell_result(const std::string& name, const nn::Int128* logits, const 
 
 // Preprocesses image files exactly as `prepare` does (data::preprocess_image) to S x S.
 std::vector<CellInput> load_images(const std::vector<std::filesystem::path>& files, int size, double window = 0);
-// Cells of a prepared dataset (`prepare` output), optionally one split/group, at most `limit` (0 = all).
+// Cells of a prepared dataset (`prepare` output), optionally one split/group, at most `limit` (0 = all),
+// or of the MNIST idx folder (split test = t10k, the default, or train; 1 x S x S digits).
 std::vector<CellInput> load_dataset_cells(const std::filesystem::path& dir, const std::string& split,
                                           std::size_t limit, int expected_size);
 

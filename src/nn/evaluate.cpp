@@ -12,9 +12,13 @@ namespace leukocrypt::nn {
 
 namespace fs = std::filesystem;
 
+bool is_mnist_folder(const fs::path& dir) {
+  return fs::exists(dir / "t10k-images-idx3-ubyte.gz") || fs::exists(dir / "t10k-images-idx3-ubyte");
+}
+
 EvalSet load_eval_set(const fs::path& dir, const std::string& split, std::size_t limit, const Shape& expected) {
   EvalSet set;
-  if (fs::exists(dir / "t10k-images-idx3-ubyte.gz") || fs::exists(dir / "t10k-images-idx3-ubyte")) {
+  if (is_mnist_folder(dir)) {
     require(split == "test" || split == "train", "MNIST has splits 'test' (t10k) and 'train', not '" + split + "'");
     const std::string stem = split == "test" ? "t10k" : "train";
     auto pick = [&](const std::string& name) {

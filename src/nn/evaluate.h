@@ -31,6 +31,9 @@ struct EvalSet {
 EvalSet load_eval_set(const std::filesystem::path& dir, const std::string& split, std::size_t limit,
                       const Shape& expected);
 
+// Whether dir is the MNIST idx folder (t10k-images-idx3-ubyte[.gz] in it) rather than a prepared dataset.
+bool is_mnist_folder(const std::filesystem::path& dir);
+
 struct Metrics {
   std::size_t n = 0;
   double accuracy = 0;

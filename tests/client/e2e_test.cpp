@@ -19,6 +19,7 @@
 #include "he/bfv/context.h"
 #include "he/bfv/serialization.h"
 #include "service/wire/he_layout.h"
+#include "common/error.h"
 #include "common/paths.h"
 #include "nn/backend.h"
 #include "nn/param_select.h"
@@ -657,6 +658,23 @@ TEST(ClientE2E, EightConcurrentClientsAllCorrect) {
     ASSERT_EQ(results[i].size(), 3u) << "client " << i;
     expect_cells_equal_raw(w, results[i], std::size_t(i));
   }
+}
+
+// `screen`/`encrypt --data` take the MNIST idx folder as eval and params do: digits as 1 x 28 x 28
+// cells named as eval names them, split test (the default) or train; a model of another size is
+// refused with the sizes.
+TEST(DatasetCells, MnistFolderGivesDigitsAsCells) {
+  const fs::path mnist = fs::path(LEUKOCRYPT_DATA_DIR) / "mnist";
+  const auto test = load_dataset_cells(mnist, "", 3, 28);
+  ASSERT_EQ(test.size(), 3u);
+  EXPECT_EQ(test[0].name, "t10k[0]");
+  EXPECT_EQ(test[2].pixels.size(), 784u);
+  const auto train = load_dataset_cells(mnist, "train", 2, 28);
+  ASSERT_EQ(train.size(), 2u);
+  EXPECT_EQ(train[1].name, "train[1]");
+  EXPECT_NE(train[0].pixels, test[0].pixels);
+  EXPECT_THROW(load_dataset_cells(mnist, "test", 1, 32), InvalidArgument);
+  EXPECT_THROW(load_dataset_cells(mnist, "C", 1, 28), InvalidArgument);
 }
 
 }  // namespace
