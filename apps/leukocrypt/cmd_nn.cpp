@@ -76,12 +76,14 @@ void require_scheme(const std::string& scheme) {
   require(scheme == "bfv" || scheme == "ckks", "--scheme must be bfv or ckks, not '" + scheme + "'");
 }
 
-// The precision model's choice for a stated target; throws SecurityError (with the target, the
-// best predicted error, its scale and N) when no 128-bit set reaches it.
-CkksSettings choose_ckks_for(const Plan& plan, const EvalSet& set, double target_error) {
+// The precision model's choice for a stated target, counting the server's flood with circuit
+// privacy; throws SecurityError (with the target, the best predicted error, its scale and N, and
+// the flood's share) when no 128-bit set reaches it.
+CkksSettings choose_ckks_for(const Plan& plan, const EvalSet& set, double target_error, bool circuit_privacy) {
   require(target_error > 0 && std::isfinite(target_error), "--target-error must be > 0");
   CkksChoiceOptions co;
   co.target_error = target_error;
+  co.circuit_privacy = circuit_privacy;
   return choose_ckks_settings(plan, plan_magnitudes(plan, set.images), co);
 }
 
@@ -120,7 +122,7 @@ void run_params_ckks(const ParamsOptions& o) {
   require(o.layout == "auto" || o.layout == "throughput", "--scheme ckks has the throughput layout only");
   auto p = prepare_model(o.model, o.data, std::nullopt);
   auto set = load_eval_set(o.data, o.split, o.limit, p.model.input);
-  const auto s = choose_ckks_for(p.plan, set, o.target_error);
+  const auto s = choose_ckks_for(p.plan, set, o.target_error, !o.no_circuit_privacy);
   nlohmann::json j;
   j["format"] = "leukocrypt-params";
   j["version"] = 1;
@@ -138,7 +140,11 @@ void run_params_ckks(const ParamsOptions& o) {
             << "chosen CKKS parameters (128-bit): N = " << s.params.n() << ", q bits = " << j["ckks"]["q_bits"].dump()
             << ", special prime " << fixed(j["ckks"]["special_prime_bits"].get<double>(), 1) << " bits, scale 2^"
             << fixed(std::log2(s.params.default_scale()), 1) << "\n"
-            << "precision model: largest logit error <= " << s.predicted_error << " (target " << s.target_error << ")\n";
+            << "precision model: largest logit error <= " << s.predicted_error << " (target " << s.target_error << ")\n"
+            << (s.circuit_privacy ? "circuit privacy: results flooded with 2^" + std::to_string(s.flood_bits) +
+                                        " per coefficient (2^-40 over " + std::to_string(s.privacy_ciphertexts) +
+                                        " result ciphertexts per job), counted in the error above\n"
+                                  : std::string("circuit privacy: off (--no-circuit-privacy)\n"));
   if (!o.out.empty()) std::cout << "wrote " << o.out << "\n";
 }
 
@@ -241,7 +247,7 @@ void run_params(const ParamsOptions& o) {
 struct EvalOptions {
   std::string model, data, split = "test", mode = "encrypted", params, layout = "auto";
   std::size_t limit = 0, show = 10;
-  bool json = false, no_noise = false, insecure = false;
+  bool json = false, no_noise = false, insecure = false, no_circuit_privacy = false;
   std::string scheme = "bfv";
   double target_error = 1e-3;  // ckks: as for params
 };
@@ -253,7 +259,7 @@ void run_eval_ckks(const EvalOptions& o) {
   require(o.layout == "auto" || o.layout == "throughput", "--scheme ckks has the throughput layout only");
   auto p = prepare_model(o.model, o.data, std::nullopt);
   auto set = load_eval_set(o.data, o.split, o.limit, p.model.input);
-  const auto s = choose_ckks_for(p.plan, set, o.target_error);
+  const auto s = choose_ckks_for(p.plan, set, o.target_error, !o.no_circuit_privacy);
   auto fl = make_float_backend()->run(p.plan, set.images);
   CkksBackendOptions bo;
   bo.progress = !o.json;
@@ -348,6 +354,7 @@ void run_eval(const EvalOptions& o) {
       req.images = set.size();
       req.threads = ThreadPool::global().size();
       req.layout = layout;
+      req.circuit_privacy = !o.no_circuit_privacy;
       settings = choose_params(p.plan, req).settings;
       params_origin = "chosen automatically (worst-case bound, " + std::string(to_string(settings->layout)) + " layout)";
     } else {
@@ -523,8 +530,9 @@ void register_nn(CLI::App& root) {
                     "128-bit parameters reach it")
         ->default_val(1e-3);
     cmd->add_flag("--no-circuit-privacy", o->no_circuit_privacy,
-                  "Reserve no noise budget for the server's flooding (to measure its cost; the server then "
-                  "needs --no-circuit-privacy too)");
+                  "Reserve no room for the server's flooding (BFV: noise budget; CKKS: precision, which for "
+                  "CKKS is refused otherwise: the flood costs ~66 bits). To measure; the server then needs "
+                  "--no-circuit-privacy too");
     cmd->add_flag("--json", o->json, "Machine-readable output");
     cmd->callback([o] { run_params(*o); });
   }
@@ -547,6 +555,9 @@ void register_nn(CLI::App& root) {
         ->default_val("bfv");
     cmd->add_option("--target-error", o->target_error, "ckks: largest logit error the precision model may predict")
         ->default_val(1e-3);
+    cmd->add_flag("--no-circuit-privacy", o->no_circuit_privacy,
+                  "Automatic parameters reserve no room for the service's flooding (BFV: noise budget; CKKS: "
+                  "precision, refused otherwise: the flood costs ~66 bits); eval itself never floods");
     add_insecure_flag(cmd, o->insecure);
     cmd->add_flag("--json", o->json, "Machine-readable output (every cell)");
     cmd->callback([o] { run_eval(*o); });

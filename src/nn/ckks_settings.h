@@ -6,7 +6,8 @@
 // the first scale whose predicted largest logit error meets the target, then the largest scale
 // that still fits the same N (more margin for free) among those with the fewest primes beyond the
 // SIMD kernels' 50 bits. It refuses, with the numbers, a target that
-// no 128-bit set reaches.
+// no 128-bit set reaches. With circuit privacy the predicted error includes the server's flood
+// (nn/ckks_circuit_privacy.h) and the flooded result must still fit q_0.
 #pragma once
 
 #include <cstddef>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "he/ckks/params.h"
+#include "nn/circuit_privacy.h"
 #include "nn/plan.h"
 
 namespace leukocrypt::nn {
@@ -29,7 +31,13 @@ struct CkksSettings {
   ckks::Params params = ckks::Params::default_for(8192);
   double target_error = 0;     // largest logit error asked for
   double predicted_error = 0;  // the precision model's bound on the largest logit error
-  std::vector<double> step_error;  // predicted slot error after every plan step
+  std::vector<double> step_error;  // predicted slot error after every plan step (before any flood)
+  // Circuit privacy: the server floods every result with 2^flood_bits per coefficient, covering jobs
+  // of up to privacy_ciphertexts result ciphertexts; predicted_error includes the flood.
+  bool circuit_privacy = false;
+  int flood_bits = 0;
+  std::size_t privacy_ciphertexts = 0;
+  int statistical_bits = 0;  // what the flood was chosen for (the chooser: 40; a document may state less)
   nlohmann::json to_json() const;
 };
 
@@ -39,6 +47,8 @@ struct CkksChoiceOptions {
   std::size_t min_n = 1024;
   int min_scale_bits = 20, max_scale_bits = 50;
   bool insecure_for_tests = false;  // unit tests only: no 128-bit check, N = min_n
+  bool circuit_privacy = false;     // count the server's flood (the CLI's default is on)
+  JobCaps caps;                     // the largest job the flood covers
 };
 
 // Rescales the plan needs (linear layers + squares).
@@ -50,7 +60,8 @@ std::vector<double> predict_ckks_errors(const Plan& plan, const ckks::Params& pa
                                         const std::vector<double>& magnitudes);
 
 // Throws SecurityError when no 128-bit set reaches the target (message: the target, the best
-// predicted error, and at which scale and N), InvalidArgument for a bad plan or options.
+// predicted error, and at which scale and N; with circuit privacy also the flood's bits and the
+// error without it), InvalidArgument for a bad plan or options.
 CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& magnitudes,
                                   const CkksChoiceOptions& options = {});
 
