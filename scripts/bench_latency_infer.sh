@@ -13,7 +13,7 @@ MODEL="${MODEL:-$ROOT/models/cnmc-x2.lcm}"
 W="${KEEP_DIR:-$(mktemp -d)}"; mkdir -p "$W"; trap '[ -n "${KEEP_DIR:-}" ] || rm -rf "$W"' EXIT
 for scheme in $SCHEMES; do
   "$LC" params --scheme "$scheme" --model "$MODEL" --data "$DATA" --split train --limit 64 --layout latency \
-    --cells "${PARAMS_CELLS:-1}" $([ "$scheme" = bfv ] && echo --no-circuit-privacy) --out "$W/$scheme.json" > /dev/null
+    --cells "${PARAMS_CELLS:-1}" --no-circuit-privacy --out "$W/$scheme.json" > /dev/null
   rm -rf "$W/$scheme-keys"
   "$LC" keygen --params "$W/$scheme.json" --out "$W/$scheme-keys" --json > "$W/$scheme-keys.json"
   for n in $COUNTS; do

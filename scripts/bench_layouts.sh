@@ -18,7 +18,7 @@ W="${KEEP_DIR:-$(mktemp -d)}"; mkdir -p "$W"; trap 'kill "$SERVER" 2>/dev/null |
 SCHEME="${SCHEME:-bfv}"
 SERVE_FLAGS=(); [ "$SCHEME" = ckks ] && SERVE_FLAGS=(--no-circuit-privacy)
 "$LC" params --scheme "$SCHEME" --model "$MODEL" --data "$DATA" --split "${PARAMS_SPLIT:-train}" --limit 64 \
-  --layout latency --cells "${PARAMS_CELLS:-1}" --memory-gb 16 --out "$W/params.json" > /dev/null
+  --layout latency --cells "${PARAMS_CELLS:-1}" --memory-gb 16 "${SERVE_FLAGS[@]}" --out "$W/params.json" > /dev/null
 printf 'bench %s\n' "bench-token-0123456789abcdef" > "$W/tokens.txt"
 printf '%s\n' "bench-token-0123456789abcdef" > "$W/token"
 chmod 600 "$W/tokens.txt" "$W/token"  # serve and screen refuse token files others can read

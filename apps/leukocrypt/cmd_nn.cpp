@@ -77,27 +77,32 @@ void require_scheme(const std::string& scheme) {
 }
 
 // The precision model's choice for a stated target in one layout (magnitudes measured on `set` in
-// that layout); throws SecurityError (with the target, the best predicted error, its scale and N)
-// when no 128-bit set reaches it.
-CkksSettings choose_ckks_for(const Plan& plan, const EvalSet& set, double target_error, Layout layout) {
+// that layout), counting the server's flood with circuit privacy; throws SecurityError (with the
+// target, the best predicted error, its scale and N, and the flood's share) when no 128-bit set
+// reaches it.
+CkksSettings choose_ckks_for(const Plan& plan, const EvalSet& set, double target_error, Layout layout,
+                             bool circuit_privacy) {
   require(target_error > 0 && std::isfinite(target_error), "--target-error must be > 0");
   CkksChoiceOptions co;
   co.target_error = target_error;
+  co.circuit_privacy = circuit_privacy;
   const Plan lp = layout == Layout::kLatency ? ckks_latency_plan(plan) : plan;
   return choose_ckks_settings(lp, plan_magnitudes(lp, set.images), co);
 }
 
 // --layout for CKKS: the layout named, or (auto) the one with the lower estimated end-to-end time
-// for `cells` cells among those whose parameters reach the target.
+// for `cells` cells among those whose parameters reach the target (with circuit privacy: the
+// throughput layout, the only one CKKS flooding exists for).
 CkksSettings choose_ckks_layout(const Plan& plan, const EvalSet& set, double target_error, std::optional<Layout> layout,
-                                std::size_t cells, double bandwidth_mbit) {
-  if (layout) return choose_ckks_for(plan, set, target_error, *layout);
+                                std::size_t cells, double bandwidth_mbit, bool circuit_privacy) {
+  if (layout) return choose_ckks_for(plan, set, target_error, *layout, circuit_privacy);
+  if (circuit_privacy) return choose_ckks_for(plan, set, target_error, Layout::kThroughput, true);
   std::optional<CkksSettings> best;
   double best_s = INFINITY;
   std::optional<SecurityError> refused;
   for (const auto l : {Layout::kThroughput, Layout::kLatency}) {
     try {
-      auto s = choose_ckks_for(plan, set, target_error, l);
+      auto s = choose_ckks_for(plan, set, target_error, l, false);
       const double secs = estimate_ckks_cost(ckks_plan_for(plan, s), s, cells, bandwidth_mbit).total_seconds;
       if (secs < best_s) best = s, best_s = secs;
     } catch (const SecurityError& e) {
@@ -145,7 +150,7 @@ void run_params_ckks(const ParamsOptions& o) {
   auto p = prepare_model(o.model, o.data, std::nullopt);
   auto set = load_eval_set(o.data, o.split, o.limit, p.model.input);
   const std::size_t cells = o.images ? o.images : std::max<std::size_t>(1, set.size());
-  const auto s = choose_ckks_layout(p.plan, set, o.target_error, layout, cells, o.bandwidth_mbit);
+  const auto s = choose_ckks_layout(p.plan, set, o.target_error, layout, cells, o.bandwidth_mbit, !o.no_circuit_privacy);
   const Plan lp = ckks_plan_for(p.plan, s);
   const auto estimate = estimate_ckks_cost(lp, s, cells, o.bandwidth_mbit);
   nlohmann::json j;
@@ -172,6 +177,10 @@ void run_params_ckks(const ParamsOptions& o) {
             << ", special prime " << fixed(j["ckks"]["special_prime_bits"].get<double>(), 1) << " bits, scale 2^"
             << fixed(std::log2(s.params.default_scale()), 1) << "\n"
             << "precision model: largest logit error <= " << s.predicted_error << " (target " << s.target_error << ")\n"
+            << (s.circuit_privacy ? "circuit privacy: results flooded with 2^" + std::to_string(s.flood_bits) +
+                                        " per coefficient (2^-40 over " + std::to_string(s.privacy_ciphertexts) +
+                                        " result ciphertexts per job), counted in the error above\n"
+                                  : std::string("circuit privacy: off (--no-circuit-privacy)\n"))
             << "layout " << to_string(s.layout);
   if (s.layout == Layout::kLatency)
     std::cout << ": " << lp.slots.cells_per_ciphertext() << " cells per ciphertext, " << lp.slots.rotation_steps().size()
@@ -281,7 +290,7 @@ void run_params(const ParamsOptions& o) {
 struct EvalOptions {
   std::string model, data, split = "test", mode = "encrypted", params, layout = "auto";
   std::size_t limit = 0, show = 10;
-  bool json = false, no_noise = false, insecure = false;
+  bool json = false, no_noise = false, insecure = false, no_circuit_privacy = false;
   std::string scheme = "bfv";
   double target_error = 1e-3;  // ckks: as for params
 };
@@ -293,7 +302,8 @@ void run_eval_ckks(const EvalOptions& o) {
   const auto layout = parse_layout(o.layout);
   auto p = prepare_model(o.model, o.data, std::nullopt);
   auto set = load_eval_set(o.data, o.split, o.limit, p.model.input);
-  const auto s = choose_ckks_layout(p.plan, set, o.target_error, layout, std::max<std::size_t>(1, set.size()), 100);
+  const auto s = choose_ckks_layout(p.plan, set, o.target_error, layout, std::max<std::size_t>(1, set.size()), 100,
+                                    !o.no_circuit_privacy);
   auto fl = make_float_backend()->run(p.plan, set.images);
   CkksBackendOptions bo;
   bo.progress = !o.json;
@@ -388,6 +398,7 @@ void run_eval(const EvalOptions& o) {
       req.images = set.size();
       req.threads = ThreadPool::global().size();
       req.layout = layout;
+      req.circuit_privacy = !o.no_circuit_privacy;
       settings = choose_params(p.plan, req).settings;
       params_origin = "chosen automatically (worst-case bound, " + std::string(to_string(settings->layout)) + " layout)";
     } else {
@@ -564,8 +575,9 @@ void register_nn(CLI::App& root) {
                     "128-bit parameters reach it")
         ->default_val(1e-3);
     cmd->add_flag("--no-circuit-privacy", o->no_circuit_privacy,
-                  "Reserve no noise budget for the server's flooding (to measure its cost; the server then "
-                  "needs --no-circuit-privacy too)");
+                  "Reserve no room for the server's flooding (BFV: noise budget; CKKS: precision, which for "
+                  "CKKS is refused otherwise: the flood costs ~66 bits). To measure; the server then needs "
+                  "--no-circuit-privacy too");
     cmd->add_flag("--json", o->json, "Machine-readable output");
     cmd->callback([o] { run_params(*o); });
   }
@@ -588,6 +600,9 @@ void register_nn(CLI::App& root) {
         ->default_val("bfv");
     cmd->add_option("--target-error", o->target_error, "ckks: largest logit error the precision model may predict")
         ->default_val(1e-3);
+    cmd->add_flag("--no-circuit-privacy", o->no_circuit_privacy,
+                  "Automatic parameters reserve no room for the service's flooding (BFV: noise budget; CKKS: "
+                  "precision, refused otherwise: the flood costs ~66 bits); eval itself never floods");
     add_insecure_flag(cmd, o->insecure);
     cmd->add_flag("--json", o->json, "Machine-readable output (every cell)");
     cmd->callback([o] { run_eval(*o); });

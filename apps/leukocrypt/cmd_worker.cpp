@@ -107,7 +107,7 @@ void register_worker(CLI::App& root) {
       ->required();
   cmd->add_option("--model", a->model, "Model file (native format), the one the API nodes serve")->required();
   cmd->add_option("--params", a->params, "params.json (encryption parameters the model runs with: the API nodes' own; "
-                  "BFV, or CKKS from `params --scheme ckks`, which needs --no-circuit-privacy)")->required();
+                  "BFV, or CKKS from `params --scheme ckks`, which without a flood needs --no-circuit-privacy)")->required();
   cmd->add_option("--id", a->id, "Worker id in the store and logs (default host:pid:random)");
   cmd->add_option("--lease-s", a->lease_s, "A claim lapses this long after the last heartbeat (every third of it)")
       ->capture_default_str();

@@ -35,7 +35,8 @@ void warn_insecure_params(bool below_128_bits) {
 
 void add_no_circuit_privacy_flag(CLI::App* cmd, bool& flag) {
   cmd->add_flag("--no-circuit-privacy", flag,
-                "Return results without re-randomisation and noise flooding (leaks the model; to measure only)");
+                "Return results without re-randomisation and noise flooding (leaks the model; to measure only, and "
+                "for CKKS parameters, which carry no flood: docs/API.md, Security)");
 }
 
 void warn_insecure_card(const nlohmann::json& card) {

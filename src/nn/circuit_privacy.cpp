@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "he/kernels/eltwise.h"
 #include "he/ring/sampler.h"
 #include "he/ring/secure_wipe.h"
 
@@ -19,7 +20,6 @@ CircuitPrivacy::CircuitPrivacy(bfv::ContextPtr ctx, const bfv::PublicKey& pk)
     : ctx_(ctx), encryptor_(ctx, pk), evaluator_(ctx) {}
 
 namespace {
-constexpr int kMaxFloodBits = 126;  // 2^(b+1) fits two 64-bit words
 // floor(log2 Delta_l) - guard, Delta_l = Q_l / t (before the cap).
 int uncapped_flood_bits(const bfv::Params& p, std::size_t level) {
   return static_cast<int>(std::floor(p.log2_q(level) - std::log2(double(p.t())))) - kFloodGuardBits;
@@ -46,28 +46,39 @@ void CircuitPrivacy::apply(bfv::Ciphertext& ct) const {
   auto zero = encryptor_.encrypt_zero();
   evaluator_.mod_switch_to_inplace(zero, level);
   evaluator_.add_inplace(ct, zero);
-  // 2. Flood: e = r - 2^b with r uniform in [0, 2^(b+1)), as two 64-bit limbs, reduced mod each q_i.
-  const int b = flood_bits(level);
+  // 2. Flood c0 (coefficient domain).
+  const FloodSample flood(n, flood_bits(level));
+  std::vector<std::uint64_t> row(n);
+  const he::WipeOnExit<std::uint64_t> wipe_row(row.data(), n);
+  for (std::size_t i = 0; i < level; ++i) {
+    flood.residues(ctx_->modulus(i), row.data());
+    he::eltwise_add_mod(ct.data(0, i), ct.data(0, i), row.data(), n, ctx_->modulus(i));
+  }
+}
+
+FloodSample::FloodSample(std::size_t n, int b) : b_(b), hi_(n, 0), lo_(n) {
+  require(b >= 0 && b <= kMaxFloodBits, "circuit privacy: flood bits " + std::to_string(b) + " outside [0, 126]");
+  // r = e + 2^b uniform in [0, 2^(b+1)).
   he::Prng prng = he::Prng::fresh();
-  std::vector<std::uint64_t> hi(n), lo(n);
-  const he::WipeOnExit<std::uint64_t> wipe_hi(hi.data(), n), wipe_lo(lo.data(), n);
   const int bits = b + 1;
   for (std::size_t c = 0; c < n; ++c) {
-    lo[c] = prng.next_u64();
-    hi[c] = 0;
-    if (bits < 64) lo[c] &= (std::uint64_t(1) << bits) - 1;
-    else if (bits > 64) hi[c] = prng.next_u64() & ((std::uint64_t(1) << (bits - 64)) - 1);
+    lo_[c] = prng.next_u64();
+    if (bits < 64) lo_[c] &= (std::uint64_t(1) << bits) - 1;
+    else if (bits > 64) hi_[c] = prng.next_u64() & ((std::uint64_t(1) << (bits - 64)) - 1);
   }
-  for (std::size_t i = 0; i < level; ++i) {
-    const auto& q = ctx_->modulus(i);
-    const std::uint64_t half = b < 64 ? q.reduce128(0, std::uint64_t(1) << b)
-                                      : q.reduce128(std::uint64_t(1) << (b - 64), 0);  // 2^b mod q_i
-    std::uint64_t* c0 = ct.data(0, i);
-    for (std::size_t c = 0; c < n; ++c) {
-      std::uint64_t e = q.reduce128(hi[c], lo[c]);
-      e = e >= half ? e - half : e + (q.value() - half);
-      c0[c] = c0[c] + e >= q.value() ? c0[c] + e - q.value() : c0[c] + e;
-    }
+}
+
+FloodSample::~FloodSample() {
+  he::secure_wipe(hi_.data(), hi_.size() * sizeof(std::uint64_t));
+  he::secure_wipe(lo_.data(), lo_.size() * sizeof(std::uint64_t));
+}
+
+void FloodSample::residues(const he::Modulus& q, std::uint64_t* out) const {
+  const std::uint64_t half = b_ < 64 ? q.reduce128(0, std::uint64_t(1) << b_)
+                                     : q.reduce128(std::uint64_t(1) << (b_ - 64), 0);  // 2^b mod q
+  for (std::size_t c = 0; c < lo_.size(); ++c) {
+    const std::uint64_t r = q.reduce128(hi_[c], lo_[c]);
+    out[c] = r >= half ? r - half : r + (q.value() - half);
   }
 }
 

@@ -33,6 +33,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "he/bfv/context.h"
 #include "he/bfv/encryptor.h"
@@ -44,6 +45,8 @@ namespace leukocrypt::nn {
 inline constexpr int kCircuitPrivacyStatisticalBits = 40;
 // Bits between the flooding bound 2^b and Delta (decryption stays exact with room to spare).
 inline constexpr int kFloodGuardBits = 3;
+// Largest flooding exponent: 2^(b+1) fits two 64-bit words.
+inline constexpr int kMaxFloodBits = 126;
 
 // The largest job the flooding reserve covers: the service's per-job caps (defaults of `serve`).
 struct JobCaps {
@@ -57,6 +60,22 @@ double circuit_privacy_reserved_bits(std::size_t n, std::size_t result_ciphertex
 // The same for results at `level` of `params`, plus the bits by which the flood falls short of
 // Delta/16 where Delta_l > 2^129 (the flood is capped at 2^126).
 double circuit_privacy_reserved_bits(const bfv::Params& params, std::size_t level, std::size_t result_ciphertexts);
+
+// A flood polynomial e, uniform in [-2^b, 2^b) per coefficient, fresh randomness; held as two
+// 64-bit limbs of e + 2^b and wiped on destruction. Shared by the BFV and CKKS sanitisers.
+class FloodSample {
+ public:
+  FloodSample(std::size_t n, int b);  // b in [0, 126]
+  ~FloodSample();
+  FloodSample(const FloodSample&) = delete;
+  FloodSample& operator=(const FloodSample&) = delete;
+  // e mod q, coefficient by coefficient, into out[0, n).
+  void residues(const he::Modulus& q, std::uint64_t* out) const;
+
+ private:
+  int b_;
+  std::vector<std::uint64_t> hi_, lo_;
+};
 
 class CircuitPrivacy {
  public:

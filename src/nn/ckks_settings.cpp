@@ -12,6 +12,7 @@
 #include "common/thread_pool.h"
 #include "he/ckks/precision_model.h"
 #include "he/kernels/ntt.h"
+#include "nn/ckks_circuit_privacy.h"
 
 namespace leukocrypt::nn {
 namespace {
@@ -200,15 +201,18 @@ std::size_t ckks_levels(const Plan& plan) {
   return levels;
 }
 
-std::vector<double> predict_ckks_errors(const Plan& plan, const ckks::Params& params,
-                                        const std::vector<double>& magnitudes) {
+namespace {
+
+// The precision model's estimate after every plan step, at `confidence`.
+std::vector<ckks::PrecisionEstimate> walk_plan(const Plan& plan, const ckks::Params& params,
+                                               const std::vector<double>& magnitudes, double confidence) {
   require(magnitudes.size() == plan.steps.size(), "predict_ckks_errors: " + std::to_string(magnitudes.size()) +
                                                       " magnitudes for " + std::to_string(plan.steps.size()) + " steps");
   require(params.max_level() >= ckks_levels(plan) + 1,
           "predict_ckks_errors: " + std::to_string(params.max_level()) + " primes; the plan needs " +
               std::to_string(ckks_levels(plan) + 1));
-  const ckks::PrecisionModel model(params);
-  std::vector<double> err(plan.steps.size(), 0.0);
+  const ckks::PrecisionModel model(params, confidence);
+  std::vector<ckks::PrecisionEstimate> out(plan.steps.size());
   ckks::PrecisionEstimate x{};
   for (std::size_t s = 0; s < plan.steps.size(); ++s) {
     const auto& st = plan.steps[s];
@@ -222,8 +226,42 @@ std::vector<double> predict_ckks_errors(const Plan& plan, const ckks::Params& pa
     }
     // The model's magnitude bound compounds sum |w| over every layer; the measured bound is tighter.
     if (st.kind != OpKind::kDecrypt) x.magnitude = std::min(x.magnitude, magnitudes[s]);
-    err[s] = x.slot_error(params.n());
+    out[s] = x;
   }
+  return out;
+}
+
+// The result after the server's circuit privacy: flood bits for the noise bound at
+// kCkksFloodConfidence, the flooded slot error, and whether the flooded result fits its modulus.
+struct FloodPrediction {
+  int bits = 0;
+  double noise_log2 = 0;  // log2 of the noise bound the flood covers
+  double error = 0;       // flooded largest logit error
+  bool fits = false;
+};
+
+FloodPrediction predict_flood(const Plan& plan, const ckks::Params& params, const std::vector<double>& magnitudes,
+                              const ckks::PrecisionEstimate& result, std::size_t result_ciphertexts) {
+  FloodPrediction f;
+  const double wide = walk_plan(plan, params, magnitudes, kCkksFloodConfidence).back().noise;
+  f.noise_log2 = std::log2(wide);
+  f.bits = ckks_flood_bits(wide, params.n(), result_ciphertexts);
+  const int b = std::min(f.bits, kMaxFloodBits);
+  const auto flooded = ckks::PrecisionModel(params).sanitise(result, b);
+  f.error = flooded.slot_error(params.n());
+  double log2_q = 0;
+  for (std::size_t i = 0; i < flooded.level; ++i) log2_q += std::log2(double(params.q()[i]));
+  f.fits = f.bits <= kMaxFloodBits && std::log2(flooded.magnitude * flooded.scale + flooded.noise) < log2_q - 1;
+  return f;
+}
+
+}  // namespace
+
+std::vector<double> predict_ckks_errors(const Plan& plan, const ckks::Params& params,
+                                        const std::vector<double>& magnitudes) {
+  const auto est = walk_plan(plan, params, magnitudes, 6.0);
+  std::vector<double> err(est.size());
+  for (std::size_t s = 0; s < est.size(); ++s) err[s] = est[s].slot_error(params.n());
   return err;
 }
 
@@ -295,8 +333,45 @@ nlohmann::json CkksSettings::to_json() const {
           {"levels", params.max_level() - 1},
           {"scale_bits", std::log2(params.default_scale())},
           {"target_logit_error", target_error},
-          {"predicted_logit_error", predicted_error}};
+          {"predicted_logit_error", predicted_error},
+          {"circuit_privacy", circuit_privacy ? nlohmann::json{{"enabled", true},
+                                                               {"statistical_security_bits", statistical_bits},
+                                                               {"flood_bits", flood_bits},
+                                                               {"result_ciphertexts_per_job", privacy_ciphertexts}}
+                                              : nlohmann::json{{"enabled", false}}}};
 }
+
+namespace {
+
+// The best (smallest) predicted error seen, for the refusal message.
+struct BestSeen {
+  double error = INFINITY;
+  int scale_bits = 0;
+  std::size_t n = 0;
+  double unflooded = 0;
+  FloodPrediction flood;
+};
+
+[[noreturn]] void refuse_target(const CkksChoiceOptions& o, std::size_t levels, std::size_t cts, const BestSeen& b) {
+  std::ostringstream m;
+  m << "ckks: no 128-bit parameters reach a logit error of " << o.target_error;
+  if (o.circuit_privacy) m << " with circuit privacy";
+  m << " for this plan (" << levels << " rescales); best predicted " << b.error << " at scale 2^" << b.scale_bits
+    << ", N = " << b.n;
+  if (o.circuit_privacy && b.n > 0) {
+    m << ", of which the server's flood: 2^" << b.flood.bits << " per coefficient = the result's noise bound 2^"
+      << std::round(b.flood.noise_log2 * 10) / 10 << " x 2^" << std::round(circuit_privacy_reserved_bits(b.n, cts) * 10) / 10
+      << " (2^-40 statistical distance over " << cts << " result ciphertexts per job)";
+    if (!b.flood.fits) m << ", more than the result's modulus holds";
+    m << "; without circuit privacy the bound is " << b.unflooded
+      << ". CKKS flooding costs ~" << int(std::round(circuit_privacy_reserved_bits(b.n, cts) + std::log2(6 * std::sqrt(b.n / 3.0))))
+      << " bits of precision, more than this engine's single-prime scales give (nn/ckks_circuit_privacy.h): "
+         "use --no-circuit-privacy (the key holder may then learn more about the model than the logits) or BFV";
+  }
+  throw SecurityError(m.str());
+}
+
+}  // namespace
 
 CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& magnitudes,
                                   const CkksChoiceOptions& o) {
@@ -310,15 +385,17 @@ CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& m
   const std::size_t levels = ckks_levels(plan);
   const bool latency = plan.layout == Layout::kLatency;
   require(!latency || plan.slots.scheme() == SlotScheme::kCkks, "ckks: the plan is in BFV's latency layout");
+  require(!(latency && o.circuit_privacy),
+          "ckks: circuit privacy (flooding) exists for the throughput layout only; the latency layout needs "
+          "--no-circuit-privacy (its results are not flooded) or --layout throughput");
   // The latency layout needs N/2 >= the block of a cell.
   const std::size_t min_n = latency ? std::max(o.min_n, 2 * plan.slots.block) : o.min_n;
   const int special = o.special_bits > 0 ? o.special_bits : (latency ? 59 : 0);
   const int head = headroom_bits(mag.back());
   std::optional<CkksSettings> best, best_simd;
   int best_simd_count = 1 << 20;
-  double best_error = INFINITY;
-  int best_bits = 0;
-  std::size_t best_n = 0;
+  BestSeen seen;
+  std::size_t cts = 0;
   for (int bits = o.min_scale_bits; bits <= o.max_scale_bits; ++bits) {
     const int first = std::min(60, bits + head);
     ckks::Params p = ckks::Params::default_for(8192);
@@ -331,27 +408,34 @@ CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& m
       break;  // larger scales need even more bits
     }
     if (best && p.n() > best->params.n()) break;  // the chosen N is full
-    const auto err = predict_ckks_errors(plan, p, mag);
-    const double logit_err = err.back();
-    if (logit_err < best_error) {
-      best_error = logit_err;
-      best_bits = bits;
-      best_n = p.n();
+    const auto est = walk_plan(plan, p, mag, 6.0);
+    CkksSettings candidate;
+    candidate.params = p;
+    candidate.layout = latency ? Layout::kLatency : Layout::kThroughput;
+    candidate.target_error = o.target_error;
+    candidate.predicted_error = est.back().slot_error(p.n());
+    for (const auto& e : est) candidate.step_error.push_back(e.slot_error(p.n()));
+    FloodPrediction flood;
+    if (o.circuit_privacy) {
+      cts = ckks_result_ciphertexts_per_job(plan, p.slots(), o.caps);
+      flood = predict_flood(plan, p, mag, est.back(), cts);
+      candidate.predicted_error = flood.error;
+      candidate.circuit_privacy = true;
+      candidate.flood_bits = flood.bits;
+      candidate.privacy_ciphertexts = cts;
+      candidate.statistical_bits = kCircuitPrivacyStatisticalBits;
     }
-    if (logit_err <= o.target_error) {
-      best = CkksSettings{p, latency ? Layout::kLatency : Layout::kThroughput, o.target_error, logit_err, err};
+    const bool usable = !o.circuit_privacy || flood.fits;
+    if (candidate.predicted_error < seen.error) seen = {candidate.predicted_error, bits, p.n(), est.back().slot_error(p.n()), flood};
+    if (usable && candidate.predicted_error <= o.target_error) {
+      best = candidate;
       if (scalar_primes(p) <= best_simd_count) {
         best_simd = best;
         best_simd_count = scalar_primes(p);
       }
     }
   }
-  if (!best) {
-    std::ostringstream m;
-    m << "ckks: no 128-bit parameters reach a logit error of " << o.target_error << " for this plan (" << levels
-      << " rescales); best predicted " << best_error << " at scale 2^" << best_bits << ", N = " << best_n;
-    throw SecurityError(m.str());
-  }
+  if (!best) refuse_target(o, levels, cts, seen);
   // Among the scales that meet the target at this N, the largest with the fewest primes beyond the
   // SIMD kernels: a bit of (unneeded) precision margin for several times the speed.
   if (best_simd && best_simd->params.n() == best->params.n()) return *best_simd;
@@ -359,6 +443,21 @@ CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& m
 }
 
 namespace {
+
+// "circuit_privacy" of CkksSettings::to_json (absent or disabled: off). A document whose flood
+// cannot be applied (bits outside [1, 126], no job size) is malformed.
+void read_circuit_privacy(const nlohmann::json& s, const std::string& what, CkksSettings& out) {
+  if (!s.contains("circuit_privacy")) return;
+  const auto& c = s.at("circuit_privacy");
+  if (!c.value("enabled", false)) return;
+  out.circuit_privacy = true;
+  out.flood_bits = c.at("flood_bits").get<int>();
+  out.privacy_ciphertexts = c.at("result_ciphertexts_per_job").get<std::size_t>();
+  out.statistical_bits = c.value("statistical_security_bits", 0);  // not checkable here: reported as stated
+  if (out.flood_bits < 1 || out.flood_bits > kMaxFloodBits || out.privacy_ciphertexts == 0)
+    throw FormatError(what + ": CKKS circuit privacy: flood bits " + std::to_string(out.flood_bits) +
+                      " or result ciphertexts per job " + std::to_string(out.privacy_ciphertexts) + " out of range");
+}
 
 bool is_ckks_settings(const nlohmann::json& s) {
   return s.is_object() && s.value("scheme", "") == "ckks" && s.contains("params") && s["params"].is_object() &&
@@ -403,6 +502,7 @@ CkksSettings ckks_settings_from_json(const nlohmann::json& j, const std::string&
     const auto layout = s->value("layout", std::string("throughput"));  // absent: made before the latency layout
     out.layout = layout_from_string(layout);
     out.predicted_error = s->value("predicted_logit_error", 0.0);
+    read_circuit_privacy(*s, what, out);
   } catch (const nlohmann::json::exception& e) {
     throw FormatError(what + ": malformed CKKS parameters (" + e.what() + ")");
   } catch (const InvalidArgument& e) {

@@ -6,7 +6,8 @@
 // the first scale whose predicted largest logit error meets the target, then the largest scale
 // that still fits the same N (more margin for free) among those with the fewest primes beyond the
 // SIMD kernels' 50 bits. It refuses, with the numbers, a target that
-// no 128-bit set reaches.
+// no 128-bit set reaches. With circuit privacy the predicted error includes the server's flood
+// (nn/ckks_circuit_privacy.h) and the flooded result must still fit q_0.
 // The latency layout (a plan from ckks_latency_plan) uses the same levels; its linear steps are
 // predicted with the rotations' key-switch noise and the diagonals' encoding errors, its slot
 // magnitudes are measured over every slot of the packed ciphertexts (partial sums included), and N
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "he/ckks/params.h"
+#include "nn/circuit_privacy.h"
 #include "nn/plan.h"
 
 namespace leukocrypt::nn {
@@ -42,7 +44,13 @@ struct CkksSettings {
   Layout layout = Layout::kThroughput;
   double target_error = 0;     // largest logit error asked for
   double predicted_error = 0;  // the precision model's bound on the largest logit error
-  std::vector<double> step_error;  // predicted slot error after every plan step
+  std::vector<double> step_error;  // predicted slot error after every plan step (before any flood)
+  // Circuit privacy: the server floods every result with 2^flood_bits per coefficient, covering jobs
+  // of up to privacy_ciphertexts result ciphertexts; predicted_error includes the flood.
+  bool circuit_privacy = false;
+  int flood_bits = 0;
+  std::size_t privacy_ciphertexts = 0;
+  int statistical_bits = 0;  // what the flood was chosen for (the chooser: 40; a document may state less)
   nlohmann::json to_json() const;
 };
 
@@ -56,6 +64,8 @@ struct CkksChoiceOptions {
   // key-switch noise is divided by it, and rotations dominate that layout's error (x 1/32 against
   // a 54-bit q_0-sized prime), for one prime beyond the SIMD kernels' 50 bits.
   int special_bits = 0;
+  bool circuit_privacy = false;     // count the server's flood (the CLI's default is on)
+  JobCaps caps;                     // the largest job the flood covers
 };
 
 // Rescales the plan needs (linear layers + squares).
@@ -72,7 +82,8 @@ std::vector<double> predict_ckks_errors(const Plan& plan, const ckks::Params& pa
 
 // The layout is the plan's (a latency plan: ckks_latency_plan, with magnitudes measured on it).
 // Throws SecurityError when no 128-bit set reaches the target (message: the target, the best
-// predicted error, and at which scale and N), InvalidArgument for a bad plan or options.
+// predicted error, and at which scale and N; with circuit privacy also the flood's bits and the
+// error without it), InvalidArgument for a bad plan or options.
 CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& magnitudes,
                                   const CkksChoiceOptions& options = {});
 

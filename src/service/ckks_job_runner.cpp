@@ -14,6 +14,7 @@
 #include "he/ckks/context.h"
 #include "he/ckks/serialization.h"
 #include "he/rlwe/serialization.h"
+#include "nn/ckks_circuit_privacy.h"
 #include "nn/ckks_evaluator.h"
 #include "nn/ckks_settings.h"
 #include "nn/ckks_slot_evaluator.h"
@@ -38,10 +39,16 @@ void check_scheme(const std::string& meta, const std::string& what) {
 class CkksJobRunner : public JobRunner {
  public:
   CkksJobRunner(const HeRunnerOptions& o, const nlohmann::json& params_json, const std::string& params_what) {
-    refuse_circuit_privacy(o);
     served_ = load_served_model(o, params_json, params_what);
     settings_ = nn::ckks_settings_from_json(params_json, params_what, o.allow_insecure_for_tests);
     ctx_ = ckks::Context::create(settings_.params);
+    circuit_privacy_ = o.circuit_privacy;
+    job_ = o.job;
+    if (circuit_privacy_ && settings_.layout == nn::Layout::kLatency)
+      throw InvalidArgument(params_what + ": CKKS circuit privacy (flooding) exists for the throughput layout only; "
+                            "serve these latency-layout parameters with --no-circuit-privacy (docs/API.md, Security) or "
+                            "choose throughput parameters");
+    if (circuit_privacy_) check_flood_covers_jobs(params_what);
     require(nn::ckks_levels(served_.plan) < settings_.params.max_level(),
             params_what + ": the plan needs " + std::to_string(nn::ckks_levels(served_.plan)) + " rescales, the CKKS parameters have " +
                 std::to_string(settings_.params.max_level() - 1));
@@ -53,31 +60,53 @@ class CkksJobRunner : public JobRunner {
                   {"params", settings_.to_json()},
                   {"params_id", std::to_string(settings_.params.id())},
                   {"slots_per_batch", settings_.params.slots()},
-                  {"circuit_privacy", {{"enabled", false}, {"statistical_security_bits", 0},
-                                       {"note", "CKKS results are not noise-flooded (docs/API.md, Security)"}}},
+                  {"circuit_privacy", circuit_privacy_card()},
                   {"layout", layout},
                   {"layouts", {layout}}});
     if (latency()) card_["latency"] = latency_plan_.slots.client_json();
   }
 
-  static void refuse_circuit_privacy(const HeRunnerOptions& o) {
-    if (o.circuit_privacy)
-      throw InvalidArgument("CKKS results cannot be noise-flooded yet (circuit privacy is BFV-only): without it the "
-                            "key holder's decryption may reveal more about the model's weights than the logits; "
-                            "serve CKKS only with --no-circuit-privacy (docs/API.md, Security), or use BFV");
+  // The parameters must carry a flood (params --scheme ckks chose it for jobs of up to
+  // privacy_ciphertexts results) covering this server's largest job (nn/ckks_circuit_privacy.h).
+  void check_flood_covers_jobs(const std::string& params_what) const {
+    if (!settings_.circuit_privacy)
+      throw InvalidArgument(params_what + ": these CKKS parameters carry no flood for circuit privacy (made with "
+                            "--no-circuit-privacy; `params --scheme ckks` refuses to make one when the flood, ~66 bits "
+                            "of precision for 2^-40, misses the target: nn/ckks_circuit_privacy.h). Without it the key "
+                            "holder may learn more about the model than the logits: serve CKKS with "
+                            "--no-circuit-privacy (docs/API.md, Security), or use BFV");
+    const auto cts = nn::ckks_result_ciphertexts_per_job(served_.plan, settings_.params.slots(), job_);
+    if (cts > settings_.privacy_ciphertexts)
+      throw InvalidArgument("circuit privacy for jobs of up to " + std::to_string(job_.max_cells) + " cells / " +
+                            std::to_string(job_.max_batches) + " batches (" + std::to_string(cts) +
+                            " result ciphertexts): " + params_what + " floods for " +
+                            std::to_string(settings_.privacy_ciphertexts) + "; lower the per-job caps or re-run "
+                            "`leukocrypt params --scheme ckks`");
+  }
+
+  nlohmann::json circuit_privacy_card() const {
+    if (!circuit_privacy_)
+      return {{"enabled", false}, {"statistical_security_bits", 0},
+              {"note", "CKKS results are not noise-flooded (docs/API.md, Security)"}};
+    return {{"enabled", true},
+            {"statistical_security_bits", settings_.statistical_bits},  // as the parameters state it
+            {"flood_bits", settings_.flood_bits},
+            {"result_ciphertexts_per_job", settings_.privacy_ciphertexts}};
   }
 
   nlohmann::json model_card() const override { return card_; }
 
   KeyInfo inspect_keys(std::string_view bytes) const override {
     auto v = open_key_upload(bytes, settings_.params.id(), check_scheme);
-    // eval.key (CKKS): the relinearisation key, then the public key (for re-randomisation, should
-    // flooding be added), then for the latency layout the Galois keys of its rotation steps.
+    // eval.key (CKKS): the relinearisation key, then the public key (circuit privacy re-randomises
+    // results with it), then for the latency layout the Galois keys of its rotation steps.
     const std::size_t want = latency() ? 3 : 2;
     if (v.blobs.size() != want)
-      throw FormatError("key upload: holds " + std::to_string(v.blobs.size()) + " keys, expected a relinearisation key, "
-                        "a public key" + (latency() ? " and the latency layout's Galois keys" : "") + " (CKKS, " +
-                        nn::to_string(settings_.layout) + " layout; re-run keygen with this server's model card)");
+      throw FormatError("key upload: holds " + std::to_string(v.blobs.size()) + " keys, expected " +
+                        (latency() ? "a relinearisation key, a public key and the latency layout's Galois keys"
+                                   : "a relinearisation key and a public key") +
+                        " (CKKS, " + nn::to_string(settings_.layout) +
+                        " layout; re-run keygen with this server's model card)");
     const auto relin_id = ckks::load_relin_keys(*ctx_, v.blobs[0]).key_id();
     if (ckks::load_public_key(*ctx_, v.blobs[1]).key_id() != relin_id)
       throw FormatError("key upload: the public key belongs to another secret key");
@@ -107,14 +136,16 @@ class CkksJobRunner : public JobRunner {
       return run_latency(*evaluator, f, progress, t.seconds());
     }
     nn::CkksPlanEvaluator evaluator(served_.plan, ctx_, ckks::load_relin_keys(*ctx_, kv.blobs[0]));
+    const auto privacy = privacy_for(kv);
     const auto& h = f.header();
     const auto batches = check_batches(h, f.blob_count(), "stored request");
+    check_job_covered(batches.size());
     const std::size_t n_in = served_.plan.input_size(), n_out = served_.plan.output_size();
     auto out = result_container(h, served_.model_id);
     out.blobs.resize(batches.size() * n_out);
     nn::CkksStreamStats stats, total;
     total.step_seconds.assign(served_.plan.steps.size(), 0.0);
-    double save_s = 0;
+    double save_s = 0, privacy_s = 0;
     Timer wall;
     // Streaming: the evaluator pulls each input ciphertext from the stored file (pread + validating
     // load, on the pool's threads) when the first layer needs it and drops it after its last use.
@@ -130,6 +161,11 @@ class CkksJobRunner : public JobRunner {
       total.max_resident_inputs = std::max(total.max_resident_inputs, stats.max_resident_inputs);
       for (std::size_t s = 0; s < stats.step_seconds.size() && s < total.step_seconds.size(); ++s)
         total.step_seconds[s] += stats.step_seconds[s];
+      if (privacy) {
+        Timer tp;
+        ThreadPool::global().parallel_for(0, n_out, [&](std::size_t o) { privacy->apply(outputs[o]); });
+        privacy_s += tp.seconds();
+      }
       Timer t;
       for (std::size_t o = 0; o < n_out; ++o) out.blobs[b * n_out + o] = ckks::save(outputs[o]);
       save_s += t.seconds();
@@ -144,12 +180,14 @@ class CkksJobRunner : public JobRunner {
                    .dump();
     RunOutput r;
     r.result = wire::serialize(out);
-    add_streamed_stages(r, served_.plan, {wall.seconds() - save_s, total.source_seconds, save_s, std::nullopt, total.step_seconds});
+    add_streamed_stages(r, served_.plan,
+                        {wall.seconds() - save_s - privacy_s, total.source_seconds, save_s,
+                         privacy ? std::optional<double>(privacy_s) : std::nullopt, total.step_seconds});
     r.info = byte_info(f, r.result.size());
     r.info.update({{"scheme", "ckks"},
                    {"batches", batches.size()},
                    {"max_resident_inputs", total.max_resident_inputs},
-                   {"circuit_privacy", false}});
+                   {"circuit_privacy", privacy != nullptr}});
     return r;
   }
 
@@ -293,6 +331,23 @@ class CkksJobRunner : public JobRunner {
     return batches;
   }
 
+  // The flooding of results (circuit privacy) with the key holder's public key; null when off.
+  std::unique_ptr<nn::CkksCircuitPrivacy> privacy_for(const wire::ContainerView& kv) const {
+    if (!circuit_privacy_) return nullptr;
+    if (kv.blobs.size() < 2) throw FormatError("stored keys: no public key (circuit privacy needs it; re-run keygen)");
+    return std::make_unique<nn::CkksCircuitPrivacy>(ctx_, ckks::load_public_key(*ctx_, kv.blobs[1]), settings_.flood_bits);
+  }
+
+  // `infer` runs any request (serve refuses jobs above its caps with 413); a larger one than the
+  // flood covers would be hidden at less than 2^-40.
+  void check_job_covered(std::size_t batches) const {
+    if (!circuit_privacy_) return;
+    const auto cts = batches * served_.plan.output_size();
+    if (cts > settings_.privacy_ciphertexts)
+      throw InvalidArgument("request: " + std::to_string(cts) + " result ciphertexts, but circuit privacy covers jobs of up to " +
+                            std::to_string(settings_.privacy_ciphertexts) + ": split the request");
+  }
+
   ckks::Ciphertext load_input(std::string_view blob, std::size_t idx) const {
     auto ct = ckks::load_ciphertext(*ctx_, blob);
     if (ct.size() != 2 || ct.level() != settings_.params.max_level() || ct.scale() != settings_.params.default_scale())
@@ -316,6 +371,8 @@ class CkksJobRunner : public JobRunner {
   mutable std::shared_ptr<const nn::CkksSlotEvaluator> cache_;
   ckks::ContextPtr ctx_;
   nlohmann::json card_;
+  bool circuit_privacy_ = true;
+  nn::JobCaps job_;
 };
 
 }  // namespace

@@ -20,6 +20,10 @@ cd "$work"
 prepare_cnmc32 "$CLI" "$DATA"
 M="$SRC/models/cnmc-x2.lcm"
 P=(--model "$M" --data cnmc32 --split train --limit 32)
+# CKKS flooding exists for the throughput layout only: latency parameters with circuit privacy on
+# (the default) are refused with one line naming --no-circuit-privacy.
+one_line_error "latency with circuit privacy" "--no-circuit-privacy" "$CLI" params --scheme ckks "${P[@]}" --layout latency
+P+=(--no-circuit-privacy)
 "$CLI" params --scheme ckks "${P[@]}" --layout latency --out lat.json > out.txt 2>&1 || fail "params latency: $(cat out.txt)"
 grep -q "layout latency: 2 cells per ciphertext" out.txt || fail "params text: $(cat out.txt)"
 python3 - lat.json <<'PY' || fail "lat.json"
@@ -43,6 +47,8 @@ one_line_error "latency keys, throughput layout" "made for the latency layout, n
 "$CLI" encrypt --keys keys --data cnmc32 --split C --limit 7 --out req.lcx --json > enc.json || fail "encrypt: $(cat enc.json)"
 grep -q '"layout": "latency"' enc.json || fail "encrypt: layout $(cat enc.json)"
 grep -aq 'ciphertext-prime' req.lcx || fail "the request does not record the latency blob layout"
+one_line_error "latency server with circuit privacy" "exists for the throughput layout only" \
+    "$CLI" infer --scheme ckks --model "$M" --eval-key keys/eval.key --in req.lcx --out res.lcx
 "$CLI" infer --scheme ckks --model "$M" --eval-key keys/eval.key --in req.lcx --out res.lcx --no-circuit-privacy \
     --json > infer.json || fail "infer: $(cat infer.json)"
 "$CLI" decrypt --keys keys --in res.lcx --json > dec.json || fail "decrypt"
@@ -101,7 +107,7 @@ for a, b in zip(d["cells"], s["cells"]):
 PY
 
 # eval --mode encrypted --scheme ckks --layout latency on 3 cells.
-"$CLI" eval --scheme ckks --layout latency --model "$M" --data cnmc32 --split C --limit 3 --json > e.json \
+"$CLI" eval --scheme ckks --layout latency --model "$M" --data cnmc32 --split C --limit 3 --no-circuit-privacy --json > e.json \
     2> err.txt || fail "eval latency: $(cat err.txt)"
 python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["layout"]=="latency" and j["agreement"]["argmax_vs_float"]==1.0 and j["largest_logit_error"]<=j["predicted_logit_error"]' \
     e.json || fail "eval latency result"

@@ -330,7 +330,7 @@ TEST(ScaleOut, CkksJobClaimedByAWorkerFinishesWithTheFloatModelsLabels) {
   const std::vector<std::string> worker_args{kCli,     "worker", "--db",    db, "--blobs", blobs.string(), "--model",
                                              tiny.model.string(), "--params", params.string(), kInsecure,
                                              "--id",   "wc",     "--lease-s", "1", "--poll-s", "0.05"};
-  {  // circuit privacy is BFV-only: a CKKS worker without --no-circuit-privacy does not start
+  {  // CKKS parameters without a flood: a worker without --no-circuit-privacy does not start
     const auto r = testing::run(worker_args, dir.path, 60);
     const auto& out = r.output;
     EXPECT_EQ(r.status, 1) << out;

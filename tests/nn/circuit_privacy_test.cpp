@@ -29,12 +29,14 @@
 #include "nn/param_select.h"
 #include "nn/plan.h"
 #include "nn/quantize.h"
+#include "ks_statistic.h"
 #include "test_models.h"
 
 namespace leukocrypt::nn {
 namespace {
 
-constexpr double kKsCritical = 0.0431;  // alpha = 0.001, n = m = 4096
+constexpr double kKsCritical = testing::kKsCritical4096;
+using testing::ks_statistic;
 
 // Centred noise of a level-1 ciphertext: [c0 + c1*s]_q0 - round(q0*m/t), per coefficient.
 std::vector<double> noise_of(const bfv::Context& ctx, const bfv::SecretKey& sk, const bfv::Ciphertext& ct,
@@ -54,20 +56,6 @@ std::vector<double> noise_of(const bfv::Context& ctx, const bfv::SecretKey& sk, 
     out[i] = v > qv / 2 ? -double(qv - v) : double(v);
   }
   return out;
-}
-
-double ks_statistic(std::vector<double> a, std::vector<double> b) {
-  std::sort(a.begin(), a.end());
-  std::sort(b.begin(), b.end());
-  double d = 0;
-  std::size_t i = 0, j = 0;
-  while (i < a.size() && j < b.size()) {
-    const double x = std::min(a[i], b[j]);
-    while (i < a.size() && a[i] <= x) ++i;
-    while (j < b.size() && b[j] <= x) ++j;
-    d = std::max(d, std::fabs(double(i) / a.size() - double(j) / b.size()));
-  }
-  return d;
 }
 
 struct TwoModels {

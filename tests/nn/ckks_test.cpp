@@ -6,10 +6,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 
 #include "common/error.h"
 #include "nn/backend.h"
+#include "nn/ckks_circuit_privacy.h"
 #include "nn/ckks_evaluator.h"
 #include "nn/ckks_settings.h"
 #include "nn/evaluate.h"
@@ -65,6 +67,54 @@ TEST(CkksSettings, RefusesAnUnreachableTargetWithTheNumbers) {
   o.target_error = -1;
   EXPECT_THROW(choose_ckks_settings(plan, mag, o), InvalidArgument);
   EXPECT_THROW(choose_ckks_settings(plan, std::vector<double>(2, 1.0), {}), InvalidArgument);
+}
+
+// Circuit privacy in the choice (nn/ckks_circuit_privacy.h): the flood counts in the predicted
+// error. For C-NMC it costs ~66 bits of precision, beyond every 128-bit set: every target is
+// refused with the numbers.
+TEST(CkksSettings, CircuitPrivacyCountsTheFloodAndRefusesWithTheNumbers) {
+  const Plan plan = plan_of("cnmc-x2.lcm");
+  const auto mag = plan_magnitudes(plan, group_c().images);
+  CkksChoiceOptions o;
+  o.circuit_privacy = true;
+  for (double target : {1e-3, 2.0}) {
+    o.target_error = target;
+    try {
+      choose_ckks_settings(plan, mag, o);
+      FAIL() << "expected SecurityError at target " << target;
+    } catch (const SecurityError& e) {
+      const std::string m = e.what();
+      std::printf("%s\n", m.c_str());
+      for (const char* part : {"with circuit privacy", "best predicted", "flood: 2^", "2^-40", "without circuit privacy",
+                               "--no-circuit-privacy"})
+        EXPECT_NE(m.find(part), std::string::npos) << part << " missing in: " << m;
+    }
+  }
+  // No target is met: the flood (2^88 per coefficient at N = 16384) does not even fit q_0.
+  o.target_error = 1e30;
+  try {
+    choose_ckks_settings(plan, mag, o);
+    FAIL() << "expected SecurityError";
+  } catch (const SecurityError& e) {
+    EXPECT_NE(std::string(e.what()).find("more than the result's modulus holds"), std::string::npos) << e.what();
+  }
+  // A document with a flood carries it to the server.
+  o.circuit_privacy = false;
+  o.target_error = 1e-3;
+  auto s = choose_ckks_settings(plan, mag, o);
+  EXPECT_FALSE(s.to_json()["circuit_privacy"]["enabled"].get<bool>());
+  s.circuit_privacy = true;
+  s.flood_bits = 40;
+  s.privacy_ciphertexts = ckks_result_ciphertexts_per_job(plan, s.params.slots(), o.caps);
+  s.statistical_bits = 40;
+  const auto back = ckks_settings_from_json(s.to_json(), "test");
+  EXPECT_TRUE(back.circuit_privacy);
+  EXPECT_EQ(back.flood_bits, 40);
+  EXPECT_EQ(back.privacy_ciphertexts, s.privacy_ciphertexts);
+  EXPECT_EQ(back.statistical_bits, 40);
+  auto bad = s.to_json();
+  bad["circuit_privacy"]["flood_bits"] = 500;
+  EXPECT_THROW(ckks_settings_from_json(bad, "test"), FormatError);
 }
 
 // The loader behind keygen, serve and infer: every document shape gives back the same parameters

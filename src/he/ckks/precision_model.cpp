@@ -88,4 +88,11 @@ PrecisionEstimate PrecisionModel::rescale(const PrecisionEstimate& a) const {
   return {a.level - 1, a.scale / q, a.magnitude, a.noise / q + rounding_};
 }
 
+PrecisionEstimate PrecisionModel::sanitise(const PrecisionEstimate& a, int flood_bits) const {
+  require(flood_bits >= 0 && flood_bits <= 126, "PrecisionModel: flood bits out of range");
+  const double e = h(kErrorVariance), t = h(kTernaryVariance);
+  const double flood = h(std::ldexp(1.0, 2 * flood_bits) / 3.0);
+  return {a.level, a.scale, a.magnitude, a.noise + 2 * e * t + e + flood};
+}
+
 }  // namespace leukocrypt::ckks

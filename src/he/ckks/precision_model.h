@@ -10,6 +10,8 @@
 //   multiply      s1 M1 B2 + s2 M2 B1 + B1 B2 (M: largest |slot value|, s: scale, B: noise)
 //   key switching sum_i ||d_i|| H(10.5) / p + R (1 + H(2/3)), ||d_i|| <= N q_i (digits in [0, q_i))
 //   rescale       B / q_last + R (1 + H(2/3))
+//   sanitise      + a public-key encryption of zero (as encryption) + H(2^(2b)/3): circuit privacy's
+//                 re-randomisation and its flood, uniform in [-2^b, 2^b) per coefficient
 // The bound is conservative (products of per-slot maxima), typically 10-100x above the measured
 // error; tests check that the measured error never exceeds it.
 #pragma once
@@ -52,6 +54,9 @@ class PrecisionModel {
   // relinearize, rotate, conjugate: one key switch.
   PrecisionEstimate key_switch(const PrecisionEstimate& a) const;
   PrecisionEstimate rescale(const PrecisionEstimate& a) const;
+  // Re-randomisation (+ Enc_pk(0)) and a flood uniform in [-2^flood_bits, 2^flood_bits) per
+  // coefficient (nn/ckks_circuit_privacy.h).
+  PrecisionEstimate sanitise(const PrecisionEstimate& a, int flood_bits) const;
 
   // The per-op terms (integer units, canonical embedding).
   double rounding() const { return rounding_; }
