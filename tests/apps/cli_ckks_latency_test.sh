@@ -13,10 +13,7 @@
 set -u
 CLI="$1"; DATA="$2"; SRC="$3"
 source "$(dirname "${BASH_SOURCE[0]}")/cli_test_lib.sh"
-work=$(mktemp -d); pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$work"; }
-trap cleanup EXIT
-cd "$work"
+enter_work_dir
 prepare_cnmc32 "$CLI" "$DATA"
 M="$SRC/models/cnmc-x2.lcm"
 P=(--model "$M" --data cnmc32 --split train --limit 32)
