@@ -84,25 +84,31 @@ class ByteReader {
   // Reads n values packed by ByteWriter::packed; each must be < bound, and the padding bits of the
   // last byte must be zero (one encoding per object).
   void packed_below(std::uint64_t* p, std::size_t n, int bits, std::uint64_t bound, const std::string& field) {
-    if (bits > 56) return packed_below_wide(p, n, bits, bound, field);
     const std::size_t len = ByteWriter::packed_bytes(n, bits);
     need(len, field.c_str());
     const auto* s = reinterpret_cast<const unsigned char*>(in_.data() + pos_);
-    const std::uint64_t mask = (std::uint64_t{1} << bits) - 1;
-    // Value i starts at bit i * bits: one unaligned 8-byte load covers it (shift <= 7, bits <= 56).
-    // No branch per value: the bound is checked once for the whole row.
+    const std::uint64_t mask = bits == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << bits) - 1;
+    // Value i starts at bit i * bits: the 8 bytes loaded at its first byte (w) hold it, plus the 9th
+    // byte when it is wider than 64 - shift (only rows of more than 56 bits). No branch on the
+    // value: the bound is checked once for the whole row.
+    auto value = [&](std::size_t bit, std::uint64_t w) {
+      const unsigned shift = bit & 7;
+      std::uint64_t v = w >> shift;
+      if (shift + unsigned(bits) > 64) v |= std::uint64_t(s[(bit >> 3) + 8]) << (64 - shift);
+      return v & mask;
+    };
     std::uint64_t bad = 0;
     std::size_t i = 0, bit = 0;
     for (; i < n && (bit >> 3) + 8 <= len; ++i, bit += std::size_t(bits)) {
       std::uint64_t w;
       std::memcpy(&w, s + (bit >> 3), 8);
-      p[i] = (w >> (bit & 7)) & mask;
+      p[i] = value(bit, w);
       bad |= std::uint64_t(p[i] >= bound);
     }
     for (; i < n; ++i, bit += std::size_t(bits)) {  // the last bytes: a shorter load
       std::uint64_t w = 0;
       std::memcpy(&w, s + (bit >> 3), len - (bit >> 3));
-      p[i] = (w >> (bit & 7)) & mask;
+      p[i] = value(bit, w);
       bad |= std::uint64_t(p[i] >= bound);
     }
     if (bad)
@@ -128,35 +134,6 @@ class ByteReader {
   std::size_t remaining() const { return in_.size() - pos_; }
 
  private:
-  // packed_below for values of more than 56 bits (the 8-byte load above would not cover them).
-  void packed_below_wide(std::uint64_t* p, std::size_t n, int bits, std::uint64_t bound, const std::string& field) {
-    const std::size_t len = ByteWriter::packed_bytes(n, bits);
-    need(len, field.c_str());
-    const char* s = in_.data() + pos_;
-    const std::uint64_t mask = bits == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << bits) - 1;
-    unsigned __int128 acc = 0;
-    int have = 0;
-    std::size_t r = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      if (have < bits) {
-        const std::size_t take = len - r < 8 ? len - r : 8;
-        std::uint64_t w = 0;
-        std::memcpy(&w, s + r, take);
-        r += take;
-        acc |= static_cast<unsigned __int128>(w) << have;
-        have += static_cast<int>(8 * take);
-      }
-      const std::uint64_t v = static_cast<std::uint64_t>(acc) & mask;
-      acc >>= bits;
-      have -= bits;
-      if (v >= bound)
-        throw FormatError("coefficient " + std::to_string(i) + " of " + field + " is " + std::to_string(v) +
-                          ", not below its modulus " + std::to_string(bound));
-      p[i] = v;
-    }
-    if (acc != 0) throw FormatError("nonzero padding bits after " + field);
-    pos_ += len;
-  }
   void need(std::size_t n, const char* field) const {
     if (n > in_.size() - pos_)
       throw FormatError(std::string("truncated ") + field + ": need " + std::to_string(n) + " bytes at offset " +
