@@ -305,23 +305,23 @@ CostEstimate estimate_cost(const Plan& plan, const BfvSettings& s, std::size_t i
   // folded into per-thread accumulator sets of that layer; later layers hold inputs and outputs.
   int linear_seen = 0, linears = 0;
   for (const auto& st : plan.steps) linears += st.kind == OpKind::kLinear;
-  const double in_flight = double(std::max<std::size_t>(1, threads)) * 64;
+  const bool fold = linears >= 2;  // the evaluator folds the second layer into the stream
+  const double pool = double(std::max<std::size_t>(1, threads)), in_flight = pool * 64;
+  auto bytes = [&](double cts, double polys, double lvl) { return cts * polys * lvl * n * 8; };
   for (std::size_t si = 0; si < plan.steps.size(); ++si) {
     const auto& st = plan.steps[si];
     const double l = double(level);
     const double values = double(st.size);
-    // Between the first layer and the second, folded one (with no second layer the outputs stay).
-    const bool streamed = linears >= 2 && (linear_seen == 1 || (linear_seen == 0 && st.kind == OpKind::kLinear));
     switch (st.kind) {
       case OpKind::kLinear: {
         server += double(st.linear.weight.size()) * double(size) * n * l * kElem + values * 2 * l * kElem;
         if (size == 3) server += values * relin_cost(l);
-        const double in_bytes = linear_seen == 0 ? 0 : streamed ? in_flight * double(size) * l * n * 8
-                                                                 : values_now * double(size) * l * n * 8;
-        double out_bytes = values * 2 * l * n * 8;
-        if (streamed && linear_seen == 0) out_bytes = std::min(values, in_flight) * 2 * l * n * 8;
-        if (streamed && linear_seen == 1) out_bytes = double(std::max<std::size_t>(1, threads)) * values * double(size) * l * n * 8;
-        peak = std::max(peak, in_bytes + out_bytes);
+        if (linear_seen == 0)  // inputs on demand; outputs a task at a time when folded
+          peak = std::max(peak, bytes(fold ? std::min(values, in_flight) : values, 2, l));
+        else if (linear_seen == 1 && fold)  // a task's inputs, one accumulator set per thread
+          peak = std::max(peak, bytes(in_flight, double(size), l) + bytes(pool * values, double(size), l));
+        else
+          peak = std::max(peak, bytes(values_now, double(size), l) + bytes(values, 2, l));
         ++linear_seen;
         size = 2;
         break;
@@ -343,7 +343,8 @@ CostEstimate estimate_cost(const Plan& plan, const BfvSettings& s, std::size_t i
           server += values * double(level - target) * double(size) * n * l * 2 * kElem;
           level = target;
         }
-        peak = std::max(peak, (streamed ? std::min(values, in_flight) : values) * double(size) * double(level) * n * 8);
+        const bool streamed = fold && linear_seen == 1;  // between the first and the folded layer
+        peak = std::max(peak, bytes(streamed ? std::min(values, in_flight) : values, double(size), double(level)));
         break;
       }
       case OpKind::kDecrypt:
