@@ -6,11 +6,11 @@
 
 #include "common/error.h"
 #include "common/thread_pool.h"
-#include "common/timer.h"
 #include "he/bfv/batch_encoder.h"
 #include "he/kernels/eltwise.h"
 #include "he/kernels/ntt.h"
 #include "nn/crt.h"
+#include "nn/slot_steps.h"
 
 namespace leukocrypt::nn {
 namespace {
@@ -168,19 +168,12 @@ std::vector<bfv::Ciphertext> BfvSlotEvaluator::evaluate_prime(std::size_t j, std
                 cts[c].level() == contexts_[j]->max_level(),
             "latency layout: input ciphertext " + std::to_string(c) + " is not a fresh ciphertext of plaintext prime " +
                 std::to_string(j));
-  if (step_seconds) step_seconds->resize(plan_.steps.size(), 0.0);
-  for (std::size_t s = 0; s < plan_.steps.size(); ++s) {
-    const auto kind = plan_.steps[s].kind;
-    if (kind == OpKind::kEncrypt || kind == OpKind::kDecrypt) continue;
-    Timer t;
-    if (kind == OpKind::kLinear) {
-      for (auto& ct : cts) ct = run_linear(s, j, ct);
-    } else {
-      ThreadPool::global().parallel_for(0, cts.size(), [&](std::size_t c) { run_unary(s, j, cts[c]); });
-    }
-    if (step_seconds) (*step_seconds)[s] += t.seconds();
-    if (hook && !cts.empty()) hook(s, j, cts[0]);
-  }
+  run_slot_steps(
+      plan_, cts, step_seconds, [&](std::size_t s, const bfv::Ciphertext& ct) { return run_linear(s, j, ct); },
+      [&](std::size_t s, bfv::Ciphertext& ct) { run_unary(s, j, ct); },
+      [&](std::size_t s, const bfv::Ciphertext& first) {
+        if (hook) hook(s, j, first);
+      });
   return cts;
 }
 

@@ -6,10 +6,10 @@
 
 #include "common/error.h"
 #include "common/thread_pool.h"
-#include "common/timer.h"
 #include "he/ckks/encoder.h"
 #include "he/kernels/eltwise.h"
 #include "nn/ckks_settings.h"
+#include "nn/slot_steps.h"
 
 namespace leukocrypt::nn {
 
@@ -132,19 +132,12 @@ std::vector<ckks::Ciphertext> CkksSlotEvaluator::evaluate(std::vector<ckks::Ciph
                 cts[c].scale() == p.default_scale(),
             "latency layout: input ciphertext " + std::to_string(c) +
                 " is not a fresh ciphertext of these parameters at the default scale");
-  if (step_seconds) step_seconds->resize(plan_.steps.size(), 0.0);
-  for (std::size_t s = 0; s < plan_.steps.size(); ++s) {
-    const auto kind = plan_.steps[s].kind;
-    if (kind == OpKind::kEncrypt || kind == OpKind::kDecrypt) continue;
-    Timer t;
-    if (kind == OpKind::kLinear) {
-      for (auto& ct : cts) ct = run_linear(s, ct);
-    } else {
-      ThreadPool::global().parallel_for(0, cts.size(), [&](std::size_t c) { run_unary(s, cts[c]); });
-    }
-    if (step_seconds) (*step_seconds)[s] += t.seconds();
-    if (hook && !cts.empty()) hook(s, cts[0]);
-  }
+  run_slot_steps(
+      plan_, cts, step_seconds, [&](std::size_t s, const ckks::Ciphertext& ct) { return run_linear(s, ct); },
+      [&](std::size_t s, ckks::Ciphertext& ct) { run_unary(s, ct); },
+      [&](std::size_t s, const ckks::Ciphertext& first) {
+        if (hook) hook(s, first);
+      });
   return cts;
 }
 
