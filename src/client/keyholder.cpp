@@ -317,15 +317,14 @@ bool KeyHolder::meets_128_bits() const {
   return ckks_ ? ckks_->settings().params.security() == ckks::Security::k128 : holder_->settings().meets_128_bits();
 }
 
-int KeyHolder::image_size() const {
-  if (info_.contains("input") && info_["input"].is_object()) return info_["input"].value("height", 32);
-  return 32;
+int KeyHolder::input_field(const char* name, int fallback) const {
+  if (info_.contains("input") && info_["input"].is_object()) return info_["input"].value(name, fallback);
+  return fallback;
 }
 
-int KeyHolder::channels() const {
-  if (info_.contains("input") && info_["input"].is_object()) return info_["input"].value("channels", 3);
-  return 3;  // keys.json of cell models before the field: RGB
-}
+int KeyHolder::image_size() const { return input_field("height", 32); }
+
+int KeyHolder::channels() const { return input_field("channels", 3); }  // older keys.json of cell models: RGB
 
 wire::ContainerHeader KeyHolder::request_header(const std::vector<CellInput>& cells,
                                                 const std::string& model_id) const {

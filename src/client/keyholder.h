@@ -109,6 +109,8 @@ class KeyHolder {
   std::vector<CellResult> decrypt(std::string_view result, DecryptStats* stats = nullptr) const;
 
  private:
+  // keys.json's "input" field `name`, or fallback when it has none.
+  int input_field(const char* name, int fallback) const;
   wire::ContainerView open_secret_key(std::string_view bytes, const std::filesystem::path& file);
   // A request's header for these keys and cells (kind, params, key and model ids, cell names).
   wire::ContainerHeader request_header(const std::vector<CellInput>& cells, const std::string& model_id) const;
