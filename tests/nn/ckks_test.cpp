@@ -171,14 +171,19 @@ TEST(CkksEvaluator, RejectsTooFewPrimesAndForeignKeys) {
   EXPECT_THROW(CkksPlanEvaluator(plan, a.context(), b.relin_keys()), InvalidArgument);
 }
 
+// The precision model's choice for `plan` on a tiny INSECURE ring (N >= 1024), from group C's magnitudes.
+CkksSettings tiny_insecure_settings(const Plan& plan) {
+  CkksChoiceOptions o;
+  o.insecure_for_tests = true;
+  o.min_n = 1024;
+  return choose_ckks_settings(plan, plan_magnitudes(plan, group_c().images), o);
+}
+
 // Tiny INSECURE ring (N = 1024, 512 slots): 40 real group-C cells agree with the float model.
 TEST(CkksBackend, InsecureSmallRingAgreesWithFloatOnRealCells) {
   const Plan plan = plan_of("cnmc-x2.lcm");
   std::vector<const std::uint8_t*> images(group_c().images.begin(), group_c().images.begin() + 40);
-  CkksChoiceOptions o;
-  o.insecure_for_tests = true;
-  o.min_n = 1024;
-  const auto s = choose_ckks_settings(plan, plan_magnitudes(plan, group_c().images), o);
+  const auto s = tiny_insecure_settings(plan);
   auto enc = make_ckks_backend(s)->run(plan, images);
   auto ref = make_float_backend()->run(plan, images);
   const auto a = compare(enc, ref);
@@ -194,10 +199,7 @@ TEST(CkksBackend, InsecureSmallRingAgreesWithFloatOnRealCells) {
 TEST(CkksEvaluator, SerialAndParallelRunsGiveTheSameCiphertexts) {
   const Plan plan = plan_of("cnmc-x2.lcm");
   std::vector<const std::uint8_t*> images(group_c().images.begin(), group_c().images.begin() + 8);
-  CkksChoiceOptions o;
-  o.insecure_for_tests = true;
-  o.min_n = 1024;
-  const auto s = choose_ckks_settings(plan, plan_magnitudes(plan, group_c().images), o);
+  const auto s = tiny_insecure_settings(plan);
   CkksKeyHolder kh(s);
   std::vector<ckks::Ciphertext> in;
   for (std::size_t v = 0; v < plan.input_size(); ++v) in.push_back(kh.encrypt_value(plan, images, v));
