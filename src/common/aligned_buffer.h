@@ -26,8 +26,13 @@ class AlignedBuffer {
   // N = 32768 took half the time).
   static constexpr std::size_t kHugePage = std::size_t{2} << 20;
 
+  // Tag for a buffer whose every element the caller writes before reading any: no zero-fill (the
+  // fill is a full extra pass over fresh memory, which on a VM also pays every first-touch fault).
+  struct Uninitialized {};
+
   AlignedBuffer() = default;
   explicit AlignedBuffer(std::size_t n) { allocate(n); std::memset(data_, 0, bytes()); }
+  AlignedBuffer(std::size_t n, Uninitialized) { allocate(n); }
   AlignedBuffer(const AlignedBuffer&) = delete;
   AlignedBuffer& operator=(const AlignedBuffer&) = delete;
   AlignedBuffer(AlignedBuffer&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}

@@ -12,6 +12,7 @@
 #include "common/thread_pool.h"
 #include "he/ckks/precision_model.h"
 #include "he/kernels/ntt.h"
+#include "he/math/primes.h"
 #include "nn/ckks_circuit_privacy.h"
 
 namespace leukocrypt::nn {
@@ -344,6 +345,39 @@ nlohmann::json CkksSettings::to_json() const {
 namespace {
 
 // The best (smallest) predicted error seen, for the refusal message.
+// The uniform chain with every prime on the SIMD kernels (he::kIfmaMaxModulusBits) where it puts
+// q_0, and with it the special prime, above them: q_0 is cut to the kernels' size and the prime
+// rescaled away just before the last linear layer (q_2) grows by the same k bits, so the last
+// layer's input and the result carry the nominal scale / ~2^k and q_0 holds the logits with the same
+// headroom. The special prime is the kernels' size too (>= every q_i: key-switching noise stays
+// divided by about the largest digit). No more bits than the uniform chain, so the same N. The
+// precision model walks the true primes (the last two rescales' rounding counts ~2^k more); the
+// chooser keeps the set only where it still meets the target. Empty when nothing is to gain or the
+// enlarged q_2 would itself pass the kernels' size.
+std::optional<ckks::Params> simd_chain(const ckks::Params& p, int scale_bits, int first_bits) {
+  const int cap = he::kIfmaMaxModulusBits, k = first_bits - cap;
+  if (k <= 0 || p.max_level() < 3 || scale_bits + k > cap) return std::nullopt;
+  std::vector<std::uint64_t> q = p.q(), used;
+  for (std::size_t i = 1; i < q.size(); ++i)
+    if (i != 2) used.push_back(q[i]);
+  auto largest_free_below = [&](int bits) {
+    for (auto c : he::ntt_primes_below(bits, p.log_n(), used.size() + 1))
+      if (std::find(used.begin(), used.end(), c) == used.end()) {
+        used.push_back(c);
+        return c;
+      }
+    throw InvalidArgument("ckks: no free NTT-friendly prime below 2^" + std::to_string(bits));
+  };
+  try {
+    q[2] = largest_free_below(scale_bits + k);
+    q[0] = largest_free_below(cap);
+    const std::uint64_t special = largest_free_below(cap);
+    return ckks::Params::create_from_primes(p.n(), std::move(q), special, p.default_scale(), p.security());
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
 struct BestSeen {
   double error = INFINITY;
   int scale_bits = 0;
@@ -398,40 +432,48 @@ CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& m
   std::size_t cts = 0;
   for (int bits = o.min_scale_bits; bits <= o.max_scale_bits; ++bits) {
     const int first = std::min(60, bits + head);
-    ckks::Params p = ckks::Params::default_for(8192);
+    ckks::Params uniform = ckks::Params::default_for(8192);
     try {
       const int special_bits = special > 0 ? special : std::min(59, std::max(first, bits + 1));
-      p = o.insecure_for_tests
-              ? ckks::Params::create(min_n, first, levels, bits, special_bits, ckks::Security::kInsecureForTests)
-              : ckks::Params::smallest_secure(levels, bits, first, min_n, special);
+      uniform = o.insecure_for_tests
+                    ? ckks::Params::create(min_n, first, levels, bits, special_bits, ckks::Security::kInsecureForTests)
+                    : ckks::Params::smallest_secure(levels, bits, first, min_n, special);
     } catch (const SecurityError&) {
       break;  // larger scales need even more bits
     }
-    if (best && p.n() > best->params.n()) break;  // the chosen N is full
-    const auto est = walk_plan(plan, p, mag, 6.0);
-    CkksSettings candidate;
-    candidate.params = p;
-    candidate.layout = latency ? Layout::kLatency : Layout::kThroughput;
-    candidate.target_error = o.target_error;
-    candidate.predicted_error = est.back().slot_error(p.n());
-    for (const auto& e : est) candidate.step_error.push_back(e.slot_error(p.n()));
-    FloodPrediction flood;
-    if (o.circuit_privacy) {
-      cts = ckks_result_ciphertexts_per_job(plan, p.slots(), o.caps);
-      flood = predict_flood(plan, p, mag, est.back(), cts);
-      candidate.predicted_error = flood.error;
-      candidate.circuit_privacy = true;
-      candidate.flood_bits = flood.bits;
-      candidate.privacy_ciphertexts = cts;
-      candidate.statistical_bits = kCircuitPrivacyStatisticalBits;
-    }
-    const bool usable = !o.circuit_privacy || flood.fits;
-    if (candidate.predicted_error < seen.error) seen = {candidate.predicted_error, bits, p.n(), est.back().slot_error(p.n()), flood};
-    if (usable && candidate.predicted_error <= o.target_error) {
-      best = candidate;
-      if (scalar_primes(p) <= best_simd_count) {
-        best_simd = best;
-        best_simd_count = scalar_primes(p);
+    if (best && uniform.n() > best->params.n()) break;  // the chosen N is full
+    // The all-SIMD variant first (throughput: the latency layout keeps its large special prime).
+    std::vector<ckks::Params> sets;
+    if (special == 0)
+      if (auto simd = simd_chain(uniform, bits, first)) sets.push_back(*simd);
+    sets.push_back(uniform);
+    for (const auto& p : sets) {
+      const auto est = walk_plan(plan, p, mag, 6.0);
+      CkksSettings candidate;
+      candidate.params = p;
+      candidate.layout = latency ? Layout::kLatency : Layout::kThroughput;
+      candidate.target_error = o.target_error;
+      candidate.predicted_error = est.back().slot_error(p.n());
+      for (const auto& e : est) candidate.step_error.push_back(e.slot_error(p.n()));
+      FloodPrediction flood;
+      if (o.circuit_privacy) {
+        cts = ckks_result_ciphertexts_per_job(plan, p.slots(), o.caps);
+        flood = predict_flood(plan, p, mag, est.back(), cts);
+        candidate.predicted_error = flood.error;
+        candidate.circuit_privacy = true;
+        candidate.flood_bits = flood.bits;
+        candidate.privacy_ciphertexts = cts;
+        candidate.statistical_bits = kCircuitPrivacyStatisticalBits;
+      }
+      const bool usable = !o.circuit_privacy || flood.fits;
+      if (candidate.predicted_error < seen.error) seen = {candidate.predicted_error, bits, p.n(), est.back().slot_error(p.n()), flood};
+      if (usable && candidate.predicted_error <= o.target_error) {
+        best = candidate;
+        if (scalar_primes(p) <= best_simd_count) {
+          best_simd = best;
+          best_simd_count = scalar_primes(p);
+        }
+        break;  // this scale's first set that meets the target
       }
     }
   }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -49,6 +50,25 @@ TEST(CkksSettings, ChoiceMeetsTheTargetAtTheSmallestRing) {
   const auto t = choose_ckks_settings(plan, mag, o);
   EXPECT_GE(t.params.n(), s.params.n());
   EXPECT_LE(t.predicted_error, 1e-6);
+}
+
+// Where the uniform chain puts q_0 above the SIMD kernels' 50 bits (MNIST: 58-bit q_0 and special
+// prime at scale 2^49), the chooser cuts q_0 to 50 bits and enlarges the prime rescaled away before
+// the last linear layer instead: every prime on the SIMD kernels, the target still met.
+TEST(CkksSettings, EveryPrimeFitsTheSimdKernelsWhereTheTargetAllows) {
+  const Plan plan = plan_of("mnist-cryptonets.lcm");
+  const auto set = load_eval_set(std::string(LEUKOCRYPT_DATA_DIR) + "/mnist", "test", 256, Shape{1, 28, 28});
+  const auto mag = plan_magnitudes(plan, set.images);
+  CkksChoiceOptions o;
+  o.target_error = 1e-3;
+  const auto s = choose_ckks_settings(plan, mag, o);
+  EXPECT_LE(s.predicted_error, 1e-3);
+  const auto& q = s.params.q();
+  ASSERT_EQ(q.size(), 6u);
+  for (auto p : q) EXPECT_LE(std::bit_width(p), 50) << p;
+  EXPECT_LE(std::bit_width(s.params.special_prime()), 50);
+  // q_2 carries the bits q_0 gave up: the result's scale is the nominal one / 2^k.
+  EXPECT_GT(std::bit_width(q[2]), std::bit_width(q[3]));
 }
 
 TEST(CkksSettings, RefusesAnUnreachableTargetWithTheNumbers) {

@@ -17,6 +17,10 @@ class Ciphertext : private rlwe::Ciphertext {
   Ciphertext() = default;
   Ciphertext(std::uint64_t params_id, std::size_t n, std::size_t level, std::size_t size, double scale)
       : rlwe::Ciphertext(params_id, n, level, size), scale_(scale) {}
+  // Unspecified contents (rlwe::Ciphertext::Uninitialized): every coefficient is written by the caller.
+  using rlwe::Ciphertext::Uninitialized;
+  Ciphertext(std::uint64_t params_id, std::size_t n, std::size_t level, std::size_t size, double scale, Uninitialized)
+      : rlwe::Ciphertext(params_id, n, level, size, Uninitialized{}), scale_(scale) {}
 
   using rlwe::Ciphertext::data;
   using rlwe::Ciphertext::empty;

@@ -23,7 +23,8 @@ constexpr KernelTable kScalarTable{
     scalar::eltwise_add_mod, scalar::eltwise_sub_mod, scalar::eltwise_neg_mod,
     scalar::eltwise_mul_mod, scalar::eltwise_mul_scalar_mod, scalar::eltwise_fma_scalar_mod,
     scalar::eltwise_add_scalar_mod, scalar::eltwise_reduce_mod, scalar::eltwise_mul_add_mod,
-    scalar::eltwise_dot_scalar_mod, scalar::eltwise_mac_small, scalar::eltwise_fma_lazy_mod};
+    scalar::eltwise_dot_scalar_mod, scalar::eltwise_mac_small, scalar::eltwise_fma_lazy_mod,
+    scalar::eltwise_matmul_mod};
 
 #if LEUKOCRYPT_KERNELS_IFMA
 constexpr KernelTable kAvx512IfmaTable{
@@ -34,9 +35,11 @@ constexpr KernelTable kAvx512IfmaTable{
     avx512ifma::eltwise_fma_scalar_mod, avx512ifma::eltwise_add_scalar_mod,
     avx512ifma::eltwise_reduce_mod, avx512ifma::eltwise_mul_add_mod,
 #if LEUKOCRYPT_KERNELS_AVX2
-    avx2::eltwise_dot_scalar_mod, avx512ifma::eltwise_mac_small, avx512ifma::eltwise_fma_lazy_mod};
+    avx2::eltwise_dot_scalar_mod, avx512ifma::eltwise_mac_small, avx512ifma::eltwise_fma_lazy_mod,
+    avx512ifma::eltwise_matmul_mod};
 #else
-    scalar::eltwise_dot_scalar_mod, avx512ifma::eltwise_mac_small, avx512ifma::eltwise_fma_lazy_mod};
+    scalar::eltwise_dot_scalar_mod, avx512ifma::eltwise_mac_small, avx512ifma::eltwise_fma_lazy_mod,
+    avx512ifma::eltwise_matmul_mod};
 #endif
 #endif
 
@@ -47,7 +50,8 @@ constexpr KernelTable kAvx2Table{
     avx2::eltwise_add_mod, avx2::eltwise_sub_mod, avx2::eltwise_neg_mod,
     avx2::eltwise_mul_mod, avx2::eltwise_mul_scalar_mod, avx2::eltwise_fma_scalar_mod,
     avx2::eltwise_add_scalar_mod, avx2::eltwise_reduce_mod, avx2::eltwise_mul_add_mod,
-    avx2::eltwise_dot_scalar_mod, avx2::eltwise_mac_small, scalar::eltwise_fma_lazy_mod};
+    avx2::eltwise_dot_scalar_mod, avx2::eltwise_mac_small, scalar::eltwise_fma_lazy_mod,
+    scalar::eltwise_matmul_mod};
 #endif
 
 bool cpu_has(KernelIsa isa) {
@@ -234,6 +238,11 @@ void eltwise_mac_small(std::uint64_t* acc, const std::uint64_t* x, std::int64_t 
 void eltwise_fma_lazy_mod(std::uint64_t* acc, const std::uint64_t* a, const ShoupOperand& w,
                           std::size_t n, const Modulus& q) {
   active_kernel_table().fma_lazy_mod(acc, a, w, n, q);
+}
+void eltwise_matmul_mod(std::uint64_t* const* out, const std::uint64_t* const* rows, const std::uint64_t* w,
+                        std::size_t m, std::size_t k, std::size_t n, const Modulus& q) {
+  require(k <= kMatmulMaxTerms, "eltwise_matmul_mod: more than kMatmulMaxTerms terms per output");
+  active_kernel_table().matmul_mod(out, rows, w, m, k, n, q);
 }
 // An accumulator in [0, q) plus t terms below 2q each stays below (1 + 2t) q < 2^64 for
 // t = 2^(63 - b) - 1 (b = bit count of q).

@@ -54,6 +54,15 @@ void eltwise_fma_lazy_mod(std::uint64_t* acc, const std::uint64_t* a, const Shou
 // reduced: 2^(63 - bit_count(q)) - 1 (8,191 for a 50-bit prime).
 std::size_t fma_lazy_terms(const Modulus& q);
 
+// Dense product for linear layers: out[o][c] = sum_{j<k} w[o * k + j] * rows[j][c] mod q for o < m,
+// c < n, outputs in [0, q). rows[j][c] and every w in [0, q); k <= kMatmulMaxTerms; no out row may
+// overlap a row. One reduction per output coefficient (the IFMA version sums the low and high 52-bit
+// halves of the products in separate lanes: two instructions per term, each input vector loaded once
+// for up to 8 outputs); the caller blocks n so that the k rows' blocks stay in cache.
+inline constexpr std::size_t kMatmulMaxTerms = 4096;
+void eltwise_matmul_mod(std::uint64_t* const* out, const std::uint64_t* const* rows, const std::uint64_t* w,
+                        std::size_t m, std::size_t k, std::size_t n, const Modulus& q);
+
 // Lazy small-weight multiply-add, the CryptoNets linear-layer op without a reduction per term:
 // acc += |w| * x for w >= 0, acc += |w| * (q - x) for w < 0 (each term = w * x mod q), in plain
 // 64-bit arithmetic. Requires |w| < 2^32, x in [0, q], and that the caller keeps every acc
@@ -88,6 +97,8 @@ void eltwise_mac_small(std::uint64_t* acc, const std::uint64_t* x, std::int64_t 
                        const Modulus& q);
 void eltwise_fma_lazy_mod(std::uint64_t* acc, const std::uint64_t* a, const ShoupOperand& w,
                           std::size_t n, const Modulus& q);
+void eltwise_matmul_mod(std::uint64_t* const* out, const std::uint64_t* const* rows, const std::uint64_t* w,
+                        std::size_t m, std::size_t k, std::size_t n, const Modulus& q);
 }  // namespace scalar
 
 }  // namespace leukocrypt::he

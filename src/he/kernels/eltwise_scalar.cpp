@@ -1,6 +1,8 @@
 // Portable reference element-wise kernels.
 #include "he/kernels/eltwise.h"
 
+#include <algorithm>
+
 namespace leukocrypt::he::scalar {
 
 void eltwise_add_mod(std::uint64_t* out, const std::uint64_t* a, const std::uint64_t* b,
@@ -65,6 +67,25 @@ void eltwise_dot_scalar_mod(std::uint64_t* out, const std::uint64_t* const* rows
     u128 s = 0;
     for (std::size_t i = 0; i < k; ++i) s += static_cast<u128>(rows[i][c]) * w[i].value;
     out[c] = q.reduce128(static_cast<std::uint64_t>(s >> 64), static_cast<std::uint64_t>(s));
+  }
+}
+
+void eltwise_matmul_mod(std::uint64_t* const* out, const std::uint64_t* const* rows, const std::uint64_t* w,
+                        std::size_t m, std::size_t k, std::size_t n, const Modulus& q) {
+  // Products are below 2^(2b); 2^(126 - 2b) of them fit 128 bits with room (b <= 61 bits: 16 terms).
+  const int b = q.bit_count();
+  const std::size_t chunk = std::size_t{1} << std::min(20, 126 - 2 * b);
+  for (std::size_t o = 0; o < m; ++o) {
+    const std::uint64_t* wo = w + o * k;
+    for (std::size_t c = 0; c < n; ++c) {
+      std::uint64_t r = 0;
+      for (std::size_t j0 = 0; j0 < k; j0 += chunk) {
+        u128 s = r;
+        for (std::size_t j = j0; j < std::min(k, j0 + chunk); ++j) s += static_cast<u128>(wo[j]) * rows[j][c];
+        r = q.reduce128(static_cast<std::uint64_t>(s >> 64), static_cast<std::uint64_t>(s));
+      }
+      out[o][c] = r;
+    }
   }
 }
 

@@ -352,6 +352,79 @@ void eltwise_fma_lazy_mod(std::uint64_t* acc, const std::uint64_t* a, const Shou
   for (; i < n; ++i) acc[i] += mul_mod_shoup(a[i], w, q.value());
 }
 
+namespace {
+
+// (hi * 2^52 + lo) mod q for the dense product's lane sums (hi < 2^60, lo < 2^64), in [0, q):
+// hi + (lo >> 52) = h1 * 2^52 + h0 (h1 < 2^9), so the value is h1 * 2^104 + h0 * 2^52 + (lo mod 2^52),
+// three lazy Shoup products (< 6q together) and three conditional subtractions.
+struct LaneSumReduce {
+  explicit LaneSumReduce(const Modulus& q)
+      : c(q.value()), four_q(ops::set1(4 * q.value())), s52(ops::set1(52)),
+        r52(ops::set1(mod_pow2(52, q))), r52q(ops::set1(shoup_quotient52(mod_pow2(52, q), q.value()))),
+        r104(ops::set1(mod_pow2(104, q))), r104q(ops::set1(shoup_quotient52(mod_pow2(104, q), q.value()))),
+        one(ops::set1(1)), oneq(ops::set1(shoup_quotient52(1, q.value()))) {}
+  static std::uint64_t mod_pow2(int e, const Modulus& q) {
+    std::uint64_t r = 1 % q.value();
+    for (int i = 0; i < e; ++i) r = (2 * r) % q.value();
+    return r;
+  }
+  V8 operator()(V8 hi, V8 lo) const {
+    using namespace ops;
+    const V8 h = add(hi, shr(lo, s52));
+    V8 t = add(mul_shoup_lazy52(bit_and(h, c.mask52), r52, r52q, c), mul_shoup_lazy52(shr(h, s52), r104, r104q, c));
+    t = add(t, mul_shoup_lazy52(bit_and(lo, c.mask52), one, oneq, c));
+    return reduce_once(reduce_once(reduce_once(t, four_q), c.two_q), c.q);
+  }
+  Consts c;
+  V8 four_q, s52, r52, r52q, r104, r104q, one, oneq;
+};
+
+// T outputs over 8 coefficients at c: lanes sum the low and the high 52-bit halves of w * x apart
+// (k <= kMatmulMaxTerms: low sums < 2^64, high sums < 2^60), then each lane is reduced once.
+template <std::size_t T>
+void matmul_tile(std::uint64_t* const* out, const std::uint64_t* const* rows, const std::uint64_t* w,
+                 std::size_t k, std::size_t c, const LaneSumReduce& red) {
+  using namespace ops;
+  V8 lo[T], hi[T];
+  for (std::size_t t = 0; t < T; ++t) lo[t] = hi[t] = set1(0);
+  for (std::size_t j = 0; j < k; ++j) {
+    const V8 x = load(rows[j] + c);
+    for (std::size_t t = 0; t < T; ++t) {
+      const V8 wv = set1(w[t * k + j]);
+      lo[t] = madd52lo(lo[t], x, wv);
+      hi[t] = madd52hi(hi[t], x, wv);
+    }
+  }
+  for (std::size_t t = 0; t < T; ++t) store(out[t] + c, red(hi[t], lo[t]));
+}
+
+template <std::size_t T>
+void matmul_rows(std::uint64_t* const* out, const std::uint64_t* const* rows, const std::uint64_t* w,
+                 std::size_t k, std::size_t n, const LaneSumReduce& red) {
+  for (std::size_t c = 0; c < n; c += 8) matmul_tile<T>(out, rows, w, k, c, red);
+}
+
+}  // namespace
+
+void eltwise_matmul_mod(std::uint64_t* const* out, const std::uint64_t* const* rows, const std::uint64_t* w,
+                        std::size_t m, std::size_t k, std::size_t n, const Modulus& q) {
+  if (!ifma_applies(q) || n % 8 != 0 || k > kMatmulMaxTerms) return scalar::eltwise_matmul_mod(out, rows, w, m, k, n, q);
+  const LaneSumReduce red(q);
+  std::size_t o = 0;
+  for (; o + 8 <= m; o += 8) matmul_rows<8>(out + o, rows, w + o * k, k, n, red);
+  // The rest as one tile (a convolution's 5 maps at one position: one load for 5 outputs).
+  switch (m - o) {
+    case 7: return matmul_rows<7>(out + o, rows, w + o * k, k, n, red);
+    case 6: return matmul_rows<6>(out + o, rows, w + o * k, k, n, red);
+    case 5: return matmul_rows<5>(out + o, rows, w + o * k, k, n, red);
+    case 4: return matmul_rows<4>(out + o, rows, w + o * k, k, n, red);
+    case 3: return matmul_rows<3>(out + o, rows, w + o * k, k, n, red);
+    case 2: return matmul_rows<2>(out + o, rows, w + o * k, k, n, red);
+    case 1: return matmul_rows<1>(out + o, rows, w + o * k, k, n, red);
+    default: return;
+  }
+}
+
 void eltwise_reduce_mod(std::uint64_t* out, const std::uint64_t* a, std::size_t n, const Modulus& q) {
   // Inputs are full 64-bit words, beyond the 52-bit multipliers: the scalar Barrett is used.
   scalar::eltwise_reduce_mod(out, a, n, q);

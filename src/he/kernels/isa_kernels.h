@@ -32,7 +32,10 @@
   void eltwise_mul_add_mod(std::uint64_t* acc, const std::uint64_t* a, const std::uint64_t* b,     \
                            std::size_t n, const Modulus& q);                                       \
   void eltwise_fma_lazy_mod(std::uint64_t* acc, const std::uint64_t* a, const ShoupOperand& w,     \
-                            std::size_t n, const Modulus& q);
+                            std::size_t n, const Modulus& q);                                      \
+  void eltwise_matmul_mod(std::uint64_t* const* out, const std::uint64_t* const* rows,             \
+                          const std::uint64_t* w, std::size_t m, std::size_t k, std::size_t n,     \
+                          const Modulus& q);
 
 namespace leukocrypt::he {
 #if LEUKOCRYPT_KERNELS_IFMA

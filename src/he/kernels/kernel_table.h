@@ -22,6 +22,8 @@ struct KernelTable {
                             const Modulus&);
   using Dot = void (*)(std::uint64_t*, const std::uint64_t* const*, const ShoupOperand*, std::size_t,
                        std::size_t, const Modulus&);
+  using Matmul = void (*)(std::uint64_t* const*, const std::uint64_t* const*, const std::uint64_t*,
+                          std::size_t, std::size_t, std::size_t, const Modulus&);
   using MacSmall = void (*)(std::uint64_t*, const std::uint64_t*, std::int64_t, std::size_t,
                             const Modulus&);
 
@@ -41,6 +43,7 @@ struct KernelTable {
   Dot dot_scalar_mod;
   MacSmall mac_small;
   ByShoup fma_lazy_mod;
+  Matmul matmul_mod;
 };
 
 // The table for `isa`; throws InvalidArgument when !isa_supported(isa).

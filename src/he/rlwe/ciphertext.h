@@ -18,10 +18,14 @@ class Ciphertext {
   Ciphertext() = default;
   Ciphertext(std::uint64_t params_id, std::size_t n, std::size_t level, std::size_t size)
       : params_id_(params_id), n_(n), level_(level), size_(size), data_(size * level * n) {}
+  // The same shape with unspecified contents: for results whose every coefficient the caller writes.
+  using Uninitialized = AlignedBuffer<std::uint64_t>::Uninitialized;
+  Ciphertext(std::uint64_t params_id, std::size_t n, std::size_t level, std::size_t size, Uninitialized)
+      : params_id_(params_id), n_(n), level_(level), size_(size), data_(size * level * n, Uninitialized{}) {}
   // Copies only the live polynomials (a relinearised or switched-down ciphertext keeps its larger
   // buffer; its copies do not).
   Ciphertext(const Ciphertext& o)
-      : params_id_(o.params_id_), n_(o.n_), level_(o.level_), size_(o.size_), data_(o.raw_size()) {
+      : params_id_(o.params_id_), n_(o.n_), level_(o.level_), size_(o.size_), data_(o.raw_size(), Uninitialized{}) {
     if (o.raw_size()) std::memcpy(data_.data(), o.data_.data(), o.raw_size() * sizeof(std::uint64_t));
   }
   Ciphertext& operator=(const Ciphertext& o) {

@@ -208,6 +208,46 @@ TEST_F(CkksEvaluatorTest, MultiplyScalarAddAccumulatesAWeightedSum) {
   EXPECT_THROW(ev_.multiply_scalar_add_inplace(acc2, encrypt(slots()), 0.5, 0x1p30), InvalidArgument);
 }
 
+// linear_layer (the dense product kernel for runs of outputs that read the same inputs, lazy
+// multiply-adds for the rest, empty rows) gives the very ciphertexts that multiply_scalar_add gives.
+TEST_F(CkksEvaluatorTest, LinearLayerEqualsMultiplyAddsForDenseSparseAndEmptyRows) {
+  std::vector<Ciphertext> x;
+  for (int i = 0; i < 12; ++i) x.push_back(encrypt(slots()));
+  std::vector<const Ciphertext*> in;
+  for (const auto& c : x) in.push_back(&c);
+  // Outputs 0-8: a dense run over inputs 0..11 (a full tile of 8 and one more); 9-13: a run of 5
+  // over inputs {1, 4, 7}; 14: its own sparse row; 15: empty; 16-17: a run of 2 over {11, 0}.
+  std::vector<std::uint32_t> row_start{0}, index;
+  std::vector<float> weight;
+  std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+  auto row = [&](std::vector<std::uint32_t> cols) {
+    for (auto c : cols) {
+      index.push_back(c);
+      weight.push_back(u(rng_));
+    }
+    row_start.push_back(std::uint32_t(index.size()));
+  };
+  for (int o = 0; o < 9; ++o) row({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
+  for (int o = 0; o < 5; ++o) row({1, 4, 7});
+  row({2, 9});
+  row({});
+  row({11, 0});
+  row({11, 0});
+  const std::size_t n_out = row_start.size() - 1;
+  const auto got = ev_.linear_layer(in, row_start.data(), index.data(), weight.data(), n_out);
+  ASSERT_EQ(got.size(), n_out);
+  for (std::size_t o = 0; o < n_out; ++o) {
+    Ciphertext want;
+    for (auto j = row_start[o]; j < row_start[o + 1]; ++j)
+      ev_.multiply_scalar_add_inplace(want, *in[index[j]], double(weight[j]));
+    if (want.empty()) want = ev_.multiply_scalar(*in[0], 0.0);
+    ASSERT_EQ(got[o].scale(), want.scale()) << o;
+    ASSERT_EQ(got[o].level(), want.level()) << o;
+    ASSERT_EQ(got[o].size(), want.size()) << o;
+    for (std::size_t i = 0; i < want.raw_size(); ++i) ASSERT_EQ(got[o].raw()[i], want.raw()[i]) << "output " << o;
+  }
+}
+
 // x -> x^2 -> x^4 -> x^8 through every level down to q_0, with mod_drop_to to add a fresh input
 // at the lower level.
 TEST_F(CkksEvaluatorTest, DepthThreeChainDownToLevelOne) {

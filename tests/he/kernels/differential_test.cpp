@@ -36,7 +36,7 @@ std::vector<Variant> variants() {
                            e::eltwise_fma_scalar_mod, e::eltwise_add_scalar_mod,
                            e::eltwise_reduce_mod, e::eltwise_mul_add_mod,
                            scalar::eltwise_dot_scalar_mod, scalar::eltwise_mac_small,
-                           e::eltwise_fma_lazy_mod},
+                           e::eltwise_fma_lazy_mod, e::eltwise_matmul_mod},
                true});
   for (KernelIsa isa : {KernelIsa::kAvx2, KernelIsa::kAvx512, KernelIsa::kAvx512Ifma}) {
     if (isa_supported(isa)) v.push_back({to_string(isa), kernel_table(isa), false});
@@ -251,6 +251,58 @@ TEST_P(Differential, FmaLazyThenReduceMatchesScalar) {
         ASSERT_EQ(got, ref) << v.name << " bits=" << bits << " n=" << n;
       }
     }
+  }
+}
+
+// Dense products: every variant gives the scalar result for every tile shape (m = 1..13 covers the
+// 8/4/2/1 tiles), the largest term count, and inputs at q - 1 (the largest lane sums).
+TEST_P(Differential, MatmulMatchesScalar) {
+  const Variant& v = GetParam();
+  std::mt19937_64 rng(53);
+  for (int bits : kBits) {
+    const std::uint64_t qv = ntt_primes_below(bits, 3, 1)[0];
+    const Modulus q(qv);
+    for (std::size_t k : {std::size_t{1}, std::size_t{25}, kMatmulMaxTerms}) {
+      for (std::size_t m : {std::size_t{1}, std::size_t{7}, std::size_t{13}}) {
+        if (k == kMatmulMaxTerms && m > 1 && bits != 50) continue;  // the long sums once per size
+        for (Fill fill : {Fill::kRandom, Fill::kMax}) {
+          const std::size_t n = 16;
+          std::vector<std::vector<std::uint64_t>> rows(k);
+          std::vector<const std::uint64_t*> rp(k);
+          for (std::size_t j = 0; j < k; ++j) {
+            rows[j] = make_input(n, qv, fill, rng);
+            rp[j] = rows[j].data();
+          }
+          const auto w = make_input(m * k, qv, fill, rng);
+          std::vector<std::vector<std::uint64_t>> ref(m, std::vector<std::uint64_t>(n)), got = ref;
+          std::vector<std::uint64_t*> rr(m), gr(m);
+          for (std::size_t o = 0; o < m; ++o) { rr[o] = ref[o].data(); gr[o] = got[o].data(); }
+          scalar::eltwise_matmul_mod(rr.data(), rp.data(), w.data(), m, k, n, q);
+          v.table.matmul_mod(gr.data(), rp.data(), w.data(), m, k, n, q);
+          ASSERT_EQ(got, ref) << v.name << " bits=" << bits << " k=" << k << " m=" << m;
+        }
+      }
+    }
+  }
+}
+
+TEST(EltwiseMatmul, ScalarReferenceIsTheSumOfProducts) {
+  const std::uint64_t qv = ntt_primes_below(58, 3, 1)[0];
+  const Modulus q(qv);
+  const std::uint64_t r0[2] = {qv - 1, 7}, r1[2] = {qv - 1, 0}, r2[2] = {3, qv - 2};
+  const std::uint64_t* rows[3] = {r0, r1, r2};
+  const std::uint64_t w[6] = {qv - 1, qv - 1, 5, 1, 0, 2};
+  std::uint64_t o0[2], o1[2];
+  std::uint64_t* out[2] = {o0, o1};
+  scalar::eltwise_matmul_mod(out, rows, w, 2, 3, 2, q);
+  for (int c = 0; c < 2; ++c) {
+    std::uint64_t want0 = 0, want1 = 0;
+    for (int j = 0; j < 3; ++j) {
+      want0 = add_mod(want0, mul_mod(rows[j][c], w[j], q), qv);
+      want1 = add_mod(want1, mul_mod(rows[j][c], w[3 + j], q), qv);
+    }
+    EXPECT_EQ(o0[c], want0) << c;
+    EXPECT_EQ(o1[c], want1) << c;
   }
 }
 
