@@ -15,6 +15,19 @@
 
 namespace leukocrypt {
 
+namespace detail {
+// Buffers of at least kRecycleMinBytes (ciphertexts, keys) come from, and return to, a small
+// per-thread cache of freed buffers of exactly the same size and alignment (allocator.cpp): the
+// evaluators allocate the same few shapes over and over (a square's three-row result, a layer's
+// outputs), and through malloc a freed buffer is often split for a smaller request, so the next
+// one of the same shape takes fresh pages and pays their first-touch faults again (MNIST CKKS:
+// a fifth of the evaluation in page faults). Misses go to aligned_alloc (+ transparent huge
+// pages from 2 MiB).
+inline constexpr std::size_t kRecycleMinBytes = std::size_t{256} << 10;
+void* large_alloc(std::size_t bytes, std::size_t align);
+void large_free(void* p, std::size_t bytes, std::size_t align) noexcept;
+}  // namespace detail
+
 template <class T>
 class AlignedBuffer {
   static_assert(std::is_trivially_copyable_v<T>);
@@ -41,7 +54,7 @@ class AlignedBuffer {
     swap(tmp);
     return *this;
   }
-  ~AlignedBuffer() { std::free(data_); }
+  ~AlignedBuffer() { release(); }
 
   // A deliberate copy.
   AlignedBuffer clone() const {
@@ -68,16 +81,28 @@ class AlignedBuffer {
 
  private:
   std::size_t bytes() const { return size_ * sizeof(T); }
+  static std::size_t alignment_for(std::size_t n) { return n * sizeof(T) >= kHugePage ? kHugePage : kAlignment; }
+  static std::size_t rounded_bytes(std::size_t n) {
+    const std::size_t align = alignment_for(n);
+    return (n * sizeof(T) + align - 1) / align * align;
+  }
   void allocate(std::size_t n) {
     size_ = n;
     if (n == 0) { data_ = nullptr; return; }
-    const std::size_t align = n * sizeof(T) >= kHugePage ? kHugePage : kAlignment;
-    std::size_t b = (n * sizeof(T) + align - 1) / align * align;
+    const std::size_t align = alignment_for(n), b = rounded_bytes(n);
+    if (b >= detail::kRecycleMinBytes) {
+      data_ = static_cast<T*>(detail::large_alloc(b, align));
+      return;
+    }
     data_ = static_cast<T*>(std::aligned_alloc(align, b));
     if (!data_) throw std::bad_alloc();
-#ifdef __linux__
-    if (align == kHugePage) (void)madvise(data_, b, MADV_HUGEPAGE);  // advice only
-#endif
+  }
+  void release() noexcept {
+    if (!data_) return;
+    const std::size_t b = rounded_bytes(size_);
+    if (b >= detail::kRecycleMinBytes) detail::large_free(data_, b, alignment_for(size_));
+    else std::free(data_);
+    data_ = nullptr;
   }
 
   T* data_ = nullptr;

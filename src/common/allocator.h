@@ -10,6 +10,8 @@ namespace leukocrypt {
 // cell). This raises the threshold to its maximum (32 MiB) and keeps freed memory for reuse
 // instead of trimming it: peak memory about the same (+0.8 % on a 100-cell job), resident
 // memory stays near the peak.
+// Buffers of 256 KiB and more (AlignedBuffer) are also recycled per thread by exact size
+// (aligned_buffer.h, detail::large_alloc), so a shape allocated over and over reuses its pages.
 // Called once at the start of main(); a no-op where the C library has no mallopt, or with
 // LEUKOCRYPT_MALLOC=default in the environment (to measure against the defaults).
 void configure_allocator();

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
+#include <string_view>
 #include <memory>
 #include <mutex>
 
@@ -16,6 +18,14 @@ namespace {
 
 // Outputs per group of the streamed layer: a group's inputs are held while it runs.
 constexpr std::size_t kGroup = 16;
+// Groups per fold chunk: 256 first-layer outputs held at most (MNIST: 4 chunks, 256 MB instead of
+// 845 MB), few enough barriers for the 2-thread pool.
+constexpr std::size_t kFoldGroups = 16;
+
+bool env_off(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && (std::string_view(v) == "off" || std::string_view(v) == "0");
+}
 
 }  // namespace
 
@@ -97,6 +107,53 @@ CkksPlanEvaluator::CkksPlanEvaluator(const Plan& plan, ckks::ContextPtr ctx, ckk
     }
     groups_.push_back(std::move(g));
   }
+  plan_fold();
+}
+
+void CkksPlanEvaluator::plan_fold() {
+  if (segment_end_ >= plan_.steps.size() || plan_.steps[segment_end_].kind != OpKind::kLinear || env_off("LEUKOCRYPT_FOLD"))
+    return;
+  const auto& l2 = plan_.steps[segment_end_].linear;
+  const std::size_t n1 = std::size_t(plan_.steps[1].linear.n_out);
+  require(std::size_t(l2.n_in) == n1, "CkksPlanEvaluator: step " + std::to_string(segment_end_) + " reads " +
+                                          std::to_string(l2.n_in) + " values, the streamed layer makes " + std::to_string(n1));
+  std::vector<std::int64_t> pos(n1, -1);
+  for (std::size_t g0 = 0; g0 < groups_.size(); g0 += kFoldGroups) {
+    FoldChunk c;
+    c.first_group = g0;
+    c.end_group = std::min(groups_.size(), g0 + kFoldGroups);
+    for (std::size_t g = c.first_group; g < c.end_group; ++g)
+      for (auto o : groups_[g].outputs) {
+        pos[o] = std::int64_t(c.outputs.size());
+        c.outputs.push_back(o);
+      }
+    // Each row's terms over this chunk, in the row's own order (a dense layer: the same index list
+    // for every row, so linear_layer takes them as one run).
+    c.row_start.push_back(0);
+    for (int o = 0; o < l2.n_out; ++o) {
+      for (auto j = l2.f_row_start[o]; j < l2.f_row_start[o + 1]; ++j)
+        if (pos[l2.f_index[j]] >= 0) {
+          c.index.push_back(std::uint32_t(pos[l2.f_index[j]]));
+          c.weight.push_back(l2.f_weight[j]);
+        }
+      c.row_start.push_back(std::uint32_t(c.index.size()));
+    }
+    for (auto o : c.outputs) pos[o] = -1;
+    fold_.push_back(std::move(c));
+  }
+}
+
+void CkksPlanEvaluator::fold_chunk(const FoldChunk& c, std::vector<ckks::Ciphertext>& first,
+                                   std::vector<ckks::Ciphertext>& acc) const {
+  std::vector<const ckks::Ciphertext*> in(c.outputs.size());
+  for (std::size_t k = 0; k < in.size(); ++k) in[k] = &first[c.outputs[k]];
+  auto part = eval_.linear_layer(in, c.row_start.data(), c.index.data(), c.weight.data(), c.row_start.size() - 1);
+  for (auto o : c.outputs) first[o] = ckks::Ciphertext();
+  if (acc.empty()) {
+    acc = std::move(part);
+    return;
+  }
+  ThreadPool::global().parallel_for(0, acc.size(), [&](std::size_t o) { eval_.add_inplace(acc[o], part[o]); });
 }
 
 void CkksPlanEvaluator::run_unary(std::size_t s, ckks::Ciphertext& ct) const {
@@ -109,7 +166,8 @@ std::vector<ckks::Ciphertext> CkksPlanEvaluator::stream_first(const CkksSource& 
   Inputs inputs(source, uses_, stats);
   std::vector<ckks::Ciphertext> out(std::size_t(plan_.steps[1].linear.n_out));
   std::mutex mu;
-  ThreadPool::global().parallel_for(0, groups_.size(), [&](std::size_t g) {
+  std::vector<ckks::Ciphertext> acc;  // the folded layer's sums
+  auto run_group = [&](std::size_t g) {
     const Group& grp = groups_[g];
     std::vector<double> secs(segment_end_, 0.0);
     std::vector<const ckks::Ciphertext*> in;
@@ -133,12 +191,31 @@ std::vector<ckks::Ciphertext> CkksPlanEvaluator::stream_first(const CkksSource& 
       // what the relinearised, rescaled result needs, and every first-layer output is kept until
       // the next layer runs (MNIST: 845 x 1.9 MB instead of 845 x 1 MB; the big buffer is reused).
       out[grp.outputs[k]] = ckks::Ciphertext(made[k]);
+      made[k] = ckks::Ciphertext();  // its buffer goes back to this thread's cache for the next square
     }
     for (auto u : grp.inputs) inputs.release(u);
     std::lock_guard<std::mutex> lk(mu);
     for (std::size_t s = 0; s < segment_end_; ++s) stats.step_seconds[s] += secs[s];
+  };
+  if (fold_.empty()) {
+    ThreadPool::global().parallel_for(0, groups_.size(), run_group);
+    return out;
+  }
+  for (const auto& c : fold_) {
+    ThreadPool::global().parallel_for(c.first_group, c.end_group, run_group);
+    Timer t;
+    fold_chunk(c, out, acc);
+    stats.step_seconds[segment_end_] += t.seconds();
+  }
+  // The folded layer's rescale and bias, as the unfolded layer has them.
+  Timer t;
+  const auto& l2 = plan_.steps[segment_end_].linear;
+  ThreadPool::global().parallel_for(0, acc.size(), [&](std::size_t o) {
+    eval_.rescale_inplace(acc[o]);
+    eval_.add_scalar_inplace(acc[o], double(l2.f_bias[o]));
   });
-  return out;
+  stats.step_seconds[segment_end_] += t.seconds();
+  return acc;
 }
 
 std::vector<ckks::Ciphertext> CkksPlanEvaluator::evaluate(const CkksSource& source, CkksStreamStats* stats_out) const {
@@ -147,7 +224,7 @@ std::vector<ckks::Ciphertext> CkksPlanEvaluator::evaluate(const CkksSource& sour
   if (stats.step_seconds.size() != plan_.steps.size()) stats.step_seconds.assign(plan_.steps.size(), 0.0);
   Timer wall;
   auto values = stream_first(source, stats);
-  for (std::size_t s = segment_end_; s < plan_.steps.size(); ++s) {
+  for (std::size_t s = segment_end_ + (fold_.empty() ? 0 : 1); s < plan_.steps.size(); ++s) {
     const auto& st = plan_.steps[s];
     if (st.kind == OpKind::kDecrypt) break;
     Timer t;

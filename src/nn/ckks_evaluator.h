@@ -10,6 +10,11 @@
 // the last input they read (image rows top to bottom for a convolution over CHW inputs); inputs are
 // pulled from the source when a group first needs them and dropped when their last group is done,
 // and the element-wise steps after that layer run on each output as soon as it exists.
+// The next linear layer is folded into the stream (as BFV's FoldAccumulators): after every chunk
+// of kFoldGroups groups its terms over that chunk's outputs are summed into the layer's
+// accumulators (one blocked linear_layer pass) and the chunk's outputs are freed, so the first
+// layer's outputs never all exist (MNIST: 845 x 1 MB). Sums mod q: the same ciphertexts as the
+// unfolded layer (LEUKOCRYPT_FOLD=off restores it, to compare).
 #pragma once
 
 #include <functional>
@@ -56,7 +61,15 @@ class CkksPlanEvaluator {
     std::vector<std::uint32_t> row_start, local_index;
     std::vector<float> weight;
   };
+  // The folded layer's rows over one chunk's first-layer outputs (index into `outputs`).
+  struct FoldChunk {
+    std::size_t first_group = 0, end_group = 0;
+    std::vector<std::uint32_t> outputs, row_start, index;
+    std::vector<float> weight;
+  };
   class Inputs;
+  void plan_fold();
+  void fold_chunk(const FoldChunk& c, std::vector<ckks::Ciphertext>& first, std::vector<ckks::Ciphertext>& acc) const;
   void run_unary(std::size_t s, ckks::Ciphertext& ct) const;
   std::vector<ckks::Ciphertext> stream_first(const CkksSource& source, CkksStreamStats& stats) const;
 
@@ -67,6 +80,7 @@ class CkksPlanEvaluator {
   std::size_t segment_end_ = 2;       // first step after the fused first segment
   std::vector<Group> groups_;
   std::vector<std::uint32_t> uses_;   // per input: groups that read it
+  std::vector<FoldChunk> fold_;       // empty: the next layer is not folded
 };
 
 }  // namespace leukocrypt::nn

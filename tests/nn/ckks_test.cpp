@@ -8,6 +8,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "common/error.h"
@@ -236,6 +237,36 @@ TEST(CkksEvaluator, SerialAndParallelRunsGiveTheSameCiphertexts) {
       for (std::size_t i = 0; i < parallel[out].level(); ++i)
         EXPECT_TRUE(std::equal(parallel[out].data(k, i), parallel[out].data(k, i) + kh.context()->n(), serial[out].data(k, i)))
             << "output " << out << " polynomial " << k << " prime " << i;
+}
+
+// The second linear layer folded into the stream (chunks of first-layer outputs summed into its
+// accumulators, the default) gives the very ciphertexts of the unfolded layer (LEUKOCRYPT_FOLD=off):
+// the sums are taken mod q either way. Tiny INSECURE ring, 8 real cells, the same inputs.
+TEST(CkksEvaluator, FoldedAndUnfoldedSecondLayerGiveTheSameCiphertexts) {
+  const Plan plan = plan_of("cnmc-x2.lcm");
+  std::vector<const std::uint8_t*> images(group_c().images.begin(), group_c().images.begin() + 8);
+  const auto s = tiny_insecure_settings(plan);
+  CkksKeyHolder kh(s);
+  std::vector<ckks::Ciphertext> in;
+  for (std::size_t v = 0; v < plan.input_size(); ++v) in.push_back(kh.encrypt_value(plan, images, v));
+  auto source = [&](std::size_t u) { return in[u]; };
+  const auto rk = kh.relin_keys();  // one key for both (each call makes a fresh one)
+  const CkksPlanEvaluator folded(plan, kh.context(), rk);
+  ::setenv("LEUKOCRYPT_FOLD", "off", 1);
+  const CkksPlanEvaluator unfolded(plan, kh.context(), rk);
+  ::unsetenv("LEUKOCRYPT_FOLD");
+  CkksStreamStats fs, us;
+  const auto a = folded.evaluate(source, &fs), b = unfolded.evaluate(source, &us);
+  EXPECT_GT(fs.step_seconds[6], 0.0);  // the folded layer (step 6) reports its own time
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t out = 0; out < a.size(); ++out) {
+    ASSERT_EQ(a[out].scale(), b[out].scale());
+    ASSERT_EQ(a[out].level(), b[out].level());
+    for (std::size_t k = 0; k < a[out].size(); ++k)
+      for (std::size_t i = 0; i < a[out].level(); ++i)
+        EXPECT_TRUE(std::equal(a[out].data(k, i), a[out].data(k, i) + kh.context()->n(), b[out].data(k, i)))
+            << "output " << out << " polynomial " << k << " prime " << i;
+  }
 }
 
 }  // namespace

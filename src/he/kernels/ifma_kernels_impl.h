@@ -426,8 +426,21 @@ void eltwise_matmul_mod(std::uint64_t* const* out, const std::uint64_t* const* r
 }
 
 void eltwise_reduce_mod(std::uint64_t* out, const std::uint64_t* a, std::size_t n, const Modulus& q) {
-  // Inputs are full 64-bit words, beyond the 52-bit multipliers: the scalar Barrett is used.
-  scalar::eltwise_reduce_mod(out, a, n, q);
+  // Full 64-bit inputs, split at bit 52: a = h * 2^52 + l (h < 2^12) = h * (2^52 mod q) + l (mod q),
+  // two lazy Shoup products (< 4q together) and two conditional subtractions.
+  using namespace ops;
+  if (!ifma_applies(q)) return scalar::eltwise_reduce_mod(out, a, n, q);
+  const Consts c(q.value());
+  const std::uint64_t r52 = LaneSumReduce::mod_pow2(52, q);
+  const V8 vr = set1(r52), vrq = set1(shoup_quotient52(r52, q.value())), one = set1(1),
+           oneq = set1(shoup_quotient52(1, q.value())), s52 = set1(52);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const V8 x = load(a + i);
+    const V8 t = add(mul_shoup_lazy52(shr(x, s52), vr, vrq, c), mul_shoup_lazy52(bit_and(x, c.mask52), one, oneq, c));
+    store(out + i, reduce_once(reduce_once(t, c.two_q), c.q));
+  }
+  for (; i < n; ++i) out[i] = q.reduce(a[i]);
 }
 
 }  // namespace leukocrypt::he::LC_IFMA_NAMESPACE
