@@ -214,59 +214,62 @@ TEST(CkksBackend, InsecureSmallRingAgreesWithFloatOnRealCells) {
   EXPECT_GT(enc.report.bytes_received, 0u);
 }
 
-// The streamed evaluation does not depend on the thread schedule: the pool's parallel run and a
-// serial one (evaluate called from inside a pool task, where nested loops run on one thread) give
-// the same ciphertexts. Tiny INSECURE ring, 8 real cells, the same input ciphertexts.
-TEST(CkksEvaluator, SerialAndParallelRunsGiveTheSameCiphertexts) {
-  const Plan plan = plan_of("cnmc-x2.lcm");
-  std::vector<const std::uint8_t*> images(group_c().images.begin(), group_c().images.begin() + 8);
-  const auto s = tiny_insecure_settings(plan);
-  CkksKeyHolder kh(s);
+// 8 real group-C cells encrypted once on the tiny INSECURE ring: the inputs of the determinism
+// tests below, which compare whole ciphertexts bit for bit.
+struct EightCells {
+  Plan plan = plan_of("cnmc-x2.lcm");
+  CkksKeyHolder kh{tiny_insecure_settings(plan)};
   std::vector<ckks::Ciphertext> in;
-  for (std::size_t v = 0; v < plan.input_size(); ++v) in.push_back(kh.encrypt_value(plan, images, v));
-  auto source = [&](std::size_t u) { return in[u]; };
-  const CkksPlanEvaluator ev(plan, kh.context(), kh.relin_keys());
-  const auto parallel = ev.evaluate(source);
-  std::vector<ckks::Ciphertext> serial;
-  ThreadPool::global().parallel_for(0, 2, [&](std::size_t i) {
-    if (i == 0) serial = ev.evaluate(source);
-  });
-  ASSERT_EQ(parallel.size(), serial.size());
-  for (std::size_t out = 0; out < parallel.size(); ++out)
-    for (std::size_t k = 0; k < parallel[out].size(); ++k)
-      for (std::size_t i = 0; i < parallel[out].level(); ++i)
-        EXPECT_TRUE(std::equal(parallel[out].data(k, i), parallel[out].data(k, i) + kh.context()->n(), serial[out].data(k, i)))
-            << "output " << out << " polynomial " << k << " prime " << i;
-}
+  EightCells() {
+    std::vector<const std::uint8_t*> images(group_c().images.begin(), group_c().images.begin() + 8);
+    for (std::size_t v = 0; v < plan.input_size(); ++v) in.push_back(kh.encrypt_value(plan, images, v));
+  }
+  CkksSource source() const {
+    return [this](std::size_t u) { return in[u]; };
+  }
+};
 
-// The second linear layer folded into the stream (chunks of first-layer outputs summed into its
-// accumulators, the default) gives the very ciphertexts of the unfolded layer (LEUKOCRYPT_FOLD=off):
-// the sums are taken mod q either way. Tiny INSECURE ring, 8 real cells, the same inputs.
-TEST(CkksEvaluator, FoldedAndUnfoldedSecondLayerGiveTheSameCiphertexts) {
-  const Plan plan = plan_of("cnmc-x2.lcm");
-  std::vector<const std::uint8_t*> images(group_c().images.begin(), group_c().images.begin() + 8);
-  const auto s = tiny_insecure_settings(plan);
-  CkksKeyHolder kh(s);
-  std::vector<ckks::Ciphertext> in;
-  for (std::size_t v = 0; v < plan.input_size(); ++v) in.push_back(kh.encrypt_value(plan, images, v));
-  auto source = [&](std::size_t u) { return in[u]; };
-  const auto rk = kh.relin_keys();  // one key for both (each call makes a fresh one)
-  const CkksPlanEvaluator folded(plan, kh.context(), rk);
-  ::setenv("LEUKOCRYPT_FOLD", "off", 1);
-  const CkksPlanEvaluator unfolded(plan, kh.context(), rk);
-  ::unsetenv("LEUKOCRYPT_FOLD");
-  CkksStreamStats fs, us;
-  const auto a = folded.evaluate(source, &fs), b = unfolded.evaluate(source, &us);
-  EXPECT_GT(fs.step_seconds[6], 0.0);  // the folded layer (step 6) reports its own time
+void expect_same_ciphertexts(const std::vector<ckks::Ciphertext>& a, const std::vector<ckks::Ciphertext>& b, std::size_t n) {
   ASSERT_EQ(a.size(), b.size());
   for (std::size_t out = 0; out < a.size(); ++out) {
     ASSERT_EQ(a[out].scale(), b[out].scale());
     ASSERT_EQ(a[out].level(), b[out].level());
+    ASSERT_EQ(a[out].size(), b[out].size());
     for (std::size_t k = 0; k < a[out].size(); ++k)
       for (std::size_t i = 0; i < a[out].level(); ++i)
-        EXPECT_TRUE(std::equal(a[out].data(k, i), a[out].data(k, i) + kh.context()->n(), b[out].data(k, i)))
+        EXPECT_TRUE(std::equal(a[out].data(k, i), a[out].data(k, i) + n, b[out].data(k, i)))
             << "output " << out << " polynomial " << k << " prime " << i;
   }
+}
+
+// The streamed evaluation does not depend on the thread schedule: the pool's parallel run and a
+// serial one (evaluate called from inside a pool task, where nested loops run on one thread) give
+// the same ciphertexts.
+TEST(CkksEvaluator, SerialAndParallelRunsGiveTheSameCiphertexts) {
+  const EightCells c;
+  const CkksPlanEvaluator ev(c.plan, c.kh.context(), c.kh.relin_keys());
+  const auto parallel = ev.evaluate(c.source());
+  std::vector<ckks::Ciphertext> serial;
+  ThreadPool::global().parallel_for(0, 2, [&](std::size_t i) {
+    if (i == 0) serial = ev.evaluate(c.source());
+  });
+  expect_same_ciphertexts(parallel, serial, c.kh.context()->n());
+}
+
+// The second linear layer folded into the stream (chunks of first-layer outputs summed into its
+// accumulators, the default) gives the very ciphertexts of the unfolded layer (LEUKOCRYPT_FOLD=off):
+// the sums are taken mod q either way.
+TEST(CkksEvaluator, FoldedAndUnfoldedSecondLayerGiveTheSameCiphertexts) {
+  const EightCells c;
+  const auto rk = c.kh.relin_keys();  // one key for both (each call makes a fresh one)
+  const CkksPlanEvaluator folded(c.plan, c.kh.context(), rk);
+  ::setenv("LEUKOCRYPT_FOLD", "off", 1);
+  const CkksPlanEvaluator unfolded(c.plan, c.kh.context(), rk);
+  ::unsetenv("LEUKOCRYPT_FOLD");
+  CkksStreamStats fs;
+  const auto a = folded.evaluate(c.source(), &fs), b = unfolded.evaluate(c.source());
+  EXPECT_GT(fs.step_seconds[6], 0.0);  // the folded layer (step 6) reports its own time
+  expect_same_ciphertexts(a, b, c.kh.context()->n());
 }
 
 }  // namespace
