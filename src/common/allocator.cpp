@@ -36,7 +36,8 @@ thread_local bool t_cache_gone = false;
 class RecycleCache {
  public:
   static constexpr int kSlots = 16;
-  static constexpr std::size_t kMaxOne = std::size_t{64} << 20, kMaxBytes = std::size_t{128} << 20;
+  // A service runs many threads (HTTP, jobs, pool): at most 64 MiB parked per thread.
+  static constexpr std::size_t kMaxOne = std::size_t{16} << 20, kMaxBytes = std::size_t{64} << 20;
   ~RecycleCache() {
     t_cache_gone = true;
     for (int i = 0; i < count_; ++i) std::free(slot_[i].p);
