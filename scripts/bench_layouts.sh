@@ -9,16 +9,18 @@
 # screened, default C) and PARAMS_SPLIT (the raw simulation's, default train): MNIST is
 # MODEL=models/mnist-cryptonets.lcm, the MNIST folder as the dataset, SPLIT=test PARAMS_SPLIT=test.
 # SCHEME (bfv, the default, or ckks: `params --scheme ckks`, served with --no-circuit-privacy; CKKS
-# parameters serve only the layout they were chosen for, so give LAYOUTS=latency).
+# parameters serve only the layout they were chosen for, so give LAYOUTS=latency). PARAMS_LAYOUT
+# (the layout `params` chooses for, default latency; throughput for a group-sized batch) and
+# PRIVACY=off (BFV: params and serve with --no-circuit-privacy, to measure what privacy costs).
 set -euo pipefail
 LC="$1"; DATA="$2"; ROOT="$3"; COUNTS="${4:-1 10 100 1198}"; LAYOUTS="${5:-latency throughput}"
 REPEATS="${REPEATS:-3}"
 MODEL="${MODEL:-$ROOT/models/cnmc-x2.lcm}"
 W="${KEEP_DIR:-$(mktemp -d)}"; mkdir -p "$W"; trap 'kill "$SERVER" 2>/dev/null || true; [ -n "${KEEP_DIR:-}" ] || rm -rf "$W"' EXIT
 SCHEME="${SCHEME:-bfv}"
-SERVE_FLAGS=(); [ "$SCHEME" = ckks ] && SERVE_FLAGS=(--no-circuit-privacy)
+SERVE_FLAGS=(); { [ "$SCHEME" = ckks ] || [ "${PRIVACY:-on}" = off ]; } && SERVE_FLAGS=(--no-circuit-privacy)
 "$LC" params --scheme "$SCHEME" --model "$MODEL" --data "$DATA" --split "${PARAMS_SPLIT:-train}" --limit 64 \
-  --layout latency --cells "${PARAMS_CELLS:-1}" --memory-gb 16 "${SERVE_FLAGS[@]}" --out "$W/params.json" > /dev/null
+  --layout "${PARAMS_LAYOUT:-latency}" --cells "${PARAMS_CELLS:-1}" --memory-gb 16 "${SERVE_FLAGS[@]}" --out "$W/params.json" > /dev/null
 printf 'bench %s\n' "bench-token-0123456789abcdef" > "$W/tokens.txt"
 printf '%s\n' "bench-token-0123456789abcdef" > "$W/token"
 chmod 600 "$W/tokens.txt" "$W/token"  # serve and screen refuse token files others can read
