@@ -9,9 +9,6 @@
 #include <new>
 #include <type_traits>
 #include <utility>
-#ifdef __linux__
-#include <sys/mman.h>
-#endif
 
 namespace leukocrypt {
 

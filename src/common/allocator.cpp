@@ -19,11 +19,14 @@ namespace leukocrypt {
 
 namespace {
 
+// LEUKOCRYPT_MALLOC=default: the C library's defaults, no recycling (to measure against them).
+bool defaults_asked() {
+  const char* env = std::getenv("LEUKOCRYPT_MALLOC");
+  return env && std::strcmp(env, "default") == 0;
+}
+
 bool recycling_enabled() {
-  static const bool on = [] {
-    const char* env = std::getenv("LEUKOCRYPT_MALLOC");
-    return !(env && std::strcmp(env, "default") == 0);
-  }();
+  static const bool on = !defaults_asked();
   return on;
 }
 
@@ -97,8 +100,7 @@ void large_free(void* p, std::size_t bytes, std::size_t align) noexcept {
 }  // namespace detail
 
 void configure_allocator() {
-  const char* env = std::getenv("LEUKOCRYPT_MALLOC");
-  if (env && std::strcmp(env, "default") == 0) return;  // to measure against the C library's defaults
+  if (defaults_asked()) return;
 #if defined(__GLIBC__)
   mallopt(M_MMAP_THRESHOLD, 32 << 20);    // glibc's largest (HEAP_MAX_SIZE / 2 on 64-bit)
   mallopt(M_TRIM_THRESHOLD, 1 << 30);     // hand memory back only above 1 GiB free at the top

@@ -8,10 +8,10 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
-#include <string_view>
 #include <tuple>
 #include <utility>
 
+#include "common/env.h"
 #include "common/error.h"
 #include "common/thread_pool.h"
 #include "common/timer.h"
@@ -102,11 +102,6 @@ std::uint64_t weight_mod_q(std::int64_t w, std::uint64_t t, std::uint64_t q) {
   Int128 m = Int128(centred_mod(w, t)) % Int128(q);
   if (m < 0) m += q;
   return std::uint64_t(m);
-}
-
-bool env_off(const char* name) {
-  const char* v = std::getenv(name);
-  return v != nullptr && (std::string_view(v) == "off" || std::string_view(v) == "0");
 }
 
 bool lazy_mac_disabled() { return env_off("LEUKOCRYPT_LAZY_MAC"); }

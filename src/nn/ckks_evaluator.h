@@ -71,6 +71,8 @@ class CkksPlanEvaluator {
   void plan_fold();
   void fold_chunk(const FoldChunk& c, std::vector<ckks::Ciphertext>& first, std::vector<ckks::Ciphertext>& acc) const;
   void run_unary(std::size_t s, ckks::Ciphertext& ct) const;
+  // The end of a linear layer on its outputs (one per row of l): one rescale, then the bias.
+  void rescale_and_bias(std::vector<ckks::Ciphertext>& outputs, const LinearOp& l) const;
   std::vector<ckks::Ciphertext> stream_first(const CkksSource& source, CkksStreamStats& stats) const;
 
   const Plan& plan_;

@@ -360,14 +360,9 @@ namespace {
 struct LaneSumReduce {
   explicit LaneSumReduce(const Modulus& q)
       : c(q.value()), four_q(ops::set1(4 * q.value())), s52(ops::set1(52)),
-        r52(ops::set1(mod_pow2(52, q))), r52q(ops::set1(shoup_quotient52(mod_pow2(52, q), q.value()))),
-        r104(ops::set1(mod_pow2(104, q))), r104q(ops::set1(shoup_quotient52(mod_pow2(104, q), q.value()))),
+        r52(ops::set1(pow_mod(2, 52, q))), r52q(ops::set1(shoup_quotient52(pow_mod(2, 52, q), q.value()))),
+        r104(ops::set1(pow_mod(2, 104, q))), r104q(ops::set1(shoup_quotient52(pow_mod(2, 104, q), q.value()))),
         one(ops::set1(1)), oneq(ops::set1(shoup_quotient52(1, q.value()))) {}
-  static std::uint64_t mod_pow2(int e, const Modulus& q) {
-    std::uint64_t r = 1 % q.value();
-    for (int i = 0; i < e; ++i) r = (2 * r) % q.value();
-    return r;
-  }
   V8 operator()(V8 hi, V8 lo) const {
     using namespace ops;
     const V8 h = add(hi, shr(lo, s52));
@@ -431,7 +426,7 @@ void eltwise_reduce_mod(std::uint64_t* out, const std::uint64_t* a, std::size_t 
   using namespace ops;
   if (!ifma_applies(q)) return scalar::eltwise_reduce_mod(out, a, n, q);
   const Consts c(q.value());
-  const std::uint64_t r52 = LaneSumReduce::mod_pow2(52, q);
+  const std::uint64_t r52 = pow_mod(2, 52, q);
   const V8 vr = set1(r52), vrq = set1(shoup_quotient52(r52, q.value())), one = set1(1),
            oneq = set1(shoup_quotient52(1, q.value())), s52 = set1(52);
   std::size_t i = 0;
