@@ -11,9 +11,13 @@
 
 namespace leukocrypt::nn {
 
-double circuit_privacy_reserved_bits(std::size_t n, std::size_t result_ciphertexts) {
+double flood_ratio_bits(std::size_t n, std::size_t result_ciphertexts) {
   require(n >= 1 && result_ciphertexts >= 1, "circuit privacy: no result ciphertexts to cover");
-  return kCircuitPrivacyStatisticalBits + 1 + std::log2(double(n) * double(result_ciphertexts));
+  return kCircuitPrivacyStatisticalBits + 0.5 * std::log2(2 * kFloodHellinger * double(n) * double(result_ciphertexts));
+}
+
+double circuit_privacy_reserved_bits(std::size_t n, std::size_t result_ciphertexts) {
+  return flood_ratio_bits(n, result_ciphertexts) + 2;
 }
 
 CircuitPrivacy::CircuitPrivacy(bfv::ContextPtr ctx, const bfv::PublicKey& pk)
@@ -27,7 +31,7 @@ int uncapped_flood_bits(const bfv::Params& p, std::size_t level) {
 }  // namespace
 
 double circuit_privacy_reserved_bits(const bfv::Params& params, std::size_t level, std::size_t result_ciphertexts) {
-  // A capped flood (Delta_l > 2^129) is smaller than Delta/16 by the excess: the budget must cover it.
+  // A capped flood (Delta_l > 2^128) is smaller than Delta/16 by the excess: the budget must cover it.
   const int excess = std::max(0, uncapped_flood_bits(params, level) - kMaxFloodBits);
   return circuit_privacy_reserved_bits(params.n(), result_ciphertexts) + excess;
 }
@@ -57,14 +61,22 @@ void CircuitPrivacy::apply(bfv::Ciphertext& ct) const {
 }
 
 FloodSample::FloodSample(std::size_t n, int b) : b_(b), hi_(n, 0), lo_(n) {
-  require(b >= 0 && b <= kMaxFloodBits, "circuit privacy: flood bits " + std::to_string(b) + " outside [0, 126]");
-  // r = e + 2^b uniform in [0, 2^(b+1)).
+  require(b >= 0 && b <= kMaxFloodBits,
+          "circuit privacy: flood bits " + std::to_string(b) + " outside [0, " + std::to_string(kMaxFloodBits) + "]");
+  // r = e + 3 * 2^b = sum of three uniforms in [0, 2^(b+1)), < 2^(b+3) <= 2^128.
   he::Prng prng = he::Prng::fresh();
   const int bits = b + 1;
+  const auto mask = [](int k) { return k >= 64 ? ~std::uint64_t(0) : (std::uint64_t(1) << k) - 1; };
   for (std::size_t c = 0; c < n; ++c) {
-    lo_[c] = prng.next_u64();
-    if (bits < 64) lo_[c] &= (std::uint64_t(1) << bits) - 1;
-    else if (bits > 64) hi_[c] = prng.next_u64() & ((std::uint64_t(1) << (bits - 64)) - 1);
+    std::uint64_t hi = 0, lo = 0;
+    for (int k = 0; k < 3; ++k) {
+      const std::uint64_t l = prng.next_u64() & mask(bits);
+      const std::uint64_t h = bits > 64 ? prng.next_u64() & mask(bits - 64) : 0;
+      lo += l;
+      hi += h + (lo < l ? 1 : 0);
+    }
+    lo_[c] = lo;
+    hi_[c] = hi;
   }
 }
 
@@ -74,11 +86,12 @@ FloodSample::~FloodSample() {
 }
 
 void FloodSample::residues(const he::Modulus& q, std::uint64_t* out) const {
-  const std::uint64_t half = b_ < 64 ? q.reduce128(0, std::uint64_t(1) << b_)
-                                     : q.reduce128(std::uint64_t(1) << (b_ - 64), 0);  // 2^b mod q
+  // 3 * 2^b mod q, b <= 125 (3 * 2^b < 2^127).
+  const unsigned __int128 three = static_cast<unsigned __int128>(3) << b_;
+  const std::uint64_t offset = q.reduce128(static_cast<std::uint64_t>(three >> 64), static_cast<std::uint64_t>(three));
   for (std::size_t c = 0; c < lo_.size(); ++c) {
     const std::uint64_t r = q.reduce128(hi_[c], lo_[c]);
-    out[c] = r >= half ? r - half : r + (q.value() - half);
+    out[c] = r >= offset ? r - offset : r + (q.value() - offset);
   }
 }
 

@@ -21,13 +21,14 @@ std::size_t ckks_result_ciphertexts_per_job(const Plan& plan, std::size_t slots,
 
 int ckks_flood_bits(double noise_bound, std::size_t n, std::size_t result_ciphertexts) {
   require(noise_bound > 0 && std::isfinite(noise_bound), "circuit privacy: the result's noise bound must be > 0");
-  return static_cast<int>(std::ceil(std::log2(noise_bound) + circuit_privacy_reserved_bits(n, result_ciphertexts)));
+  // 2^-41 for the flood (one bit over the ratio) plus the bound's own 2^-44: < 2^-40 (header).
+  return static_cast<int>(std::ceil(std::log2(noise_bound) + flood_ratio_bits(n, result_ciphertexts) + 1));
 }
 
 CkksCircuitPrivacy::CkksCircuitPrivacy(ckks::ContextPtr ctx, const ckks::PublicKey& pk, int flood_bits)
     : ctx_(ctx), encryptor_(ctx, pk), evaluator_(ctx), flood_bits_(flood_bits) {
   require(flood_bits >= 1 && flood_bits <= kMaxFloodBits,
-          "circuit privacy: flood bits " + std::to_string(flood_bits) + " outside [1, 126]");
+          "circuit privacy: flood bits " + std::to_string(flood_bits) + " outside [1, " + std::to_string(kMaxFloodBits) + "]");
 }
 
 void CkksCircuitPrivacy::apply(ckks::Ciphertext& ct) const {

@@ -394,11 +394,11 @@ struct BestSeen {
     << ", N = " << b.n;
   if (o.circuit_privacy && b.n > 0) {
     m << ", of which the server's flood: 2^" << b.flood.bits << " per coefficient = the result's noise bound 2^"
-      << std::round(b.flood.noise_log2 * 10) / 10 << " x 2^" << std::round(circuit_privacy_reserved_bits(b.n, cts) * 10) / 10
+      << std::round(b.flood.noise_log2 * 10) / 10 << " x 2^" << std::round((b.flood.bits - b.flood.noise_log2) * 10) / 10
       << " (2^-40 statistical distance over " << cts << " result ciphertexts per job)";
     if (!b.flood.fits) m << ", more than the result's modulus holds";
     m << "; without circuit privacy the bound is " << b.unflooded
-      << ". CKKS flooding costs ~" << int(std::round(circuit_privacy_reserved_bits(b.n, cts) + std::log2(6 * std::sqrt(b.n / 3.0))))
+      << ". CKKS flooding costs ~" << int(std::round(flood_ratio_bits(b.n, cts) + 1 + std::log2(6 * std::sqrt(double(b.n)))))
       << " bits of precision, more than this engine's single-prime scales give (nn/ckks_circuit_privacy.h): "
          "use --no-circuit-privacy (the key holder may then learn more about the model than the logits) or BFV";
   }
@@ -487,7 +487,7 @@ CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& m
 namespace {
 
 // "circuit_privacy" of CkksSettings::to_json (absent or disabled: off). A document whose flood
-// cannot be applied (bits outside [1, 126], no job size) is malformed.
+// cannot be applied (bits outside [1, kMaxFloodBits], no job size) is malformed.
 void read_circuit_privacy(const nlohmann::json& s, const std::string& what, CkksSettings& out) {
   if (!s.contains("circuit_privacy")) return;
   const auto& c = s.at("circuit_privacy");

@@ -114,13 +114,84 @@ TEST(CircuitPrivacy, NoiseOfTwoModelsWithTheSameOutputsIsIndistinguishable) {
 }
 
 TEST(CircuitPrivacy, ReserveCoversTheLargestJobAt40Bits) {
-  // 40 + 1 + log2(N * C): C-NMC at N = 16384 (2 classes, 2 primes, one batch under 16,384 cells).
-  EXPECT_DOUBLE_EQ(circuit_privacy_reserved_bits(16384, 4), 40 + 1 + 14 + 2);
+  // 40 + log2(2 c N C) / 2 + 2: C-NMC at N = 16384 (2 classes, 2 primes, one batch under 16,384 cells).
+  EXPECT_DOUBLE_EQ(flood_ratio_bits(16384, 4), 40 + 0.5 * std::log2(2 * kFloodHellinger * 16384 * 4));
+  EXPECT_DOUBLE_EQ(circuit_privacy_reserved_bits(16384, 4), flood_ratio_bits(16384, 4) + 2);
+  EXPECT_NEAR(circuit_privacy_reserved_bits(16384, 4), 49.3, 0.05);  // one uniform, union bound: 57
+  // Four times the coefficients cost one bit (square root), not two.
+  EXPECT_DOUBLE_EQ(flood_ratio_bits(16384, 16), flood_ratio_bits(16384, 4) + 1);
   EXPECT_THROW(circuit_privacy_reserved_bits(16384, 0), InvalidArgument);
   // A capped flood (Delta > 2^129) adds the excess: t = 65537, Q = 2^(60+50+50+50) at the top.
   const auto big = bfv::Params::create(16384, {60, 50, 50, 50, 50}, 65537, bfv::Security::kInsecureForTests);
   EXPECT_DOUBLE_EQ(circuit_privacy_reserved_bits(big, 1, 4), circuit_privacy_reserved_bits(16384, 4));
   EXPECT_GT(circuit_privacy_reserved_bits(big, 4, 4), circuit_privacy_reserved_bits(16384, 4) + 50);
+}
+
+// The constant behind the reserve: W^2 H^2(p, p(. - 1)) <= kFloodHellinger for the law p of the sum
+// of three independent uniforms on the integers of [-W, W), computed exactly (p(x) is the number
+// of (i, j, k) with i + j + k = x over (2W)^3; 1 - BC summed in long double as
+// sum (sqrt p(x) - sqrt p(x-1))^2 / 2, which has no cancellation). It falls with W towards the
+// continuous I/8 = 0.1426; every flood width 2^b, b >= 0, is covered.
+TEST(CircuitPrivacy, FloodHellingerConstantBoundsTheExactDistance) {
+  const auto count = [](long long s, long long m) {  // #{a + b + c = s, 0 <= a, b, c < m}
+    const auto c2 = [](long long k) { return k >= 0 ? (k + 2) * (k + 1) / 2 : 0; };
+    return c2(s) - 3 * c2(s - m) + 3 * c2(s - 2 * m) - c2(s - 3 * m);
+  };
+  double previous = 1;
+  for (long long w = 1; w <= 4096; w *= 2) {
+    const long long m = 2 * w;
+    const long double total = static_cast<long double>(m) * m * m;
+    long double h2 = 0, mass = 0;
+    for (long long s = 0; s <= 3 * m - 2 + 1; ++s) {  // shift by one: one value past the support
+      const long double a = std::sqrt(count(s, m) / total), b = s > 0 ? std::sqrt(count(s - 1, m) / total) : 0;
+      h2 += (a - b) * (a - b) / 2;
+      mass += count(s, m) / total;
+    }
+    ASSERT_NEAR(static_cast<double>(mass), 1.0, 1e-12);
+    const double scaled = static_cast<double>(h2 * w * w);
+    EXPECT_LE(scaled, kFloodHellinger) << "W = " << w;
+    EXPECT_LE(scaled, previous) << "W = " << w;
+    previous = scaled;
+  }
+  EXPECT_NEAR(previous, 0.1426, 0.001);  // W = 4096: near the continuous limit
+}
+
+// The flood's law: |e| <= 3 * 2^b, mean -3/2, variance ~2^(2b); residues agree across moduli.
+TEST(CircuitPrivacy, FloodSampleIsThreeUniformsInEveryResidue) {
+  const std::size_t n = 1 << 15;
+  const he::Modulus q1(1152921504606830593ULL), q2(1125899906826241ULL);
+  for (int b : {0, 5, 40, 63, 64, 100, kMaxFloodBits}) {
+    const FloodSample e(n, b);
+    std::vector<std::uint64_t> r1(n), r2(n);
+    e.residues(q1, r1.data());
+    e.residues(q2, r2.data());
+    const long double unit = std::ldexp(1.0L, b);
+    long double sum = 0, sum2 = 0, largest = 0;
+    int below = 0, above = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      // Where 3 * 2^b < q2 / 2 (b <= 45) the centred residues are e itself: both moduli agree.
+      ASSERT_LT(r1[i], q1.value());
+      ASSERT_LT(r2[i], q2.value());
+      if (b <= 45) {
+        const long double x = r1[i] > q1.value() / 2 ? -static_cast<long double>(q1.value() - r1[i]) : r1[i];
+        const long double y = r2[i] > q2.value() / 2 ? -static_cast<long double>(q2.value() - r2[i]) : r2[i];
+        ASSERT_EQ(x, y) << "b = " << b << ", coefficient " << i;
+        sum += x / unit;
+        sum2 += (x / unit) * (x / unit);
+        largest = std::max(largest, std::fabs(x / unit));
+        (x < 0 ? below : above)++;
+      }
+    }
+    if (b > 45) continue;
+    EXPECT_LE(largest, 3.0L) << "b = " << b;
+    if (b >= 5) {  // mean -3/2 (each uniform's is -1/2), E[(e/2^b)^2] ~ 1, spread well past one width
+      EXPECT_NEAR(static_cast<double>(sum / n), -1.5 / static_cast<double>(unit), 0.03) << "b = " << b;
+      EXPECT_NEAR(static_cast<double>(sum2 / n), 1.0, 0.05) << "b = " << b;
+      EXPECT_GT(largest, 2.0L) << "b = " << b;
+      EXPECT_GT(below, int(n / 3)) << "b = " << b;
+      EXPECT_GT(above, int(n / 3)) << "b = " << b;
+    }
+  }
 }
 
 TEST(CircuitPrivacy, JobCiphertextsFollowTheCaps) {

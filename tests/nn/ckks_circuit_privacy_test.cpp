@@ -93,9 +93,11 @@ TEST(CkksCircuitPrivacy, RefusesBadFloodBitsAndCiphertexts) {
 }
 
 TEST(CkksCircuitPrivacy, FloodBitsCoverTheNoiseBoundAt40BitsOverTheLargestJob) {
-  // b = ceil(log2 V + 40 + 1 + log2(N C)).
-  EXPECT_EQ(ckks_flood_bits(std::ldexp(1.0, 20), 16384, 4), 20 + 41 + 16);
-  EXPECT_EQ(ckks_flood_bits(std::ldexp(1.5, 20), 16384, 4), 21 + 41 + 16);
+  // b = ceil(log2 V + 40 + log2(2 c N C) / 2 + 1): 47.3 + 1 over the bound at N = 16384, C = 4.
+  EXPECT_EQ(ckks_flood_bits(std::ldexp(1.0, 20), 16384, 4), 20 + 49);
+  EXPECT_EQ(ckks_flood_bits(std::ldexp(1.5, 20), 16384, 4), 20 + 49);  // 20.58 + 48.34 = 68.9
+  EXPECT_EQ(ckks_flood_bits(std::ldexp(1.0, 20), 16384, 4),
+            static_cast<int>(std::ceil(20 + flood_ratio_bits(16384, 4) + 1)));
   // C-NMC (2 classes): batches of N/2 cells up to the caps' cells and batches.
   const Plan plan = lower(quantize(collapse_linear(testing::tiny_model()), QuantizeOptions{}));
   const std::size_t k = plan.output_size();

@@ -89,9 +89,9 @@ PrecisionEstimate PrecisionModel::rescale(const PrecisionEstimate& a) const {
 }
 
 PrecisionEstimate PrecisionModel::sanitise(const PrecisionEstimate& a, int flood_bits) const {
-  require(flood_bits >= 0 && flood_bits <= 126, "PrecisionModel: flood bits out of range");
+  require(flood_bits >= 0 && flood_bits <= 125, "PrecisionModel: flood bits out of range");
   const double e = h(kErrorVariance), t = h(kTernaryVariance);
-  const double flood = h(std::ldexp(1.0, 2 * flood_bits) / 3.0);
+  const double flood = h(std::ldexp(1.0, 2 * flood_bits));  // three uniforms of variance 2^(2b) / 3
   return {a.level, a.scale, a.magnitude, a.noise + 2 * e * t + e + flood};
 }
 

@@ -54,8 +54,8 @@ class PrecisionModel {
   // relinearize, rotate, conjugate: one key switch.
   PrecisionEstimate key_switch(const PrecisionEstimate& a) const;
   PrecisionEstimate rescale(const PrecisionEstimate& a) const;
-  // Re-randomisation (+ Enc_pk(0)) and a flood uniform in [-2^flood_bits, 2^flood_bits) per
-  // coefficient (nn/ckks_circuit_privacy.h).
+  // Re-randomisation (+ Enc_pk(0)) and a flood of three uniforms in [-2^flood_bits, 2^flood_bits)
+  // per coefficient (variance 2^(2 flood_bits); nn/ckks_circuit_privacy.h).
   PrecisionEstimate sanitise(const PrecisionEstimate& a, int flood_bits) const;
 
   // The per-op terms (integer units, canonical embedding).
