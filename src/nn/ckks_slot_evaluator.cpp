@@ -97,15 +97,18 @@ ckks::Ciphertext CkksSlotEvaluator::run_linear(std::size_t s, const ckks::Cipher
   std::vector<ckks::Ciphertext> giant(l.giants.size());
   ThreadPool::global().parallel_for(0, l.giants.size(), [&](std::size_t g) {
     // Sum of diagonal x baby products (the NTT domain: slot-wise products are coefficient-wise).
-    ckks::Ciphertext acc(x.params_id(), n, level, 2, product_scale);
-    for (std::size_t k = 0; k < 2; ++k)
-      for (std::size_t i = 0; i < level; ++i) std::fill(acc.data(k, i), acc.data(k, i) + n, 0);
+    // The first product initialises the sum (no zero pass over it); a giant without terms stays 0.
+    ckks::Ciphertext acc(x.params_id(), n, level, 2, product_scale, ckks::Ciphertext::Uninitialized{});
+    if (l.giants[g].terms.empty()) std::fill(acc.data(0, 0), acc.data(0, 0) + acc.raw_size(), 0);
     for (std::size_t d = 0; d < l.giants[g].terms.size(); ++d) {
       const auto& term = l.giants[g].terms[d];
       const auto& diag = diag_[s][first[g] + d];
       for (std::size_t k = 0; k < 2; ++k)
-        for (std::size_t i = 0; i < level; ++i)
-          he::eltwise_mul_add_mod(acc.data(k, i), baby[term.baby].data(k, i), diag.data(i), n, ctx_->modulus(i));
+        for (std::size_t i = 0; i < level; ++i) {
+          const std::uint64_t* b = baby[term.baby].data(k, i);
+          if (d == 0) he::eltwise_mul_mod(acc.data(k, i), b, diag.data(i), n, ctx_->modulus(i));
+          else he::eltwise_mul_add_mod(acc.data(k, i), b, diag.data(i), n, ctx_->modulus(i));
+        }
     }
     giant[g] = l.giants[g].step == 0 ? std::move(acc) : eval_.rotate(acc, l.giants[g].step, galois_keys_);
   });

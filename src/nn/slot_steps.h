@@ -1,12 +1,17 @@
 // The latency layout's step loop, shared by the BFV and CKKS slot evaluators: every server step of
-// the plan over the request's ciphertexts (linear steps one ciphertext at a time, since they run
-// their own rotations in parallel; element-wise steps across the ciphertexts), timed per step,
-// with a sample after each step.
+// the plan over the request's ciphertexts, timed per step, with a sample after each step.
+// Element-wise steps run across the ciphertexts. A linear step runs its own rotations and diagonal
+// sums in parallel, which leaves serial parts (the hoisting decomposition, the inverse transform,
+// fold rotations, the bias) and uneven baby/giant splits; when the request has enough ciphertexts
+// to keep every worker busy it runs across the ciphertexts instead (each linear step then serial
+// inside: ThreadPool runs nested loops inline). The results are the same either way;
+// LEUKOCRYPT_ACROSS=off keeps every linear step inside one ciphertext (for A/B measurements).
 #pragma once
 
 #include <cstddef>
 #include <vector>
 
+#include "common/env.h"
 #include "common/thread_pool.h"
 #include "common/timer.h"
 #include "nn/plan.h"
@@ -15,6 +20,15 @@ namespace leukocrypt::nn {
 
 // linear(step, ct) returns the step's output; unary(step, ct) works in place; after(step, first)
 // sees the first ciphertext after each step (skipped when there are none).
+// True when `cts` linear evaluations over `threads` workers keep them >= 85 % busy (whole rounds:
+// 2, 4, 6, 7, 8, ... ciphertexts on 2 workers; not 1, 3 or 5).
+inline bool linear_across_ciphertexts(std::size_t cts, std::size_t threads) {
+  static const bool off = env_off("LEUKOCRYPT_ACROSS");
+  if (off || threads <= 1 || cts < threads) return false;
+  const std::size_t rounds = (cts + threads - 1) / threads;
+  return cts * 100 >= rounds * threads * 85;
+}
+
 template <class Ct, class Linear, class Unary, class After>
 void run_slot_steps(const Plan& plan, std::vector<Ct>& cts, std::vector<double>* step_seconds, Linear&& linear,
                     Unary&& unary, After&& after) {
@@ -23,7 +37,9 @@ void run_slot_steps(const Plan& plan, std::vector<Ct>& cts, std::vector<double>*
     const auto kind = plan.steps[s].kind;
     if (kind == OpKind::kEncrypt || kind == OpKind::kDecrypt) continue;
     Timer t;
-    if (kind == OpKind::kLinear) {
+    if (kind == OpKind::kLinear && linear_across_ciphertexts(cts.size(), ThreadPool::global().size())) {
+      ThreadPool::global().parallel_for(0, cts.size(), [&](std::size_t c) { cts[c] = linear(s, cts[c]); });
+    } else if (kind == OpKind::kLinear) {
       for (auto& ct : cts) ct = linear(s, ct);
     } else {
       ThreadPool::global().parallel_for(0, cts.size(), [&](std::size_t c) { unary(s, cts[c]); });

@@ -23,6 +23,7 @@
 #include "nn/plan.h"
 #include "nn/quantize.h"
 #include "nn/slot_layout.h"
+#include "nn/slot_steps.h"
 
 namespace leukocrypt::nn {
 namespace {
@@ -179,6 +180,21 @@ TEST(SlotLayout, LastLinearStepNeverFolds) {
     EXPECT_TRUE(lat.slots.linear[last].fold.empty()) << n;
     EXPECT_EQ(lat.slots.linear[last].out_slot, lat.slots.out_slot);
   }
+}
+
+// Linear steps run across the ciphertexts only when every worker stays >= 85 % busy; the exactness
+// tests above take both paths on 2 workers (1 cell: inside the step; 4 and 25 ciphertexts: across).
+TEST(SlotLayout, LinearStepsRunAcrossCiphertextsWhenTheWorkersStayBusy) {
+  EXPECT_FALSE(linear_across_ciphertexts(1, 2));
+  EXPECT_TRUE(linear_across_ciphertexts(2, 2));
+  EXPECT_FALSE(linear_across_ciphertexts(3, 2));  // 75 %
+  EXPECT_TRUE(linear_across_ciphertexts(4, 2));
+  EXPECT_FALSE(linear_across_ciphertexts(5, 2));  // 83 %
+  EXPECT_TRUE(linear_across_ciphertexts(7, 2));   // 87.5 %
+  EXPECT_TRUE(linear_across_ciphertexts(13, 2));
+  EXPECT_FALSE(linear_across_ciphertexts(13, 1));  // one worker: nothing to spread
+  EXPECT_FALSE(linear_across_ciphertexts(3, 4));
+  EXPECT_TRUE(linear_across_ciphertexts(4, 4));
 }
 
 // The chooser (128-bit, worst-case bound, 100 Mbit/s) picks the latency layout for one cell and
