@@ -22,12 +22,12 @@
 // The price, unlike BFV's: in BFV the flood lands in the noise, below Delta; in CKKS there is no
 // separate noise, the flood adds to the message. Its slot error is c sqrt(N) 2^b / D (the sum
 // of N coefficients of variance 2^(2b) in every slot), so the logit error grows by about
-//   41 + log2(2 c N C) / 2 + log2(6 sqrt(N)) bits           (N = 16384, C = 4: ~57 bits)
+//   41 + log2(2 c N C) / 2 + log2(6 sqrt(N)) bits           (N = 16384, C = 4: ~58 bits)
 // over the unflooded bound V / D. params --scheme ckks counts the flood in the predicted error
 // (PrecisionModel::sanitise) and refuses, with the numbers, parameters whose flooded error misses
 // the target or whose flooded result no longer fits q_0. With single primes <= 60 bits as the
 // scale, every rescale leaves rounding noise of ~2^16 at scale <= 2^60, i.e. V / D >= 2^-44, and
-// 57 bits above that is far beyond any useful target. C-NMC (cnmc-x2, group C magnitudes), the
+// 58 bits above that is far beyond any useful target. C-NMC (cnmc-x2, group C magnitudes), the
 // best set: N = 16384, scale 2^50, noise bound 2^31 at confidence 10, so b = 31 + 49 = 80 bits per
 // coefficient, more than q_0 (<= 60 bits) holds; the flooded logit error is ~2^40 times the unflooded.
 // The chooser refuses every target (test CkksSettings.CircuitPrivacyCountsTheFloodAndRefusesWithTheNumbers).

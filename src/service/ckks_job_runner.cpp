@@ -71,7 +71,7 @@ class CkksJobRunner : public JobRunner {
   void check_flood_covers_jobs(const std::string& params_what) const {
     if (!settings_.circuit_privacy)
       throw InvalidArgument(params_what + ": these CKKS parameters carry no flood for circuit privacy (made with "
-                            "--no-circuit-privacy; `params --scheme ckks` refuses to make one when the flood, ~57 bits "
+                            "--no-circuit-privacy; `params --scheme ckks` refuses to make one when the flood, ~58 bits "
                             "of precision for 2^-40, misses the target: nn/ckks_circuit_privacy.h). Without it the key "
                             "holder may learn more about the model than the logits: serve CKKS with "
                             "--no-circuit-privacy (docs/API.md, Security), or use BFV");

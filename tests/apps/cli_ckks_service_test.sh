@@ -5,7 +5,7 @@
 #   logit margin is within twice the precision model's bound;
 #   serve (CKKS card; keygen from it) + screen: the same labels through the HTTP service;
 #   circuit privacy: parameters with a flood (hand-set to 2^10 here: the chooser makes none for this
-#   model, the flood 2^-40 needs costs ~57 bits of precision) make infer and serve re-randomise and
+#   model, the flood 2^-40 needs costs ~58 bits of precision) make infer and serve re-randomise and
 #   flood every result with the public key from eval.key, labels unchanged;
 #   refusals, one line / 4xx each: a --scheme that does not match the keys or the parameters, CKKS
 #   served with circuit privacy on and parameters without a flood, BFV keys on a CKKS server and CKKS

@@ -13,7 +13,7 @@ cd "$work"
 prepare_cnmc32 "$CLI" "$DATA"
 M="$SRC/models/cnmc-x2.lcm"
 P=(--model "$M" --data cnmc32 --split train --limit 32)
-# Circuit privacy on (the default): the flood (~57 bits of precision) misses every target.
+# Circuit privacy on (the default): the flood (~58 bits of precision) misses every target.
 one_line_error "params ckks with circuit privacy" "with circuit privacy" "$CLI" params --scheme ckks "${P[@]}"
 one_line_error "params ckks flood named" "--no-circuit-privacy" "$CLI" params --scheme ckks "${P[@]}" --target-error 2
 one_line_error "eval ckks with circuit privacy" "server's flood: 2^" \

@@ -92,7 +92,7 @@ TEST(CkksSettings, RefusesAnUnreachableTargetWithTheNumbers) {
 }
 
 // Circuit privacy in the choice (nn/ckks_circuit_privacy.h): the flood counts in the predicted
-// error. For C-NMC it costs ~57 bits of precision, beyond every 128-bit set: every target is
+// error. For C-NMC it costs ~58 bits of precision, beyond every 128-bit set: every target is
 // refused with the numbers.
 TEST(CkksSettings, CircuitPrivacyCountsTheFloodAndRefusesWithTheNumbers) {
   const Plan plan = plan_of("cnmc-x2.lcm");
