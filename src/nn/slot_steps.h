@@ -18,8 +18,6 @@
 
 namespace leukocrypt::nn {
 
-// linear(step, ct) returns the step's output; unary(step, ct) works in place; after(step, first)
-// sees the first ciphertext after each step (skipped when there are none).
 // True when `cts` linear evaluations over `threads` workers keep them >= 85 % busy (whole rounds:
 // 2, 4, 6, 7, 8, ... ciphertexts on 2 workers; not 1, 3 or 5).
 inline bool linear_across_ciphertexts(std::size_t cts, std::size_t threads) {
@@ -29,6 +27,8 @@ inline bool linear_across_ciphertexts(std::size_t cts, std::size_t threads) {
   return cts * 100 >= rounds * threads * 85;
 }
 
+// linear(step, ct) returns the step's output; unary(step, ct) works in place; after(step, first)
+// sees the first ciphertext after each step (skipped when there are none).
 template <class Ct, class Linear, class Unary, class After>
 void run_slot_steps(const Plan& plan, std::vector<Ct>& cts, std::vector<double>* step_seconds, Linear&& linear,
                     Unary&& unary, After&& after) {
