@@ -425,7 +425,8 @@ Ciphertext Evaluator::rotate_rows_hoisted_ntt(const Ciphertext& ct_ntt, const rl
   const KeySwitchKey& key = gk.get(g);
   std::uint32_t* index = reinterpret_cast<std::uint32_t*>(he::scratch(6, (n + 1) / 2));
   he::automorphism_ntt_index(n, g, ctx_->bitrev(), index);
-  Ciphertext r(ct_ntt.params_id(), n, l, 2);
+  // Every coefficient is written below (c0 permuted, c1 zeroed): no zero pass before.
+  Ciphertext r(ct_ntt.params_id(), n, l, 2, Ciphertext::Uninitialized{});
   for (std::size_t i = 0; i < l; ++i) {
     he::apply_automorphism_ntt(ct_ntt.data(0, i), r.data(0, i), n, index);
     std::fill(r.data(1, i), r.data(1, i) + n, 0);
@@ -448,7 +449,8 @@ Ciphertext Evaluator::rotate_rows_ntt(const Ciphertext& ct_ntt, int step, const 
   std::uint64_t* c1g_ntt = buf + (n + 1) / 2;
   std::uint64_t* c1g = c1g_ntt + l * n;
   he::automorphism_ntt_index(n, g, ctx_->bitrev(), index);
-  Ciphertext r(ct_ntt.params_id(), n, l, 2);
+  // Every coefficient is written below (c0 permuted, c1 zeroed): no zero pass before.
+  Ciphertext r(ct_ntt.params_id(), n, l, 2, Ciphertext::Uninitialized{});
   for (std::size_t i = 0; i < l; ++i) {
     he::apply_automorphism_ntt(ct_ntt.data(0, i), r.data(0, i), n, index);
     std::fill(r.data(1, i), r.data(1, i) + n, 0);
