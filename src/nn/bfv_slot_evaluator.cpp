@@ -126,19 +126,11 @@ bfv::Ciphertext BfvSlotEvaluator::run_linear(std::size_t s, std::size_t j, const
   // Giant steps: sum of diagonal x baby products, back to coefficients, rotated.
   std::vector<bfv::Ciphertext> giant(l.giants.size());
   ThreadPool::global().parallel_for(0, l.giants.size(), [&](std::size_t g) {
-    // The first product initialises the sum (no zero pass over it); a giant without terms stays 0.
     bfv::Ciphertext acc(x.params_id(), n, level, 2, bfv::Ciphertext::Uninitialized{});
-    if (l.giants[g].terms.empty()) std::fill(acc.data(0, 0), acc.data(0, 0) + acc.raw_size(), 0);
-    for (std::size_t d = 0; d < l.giants[g].terms.size(); ++d) {
-      const auto& term = l.giants[g].terms[d];
-      const auto& diag = diag_[s][j][first[g] + d].data;
-      for (std::size_t k = 0; k < 2; ++k)
-        for (std::size_t i = 0; i < level; ++i) {
-          const std::uint64_t* b = baby[term.baby].data(k, i);
-          if (d == 0) he::eltwise_mul_mod(acc.data(k, i), b, diag.data() + i * n, n, ctx.modulus(i));
-          else he::eltwise_mul_add_mod(acc.data(k, i), b, diag.data() + i * n, n, ctx.modulus(i));
-        }
-    }
+    sum_diagonal_products(
+        acc, l.giants[g].terms, baby, level, n,
+        [&](std::size_t d, std::size_t i) { return diag_[s][j][first[g] + d].data.data() + i * n; },
+        [&](std::size_t i) -> const he::Modulus& { return ctx.modulus(i); });
     giant[g] = l.giants[g].step == 0 ? std::move(acc) : ev.rotate_rows_ntt(acc, l.giants[g].step, gk);
   });
   // The giant sums stay in the NTT domain (addition is the same there): one inverse transform.

@@ -19,10 +19,14 @@ std::size_t ckks_result_ciphertexts_per_job(const Plan& plan, std::size_t slots,
   return std::max<std::size_t>(1, batches) * plan.output_size();
 }
 
+double ckks_flood_ratio_bits(std::size_t n, std::size_t result_ciphertexts) {
+  // 2^-41 for the flood (one bit over the ratio) plus the bound's own 2^-44: < 2^-40 (header).
+  return flood_ratio_bits(n, result_ciphertexts) + 1;
+}
+
 int ckks_flood_bits(double noise_bound, std::size_t n, std::size_t result_ciphertexts) {
   require(noise_bound > 0 && std::isfinite(noise_bound), "circuit privacy: the result's noise bound must be > 0");
-  // 2^-41 for the flood (one bit over the ratio) plus the bound's own 2^-44: < 2^-40 (header).
-  return static_cast<int>(std::ceil(std::log2(noise_bound) + flood_ratio_bits(n, result_ciphertexts) + 1));
+  return static_cast<int>(std::ceil(std::log2(noise_bound) + ckks_flood_ratio_bits(n, result_ciphertexts)));
 }
 
 CkksCircuitPrivacy::CkksCircuitPrivacy(ckks::ContextPtr ctx, const ckks::PublicKey& pk, int flood_bits)

@@ -54,8 +54,11 @@ inline constexpr double kCkksFloodConfidence = 10.0;
 // Result ciphertexts of the largest job `caps` allow: batches of slots cells, one per class.
 std::size_t ckks_result_ciphertexts_per_job(const Plan& plan, std::size_t slots, const JobCaps& caps);
 
+// log2(2^b / V) the CKKS flood needs over a job of result_ciphertexts ciphertexts of N
+// coefficients: flood_ratio_bits + 1 (2^-41 for the flood, the rest for the bound's confidence).
+double ckks_flood_ratio_bits(std::size_t n, std::size_t result_ciphertexts);
 // b for a result whose noise bound (integer units, canonical embedding) is noise_bound, over a
-// job of result_ciphertexts ciphertexts of N coefficients.
+// job of result_ciphertexts ciphertexts of N coefficients: ceil(log2 V + ckks_flood_ratio_bits).
 int ckks_flood_bits(double noise_bound, std::size_t n, std::size_t result_ciphertexts);
 
 class CkksCircuitPrivacy {

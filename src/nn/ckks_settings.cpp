@@ -398,7 +398,7 @@ struct BestSeen {
       << " (2^-40 statistical distance over " << cts << " result ciphertexts per job)";
     if (!b.flood.fits) m << ", more than the result's modulus holds";
     m << "; without circuit privacy the bound is " << b.unflooded
-      << ". CKKS flooding costs ~" << int(std::round(flood_ratio_bits(b.n, cts) + 1 + std::log2(6 * std::sqrt(double(b.n)))))
+      << ". CKKS flooding costs ~" << int(std::round(ckks_flood_ratio_bits(b.n, cts) + std::log2(6 * std::sqrt(double(b.n)))))
       << " bits of precision, more than this engine's single-prime scales give (nn/ckks_circuit_privacy.h): "
          "use --no-circuit-privacy (the key holder may then learn more about the model than the logits) or BFV";
   }

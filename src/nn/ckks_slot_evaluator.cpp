@@ -96,20 +96,11 @@ ckks::Ciphertext CkksSlotEvaluator::run_linear(std::size_t s, const ckks::Cipher
   const double product_scale = x.scale() * diag_[s].front().scale();
   std::vector<ckks::Ciphertext> giant(l.giants.size());
   ThreadPool::global().parallel_for(0, l.giants.size(), [&](std::size_t g) {
-    // Sum of diagonal x baby products (the NTT domain: slot-wise products are coefficient-wise).
-    // The first product initialises the sum (no zero pass over it); a giant without terms stays 0.
     ckks::Ciphertext acc(x.params_id(), n, level, 2, product_scale, ckks::Ciphertext::Uninitialized{});
-    if (l.giants[g].terms.empty()) std::fill(acc.data(0, 0), acc.data(0, 0) + acc.raw_size(), 0);
-    for (std::size_t d = 0; d < l.giants[g].terms.size(); ++d) {
-      const auto& term = l.giants[g].terms[d];
-      const auto& diag = diag_[s][first[g] + d];
-      for (std::size_t k = 0; k < 2; ++k)
-        for (std::size_t i = 0; i < level; ++i) {
-          const std::uint64_t* b = baby[term.baby].data(k, i);
-          if (d == 0) he::eltwise_mul_mod(acc.data(k, i), b, diag.data(i), n, ctx_->modulus(i));
-          else he::eltwise_mul_add_mod(acc.data(k, i), b, diag.data(i), n, ctx_->modulus(i));
-        }
-    }
+    sum_diagonal_products(
+        acc, l.giants[g].terms, baby, level, n,
+        [&](std::size_t d, std::size_t i) { return diag_[s][first[g] + d].data(i); },
+        [&](std::size_t i) -> const he::Modulus& { return ctx_->modulus(i); });
     giant[g] = l.giants[g].step == 0 ? std::move(acc) : eval_.rotate(acc, l.giants[g].step, galois_keys_);
   });
   ckks::Ciphertext y = std::move(giant[0]);

@@ -8,12 +8,15 @@
 // LEUKOCRYPT_ACROSS=off keeps every linear step inside one ciphertext (for A/B measurements).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "common/env.h"
 #include "common/thread_pool.h"
 #include "common/timer.h"
+#include "he/kernels/eltwise.h"
 #include "nn/plan.h"
 
 namespace leukocrypt::nn {
@@ -25,6 +28,24 @@ inline bool linear_across_ciphertexts(std::size_t cts, std::size_t threads) {
   if (off || threads <= 1 || cts < threads) return false;
   const std::size_t rounds = (cts + threads - 1) / threads;
   return cts * 100 >= rounds * threads * 85;
+}
+
+// A giant step's sum, in the NTT domain where slot-wise products are coefficient-wise:
+// acc = sum over `terms` of baby[term.baby] (.) diag_row(d, i), for both components and the primes
+// i < level. The first product initialises acc (its contents on entry do not matter, so callers
+// pass an uninitialised ciphertext); no terms leave it 0. Shared by the BFV and CKKS slot
+// evaluators; diag_row(d, i) is term d's diagonal mod prime i, modulus(i) that prime.
+template <class Ct, class Terms, class DiagRow, class ModulusOf>
+void sum_diagonal_products(Ct& acc, const Terms& terms, const std::vector<Ct>& baby, std::size_t level,
+                           std::size_t n, DiagRow&& diag_row, ModulusOf&& modulus) {
+  if (terms.empty()) std::fill(acc.data(0, 0), acc.data(0, 0) + acc.raw_size(), 0);
+  for (std::size_t d = 0; d < terms.size(); ++d)
+    for (std::size_t k = 0; k < 2; ++k)
+      for (std::size_t i = 0; i < level; ++i) {
+        const std::uint64_t* b = baby[terms[d].baby].data(k, i);
+        if (d == 0) he::eltwise_mul_mod(acc.data(k, i), b, diag_row(d, i), n, modulus(i));
+        else he::eltwise_mul_add_mod(acc.data(k, i), b, diag_row(d, i), n, modulus(i));
+      }
 }
 
 // linear(step, ct) returns the step's output; unary(step, ct) works in place; after(step, first)

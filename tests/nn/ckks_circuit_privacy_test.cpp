@@ -97,7 +97,8 @@ TEST(CkksCircuitPrivacy, FloodBitsCoverTheNoiseBoundAt40BitsOverTheLargestJob) {
   EXPECT_EQ(ckks_flood_bits(std::ldexp(1.0, 20), 16384, 4), 20 + 49);
   EXPECT_EQ(ckks_flood_bits(std::ldexp(1.5, 20), 16384, 4), 20 + 49);  // 20.58 + 48.34 = 68.9
   EXPECT_EQ(ckks_flood_bits(std::ldexp(1.0, 20), 16384, 4),
-            static_cast<int>(std::ceil(20 + flood_ratio_bits(16384, 4) + 1)));
+            static_cast<int>(std::ceil(20 + ckks_flood_ratio_bits(16384, 4))));
+  EXPECT_DOUBLE_EQ(ckks_flood_ratio_bits(16384, 4), flood_ratio_bits(16384, 4) + 1);
   // C-NMC (2 classes): batches of N/2 cells up to the caps' cells and batches.
   const Plan plan = lower(quantize(collapse_linear(testing::tiny_model()), QuantizeOptions{}));
   const std::size_t k = plan.output_size();
