@@ -53,6 +53,34 @@ std::vector<std::string> query(const std::string& db, const std::string& sql) {
   return out;
 }
 
+// Polls the test database over one connection kept open (a fresh connection per poll costs
+// milliseconds on a loaded 2-core machine, enough to miss a short task), reopened when lost (a
+// database restart). Loops that poll end at a deadline, never after a number of polls.
+class StorePoll {
+ public:
+  explicit StorePoll(std::string db) : db_(std::move(db)) {}
+  StorePoll(const StorePoll&) = delete;
+  StorePoll& operator=(const StorePoll&) = delete;
+  ~StorePoll() {
+    if (c_) PQfinish(c_);
+  }
+  // Whether sql returns at least one row (false when the database cannot be reached).
+  bool any(const std::string& sql) {
+    if (!c_ || PQstatus(c_) != CONNECTION_OK) {
+      if (c_) PQfinish(c_);
+      c_ = PQconnectdb(db_.c_str());
+    }
+    PGresult* r = PQexec(c_, sql.c_str());
+    const bool hit = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
+    PQclear(r);
+    return hit;
+  }
+
+ private:
+  std::string db_;
+  PGconn* c_ = nullptr;
+};
+
 // A background process (worker) with its log; SIGKILL or SIGTERM at the end.
 struct Child {
   pid_t pid = -1;
@@ -129,12 +157,14 @@ TEST(ScaleOut, TwoApiNodesThreeWorkersKillsLoseNothingAndRunNothingTwice) {
   ASSERT_GT(b.port(), 0) << b.log();
 
   std::vector<std::unique_ptr<Child>> workers;
-  for (int i = 0; i < 3; ++i)
+  auto start_worker = [&](int i) {
     workers.push_back(std::make_unique<Child>(
         std::vector<std::string>{kCli, "worker", "--db", db, "--blobs", blobs.string(), "--model", tiny.model.string(),
                                  "--params", tiny.params.string(), kInsecure, "--id", "w" + std::to_string(i),
                                  "--lease-s", "1", "--poll-s", "0.05"},
         (dir.path / ("worker-" + std::to_string(i) + ".log")).string()));
+  };
+  start_worker(0);  // alone until it is killed mid-task: the others could otherwise run every task first
 
   // The key holder: keys made for the card, registered through node A, requests encrypted first.
   ServiceClient sa(a->url(), kToken), sb(b.url(), kToken);
@@ -154,23 +184,30 @@ TEST(ScaleOut, TwoApiNodesThreeWorkersKillsLoseNothingAndRunNothingTwice) {
   for (std::size_t j = 0; j < 6; ++j) jobs.push_back((j % 2 ? sb : sa).submit(requests[j]));
 
   // SIGKILL worker w0 mid-task: frozen (SIGSTOP) while the store shows it running a task, and
-  // killed only if the task is still running once it is frozen (else thawed, and again).
+  // killed only if the task is still running once it is frozen (else thawed, and again). Then the
+  // other two workers start.
   bool killed_worker = false;
-  for (int i = 0; i < 15000 && !killed_worker; ++i) {  // <= 30 s
-    const std::string running = "SELECT job_id || '/' || idx FROM tasks WHERE worker='w0' AND state='running'";
-    if (query(db, running).empty()) {
-      std::this_thread::sleep_for(2ms);
-      continue;
-    }
-    ::kill(workers[0]->pid, SIGSTOP);
-    if (!query(db, running).empty()) {
-      workers[0]->stop(SIGKILL);
-      killed_worker = true;
-    } else {
-      ::kill(workers[0]->pid, SIGCONT);
+  {
+    StorePoll poll(db);
+    const std::string running = "SELECT 1 FROM tasks WHERE worker='w0' AND state='running'";
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (!killed_worker && std::chrono::steady_clock::now() < deadline) {
+      if (!poll.any(running)) {
+        std::this_thread::sleep_for(1ms);
+        continue;
+      }
+      ::kill(workers[0]->pid, SIGSTOP);
+      if (poll.any(running)) {
+        workers[0]->stop(SIGKILL);
+        killed_worker = true;
+      } else {
+        ::kill(workers[0]->pid, SIGCONT);
+      }
     }
   }
   ASSERT_TRUE(killed_worker) << "w0 never ran a task:\n" << testing::slurp(workers[0]->log);
+  start_worker(1);
+  start_worker(2);
 
   // SIGKILL node A half-way through an upload: no job may come of it.
   {
@@ -258,6 +295,7 @@ TEST(ScaleOut, DatabaseRestartsAreSurvivedWithoutRestartingOurProcesses) {
   KeyHolder kh(paths, /*allow_insecure_for_tests=*/true);
   sc.register_keys(read_key_file(paths.eval, wire::Kind::kEvalKeys));
   std::vector<std::string> jobs;
+  StorePoll poll(db);
   for (const std::string mode : {"fast", "immediate"}) {
     for (std::size_t j = 0; j < 3; ++j) {
       std::vector<CellInput> batch;
@@ -265,9 +303,10 @@ TEST(ScaleOut, DatabaseRestartsAreSurvivedWithoutRestartingOurProcesses) {
       jobs.push_back(sc.submit(kh.encrypt(batch, card["model_id"])));
     }
     bool running = false;
-    for (int i = 0; i < 15000 && !running; ++i) {  // <= 30 s
-      running = !query(db, "SELECT 1 FROM tasks WHERE state='running'").empty();
-      if (!running) std::this_thread::sleep_for(2ms);
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (!running && std::chrono::steady_clock::now() < deadline) {
+      running = poll.any("SELECT 1 FROM tasks WHERE state='running'");
+      if (!running) std::this_thread::sleep_for(1ms);
     }
     ASSERT_TRUE(running) << "no task ever ran";
     ASSERT_TRUE(leukocrypt::testing::test_cluster_ctl("restart", mode)) << "pg_ctl restart -m " << mode;
