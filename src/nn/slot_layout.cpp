@@ -47,8 +47,10 @@ nlohmann::json SlotLayout::to_json() const {
   nlohmann::json steps = nlohmann::json::array();
   for (std::size_t s = 0; s < linear.size(); ++s) {
     if (linear[s].out_slot.empty()) continue;
-    steps.push_back({{"step", s}, {"diagonals", linear[s].diagonals()}, {"rotations", linear[s].rotations()},
-                     {"fold", linear[s].fold.size()}});
+    const auto& l = linear[s];
+    const auto baby = std::size_t(std::count_if(l.baby.begin(), l.baby.end(), [](int r) { return r != 0; }));
+    steps.push_back({{"step", s}, {"diagonals", l.diagonals()}, {"rotations", l.rotations()},
+                     {"baby", baby}, {"giant", l.rotations() - baby - l.fold.size()}, {"fold", l.fold.size()}});
   }
   return {{"n", n}, {"block", block}, {"cells_per_ciphertext", cells_per_ciphertext()},
           {"rotation_steps", rotation_steps().size()}, {"linear", steps}};

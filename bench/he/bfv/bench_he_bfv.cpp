@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 
 #include "he/bfv/batch_encoder.h"
@@ -148,6 +149,66 @@ void RotateRows(benchmark::State& st) {
   for (auto _ : st) benchmark::DoNotOptimize(s.ev->rotate_rows(s.a, 1, s.gk));
 }
 LC_BFV_BENCH(RotateRows);
+
+// The latency layout's rotations (nn/bfv_slot_evaluator.cpp), NTT domain in and out: a giant step
+// (rotate_rows_ntt: its own decomposition) and a baby step given the input's hoisted digits
+// (rotate_rows_hoisted_ntt), with the keys as generated (arg 1 = 0) and in evaluation form (1);
+// Hoist is the decomposition the baby steps of one input share. Not in SEAL's table.
+struct NttRotation {
+  GaloisKeys permuted;
+  Ciphertext a_ntt;
+  std::optional<leukocrypt::rlwe::HoistedDigits> digits;
+};
+NttRotation& ntt_rotation(std::size_t n) {
+  static std::map<std::size_t, std::unique_ptr<NttRotation>> cache;
+  auto& r = cache[n];
+  if (r) return *r;
+  auto& s = setup(n);
+  r = std::make_unique<NttRotation>();
+  r->permuted = s.gk;
+  r->permuted.permute_for_evaluation(s.ctx->bitrev());
+  r->a_ntt = s.a;
+  s.ev->to_ntt_inplace(r->a_ntt);
+  r->digits.emplace(s.ev->hoist(s.a));
+  return *r;
+}
+#define LC_BFV_ROTATION_BENCH(name) \
+  BENCHMARK(name)->ArgsProduct({{16384, 32768}, {0, 1}})->Unit(benchmark::kMicrosecond)
+
+void RotateRowsNtt(benchmark::State& st) {
+  auto& s = setup(static_cast<std::size_t>(st.range(0)));
+  auto& r = ntt_rotation(static_cast<std::size_t>(st.range(0)));
+  const GaloisKeys& gk = st.range(1) ? r.permuted : s.gk;
+  for (auto _ : st) benchmark::DoNotOptimize(s.ev->rotate_rows_ntt(r.a_ntt, 1, gk));
+}
+LC_BFV_ROTATION_BENCH(RotateRowsNtt);
+
+void RotateRowsHoistedNtt(benchmark::State& st) {
+  auto& s = setup(static_cast<std::size_t>(st.range(0)));
+  auto& r = ntt_rotation(static_cast<std::size_t>(st.range(0)));
+  const GaloisKeys& gk = st.range(1) ? r.permuted : s.gk;
+  for (auto _ : st) benchmark::DoNotOptimize(s.ev->rotate_rows_hoisted_ntt(r.a_ntt, *r.digits, 1, gk));
+}
+LC_BFV_ROTATION_BENCH(RotateRowsHoistedNtt);
+
+// Putting one Galois key in evaluation form (once per key, when an evaluator is built).
+void PermuteGaloisKey(benchmark::State& st) {
+  auto& s = setup(static_cast<std::size_t>(st.range(0)));
+  for (auto _ : st) {
+    st.PauseTiming();
+    GaloisKeys gk = s.gk;
+    st.ResumeTiming();
+    gk.permute_for_evaluation(s.ctx->bitrev());
+    benchmark::DoNotOptimize(gk);
+  }
+}
+BENCHMARK(PermuteGaloisKey)->Arg(16384)->Arg(32768)->Unit(benchmark::kMicrosecond);
+
+void Hoist(benchmark::State& st) {
+  auto& s = setup(static_cast<std::size_t>(st.range(0)));
+  for (auto _ : st) benchmark::DoNotOptimize(s.ev->hoist(s.a));
+}
+BENCHMARK(Hoist)->Arg(16384)->Arg(32768)->Unit(benchmark::kMicrosecond);
 
 void ModSwitchToNext(benchmark::State& st) {
   auto& s = setup(static_cast<std::size_t>(st.range(0)));

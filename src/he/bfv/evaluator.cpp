@@ -395,6 +395,20 @@ Ciphertext Evaluator::apply_galois(const Ciphertext& ct, std::uint32_t g, const 
   require(gk.params_id() == ctx_->params_id(), "apply_galois: Galois keys were made for other parameters");
   const KeySwitchKey& key = gk.get(g);
   const std::size_t n = ctx_->n(), l = ct.level();
+  if (gk.permuted()) {
+    // Evaluation-form key (keys.h): c1 itself is switched, then c0 + the switched pair is permuted.
+    std::uint64_t* t = he::scratch(6, 2 * l * n);  // key switching uses slots 3, 4, 5
+    std::fill(t, t + 2 * l * n, 0);
+    rlwe::key_switch_add(*ctx_, ct.poly(1), nullptr, key, t, t + l * n, l, /*ntt_output=*/false);
+    Ciphertext r(ct.params_id(), n, l, 2, Ciphertext::Uninitialized{});
+    for (std::size_t i = 0; i < l; ++i) {
+      const Modulus& q = ctx_->modulus(i);
+      he::eltwise_add_mod(t + i * n, t + i * n, ct.data(0, i), n, q);
+      he::apply_automorphism(t + i * n, r.data(0, i), n, g, q.value());
+      he::apply_automorphism(t + (l + i) * n, r.data(1, i), n, g, q.value());
+    }
+    return r;
+  }
   Ciphertext r(ct.params_id(), n, l, 2);
   std::uint64_t* c1g = he::scratch(6, l * n);  // key switching uses slots 3, 4, 5
   for (std::size_t i = 0; i < l; ++i) {
@@ -431,7 +445,7 @@ Ciphertext Evaluator::rotate_rows_hoisted_ntt(const Ciphertext& ct_ntt, const rl
     he::apply_automorphism_ntt(ct_ntt.data(0, i), r.data(0, i), n, index);
     std::fill(r.data(1, i), r.data(1, i) + n, 0);
   }
-  rlwe::key_switch_hoisted_add(*ctx_, digits, index, key, r.poly(0), r.poly(1));
+  rlwe::key_switch_hoisted_add(*ctx_, digits, index, key, r.poly(0), r.poly(1), gk.permuted());
   return r;
 }
 
@@ -442,6 +456,27 @@ Ciphertext Evaluator::rotate_rows_ntt(const Ciphertext& ct_ntt, int step, const 
   const std::size_t n = ctx_->n(), l = ct_ntt.level();
   const std::uint32_t g = galois_elt_for_step(step, n);
   const KeySwitchKey& key = gk.get(g);
+  if (gk.permuted()) {
+    // Evaluation-form key (keys.h): c1 itself is switched (its NTT rows are digit i's transform
+    // mod q_i), then c0 + the switched pair is permuted. Scratch 6: the permutation, c1 in
+    // coefficients, the switched pair.
+    std::uint64_t* buf = he::scratch(6, (n + 1) / 2 + 3 * l * n);
+    std::uint32_t* index = reinterpret_cast<std::uint32_t*>(buf);
+    std::uint64_t* c1 = buf + (n + 1) / 2;
+    std::uint64_t* t = c1 + l * n;
+    he::automorphism_ntt_index(n, g, ctx_->bitrev(), index);
+    std::memcpy(c1, ct_ntt.poly(1), l * n * sizeof(std::uint64_t));
+    for (std::size_t i = 0; i < l; ++i) he::inverse_ntt(c1 + i * n, ctx_->ntt(i));
+    std::fill(t, t + 2 * l * n, 0);
+    rlwe::key_switch_add(*ctx_, c1, ct_ntt.poly(1), key, t, t + l * n, l, /*ntt_output=*/true);
+    Ciphertext r(ct_ntt.params_id(), n, l, 2, Ciphertext::Uninitialized{});
+    for (std::size_t i = 0; i < l; ++i) {
+      he::eltwise_add_mod(t + i * n, t + i * n, ct_ntt.data(0, i), n, ctx_->modulus(i));
+      he::apply_automorphism_ntt(t + i * n, r.data(0, i), n, index);
+      he::apply_automorphism_ntt(t + (l + i) * n, r.data(1, i), n, index);
+    }
+    return r;
+  }
   // Scratch 6: the permutation, then c1(X^g) in the NTT domain and in coefficients (key
   // switching uses slots 3, 4, 5).
   std::uint64_t* buf = he::scratch(6, (n + 1) / 2 + 2 * l * n);

@@ -374,6 +374,7 @@ Ciphertext Evaluator::apply_galois(const Ciphertext& ct, std::uint32_t g, const 
   detail::check_ciphertext(*ctx_, ct, "apply_galois");
   require(ct.size() == 2, "apply_galois: ciphertext must have size 2 (relinearize first)");
   require(gk.params_id() == ctx_->params_id(), "apply_galois: Galois keys were made for other parameters");
+  require(!gk.permuted(), "apply_galois: Galois keys in the BFV evaluation form (GaloisKeys::permute_for_evaluation)");
   const rlwe::KeySwitchKey& key = gk.get(g);
   const std::size_t n = ctx_->n(), l = ct.level();
   // In the NTT domain X -> X^g permutes the evaluation points.
@@ -412,6 +413,7 @@ Ciphertext Evaluator::rotate_hoisted(const Ciphertext& ct, const rlwe::HoistedDi
           "rotate_hoisted: the digits were hoisted from another ciphertext (level " + std::to_string(digits.level()) +
               ", ciphertext level " + std::to_string(ct.level()) + ")");
   require(gk.params_id() == ctx_->params_id(), "rotate_hoisted: Galois keys were made for other parameters");
+  require(!gk.permuted(), "rotate_hoisted: Galois keys in the BFV evaluation form (GaloisKeys::permute_for_evaluation)");
   const std::uint32_t g = galois_elt_for_rotation(step, ctx_->n());
   const rlwe::KeySwitchKey& key = gk.get(g);
   const std::size_t n = ctx_->n(), l = ct.level();

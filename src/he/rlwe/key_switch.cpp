@@ -200,11 +200,20 @@ void key_switch_simd(const RingContext& ring, const std::uint64_t* d, const std:
 }
 
 // Hoisted inner product mod target t (t = level: the special prime): sum_i perm(digit_i) * key_i.
+// With a permuted key (GaloisKeys::permute_for_evaluation: perm(key'_i) = key_i), the same value
+// as perm(sum_i digit_i * key'_i): the sum first, then its two rows permuted.
 void inner_hoisted(const RingContext& ring, const HoistedDigits& hd, const std::uint32_t* index,
-                   const KeySwitchKey& key, std::size_t t, std::uint64_t* o0, std::uint64_t* o1) {
+                   const KeySwitchKey& key, bool key_permuted, std::size_t t, std::uint64_t* o0, std::uint64_t* o1) {
   const std::size_t n = ring.n(), l = hd.level();
   const std::size_t kj = t == l ? ring.special_index() : t;
   const Modulus& m = ring.modulus(kj);
+  if (key_permuted) {
+    std::uint64_t* u = he::scratch(3, 2 * n);
+    for (std::size_t i = 0; i < l; ++i) digit_times_key(hd.row(t, i), key, i, kj, m, n, u, u + n);
+    he::apply_automorphism_ntt(u, o0, n, index);
+    he::apply_automorphism_ntt(u + n, o1, n, index);
+    return;
+  }
   std::uint64_t* buf = he::scratch(3, n);
   for (std::size_t i = 0; i < l; ++i) {
     he::apply_automorphism_ntt(hd.row(t, i), buf, n, index);
@@ -233,7 +242,7 @@ HoistedDigits::HoistedDigits(const RingContext& ring, const std::uint64_t* d, st
 }
 
 void key_switch_hoisted_add(const RingContext& ring, const HoistedDigits& hd, const std::uint32_t* index,
-                            const KeySwitchKey& key, std::uint64_t* c0, std::uint64_t* c1) {
+                            const KeySwitchKey& key, std::uint64_t* c0, std::uint64_t* c1, bool key_permuted) {
   const std::size_t n = ring.n(), L = ring.max_level(), l = hd.level(), sp = ring.special_index();
   require(key.n() == n && key.digits() == L && key.primes() == L + 1, "key switching key has the wrong shape");
   std::uint64_t* acc = he::scratch(5, 4 * n);
@@ -242,12 +251,12 @@ void key_switch_hoisted_add(const RingContext& ring, const HoistedDigits& hd, co
   std::uint64_t* a0 = acc + 2 * n;
   std::uint64_t* a1 = acc + 3 * n;
   std::uint64_t* rnd = he::scratch(4, 2 * n);
-  inner_hoisted(ring, hd, index, key, l, y0, y1);
+  inner_hoisted(ring, hd, index, key, key_permuted, l, y0, y1);
   he::inverse_ntt(y0, ring.ntt(sp));
   he::inverse_ntt(y1, ring.ntt(sp));
   const std::uint64_t p = ring.modulus(sp).value();
   for (std::size_t j = 0; j < l; ++j) {
-    inner_hoisted(ring, hd, index, key, j, a0, a1);
+    inner_hoisted(ring, hd, index, key, key_permuted, j, a0, a1);
     const Modulus& q = ring.modulus(j);
     // Divide by p with rounding in the NTT domain: (acc - NTT([y]_p centred)) * p^-1 mod q_j.
     centred_mod(y0, rnd, n, p, q, ring.special_mod_q()[j]);

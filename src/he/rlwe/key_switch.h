@@ -46,8 +46,10 @@ class HoistedDigits {
 
 // Adds to c0, c1 (level rows each, NTT domain) the key switch of d(X^g) from s(X^g) to s, where
 // digits = HoistedDigits of d and index = automorphism_ntt_index for g (ring/rns_poly.h). key:
-// the Galois key for g. Throws InvalidArgument when key does not have the ring's shape.
+// the Galois key for g; key_permuted: it is in evaluation form (GaloisKeys::permute_for_evaluation),
+// which gives the same result bit for bit with 2(l+1) instead of l(l+1) row permutations. Throws
+// InvalidArgument when key does not have the ring's shape.
 void key_switch_hoisted_add(const RingContext& ring, const HoistedDigits& digits, const std::uint32_t* index,
-                            const KeySwitchKey& key, std::uint64_t* c0, std::uint64_t* c1);
+                            const KeySwitchKey& key, std::uint64_t* c0, std::uint64_t* c1, bool key_permuted = false);
 
 }  // namespace leukocrypt::rlwe

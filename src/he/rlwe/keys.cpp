@@ -1,7 +1,11 @@
 // Key containers: Galois key lookup and Galois elements for rotations.
 #include "he/rlwe/keys.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "common/error.h"
+#include "he/ring/rns_poly.h"
 #include "he/ring/secure_wipe.h"
 
 namespace leukocrypt::rlwe {
@@ -29,6 +33,25 @@ const KeySwitchKey& GaloisKeys::get(std::uint32_t galois_elt) const {
     throw InvalidArgument("GaloisKeys: no key for Galois element " + std::to_string(galois_elt) +
                           " (generate it with create_galois_keys)");
   return it->second;
+}
+
+void GaloisKeys::permute_for_evaluation(const std::uint32_t* bitrev) {
+  require(!permuted_, "GaloisKeys: the keys are already in evaluation form");
+  std::vector<std::uint32_t> index;
+  std::vector<std::uint64_t> row;
+  for (auto& [g, key] : keys_) {
+    const std::size_t n = key.n();
+    index.resize(n);
+    row.resize(n);
+    he::automorphism_ntt_index(n, g, bitrev, index.data());
+    // k'[index[c]] = k[c], so that the permutation (out[c] = in[index[c]]) of k' is k.
+    for (std::size_t r = 0; r < key.raw_size() / n; ++r) {
+      std::uint64_t* k = key.raw() + r * n;
+      std::copy(k, k + n, row.data());
+      for (std::size_t c = 0; c < n; ++c) k[index[c]] = row[c];
+    }
+  }
+  permuted_ = true;
 }
 
 std::uint32_t galois_elt_for_step(int step, std::size_t n, std::uint32_t generator) {

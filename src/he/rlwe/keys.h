@@ -143,9 +143,20 @@ class GaloisKeys {
   void insert(std::uint32_t galois_elt, KeySwitchKey key) { keys_[galois_elt] = std::move(key); }
   const std::map<std::uint32_t, KeySwitchKey>& keys() const { return keys_; }
 
+  // Evaluation form. A rotation's key switch computes sum_i digit_i(c1(X^g)) * k_g,i; with every
+  // row of k_g stored as k_g(X^(g^-1)) (the NTT-domain permutation's inverse), the same sum is
+  // the permutation of sum_i digit_i(c1) * k'_g,i: a hoisted rotation then permutes its 2 outputs
+  // per prime instead of its l digits (l(l+1) -> 2(l+1) gathers), bit for bit the same result
+  // (key_switch.h). The key switches from s to s(X^(g^-1)) and is used as such by the BFV
+  // evaluator's rotations; the CKKS evaluator and save() refuse keys in this form. Once per set:
+  // the second call throws.
+  bool permuted() const { return permuted_; }
+  void permute_for_evaluation(const std::uint32_t* bitrev);
+
  private:
   std::uint64_t params_id_ = 0, key_id_ = 0;
   std::map<std::uint32_t, KeySwitchKey> keys_;
+  bool permuted_ = false;
 };
 
 // Galois element for a rotation of the slots by `step` (left for step > 0), N = n:

@@ -282,6 +282,7 @@ std::string save_galois_key(std::uint32_t galois_elt, const KeySwitchKey& key) {
 }
 
 std::string save(const GaloisKeys& gk) {
+  require(!gk.permuted(), "save: Galois keys in evaluation form cannot be saved (save them before permute_for_evaluation)");
   std::string out = save_galois_keys_header(gk.params_id(), gk.key_id(), static_cast<std::uint32_t>(gk.keys().size()));
   for (const auto& [g, k] : gk.keys()) out += save_galois_key(g, k);
   return out;

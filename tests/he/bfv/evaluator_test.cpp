@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
+#include "he/bfv/serialization.h"
 #include "test_util.h"
 
 namespace leukocrypt::bfv {
@@ -194,6 +195,46 @@ TEST_P(BfvEvaluatorTest, NttDomainRotationsEqualPlainRotations) {
       EXPECT_NEAR(dec_.invariant_noise_budget(r), dec_.invariant_noise_budget(plain), kBudgetSlack) << "step " << s;
     }
     EXPECT_THROW(ev_.rotate_rows_ntt(ca_ntt, 3, gk), InvalidArgument);  // no key for 3
+  }
+}
+
+// Galois keys in evaluation form (GaloisKeys::permute_for_evaluation): hoisted rotations give the
+// same ciphertext bit for bit; NTT-domain and coefficient rotations (which now switch c1 itself)
+// decrypt to the same slots with the same noise budget to within kBudgetSlack bits, at the top
+// level and below it. A set is permuted once and cannot be saved in that form.
+TEST_P(BfvEvaluatorTest, PermutedGaloisKeysRotateTheSame) {
+  std::vector<int> steps = {1, 2, -1, 5, -7};
+  const GaloisKeys gk = k_.keygen.create_galois_keys(steps);
+  GaloisKeys gp = gk;
+  gp.permute_for_evaluation(k_.ctx->bitrev());
+  EXPECT_TRUE(gp.permuted());
+  EXPECT_FALSE(gk.permuted());
+  EXPECT_THROW(gp.permute_for_evaluation(k_.ctx->bitrev()), InvalidArgument);
+  EXPECT_THROW(save(gp), InvalidArgument);
+  auto ca = encrypt(rnd());
+  for (int drop = 0; drop < 2; ++drop) {
+    if (drop) ev_.mod_switch_to_next_inplace(ca);
+    const auto digits = ev_.hoist(ca);
+    auto ca_ntt = ca;
+    ev_.to_ntt_inplace(ca_ntt);
+    for (int s : steps) {
+      const auto a = ev_.rotate_rows_hoisted_ntt(ca_ntt, digits, s, gk);
+      const auto b = ev_.rotate_rows_hoisted_ntt(ca_ntt, digits, s, gp);
+      for (std::size_t k = 0; k < 2; ++k)
+        for (std::size_t i = 0; i < ca.level(); ++i)
+          ASSERT_TRUE(std::equal(a.data(k, i), a.data(k, i) + n_, b.data(k, i)))
+              << "hoisted step " << s << " level " << ca.level() << " component " << k << " prime " << i;
+      auto r = ev_.rotate_rows_ntt(ca_ntt, s, gp);
+      ev_.from_ntt_inplace(r);
+      const auto plain = ev_.rotate_rows(ca, s, gk);
+      const auto permuted = ev_.rotate_rows(ca, s, gp);
+      EXPECT_EQ(decrypt(r), decrypt(plain)) << "step " << s << " level " << ca.level();
+      EXPECT_EQ(decrypt(permuted), decrypt(plain)) << "step " << s << " level " << ca.level();
+      EXPECT_NEAR(dec_.invariant_noise_budget(r), dec_.invariant_noise_budget(plain), kBudgetSlack) << "step " << s;
+      EXPECT_NEAR(dec_.invariant_noise_budget(permuted), dec_.invariant_noise_budget(plain), kBudgetSlack)
+          << "step " << s;
+    }
+    EXPECT_EQ(decrypt(ev_.rotate_columns(ca, gp)), decrypt(ev_.rotate_columns(ca, gk)));
   }
 }
 

@@ -287,6 +287,11 @@ TEST_F(CkksEvaluatorTest, RotationsAndConjugation) {
   for (int j = 0; j < s; ++j) want[j] = a[(j + 1) % s] * a[(j + 1) % s];
   EXPECT_LT(max_error(decrypt(ev_.rotate(m, 1, gk_)), want), kOpBound);
   EXPECT_THROW(ev_.rotate(ca, 3, gk_), InvalidArgument);  // no key for step 3
+  // Keys in the BFV evaluator's permuted form are refused, never used as if standard.
+  GaloisKeys permuted = gk_;
+  permuted.permute_for_evaluation(ctx_->bitrev());
+  EXPECT_THROW(ev_.rotate(ca, 1, permuted), InvalidArgument);
+  EXPECT_THROW(ev_.rotate_hoisted(ca, ev_.hoist(ca), 1, permuted), InvalidArgument);
 }
 
 TEST_F(CkksEvaluatorTest, MismatchedOperandsThrowClearErrors) {
