@@ -34,13 +34,8 @@ constexpr KernelTable kAvx512IfmaTable{
     avx512ifma::eltwise_mul_mod, avx512ifma::eltwise_mul_scalar_mod,
     avx512ifma::eltwise_fma_scalar_mod, avx512ifma::eltwise_add_scalar_mod,
     avx512ifma::eltwise_reduce_mod, avx512ifma::eltwise_mul_add_mod,
-#if LEUKOCRYPT_KERNELS_AVX2
-    avx2::eltwise_dot_scalar_mod, avx512ifma::eltwise_mac_small, avx512ifma::eltwise_fma_lazy_mod,
+    avx512ifma::eltwise_dot_scalar_mod, avx512ifma::eltwise_mac_small, avx512ifma::eltwise_fma_lazy_mod,
     avx512ifma::eltwise_matmul_mod};
-#else
-    scalar::eltwise_dot_scalar_mod, avx512ifma::eltwise_mac_small, avx512ifma::eltwise_fma_lazy_mod,
-    avx512ifma::eltwise_matmul_mod};
-#endif
 #endif
 
 #if LEUKOCRYPT_KERNELS_AVX2

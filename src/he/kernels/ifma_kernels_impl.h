@@ -352,6 +352,32 @@ void eltwise_fma_lazy_mod(std::uint64_t* acc, const std::uint64_t* a, const Shou
   for (; i < n; ++i) acc[i] += mul_mod_shoup(a[i], w, q.value());
 }
 
+// Base-conversion dot product (eltwise.h): per term a lazy 52-bit Shoup product in [0, 2q), the
+// running sum kept in [0, 2q) by one conditional subtraction, the result reduced once more. Rows
+// below 2^52 (the contract) are exactly the 52-bit multiplier's domain.
+void eltwise_dot_scalar_mod(std::uint64_t* out, const std::uint64_t* const* rows, const ShoupOperand* w,
+                            std::size_t k, std::size_t n, const Modulus& q) {
+  using namespace ops;
+  if (!ifma_applies(q) || k > 64) return scalar::eltwise_dot_scalar_mod(out, rows, w, k, n, q);
+  const Consts c(q.value());
+  V8 vw[64], vwq[64];
+  for (std::size_t t = 0; t < k; ++t) {
+    vw[t] = set1(w[t].value);
+    vwq[t] = set1(shoup_quotient52(w[t].value, q.value()));
+  }
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    V8 acc = c.zero;
+    for (std::size_t t = 0; t < k; ++t)
+      acc = reduce_once(add(acc, mul_shoup_lazy52(load(rows[t] + i), vw[t], vwq[t], c)), c.two_q);
+    store(out + i, reduce_once(acc, c.q));
+  }
+  if (i == n) return;
+  const std::uint64_t* tail[64];
+  for (std::size_t t = 0; t < k; ++t) tail[t] = rows[t] + i;
+  scalar::eltwise_dot_scalar_mod(out + i, tail, w, k, n - i, q);
+}
+
 namespace {
 
 // (hi * 2^52 + lo) mod q for the dense product's lane sums (hi < 2^60, lo < 2^64), in [0, q):

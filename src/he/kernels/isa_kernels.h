@@ -41,6 +41,9 @@ namespace leukocrypt::he {
 #if LEUKOCRYPT_KERNELS_IFMA
 namespace avx512ifma {
 LC_DECLARE_ISA_KERNELS
+// Base-conversion dot product (eltwise.h), in 52-bit lanes (ifma_kernels_impl.h).
+void eltwise_dot_scalar_mod(std::uint64_t* out, const std::uint64_t* const* rows,
+                            const ShoupOperand* w, std::size_t k, std::size_t n, const Modulus& q);
 // Lazy small-weight multiply-add with AVX512DQ's 64-bit multiply (kernels_avx512ifma.cpp only).
 void eltwise_mac_small(std::uint64_t* acc, const std::uint64_t* x, std::int64_t w, std::size_t n,
                        const Modulus& q);
@@ -49,7 +52,7 @@ void eltwise_mac_small(std::uint64_t* acc, const std::uint64_t* x, std::int64_t 
 #if LEUKOCRYPT_KERNELS_AVX2
 namespace avx2 {
 LC_DECLARE_ISA_KERNELS
-// Base-conversion dot product; the IFMA table uses this one too (every IFMA CPU has AVX2+FMA).
+// Base-conversion dot product (double-precision lanes; the IFMA table has its own).
 void eltwise_dot_scalar_mod(std::uint64_t* out, const std::uint64_t* const* rows,
                             const ShoupOperand* w, std::size_t k, std::size_t n, const Modulus& q);
 // Lazy small-weight multiply-add (64-bit integer lanes).

@@ -35,7 +35,7 @@ std::vector<Variant> variants() {
                            e::eltwise_neg_mod, e::eltwise_mul_mod, e::eltwise_mul_scalar_mod,
                            e::eltwise_fma_scalar_mod, e::eltwise_add_scalar_mod,
                            e::eltwise_reduce_mod, e::eltwise_mul_add_mod,
-                           scalar::eltwise_dot_scalar_mod, scalar::eltwise_mac_small,
+                           e::eltwise_dot_scalar_mod, scalar::eltwise_mac_small,
                            e::eltwise_fma_lazy_mod, e::eltwise_matmul_mod},
                true});
   for (KernelIsa isa : {KernelIsa::kAvx2, KernelIsa::kAvx512, KernelIsa::kAvx512Ifma}) {
