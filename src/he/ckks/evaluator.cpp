@@ -374,12 +374,28 @@ Ciphertext Evaluator::apply_galois(const Ciphertext& ct, std::uint32_t g, const 
   detail::check_ciphertext(*ctx_, ct, "apply_galois");
   require(ct.size() == 2, "apply_galois: ciphertext must have size 2 (relinearize first)");
   require(gk.params_id() == ctx_->params_id(), "apply_galois: Galois keys were made for other parameters");
-  require(!gk.permuted(), "apply_galois: Galois keys in the BFV evaluation form (GaloisKeys::permute_for_evaluation)");
   const rlwe::KeySwitchKey& key = gk.get(g);
   const std::size_t n = ctx_->n(), l = ct.level();
   // In the NTT domain X -> X^g permutes the evaluation points.
   std::vector<std::uint32_t> index(n);
   he::automorphism_ntt_index(n, g, ctx_->bitrev(), index.data());
+  if (gk.permuted()) {
+    // Evaluation-form key (rlwe/keys.h): c1 itself is switched (its NTT rows are digit i's
+    // transform mod q_i), then c0 + the switched pair is permuted.
+    std::uint64_t* c1 = he::scratch(6, l * n);
+    std::uint64_t* t = he::scratch(7, 2 * l * n);
+    std::memcpy(c1, ct.poly(1), l * n * sizeof(std::uint64_t));
+    for (std::size_t i = 0; i < l; ++i) he::inverse_ntt(c1 + i * n, ctx_->ntt(i));
+    std::fill(t, t + 2 * l * n, 0);
+    rlwe::key_switch_add(*ctx_, c1, ct.poly(1), key, t, t + l * n, l, /*ntt_output=*/true);
+    Ciphertext r(ct.params_id(), n, l, 2, ct.scale());
+    for (std::size_t i = 0; i < l; ++i) {
+      he::eltwise_add_mod(t + i * n, t + i * n, ct.data(0, i), n, ctx_->modulus(i));
+      he::apply_automorphism_ntt(t + i * n, r.data(0, i), n, index.data());
+      he::apply_automorphism_ntt(t + (l + i) * n, r.data(1, i), n, index.data());
+    }
+    return r;
+  }
   Ciphertext r(ct.params_id(), n, l, 2, ct.scale());
   std::uint64_t* c1g = he::scratch(6, l * n);      // coefficient form: the digits
   std::uint64_t* c1g_ntt = he::scratch(7, l * n);  // NTT form: digit i's transform mod q_i
@@ -413,7 +429,6 @@ Ciphertext Evaluator::rotate_hoisted(const Ciphertext& ct, const rlwe::HoistedDi
           "rotate_hoisted: the digits were hoisted from another ciphertext (level " + std::to_string(digits.level()) +
               ", ciphertext level " + std::to_string(ct.level()) + ")");
   require(gk.params_id() == ctx_->params_id(), "rotate_hoisted: Galois keys were made for other parameters");
-  require(!gk.permuted(), "rotate_hoisted: Galois keys in the BFV evaluation form (GaloisKeys::permute_for_evaluation)");
   const std::uint32_t g = galois_elt_for_rotation(step, ctx_->n());
   const rlwe::KeySwitchKey& key = gk.get(g);
   const std::size_t n = ctx_->n(), l = ct.level();
@@ -424,7 +439,7 @@ Ciphertext Evaluator::rotate_hoisted(const Ciphertext& ct, const rlwe::HoistedDi
     he::apply_automorphism_ntt(ct.data(0, i), r.data(0, i), n, index.data());
     std::fill(r.data(1, i), r.data(1, i) + n, 0);
   }
-  rlwe::key_switch_hoisted_add(*ctx_, digits, index.data(), key, r.poly(0), r.poly(1));
+  rlwe::key_switch_hoisted_add(*ctx_, digits, index.data(), key, r.poly(0), r.poly(1), gk.permuted());
   return r;
 }
 

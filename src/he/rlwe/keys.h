@@ -147,9 +147,8 @@ class GaloisKeys {
   // row of k_g stored as k_g(X^(g^-1)) (the NTT-domain permutation's inverse), the same sum is
   // the permutation of sum_i digit_i(c1) * k'_g,i: a hoisted rotation then permutes its 2 outputs
   // per prime instead of its l digits (l(l+1) -> 2(l+1) gathers), bit for bit the same result
-  // (key_switch.h). The key switches from s to s(X^(g^-1)) and is used as such by the BFV
-  // evaluator's rotations; the CKKS evaluator and save() refuse keys in this form. Once per set:
-  // the second call throws.
+  // (key_switch.h). The BFV and CKKS evaluators' rotations take keys in either form; save()
+  // refuses this one. Once per set: the second call throws.
   bool permuted() const { return permuted_; }
   void permute_for_evaluation(const std::uint32_t* bitrev);
 
