@@ -2,6 +2,7 @@
 #include "nn/bfv_slot_evaluator.h"
 
 #include <algorithm>
+#include <atomic>
 #include <optional>
 
 #include "common/env.h"
@@ -128,19 +129,49 @@ bfv::Ciphertext BfvSlotEvaluator::run_linear(std::size_t s, std::size_t j, const
   });
   std::vector<std::size_t> first(l.giants.size() + 1, 0);
   for (std::size_t g = 0; g < l.giants.size(); ++g) first[g + 1] = first[g] + l.giants[g].terms.size();
-  // Giant steps: sum of diagonal x baby products, back to coefficients, rotated.
-  std::vector<bfv::Ciphertext> giant(l.giants.size());
-  ThreadPool::global().parallel_for(0, l.giants.size(), [&](std::size_t g) {
-    bfv::Ciphertext acc(x.params_id(), n, level, 2, bfv::Ciphertext::Uninitialized{});
+  auto giant_sum = [&](std::size_t g, bfv::Ciphertext& acc) {
     sum_diagonal_products(
         acc, l.giants[g].terms, baby, level, n,
         [&](std::size_t d, std::size_t i) { return diag_[s][j][first[g] + d].data.data() + i * n; },
         [&](std::size_t i) -> const he::Modulus& { return ctx.modulus(i); });
-    giant[g] = l.giants[g].step == 0 ? std::move(acc) : ev.rotate_rows_ntt(acc, l.giants[g].step, gk);
-  });
+  };
+  static const bool moddown_sum = !env_off("LEUKOCRYPT_MODDOWN_SUM");
+  bfv::Ciphertext y;
+  if (moddown_sum) {
+    // Giant steps: each sum of diagonal x baby products is rotated and added up in the NTT domain,
+    // the rotations' key switches summed before their division by p (rlwe::KeySwitchSum): one
+    // division per linear step instead of one per giant step. One partial sum per worker, each worker
+    // taking the next giant as it frees up. LEUKOCRYPT_MODDOWN_SUM=off: one rotate_rows_ntt per giant.
+    const std::size_t parts = std::max<std::size_t>(1, std::min(l.giants.size(), ThreadPool::global().size()));
+    std::vector<bfv::Ciphertext> part(parts);
+    std::vector<rlwe::KeySwitchSum> ks(parts, rlwe::KeySwitchSum(n, level));
+    std::atomic<std::size_t> next_giant{0};
+    ThreadPool::global().parallel_for(0, parts, [&](std::size_t p) {
+      part[p] = bfv::Ciphertext(x.params_id(), n, level, 2);
+      bfv::Ciphertext acc(x.params_id(), n, level, 2, bfv::Ciphertext::Uninitialized{});
+      for (std::size_t g = next_giant++; g < l.giants.size(); g = next_giant++) {
+        giant_sum(g, acc);
+        if (l.giants[g].step == 0) ev.add_inplace(part[p], acc);
+        else ev.add_rotation_ntt(acc, l.giants[g].step, gk, part[p], ks[p]);
+      }
+    });
+    y = std::move(part[0]);
+    for (std::size_t p = 1; p < parts; ++p) {
+      ev.add_inplace(y, part[p]);
+      ks[0].add(ctx, ks[p]);
+    }
+    ev.finish_rotation_sum(y, ks[0]);
+  } else {
+    std::vector<bfv::Ciphertext> giant(l.giants.size());
+    ThreadPool::global().parallel_for(0, l.giants.size(), [&](std::size_t g) {
+      bfv::Ciphertext acc(x.params_id(), n, level, 2, bfv::Ciphertext::Uninitialized{});
+      giant_sum(g, acc);
+      giant[g] = l.giants[g].step == 0 ? std::move(acc) : ev.rotate_rows_ntt(acc, l.giants[g].step, gk);
+    });
+    y = std::move(giant[0]);
+    for (std::size_t g = 1; g < giant.size(); ++g) ev.add_inplace(y, giant[g]);
+  }
   // The giant sums stay in the NTT domain (addition is the same there): one inverse transform.
-  bfv::Ciphertext y = std::move(giant[0]);
-  for (std::size_t g = 1; g < giant.size(); ++g) ev.add_inplace(y, giant[g]);
   ev.from_ntt_inplace(y);
   for (int f : l.fold) ev.add_inplace(y, ev.rotate_rows(y, f, gk));
   ev.add_plain_inplace(y, bias_[s][j]);

@@ -497,6 +497,46 @@ Ciphertext Evaluator::rotate_rows_ntt(const Ciphertext& ct_ntt, int step, const 
   return r;
 }
 
+void Evaluator::add_rotation_ntt(const Ciphertext& ct_ntt, int step, const GaloisKeys& gk, Ciphertext& sum,
+                                 rlwe::KeySwitchSum& ks) const {
+  check_ct(ct_ntt, "add_rotation_ntt");
+  check_ct(sum, "add_rotation_ntt");
+  const std::size_t n = ctx_->n(), l = ct_ntt.level();
+  require(ct_ntt.size() == 2 && sum.size() == 2 && sum.level() == l && ks.level() == l,
+          "add_rotation_ntt: the ciphertext, the sum and the key-switch sum must be of size 2 at one level");
+  require(gk.params_id() == ctx_->params_id(), "add_rotation_ntt: Galois keys were made for other parameters");
+  const std::uint32_t g = galois_elt_for_step(step, n);
+  const KeySwitchKey& key = gk.get(g);
+  // Scratch 6: the permutation, c1 (or c1(X^g)) in coefficients and, for keys as generated,
+  // c1(X^g) in the NTT domain (key switching uses slots 3, 4, 5).
+  std::uint64_t* buf = he::scratch(6, (n + 1) / 2 + 2 * l * n);
+  std::uint32_t* index = reinterpret_cast<std::uint32_t*>(buf);
+  std::uint64_t* c1 = buf + (n + 1) / 2;
+  std::uint64_t* c1_ntt = c1 + l * n;
+  he::automorphism_ntt_index(n, g, ctx_->bitrev(), index);
+  const std::uint64_t* d_ntt = ct_ntt.poly(1);
+  if (gk.permuted()) {
+    std::memcpy(c1, ct_ntt.poly(1), l * n * sizeof(std::uint64_t));  // c1 itself; products permuted
+  } else {
+    for (std::size_t i = 0; i < l; ++i) he::apply_automorphism_ntt(ct_ntt.data(1, i), c1_ntt + i * n, n, index);
+    std::memcpy(c1, c1_ntt, l * n * sizeof(std::uint64_t));
+    d_ntt = c1_ntt;
+  }
+  for (std::size_t i = 0; i < l; ++i) he::inverse_ntt(c1 + i * n, ctx_->ntt(i));
+  rlwe::key_switch_products_add(*ctx_, c1, d_ntt, key, gk.permuted() ? index : nullptr, ks);
+  std::uint64_t* row = he::scratch(4, n);
+  for (std::size_t i = 0; i < l; ++i) {
+    he::apply_automorphism_ntt(ct_ntt.data(0, i), row, n, index);
+    he::eltwise_add_mod(sum.data(0, i), sum.data(0, i), row, n, ctx_->modulus(i));
+  }
+}
+
+void Evaluator::finish_rotation_sum(Ciphertext& sum, const rlwe::KeySwitchSum& ks) const {
+  check_ct(sum, "finish_rotation_sum");
+  require(sum.size() == 2 && ks.level() == sum.level(), "finish_rotation_sum: the sums are at different levels");
+  rlwe::key_switch_sum_finish(*ctx_, ks, sum.poly(0), sum.poly(1));
+}
+
 void Evaluator::to_ntt_inplace(Ciphertext& ct) const {
   check_ct(ct, "to_ntt");
   for (std::size_t k = 0; k < ct.size(); ++k)

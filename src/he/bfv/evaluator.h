@@ -69,6 +69,13 @@ class Evaluator {
   // inverse for from_ntt + rotate_rows. Used for the giant steps of the latency layout, whose sums
   // are formed in the NTT domain. Decrypts to the same slots as rotate_rows.
   Ciphertext rotate_rows_ntt(const Ciphertext& ct_ntt, int step, const GaloisKeys& gk) const;
+  // A sum of rotate_rows_ntt results with one division by p (rlwe::KeySwitchSum): each
+  // add_rotation_ntt adds c0(X^g) to sum (size 2, ct_ntt's level, NTT domain) and the key switch's
+  // products to ks (made for that level); finish_rotation_sum then adds ks's switched pair to sum.
+  // The sum decrypts to the same slots as the rotate_rows_ntt results added up, with no more noise.
+  void add_rotation_ntt(const Ciphertext& ct_ntt, int step, const GaloisKeys& gk, Ciphertext& sum,
+                        rlwe::KeySwitchSum& ks) const;
+  void finish_rotation_sum(Ciphertext& sum, const rlwe::KeySwitchSum& ks) const;
   // Every row of ct to the NTT domain and back (the ciphertext type does not record the domain:
   // only hoisted rotations and plaintext products in that domain read such a ciphertext).
   void to_ntt_inplace(Ciphertext& ct) const;

@@ -279,4 +279,56 @@ void key_switch_add(const RingContext& ring, const std::uint64_t* d, const std::
   else key_switch_portable(ring, d, d_ntt, key, c0, c1, level, ntt_output);
 }
 
+void KeySwitchSum::add(const RingContext& ring, const KeySwitchSum& o) {
+  require(o.n_ == n_ && o.level_ == level_, "KeySwitchSum: adding a sum of another shape");
+  for (std::size_t k = 0; k < 2; ++k)
+    for (std::size_t t = 0; t <= level_; ++t)
+      he::eltwise_add_mod(row(k, t), row(k, t), o.row(k, t), n_, ring.modulus(t == level_ ? ring.special_index() : t));
+}
+
+void key_switch_products_add(const RingContext& ring, const std::uint64_t* d, const std::uint64_t* d_ntt,
+                             const KeySwitchKey& key, const std::uint32_t* index, KeySwitchSum& sum) {
+  const std::size_t n = ring.n(), L = ring.max_level(), l = sum.level();
+  require(key.n() == n && key.digits() == L && key.primes() == L + 1, "key switching key has the wrong shape");
+  std::uint64_t* o = he::scratch(5, 2 * n);
+  for (std::size_t t = 0; t <= l; ++t) {
+    const std::size_t j = t == l ? ring.special_index() : t;
+    if (ring.all_simd()) inner_simd(ring, d, d_ntt, key, l, j, o, o + n);
+    else inner_portable(ring, d, d_ntt, key, l, j, o, o + n);
+    const Modulus& m = ring.modulus(j);
+    for (std::size_t k = 0; k < 2; ++k) {
+      std::uint64_t* acc = sum.row(k, t);
+      const std::uint64_t* ok = o + k * n;
+      if (index) {
+        const std::uint64_t mv = m.value();
+        for (std::size_t c = 0; c < n; ++c) acc[c] = he::add_mod(acc[c], ok[index[c]], mv);
+      } else {
+        he::eltwise_add_mod(acc, acc, ok, n, m);
+      }
+    }
+  }
+}
+
+void key_switch_sum_finish(const RingContext& ring, const KeySwitchSum& sum, std::uint64_t* c0, std::uint64_t* c1) {
+  const std::size_t n = ring.n(), l = sum.level(), sp = ring.special_index();
+  std::uint64_t* y = he::scratch(5, 2 * n);
+  std::uint64_t* rnd = he::scratch(4, 2 * n);
+  std::memcpy(y, sum.row(0, l), n * sizeof(std::uint64_t));
+  std::memcpy(y + n, sum.row(1, l), n * sizeof(std::uint64_t));
+  he::inverse_ntt(y, ring.ntt(sp));
+  he::inverse_ntt(y + n, ring.ntt(sp));
+  const std::uint64_t p = ring.modulus(sp).value();
+  for (std::size_t j = 0; j < l; ++j) {
+    const Modulus& q = ring.modulus(j);
+    // (x - NTT([x]_p centred)) * p^-1 mod q_j, as key_switch_hoisted_add.
+    for (std::size_t k = 0; k < 2; ++k) {
+      std::uint64_t* r = rnd + k * n;
+      centred_mod(y + k * n, r, n, p, q, ring.special_mod_q()[j]);
+      he::forward_ntt(r, ring.ntt(j));
+      he::eltwise_sub_mod(r, sum.row(k, j), r, n, q);
+      he::eltwise_fma_scalar_mod((k == 0 ? c0 : c1) + j * n, r, ring.special_inv_mod_q()[j], n, q);
+    }
+  }
+}
+
 }  // namespace leukocrypt::rlwe

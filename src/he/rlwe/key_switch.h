@@ -52,4 +52,34 @@ class HoistedDigits {
 void key_switch_hoisted_add(const RingContext& ring, const HoistedDigits& digits, const std::uint32_t* index,
                             const KeySwitchKey& key, std::uint64_t* c0, std::uint64_t* c1, bool key_permuted = false);
 
+// A sum of key switches divided by p once (ModDown hoisting, Bossuat et al. 2021): the products
+// sum_i [d]_{q_i} * key_i of every term, over q_0..q_{l-1} and p in the NTT domain, are added up
+// first and the division by p with rounding is applied to the total. The result decrypts to the
+// sum of the terms' key switches with one rounding instead of one per term (no more noise).
+class KeySwitchSum {
+ public:
+  // Zero, for `level` ciphertext primes and the special prime.
+  KeySwitchSum(std::size_t n, std::size_t level) : n_(n), level_(level), rows_(2 * (level + 1) * n, 0) {}
+  std::size_t level() const { return level_; }
+  // Component k (0, 1), target t (t = level(): the special prime), NTT form, values in [0, prime).
+  std::uint64_t* row(std::size_t k, std::size_t t) { return rows_.data() + (k * (level_ + 1) + t) * n_; }
+  const std::uint64_t* row(std::size_t k, std::size_t t) const { return rows_.data() + (k * (level_ + 1) + t) * n_; }
+  // this += o (the same n and level).
+  void add(const RingContext& ring, const KeySwitchSum& o);
+
+ private:
+  std::size_t n_ = 0, level_ = 0;
+  std::vector<std::uint64_t> rows_;
+};
+
+// Adds to sum one term: the products of d's digits with key, as key_switch_add forms them (d, d_ntt
+// as there, sum.level() rows), before the division by p. index: when given (key in evaluation
+// form, keys.h), the products are permuted by it before they are added: the term is then the key
+// switch of d(X^g), g the index's automorphism.
+void key_switch_products_add(const RingContext& ring, const std::uint64_t* d, const std::uint64_t* d_ntt,
+                             const KeySwitchKey& key, const std::uint32_t* index, KeySwitchSum& sum);
+
+// Adds to c0, c1 (sum.level() rows each, NTT domain) the sum divided by p with rounding.
+void key_switch_sum_finish(const RingContext& ring, const KeySwitchSum& sum, std::uint64_t* c0, std::uint64_t* c1);
+
 }  // namespace leukocrypt::rlwe

@@ -238,6 +238,48 @@ TEST_P(BfvEvaluatorTest, PermutedGaloisKeysRotateTheSame) {
   }
 }
 
+// A sum of NTT-domain rotations with one division by p (add_rotation_ntt + finish_rotation_sum)
+// decrypts to the sum of the rotated slots, with keys in either form, at the top level and below
+// it, and keeps the noise budget of the rotate_rows_ntt sum within kBudgetSlack bits.
+TEST_P(BfvEvaluatorTest, RotationSumWithOneDivisionEqualsTheSumOfRotations) {
+  const std::vector<int> steps = {1, 2, -1, 5, -7};
+  const GaloisKeys gk = k_.keygen.create_galois_keys(steps);
+  GaloisKeys gp = gk;
+  gp.permute_for_evaluation(k_.ctx->bitrev());
+  std::vector<Ciphertext> cts;
+  for (std::size_t i = 0; i < steps.size(); ++i) cts.push_back(encrypt(rnd()));
+  for (int drop = 0; drop < 2; ++drop) {
+    if (drop)
+      for (auto& c : cts) ev_.mod_switch_to_next_inplace(c);
+    const std::size_t level = cts[0].level();
+    Ciphertext want;
+    for (std::size_t i = 0; i < cts.size(); ++i) {
+      auto r = ev_.rotate_rows(cts[i], steps[i], gk);
+      if (i == 0) want = r;
+      else ev_.add_inplace(want, r);
+    }
+    for (const GaloisKeys* keys : {&gk, static_cast<const GaloisKeys*>(&gp)}) {
+      Ciphertext sum(k_.ctx->params_id(), n_, level, 2);
+      rlwe::KeySwitchSum ks(n_, level);
+      for (std::size_t i = 0; i < cts.size(); ++i) {
+        auto c = cts[i];
+        ev_.to_ntt_inplace(c);
+        ev_.add_rotation_ntt(c, steps[i], *keys, sum, ks);
+      }
+      ev_.finish_rotation_sum(sum, ks);
+      ev_.from_ntt_inplace(sum);
+      EXPECT_EQ(decrypt(sum), decrypt(want)) << "level " << level << (keys == &gp ? " evaluation form" : "");
+      EXPECT_GE(dec_.invariant_noise_budget(sum) + kBudgetSlack, dec_.invariant_noise_budget(want)) << "level " << level;
+    }
+    rlwe::KeySwitchSum wrong(n_, level + 1);
+    Ciphertext sum(k_.ctx->params_id(), n_, level, 2);
+    auto c = cts[0];
+    ev_.to_ntt_inplace(c);
+    EXPECT_THROW(ev_.add_rotation_ntt(c, 1, gk, sum, wrong), InvalidArgument);
+    EXPECT_THROW(ev_.add_rotation_ntt(c, 3, gk, sum, wrong), InvalidArgument);
+  }
+}
+
 TEST_P(BfvEvaluatorTest, MismatchesAreRejected) {
   auto ca = encrypt(rnd()), cb = encrypt(rnd());
   ev_.mod_switch_to_next_inplace(cb);
