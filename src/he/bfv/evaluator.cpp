@@ -457,24 +457,11 @@ Ciphertext Evaluator::rotate_rows_ntt(const Ciphertext& ct_ntt, int step, const 
   const std::uint32_t g = galois_elt_for_step(step, n);
   const KeySwitchKey& key = gk.get(g);
   if (gk.permuted()) {
-    // Evaluation-form key (keys.h): c1 itself is switched (its NTT rows are digit i's transform
-    // mod q_i), then c0 + the switched pair is permuted. Scratch 6: the permutation, c1 in
-    // coefficients, the switched pair.
-    std::uint64_t* buf = he::scratch(6, (n + 1) / 2 + 3 * l * n);
-    std::uint32_t* index = reinterpret_cast<std::uint32_t*>(buf);
-    std::uint64_t* c1 = buf + (n + 1) / 2;
-    std::uint64_t* t = c1 + l * n;
+    // Evaluation-form key (keys.h): c1 itself is switched, c0 + the pair permuted (key_switch.h).
+    std::uint32_t* index = reinterpret_cast<std::uint32_t*>(he::scratch(2, (n + 1) / 2));
     he::automorphism_ntt_index(n, g, ctx_->bitrev(), index);
-    std::memcpy(c1, ct_ntt.poly(1), l * n * sizeof(std::uint64_t));
-    for (std::size_t i = 0; i < l; ++i) he::inverse_ntt(c1 + i * n, ctx_->ntt(i));
-    std::fill(t, t + 2 * l * n, 0);
-    rlwe::key_switch_add(*ctx_, c1, ct_ntt.poly(1), key, t, t + l * n, l, /*ntt_output=*/true);
     Ciphertext r(ct_ntt.params_id(), n, l, 2, Ciphertext::Uninitialized{});
-    for (std::size_t i = 0; i < l; ++i) {
-      he::eltwise_add_mod(t + i * n, t + i * n, ct_ntt.data(0, i), n, ctx_->modulus(i));
-      he::apply_automorphism_ntt(t + i * n, r.data(0, i), n, index);
-      he::apply_automorphism_ntt(t + (l + i) * n, r.data(1, i), n, index);
-    }
+    rlwe::automorphism_ntt_permuted_key(*ctx_, ct_ntt.poly(0), ct_ntt.poly(1), l, key, index, r.poly(0), r.poly(1));
     return r;
   }
   // Scratch 6: the permutation, then c1(X^g) in the NTT domain and in coefficients (key

@@ -380,20 +380,9 @@ Ciphertext Evaluator::apply_galois(const Ciphertext& ct, std::uint32_t g, const 
   std::vector<std::uint32_t> index(n);
   he::automorphism_ntt_index(n, g, ctx_->bitrev(), index.data());
   if (gk.permuted()) {
-    // Evaluation-form key (rlwe/keys.h): c1 itself is switched (its NTT rows are digit i's
-    // transform mod q_i), then c0 + the switched pair is permuted.
-    std::uint64_t* c1 = he::scratch(6, l * n);
-    std::uint64_t* t = he::scratch(7, 2 * l * n);
-    std::memcpy(c1, ct.poly(1), l * n * sizeof(std::uint64_t));
-    for (std::size_t i = 0; i < l; ++i) he::inverse_ntt(c1 + i * n, ctx_->ntt(i));
-    std::fill(t, t + 2 * l * n, 0);
-    rlwe::key_switch_add(*ctx_, c1, ct.poly(1), key, t, t + l * n, l, /*ntt_output=*/true);
+    // Evaluation-form key (rlwe/keys.h): c1 itself is switched, c0 + the pair permuted (key_switch.h).
     Ciphertext r(ct.params_id(), n, l, 2, ct.scale());
-    for (std::size_t i = 0; i < l; ++i) {
-      he::eltwise_add_mod(t + i * n, t + i * n, ct.data(0, i), n, ctx_->modulus(i));
-      he::apply_automorphism_ntt(t + i * n, r.data(0, i), n, index.data());
-      he::apply_automorphism_ntt(t + (l + i) * n, r.data(1, i), n, index.data());
-    }
+    rlwe::automorphism_ntt_permuted_key(*ctx_, ct.poly(0), ct.poly(1), l, key, index.data(), r.poly(0), r.poly(1));
     return r;
   }
   Ciphertext r(ct.params_id(), n, l, 2, ct.scale());

@@ -279,6 +279,23 @@ void key_switch_add(const RingContext& ring, const std::uint64_t* d, const std::
   else key_switch_portable(ring, d, d_ntt, key, c0, c1, level, ntt_output);
 }
 
+void automorphism_ntt_permuted_key(const RingContext& ring, const std::uint64_t* c0, const std::uint64_t* c1,
+                                   std::size_t level, const KeySwitchKey& key, const std::uint32_t* index,
+                                   std::uint64_t* r0, std::uint64_t* r1) {
+  const std::size_t n = ring.n(), l = level;
+  std::uint64_t* c1c = he::scratch(6, l * n);
+  std::uint64_t* t = he::scratch(7, 2 * l * n);
+  std::memcpy(c1c, c1, l * n * sizeof(std::uint64_t));
+  for (std::size_t i = 0; i < l; ++i) he::inverse_ntt(c1c + i * n, ring.ntt(i));
+  std::fill(t, t + 2 * l * n, 0);
+  key_switch_add(ring, c1c, c1, key, t, t + l * n, l, /*ntt_output=*/true);
+  for (std::size_t i = 0; i < l; ++i) {
+    he::eltwise_add_mod(t + i * n, t + i * n, c0 + i * n, n, ring.modulus(i));
+    he::apply_automorphism_ntt(t + i * n, r0 + i * n, n, index);
+    he::apply_automorphism_ntt(t + (l + i) * n, r1 + i * n, n, index);
+  }
+}
+
 void KeySwitchSum::add(const RingContext& ring, const KeySwitchSum& o) {
   require(o.n_ == n_ && o.level_ == level_, "KeySwitchSum: adding a sum of another shape");
   for (std::size_t k = 0; k < 2; ++k)

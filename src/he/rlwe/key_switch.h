@@ -52,6 +52,15 @@ class HoistedDigits {
 void key_switch_hoisted_add(const RingContext& ring, const HoistedDigits& digits, const std::uint32_t* index,
                             const KeySwitchKey& key, std::uint64_t* c0, std::uint64_t* c1, bool key_permuted = false);
 
+// The automorphism X -> X^g of a ciphertext (c0, c1) (`level` rows each, NTT domain) with g's key
+// in evaluation form (GaloisKeys::permute_for_evaluation), into (r0, r1) (NTT domain): c1 is
+// switched as it is (its NTT rows are the digits' own transforms) and c0 + the switched pair is
+// permuted by index (automorphism_ntt_index for g; not in scratch slots 6 or 7, which hold c1 in
+// coefficients and the switched pair). The BFV and CKKS evaluators' rotations in that form.
+void automorphism_ntt_permuted_key(const RingContext& ring, const std::uint64_t* c0, const std::uint64_t* c1,
+                                   std::size_t level, const KeySwitchKey& key, const std::uint32_t* index,
+                                   std::uint64_t* r0, std::uint64_t* r1);
+
 // A sum of key switches divided by p once (ModDown hoisting, Bossuat et al. 2021): the products
 // sum_i [d]_{q_i} * key_i of every term, over q_0..q_{l-1} and p in the NTT domain, are added up
 // first and the division by p with rounding is applied to the total. The result decrypts to the
