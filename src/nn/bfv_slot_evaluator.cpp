@@ -51,10 +51,7 @@ BfvSlotEvaluator::BfvSlotEvaluator(const Plan& plan, BfvSettings settings, std::
               "BfvSlotEvaluator: missing Galois key for rotation step " + std::to_string(r) + " (plaintext prime " +
                   std::to_string(j) + "); the latency layout needs " + std::to_string(steps.size()) + " steps");
     evaluators_.emplace_back(contexts_[j]);
-    // Evaluation form (keys.h): hoisted rotations permute 2 rows per prime instead of every digit.
-    // LEUKOCRYPT_PERMUTED_KEYS=off keeps the keys as they came (A/B measurements).
-    if (!galois_keys_[j].permuted() && !env_off("LEUKOCRYPT_PERMUTED_KEYS"))
-      galois_keys_[j].permute_for_evaluation(contexts_[j]->bitrev());
+    to_evaluation_form(galois_keys_[j], contexts_[j]->bitrev());
   }
   // Levels along the plan (the same for every prime: same q).
   const std::size_t top = contexts_[0]->max_level();

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <optional>
 
-#include "common/env.h"
 #include "common/error.h"
 #include "common/thread_pool.h"
 #include "he/ckks/encoder.h"
@@ -32,8 +31,7 @@ CkksSlotEvaluator::CkksSlotEvaluator(const Plan& plan, ckks::ContextPtr ctx, ckk
     require(galois_keys_.has(ckks::galois_elt_for_rotation(r, p.n())),
             "CkksSlotEvaluator: missing Galois key for rotation step " + std::to_string(r) +
                 "; the latency layout needs " + std::to_string(steps.size()) + " steps");
-  // Evaluation form, as the BFV slot evaluator (rlwe/keys.h); LEUKOCRYPT_PERMUTED_KEYS=off to compare.
-  if (!galois_keys_.permuted() && !env_off("LEUKOCRYPT_PERMUTED_KEYS")) galois_keys_.permute_for_evaluation(ctx_->bitrev());
+  to_evaluation_form(galois_keys_, ctx_->bitrev());
   // Levels and exact scales along the plan, computed as the evaluator computes them.
   level_in_.assign(plan_.steps.size(), p.max_level());
   scale_in_.assign(plan_.steps.size(), p.default_scale());

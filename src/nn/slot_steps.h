@@ -17,9 +17,17 @@
 #include "common/thread_pool.h"
 #include "common/timer.h"
 #include "he/kernels/eltwise.h"
+#include "he/rlwe/keys.h"
 #include "nn/plan.h"
 
 namespace leukocrypt::nn {
+
+// Puts a slot evaluator's Galois keys in evaluation form (rlwe/keys.h: hoisted rotations permute 2
+// rows per prime instead of every digit) unless they are already, or LEUKOCRYPT_PERMUTED_KEYS=off
+// keeps them as they came (A/B measurements). Shared by the BFV and CKKS slot evaluators.
+inline void to_evaluation_form(rlwe::GaloisKeys& keys, const std::uint32_t* bitrev) {
+  if (!keys.permuted() && !env_off("LEUKOCRYPT_PERMUTED_KEYS")) keys.permute_for_evaluation(bitrev);
+}
 
 // True when `cts` linear evaluations over `threads` workers keep them >= 85 % busy (whole rounds:
 // 2, 4, 6, 7, 8, ... ciphertexts on 2 workers; not 1, 3 or 5).

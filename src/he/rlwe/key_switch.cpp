@@ -199,6 +199,23 @@ void key_switch_simd(const RingContext& ring, const std::uint64_t* d, const std:
   }
 }
 
+// The division by p with rounding for target q_j in the NTT domain, both components:
+// c_k row j += (a_k - NTT([y_k]_p centred)) * p^-1 mod q_j, with y_k the products mod p in
+// coefficients and a_k those mod q_j (NTT domain). rnd: 2n values of scratch.
+void add_divided_by_p_ntt(const RingContext& ring, std::size_t j, const std::uint64_t* const y[2],
+                          const std::uint64_t* const a[2], std::uint64_t* const c[2], std::uint64_t* rnd) {
+  const std::size_t n = ring.n();
+  const Modulus& q = ring.modulus(j);
+  const std::uint64_t p = ring.modulus(ring.special_index()).value();
+  for (std::size_t k = 0; k < 2; ++k) {
+    std::uint64_t* r = rnd + k * n;
+    centred_mod(y[k], r, n, p, q, ring.special_mod_q()[j]);
+    he::forward_ntt(r, ring.ntt(j));
+    he::eltwise_sub_mod(r, a[k], r, n, q);
+    he::eltwise_fma_scalar_mod(c[k] + j * n, r, ring.special_inv_mod_q()[j], n, q);
+  }
+}
+
 // Hoisted inner product mod target t (t = level: the special prime): sum_i perm(digit_i) * key_i.
 // With a permuted key (GaloisKeys::permute_for_evaluation: perm(key'_i) = key_i), the same value
 // as perm(sum_i digit_i * key'_i): the sum first, then its two rows permuted.
@@ -254,19 +271,12 @@ void key_switch_hoisted_add(const RingContext& ring, const HoistedDigits& hd, co
   inner_hoisted(ring, hd, index, key, key_permuted, l, y0, y1);
   he::inverse_ntt(y0, ring.ntt(sp));
   he::inverse_ntt(y1, ring.ntt(sp));
-  const std::uint64_t p = ring.modulus(sp).value();
+  const std::uint64_t* const y[2] = {y0, y1};
+  const std::uint64_t* const a[2] = {a0, a1};
+  std::uint64_t* const c[2] = {c0, c1};
   for (std::size_t j = 0; j < l; ++j) {
     inner_hoisted(ring, hd, index, key, key_permuted, j, a0, a1);
-    const Modulus& q = ring.modulus(j);
-    // Divide by p with rounding in the NTT domain: (acc - NTT([y]_p centred)) * p^-1 mod q_j.
-    centred_mod(y0, rnd, n, p, q, ring.special_mod_q()[j]);
-    centred_mod(y1, rnd + n, n, p, q, ring.special_mod_q()[j]);
-    he::forward_ntt(rnd, ring.ntt(j));
-    he::forward_ntt(rnd + n, ring.ntt(j));
-    he::eltwise_sub_mod(a0, a0, rnd, n, q);
-    he::eltwise_sub_mod(a1, a1, rnd + n, n, q);
-    he::eltwise_fma_scalar_mod(c0 + j * n, a0, ring.special_inv_mod_q()[j], n, q);
-    he::eltwise_fma_scalar_mod(c1 + j * n, a1, ring.special_inv_mod_q()[j], n, q);
+    add_divided_by_p_ntt(ring, j, y, a, c, rnd);
   }
 }
 
@@ -334,17 +344,11 @@ void key_switch_sum_finish(const RingContext& ring, const KeySwitchSum& sum, std
   std::memcpy(y + n, sum.row(1, l), n * sizeof(std::uint64_t));
   he::inverse_ntt(y, ring.ntt(sp));
   he::inverse_ntt(y + n, ring.ntt(sp));
-  const std::uint64_t p = ring.modulus(sp).value();
+  const std::uint64_t* const ys[2] = {y, y + n};
+  std::uint64_t* const c[2] = {c0, c1};
   for (std::size_t j = 0; j < l; ++j) {
-    const Modulus& q = ring.modulus(j);
-    // (x - NTT([x]_p centred)) * p^-1 mod q_j, as key_switch_hoisted_add.
-    for (std::size_t k = 0; k < 2; ++k) {
-      std::uint64_t* r = rnd + k * n;
-      centred_mod(y + k * n, r, n, p, q, ring.special_mod_q()[j]);
-      he::forward_ntt(r, ring.ntt(j));
-      he::eltwise_sub_mod(r, sum.row(k, j), r, n, q);
-      he::eltwise_fma_scalar_mod((k == 0 ? c0 : c1) + j * n, r, ring.special_inv_mod_q()[j], n, q);
-    }
+    const std::uint64_t* const a[2] = {sum.row(0, j), sum.row(1, j)};
+    add_divided_by_p_ntt(ring, j, ys, a, c, rnd);
   }
 }
 
