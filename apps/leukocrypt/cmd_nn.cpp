@@ -134,7 +134,7 @@ std::optional<Layout> parse_layout(const std::string& s) {
 
 struct ParamsOptions {
   std::string model, data, split = "all", out, bound = "worst-case", t, q_bits, layout = "auto";
-  std::size_t limit = 0, n = 0, images = 0;
+  std::size_t limit = 0, n = 0, images = 0, special_primes = 0;
   double margin = 10, memory_gb = 8, bandwidth_mbit = 100;
   bool json = false, insecure = false, no_circuit_privacy = false;
   std::string scheme = "bfv";
@@ -142,8 +142,8 @@ struct ParamsOptions {
 };
 
 void run_params_ckks(const ParamsOptions& o) {
-  require(o.n == 0 && o.t.empty() && o.q_bits.empty() && o.bound == "worst-case",
-          "--n, --t, --q-bits and --bound are BFV options; with --scheme ckks, N and the primes come from "
+  require(o.n == 0 && o.t.empty() && o.q_bits.empty() && o.special_primes == 0 && o.bound == "worst-case",
+          "--n, --t, --q-bits, --special-primes and --bound are BFV options; with --scheme ckks, N and the primes come from "
           "--target-error");
   require(o.bandwidth_mbit > 0 && o.bandwidth_mbit <= 1e6, "--bandwidth-mbit must be in (0, 1e6]");
   const auto layout = parse_layout(o.layout);
@@ -228,6 +228,7 @@ void run_params(const ParamsOptions& o) {
     require(s.find_first_not_of("0123456789") == std::string::npos && s.size() <= 2, "--q-bits: '" + s + "' is not a bit size");
     req.q_bits.push_back(std::stoi(s));
   }
+  req.special_primes = o.special_primes;
   if (o.bound == "observed")
     std::cerr << "leukocrypt: warning: --bound observed guarantees nothing for other inputs (CryptoNets' choice); "
                  "the worst-case bound needs " << bound.output_bits << " bits\n";
@@ -277,7 +278,7 @@ void run_params(const ParamsOptions& o) {
   std::cout << "chosen parameters:\n";
   for (const auto& r : choice.reasons) std::cout << "  - " << r << "\n";
   std::cout << "  layout " << to_string(choice.settings.layout) << ", N = " << choice.settings.n << ", q bits = " << nlohmann::json(choice.settings.q_bits).dump()
-            << ", t = ";
+            << " (" << choice.settings.special_primes << " special), t = ";
   for (std::size_t i = 0; i < choice.settings.plain_primes.size(); ++i)
     std::cout << (i ? "," : "") << choice.settings.plain_primes[i];
   std::cout << "\n";
@@ -555,7 +556,11 @@ void register_nn(CLI::App& root) {
         ->default_val("worst-case");
     cmd->add_option("--n", o->n, "Ring degree N (default: automatic)");
     cmd->add_option("--t", o->t, "Plaintext primes, comma-separated (default: automatic)");
-    cmd->add_option("--q-bits", o->q_bits, "Ciphertext prime sizes then the special prime, comma-separated");
+    cmd->add_option("--q-bits", o->q_bits, "Ciphertext prime sizes then the special prime(s), comma-separated");
+    cmd->add_option("--special-primes", o->special_primes,
+                    "Key-switching special primes, the last entries of the modulus (default: automatic; more give "
+                    "fewer key-switching digits, smaller and faster Galois keys, and use more of the 128-bit budget)")
+        ->check(CLI::Range(0, 20));
     cmd->add_option("--margin", o->margin, "Noise budget (bits) to keep at decryption")->default_val(10);
     cmd->add_option("--memory-gb", o->memory_gb, "Refuse parameters whose resident ciphertexts (streamed evaluation, one prime) exceed this")
         ->default_val(8);

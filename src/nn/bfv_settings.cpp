@@ -12,10 +12,16 @@ void BfvSettings::validate() const {
   const std::size_t min_n = 16;  // below 1024 only with insecure_for_tests (check_security)
   require(n >= min_n && n <= 32768 && (n & (n - 1)) == 0,
           "BFV settings: N = " + std::to_string(n) + " must be a power of two in [" + std::to_string(min_n) + ", 32768]");
-  require(q_bits.size() >= 2 && q_bits.size() <= 40,
-          "BFV settings: need at least one ciphertext prime and the special prime (got " +
-              std::to_string(q_bits.size()) + " sizes)");
+  require(special_primes >= 1 && special_primes <= 20, "BFV settings: special_primes = " +
+                                                           std::to_string(special_primes) + " not in [1, 20]");
+  require(q_bits.size() >= special_primes + 1 && q_bits.size() <= 40,
+          "BFV settings: need at least one ciphertext prime and " + std::to_string(special_primes) +
+              " special prime(s) (got " + std::to_string(q_bits.size()) + " sizes)");
   for (int b : q_bits) require(b >= 20 && b <= 60, "BFV settings: ciphertext prime size " + std::to_string(b) + " not in [20, 60] bits");
+  if (special_primes > 1)
+    for (int b : q_bits)
+      require(b <= 50, "BFV settings: with " + std::to_string(special_primes) +
+                           " special primes every prime must have at most 50 bits (got " + std::to_string(b) + ")");
   require(!plain_primes.empty() && plain_primes.size() <= 4, "BFV settings: need 1 to 4 plaintext primes");
   require(!(layout == Layout::kLatency && defer_relin),
           "BFV settings: the latency layout cannot defer relinearisation (rotations need size-2 ciphertexts)");
@@ -57,7 +63,9 @@ bool BfvSettings::meets_128_bits() const {
   // Exact check on the actual primes when the bit-size sum is at the limit.
   if (log2_qp_upper(q_bits) <= max_bits) return true;
   try {
-    return bfv::Params::create(n, q_bits, plain_primes.empty() ? 2 : plain_primes.front()).log2_qp() <= max_bits;
+    return bfv::Params::create(n, q_bits, plain_primes.empty() ? 2 : plain_primes.front(), bfv::Security::k128,
+                               special_primes)
+               .log2_qp() <= max_bits;
   } catch (const Error&) {
     return false;
   }
@@ -79,7 +87,7 @@ std::vector<bfv::Params> BfvSettings::params() const {
   check_security();
   const auto level = meets_128_bits() ? bfv::Security::k128 : bfv::Security::kInsecureForTests;
   std::vector<bfv::Params> out;
-  for (auto t : plain_primes) out.push_back(bfv::Params::create(n, q_bits, t, level));
+  for (auto t : plain_primes) out.push_back(bfv::Params::create(n, q_bits, t, level, special_primes));
   return out;
 }
 
@@ -88,6 +96,7 @@ nlohmann::json BfvSettings::to_json() const {
   for (auto p : plain_primes) t.push_back(std::to_string(p));  // decimal strings: exact in every JSON reader
   return {{"n", n},
           {"q_bits", q_bits},
+          {"special_primes", special_primes},
           {"plain_primes", t},
           {"mod_switch_levels", mod_switch_levels},
           {"defer_relinearization", defer_relin},
@@ -101,6 +110,7 @@ BfvSettings BfvSettings::from_json(const nlohmann::json& j, bool allow_insecure_
     if (!j.is_object()) throw FormatError("BFV settings: not a JSON object");
     s.n = j.at("n").get<std::size_t>();
     s.q_bits = j.at("q_bits").get<std::vector<int>>();
+    if (j.contains("special_primes")) s.special_primes = j.at("special_primes").get<std::size_t>();
     for (const auto& v : j.at("plain_primes")) {
       if (v.is_string()) {
         const std::string str = v.get<std::string>();

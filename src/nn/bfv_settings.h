@@ -16,7 +16,11 @@ namespace leukocrypt::nn {
 
 struct BfvSettings {
   std::size_t n = 0;
-  std::vector<int> q_bits;                       // ciphertext primes, then the special prime
+  std::vector<int> q_bits;                       // ciphertext primes, then the special prime(s)
+  // How many of q_bits' last entries are special primes (key switching with digits of that many
+  // ciphertext primes: fewer digits, smaller and faster keys, more modulus). Absent in older
+  // params.json: 1.
+  std::size_t special_primes = 1;
   std::vector<std::uint64_t> plain_primes;       // t_j: prime, = 1 (mod 2N), joined by CRT
   std::vector<std::size_t> mod_switch_levels;    // per plan ModSwitch step: target level (0 = stay)
   // Relinearise after the next linear layer instead of after each square (relinearisation is
@@ -32,7 +36,7 @@ struct BfvSettings {
   // Galois keys for the plan's rotation steps and never defers relinearisation.
   Layout layout = Layout::kThroughput;
 
-  std::size_t levels() const { return q_bits.empty() ? 0 : q_bits.size() - 1; }
+  std::size_t levels() const { return q_bits.size() > special_primes ? q_bits.size() - special_primes : 0; }
   // Checks shapes, primality and t = 1 mod 2N; throws InvalidArgument naming the problem.
   void validate() const;
   // True when N and log2(q*p) are within the HomomorphicEncryption.org 128-bit table.

@@ -141,7 +141,7 @@ bfv::Ciphertext BfvSlotEvaluator::run_linear(std::size_t s, std::size_t j, const
     // taking the next giant as it frees up. LEUKOCRYPT_MODDOWN_SUM=off: one rotate_rows_ntt per giant.
     const std::size_t parts = std::max<std::size_t>(1, std::min(l.giants.size(), ThreadPool::global().size()));
     std::vector<bfv::Ciphertext> part(parts);
-    std::vector<rlwe::KeySwitchSum> ks(parts, rlwe::KeySwitchSum(n, level));
+    std::vector<rlwe::KeySwitchSum> ks(parts, rlwe::KeySwitchSum(ctx, level));
     std::atomic<std::size_t> next_giant{0};
     ThreadPool::global().parallel_for(0, parts, [&](std::size_t p) {
       part[p] = bfv::Ciphertext(x.params_id(), n, level, 2);

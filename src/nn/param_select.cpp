@@ -172,7 +172,14 @@ double ntt_cost(double n) { return kButterfly * n / 2 * std::log2(n); }
 
 namespace {
 
-double relin_cost(double n, double l) { return (l * (l + 1) + 2 * (l + 1)) * ntt_cost(n) + 2 * l * (l + 1) * n * kElem; }
+// One key switch at level l with k special primes: dnum = ceil(l/k) digits, each transformed in
+// the l + k targets, dnum(l + k) products per component, 2(l + k) inverse/forward transforms for
+// the division by P, and (k > 1) the fast base conversions of the digits and of the special part.
+double relin_cost(double n, double l, double k = 1) {
+  const double dnum = std::ceil(l / k), targets = l + k;
+  const double conv = k > 1 ? (dnum * k * targets + 2 * k * l) * n * kElem : 0;
+  return (dnum * targets + 2 * targets) * ntt_cost(n) + 2 * dnum * targets * n * kElem + conv;
+}
 
 // Auxiliary primes of the HPS base at `level` (bfv::Context: log2 P >= log2 Q_l + log2 t + log2 N
 // + 4, in primes of about the size of the largest q_i, at most 50 bits). With a 49-bit t and 50-bit
@@ -227,6 +234,7 @@ CostEstimate estimate_latency_cost(const Plan& plan, const BfvSettings& s, std::
   const double n = double(s.n), k = double(s.plain_primes.size());
   const SlotLayout& sl = plan.slots;
   const std::size_t cts = sl.ciphertexts_for(std::max<std::size_t>(1, images));
+  const double ks = double(s.special_primes);
   c.batches = cts;
   std::size_t level = s.levels(), ms = 0;
   double server = 0, setup = 0, diag_bytes = 0, peak_ct = 0;
@@ -237,14 +245,14 @@ CostEstimate estimate_latency_cost(const Plan& plan, const BfvSettings& s, std::
       const auto& sln = sl.linear[si];
       const double babies = double(sln.baby.size()), giants = double(sln.giants.size()), terms = double(sln.diagonals());
       server += babies * 2 * l * ntt_cost(n) + giants * 2 * l * ntt_cost(n) + terms * 2 * l * n * kElem +
-                double(sln.rotations()) * relin_cost(n, l);  // hoisted baby rotations: measured ~0.9x of this
+                double(sln.rotations()) * relin_cost(n, l, ks);  // hoisted baby rotations: measured ~0.9x of this
       setup += terms * l * ntt_cost(n);  // diagonals to the NTT domain, once per prime and run
       diag_bytes += terms * l * n * 8;
       peak_ct = std::max(peak_ct, (babies + giants) * 2 * l * n * 8);
     } else if (st.kind == OpKind::kSquare) {
       server += square_cost(s, n, level);
     } else if (st.kind == OpKind::kRelinearize) {
-      server += relin_cost(n, l);
+      server += relin_cost(n, l, ks);
     } else if (st.kind == OpKind::kModSwitch) {
       const std::size_t target = ms < s.mod_switch_levels.size() ? s.mod_switch_levels[ms] : 0;
       ++ms;
@@ -270,9 +278,10 @@ CostEstimate estimate_latency_cost(const Plan& plan, const BfvSettings& s, std::
   const double L = top;
   // Sent seeded: per step and decomposition component one bit-packed polynomial plus a 32-byte seed
   // (the uniform half is expanded by the server).
-  c.galois_key_bytes = k * double(sl.rotation_steps().size()) * L * (n * sum_bits(s.q_bits, s.q_bits.size()) / 8 + 32);
+  const double dnum = std::ceil(L / ks), key_primes = L + ks;
+  c.galois_key_bytes = k * double(sl.rotation_steps().size()) * dnum * (n * sum_bits(s.q_bits, s.q_bits.size()) / 8 + 32);
   // Resident: every prime's diagonals and Galois keys (8-byte words), one ciphertext's rotations.
-  c.peak_bytes = k * (diag_bytes + double(sl.rotation_steps().size()) * 2 * L * (L + 1) * n * 8) + peak_ct;
+  c.peak_bytes = k * (diag_bytes + double(sl.rotation_steps().size()) * 2 * dnum * key_primes * n * 8) + peak_ct;
   return c;
 }
 
@@ -293,7 +302,7 @@ CostEstimate estimate_cost(const Plan& plan, const BfvSettings& s, std::size_t i
   const double k = double(s.plain_primes.size());
   const auto counts = plan.counts();
   const auto deferral = relin_deferral_targets(plan);
-  auto relin_cost = [&](double l) { return nn::relin_cost(n, l); };
+  auto relin_cost = [&](double l) { return nn::relin_cost(n, l, double(s.special_primes)); };
   double client = 0, server = 0;
   // Client: encode (one NTT mod t) + secret-key encryption (uniform a, a*s in NTT form, error).
   client += double(counts.input_values) * (ntt_cost(n) + double(top) * (2 * ntt_cost(n) + 4 * n * kElem));
@@ -400,6 +409,43 @@ std::vector<int> q_bits_for(std::size_t n, std::size_t levels) {
     while (b[i] < 50 && left > 0) { ++b[i]; --left; }
   std::sort(b.begin(), b.end());  // special prime (last) the largest
   return b;
+}
+
+// Replaces the one special prime of s.q_bits (q_bits_for's last entry) by k special primes as large
+// as the largest ciphertext prime (digits of k primes then stay below P); false when the 128-bit
+// budget does not hold them.
+bool with_special_primes(std::size_t n, std::size_t k, BfvSettings& s) {
+  const std::size_t levels = s.q_bits.size() - s.special_primes;
+  std::vector<int> b(s.q_bits.begin(), s.q_bits.begin() + static_cast<std::ptrdiff_t>(levels));
+  const int p_bits = k == 1 ? s.q_bits.back() : *std::max_element(b.begin(), b.end());
+  if (k > 1 && p_bits > 50) return false;
+  b.insert(b.end(), k, p_bits);
+  int total = 0;
+  for (int x : b) total += x;
+  if (total > bfv::Params::max_secure_bits(n)) return false;
+  s.q_bits = std::move(b);
+  s.special_primes = k;
+  return true;
+}
+
+// The number of special primes with the cheapest key switch that the 128-bit budget allows
+// (hybrid key switching): at N = 32768 with 10 primes of 50 bits, 5 special primes give 2 digits,
+// 3.6x fewer key products than 1 (and keys 3.6x smaller).
+void choose_special_primes(std::size_t n, BfvSettings& s) {
+  const std::size_t levels = s.levels();
+  const BfvSettings one = s;
+  double best = relin_cost(double(n), double(levels), 1);
+  std::size_t best_k = 1;
+  for (std::size_t k = 2; k <= levels; ++k) {
+    BfvSettings t = one;
+    if (!with_special_primes(n, k, t)) continue;
+    const double c = relin_cost(double(n), double(levels), double(k));
+    if (c < best * 0.97) {
+      best = c;
+      best_k = k;
+    }
+  }
+  if (best_k > 1) with_special_primes(n, best_k, s);
 }
 
 // k primes t = 1 mod 2N with product >= 2^bits_needed, each < 2^60; empty when impossible.
@@ -520,6 +566,7 @@ void add_candidates(const Plan& plan, const ParamsRequest& req, const BfvSetting
     s.plain_primes = t;
     if (!req.q_bits.empty()) {
       s.q_bits = req.q_bits;
+      s.special_primes = req.special_primes == 0 ? 1 : req.special_primes;
       cands.push_back(evaluate(plan, req, s));
       continue;
     }
@@ -527,6 +574,12 @@ void add_candidates(const Plan& plan, const ParamsRequest& req, const BfvSetting
     for (std::size_t levels = 1; levels <= 40; ++levels) {
       s.q_bits = q_bits_for(n, levels);
       if (s.q_bits.empty()) break;
+      s.special_primes = 1;
+      if (req.special_primes != 0) {
+        if (!with_special_primes(n, req.special_primes, s)) continue;
+      } else {
+        choose_special_primes(n, s);
+      }
       last = evaluate(plan, req, s);
       // More primes only add memory; a memory refusal is the informative reason to keep.
       if (last.ok || last.why.rfind("resident ciphertexts", 0) == 0) break;
@@ -625,7 +678,13 @@ ParamsChoice choose_params(const Plan& plan, const ParamsRequest& req) {
   double log2_qp = 0;
   for (int b : best->s.q_bits) log2_qp += b;
   r.push_back("N = " + std::to_string(best->s.n) + ", " + std::to_string(best->s.levels()) +
-              " ciphertext primes + 1 special prime (~" + fmt(log2_qp, 0) + " bits <= " +
+              " ciphertext primes + " + std::to_string(best->s.special_primes) +
+              (best->s.special_primes == 1
+                   ? " special prime"
+                   : " special primes (key switching in " +
+                         std::to_string((best->s.levels() + best->s.special_primes - 1) / best->s.special_primes) +
+                         " digits)") +
+              " (~" + fmt(log2_qp, 0) + " bits <= " +
               std::to_string(bfv::Params::max_secure_bits(best->s.n)) + " allowed for 128-bit security" +
               (req.insecure_for_tests ? "; INSECURE test parameters requested" : "") + ")");
   choice.job = req.job;

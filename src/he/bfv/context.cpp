@@ -40,7 +40,7 @@ std::shared_ptr<const Context> Context::create(const Params& params) {
 }
 
 Context::Context(const Params& params)
-    : RingContext(params.id(), params.n(), params.q(), params.special_prime()), params_(params), t_(params.t()) {
+    : RingContext(params.id(), params.n(), params.q(), params.special_primes()), params_(params), t_(params.t()) {
   const std::size_t n = params.n();
   const std::size_t L = params.max_level();
   const std::vector<Modulus>& primes = moduli();  // q_0..q_{L-1}, p
@@ -60,10 +60,12 @@ Context::Context(const Params& params)
   const int aux_bits = std::clamp(
       std::max(static_cast<int>(std::ceil(need / static_cast<double>(k_min))) + 1, q_bits_max - 1), 30, 50);
   const std::size_t want = k_min + 2;
-  auto cand = he::ntt_primes_below(aux_bits, params.log_n(), want + L + 2);
+  auto cand = he::ntt_primes_below(aux_bits, params.log_n(), want + L + params.special_primes().size() + 1);
   for (auto c : cand) {
     if (aux_moduli_.size() == want) break;
-    bool used = c == params.t() || c == params.special_prime() ||
+    bool used = c == params.t() ||
+                std::find(params.special_primes().begin(), params.special_primes().end(), c) !=
+                    params.special_primes().end() ||
                 std::find(params.q().begin(), params.q().end(), c) != params.q().end();
     if (!used) {
       aux_moduli_.emplace_back(c);

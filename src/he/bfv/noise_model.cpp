@@ -8,7 +8,10 @@
 //   multiply plain:   N * ||m|| * v
 //   multiply:         N*t*(N+3)/2 * (v1+v2) + N*v1*v2 + t/Q*(N^2+N+1)/2
 //                     (t/Q*c_i(s) = m_i + v_i + t*a_i with ||a_i|| <= (N+2)/2, plus HPS rounding)
-//   key switch:       v + t/Q * (l*N*B*q_max/p + (N+1)/2)   (digits < q_i, rounding of /p)
+//   key switch:       v + t/Q * (dnum*k*N*B*D_max/P + (k - 1/2)*(N+1))
+//                     (dnum = ceil(l/k) digits, each below k*D_g after fast base conversion, D_g
+//                     the product of its k primes; rounding of /P, off by < k with k > 1 special
+//                     primes; k = 1: l*N*B*q_max/p + (N+1)/2)
 //   mod switch:       v + t/Q' * (N+1)/2            (rounding of c/q_last, Q' = Q/q_last)
 #include "he/bfv/noise_model.h"
 
@@ -60,12 +63,16 @@ double NoiseModel::multiply(double a, double b, std::size_t level) const {
 }
 
 double NoiseModel::key_switch(double v, std::size_t level) const {
-  const std::size_t l = lvl(level);
+  const std::size_t l = lvl(level), k = params_.special_primes().size(), dnum = (l + k - 1) / k;
   const double n = static_cast<double>(params_.n());
-  double q_max = 0;
-  for (std::size_t i = 0; i < l; ++i) q_max = std::max(q_max, static_cast<double>(params_.q()[i]));
-  const double ks = lg(static_cast<double>(l) * n * kB * q_max / static_cast<double>(params_.special_prime()) +
-                       (n + 1) / 2);
+  double log_d_max = 0;  // log2 of the largest digit modulus D_g
+  for (std::size_t g = 0; g < dnum; ++g) {
+    double b = 0;
+    for (std::size_t i = g * k; i < std::min(l, g * k + k); ++i) b += lg(static_cast<double>(params_.q()[i]));
+    log_d_max = std::max(log_d_max, b);
+  }
+  const double ks = lg_add(lg(static_cast<double>(dnum * k) * n * kB) + log_d_max - params_.log2_special(),
+                           lg((static_cast<double>(k) - 0.5) * (n + 1)));
   return lg_add(v, lg(static_cast<double>(params_.t())) - params_.log2_q(l) + ks);
 }
 

@@ -25,9 +25,12 @@ int log2_exact(std::size_t n) {
 }
 
 std::uint64_t compute_id(const Params& p) {
-  std::vector<std::uint64_t> words = {p.n(), p.q().size()};
+  // One special prime hashes as before; k > 1 marks the count word (as the serialized chain does).
+  const std::size_t k = p.special_primes().size();
+  std::vector<std::uint64_t> words = {p.n(), p.q().size() | ((k - 1) << 16)};
   words.insert(words.end(), p.q().begin(), p.q().end());
-  words.insert(words.end(), {p.special_prime(), p.t(), static_cast<std::uint64_t>(p.security())});
+  words.insert(words.end(), p.special_primes().begin(), p.special_primes().end());
+  words.insert(words.end(), {p.t(), static_cast<std::uint64_t>(p.security())});
   return rlwe::params_id("leukocrypt-bfv-params-v1", words);
 }
 
@@ -54,11 +57,14 @@ std::vector<int> Params::default_q_bits(std::size_t n) {
 
 Params Params::default_for(std::size_t n, std::uint64_t t) { return create(n, default_q_bits(n), t); }
 
-Params Params::create(std::size_t n, const std::vector<int>& q_bits, std::uint64_t t, Security security) {
+Params Params::create(std::size_t n, const std::vector<int>& q_bits, std::uint64_t t, Security security,
+                      std::size_t special_primes) {
   require(is_power_of_two(n) && n >= 8 && n <= 32768,
           "Params: N must be a power of two in [8, 32768], got " + std::to_string(n));
-  require(q_bits.size() >= 2, "Params: q_bits needs at least one ciphertext prime and the special prime, got " +
-                                  std::to_string(q_bits.size()) + " sizes");
+  require(special_primes >= 1, "Params: need at least one special prime");
+  require(q_bits.size() >= special_primes + 1,
+          "Params: q_bits needs at least one ciphertext prime and " + std::to_string(special_primes) +
+              " special prime(s), got " + std::to_string(q_bits.size()) + " sizes");
   const int log_n = log2_exact(n);
   std::map<int, std::size_t> count;
   for (int b : q_bits) {
@@ -78,26 +84,31 @@ Params Params::create(std::size_t n, const std::vector<int>& q_bits, std::uint64
     all.push_back(pool[b].back());
     pool[b].pop_back();
   }
-  std::uint64_t special = all.back();
-  all.pop_back();
-  return create_from_primes(n, std::move(all), special, t, security);
+  std::vector<std::uint64_t> specials(all.end() - static_cast<std::ptrdiff_t>(special_primes), all.end());
+  all.resize(all.size() - special_primes);
+  return create_from_primes(n, std::move(all), std::move(specials), t, security);
 }
 
 Params Params::create_from_primes(std::size_t n, std::vector<std::uint64_t> q, std::uint64_t special,
                                   std::uint64_t t, Security security) {
-  rlwe::require_ntt_primes(n, q, special, "Params");
+  return create_from_primes(n, std::move(q), std::vector<std::uint64_t>{special}, t, security);
+}
+
+Params Params::create_from_primes(std::size_t n, std::vector<std::uint64_t> q, std::vector<std::uint64_t> specials,
+                                  std::uint64_t t, Security security) {
+  rlwe::require_ntt_primes(n, q, specials, "Params");
   require(security == Security::k128 || security == Security::kInsecureForTests, "Params: unknown security level");
   require(t >= 2 && t < (1ULL << 60), "Params: plaintext modulus t=" + std::to_string(t) + " outside [2, 2^60)");
-  for (std::size_t i = 0; i <= q.size(); ++i) {
-    const std::uint64_t v = i < q.size() ? q[i] : special;
-    const std::string name = i == q.size() ? "special prime" : "q_" + std::to_string(i);
+  for (std::size_t i = 0; i < q.size() + specials.size(); ++i) {
+    const std::uint64_t v = i < q.size() ? q[i] : specials[i - q.size()];
+    const std::string name = i >= q.size() ? "special prime" : "q_" + std::to_string(i);
     require(std::gcd(v, t) == 1, "Params: " + name + " and t=" + std::to_string(t) + " are not coprime");
   }
   Params p;
   p.n_ = n;
   p.log_n_ = log2_exact(n);
   p.q_ = std::move(q);
-  p.special_ = special;
+  p.specials_ = std::move(specials);
   p.t_ = t;
   p.security_ = security;
   p.batching_ = he::is_prime(t) && t % (2 * n) == 1;
@@ -113,7 +124,13 @@ double Params::log2_q(std::size_t level) const {
   return s;
 }
 
-double Params::log2_qp() const { return log2_q() + std::log2(static_cast<double>(special_)); }
+double Params::log2_special() const {
+  double s = 0;
+  for (std::uint64_t p : specials_) s += std::log2(static_cast<double>(p));
+  return s;
+}
+
+double Params::log2_qp() const { return log2_q() + log2_special(); }
 
 std::string Params::to_json() const {
   std::ostringstream o;
@@ -121,7 +138,9 @@ std::string Params::to_json() const {
   for (std::size_t i = 0; i < q_.size(); ++i) o << (i ? "," : "") << q_[i];
   char idbuf[17];
   std::snprintf(idbuf, sizeof(idbuf), "%016llx", static_cast<unsigned long long>(id_));
-  o << "],\"special_prime\":" << special_ << ",\"t\":" << t_ << ",\"log2_q\":" << log2_q()
+  o << "],\"special_prime\":" << specials_.front() << ",\"special_primes\":[";
+  for (std::size_t i = 0; i < specials_.size(); ++i) o << (i ? "," : "") << specials_[i];
+  o << "],\"t\":" << t_ << ",\"log2_q\":" << log2_q()
     << ",\"log2_qp\":" << log2_qp() << ",\"max_secure_log2_qp\":" << max_secure_bits(n_)
     << ",\"security\":\"" << (security_ == Security::k128 ? "128" : "insecure-for-tests") << "\""
     << ",\"batching\":" << (batching_ ? "true" : "false") << ",\"id\":\"" << idbuf << "\"}";

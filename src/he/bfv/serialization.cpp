@@ -17,7 +17,7 @@ using io::ByteWriter;
 std::string save(const Params& p) {
   ByteWriter w;
   io::write_header(w, ObjectType::kParams, p.id());
-  io::write_chain(w, p.n(), p.q(), p.special_prime());
+  io::write_chain(w, p.n(), p.q(), p.special_primes());
   w.u64(p.t());
   w.u8(static_cast<std::uint8_t>(p.security()));
   return w.take();
@@ -32,7 +32,7 @@ Params load_params(std::string_view bytes, bool allow_insecure_for_tests) {
   if (sec == Security::kInsecureForTests && !allow_insecure_for_tests)
     throw SecurityError("params marked insecure-for-tests: refused unless the caller allows insecure parameters");
   r.finish("params");
-  return io::checked_params(id, "params", [&] { return Params::create_from_primes(c.n, c.q, c.special, t, sec); });
+  return io::checked_params(id, "params", [&] { return Params::create_from_primes(c.n, c.q, c.specials, t, sec); });
 }
 
 std::string save(const Plaintext& pt) {

@@ -22,7 +22,7 @@ std::shared_ptr<const Context> Context::create(const Params& params) {
 }
 
 Context::Context(const Params& params)
-    : RingContext(params.id(), params.n(), params.q(), params.special_prime()), params_(params), fft_(params.n()) {
+    : RingContext(params.id(), params.n(), params.q(), {params.special_prime()}), params_(params), fft_(params.n()) {
   for (std::size_t l = 1; l <= params.max_level(); ++l) {
     LevelData d;
     d.level = l;

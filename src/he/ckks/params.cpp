@@ -68,7 +68,7 @@ Params Params::create(std::size_t n, int first_bits, std::size_t levels, int sca
 
 Params Params::create_from_primes(std::size_t n, std::vector<std::uint64_t> q, std::uint64_t special,
                                   double default_scale, Security security) {
-  rlwe::require_ntt_primes(n, q, special, "Params");
+  rlwe::require_ntt_primes(n, q, {special}, "Params");
   require(security == Security::k128 || security == Security::kInsecureForTests, "Params: unknown security level");
   require(std::isfinite(default_scale) && default_scale > 1,
           "Params: default scale " + std::to_string(default_scale) + " must be finite and > 1");

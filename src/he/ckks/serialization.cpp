@@ -49,7 +49,7 @@ std::string save_ct(const Ciphertext& ct, const he::Seed* seed) {
 std::string save(const Params& p) {
   ByteWriter w;
   io::write_header(w, ObjectType::kCkksParams, p.id());
-  io::write_chain(w, p.n(), p.q(), p.special_prime());
+  io::write_chain(w, p.n(), p.q(), {p.special_prime()});
   write_scale(w, p.default_scale());
   w.u8(static_cast<std::uint8_t>(p.security()));
   return w.take();
@@ -65,7 +65,12 @@ Params load_params(std::string_view bytes, bool allow_insecure_for_tests) {
     throw SecurityError("params marked insecure-for-tests: refused unless the caller allows insecure parameters");
   r.finish("CKKS params");
   return io::checked_params(id, "CKKS params",
-                            [&] { return Params::create_from_primes(c.n, c.q, c.special, scale, sec); });
+                            [&] {
+                              if (c.specials.size() != 1)
+                                throw FormatError("CKKS params with " + std::to_string(c.specials.size()) +
+                                                  " special primes: this engine's CKKS uses one");
+                              return Params::create_from_primes(c.n, c.q, c.specials[0], scale, sec);
+                            });
 }
 
 std::string save(const Plaintext& pt) {

@@ -50,7 +50,7 @@ inline void apply_automorphism_ntt(const std::uint64_t* in, std::uint64_t* out, 
   for (std::size_t k = 0; k < n; ++k) out[k] = in[index[k]];
 }
 
-inline constexpr int kScratchSlots = 8;
+inline constexpr int kScratchSlots = 10;
 
 // This thread's scratch buffers (see scratch()).
 inline AlignedBuffer<std::uint64_t>* scratch_buffers() {

@@ -1,5 +1,5 @@
 // Key generation: ternary secret, public key, and RNS-gadget key-switching keys (relinearisation
-// and Galois) with one special prime p.
+// and Galois) with k special primes (digits of k ciphertext primes).
 #include "he/rlwe/key_generator.h"
 
 #include "common/error.h"
@@ -14,7 +14,7 @@ namespace leukocrypt::rlwe {
 
 KeyGenerator::KeyGenerator(RingContextPtr ctx) : ctx_(std::move(ctx)) {
   require(ctx_ != nullptr, "KeyGenerator: null context");
-  const std::size_t n = ctx_->n(), primes = ctx_->max_level() + 1;
+  const std::size_t n = ctx_->n(), primes = ctx_->key_primes();
   he::Prng prng = he::Prng::fresh();
   sk_ = SecretKey(ctx_->params_id(), prng.next_u64(), n, primes);
   he::sample_ternary(prng, sk_.coeffs(), n);
@@ -54,8 +54,9 @@ PublicKey KeyGenerator::create_public_key() const {
 }
 
 KeySwitchKey KeyGenerator::make_key_switch_key(const std::vector<std::uint64_t>& s_from) const {
-  const std::size_t n = ctx_->n(), L = ctx_->max_level(), primes = L + 1;
-  KeySwitchKey key(n, L, primes);
+  const std::size_t n = ctx_->n(), L = ctx_->max_level(), primes = ctx_->key_primes();
+  const std::size_t digits = ctx_->digits(L), k = ctx_->special_count();
+  KeySwitchKey key(n, digits, primes);
   const he::Seed seed = he::random_seed();
   expand_key_switch_seed(*ctx_, seed, key);  // the public 'a' rows, half-size on the wire
   key.set_seed(seed);
@@ -64,7 +65,7 @@ KeySwitchKey KeyGenerator::make_key_switch_key(const std::vector<std::uint64_t>&
   AlignedBuffer<std::uint64_t> tmp(n);
   const he::WipeOnExit<std::int8_t> wipe_e(e.data(), n);
   const he::WipeOnExit<std::uint64_t> wipe_tmp(tmp.data(), n);  // p * s_from
-  for (std::size_t d = 0; d < L; ++d) {
+  for (std::size_t d = 0; d < digits; ++d) {
     he::sample_cbd(prng, e.data(), n);
     for (std::size_t j = 0; j < primes; ++j) {
       const Modulus& q = ctx_->modulus(j);
@@ -72,12 +73,12 @@ KeySwitchKey KeyGenerator::make_key_switch_key(const std::vector<std::uint64_t>&
       std::uint64_t* a = key.data(d, 1, j);
       he::small_to_mod(e.data(), b, n, q.value());
       he::forward_ntt(b, ctx_->ntt(j));
-      // b = -(a*s + e) + [j == d] * (p mod q_d) * s_from
+      // b = -(a*s + e) + [q_j in digit d] * (P mod q_j) * s_from
       he::eltwise_mul_add_mod(b, a, sk_.ntt(j), n, q);
       he::eltwise_neg_mod(b, b, n, q);
-      if (j == d) {
+      if (j < L && j / k == d) {
         he::eltwise_mul_scalar_mod(tmp.data(), s_from.data() + j * n,
-                                   he::make_shoup(ctx_->special_mod_q()[d], q.value()), n, q);
+                                   he::make_shoup(ctx_->special_mod_q()[j], q.value()), n, q);
         he::eltwise_add_mod(b, b, tmp.data(), n, q);
       }
     }
@@ -86,7 +87,7 @@ KeySwitchKey KeyGenerator::make_key_switch_key(const std::vector<std::uint64_t>&
 }
 
 RelinKeys KeyGenerator::create_relin_keys() const {
-  const std::size_t n = ctx_->n(), primes = ctx_->max_level() + 1;
+  const std::size_t n = ctx_->n(), primes = ctx_->key_primes();
   std::vector<std::uint64_t> s2(n * primes);
   const he::WipeOnExit<std::uint64_t> wipe(s2.data(), s2.size());
   for (std::size_t j = 0; j < primes; ++j)
@@ -95,7 +96,7 @@ RelinKeys KeyGenerator::create_relin_keys() const {
 }
 
 KeySwitchKey KeyGenerator::create_galois_key(std::uint32_t g) const {
-  const std::size_t n = ctx_->n(), primes = ctx_->max_level() + 1;
+  const std::size_t n = ctx_->n(), primes = ctx_->key_primes();
   require(g % 2 == 1 && g < 2 * n, "create_galois_keys: Galois element " + std::to_string(g) +
                                        " must be odd and < 2N=" + std::to_string(2 * n));
   std::vector<std::int8_t> rotated(n);

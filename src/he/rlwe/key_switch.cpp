@@ -1,5 +1,6 @@
 // Key switching (see key_switch.h). Two paths: every prime below 2^50 runs on the SIMD kernels
-// (dispatch), otherwise a portable path accumulates in 128 bits and reduces once.
+// (dispatch), with digits of k primes converted by fast base conversion; otherwise (k = 1 only) a
+// portable path accumulates in 128 bits and reduces once.
 #include "he/rlwe/key_switch.h"
 
 #include <algorithm>
@@ -13,8 +14,50 @@
 namespace leukocrypt::rlwe {
 namespace {
 
-// Scratch slots used here: 3 (digits), 4 (NTT-form rounding term), 5 (accumulators). Callers keep
-// their own data in other slots.
+// Scratch slots used here: 3 (digits), 4 (NTT-form rounding term), 5 (accumulators), 8 (the
+// digits' conversion inputs). Callers keep their own data in other slots.
+
+void check_key_shape(const RingContext& ring, const KeySwitchKey& key) {
+  require(key.n() == ring.n() && key.digits() == ring.digits(ring.max_level()) && key.primes() == ring.key_primes(),
+          "key switching key has the wrong shape");
+}
+
+// Key-level prime of target tau at level l: tau < l is q_tau, tau = l + m the special prime p_m.
+std::size_t target_prime(const RingContext& ring, std::size_t l, std::size_t tau) {
+  return tau < l ? tau : ring.special_index() + (tau - l);
+}
+
+// The rows [d_i * hat_inv_i]_{q_i} of every digit at level l (d itself when every digit is one
+// prime): the first step of the digits' conversions, shared by every target. Scratch slot 8.
+const std::uint64_t* conversion_inputs(const RingContext& ring, const std::uint64_t* d, std::size_t l) {
+  if (ring.special_count() == 1) return d;
+  const std::size_t n = ring.n();
+  std::uint64_t* z = he::scratch(8, l * n);
+  for (std::size_t g = 0; g < ring.digits(l); ++g) {
+    const BaseConversion& c = ring.digit_conversion(l, g);
+    for (std::size_t m = 0; m < c.size; ++m) {
+      const std::size_t i = c.begin + m;
+      he::eltwise_mul_scalar_mod(z + i * n, d + i * n, c.hat_inv[m], n, ring.modulus(i));
+    }
+  }
+  return z;
+}
+
+// The group converted into key-level prime t, coefficient form: zg holds the group's c.size
+// conversion inputs (any values below 2^52; for a one-prime group, the values themselves).
+void convert_to(const RingContext& ring, const BaseConversion& c, const std::uint64_t* zg, std::size_t t,
+                std::uint64_t* out) {
+  const std::size_t n = ring.n();
+  const Modulus& m = ring.modulus(t);
+  if (c.size == 1) {
+    if (ring.modulus(c.begin).value() <= m.value()) std::memcpy(out, zg, n * sizeof(std::uint64_t));
+    else he::eltwise_mul_scalar_mod(out, zg, he::make_shoup(1, m.value()), n, m);
+    return;
+  }
+  const std::uint64_t* rows[64];
+  for (std::size_t k = 0; k < c.size; ++k) rows[k] = zg + k * n;
+  he::eltwise_dot_scalar_mod(out, rows, c.hat_mod.data() + t * c.size, c.size, n, m);
+}
 
 // [x]_p centred, reduced mod q: the rounding term of the division by p, for a row of values
 // x in [0, p).
@@ -120,86 +163,115 @@ void digit_times_key(const std::uint64_t* digit, const KeySwitchKey& key, std::s
   }
 }
 
-// Every prime below 2^50: everything on the SIMD kernels. Per target prime j, each digit is
-// reduced, transformed and multiplied into the two accumulators right away (one digit buffer,
-// hot in L2, instead of l digit rows streamed through L3). Results stay in the NTT domain.
-void inner_simd(const RingContext& ring, const std::uint64_t* d, const std::uint64_t* d_ntt, const KeySwitchKey& key,
-                std::size_t l, std::size_t j, std::uint64_t* o0, std::uint64_t* o1) {
+// Every prime below 2^50: everything on the SIMD kernels. Target t (a key-level prime): each digit
+// is converted (or, for t among its own primes, taken as it is), transformed and multiplied into
+// the two accumulators right away (one digit buffer, hot in L2, instead of digit rows streamed
+// through L3). z: conversion_inputs(d). Results stay in the NTT domain.
+void inner_simd(const RingContext& ring, const std::uint64_t* d, const std::uint64_t* z, const std::uint64_t* d_ntt,
+                const KeySwitchKey& key, std::size_t l, std::size_t t, std::uint64_t* o0, std::uint64_t* o1) {
   const std::size_t n = ring.n();
-  const Modulus& m = ring.modulus(j);
-  const NttTables& ntt = ring.ntt(j);
-  const ShoupOperand one = he::make_shoup(1, m.value());
+  const Modulus& m = ring.modulus(t);
+  const NttTables& ntt = ring.ntt(t);
   std::uint64_t* buf = he::scratch(3, n);
-  for (std::size_t i = 0; i < l; ++i) {
-    const std::uint64_t* di = d + i * n;  // digit i: [d]_{q_i}, in [0, q_i), q_i < 2^50
+  for (std::size_t g = 0; g < ring.digits(l); ++g) {
+    const BaseConversion& c = ring.digit_conversion(l, g);
     const std::uint64_t* digit = buf;
-    if (d_ntt && i == j) {
-      digit = d_ntt + i * n;
+    if (t >= c.begin && t < c.begin + c.size) {
+      if (d_ntt) {
+        digit = d_ntt + t * n;
+      } else {
+        std::memcpy(buf, d + t * n, n * sizeof(std::uint64_t));
+        he::forward_ntt(buf, ntt);
+      }
     } else {
-      if (ring.modulus(i).value() <= m.value()) std::memcpy(buf, di, n * sizeof(std::uint64_t));
-      else he::eltwise_mul_scalar_mod(buf, di, one, n, m);
+      convert_to(ring, c, z + c.begin * n, t, buf);
       he::forward_ntt(buf, ntt);
     }
-    digit_times_key(digit, key, i, j, m, n, o0, o1);
+    digit_times_key(digit, key, g, t, m, n, o0, o1);
   }
 }
 
-// The division by p is one dot product per output row: out += (acc_j - [x]_p) * p^-1 with
-// [x]_p centred as y - h, y = (x + h) mod p, h = (p - 1) / 2. Coefficient form:
-// out = out * 1 + (acc_j + h) * p^-1 + y * (-p^-1). NTT form: y - h is formed per coefficient
-// mod q_j and transformed, then out = out * 1 + acc_j * p^-1 + NTT(y - h) * (-p^-1).
+// The division by P with rounding (ModDown), SIMD path. For one component, y holds the products
+// mod p_0..p_{k-1} (NTT form); prepared once, they become the conversion inputs of
+// y' = (x + h) mod P, h = (P - 1) / 2, in coefficient form. Then, per target q_j, with the
+// [x]_P centred = y' - h (+ u*P from the conversion, 0 <= u < k: the result is off by -u, a
+// negligible error next to the key switch's own):
+//   coefficient form: out += (a_j + h - conv(y')) * P^-1,
+//   NTT form:         out += (a_j - NTT(conv(y') - h)) * P^-1.
+// Both are one dot product per row. For k = 1, conv(y') is y' itself (below 2^52 as the dot
+// kernel allows) and the result is exactly round(x / p).
+void mod_down_prepare(const RingContext& ring, std::uint64_t* y) {
+  const std::size_t n = ring.n(), k = ring.special_count();
+  const BaseConversion& c = ring.special_conversion();
+  for (std::size_t m = 0; m < k; ++m) {
+    const std::size_t pj = c.begin + m;
+    const Modulus& p = ring.modulus(pj);
+    std::uint64_t* ym = y + m * n;
+    he::inverse_ntt(ym, ring.ntt(pj));
+    he::eltwise_add_scalar_mod(ym, ym, (p.value() - 1) / 2, n, p);
+    if (k > 1) he::eltwise_mul_scalar_mod(ym, ym, c.hat_inv[m], n, p);
+  }
+}
+
+void mod_down_ntt_add(const RingContext& ring, std::size_t j, const std::uint64_t* y, const std::uint64_t* a,
+                      std::uint64_t* out, std::uint64_t* tmp) {
+  const std::size_t n = ring.n();
+  const Modulus& q = ring.modulus(j);
+  const std::uint64_t qv = q.value();
+  const ShoupOperand p_inv = ring.special_inv_mod_q()[j];
+  convert_to(ring, ring.special_conversion(), y, j, tmp);
+  he::eltwise_add_scalar_mod(tmp, tmp, he::neg_mod(ring.half_special_mod_q(j), qv), n, q);
+  he::forward_ntt(tmp, ring.ntt(j));
+  const ShoupOperand w[3] = {he::make_shoup(1, qv), p_inv, he::make_shoup(qv - p_inv.value, qv)};
+  const std::uint64_t* rows[3] = {out, a, tmp};
+  he::eltwise_dot_scalar_mod(out, rows, w, 3, n, q);
+}
+
+// a: the products mod q_j in the NTT domain; overwritten.
+void mod_down_coeff_add(const RingContext& ring, std::size_t j, const std::uint64_t* y, std::uint64_t* a,
+                        std::uint64_t* out, std::uint64_t* tmp) {
+  const std::size_t n = ring.n();
+  const Modulus& q = ring.modulus(j);
+  const std::uint64_t qv = q.value();
+  const ShoupOperand p_inv = ring.special_inv_mod_q()[j];
+  he::inverse_ntt(a, ring.ntt(j));
+  he::eltwise_add_scalar_mod(a, a, ring.half_special_mod_q(j), n, q);
+  const std::uint64_t* r = y;
+  if (ring.special_count() > 1) {
+    convert_to(ring, ring.special_conversion(), y, j, tmp);
+    r = tmp;
+  }
+  const ShoupOperand w[3] = {he::make_shoup(1, qv), p_inv, he::make_shoup(qv - p_inv.value, qv)};
+  const std::uint64_t* rows[3] = {out, a, r};
+  he::eltwise_dot_scalar_mod(out, rows, w, 3, n, q);
+}
+
 void key_switch_simd(const RingContext& ring, const std::uint64_t* d, const std::uint64_t* d_ntt,
                      const KeySwitchKey& key, std::uint64_t* c0, std::uint64_t* c1, std::size_t l, bool ntt_output) {
-  const std::size_t n = ring.n(), sp = ring.special_index();
-  std::uint64_t* acc = he::scratch(5, 4 * n);
+  const std::size_t n = ring.n(), k = ring.special_count(), sp = ring.special_index();
+  const std::uint64_t* z = conversion_inputs(ring, d, l);
+  std::uint64_t* acc = he::scratch(5, (2 * k + 2) * n);
   std::uint64_t* y0 = acc;
-  std::uint64_t* y1 = acc + n;
-  std::uint64_t* a0 = acc + 2 * n;
-  std::uint64_t* a1 = acc + 3 * n;
-  std::uint64_t* yq = he::scratch(4, 2 * n);
-  inner_simd(ring, d, d_ntt, key, l, sp, y0, y1);
-  he::inverse_ntt(y0, ring.ntt(sp));
-  he::inverse_ntt(y1, ring.ntt(sp));
-  const Modulus& p = ring.modulus(sp);
-  const std::uint64_t h = (p.value() - 1) / 2;
-  he::eltwise_add_scalar_mod(y0, y0, h, n, p);
-  he::eltwise_add_scalar_mod(y1, y1, h, n, p);
+  std::uint64_t* y1 = acc + k * n;
+  std::uint64_t* a0 = acc + 2 * k * n;
+  std::uint64_t* a1 = a0 + n;
+  std::uint64_t* tmp = he::scratch(4, n);
+  for (std::size_t m = 0; m < k; ++m) inner_simd(ring, d, z, d_ntt, key, l, sp + m, y0 + m * n, y1 + m * n);
+  mod_down_prepare(ring, y0);
+  mod_down_prepare(ring, y1);
   for (std::size_t j = 0; j < l; ++j) {
-    inner_simd(ring, d, d_ntt, key, l, j, a0, a1);
-    const Modulus& q = ring.modulus(j);
-    const std::uint64_t qv = q.value();
-    const ShoupOperand p_inv = ring.special_inv_mod_q()[j];
-    const ShoupOperand w[3] = {he::make_shoup(1, qv), p_inv, he::make_shoup(qv - p_inv.value, qv)};
-    const std::uint64_t h_mod = q.reduce(h);
-    const std::uint64_t* r0 = y0;
-    const std::uint64_t* r1 = y1;
+    inner_simd(ring, d, z, d_ntt, key, l, j, a0, a1);
     if (ntt_output) {
-      // The centred term y - h mod q_j, every coefficient, then into the NTT domain.
-      const ShoupOperand one = he::make_shoup(1, qv);
-      for (std::size_t k = 0; k < 2; ++k) {
-        std::uint64_t* t = yq + k * n;
-        he::eltwise_mul_scalar_mod(t, k == 0 ? y0 : y1, one, n, q);
-        he::eltwise_add_scalar_mod(t, t, he::neg_mod(h_mod, qv), n, q);
-        he::forward_ntt(t, ring.ntt(j));
-      }
-      r0 = yq;
-      r1 = yq + n;
+      mod_down_ntt_add(ring, j, y0, a0, c0 + j * n, tmp);
+      mod_down_ntt_add(ring, j, y1, a1, c1 + j * n, tmp);
     } else {
-      he::inverse_ntt(a0, ring.ntt(j));
-      he::inverse_ntt(a1, ring.ntt(j));
-      he::eltwise_add_scalar_mod(a0, a0, h_mod, n, q);
-      he::eltwise_add_scalar_mod(a1, a1, h_mod, n, q);
+      mod_down_coeff_add(ring, j, y0, a0, c0 + j * n, tmp);
+      mod_down_coeff_add(ring, j, y1, a1, c1 + j * n, tmp);
     }
-    std::uint64_t* out0 = c0 + j * n;
-    std::uint64_t* out1 = c1 + j * n;
-    const std::uint64_t* rows0[3] = {out0, a0, r0};
-    const std::uint64_t* rows1[3] = {out1, a1, r1};
-    he::eltwise_dot_scalar_mod(out0, rows0, w, 3, n, q);
-    he::eltwise_dot_scalar_mod(out1, rows1, w, 3, n, q);
   }
 }
 
-// The division by p with rounding for target q_j in the NTT domain, both components:
+// Portable path (k = 1). The division by p with rounding for target q_j in the NTT domain, both components:
 // c_k row j += (a_k - NTT([y_k]_p centred)) * p^-1 mod q_j, with y_k the products mod p in
 // coefficients and a_k those mod q_j (NTT domain). rnd: 2n values of scratch.
 void add_divided_by_p_ntt(const RingContext& ring, std::size_t j, const std::uint64_t* const y[2],
@@ -216,25 +288,26 @@ void add_divided_by_p_ntt(const RingContext& ring, std::size_t j, const std::uin
   }
 }
 
-// Hoisted inner product mod target t (t = level: the special prime): sum_i perm(digit_i) * key_i.
-// With a permuted key (GaloisKeys::permute_for_evaluation: perm(key'_i) = key_i), the same value
-// as perm(sum_i digit_i * key'_i): the sum first, then its two rows permuted.
+// Hoisted inner product for target tau (hd's targets: q_0..q_{l-1}, then the special primes):
+// sum_g perm(digit_g) * key_g. With a permuted key (GaloisKeys::permute_for_evaluation:
+// perm(key'_g) = key_g), the same value as perm(sum_g digit_g * key'_g): the sum first, then its
+// two rows permuted.
 void inner_hoisted(const RingContext& ring, const HoistedDigits& hd, const std::uint32_t* index,
-                   const KeySwitchKey& key, bool key_permuted, std::size_t t, std::uint64_t* o0, std::uint64_t* o1) {
-  const std::size_t n = ring.n(), l = hd.level();
-  const std::size_t kj = t == l ? ring.special_index() : t;
+                   const KeySwitchKey& key, bool key_permuted, std::size_t tau, std::uint64_t* o0, std::uint64_t* o1) {
+  const std::size_t n = ring.n(), dn = hd.digits();
+  const std::size_t kj = target_prime(ring, hd.level(), tau);
   const Modulus& m = ring.modulus(kj);
   if (key_permuted) {
     std::uint64_t* u = he::scratch(3, 2 * n);
-    for (std::size_t i = 0; i < l; ++i) digit_times_key(hd.row(t, i), key, i, kj, m, n, u, u + n);
+    for (std::size_t g = 0; g < dn; ++g) digit_times_key(hd.row(tau, g), key, g, kj, m, n, u, u + n);
     he::apply_automorphism_ntt(u, o0, n, index);
     he::apply_automorphism_ntt(u + n, o1, n, index);
     return;
   }
   std::uint64_t* buf = he::scratch(3, n);
-  for (std::size_t i = 0; i < l; ++i) {
-    he::apply_automorphism_ntt(hd.row(t, i), buf, n, index);
-    digit_times_key(buf, key, i, kj, m, n, o0, o1);
+  for (std::size_t g = 0; g < dn; ++g) {
+    he::apply_automorphism_ntt(hd.row(tau, g), buf, n, index);
+    digit_times_key(buf, key, g, kj, m, n, o0, o1);
   }
 }
 
@@ -244,15 +317,20 @@ HoistedDigits::HoistedDigits(const RingContext& ring, const std::uint64_t* d, st
     : n_(ring.n()), level_(level) {
   require(level >= 1 && level <= ring.max_level(), "HoistedDigits: level " + std::to_string(level) +
                                                        " outside 1.." + std::to_string(ring.max_level()));
-  rows_.resize((level + 1) * level * n_);
-  for (std::size_t t = 0; t <= level; ++t) {
-    const std::size_t pj = t == level ? ring.special_index() : t;
-    const Modulus& m = ring.modulus(pj);
-    for (std::size_t i = 0; i < level; ++i) {
-      std::uint64_t* out = rows_.data() + (t * level + i) * n_;
-      const std::uint64_t* di = d + i * n_;
-      if (ring.modulus(i).value() <= m.value()) std::memcpy(out, di, n_ * sizeof(std::uint64_t));
-      else he::eltwise_reduce_mod(out, di, n_, m);
+  require(ring.special_count() == 1 || ring.all_simd(), "HoistedDigits: several special primes need primes below 2^50");
+  digits_ = ring.digits(level);
+  targets_ = level + ring.special_count();
+  rows_.resize(targets_ * digits_ * n_);
+  const std::uint64_t* z = conversion_inputs(ring, d, level);
+  for (std::size_t tau = 0; tau < targets_; ++tau) {
+    const std::size_t pj = target_prime(ring, level, tau);
+    for (std::size_t g = 0; g < digits_; ++g) {
+      const BaseConversion& c = ring.digit_conversion(level, g);
+      std::uint64_t* out = rows_.data() + (tau * digits_ + g) * n_;
+      if (pj >= c.begin && pj < c.begin + c.size) std::memcpy(out, d + pj * n_, n_ * sizeof(std::uint64_t));
+      else if (c.size == 1 && ring.modulus(c.begin).value() > ring.modulus(pj).value())
+        he::eltwise_reduce_mod(out, d + c.begin * n_, n_, ring.modulus(pj));
+      else convert_to(ring, c, z + c.begin * n_, pj, out);
       he::forward_ntt(out, ring.ntt(pj));
     }
   }
@@ -260,15 +338,26 @@ HoistedDigits::HoistedDigits(const RingContext& ring, const std::uint64_t* d, st
 
 void key_switch_hoisted_add(const RingContext& ring, const HoistedDigits& hd, const std::uint32_t* index,
                             const KeySwitchKey& key, std::uint64_t* c0, std::uint64_t* c1, bool key_permuted) {
-  const std::size_t n = ring.n(), L = ring.max_level(), l = hd.level(), sp = ring.special_index();
-  require(key.n() == n && key.digits() == L && key.primes() == L + 1, "key switching key has the wrong shape");
-  std::uint64_t* acc = he::scratch(5, 4 * n);
+  const std::size_t n = ring.n(), l = hd.level(), k = ring.special_count();
+  check_key_shape(ring, key);
+  std::uint64_t* acc = he::scratch(5, (2 * k + 2) * n);
   std::uint64_t* y0 = acc;
-  std::uint64_t* y1 = acc + n;
-  std::uint64_t* a0 = acc + 2 * n;
-  std::uint64_t* a1 = acc + 3 * n;
+  std::uint64_t* y1 = acc + k * n;
+  std::uint64_t* a0 = acc + 2 * k * n;
+  std::uint64_t* a1 = a0 + n;
   std::uint64_t* rnd = he::scratch(4, 2 * n);
-  inner_hoisted(ring, hd, index, key, key_permuted, l, y0, y1);
+  for (std::size_t m = 0; m < k; ++m) inner_hoisted(ring, hd, index, key, key_permuted, l + m, y0 + m * n, y1 + m * n);
+  if (ring.all_simd()) {
+    mod_down_prepare(ring, y0);
+    mod_down_prepare(ring, y1);
+    for (std::size_t j = 0; j < l; ++j) {
+      inner_hoisted(ring, hd, index, key, key_permuted, j, a0, a1);
+      mod_down_ntt_add(ring, j, y0, a0, c0 + j * n, rnd);
+      mod_down_ntt_add(ring, j, y1, a1, c1 + j * n, rnd);
+    }
+    return;
+  }
+  const std::size_t sp = ring.special_index();
   he::inverse_ntt(y0, ring.ntt(sp));
   he::inverse_ntt(y1, ring.ntt(sp));
   const std::uint64_t* const y[2] = {y0, y1};
@@ -283,8 +372,7 @@ void key_switch_hoisted_add(const RingContext& ring, const HoistedDigits& hd, co
 void key_switch_add(const RingContext& ring, const std::uint64_t* d, const std::uint64_t* d_ntt,
                     const KeySwitchKey& key, std::uint64_t* c0, std::uint64_t* c1, std::size_t level,
                     bool ntt_output) {
-  const std::size_t n = ring.n(), L = ring.max_level();
-  require(key.n() == n && key.digits() == L && key.primes() == L + 1, "key switching key has the wrong shape");
+  check_key_shape(ring, key);
   if (ring.all_simd()) key_switch_simd(ring, d, d_ntt, key, c0, c1, level, ntt_output);
   else key_switch_portable(ring, d, d_ntt, key, c0, c1, level, ntt_output);
 }
@@ -306,21 +394,26 @@ void automorphism_ntt_permuted_key(const RingContext& ring, const std::uint64_t*
   }
 }
 
+KeySwitchSum::KeySwitchSum(const RingContext& ring, std::size_t level)
+    : n_(ring.n()), level_(level), targets_(level + ring.special_count()), rows_(2 * targets_ * n_, 0) {}
+
 void KeySwitchSum::add(const RingContext& ring, const KeySwitchSum& o) {
-  require(o.n_ == n_ && o.level_ == level_, "KeySwitchSum: adding a sum of another shape");
+  require(o.n_ == n_ && o.level_ == level_ && o.targets_ == targets_, "KeySwitchSum: adding a sum of another shape");
   for (std::size_t k = 0; k < 2; ++k)
-    for (std::size_t t = 0; t <= level_; ++t)
-      he::eltwise_add_mod(row(k, t), row(k, t), o.row(k, t), n_, ring.modulus(t == level_ ? ring.special_index() : t));
+    for (std::size_t t = 0; t < targets_; ++t)
+      he::eltwise_add_mod(row(k, t), row(k, t), o.row(k, t), n_, ring.modulus(target_prime(ring, level_, t)));
 }
 
 void key_switch_products_add(const RingContext& ring, const std::uint64_t* d, const std::uint64_t* d_ntt,
                              const KeySwitchKey& key, const std::uint32_t* index, KeySwitchSum& sum) {
-  const std::size_t n = ring.n(), L = ring.max_level(), l = sum.level();
-  require(key.n() == n && key.digits() == L && key.primes() == L + 1, "key switching key has the wrong shape");
+  const std::size_t n = ring.n(), l = sum.level();
+  check_key_shape(ring, key);
+  require(sum.targets() == l + ring.special_count(), "KeySwitchSum: made for another ring");
+  const std::uint64_t* z = ring.all_simd() ? conversion_inputs(ring, d, l) : d;
   std::uint64_t* o = he::scratch(5, 2 * n);
-  for (std::size_t t = 0; t <= l; ++t) {
-    const std::size_t j = t == l ? ring.special_index() : t;
-    if (ring.all_simd()) inner_simd(ring, d, d_ntt, key, l, j, o, o + n);
+  for (std::size_t t = 0; t < sum.targets(); ++t) {
+    const std::size_t j = target_prime(ring, l, t);
+    if (ring.all_simd()) inner_simd(ring, d, z, d_ntt, key, l, j, o, o + n);
     else inner_portable(ring, d, d_ntt, key, l, j, o, o + n);
     const Modulus& m = ring.modulus(j);
     for (std::size_t k = 0; k < 2; ++k) {
@@ -337,11 +430,24 @@ void key_switch_products_add(const RingContext& ring, const std::uint64_t* d, co
 }
 
 void key_switch_sum_finish(const RingContext& ring, const KeySwitchSum& sum, std::uint64_t* c0, std::uint64_t* c1) {
-  const std::size_t n = ring.n(), l = sum.level(), sp = ring.special_index();
-  std::uint64_t* y = he::scratch(5, 2 * n);
+  const std::size_t n = ring.n(), l = sum.level(), k = ring.special_count();
+  require(sum.targets() == l + k, "KeySwitchSum: made for another ring");
+  std::uint64_t* y = he::scratch(5, 2 * k * n);
   std::uint64_t* rnd = he::scratch(4, 2 * n);
-  std::memcpy(y, sum.row(0, l), n * sizeof(std::uint64_t));
-  std::memcpy(y + n, sum.row(1, l), n * sizeof(std::uint64_t));
+  for (std::size_t m = 0; m < k; ++m) {
+    std::memcpy(y + m * n, sum.row(0, l + m), n * sizeof(std::uint64_t));
+    std::memcpy(y + (k + m) * n, sum.row(1, l + m), n * sizeof(std::uint64_t));
+  }
+  if (ring.all_simd()) {
+    mod_down_prepare(ring, y);
+    mod_down_prepare(ring, y + k * n);
+    for (std::size_t j = 0; j < l; ++j) {
+      mod_down_ntt_add(ring, j, y, sum.row(0, j), c0 + j * n, rnd);
+      mod_down_ntt_add(ring, j, y + k * n, sum.row(1, j), c1 + j * n, rnd);
+    }
+    return;
+  }
+  const std::size_t sp = ring.special_index();
   he::inverse_ntt(y, ring.ntt(sp));
   he::inverse_ntt(y + n, ring.ntt(sp));
   const std::uint64_t* const ys[2] = {y, y + n};

@@ -1,9 +1,12 @@
-// Key switching for both schemes: the RNS gadget decomposition with one special prime p
-// (Gentry-Halevi-Smart 2012; the "hybrid" method with one digit per prime, as in SEAL). Given a
-// polynomial d mod q_0..q_{l-1} that multiplies s' in a decryption, adds to (c0, c1) a pair that
-// decrypts to d*s' under s: sum_i [d]_{q_i} * key_i over q and p, then divided by p with rounding.
-// Cost: l(l+1) forward NTTs of the digits and 2(l+1) inverse NTTs (+ 2l forward NTTs of the
-// rounding term for NTT-form output).
+// Key switching for both schemes: the RNS gadget decomposition with k special primes, product P
+// (Gentry-Halevi-Smart 2012; the hybrid method of Han-Ki 2020). Given a polynomial d mod
+// q_0..q_{l-1} that multiplies s' in a decryption, adds to (c0, c1) a pair that decrypts to d*s'
+// under s: the digits [d]_{D_g} (D_g: the product of k consecutive primes; k = 1: one digit per
+// prime, as SEAL) are raised to every other prime by fast base conversion (ModUp), sum_g digit_g *
+// key_g is formed over q and P, then divided by P with rounding (ModDown). With dnum = ceil(l/k)
+// digits the cost is dnum(l + k) products and about dnum(l + k - k) + 2(l + k) transforms, where
+// k = 1 needs l(l+1) of each: fewer digits, smaller keys, more primes. Several special primes
+// need every prime below 2^50 (the SIMD kernels).
 #pragma once
 
 #include <cstddef>
@@ -26,7 +29,7 @@ void key_switch_add(const RingContext& ring, const std::uint64_t* d, const std::
 
 // Hoisting (Halevi-Shoup 2018): several automorphisms of one polynomial d share one gadget
 // decomposition. The digits [d]_{q_i}, reduced mod every target prime and transformed, are
-// computed once (level x (level + 1) forward NTTs); an automorphism X -> X^g then permutes the
+// computed once (digits x (level + k) forward NTTs); an automorphism X -> X^g then permutes the
 // transformed digits instead of decomposing d(X^g) again. The permuted digits are the digits of
 // d(X^g) up to sign (coefficients -[c]_{q_i} instead of q_i - [c]_{q_i}): congruent mod q_i and no
 // larger, so the key switch decrypts to the same value with the same noise bound (not the same
@@ -36,11 +39,12 @@ class HoistedDigits {
   // d: `level` rows in coefficient form (values in [0, q_i)); 1 <= level <= ring.max_level().
   HoistedDigits(const RingContext& ring, const std::uint64_t* d, std::size_t level);
   std::size_t level() const { return level_; }
-  // Digit i reduced mod target t and transformed; t = level() is the special prime.
-  const std::uint64_t* row(std::size_t t, std::size_t i) const { return rows_.data() + (t * level_ + i) * n_; }
+  std::size_t digits() const { return digits_; }
+  // Digit g in target t, transformed: t < level() is q_t, t = level() + m the special prime p_m.
+  const std::uint64_t* row(std::size_t t, std::size_t g) const { return rows_.data() + (t * digits_ + g) * n_; }
 
  private:
-  std::size_t n_ = 0, level_ = 0;
+  std::size_t n_ = 0, level_ = 0, digits_ = 0, targets_ = 0;
   std::vector<std::uint64_t> rows_;
 };
 
@@ -67,17 +71,19 @@ void automorphism_ntt_permuted_key(const RingContext& ring, const std::uint64_t*
 // sum of the terms' key switches with one rounding instead of one per term (no more noise).
 class KeySwitchSum {
  public:
-  // Zero, for `level` ciphertext primes and the special prime.
-  KeySwitchSum(std::size_t n, std::size_t level) : n_(n), level_(level), rows_(2 * (level + 1) * n, 0) {}
+  // Zero, for `level` ciphertext primes and the ring's special primes.
+  KeySwitchSum(const RingContext& ring, std::size_t level);
   std::size_t level() const { return level_; }
-  // Component k (0, 1), target t (t = level(): the special prime), NTT form, values in [0, prime).
-  std::uint64_t* row(std::size_t k, std::size_t t) { return rows_.data() + (k * (level_ + 1) + t) * n_; }
-  const std::uint64_t* row(std::size_t k, std::size_t t) const { return rows_.data() + (k * (level_ + 1) + t) * n_; }
+  std::size_t targets() const { return targets_; }
+  // Component k (0, 1), target t (t < level(): q_t; t = level() + m: the special prime p_m), NTT
+  // form, values in [0, prime).
+  std::uint64_t* row(std::size_t k, std::size_t t) { return rows_.data() + (k * targets_ + t) * n_; }
+  const std::uint64_t* row(std::size_t k, std::size_t t) const { return rows_.data() + (k * targets_ + t) * n_; }
   // this += o (the same n and level).
   void add(const RingContext& ring, const KeySwitchSum& o);
 
  private:
-  std::size_t n_ = 0, level_ = 0;
+  std::size_t n_ = 0, level_ = 0, targets_ = 0;
   std::vector<std::uint64_t> rows_;
 };
 

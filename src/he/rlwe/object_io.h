@@ -25,13 +25,15 @@ std::uint64_t read_header(ByteReader& r, ObjectType type);
 std::uint64_t read_header_for(ByteReader& r, ObjectType type, const RingContext& ctx);
 void expect_eq(std::uint64_t got, std::uint64_t want, const char* field);
 
-// The modulus chain that starts every params body: u32 N | u32 prime count | u64 q_i... | u64 p.
+// The modulus chain that starts every params body: u32 N | u32 prime count L + ((k - 1) << 16) |
+// u64 q_i... | u64 p_m... (k special primes; k = 1 writes the original layout).
 struct ModulusChain {
   std::uint32_t n = 0;
   std::vector<std::uint64_t> q;
-  std::uint64_t special = 0;
+  std::vector<std::uint64_t> specials;
 };
-void write_chain(ByteWriter& w, std::size_t n, const std::vector<std::uint64_t>& q, std::uint64_t special);
+void write_chain(ByteWriter& w, std::size_t n, const std::vector<std::uint64_t>& q,
+                 const std::vector<std::uint64_t>& specials);
 ModulusChain read_chain(ByteReader& r);
 // u8 security level (0: 128-bit, 1: insecure for tests).
 Security read_security(ByteReader& r);

@@ -27,7 +27,7 @@ SecretKey load_secret_key(const RingContext& ctx, std::string_view bytes) {
   detail::ByteReader r(bytes);
   detail::read_header_for(r, ObjectType::kSecretKey, ctx);
   const std::uint64_t key_id = r.u64("key id");
-  const std::size_t n = ctx.n(), primes = ctx.max_level() + 1;
+  const std::size_t n = ctx.n(), primes = ctx.key_primes();
   detail::expect_eq(r.u32("N"), n, "secret key N");
   detail::expect_eq(r.u32("primes"), primes, "secret key primes");
   r.need_bytes(detail::ByteWriter::packed_bytes(n, 2), "secret key coefficients");

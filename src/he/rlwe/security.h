@@ -23,8 +23,10 @@ int max_secure_bits(std::size_t n);
 void require_128_bit(std::size_t n, double log2_qp, const char* who);
 
 // Throws InvalidArgument naming the prime ("<who>: q_1=... is not prime") unless every prime of
-// q and the special prime lies in [2^17, 2^60), is prime, is 1 mod 2N, and none repeats. N must
-// be a power of two in [8, 32768] and q must hold 1..60 primes.
-void require_ntt_primes(std::size_t n, const std::vector<std::uint64_t>& q, std::uint64_t special, const char* who);
+// q and the special primes lies in [2^17, 2^60), is prime, is 1 mod 2N, and none repeats. N must
+// be a power of two in [8, 32768], q must hold 1..60 primes and specials 1..60; with several
+// special primes every prime must be below 2^50 (hybrid key switching runs on the SIMD kernels).
+void require_ntt_primes(std::size_t n, const std::vector<std::uint64_t>& q, const std::vector<std::uint64_t>& specials,
+                        const char* who);
 
 }  // namespace leukocrypt::rlwe

@@ -67,21 +67,27 @@ void expect_eq(std::uint64_t got, std::uint64_t want, const char* field) {
     throw FormatError(std::string(field) + " is " + std::to_string(got) + ", expected " + std::to_string(want));
 }
 
-void write_chain(ByteWriter& w, std::size_t n, const std::vector<std::uint64_t>& q, std::uint64_t special) {
+// The prime count's high 16 bits hold k - 1 (k special primes), so that a chain with one special
+// prime is written as before and older readers refuse one with several (count above 60).
+void write_chain(ByteWriter& w, std::size_t n, const std::vector<std::uint64_t>& q,
+                 const std::vector<std::uint64_t>& specials) {
   w.u32(static_cast<std::uint32_t>(n));
-  w.u32(static_cast<std::uint32_t>(q.size()));
+  w.u32(static_cast<std::uint32_t>(q.size() | ((specials.size() - 1) << 16)));
   for (auto v : q) w.u64(v);
-  w.u64(special);
+  for (auto v : specials) w.u64(v);
 }
 
 ModulusChain read_chain(ByteReader& r) {
   ModulusChain c;
   c.n = r.u32("N");
-  const std::uint32_t count = r.u32("prime count");
+  const std::uint32_t word = r.u32("prime count");
+  const std::uint32_t count = word & 0xffff, specials = (word >> 16) + 1;
   if (count < 1 || count > 60) throw FormatError("prime count " + std::to_string(count) + " outside [1, 60]");
+  if (specials > 60) throw FormatError("special prime count " + std::to_string(specials) + " outside [1, 60]");
   c.q.resize(count);
   for (auto& v : c.q) v = r.u64("ciphertext prime");
-  c.special = r.u64("special prime");
+  c.specials.resize(specials);
+  for (auto& v : c.specials) v = r.u64("special prime");
   return c;
 }
 
@@ -124,16 +130,16 @@ void write_ksk(ByteWriter& w, const KeySwitchKey& k) {
 }
 
 KeySwitchKey read_ksk(ByteReader& r, const RingContext& ctx) {
-  const std::size_t n = ctx.n(), L = ctx.max_level();
+  const std::size_t n = ctx.n(), D = ctx.digits(ctx.max_level()), P = ctx.key_primes();
   expect_eq(r.u32("key N"), n, "key N");
-  expect_eq(r.u32("key digits"), L, "key digits");
-  expect_eq(r.u32("key primes"), L + 1, "key primes");
-  // Row (d * 2 + c) * (L + 1) + j: digit d, component c, prime j.
-  auto bound = [&](std::size_t row) { return ctx.modulus(row % (L + 1)).value(); };
-  auto widths = read_row_widths(r, 2 * L * (L + 1), n, bound, "key-switching key");
-  KeySwitchKey k(n, L, L + 1);
+  expect_eq(r.u32("key digits"), D, "key digits");
+  expect_eq(r.u32("key primes"), P, "key primes");
+  // Row (d * 2 + c) * P + j: digit d, component c, prime j.
+  auto bound = [&](std::size_t row) { return ctx.modulus(row % P).value(); };
+  auto widths = read_row_widths(r, 2 * D * P, n, bound, "key-switching key");
+  KeySwitchKey k(n, D, P);
   read_rows(r, k.raw(), widths, n, bound, [&](std::size_t row) {
-    return "key digit " + std::to_string(row / (2 * (L + 1))) + " prime " + std::to_string(row % (L + 1));
+    return "key digit " + std::to_string(row / (2 * P)) + " prime " + std::to_string(row % P);
   });
   return k;
 }
@@ -151,7 +157,7 @@ void write_galois_ksk(ByteWriter& w, const KeySwitchKey& k) {
   for (std::size_t d = 0; d < k.digits(); ++d) write_rows(w, k.data(d, 0, 0), k.primes(), k.n());
 }
 
-// Reads one Galois key into k (shaped n x L x (L + 1), reused across keys by check_galois_keys).
+// Reads one Galois key into k (shaped n x digits x key primes, reused across keys by check_galois_keys).
 // expand: fill the 'a' rows of a seeded key from its seed; without it they are left as they were
 // (a check that the bytes are valid needs them not: expanded rows are < q by construction).
 void read_galois_ksk_into(ByteReader& r, const RingContext& ctx, KeySwitchKey& k, bool expand) {
@@ -163,14 +169,14 @@ void read_galois_ksk_into(ByteReader& r, const RingContext& ctx, KeySwitchKey& k
   }
   he::Seed seed{};
   r.bytes(seed.data(), 32, "Galois key seed");
-  const std::size_t n = ctx.n(), L = ctx.max_level();
+  const std::size_t n = ctx.n(), D = ctx.digits(ctx.max_level()), P = ctx.key_primes();
   expect_eq(r.u32("key N"), n, "key N");
-  expect_eq(r.u32("key digits"), L, "key digits");
-  expect_eq(r.u32("key primes"), L + 1, "key primes");
-  auto bound = [&](std::size_t row) { return ctx.modulus(row % (L + 1)).value(); };
-  if (k.n() != n || k.digits() != L || k.primes() != L + 1) k = KeySwitchKey(n, L, L + 1);
-  for (std::size_t d = 0; d < L; ++d) {
-    auto widths = read_row_widths(r, L + 1, n, bound, "seeded Galois key");
+  expect_eq(r.u32("key digits"), D, "key digits");
+  expect_eq(r.u32("key primes"), P, "key primes");
+  auto bound = [&](std::size_t row) { return ctx.modulus(row % P).value(); };
+  if (k.n() != n || k.digits() != D || k.primes() != P) k = KeySwitchKey(n, D, P);
+  for (std::size_t d = 0; d < D; ++d) {
+    auto widths = read_row_widths(r, P, n, bound, "seeded Galois key");
     read_rows(r, k.data(d, 0, 0), widths, n, bound, [&](std::size_t row) {
       return "Galois key digit " + std::to_string(d) + " prime " + std::to_string(row);
     });

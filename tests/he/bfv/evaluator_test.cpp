@@ -12,13 +12,23 @@ namespace {
 using testing::Keys;
 using testing::random_slots;
 using testing::tiny_insecure_params;
+using testing::tiny_insecure_params_hybrid;
 using Slots = std::vector<std::uint64_t>;
 
-class BfvEvaluatorTest : public ::testing::TestWithParam<std::uint64_t> {
+// Plaintext modulus t and the number of special primes k (k > 1: hybrid key switching).
+struct Case {
+  std::uint64_t t;
+  std::size_t specials;
+};
+std::string case_name(const ::testing::TestParamInfo<Case>& i) {
+  return "t" + std::to_string(i.param.t) + "_k" + std::to_string(i.param.specials);
+}
+
+class BfvEvaluatorTest : public ::testing::TestWithParam<Case> {
  protected:
   BfvEvaluatorTest()
-      : k_(tiny_insecure_params(GetParam())), enc_(k_.ctx), encryptor_(k_.ctx, k_.pk),
-        dec_(k_.ctx, k_.keygen.secret_key()), ev_(k_.ctx), t_(GetParam()), n_(k_.ctx->n()) {}
+      : k_(tiny_insecure_params_hybrid(GetParam().t, GetParam().specials)), enc_(k_.ctx), encryptor_(k_.ctx, k_.pk),
+        dec_(k_.ctx, k_.keygen.secret_key()), ev_(k_.ctx), t_(GetParam().t), n_(k_.ctx->n()) {}
 
   Ciphertext encrypt(const Slots& v) { return encryptor_.encrypt(enc_.encode(v)); }
   Slots decrypt(const Ciphertext& ct) { return enc_.decode(dec_.decrypt(ct)); }
@@ -260,7 +270,7 @@ TEST_P(BfvEvaluatorTest, RotationSumWithOneDivisionEqualsTheSumOfRotations) {
     }
     for (const GaloisKeys* keys : {&gk, static_cast<const GaloisKeys*>(&gp)}) {
       Ciphertext sum(k_.ctx->params_id(), n_, level, 2);
-      rlwe::KeySwitchSum ks(n_, level);
+      rlwe::KeySwitchSum ks(*k_.ctx, level);
       for (std::size_t i = 0; i < cts.size(); ++i) {
         auto c = cts[i];
         ev_.to_ntt_inplace(c);
@@ -271,7 +281,7 @@ TEST_P(BfvEvaluatorTest, RotationSumWithOneDivisionEqualsTheSumOfRotations) {
       EXPECT_EQ(decrypt(sum), decrypt(want)) << "level " << level << (keys == &gp ? " evaluation form" : "");
       EXPECT_GE(dec_.invariant_noise_budget(sum) + kBudgetSlack, dec_.invariant_noise_budget(want)) << "level " << level;
     }
-    rlwe::KeySwitchSum wrong(n_, level + 1);
+    rlwe::KeySwitchSum wrong(*k_.ctx, level + 1);
     Ciphertext sum(k_.ctx->params_id(), n_, level, 2);
     auto c = cts[0];
     ev_.to_ntt_inplace(c);
@@ -289,14 +299,17 @@ TEST_P(BfvEvaluatorTest, MismatchesAreRejected) {
   } catch (const InvalidArgument& e) {
     EXPECT_NE(std::string(e.what()).find("different levels (" + std::to_string(ca.level()) + " vs " + std::to_string(cb.level()) + ")"), std::string::npos) << e.what();
   }
-  auto other = Context::create(tiny_insecure_params(GetParam() == 257 ? 641 : 257));
+  auto other = Context::create(tiny_insecure_params(t_ == 257 ? 641 : 257));
   Evaluator ev2(other);
   EXPECT_THROW(ev2.add(ca, ca), InvalidArgument);
   auto sq = ev_.square(ca);
   EXPECT_THROW(ev_.multiply(sq, ca), InvalidArgument);
 }
 
-INSTANTIATE_TEST_SUITE_P(TinyInsecure, BfvEvaluatorTest, ::testing::Values(257ULL, 65537ULL, 957181001729ULL));
+INSTANTIATE_TEST_SUITE_P(TinyInsecure, BfvEvaluatorTest,
+                         ::testing::Values(Case{257, 1}, Case{65537, 1}, Case{957181001729ULL, 1}, Case{257, 2},
+                                           Case{65537, 3}, Case{957181001729ULL, 2}),
+                         case_name);
 
 }  // namespace
 }  // namespace leukocrypt::bfv

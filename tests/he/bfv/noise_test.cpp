@@ -22,9 +22,14 @@ void expect_budget(const Decryptor& dec, const Ciphertext& ct, double noise_bits
   EXPECT_GT(measured, 0) << what;
 }
 
-TEST(BfvNoise, MeasuredBudgetAtLeastAnalyticBoundTinyInsecure) {
-  // INSECURE tiny parameters: N = 64, 4 x 55-bit primes.
-  Params p = Params::create(64, {55, 55, 55, 55, 56}, 65537, Security::kInsecureForTests);
+// INSECURE tiny parameters: N = 64, 4 x 55-bit primes and one special prime, or 4 x 49-bit primes
+// and two special primes (hybrid key switching: two digits of two primes).
+class BfvNoise : public ::testing::TestWithParam<std::size_t> {};
+
+TEST_P(BfvNoise, MeasuredBudgetAtLeastAnalyticBoundTinyInsecure) {
+  const std::size_t specials = GetParam();
+  Params p = specials == 1 ? Params::create(64, {55, 55, 55, 55, 56}, 65537, Security::kInsecureForTests)
+                           : Params::create(64, {49, 49, 49, 49, 50, 50}, 65537, Security::kInsecureForTests, 2);
   Keys k(p);
   BatchEncoder enc(k.ctx);
   Encryptor encryptor(k.ctx, k.pk);
@@ -58,8 +63,11 @@ TEST(BfvNoise, MeasuredBudgetAtLeastAnalyticBoundTinyInsecure) {
     expect_budget(dec, ev.rotate_rows(a, 1, gk), model.key_switch(fresh), "rotate");
     ev.mod_switch_to_next_inplace(m);
     expect_budget(dec, m, model.mod_switch(vr, 4), "mod switch");
+    expect_budget(dec, ev.rotate_rows(m, 1, gk), model.key_switch(model.mod_switch(vr, 4), 3), "rotate at level 3");
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(SpecialPrimes, BfvNoise, ::testing::Values(std::size_t{1}, std::size_t{2}));
 
 // The CryptoNets shape on a real 128-bit set: encrypt -> square -> relin -> scalar MACs (+bias) ->
 // square -> relin -> decrypt, exact, with N = 8192 and the paper's 40-bit plaintext prime.
@@ -189,6 +197,46 @@ TEST(BfvDefaultSets, KeySwitchExactAtN32768) {
     const std::size_t row = i / half, col = i % half;
     const std::size_t from = row * half + (col + 1) % half;
     ASSERT_EQ(rot[i], a[from] * a[from] % 65537) << "slot " << i;
+  }
+}
+
+// Hybrid key switching on a 128-bit N = 32768 set shaped like the latency layout's (10 ciphertext
+// primes, 5 special primes: two digits): square + relinearize, a row rotation (plain and hoisted),
+// exact, at the top and at a lower level where the last digit is partial.
+TEST(BfvDefaultSets, HybridKeySwitchExactAtN32768) {
+  const std::size_t n = 32768;
+  std::vector<int> bits(10, 49);
+  bits.insert(bits.end(), 5, 50);
+  auto ctx = Context::create(Params::create(n, bits, 65537, Security::k128, 5));
+  ASSERT_EQ(ctx->special_count(), 5u);
+  KeyGenerator kg(ctx);
+  Encryptor encryptor(ctx, kg.create_public_key());
+  Decryptor dec(ctx, kg.secret_key());
+  BatchEncoder enc(ctx);
+  Evaluator ev(ctx);
+  const RelinKeys rk = kg.create_relin_keys();
+  const GaloisKeys gk = kg.create_galois_keys({1});
+  EXPECT_EQ(rk.key().digits(), 2u);
+  std::mt19937_64 rng(7);
+  auto a = random_slots(n, 65537, rng);
+  auto ca = encryptor.encrypt(enc.encode(a));
+  auto sq = ev.square_relin(ca, rk);
+  ASSERT_EQ(sq.size(), 2u);
+  const std::size_t half = n / 2;
+  for (std::size_t level : {std::size_t{10}, std::size_t{7}}) {
+    ev.mod_switch_to_inplace(sq, level);
+    auto rot = enc.decode(dec.decrypt(ev.rotate_rows(sq, 1, gk)));
+    auto sq_ntt = sq;
+    ev.to_ntt_inplace(sq_ntt);
+    auto hoisted = ev.rotate_rows_hoisted_ntt(sq_ntt, ev.hoist(sq), 1, gk);
+    ev.from_ntt_inplace(hoisted);
+    EXPECT_GT(dec.invariant_noise_budget(sq), 0);
+    EXPECT_EQ(enc.decode(dec.decrypt(hoisted)), rot) << "level " << level;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t row = i / half, col = i % half;
+      const std::size_t from = row * half + (col + 1) % half;
+      ASSERT_EQ(rot[i], a[from] * a[from] % 65537) << "slot " << i << " level " << level;
+    }
   }
 }
 

@@ -85,6 +85,43 @@ TEST_F(BfvSerializationTest, RoundTripsEveryObject) {
   EXPECT_EQ(enc_.decode(Decryptor(k_.ctx, sk2).decrypt(ct)), v);
 }
 
+// Hybrid key switching (k = 2 special primes): params, secret, relin and seeded Galois keys round
+// trip and still work; a key made for one special prime is refused by the hybrid context (shape),
+// and the params bytes carry the special primes (an older reader sees a prime count above 60).
+TEST(BfvSerializationHybrid, TwoSpecialPrimesRoundTrip) {
+  const Params p = testing::tiny_insecure_params_hybrid(257, 2);
+  ASSERT_EQ(p.special_primes().size(), 2u);
+  const Params p2 = load_params(save(p), true);
+  EXPECT_EQ(p2.id(), p.id());
+  EXPECT_EQ(p2.special_primes(), p.special_primes());
+  EXPECT_NE(p.id(), Params::create_from_primes(64, p.q(), p.special_primes()[0], 257, Security::kInsecureForTests).id());
+  Keys k(p);
+  ASSERT_EQ(k.rk.key().digits(), 3u);  // ceil(5 / 2)
+  ASSERT_EQ(k.rk.key().primes(), 7u);
+  RelinKeys rk2 = load_relin_keys(*k.ctx, save(k.rk));
+  EXPECT_EQ(save(rk2), save(k.rk));
+  GaloisKeys gk = k.keygen.create_galois_keys({1}, /*add_columns=*/false);
+  GaloisKeys gk2 = load_galois_keys(*k.ctx, save(gk));
+  EXPECT_EQ(save(gk2), save(gk));
+  SecretKey sk2 = load_secret_key(*k.ctx, save(k.keygen.secret_key()));
+  BatchEncoder enc(k.ctx);
+  Encryptor encryptor(k.ctx, k.pk);
+  Evaluator ev(k.ctx);
+  std::mt19937_64 rng(3);
+  auto v = random_slots(64, 257, rng);
+  auto ct = encryptor.encrypt(enc.encode(v));
+  std::vector<std::uint64_t> sq(64), rot(64);
+  for (std::size_t i = 0; i < 64; ++i) sq[i] = v[i] * v[i] % 257;
+  for (std::size_t r = 0; r < 2; ++r)
+    for (std::size_t i = 0; i < 32; ++i) rot[r * 32 + i] = v[r * 32 + (i + 1) % 32];
+  Decryptor dec(k.ctx, sk2);
+  EXPECT_EQ(enc.decode(dec.decrypt(ev.square_relin(ct, rk2))), sq);
+  EXPECT_EQ(enc.decode(dec.decrypt(ev.rotate_rows(ct, 1, gk2))), rot);
+  // Keys of a one-special-prime set with the same q do not load into the hybrid context.
+  Keys one(Params::create_from_primes(64, p.q(), p.special_primes()[0], 257, Security::kInsecureForTests));
+  EXPECT_THROW(load_relin_keys(*k.ctx, save(one.rk)), FormatError);
+}
+
 TEST_F(BfvSerializationTest, SeededSymmetricCiphertextIsHalfSize) {
   SymmetricEncryptor sym(k_.ctx, k_.keygen.secret_key());
   auto v = random_slots(64, 257, rng_);

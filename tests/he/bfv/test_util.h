@@ -22,6 +22,17 @@ inline Params tiny_insecure_params(std::uint64_t t = 257, std::size_t n = 64) {
   return Params::create(n, {40, 40, 40, 41}, t, Security::kInsecureForTests);
 }
 
+// The same with k special primes (hybrid key switching: digits of k primes; every prime below
+// 2^50): five 40-bit ciphertext primes (t > 2^32: five 50-bit) and k special primes of one bit
+// more, so that k = 2 and k = 3 both end in a partial digit. k = 1 is tiny_insecure_params.
+inline Params tiny_insecure_params_hybrid(std::uint64_t t, std::size_t k, std::size_t n = 64) {
+  if (k == 1) return tiny_insecure_params(t, n);
+  const int b = t > (1ULL << 32) ? 49 : 40;
+  std::vector<int> bits(5, b);
+  bits.insert(bits.end(), k, b + 1);
+  return Params::create(n, bits, t, Security::kInsecureForTests, k);
+}
+
 struct Keys {
   ContextPtr ctx;
   KeyGenerator keygen;
