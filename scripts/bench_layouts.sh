@@ -12,6 +12,8 @@
 # parameters serve only the layout they were chosen for, so give LAYOUTS=latency). PARAMS_LAYOUT
 # (the layout `params` chooses for, default latency; throughput for a group-sized batch) and
 # PRIVACY=off (BFV: params and serve with --no-circuit-privacy, to measure what privacy costs).
+# PARAMS_FLAGS: more `params` options, e.g. "--special-primes 1" (one special prime, as before
+# hybrid key switching).
 set -euo pipefail
 LC="$1"; DATA="$2"; ROOT="$3"; COUNTS="${4:-1 10 100 1198}"; LAYOUTS="${5:-latency throughput}"
 REPEATS="${REPEATS:-3}"
@@ -20,7 +22,7 @@ W="${KEEP_DIR:-$(mktemp -d)}"; mkdir -p "$W"; trap 'kill "$SERVER" 2>/dev/null |
 SCHEME="${SCHEME:-bfv}"
 SERVE_FLAGS=(); { [ "$SCHEME" = ckks ] || [ "${PRIVACY:-on}" = off ]; } && SERVE_FLAGS=(--no-circuit-privacy)
 "$LC" params --scheme "$SCHEME" --model "$MODEL" --data "$DATA" --split "${PARAMS_SPLIT:-train}" --limit 64 \
-  --layout "${PARAMS_LAYOUT:-latency}" --cells "${PARAMS_CELLS:-1}" --memory-gb 16 "${SERVE_FLAGS[@]}" --out "$W/params.json" > /dev/null
+  --layout "${PARAMS_LAYOUT:-latency}" --cells "${PARAMS_CELLS:-1}" --memory-gb 16 "${SERVE_FLAGS[@]}" ${PARAMS_FLAGS:-} --out "$W/params.json" > /dev/null
 printf 'bench %s\n' "bench-token-0123456789abcdef" > "$W/tokens.txt"
 printf '%s\n' "bench-token-0123456789abcdef" > "$W/token"
 chmod 600 "$W/tokens.txt" "$W/token"  # serve and screen refuse token files others can read

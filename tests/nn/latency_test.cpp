@@ -91,24 +91,29 @@ TEST(SlotLayout, RawLatencyEqualsRawThroughputOnRealCells) {
 }
 
 // Small INSECURE parameters for the latency layout of `plan` (N = plan.slots.n): plaintext primes
-// for `bits`, 50-bit ciphertext primes, the greedy mod-switch schedule of the latency noise model.
-BfvSettings latency_settings(const Plan& plan, int bits, std::size_t q_primes) {
+// for `bits`, 50-bit ciphertext primes (q_primes - 1 of them) and `specials` special primes, the
+// greedy mod-switch schedule of the latency noise model.
+BfvSettings latency_settings(const Plan& plan, int bits, std::size_t q_primes, std::size_t specials = 1) {
   ParamsRequest req;
   req.bits_needed = bits;
   req.n = plan.slots.n;
-  req.q_bits.assign(q_primes, 50);
+  req.q_bits.assign(q_primes - 1 + specials, 50);
+  req.special_primes = specials;
   req.insecure_for_tests = true;
   return choose_params(plan, req).settings;
 }
 
 // Encrypted == raw (latency layout) == raw (throughput layout), exactly, on real C-NMC cells with
 // the shipped model: 1 cell, 7 cells (4 ciphertexts of 2 cells at N = 8192, the last one half
-// full) and 100 cells (25 ciphertexts of 4 cells at N = 16384). INSECURE parameters.
-void expect_shipped_exact(int cells, std::size_t n, bool measure_noise) {
+// full) and 100 cells (25 ciphertexts of 4 cells at N = 16384). INSECURE parameters. specials > 1:
+// hybrid key switching (digits of that many primes; partial digits at the lower levels).
+void expect_shipped_exact(int cells, std::size_t n, bool measure_noise, std::size_t specials = 1) {
   Images img(cells, 32);
   const auto lat = to_latency(shipped().plan, n);
   const auto raw = make_raw_backend()->run(shipped().plan, img.ptrs);
-  const auto s = latency_settings(lat, worst_case_bound(shipped().q).output_bits, 9);
+  const auto s = latency_settings(lat, worst_case_bound(shipped().q).output_bits, 9, specials);
+  ASSERT_EQ(s.special_primes, specials);
+  ASSERT_EQ(s.levels(), 8u);
   BfvBackendOptions bo;
   bo.measure_noise = measure_noise;
   const auto enc = make_bfv_backend(s, bo)->run(lat, img.ptrs);
@@ -126,6 +131,8 @@ void expect_shipped_exact(int cells, std::size_t n, bool measure_noise) {
 TEST(LatencyBfv, ShippedModelOneCellMatchesRawAndNoiseStaysAboveTheBound) { expect_shipped_exact(1, 8192, true); }
 TEST(LatencyBfv, ShippedModelSevenCellsOverFourCiphertextsMatchRaw) { expect_shipped_exact(7, 8192, false); }
 TEST(LatencyBfv, ShippedModelHundredCellsMatchRaw) { expect_shipped_exact(100, 16384, false); }
+TEST(LatencyBfv, HybridKeySwitchingOneCellMatchesRawAndNoiseStaysAboveTheBound) { expect_shipped_exact(1, 8192, true, 3); }
+TEST(LatencyBfv, HybridKeySwitchingSevenCellsMatchRaw) { expect_shipped_exact(7, 8192, false, 2); }
 
 // The key holder decrypts every slot of a latency result, not only the logits (issue 11): the other
 // slots must be exactly 0, or they would show intermediate values of the model (a rotate-and-sum
@@ -209,6 +216,7 @@ TEST(LatencyParams, ChooserPicksLatencyForOneCellAndThroughputForAFullBatch) {
   EXPECT_LT(one.cost.upload_bytes, 4e6);
   EXPECT_GT(one.cost.galois_key_bytes, 0);
   EXPECT_EQ(BfvSettings::from_json(one.settings.to_json()).layout, Layout::kLatency);
+  EXPECT_EQ(BfvSettings::from_json(one.settings.to_json()).special_primes, one.settings.special_primes);
   req.images = 16384;
   const auto many = choose_params(shipped().plan, req);
   EXPECT_EQ(many.settings.layout, Layout::kThroughput) << many.to_json()["reasons"].dump(1);
@@ -217,6 +225,40 @@ TEST(LatencyParams, ChooserPicksLatencyForOneCellAndThroughputForAFullBatch) {
   EXPECT_EQ(choose_params(shipped().plan, req).settings.layout, Layout::kLatency);
   auto bad = one.settings.to_json();
   bad["layout"] = "sideways";
+  EXPECT_THROW(BfvSettings::from_json(bad), FormatError);
+}
+
+// Hybrid key switching: where the 128-bit budget holds them, the chooser adds special primes (100
+// cells at N = 32768: 10 ciphertext primes, 5 special, 2 digits), which shrinks the Galois keys
+// and the estimate; --special-primes 1 keeps the single special prime; a params.json without the
+// field (before hybrid key switching) reads as one special prime.
+TEST(LatencyParams, ChooserUsesHybridKeySwitchingWhereTheBudgetAllows) {
+  ParamsRequest req;
+  req.bits_needed = worst_case_bound(shipped().q).output_bits;
+  req.threads = 2;
+  req.images = 100;
+  req.layout = Layout::kLatency;
+  req.n = 32768;
+  const auto hybrid = choose_params(shipped().plan, req);
+  EXPECT_GT(hybrid.settings.special_primes, 1u) << hybrid.to_json()["reasons"].dump(1);
+  EXPECT_TRUE(hybrid.settings.meets_128_bits());
+  EXPECT_EQ(hybrid.settings.params()[0].special_primes().size(), hybrid.settings.special_primes);
+  req.special_primes = 1;
+  const auto one = choose_params(shipped().plan, req);
+  EXPECT_EQ(one.settings.special_primes, 1u);
+  EXPECT_EQ(one.settings.levels(), hybrid.settings.levels());
+  EXPECT_LT(hybrid.cost.galois_key_bytes * 2, one.cost.galois_key_bytes);
+  EXPECT_LT(hybrid.cost.server_seconds, one.cost.server_seconds);
+  auto old = hybrid.settings.to_json();
+  old.erase("special_primes");
+  old["q_bits"] = one.settings.q_bits;
+  EXPECT_EQ(BfvSettings::from_json(old).special_primes, 1u);
+  // A count that leaves no ciphertext prime, or 60-bit primes with several special primes, is refused.
+  auto bad = hybrid.settings.to_json();
+  bad["special_primes"] = bad["q_bits"].size();
+  EXPECT_THROW(BfvSettings::from_json(bad), FormatError);
+  bad = hybrid.settings.to_json();
+  bad["q_bits"][0] = 60;
   EXPECT_THROW(BfvSettings::from_json(bad), FormatError);
 }
 

@@ -210,6 +210,70 @@ void Hoist(benchmark::State& st) {
 }
 BENCHMARK(Hoist)->Arg(16384)->Arg(32768)->Unit(benchmark::kMicrosecond);
 
+// Hybrid key switching (issue 10): the latency layout's N = 32768 chain, 10 ciphertext primes of
+// 50 bits, with k = 1, 2 or 5 special primes of 50 bits (10, 5 or 2 digits). Relinearisation
+// (coefficient form, a size-3 product), a hoisted baby-step rotation with keys in evaluation form,
+// and the hoisting itself.
+struct Hybrid {
+  ContextPtr ctx;
+  std::unique_ptr<Evaluator> ev;
+  RelinKeys rk;
+  GaloisKeys gk;
+  Ciphertext a, a3, a_ntt;
+  std::optional<leukocrypt::rlwe::HoistedDigits> digits;
+};
+Hybrid& hybrid(std::size_t k) {
+  static std::map<std::size_t, std::unique_ptr<Hybrid>> cache;
+  auto& h = cache[k];
+  if (h) return *h;
+  h = std::make_unique<Hybrid>();
+  const std::size_t n = 32768;
+  const std::uint64_t t = leukocrypt::he::ntt_primes(20, 15, 1)[0];
+  std::vector<int> bits(10 + k, 50);
+  h->ctx = Context::create(Params::create(n, bits, t, Security::k128, k));
+  KeyGenerator kg(h->ctx);
+  h->ev = std::make_unique<Evaluator>(h->ctx);
+  h->rk = kg.create_relin_keys();
+  h->gk = kg.create_galois_keys({1}, false);
+  h->gk.permute_for_evaluation(h->ctx->bitrev());
+  Encryptor enc(h->ctx, kg.create_public_key());
+  BatchEncoder be(h->ctx);
+  std::vector<std::uint64_t> v(n);
+  std::mt19937_64 rng(1);
+  for (auto& x : v) x = rng() % t;
+  h->a = enc.encrypt(be.encode(v));
+  h->a3 = h->ev->multiply(h->a, h->a);
+  h->a_ntt = h->a;
+  h->ev->to_ntt_inplace(h->a_ntt);
+  h->digits.emplace(h->ev->hoist(h->a));
+  return *h;
+}
+#define LC_HYBRID_BENCH(name) BENCHMARK(name)->Arg(1)->Arg(2)->Arg(5)->Unit(benchmark::kMicrosecond)
+
+void HybridRelinearize(benchmark::State& st) {
+  auto& h = hybrid(static_cast<std::size_t>(st.range(0)));
+  for (auto _ : st) {
+    st.PauseTiming();
+    Ciphertext c = h.a3;
+    st.ResumeTiming();
+    h.ev->relinearize_inplace(c, h.rk);
+    benchmark::DoNotOptimize(c);
+  }
+}
+LC_HYBRID_BENCH(HybridRelinearize);
+
+void HybridRotateRowsHoistedNtt(benchmark::State& st) {
+  auto& h = hybrid(static_cast<std::size_t>(st.range(0)));
+  for (auto _ : st) benchmark::DoNotOptimize(h.ev->rotate_rows_hoisted_ntt(h.a_ntt, *h.digits, 1, h.gk));
+}
+LC_HYBRID_BENCH(HybridRotateRowsHoistedNtt);
+
+void HybridHoist(benchmark::State& st) {
+  auto& h = hybrid(static_cast<std::size_t>(st.range(0)));
+  for (auto _ : st) benchmark::DoNotOptimize(h.ev->hoist(h.a));
+}
+LC_HYBRID_BENCH(HybridHoist);
+
 void ModSwitchToNext(benchmark::State& st) {
   auto& s = setup(static_cast<std::size_t>(st.range(0)));
   for (auto _ : st) {
