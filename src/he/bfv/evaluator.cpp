@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 #include "common/error.h"
+#include "common/thread_pool.h"
 #include "he/bfv/internal.h"
 #include "he/kernels/eltwise.h"
 #include "he/kernels/ntt.h"
@@ -524,16 +526,28 @@ void Evaluator::finish_rotation_sum(Ciphertext& sum, const rlwe::KeySwitchSum& k
   rlwe::key_switch_sum_finish(*ctx_, ks, sum.poly(0), sum.poly(1));
 }
 
+namespace {
+// fn(row) for every (polynomial, prime) row of ct: on the global pool from N = 4096 (serially when
+// called from a pool task).
+void for_each_row(const Ciphertext& ct, std::size_t n, const std::function<void(std::size_t, std::size_t)>& fn) {
+  const std::size_t rows = ct.size() * ct.level();
+  auto one = [&](std::size_t r) { fn(r / ct.level(), r % ct.level()); };
+  if (n < 4096) {
+    for (std::size_t r = 0; r < rows; ++r) one(r);
+    return;
+  }
+  ThreadPool::global().parallel_for(0, rows, one);
+}
+}  // namespace
+
 void Evaluator::to_ntt_inplace(Ciphertext& ct) const {
   check_ct(ct, "to_ntt");
-  for (std::size_t k = 0; k < ct.size(); ++k)
-    for (std::size_t i = 0; i < ct.level(); ++i) he::forward_ntt(ct.data(k, i), ctx_->ntt(i));
+  for_each_row(ct, ctx_->n(), [&](std::size_t k, std::size_t i) { he::forward_ntt(ct.data(k, i), ctx_->ntt(i)); });
 }
 
 void Evaluator::from_ntt_inplace(Ciphertext& ct) const {
   check_ct(ct, "from_ntt");
-  for (std::size_t k = 0; k < ct.size(); ++k)
-    for (std::size_t i = 0; i < ct.level(); ++i) he::inverse_ntt(ct.data(k, i), ctx_->ntt(i));
+  for_each_row(ct, ctx_->n(), [&](std::size_t k, std::size_t i) { he::inverse_ntt(ct.data(k, i), ctx_->ntt(i)); });
 }
 
 Ciphertext Evaluator::rotate_rows(const Ciphertext& ct, int step, const GaloisKeys& gk) const {

@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 #include "common/error.h"
+#include "common/thread_pool.h"
 #include "he/kernels/eltwise.h"
 #include "he/kernels/ntt.h"
 #include "he/ring/rns_poly.h"
@@ -15,7 +17,21 @@ namespace leukocrypt::rlwe {
 namespace {
 
 // Scratch slots used here: 3 (digits), 4 (NTT-form rounding term), 5 (accumulators), 8 (the
-// digits' conversion inputs). Callers keep their own data in other slots.
+// digits' conversion inputs), 9 (a target's accumulators). Callers keep their own data in other
+// slots.
+
+// fn(0..count-1), one task per target prime, on the global pool when the ring is large enough to
+// pay for it. A key switch called from a pool task (the latency layout's baby and giant steps)
+// runs its targets serially there (ThreadPool nests serially); one called alone (a
+// relinearisation, a fold rotation, a linear step's hoisting or final division) uses every core.
+// Every task writes only its own target's rows and its own thread's scratch slots 3, 4 and 9.
+void for_each_target(const RingContext& ring, std::size_t count, const std::function<void(std::size_t)>& fn) {
+  if (ring.n() < 4096) {
+    for (std::size_t i = 0; i < count; ++i) fn(i);
+    return;
+  }
+  ThreadPool::global().parallel_for(0, count, fn);
+}
 
 void check_key_shape(const RingContext& ring, const KeySwitchKey& key) {
   require(key.n() == ring.n() && key.digits() == ring.digits(ring.max_level()) && key.primes() == ring.key_primes(),
@@ -250,16 +266,17 @@ void key_switch_simd(const RingContext& ring, const std::uint64_t* d, const std:
                      const KeySwitchKey& key, std::uint64_t* c0, std::uint64_t* c1, std::size_t l, bool ntt_output) {
   const std::size_t n = ring.n(), k = ring.special_count(), sp = ring.special_index();
   const std::uint64_t* z = conversion_inputs(ring, d, l);
-  std::uint64_t* acc = he::scratch(5, (2 * k + 2) * n);
-  std::uint64_t* y0 = acc;
-  std::uint64_t* y1 = acc + k * n;
-  std::uint64_t* a0 = acc + 2 * k * n;
-  std::uint64_t* a1 = a0 + n;
-  std::uint64_t* tmp = he::scratch(4, n);
-  for (std::size_t m = 0; m < k; ++m) inner_simd(ring, d, z, d_ntt, key, l, sp + m, y0 + m * n, y1 + m * n);
+  std::uint64_t* y0 = he::scratch(5, 2 * k * n);
+  std::uint64_t* y1 = y0 + k * n;
+  for_each_target(ring, k, [&](std::size_t m) {
+    inner_simd(ring, d, z, d_ntt, key, l, sp + m, y0 + m * n, y1 + m * n);
+  });
   mod_down_prepare(ring, y0);
   mod_down_prepare(ring, y1);
-  for (std::size_t j = 0; j < l; ++j) {
+  for_each_target(ring, l, [&](std::size_t j) {
+    std::uint64_t* a0 = he::scratch(9, 2 * n);
+    std::uint64_t* a1 = a0 + n;
+    std::uint64_t* tmp = he::scratch(4, n);
     inner_simd(ring, d, z, d_ntt, key, l, j, a0, a1);
     if (ntt_output) {
       mod_down_ntt_add(ring, j, y0, a0, c0 + j * n, tmp);
@@ -268,7 +285,7 @@ void key_switch_simd(const RingContext& ring, const std::uint64_t* d, const std:
       mod_down_coeff_add(ring, j, y0, a0, c0 + j * n, tmp);
       mod_down_coeff_add(ring, j, y1, a1, c1 + j * n, tmp);
     }
-  }
+  });
 }
 
 // Portable path (k = 1). The division by p with rounding for target q_j in the NTT domain, both components:
@@ -322,7 +339,7 @@ HoistedDigits::HoistedDigits(const RingContext& ring, const std::uint64_t* d, st
   targets_ = level + ring.special_count();
   rows_.resize(targets_ * digits_ * n_);
   const std::uint64_t* z = conversion_inputs(ring, d, level);
-  for (std::size_t tau = 0; tau < targets_; ++tau) {
+  for_each_target(ring, targets_, [&](std::size_t tau) {
     const std::size_t pj = target_prime(ring, level, tau);
     for (std::size_t g = 0; g < digits_; ++g) {
       const BaseConversion& c = ring.digit_conversion(level, g);
@@ -333,7 +350,7 @@ HoistedDigits::HoistedDigits(const RingContext& ring, const std::uint64_t* d, st
       else convert_to(ring, c, z + c.begin * n_, pj, out);
       he::forward_ntt(out, ring.ntt(pj));
     }
-  }
+  });
 }
 
 void key_switch_hoisted_add(const RingContext& ring, const HoistedDigits& hd, const std::uint32_t* index,
@@ -441,10 +458,11 @@ void key_switch_sum_finish(const RingContext& ring, const KeySwitchSum& sum, std
   if (ring.all_simd()) {
     mod_down_prepare(ring, y);
     mod_down_prepare(ring, y + k * n);
-    for (std::size_t j = 0; j < l; ++j) {
-      mod_down_ntt_add(ring, j, y, sum.row(0, j), c0 + j * n, rnd);
-      mod_down_ntt_add(ring, j, y + k * n, sum.row(1, j), c1 + j * n, rnd);
-    }
+    for_each_target(ring, l, [&](std::size_t j) {
+      std::uint64_t* tmp = he::scratch(4, n);
+      mod_down_ntt_add(ring, j, y, sum.row(0, j), c0 + j * n, tmp);
+      mod_down_ntt_add(ring, j, y + k * n, sum.row(1, j), c1 + j * n, tmp);
+    });
     return;
   }
   const std::size_t sp = ring.special_index();
