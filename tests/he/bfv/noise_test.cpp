@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <initializer_list>
 #include <iostream>
 
 #include "he/bfv/noise_model.h"
@@ -171,12 +172,11 @@ TEST(BfvHps, FiftyBitPrimesWithLargePlainPrimeUseTheSimdPath) {
     ASSERT_EQ(sq[i], static_cast<std::uint64_t>(static_cast<unsigned __int128>(a[i]) * a[i] % t)) << "slot " << i;
 }
 
-// Key switching on the largest default set (17 + 1 primes of 48-49 bits: digits from larger
-// primes are reduced into smaller targets, the special-prime division runs on the dot kernel):
-// square + relinearize, then a row rotation, exact, at the top and at a lower level.
-TEST(BfvDefaultSets, KeySwitchExactAtN32768) {
+// Square + relinearize at N = 32768, then at each of `levels` a row rotation, plain and hoisted:
+// exact, and the same slots both ways.
+void expect_key_switch_exact_at_n32768(const Params& p, std::initializer_list<std::size_t> levels) {
   const std::size_t n = 32768;
-  auto ctx = Context::create(Params::default_for(n, 65537));
+  auto ctx = Context::create(p);
   KeyGenerator kg(ctx);
   Encryptor encryptor(ctx, kg.create_public_key());
   Decryptor dec(ctx, kg.secret_key());
@@ -184,46 +184,13 @@ TEST(BfvDefaultSets, KeySwitchExactAtN32768) {
   Evaluator ev(ctx);
   const RelinKeys rk = kg.create_relin_keys();
   const GaloisKeys gk = kg.create_galois_keys({1});
+  EXPECT_EQ(rk.key().digits(), ctx->digits(ctx->max_level()));
   std::mt19937_64 rng(7);
   auto a = random_slots(n, 65537, rng);
-  auto ca = encryptor.encrypt(enc.encode(a));
-  auto sq = ev.square_relin(ca, rk);
-  ASSERT_EQ(sq.size(), 2u);
-  ev.mod_switch_to_inplace(sq, 5);
-  auto rot = enc.decode(dec.decrypt(ev.rotate_rows(sq, 1, gk)));
-  EXPECT_GT(dec.invariant_noise_budget(sq), 0);
-  const std::size_t half = n / 2;
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::size_t row = i / half, col = i % half;
-    const std::size_t from = row * half + (col + 1) % half;
-    ASSERT_EQ(rot[i], a[from] * a[from] % 65537) << "slot " << i;
-  }
-}
-
-// Hybrid key switching on a 128-bit N = 32768 set shaped like the latency layout's (10 ciphertext
-// primes, 5 special primes: two digits): square + relinearize, a row rotation (plain and hoisted),
-// exact, at the top and at a lower level where the last digit is partial.
-TEST(BfvDefaultSets, HybridKeySwitchExactAtN32768) {
-  const std::size_t n = 32768;
-  std::vector<int> bits(10, 49);
-  bits.insert(bits.end(), 5, 50);
-  auto ctx = Context::create(Params::create(n, bits, 65537, Security::k128, 5));
-  ASSERT_EQ(ctx->special_count(), 5u);
-  KeyGenerator kg(ctx);
-  Encryptor encryptor(ctx, kg.create_public_key());
-  Decryptor dec(ctx, kg.secret_key());
-  BatchEncoder enc(ctx);
-  Evaluator ev(ctx);
-  const RelinKeys rk = kg.create_relin_keys();
-  const GaloisKeys gk = kg.create_galois_keys({1});
-  EXPECT_EQ(rk.key().digits(), 2u);
-  std::mt19937_64 rng(7);
-  auto a = random_slots(n, 65537, rng);
-  auto ca = encryptor.encrypt(enc.encode(a));
-  auto sq = ev.square_relin(ca, rk);
+  auto sq = ev.square_relin(encryptor.encrypt(enc.encode(a)), rk);
   ASSERT_EQ(sq.size(), 2u);
   const std::size_t half = n / 2;
-  for (std::size_t level : {std::size_t{10}, std::size_t{7}}) {
+  for (std::size_t level : levels) {
     ev.mod_switch_to_inplace(sq, level);
     auto rot = enc.decode(dec.decrypt(ev.rotate_rows(sq, 1, gk)));
     auto sq_ntt = sq;
@@ -238,6 +205,21 @@ TEST(BfvDefaultSets, HybridKeySwitchExactAtN32768) {
       ASSERT_EQ(rot[i], a[from] * a[from] % 65537) << "slot " << i << " level " << level;
     }
   }
+}
+
+// Key switching on the largest default set (17 + 1 primes of 48-49 bits: digits from larger
+// primes are reduced into smaller targets, the special-prime division runs on the dot kernel),
+// at the top and at a lower level.
+TEST(BfvDefaultSets, KeySwitchExactAtN32768) { expect_key_switch_exact_at_n32768(Params::default_for(32768, 65537), {17, 5}); }
+
+// Hybrid key switching on a 128-bit set shaped like the latency layout's (10 ciphertext primes, 5
+// special primes: two digits), at the top and at a lower level where the last digit is partial.
+TEST(BfvDefaultSets, HybridKeySwitchExactAtN32768) {
+  std::vector<int> bits(10, 49);
+  bits.insert(bits.end(), 5, 50);
+  const Params p = Params::create(32768, bits, 65537, Security::k128, 5);
+  ASSERT_EQ(p.special_primes().size(), 5u);
+  expect_key_switch_exact_at_n32768(p, {10, 7});
 }
 
 }  // namespace
