@@ -3,6 +3,7 @@
 // the SEAL 4.4.3 reference table in docs/benchmarks/he-bfv.md.
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <optional>
@@ -299,4 +300,13 @@ LC_BFV_BENCH(NttForwardOnePrime);
 
 }  // namespace
 
-BENCHMARK_MAIN();
+// One thread, as SEAL's reference figures: a lone key switch (relinearisation, rotation) would
+// otherwise spread its primes over the global pool. LEUKOCRYPT_THREADS set by the caller wins.
+int main(int argc, char** argv) {
+  setenv("LEUKOCRYPT_THREADS", "1", /*overwrite=*/0);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -4,6 +4,8 @@
 // ("n=8192 / log(q)=218 / CKKS / EvaluateMulCt"), so report.py pairs them with its JSON.
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
+
 #include <complex>
 #include <map>
 #include <memory>
@@ -171,6 +173,8 @@ void NTTForwardLowLevel(benchmark::State& st, std::size_t n) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // One thread, as SEAL's reference figures (a lone key switch would otherwise use the global pool).
+  setenv("LEUKOCRYPT_THREADS", "1", /*overwrite=*/0);
   add("CKKS", "EncodeDouble", EncodeDouble);
   add("CKKS", "DecodeDouble", DecodeDouble);
   add("CKKS", "EncryptPublic", EncryptPublic);
