@@ -105,6 +105,18 @@ void ThreadPool::parallel_for(std::size_t begin, std::size_t end,
   if (st->error) std::rethrow_exception(st->error);
 }
 
+void parallel_for_ring(std::size_t ring_n, std::size_t count, const std::function<void(std::size_t)>& fn) {
+  static const bool enabled = [] {
+    const char* v = std::getenv("LEUKOCRYPT_INTRAOP");
+    return v == nullptr || std::string(v) != "off";
+  }();
+  if (!enabled || ring_n < 4096) {
+    for (std::size_t i = 0; i < count; ++i) fn(i);
+    return;
+  }
+  ThreadPool::global().parallel_for(0, count, fn);
+}
+
 ThreadPool& ThreadPool::global() {
   static ThreadPool pool;
   return pool;

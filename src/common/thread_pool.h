@@ -42,4 +42,10 @@ class ThreadPool {
   bool stop_ = false;
 };
 
+// Intra-operation parallelism for one homomorphic operation on a ring of degree ring_n: fn(0..count-1)
+// on the global pool when ring_n >= 4096 (smaller rings are not worth a task), serially otherwise,
+// when called from a pool task (nesting is serial), or with LEUKOCRYPT_INTRAOP=off (for A/B
+// measurements). Used by the engine's lone key switches, squares and NTT conversions.
+void parallel_for_ring(std::size_t ring_n, std::size_t count, const std::function<void(std::size_t)>& fn);
+
 }  // namespace leukocrypt

@@ -210,15 +210,11 @@ Ciphertext Evaluator::multiply_plain(const Ciphertext& ct, const Plaintext& pt) 
 namespace {
 
 // Lifts a polynomial mod Q (l rows) to Q u P (l + k rows) exactly (centred) and transforms it.
-// fn(0..count-1) on the global pool from N = 4096 (serially below, and when called from a pool
-// task: ThreadPool nests serially). Tasks must not share a thread's scratch slot with the caller's
-// live data (slots 0 and 1 hold the square's operands; a task takes only slot 2).
+// fn(0..count-1), spread over the global pool for one lone operation (common/thread_pool.h:
+// serial in pool tasks and small rings). Tasks must not share a thread's scratch slot with the
+// caller's live data (slots 0 and 1 hold the square's operands; a task takes only slot 2).
 void parallel_tasks(std::size_t n, std::size_t count, const std::function<void(std::size_t)>& fn) {
-  if (n < 4096) {
-    for (std::size_t i = 0; i < count; ++i) fn(i);
-    return;
-  }
-  ThreadPool::global().parallel_for(0, count, fn);
+  parallel_for_ring(n, count, fn);
 }
 
 void extend_and_ntt(const Context& ctx, const LevelData& ld, const std::uint64_t* in, std::uint64_t* out) {
@@ -544,8 +540,7 @@ void Evaluator::finish_rotation_sum(Ciphertext& sum, const rlwe::KeySwitchSum& k
 }
 
 namespace {
-// fn(row) for every (polynomial, prime) row of ct: on the global pool from N = 4096 (serially when
-// called from a pool task).
+// fn(row) for every (polynomial, prime) row of ct (parallel_tasks).
 void for_each_row(const Ciphertext& ct, std::size_t n, const std::function<void(std::size_t, std::size_t)>& fn) {
   parallel_tasks(n, ct.size() * ct.level(), [&](std::size_t r) { fn(r / ct.level(), r % ct.level()); });
 }
