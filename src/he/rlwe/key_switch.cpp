@@ -21,10 +21,11 @@ namespace {
 // slots.
 
 // fn(0..count-1), one task per target prime, on the global pool when the ring is large enough to
-// pay for it (parallel_for_ring; LEUKOCRYPT_INTRAOP=off keeps it serial). A key switch called from a pool task (the latency layout's baby and giant steps)
-// runs its targets serially there (ThreadPool nests serially); one called alone (a
-// relinearisation, a fold rotation, a linear step's hoisting or final division) uses every core.
-// Every task writes only its own target's rows and its own thread's scratch slots 3, 4 and 9.
+// pay for it (parallel_for_ring; LEUKOCRYPT_INTRAOP=off keeps it serial). A key switch called
+// from a pool task (the latency layout's baby and giant steps) runs its targets serially there
+// (ThreadPool nests serially); one called alone (a relinearisation, a fold rotation, a linear
+// step's hoisting or final division) uses every core. Every task writes only its own target's
+// rows and its own thread's scratch slots 3, 4 and 9.
 void for_each_target(const RingContext& ring, std::size_t count, const std::function<void(std::size_t)>& fn) {
   parallel_for_ring(ring.n(), count, fn);
 }

@@ -50,7 +50,8 @@ void require_ntt_primes(std::size_t n, const std::vector<std::uint64_t>& q, cons
                                            : "q_" + std::to_string(i);
     if (specials.size() > 1)
       require(std::bit_width(v) <= he::kIfmaMaxModulusBits,
-              w + ": " + name + " has " + std::to_string(std::bit_width(v)) + " bits; several special primes need every prime below 2^" +
+              w + ": " + name + " has " + std::to_string(std::bit_width(v)) +
+                  " bits; several special primes need every prime below 2^" +
                   std::to_string(he::kIfmaMaxModulusBits));
     require(v < (1ULL << 60) && v >= (1ULL << 17), w + ": " + name + "=" + std::to_string(v) + " outside [2^17, 2^60)");
     require(he::is_prime(v), w + ": " + name + "=" + std::to_string(v) + " is not prime");

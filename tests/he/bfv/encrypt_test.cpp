@@ -37,6 +37,25 @@ TEST(BfvParams, IdDependsOnEverything) {
   EXPECT_EQ(a.id(), tiny_insecure_params(257).id());
 }
 
+// Several special primes: the last k sizes of q_bits, every prime below 2^50 (hybrid key switching
+// runs on the SIMD kernels), log2(q*P) against the 128-bit table, and the count in the id.
+TEST(BfvParams, SeveralSpecialPrimes) {
+  const Params p = Params::create(32768, std::vector<int>(15, 50), 65537, Security::k128, 5);
+  EXPECT_EQ(p.q().size(), 10u);
+  EXPECT_EQ(p.special_primes().size(), 5u);
+  EXPECT_NEAR(p.log2_qp(), p.log2_q() + p.log2_special(), 1e-9);
+  EXPECT_GT(p.log2_special(), 249.0);
+  std::vector<int> wide(15, 50);
+  wide[0] = 55;
+  EXPECT_THROW(Params::create(32768, wide, 65537, Security::k128, 5), InvalidArgument);
+  EXPECT_NO_THROW(Params::create(32768, wide, 65537, Security::k128, 1));
+  EXPECT_THROW(Params::create(32768, std::vector<int>(18, 50), 65537, Security::k128, 5), SecurityError);
+  EXPECT_THROW(Params::create(32768, std::vector<int>(5, 50), 65537, Security::k128, 5), InvalidArgument);
+  std::vector<std::uint64_t> q(p.q().begin(), p.q().begin() + 10);
+  const Params one = Params::create_from_primes(32768, q, p.special_primes()[0], 65537);
+  EXPECT_NE(one.id(), p.id());
+}
+
 TEST(BfvEncoder, RoundTrip) {
   auto ctx = Context::create(tiny_insecure_params());
   BatchEncoder enc(ctx);
