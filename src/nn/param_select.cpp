@@ -651,6 +651,10 @@ ParamsChoice choose_params(const Plan& plan, const ParamsRequest& req) {
     if (c.ok && (!best || c.cost.total() < best->cost.total())) best = &c;
   if (!best) {
     std::string why = cands.empty() ? (unfit.empty() ? "no candidate parameters" : unfit.front()) : cands.front().why;
+    if (cands.empty() && req.special_primes > 1)
+      why = std::to_string(req.special_primes) +
+            " special primes of the ciphertext primes' size do not fit the 128-bit budget with any level count "
+            "that was tried (fewer special primes, or a larger --n)";
     if (explicit_all || req.n != 0 || !req.plain_primes.empty()) {
       if (!cands.empty()) {
         // Explicit settings: surface the precise reason (security first, then the rest).

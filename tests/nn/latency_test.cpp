@@ -249,6 +249,15 @@ TEST(LatencyParams, ChooserUsesHybridKeySwitchingWhereTheBudgetAllows) {
   EXPECT_EQ(one.settings.levels(), hybrid.settings.levels());
   EXPECT_LT(hybrid.cost.galois_key_bytes * 2, one.cost.galois_key_bytes);
   EXPECT_LT(hybrid.cost.server_seconds, one.cost.server_seconds);
+  // More special primes than the budget holds at this N: refused, naming them.
+  req.special_primes = 8;
+  req.n = 16384;
+  try {
+    choose_params(shipped().plan, req);
+    ADD_FAILURE() << "8 special primes at N = 16384 were accepted";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("8 special primes"), std::string::npos) << e.what();
+  }
   auto old = hybrid.settings.to_json();
   old.erase("special_primes");
   old["q_bits"] = one.settings.q_bits;
