@@ -437,11 +437,10 @@ bool with_special_primes(std::size_t n, std::size_t k, BfvSettings& s) {
 // 3.6x fewer key products than 1 (and keys 3.6x smaller).
 void choose_special_primes(std::size_t n, BfvSettings& s) {
   const std::size_t levels = s.levels();
-  const BfvSettings one = s;
   double best = relin_cost(double(n), double(levels), 1);
   std::size_t best_k = 1;
   for (std::size_t k = 2; k <= levels; ++k) {
-    BfvSettings t = one;
+    BfvSettings t = s;  // s itself changes only once the best k is known
     if (!with_special_primes(n, k, t)) continue;
     const double c = relin_cost(double(n), double(levels), double(k));
     if (c < best * 0.97) {

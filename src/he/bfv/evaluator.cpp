@@ -210,13 +210,6 @@ Ciphertext Evaluator::multiply_plain(const Ciphertext& ct, const Plaintext& pt) 
 namespace {
 
 // Lifts a polynomial mod Q (l rows) to Q u P (l + k rows) exactly (centred) and transforms it.
-// fn(0..count-1), spread over the global pool for one lone operation (common/thread_pool.h:
-// serial in pool tasks and small rings). Tasks must not share a thread's scratch slot with the
-// caller's live data (slots 0 and 1 hold the square's operands; a task takes only slot 2).
-void parallel_tasks(std::size_t n, std::size_t count, const std::function<void(std::size_t)>& fn) {
-  parallel_for_ring(n, count, fn);
-}
-
 void extend_and_ntt(const Context& ctx, const LevelData& ld, const std::uint64_t* in, std::uint64_t* out) {
   const std::size_t n = ctx.n(), l = ld.level, k = ld.aux_count;
   std::memcpy(out, in, l * n * sizeof(std::uint64_t));
@@ -357,12 +350,13 @@ Ciphertext Evaluator::square(const Ciphertext& a) const {
   const std::size_t n = ctx_->n(), l = a.level();
   const LevelData& ld = ctx_->level(l);
   const std::size_t rows = l + ld.aux_count, poly = rows * n;
-  // Alone (one ciphertext per prime: the latency layout) the square spreads over the global pool;
-  // inside a pool task (the throughput layout's many ciphertexts) each loop runs serially.
+  // Alone (one ciphertext per prime: the latency layout) the square spreads over the global pool
+  // (parallel_for_ring); inside a pool task (the throughput layout's many ciphertexts) each loop
+  // runs serially. Slots 0 and 1 hold the operands; a task takes only its own thread's slot 2.
   std::uint64_t* ext = he::scratch(0, 2 * poly);
-  parallel_tasks(n, 2, [&](std::size_t k) { extend_and_ntt(*ctx_, ld, a.poly(k), ext + k * poly); });
+  parallel_for_ring(n, 2, [&](std::size_t k) { extend_and_ntt(*ctx_, ld, a.poly(k), ext + k * poly); });
   std::uint64_t* t = he::scratch(1, 3 * poly);
-  parallel_tasks(n, rows, [&](std::size_t r) {
+  parallel_for_ring(n, rows, [&](std::size_t r) {
     const Modulus& m = base_modulus(*ctx_, ld, r);
     const std::size_t o = r * n;
     he::eltwise_mul_mod(t + o, ext + o, ext + o, n, m);
@@ -371,13 +365,13 @@ Ciphertext Evaluator::square(const Ciphertext& a) const {
     he::eltwise_mul_mod(t + 2 * poly + o, ext + poly + o, ext + poly + o, n, m);
   });
   Ciphertext r(ctx_->params_id(), n, l, 3);
-  parallel_tasks(n, 3 * rows, [&](std::size_t task) {
+  parallel_for_ring(n, 3 * rows, [&](std::size_t task) {
     const std::size_t k = task / rows, row = task % rows;
     std::uint64_t* x = t + k * poly + row * n;
     if (row < l) he::inverse_ntt(x, ctx_->ntt(row));
     else he::inverse_ntt(x, ctx_->aux_ntt(row - l));
   });
-  parallel_tasks(n, 3, [&](std::size_t k) {
+  parallel_for_ring(n, 3, [&](std::size_t k) {
     std::uint64_t* y = he::scratch(2, ld.aux_count * n);  // this thread's
     scale_down(*ctx_, ld, t + k * poly, y, r.poly(k));
   });
@@ -540,9 +534,9 @@ void Evaluator::finish_rotation_sum(Ciphertext& sum, const rlwe::KeySwitchSum& k
 }
 
 namespace {
-// fn(row) for every (polynomial, prime) row of ct (parallel_tasks).
+// fn(row) for every (polynomial, prime) row of ct (parallel_for_ring).
 void for_each_row(const Ciphertext& ct, std::size_t n, const std::function<void(std::size_t, std::size_t)>& fn) {
-  parallel_tasks(n, ct.size() * ct.level(), [&](std::size_t r) { fn(r / ct.level(), r % ct.level()); });
+  parallel_for_ring(n, ct.size() * ct.level(), [&](std::size_t r) { fn(r / ct.level(), r % ct.level()); });
 }
 }  // namespace
 

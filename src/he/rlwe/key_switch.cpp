@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <functional>
 
 #include "common/error.h"
 #include "common/thread_pool.h"
@@ -19,16 +18,12 @@ namespace {
 // Scratch slots used here: 3 (digits), 4 (NTT-form rounding term), 5 (accumulators), 8 (the
 // digits' conversion inputs), 9 (a target's accumulators). Callers keep their own data in other
 // slots.
-
-// fn(0..count-1), one task per target prime, on the global pool when the ring is large enough to
-// pay for it (parallel_for_ring; LEUKOCRYPT_INTRAOP=off keeps it serial). A key switch called
-// from a pool task (the latency layout's baby and giant steps) runs its targets serially there
-// (ThreadPool nests serially); one called alone (a relinearisation, a fold rotation, a linear
-// step's hoisting or final division) uses every core. Every task writes only its own target's
-// rows and its own thread's scratch slots 3, 4 and 9.
-void for_each_target(const RingContext& ring, std::size_t count, const std::function<void(std::size_t)>& fn) {
-  parallel_for_ring(ring.n(), count, fn);
-}
+//
+// Loops over target primes run one task per target through parallel_for_ring (common/
+// thread_pool.h; LEUKOCRYPT_INTRAOP=off keeps them serial). A key switch called from a pool task
+// (the latency layout's baby and giant steps) runs its targets serially there; one called alone (a
+// relinearisation, a fold rotation, a linear step's hoisting or final division) uses every core.
+// Every task writes only its own target's rows and its own thread's scratch slots 3, 4 and 9.
 
 void check_key_shape(const RingContext& ring, const KeySwitchKey& key) {
   require(key.n() == ring.n() && key.digits() == ring.digits(ring.max_level()) && key.primes() == ring.key_primes(),
@@ -57,14 +52,16 @@ const std::uint64_t* conversion_inputs(const RingContext& ring, const std::uint6
 }
 
 // The group converted into key-level prime t, coefficient form: zg holds the group's c.size
-// conversion inputs (any values below 2^52; for a one-prime group, the values themselves).
+// conversion inputs (any values below 2^52; for a one-prime group, the values themselves, reduced
+// here: by a multiply by one on the SIMD kernels, by a plain reduction on rings with larger primes).
 void convert_to(const RingContext& ring, const BaseConversion& c, const std::uint64_t* zg, std::size_t t,
                 std::uint64_t* out) {
   const std::size_t n = ring.n();
   const Modulus& m = ring.modulus(t);
   if (c.size == 1) {
     if (ring.modulus(c.begin).value() <= m.value()) std::memcpy(out, zg, n * sizeof(std::uint64_t));
-    else he::eltwise_mul_scalar_mod(out, zg, he::make_shoup(1, m.value()), n, m);
+    else if (ring.all_simd()) he::eltwise_mul_scalar_mod(out, zg, he::make_shoup(1, m.value()), n, m);
+    else he::eltwise_reduce_mod(out, zg, n, m);
     return;
   }
   const std::uint64_t* rows[64];
@@ -265,12 +262,12 @@ void key_switch_simd(const RingContext& ring, const std::uint64_t* d, const std:
   const std::uint64_t* z = conversion_inputs(ring, d, l);
   std::uint64_t* y0 = he::scratch(5, 2 * k * n);
   std::uint64_t* y1 = y0 + k * n;
-  for_each_target(ring, k, [&](std::size_t m) {
+  parallel_for_ring(ring.n(), k, [&](std::size_t m) {
     inner_simd(ring, d, z, d_ntt, key, l, sp + m, y0 + m * n, y1 + m * n);
   });
   mod_down_prepare(ring, y0);
   mod_down_prepare(ring, y1);
-  for_each_target(ring, l, [&](std::size_t j) {
+  parallel_for_ring(ring.n(), l, [&](std::size_t j) {
     std::uint64_t* a0 = he::scratch(9, 2 * n);
     std::uint64_t* a1 = a0 + n;
     std::uint64_t* tmp = he::scratch(4, n);
@@ -336,14 +333,12 @@ HoistedDigits::HoistedDigits(const RingContext& ring, const std::uint64_t* d, st
   targets_ = level + ring.special_count();
   rows_.resize(targets_ * digits_ * n_);
   const std::uint64_t* z = conversion_inputs(ring, d, level);
-  for_each_target(ring, targets_, [&](std::size_t tau) {
+  parallel_for_ring(ring.n(), targets_, [&](std::size_t tau) {
     const std::size_t pj = target_prime(ring, level, tau);
     for (std::size_t g = 0; g < digits_; ++g) {
       const BaseConversion& c = ring.digit_conversion(level, g);
       std::uint64_t* out = rows_.data() + (tau * digits_ + g) * n_;
       if (pj >= c.begin && pj < c.begin + c.size) std::memcpy(out, d + pj * n_, n_ * sizeof(std::uint64_t));
-      else if (c.size == 1 && ring.modulus(c.begin).value() > ring.modulus(pj).value())
-        he::eltwise_reduce_mod(out, d + c.begin * n_, n_, ring.modulus(pj));
       else convert_to(ring, c, z + c.begin * n_, pj, out);
       he::forward_ntt(out, ring.ntt(pj));
     }
@@ -423,7 +418,7 @@ void key_switch_products_add(const RingContext& ring, const std::uint64_t* d, co
   const std::size_t n = ring.n(), l = sum.level();
   check_key_shape(ring, key);
   require(sum.targets() == l + ring.special_count(), "KeySwitchSum: made for another ring");
-  const std::uint64_t* z = ring.all_simd() ? conversion_inputs(ring, d, l) : d;
+  const std::uint64_t* z = conversion_inputs(ring, d, l);  // d itself with one special prime
   std::uint64_t* o = he::scratch(5, 2 * n);
   for (std::size_t t = 0; t < sum.targets(); ++t) {
     const std::size_t j = target_prime(ring, l, t);
@@ -447,7 +442,6 @@ void key_switch_sum_finish(const RingContext& ring, const KeySwitchSum& sum, std
   const std::size_t n = ring.n(), l = sum.level(), k = ring.special_count();
   require(sum.targets() == l + k, "KeySwitchSum: made for another ring");
   std::uint64_t* y = he::scratch(5, 2 * k * n);
-  std::uint64_t* rnd = he::scratch(4, 2 * n);
   for (std::size_t m = 0; m < k; ++m) {
     std::memcpy(y + m * n, sum.row(0, l + m), n * sizeof(std::uint64_t));
     std::memcpy(y + (k + m) * n, sum.row(1, l + m), n * sizeof(std::uint64_t));
@@ -455,7 +449,7 @@ void key_switch_sum_finish(const RingContext& ring, const KeySwitchSum& sum, std
   if (ring.all_simd()) {
     mod_down_prepare(ring, y);
     mod_down_prepare(ring, y + k * n);
-    for_each_target(ring, l, [&](std::size_t j) {
+    parallel_for_ring(ring.n(), l, [&](std::size_t j) {
       std::uint64_t* tmp = he::scratch(4, n);
       mod_down_ntt_add(ring, j, y, sum.row(0, j), c0 + j * n, tmp);
       mod_down_ntt_add(ring, j, y + k * n, sum.row(1, j), c1 + j * n, tmp);
@@ -463,6 +457,7 @@ void key_switch_sum_finish(const RingContext& ring, const KeySwitchSum& sum, std
     return;
   }
   const std::size_t sp = ring.special_index();
+  std::uint64_t* rnd = he::scratch(4, 2 * n);
   he::inverse_ntt(y, ring.ntt(sp));
   he::inverse_ntt(y + n, ring.ntt(sp));
   const std::uint64_t* const ys[2] = {y, y + n};

@@ -53,7 +53,7 @@ RingContext::RingContext(std::uint64_t params_id, std::size_t n, const std::vect
     p_inv_mod_q_.push_back(he::make_shoup(he::inv_mod(pm, moduli_[j]), moduli_[j].value()));
     // (P - 1) / 2 = (P - 1) * 2^-1 (P odd).
     const std::uint64_t qv = moduli_[j].value();
-    half_p_mod_q_.push_back(he::mul_mod(he::sub_mod(pm, 1 % qv, qv), (qv + 1) / 2, moduli_[j]));
+    half_p_mod_q_.push_back(he::mul_mod(he::sub_mod(pm, 1, qv), (qv + 1) / 2, moduli_[j]));
   }
   for (std::size_t level = 1; level <= q.size(); ++level) {
     std::vector<BaseConversion> digits;

@@ -31,6 +31,16 @@ class BfvEvaluatorTest : public ::testing::TestWithParam<Case> {
         dec_(k_.ctx, k_.keygen.secret_key()), ev_(k_.ctx), t_(GetParam().t), n_(k_.ctx->n()) {}
 
   Ciphertext encrypt(const Slots& v) { return encryptor_.encrypt(enc_.encode(v)); }
+  // fn(ca, ca in the NTT domain) at ca's level and, after ca is switched down one level, there.
+  template <class F>
+  void at_two_levels(Ciphertext& ca, F fn) {
+    for (int drop = 0; drop < 2; ++drop) {
+      if (drop) ev_.mod_switch_to_next_inplace(ca);
+      auto ca_ntt = ca;
+      ev_.to_ntt_inplace(ca_ntt);
+      fn(static_cast<const Ciphertext&>(ca), static_cast<const Ciphertext&>(ca_ntt));
+    }
+  }
   Slots decrypt(const Ciphertext& ct) { return enc_.decode(dec_.decrypt(ct)); }
   Slots rnd() { return random_slots(n_, t_, rng_); }
   template <class F>
@@ -167,11 +177,8 @@ TEST_P(BfvEvaluatorTest, HoistedRotationsEqualPlainRotations) {
   std::vector<int> steps = {1, 2, -1, 5, -7};
   GaloisKeys gk = k_.keygen.create_galois_keys(steps);
   auto ca = encrypt(rnd());
-  for (int drop = 0; drop < 2; ++drop) {
-    if (drop) ev_.mod_switch_to_next_inplace(ca);
+  at_two_levels(ca, [&](const Ciphertext& ca, const Ciphertext& ca_ntt) {
     const auto digits = ev_.hoist(ca);
-    auto ca_ntt = ca;
-    ev_.to_ntt_inplace(ca_ntt);
     for (int s : steps) {
       auto r = ev_.rotate_rows_hoisted_ntt(ca_ntt, digits, s, gk);
       ev_.from_ntt_inplace(r);
@@ -180,7 +187,7 @@ TEST_P(BfvEvaluatorTest, HoistedRotationsEqualPlainRotations) {
       EXPECT_NEAR(dec_.invariant_noise_budget(r), dec_.invariant_noise_budget(plain), kBudgetSlack) << "step " << s;
     }
     EXPECT_THROW(ev_.rotate_rows_hoisted_ntt(ca_ntt, digits, 3, gk), InvalidArgument);  // no key for 3
-  }
+  });
   // Digits hoisted at another level are refused.
   auto top = encrypt(rnd());
   const auto low_digits = ev_.hoist(ca);
@@ -193,10 +200,7 @@ TEST_P(BfvEvaluatorTest, NttDomainRotationsEqualPlainRotations) {
   std::vector<int> steps = {1, -1, 5, -7};
   GaloisKeys gk = k_.keygen.create_galois_keys(steps);
   auto ca = encrypt(rnd());
-  for (int drop = 0; drop < 2; ++drop) {
-    if (drop) ev_.mod_switch_to_next_inplace(ca);
-    auto ca_ntt = ca;
-    ev_.to_ntt_inplace(ca_ntt);
+  at_two_levels(ca, [&](const Ciphertext& ca, const Ciphertext& ca_ntt) {
     for (int s : steps) {
       auto r = ev_.rotate_rows_ntt(ca_ntt, s, gk);
       ev_.from_ntt_inplace(r);
@@ -205,7 +209,7 @@ TEST_P(BfvEvaluatorTest, NttDomainRotationsEqualPlainRotations) {
       EXPECT_NEAR(dec_.invariant_noise_budget(r), dec_.invariant_noise_budget(plain), kBudgetSlack) << "step " << s;
     }
     EXPECT_THROW(ev_.rotate_rows_ntt(ca_ntt, 3, gk), InvalidArgument);  // no key for 3
-  }
+  });
 }
 
 // Galois keys in evaluation form (GaloisKeys::permute_for_evaluation): hoisted rotations give the
@@ -222,11 +226,8 @@ TEST_P(BfvEvaluatorTest, PermutedGaloisKeysRotateTheSame) {
   EXPECT_THROW(gp.permute_for_evaluation(k_.ctx->bitrev()), InvalidArgument);
   EXPECT_THROW(save(gp), InvalidArgument);
   auto ca = encrypt(rnd());
-  for (int drop = 0; drop < 2; ++drop) {
-    if (drop) ev_.mod_switch_to_next_inplace(ca);
+  at_two_levels(ca, [&](const Ciphertext& ca, const Ciphertext& ca_ntt) {
     const auto digits = ev_.hoist(ca);
-    auto ca_ntt = ca;
-    ev_.to_ntt_inplace(ca_ntt);
     for (int s : steps) {
       const auto a = ev_.rotate_rows_hoisted_ntt(ca_ntt, digits, s, gk);
       const auto b = ev_.rotate_rows_hoisted_ntt(ca_ntt, digits, s, gp);
@@ -245,7 +246,7 @@ TEST_P(BfvEvaluatorTest, PermutedGaloisKeysRotateTheSame) {
           << "step " << s;
     }
     EXPECT_EQ(decrypt(ev_.rotate_columns(ca, gp)), decrypt(ev_.rotate_columns(ca, gk)));
-  }
+  });
 }
 
 // A sum of NTT-domain rotations with one division by p (add_rotation_ntt + finish_rotation_sum)
