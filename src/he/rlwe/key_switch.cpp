@@ -223,37 +223,37 @@ void mod_down_prepare(const RingContext& ring, std::uint64_t* y) {
   }
 }
 
-void mod_down_ntt_add(const RingContext& ring, std::size_t j, const std::uint64_t* y, const std::uint64_t* a,
-                      std::uint64_t* out, std::uint64_t* tmp) {
-  const std::size_t n = ring.n();
+// out += (a - r) * P^-1 mod q_j as one dot product: out * 1 + a * P^-1 + r * (-P^-1) (rows below 2^52).
+void add_difference_over_p(const RingContext& ring, std::size_t j, const std::uint64_t* a, const std::uint64_t* r,
+                           std::uint64_t* out) {
   const Modulus& q = ring.modulus(j);
   const std::uint64_t qv = q.value();
   const ShoupOperand p_inv = ring.special_inv_mod_q()[j];
-  convert_to(ring, ring.special_conversion(), y, j, tmp);
-  he::eltwise_add_scalar_mod(tmp, tmp, he::neg_mod(ring.half_special_mod_q(j), qv), n, q);
-  he::forward_ntt(tmp, ring.ntt(j));
   const ShoupOperand w[3] = {he::make_shoup(1, qv), p_inv, he::make_shoup(qv - p_inv.value, qv)};
-  const std::uint64_t* rows[3] = {out, a, tmp};
-  he::eltwise_dot_scalar_mod(out, rows, w, 3, n, q);
+  const std::uint64_t* rows[3] = {out, a, r};
+  he::eltwise_dot_scalar_mod(out, rows, w, 3, ring.n(), q);
+}
+
+void mod_down_ntt_add(const RingContext& ring, std::size_t j, const std::uint64_t* y, const std::uint64_t* a,
+                      std::uint64_t* out, std::uint64_t* tmp) {
+  const Modulus& q = ring.modulus(j);
+  convert_to(ring, ring.special_conversion(), y, j, tmp);
+  he::eltwise_add_scalar_mod(tmp, tmp, he::neg_mod(ring.half_special_mod_q(j), q.value()), ring.n(), q);
+  he::forward_ntt(tmp, ring.ntt(j));
+  add_difference_over_p(ring, j, a, tmp, out);
 }
 
 // a: the products mod q_j in the NTT domain; overwritten.
 void mod_down_coeff_add(const RingContext& ring, std::size_t j, const std::uint64_t* y, std::uint64_t* a,
                         std::uint64_t* out, std::uint64_t* tmp) {
-  const std::size_t n = ring.n();
-  const Modulus& q = ring.modulus(j);
-  const std::uint64_t qv = q.value();
-  const ShoupOperand p_inv = ring.special_inv_mod_q()[j];
   he::inverse_ntt(a, ring.ntt(j));
-  he::eltwise_add_scalar_mod(a, a, ring.half_special_mod_q(j), n, q);
+  he::eltwise_add_scalar_mod(a, a, ring.half_special_mod_q(j), ring.n(), ring.modulus(j));
   const std::uint64_t* r = y;
   if (ring.special_count() > 1) {
     convert_to(ring, ring.special_conversion(), y, j, tmp);
     r = tmp;
   }
-  const ShoupOperand w[3] = {he::make_shoup(1, qv), p_inv, he::make_shoup(qv - p_inv.value, qv)};
-  const std::uint64_t* rows[3] = {out, a, r};
-  he::eltwise_dot_scalar_mod(out, rows, w, 3, n, q);
+  add_difference_over_p(ring, j, a, r, out);
 }
 
 void key_switch_simd(const RingContext& ring, const std::uint64_t* d, const std::uint64_t* d_ntt,
