@@ -134,7 +134,7 @@ std::optional<Layout> parse_layout(const std::string& s) {
 
 struct ParamsOptions {
   std::string model, data, split = "all", out, bound = "worst-case", t, q_bits, layout = "auto";
-  std::size_t limit = 0, n = 0, images = 0, special_primes = 0;
+  std::size_t limit = 0, n = 0, images = 0, special_primes = 0, blocks = 0;
   double margin = 10, memory_gb = 8, bandwidth_mbit = 100;
   bool json = false, insecure = false, no_circuit_privacy = false;
   std::string scheme = "bfv";
@@ -142,8 +142,8 @@ struct ParamsOptions {
 };
 
 void run_params_ckks(const ParamsOptions& o) {
-  require(o.n == 0 && o.t.empty() && o.q_bits.empty() && o.special_primes == 0 && o.bound == "worst-case",
-          "--n, --t, --q-bits, --special-primes and --bound are BFV options; with --scheme ckks, N and the primes come from "
+  require(o.n == 0 && o.t.empty() && o.q_bits.empty() && o.special_primes == 0 && o.blocks == 0 && o.bound == "worst-case",
+          "--n, --t, --q-bits, --special-primes, --blocks and --bound are BFV options; with --scheme ckks, N and the primes come from "
           "--target-error");
   require(o.bandwidth_mbit > 0 && o.bandwidth_mbit <= 1e6, "--bandwidth-mbit must be in (0, 1e6]");
   const auto layout = parse_layout(o.layout);
@@ -229,6 +229,7 @@ void run_params(const ParamsOptions& o) {
     req.q_bits.push_back(std::stoi(s));
   }
   req.special_primes = o.special_primes;
+  req.blocks = o.blocks;
   if (o.bound == "observed")
     std::cerr << "leukocrypt: warning: --bound observed guarantees nothing for other inputs (CryptoNets' choice); "
                  "the worst-case bound needs " << bound.output_bits << " bits\n";
@@ -561,6 +562,11 @@ void register_nn(CLI::App& root) {
                     "Key-switching special primes, the last entries of the modulus (default: automatic; more give "
                     "fewer key-switching digits, smaller and faster Galois keys, and use more of the 128-bit budget)")
         ->check(CLI::Range(0, 20));
+    cmd->add_option("--blocks", o->blocks,
+                    "Throughput layout: spatial blocks per ciphertext (default: automatic; 1 = one cell per slot of "
+                    "all N; B > 1 packs B strips of the first convolution's rows in B blocks of slots, for batches "
+                    "smaller than N: fewer inputs, multiply-adds and squares, plus rotations for the next layer)")
+        ->check(CLI::Range(0, 16));
     cmd->add_option("--margin", o->margin, "Noise budget (bits) to keep at decryption")->default_val(10);
     cmd->add_option("--memory-gb", o->memory_gb, "Refuse parameters whose resident ciphertexts (streamed evaluation, one prime) exceed this")
         ->default_val(8);

@@ -108,10 +108,34 @@ bool lazy_mac_disabled() { return env_off("LEUKOCRYPT_LAZY_MAC"); }
 
 }  // namespace
 
+namespace {
+bool needs_blocking(const Plan& plan, const BfvSettings& s) {
+  return s.layout == Layout::kThroughput && s.blocks > 1 && !(plan.blocks.count == s.blocks && plan.blocks.n == s.n);
+}
+}  // namespace
+
 BfvPlanEvaluator::BfvPlanEvaluator(const Plan& plan, BfvSettings settings, std::vector<bfv::ContextPtr> contexts,
-                                   std::vector<bfv::RelinKeys> relin_keys)
-    : plan_(plan), settings_(std::move(settings)), contexts_(std::move(contexts)), relin_keys_(std::move(relin_keys)) {
+                                   std::vector<bfv::RelinKeys> relin_keys, std::vector<bfv::GaloisKeys> galois_keys)
+    : blocked_(needs_blocking(plan, settings) ? to_blocked(plan, settings.n, settings.blocks) : Plan{}),
+      plan_(needs_blocking(plan, settings) ? blocked_ : plan),
+      settings_(std::move(settings)),
+      galois_keys_(std::move(galois_keys)),
+      contexts_(std::move(contexts)),
+      relin_keys_(std::move(relin_keys)) {
   settings_.validate();
+  require(plan_.layout == Layout::kThroughput && plan_.blocks.count == settings_.blocks,
+          "BfvPlanEvaluator: the plan's layout or blocks differ from the settings'");
+  if (!plan_.blocks.empty()) {
+    require(galois_keys_.size() == settings_.plain_primes.size(),
+            "BfvPlanEvaluator: " + std::to_string(settings_.blocks) + " blocks need Galois keys for every plaintext prime");
+    std::vector<std::uint32_t> need;
+    for (int step : plan_.blocks.rotation_steps()) need.push_back(bfv::galois_elt_for_step(step, settings_.n));
+    if (plan_.blocks.swaps()) need.push_back(bfv::galois_elt_for_columns(settings_.n));
+    for (std::size_t j = 0; j < galois_keys_.size(); ++j)
+      for (auto g : need)
+        require(galois_keys_[j].has(g), "BfvPlanEvaluator: the Galois keys of plaintext prime " + std::to_string(j) +
+                                            " lack element " + std::to_string(g) + " of the block sum");
+  }
   const std::size_t k = settings_.plain_primes.size();
   require(contexts_.size() == k, "BfvPlanEvaluator: " + std::to_string(contexts_.size()) + " contexts for " +
                                      std::to_string(k) + " plaintext primes");
@@ -231,8 +255,9 @@ std::size_t BfvPlanEvaluator::lazy_rows(std::size_t step, std::size_t prime) con
 void BfvPlanEvaluator::check_batch(const EncryptedBatch& batch) const {
   require(batch.primes() == contexts_.size(), "encrypted batch has " + std::to_string(batch.primes()) +
                                                   " plaintext primes, expected " + std::to_string(contexts_.size()));
-  require(batch.images >= 1 && batch.images <= settings_.n,
-          "encrypted batch holds " + std::to_string(batch.images) + " images; must be 1.." + std::to_string(settings_.n));
+  require(batch.images >= 1 && batch.images <= settings_.cells_per_batch(),
+          "encrypted batch holds " + std::to_string(batch.images) + " images; must be 1.." +
+              std::to_string(settings_.cells_per_batch()));
   for (std::size_t j = 0; j < batch.primes(); ++j) {
     require(batch.values[j].size() == plan_.input_size(),
             "encrypted batch has " + std::to_string(batch.values[j].size()) + " ciphertexts for prime " +
@@ -399,6 +424,32 @@ void BfvPlanEvaluator::run_unary(std::size_t s, std::size_t j, bfv::Ciphertext& 
   }
 }
 
+void BfvPlanEvaluator::run_block_sum(std::size_t s, std::size_t prime0,
+                                     std::vector<std::vector<bfv::Ciphertext>>& values) const {
+  const BlockLayout& bl = plan_.blocks;
+  const std::size_t B = bl.count, row0 = std::min(B, bl.per_row), n_out = std::size_t(plan_.steps[s].size);
+  for (const auto& v : values)
+    require(v.size() == n_out * B, "block sum: " + std::to_string(v.size()) + " inputs, expected " + std::to_string(n_out * B));
+  std::vector<std::vector<bfv::Ciphertext>> out(values.size(), std::vector<bfv::Ciphertext>(n_out));
+  ThreadPool::global().parallel_for(0, values.size() * n_out, [&](std::size_t idx) {
+    const std::size_t jj = idx / n_out, o = idx % n_out, j = prime0 + jj;
+    auto& in = values[jj];
+    const auto& ev = evaluators_[j];
+    const auto& gk = galois_keys_[j];
+    // Blocks [b0, b1) of one slot row, rotated to the row's offset 0 and added.
+    auto row = [&](std::size_t b0, std::size_t b1) {
+      bfv::Ciphertext acc = std::move(in[o * B + b0]);
+      for (std::size_t b = b0 + 1; b < b1; ++b)
+        ev.add_inplace(acc, ev.apply_galois(in[o * B + b], bfv::galois_elt_for_step(int((b - b0) * bl.slots), settings_.n), gk));
+      return acc;
+    };
+    bfv::Ciphertext acc = row(0, row0);
+    if (B > row0) ev.add_inplace(acc, ev.apply_galois(row(row0, B), bfv::galois_elt_for_columns(settings_.n), gk));
+    out[jj][o] = std::move(acc);
+  });
+  values = std::move(out);
+}
+
 void BfvPlanEvaluator::run_steps(std::size_t from, std::size_t prime0, std::vector<std::vector<bfv::Ciphertext>>& values,
                                  std::vector<double>* step_seconds,
                                  const std::function<void(std::size_t)>& after_step,
@@ -410,6 +461,8 @@ void BfvPlanEvaluator::run_steps(std::size_t from, std::size_t prime0, std::vect
     const double cpu0 = step_cpu_seconds ? process_cpu() : 0.0;
     if (kind == OpKind::kLinear) {
       run_linear(s, prime0, values);
+    } else if (kind == OpKind::kBlockSum) {
+      run_block_sum(s, prime0, values);
     } else {
       const std::size_t k = values.size(), n = values[0].size();
       ThreadPool::global().parallel_for(0, k * n, [&](std::size_t idx) {

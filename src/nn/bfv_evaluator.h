@@ -70,8 +70,11 @@ class BfvPlanEvaluator {
  public:
   // contexts and relin_keys: one per plaintext prime, in settings.plain_primes order. Throws
   // InvalidArgument when they do not match the settings or the plan.
+  // With spatial blocks (settings.blocks > 1) the evaluator runs plan_for(plan, settings) (the
+  // plan may be given blocked or not) and needs galois_keys, one set per prime, holding the block
+  // sum's rotations and, for blocks in both slot rows, the row swap (BlockLayout).
   BfvPlanEvaluator(const Plan& plan, BfvSettings settings, std::vector<bfv::ContextPtr> contexts,
-                   std::vector<bfv::RelinKeys> relin_keys);
+                   std::vector<bfv::RelinKeys> relin_keys, std::vector<bfv::GaloisKeys> galois_keys = {});
 
   // Called after every server step with its index in plan.steps (e.g. to measure noise).
   using StepHook = std::function<void(std::size_t step, const EncryptedBatch&)>;
@@ -167,6 +170,8 @@ class BfvPlanEvaluator {
   // values[jj] belongs to plaintext prime prime0 + jj.
   void run_linear(std::size_t step, std::size_t prime0, std::vector<std::vector<bfv::Ciphertext>>& values) const;
   void run_unary(std::size_t step, std::size_t prime, bfv::Ciphertext& ct) const;
+  // The block sum: output o = the blocks of inputs o * B .. o * B + B - 1 rotated into block 0.
+  void run_block_sum(std::size_t step, std::size_t prime0, std::vector<std::vector<bfv::Ciphertext>>& values) const;
   void run_steps(std::size_t from, std::size_t prime0, std::vector<std::vector<bfv::Ciphertext>>& values,
                  std::vector<double>* step_seconds, const std::function<void(std::size_t)>& after_step,
                  std::vector<double>* step_cpu_seconds = nullptr) const;
@@ -174,8 +179,10 @@ class BfvPlanEvaluator {
   std::vector<bfv::Ciphertext> stream_first_linear(std::size_t prime, const PrimeSource& source, StepClock& clock,
                                                    const SampleHook& hook) const;
 
+  Plan blocked_;  // the blocked plan when the caller gave the unblocked one
   const Plan& plan_;
   BfvSettings settings_;
+  std::vector<bfv::GaloisKeys> galois_keys_;  // per prime: the block sum's keys (blocks only)
   std::vector<bfv::ContextPtr> contexts_;
   std::vector<bfv::Evaluator> evaluators_;
   std::vector<bfv::RelinKeys> relin_keys_;

@@ -35,6 +35,10 @@ void BfvSettings::validate() const {
       require(plain_primes[k] != t, "BFV settings: plaintext prime " + std::to_string(t) + " repeated");
   }
   require(log2_plain() < 126.5, "BFV settings: product of the plaintext primes exceeds 2^126");
+  require(blocks >= 1 && blocks <= 64, "BFV settings: blocks = " + std::to_string(blocks) + " not in [1, 64]");
+  require(blocks == 1 || layout == Layout::kThroughput, "BFV settings: blocks are a throughput-layout option");
+  require(cells_per_batch() >= 1, "BFV settings: " + std::to_string(blocks) + " blocks leave no slot per block at N = " +
+                                      std::to_string(n));
   for (auto l : mod_switch_levels)
     require(l <= levels(), "BFV settings: mod-switch level " + std::to_string(l) + " above the " +
                                std::to_string(levels()) + " ciphertext primes");
@@ -94,14 +98,16 @@ std::vector<bfv::Params> BfvSettings::params() const {
 nlohmann::json BfvSettings::to_json() const {
   nlohmann::json t = nlohmann::json::array();
   for (auto p : plain_primes) t.push_back(std::to_string(p));  // decimal strings: exact in every JSON reader
-  return {{"n", n},
-          {"q_bits", q_bits},
-          {"special_primes", special_primes},
-          {"plain_primes", t},
-          {"mod_switch_levels", mod_switch_levels},
-          {"defer_relinearization", defer_relin},
-          {"layout", to_string(layout)},
-          {"security", meets_128_bits() ? "128" : "insecure-for-tests"}};  // informational
+  nlohmann::json j{{"n", n},
+                   {"q_bits", q_bits},
+                   {"special_primes", special_primes},
+                   {"plain_primes", t},
+                   {"mod_switch_levels", mod_switch_levels},
+                   {"defer_relinearization", defer_relin},
+                   {"layout", to_string(layout)},
+                   {"security", meets_128_bits() ? "128" : "insecure-for-tests"}};  // informational
+  if (blocks > 1) j["blocks"] = blocks;  // older readers keep the documents they wrote
+  return j;
 }
 
 BfvSettings BfvSettings::from_json(const nlohmann::json& j, bool allow_insecure_for_tests) {
@@ -123,6 +129,7 @@ BfvSettings BfvSettings::from_json(const nlohmann::json& j, bool allow_insecure_
     }
     if (j.contains("mod_switch_levels")) s.mod_switch_levels = j.at("mod_switch_levels").get<std::vector<std::size_t>>();
     if (j.contains("defer_relinearization")) s.defer_relin = j.at("defer_relinearization").get<bool>();
+    if (j.contains("blocks")) s.blocks = j.at("blocks").get<std::size_t>();
     // Informational only (see from_json in the header): checked for spelling, never obeyed.
     if (j.contains("layout")) {
       const std::string l = j.at("layout").get<std::string>();
@@ -146,7 +153,10 @@ BfvSettings BfvSettings::from_json(const nlohmann::json& j, bool allow_insecure_
 }
 
 Plan plan_for(const Plan& plan, const BfvSettings& settings) {
-  if (settings.layout == Layout::kThroughput) return plan;
+  if (settings.layout == Layout::kThroughput) {
+    if (settings.blocks <= 1 || (plan.blocks.count == settings.blocks && plan.blocks.n == settings.n)) return plan;
+    return to_blocked(plan, settings.n, settings.blocks);
+  }
   if (plan.layout == Layout::kLatency && plan.slots.n == settings.n) return plan;
   return to_latency(plan, settings.n);
 }

@@ -35,7 +35,12 @@ struct BfvSettings {
   // How cells are packed (absent in older params.json: throughput). The latency layout needs
   // Galois keys for the plan's rotation steps and never defers relinearisation.
   Layout layout = Layout::kThroughput;
+  // Throughput layout only: spatial blocks per ciphertext (block_layout.h; 1 = one cell per slot of
+  // all N). Needs Galois keys for the block sum. Absent in older params.json: 1.
+  std::size_t blocks = 1;
 
+  // Cells one throughput batch holds: N, or the slots of one block.
+  std::size_t cells_per_batch() const { return blocks > 1 ? (n / 2) / ((blocks + 1) / 2) : n; }
   std::size_t levels() const { return q_bits.size() > special_primes ? q_bits.size() - special_primes : 0; }
   // Checks shapes, primality and t = 1 mod 2N; throws InvalidArgument naming the problem.
   void validate() const;
@@ -57,7 +62,8 @@ struct BfvSettings {
   static BfvSettings from_json(const nlohmann::json& j, bool allow_insecure_for_tests = false);
 };
 
-// The plan in the settings' layout: `plan` itself (throughput) or to_latency(plan, settings.n).
+// The plan in the settings' layout: `plan` itself (throughput), to_blocked(plan, n, blocks)
+// (throughput with blocks) or to_latency(plan, settings.n).
 Plan plan_for(const Plan& plan, const BfvSettings& settings);
 
 }  // namespace leukocrypt::nn

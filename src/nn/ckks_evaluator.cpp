@@ -61,6 +61,7 @@ class CkksPlanEvaluator::Inputs {
 
 CkksPlanEvaluator::CkksPlanEvaluator(const Plan& plan, ckks::ContextPtr ctx, ckks::RelinKeys relin_keys)
     : plan_(plan), ctx_(std::move(ctx)), eval_(ctx_), relin_keys_(std::move(relin_keys)) {
+  require(plan_.blocks.empty(), "CkksPlanEvaluator: spatial blocks are a BFV layout");
   require(plan_.steps.size() >= 3 && plan_.steps[0].kind == OpKind::kEncrypt && plan_.steps[1].kind == OpKind::kLinear &&
               plan_.steps.back().kind == OpKind::kDecrypt,
           "CkksPlanEvaluator: the plan must be Encrypt, Linear, ..., Decrypt");

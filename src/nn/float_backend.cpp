@@ -1,6 +1,7 @@
 // The float reference backend: the collapsed float model evaluated along the plan (doubles).
 #include <cmath>
 
+#include "common/error.h"
 #include "common/thread_pool.h"
 #include "common/timer.h"
 #include "nn/backend.h"
@@ -13,6 +14,7 @@ class FloatBackend final : public Backend {
   std::string name() const override { return "float"; }
 
   BatchOutput run(const Plan& plan, const std::vector<const std::uint8_t*>& images) override {
+    require(plan.blocks.empty(), "float backend: runs the unblocked plan (spatial blocks are a BFV layout)");
     BatchOutput out;
     out.images = images.size();
     out.outputs = plan.output_size();

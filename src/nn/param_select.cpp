@@ -80,6 +80,14 @@ NoiseSimulation simulate_noise(const Plan& plan, const bfv::Params& params,
         }
         break;
       }
+      case OpKind::kBlockSum: {
+        // Each block's partial sum is rotated (one key switch, plus the row swap for the second
+        // row's sum) and added: the linear step's bound covers the sum of the partial rows' noise,
+        // the key switches add at most key_switches() times one key switch's own noise.
+        const double ks = nm.key_switch(-1e9, level);
+        v = nm.add(v, ks + std::log2(double(std::max<std::size_t>(1, plan.blocks.key_switches()))));
+        break;
+      }
       case OpKind::kDecrypt:
         break;
     }
@@ -129,7 +137,10 @@ std::optional<BfvSettings> adapt_to_layout(const Plan& plan, const BfvSettings& 
   BfvSettings s = settings;
   if (s.layout == layout) return s;
   s.layout = layout;
-  if (layout == Layout::kLatency) s.defer_relin = false;
+  if (layout == Layout::kLatency) {
+    s.defer_relin = false;
+    s.blocks = 1;  // blocks are a throughput-layout option
+  }
   Plan lp;
   try {
     lp = plan_for(plan, s);
@@ -145,7 +156,8 @@ std::optional<BfvSettings> adapt_to_layout(const Plan& plan, const BfvSettings& 
 std::size_t result_ciphertexts_per_job(const Plan& plan, const BfvSettings& s, const JobCaps& caps) {
   const std::size_t k = s.plain_primes.size();
   if (plan.layout == Layout::kLatency) return plan.slots.ciphertexts_for(caps.max_cells) * k;
-  const std::size_t batches = std::min(caps.max_batches, (caps.max_cells + s.n - 1) / s.n);
+  const std::size_t per_batch = s.cells_per_batch();
+  const std::size_t batches = std::min(caps.max_batches, (caps.max_cells + per_batch - 1) / per_batch);
   return std::max<std::size_t>(1, batches) * k * plan.output_size();
 }
 
@@ -302,7 +314,8 @@ CostEstimate estimate_cost(const Plan& plan, const BfvSettings& s, std::size_t i
   CostEstimate c;
   const double n = double(s.n);
   const std::size_t top = s.levels();
-  c.batches = images == 0 ? 1 : (images + s.n - 1) / s.n;
+  const std::size_t per_batch = s.cells_per_batch();
+  c.batches = images == 0 ? 1 : (images + per_batch - 1) / per_batch;
   const double k = double(s.plain_primes.size());
   const auto counts = plan.counts();
   const auto deferral = relin_deferral_targets(plan);
@@ -360,6 +373,10 @@ CostEstimate estimate_cost(const Plan& plan, const BfvSettings& s, std::size_t i
         peak = std::max(peak, bytes(streamed ? std::min(values, in_flight) : values, double(size), double(level)));
         break;
       }
+      case OpKind::kBlockSum:
+        // One key switch per rotated block and output, and the additions.
+        server += values * double(plan.blocks.key_switches()) * (relin_cost(l) + 2 * n * l * kElem);
+        break;
       case OpKind::kDecrypt:
         client += values * (2 * l * ntt_cost(n) + 3 * n * l * kElem + ntt_cost(n));
         // Circuit privacy: a public-key encryption of zero at the top level (NTT of u, two
@@ -635,17 +652,30 @@ ParamsChoice choose_params(const Plan& plan, const ParamsRequest& req) {
   std::vector<std::string> unfit;  // layouts that do not fit some N, with the reason
   for (auto n : ns)
     for (Layout layout : layouts) {
-      BfvSettings base;
-      base.n = n;
-      base.layout = layout;
-      Plan lp;
-      try {
-        lp = plan_for(plan, base);
-      } catch (const InvalidArgument& e) {
-        unfit.push_back(std::string("N = ") + std::to_string(n) + ": " + e.what());
-        continue;
+      // Throughput: without blocks and with every block count that tiles the first layer's rows
+      // (block_layout.h), or the requested count; the cost model picks.
+      std::vector<std::size_t> block_options{1};
+      if (layout == Layout::kThroughput) {
+        if (req.blocks != 0) block_options = {req.blocks};
+        else if (plan.layout == Layout::kThroughput && plan.steps.size() > 1 && plan.steps[1].kind == OpKind::kLinear &&
+                 plan.steps[1].linear.conv)
+          for (std::size_t b = 2; b <= 16; ++b)
+            if (canonical_block_count(std::size_t(plan.steps[1].linear.conv->out.h), b)) block_options.push_back(b);
       }
-      add_candidates(lp, req, base, cands);
+      for (std::size_t blocks : block_options) {
+        BfvSettings base;
+        base.n = n;
+        base.layout = layout;
+        base.blocks = blocks;
+        Plan lp;
+        try {
+          lp = plan_for(plan, base);
+        } catch (const InvalidArgument& e) {
+          unfit.push_back(std::string("N = ") + std::to_string(n) + ": " + e.what());
+          continue;
+        }
+        add_candidates(lp, req, base, cands);
+      }
     }
   ParamsChoice choice;
   for (const auto& c : cands) choice.candidates.push_back(candidate_json(c));
@@ -677,7 +707,12 @@ ParamsChoice choose_params(const Plan& plan, const ParamsRequest& req) {
               (best->s.layout == Layout::kLatency
                    ? " (each cell's values in the slots of one ciphertext, " +
                          std::to_string(plan_for(plan, best->s).slots.cells_per_ciphertext()) + " cells per ciphertext)"
-                   : " (one ciphertext per value, one cell per slot)") +
+                   : best->s.blocks > 1
+                         ? " with " + std::to_string(best->s.blocks) + " spatial blocks of " +
+                               std::to_string(best->s.cells_per_batch()) +
+                               " slots (one ciphertext per input strip value, one cell per slot of a block; the "
+                               "second linear layer's blocks added by rotations)"
+                         : " (one ciphertext per value, one cell per slot)") +
               (req.layout ? ": requested" : ": lowest estimated end-to-end time of both layouts"));
   r.push_back("logits need " + std::to_string(req.bits_needed) + " signed bits: " +
               std::to_string(best->s.plain_primes.size()) + " plaintext prime(s) joined by CRT give T = 2^" +
@@ -715,6 +750,12 @@ ParamsChoice choose_params(const Plan& plan, const ParamsRequest& req) {
   r.push_back(best->s.defer_relin
                   ? "relinearisation deferred to after the next linear layer (fewer relinearisations, estimated cheaper)"
                   : "relinearisation right after each square (estimated cheaper than deferring it)");
+  if (best->s.layout == Layout::kThroughput && best->s.blocks > 1) {
+    const Plan bp = plan_for(plan, best->s);
+    r.push_back("Galois keys for the block sum: " + std::to_string(bp.blocks.rotation_steps().size()) + " rotation step(s)" +
+                (bp.blocks.swaps() ? " and the row swap" : "") + "; " + std::to_string(bp.input_size()) +
+                " input ciphertexts per prime and batch instead of " + std::to_string(plan.input_size()));
+  }
   if (best->s.layout == Layout::kLatency)
     r.push_back("Galois keys for " + std::to_string(plan_for(plan, best->s).slots.rotation_steps().size()) +
                 " rotation steps: " + fmt(best->cost.galois_key_bytes / 1e6, 1) + " MB (registered once per key)");

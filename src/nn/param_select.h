@@ -98,6 +98,7 @@ struct ParamsRequest {
   std::vector<std::uint64_t> plain_primes;
   std::vector<int> q_bits;                    // ciphertext primes then the special prime(s)
   std::size_t special_primes = 0;             // the last entries of q_bits (0: automatic; 1 with q_bits)
+  std::size_t blocks = 0;                     // throughput: spatial blocks (block_layout.h; 0: automatic)
   bool insecure_for_tests = false;            // tiny parameters in tests only
   // Leave circuit_privacy_reserved_bits of noise budget (instead of the margin when larger) for the
   // server's noise flooding of jobs up to `job` (nn/circuit_privacy.h), and include its cost in the

@@ -15,6 +15,7 @@ const char* to_string(OpKind kind) {
     case OpKind::kSquare: return "square";
     case OpKind::kRelinearize: return "relinearize";
     case OpKind::kModSwitch: return "mod_switch";
+    case OpKind::kBlockSum: return "block_sum";
     case OpKind::kDecrypt: return "decrypt";
   }
   return "unknown";
@@ -158,11 +159,13 @@ nlohmann::json Plan::to_json() const {
     }
     steps_j.push_back(j);
   }
-  return {{"model", model_name},
+  nlohmann::json j{{"model", model_name},
           {"input", {input.c, input.h, input.w}},
           {"log2_output_scale", double(std::log2(output_scale))},
           {"counts", counts().to_json()},
           {"steps", steps_j}};
+  if (!blocks.empty()) j["blocks"] = blocks.to_json();
+  return j;
 }
 
 }  // namespace leukocrypt::nn

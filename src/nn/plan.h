@@ -14,6 +14,7 @@
 
 #include "nn/int128.h"
 #include "nn/model.h"
+#include "nn/block_layout.h"
 #include "nn/quantize.h"
 #include "nn/slot_layout.h"
 
@@ -25,6 +26,7 @@ enum class OpKind {
   kSquare,       // x -> x^2 (ciphertext size 3 afterwards)
   kRelinearize,  // size 3 -> 2
   kModSwitch,    // drop ciphertext primes (level chosen by the BFV parameters)
+  kBlockSum,     // blocked throughput layout only: out[k] = sum_b rot_b(in[k * B + b]) (block_layout.h)
   kDecrypt,      // output: the logits (key holder)
 };
 const char* to_string(OpKind kind);
@@ -80,8 +82,11 @@ struct Plan {
   // (a cell's values in the slots of one ciphertext: `slots` says where; see slot_layout.h).
   Layout layout = Layout::kThroughput;
   SlotLayout slots;
+  // Throughput layout with spatial blocks (to_blocked; empty: one cell per slot of all N).
+  BlockLayout blocks;
 
-  std::size_t input_size() const { return std::size_t(input.size()); }
+  // Input ciphertexts per prime and batch: the image's values, or the blocked layout's strips.
+  std::size_t input_size() const { return blocks.empty() ? std::size_t(input.size()) : blocks.inputs(); }
   std::size_t output_size() const { return classes.size(); }
   OpCounts counts() const;
   nlohmann::json to_json() const;  // step list with sizes and tap counts
@@ -101,5 +106,13 @@ Plan lower(const QuantizedModel& q);
 // see slot_layout.h), for BFV's slot matrix and integer weights or CKKS's one row of N/2 slots and
 // float weights. Throws InvalidArgument when a cell's values do not fit in N/2 slots.
 Plan to_latency(const Plan& plan, std::size_t n, SlotScheme scheme = SlotScheme::kBfv);
+
+// The throughput plan with B spatial blocks for ring degree n (block_layout.h): the first linear
+// layer (a convolution) computes rows_per_block output rows per block, the next linear layer one
+// output per (output, block), a BlockSum step adds the blocks. BFV only (the float and raw
+// backends run the unblocked plan). Throws InvalidArgument when the plan does not start with a
+// convolution followed by a linear layer, when B is not canonical for its output rows, or when a
+// block would hold no slot. blocks = 1 returns the plan unchanged.
+Plan to_blocked(const Plan& plan, std::size_t n, std::size_t blocks);
 
 }  // namespace leukocrypt::nn

@@ -75,6 +75,7 @@ class RawBackend final : public Backend {
   std::string name() const override { return "raw"; }
 
   BatchOutput run(const Plan& plan, const std::vector<const std::uint8_t*>& images) override {
+    require(plan.blocks.empty(), "raw backend: runs the unblocked plan (spatial blocks are a BFV layout)");
     BatchOutput out;
     out.images = images.size();
     out.outputs = plan.output_size();
