@@ -26,7 +26,18 @@ class BfvBackend final : public Backend {
     require(!(plan.layout == Layout::kLatency && keys_.settings().layout == Layout::kThroughput),
             "bfv backend: the plan is in the latency layout but the parameters were chosen for the throughput layout");
     if (keys_.settings().layout == Layout::kLatency) return run_latency(plan_for(plan, keys_.settings()), images);
-    BfvPlanEvaluator server(plan, keys_.settings(), keys_.contexts(), relin_);
+    // Spatial blocks: the blocked plan runs on the server and packs the inputs; outputs, steps and
+    // logits are reported along it (the block sum is a step of its own).
+    const Plan blocked = plan_for(plan, keys_.settings());
+    std::vector<bfv::GaloisKeys> galois;
+    if (!blocked.blocks.empty()) galois = keys_.block_sum_keys(blocked.blocks);
+    return run_throughput(blocked, images, std::move(galois));
+  }
+
+ private:
+  BatchOutput run_throughput(const Plan& plan, const std::vector<const std::uint8_t*>& images,
+                             std::vector<bfv::GaloisKeys> galois) {
+    BfvPlanEvaluator server(plan, keys_.settings(), keys_.contexts(), relin_, std::move(galois));
     BatchOutput out;
     out.images = images.size();
     out.outputs = plan.output_size();
@@ -81,7 +92,6 @@ class BfvBackend final : public Backend {
     return out;
   }
 
- private:
   // Latency layout: cells packed side by side, every ciphertext of a prime through the slot
   // evaluator, prime by prime.
   BatchOutput run_latency(const Plan& plan, const std::vector<const std::uint8_t*>& images) {
@@ -156,7 +166,7 @@ class BfvBackend final : public Backend {
       auto source = [&](std::size_t v) {
         he::Seed seed;
         double e0 = 0, e1 = 0;
-        auto ct = keys_.encrypt_value(j, images, v, &seed, &e0, &e1);
+        auto ct = keys_.encrypt_value(j, images, v, &seed, &e0, &e1, &plan.blocks);
         std::lock_guard<std::mutex> lk(mu);
         encode_s += e0;
         encrypt_s += e1;

@@ -51,6 +51,20 @@ std::vector<bfv::GaloisKeys> BfvKeyHolder::galois_keys(const std::vector<int>& s
   return out;
 }
 
+std::vector<bfv::GaloisKeys> BfvKeyHolder::block_sum_keys(const BlockLayout& blocks) const {
+  std::vector<bfv::GaloisKeys> out(keygens_.size());
+  ThreadPool::global().parallel_for(0, keygens_.size(), [&](std::size_t j) {
+    out[j] = keygens_[j]->create_galois_keys(blocks.rotation_steps(), /*add_columns=*/blocks.swaps());
+  });
+  return out;
+}
+
+std::vector<std::uint32_t> BfvKeyHolder::block_sum_elts(const BlockLayout& blocks) const {
+  auto elts = galois_elts(blocks.rotation_steps());
+  if (blocks.swaps()) elts.push_back(bfv::galois_elt_for_columns(settings_.n));  // 2N - 1: the largest
+  return elts;
+}
+
 std::vector<std::uint32_t> BfvKeyHolder::galois_elts(const std::vector<int>& steps) const {
   std::vector<std::uint32_t> elts;
   for (int s : steps) elts.push_back(bfv::galois_elt_for_step(s, settings_.n));
@@ -106,11 +120,38 @@ std::vector<Int128> BfvKeyHolder::decrypt_cells(const SlotLayout& layout,
   return logits;
 }
 
+namespace {
+
+// Slot values of input ciphertext `value`: image k -> slot k, or with blocks slot k of every block
+// (the block's input value of image k, 0 for padding).
+std::vector<std::uint64_t> pack_value(const std::vector<const std::uint8_t*>& images, std::size_t value,
+                                      const BlockLayout* bl) {
+  if (!bl || bl->empty()) {
+    std::vector<std::uint64_t> slots(images.size());
+    for (std::size_t i = 0; i < images.size(); ++i) slots[i] = images[i][value];
+    return slots;
+  }
+  require(images.size() <= bl->slots && value < bl->inputs(),
+          "encrypt: " + std::to_string(images.size()) + " images for blocks of " + std::to_string(bl->slots) +
+              " slots, or input " + std::to_string(value) + " of " + std::to_string(bl->inputs()));
+  std::vector<std::uint64_t> slots(bl->n, 0);
+  for (std::size_t b = 0; b < bl->count; ++b) {
+    const std::int32_t src = bl->source[value * bl->count + b];
+    if (src < 0) continue;
+    for (std::size_t i = 0; i < images.size(); ++i) slots[bl->slot(b, i)] = images[i][std::size_t(src)];
+  }
+  return slots;
+}
+
+}  // namespace
+
 EncryptedBatch BfvKeyHolder::encrypt(const Plan& plan, const std::vector<const std::uint8_t*>& images,
                                      double* encode_seconds, double* encrypt_seconds,
                                      std::vector<std::vector<he::Seed>>* seeds_out) const {
-  require(!images.empty() && images.size() <= settings_.n,
-          "encrypt: " + std::to_string(images.size()) + " images; a batch holds 1.." + std::to_string(settings_.n));
+  const std::size_t cap = plan.blocks.empty() ? settings_.n : plan.blocks.slots;
+  require(!images.empty() && images.size() <= cap,
+          "encrypt: " + std::to_string(images.size()) + " images; a batch holds 1.." + std::to_string(cap));
+  require(plan.blocks.empty() || plan.blocks.n == settings_.n, "encrypt: the plan's blocks are for another N");
   const std::size_t k = contexts_.size(), n_in = plan.input_size();
   EncryptedBatch b;
   b.images = images.size();
@@ -122,9 +163,7 @@ EncryptedBatch BfvKeyHolder::encrypt(const Plan& plan, const std::vector<const s
   std::vector<std::vector<bfv::Plaintext>> pts(k, std::vector<bfv::Plaintext>(n_in));
   ThreadPool::global().parallel_for(0, k * n_in, [&](std::size_t idx) {
     const std::size_t j = idx / n_in, v = idx % n_in;
-    std::vector<std::uint64_t> slots(images.size());
-    for (std::size_t i = 0; i < images.size(); ++i) slots[i] = images[i][v];
-    pts[j][v] = encoders_[j].encode(slots);
+    pts[j][v] = encoders_[j].encode(pack_value(images, v, &plan.blocks));
   });
   if (encode_seconds) *encode_seconds += t.seconds();
   t.reset();
@@ -144,15 +183,14 @@ EncryptedBatch BfvKeyHolder::encrypt(const Plan& plan, const std::vector<const s
 
 bfv::Ciphertext BfvKeyHolder::encrypt_value(std::size_t prime, const std::vector<const std::uint8_t*>& images,
                                            std::size_t value, he::Seed* seed, double* encode_seconds,
-                                           double* encrypt_seconds) const {
+                                           double* encrypt_seconds, const BlockLayout* blocks) const {
   require(prime < contexts_.size(), "encrypt_value: plaintext prime " + std::to_string(prime) + " of " +
                                         std::to_string(contexts_.size()));
   require(!images.empty() && images.size() <= settings_.n,
           "encrypt_value: " + std::to_string(images.size()) + " images; a batch holds 1.." + std::to_string(settings_.n));
+  require(!blocks || blocks->empty() || blocks->n == settings_.n, "encrypt_value: the blocks are for another N");
   Timer t;
-  std::vector<std::uint64_t> slots(images.size());
-  for (std::size_t i = 0; i < images.size(); ++i) slots[i] = images[i][value];
-  const bfv::Plaintext pt = encoders_[prime].encode(slots);
+  const bfv::Plaintext pt = encoders_[prime].encode(pack_value(images, value, blocks));
   if (encode_seconds) *encode_seconds = t.seconds();
   t.reset();
   bfv::Ciphertext ct = encryptors_[prime].encrypt(pt, seed);

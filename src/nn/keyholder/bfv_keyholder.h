@@ -45,10 +45,16 @@ class BfvKeyHolder {
   // elements of `steps` in the order a GaloisKeys set holds and serializes them (increasing,
   // distinct), and the key of plaintext prime j for one element (thread-safe).
   std::vector<std::uint32_t> galois_elts(const std::vector<int>& steps) const;
+  // The blocked throughput layout's block sum: its row rotations and, for blocks in both slot
+  // rows, the row swap (block_layout.h); the elements in serialization order.
+  std::vector<bfv::GaloisKeys> block_sum_keys(const BlockLayout& blocks) const;
+  std::vector<std::uint32_t> block_sum_elts(const BlockLayout& blocks) const;
   bfv::KeySwitchKey galois_key(std::size_t j, std::uint32_t galois_elt) const;
-  std::size_t slot_count() const { return settings_.n; }
+  // Cells one throughput batch holds (N, or one block's slots with spatial blocks).
+  std::size_t slot_count() const { return settings_.cells_per_batch(); }
 
-  // Packs up to N images (image k -> slot k) and encrypts one ciphertext per input value per prime
+  // Packs up to slot_count() images (image k -> slot k; with a blocked plan, slot k of every block:
+  // block_layout.h) and encrypts one ciphertext per input value (plan.input_size()) per prime
   // (secret-key encryption: uploaded in the seeded, half-size form; batch.upload_bytes says how much).
   // encode_seconds / encrypt_seconds accumulate the wall time of the two phases when given.
   // seeds_out (if given) receives the seed of every ciphertext, [prime][value], for the seeded
@@ -59,10 +65,12 @@ class BfvKeyHolder {
 
   // Input value `value` of every image (image k -> slot k) packed and encrypted for plaintext prime
   // `prime` alone: what a streaming source (BfvPlanEvaluator::evaluate_prime) pulls. Thread-safe.
-  // encode_seconds / encrypt_seconds (if given) receive the time of the two phases.
+  // encode_seconds / encrypt_seconds (if given) receive the time of the two phases. blocks (if
+  // given and not empty): the blocked throughput layout's ciphertext `value` (image k -> slot k of
+  // every block, block_layout.h) instead.
   bfv::Ciphertext encrypt_value(std::size_t prime, const std::vector<const std::uint8_t*>& images, std::size_t value,
                                 he::Seed* seed = nullptr, double* encode_seconds = nullptr,
-                                double* encrypt_seconds = nullptr) const;
+                                double* encrypt_seconds = nullptr, const BlockLayout* blocks = nullptr) const;
 
   // Latency layout: up to layout.cells_per_ciphertext() cells packed into one ciphertext for
   // plaintext prime `prime` (cell c in block c, its values at layout.in_slot). Thread-safe.
