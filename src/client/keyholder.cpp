@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #include "common/error.h"
 #include "common/paths.h"
@@ -126,8 +127,23 @@ nlohmann::json keygen(const nn::BfvSettings& settings, const KeyPaths& paths, co
   prepare_key_dir(paths, overwrite);  // refuse before the work, not after
   const nlohmann::json latency = card.is_object() && card.contains("latency") ? card["latency"] : nlohmann::json();
   // The throughput (CryptoNets) plan needs only relinearisation keys; the latency layout rotates
-  // slots: Galois keys for exactly the steps the card's latency section names.
+  // slots: Galois keys for exactly the steps the card's latency section names. Spatial blocks
+  // (the card's 'blocks' section) add the block sum's rotations and row swap.
   const std::vector<int> steps = card_galois_steps(settings, latency);
+  const nlohmann::json blocks = settings.blocks > 1 && card.is_object() && card.contains("blocks") ? card["blocks"]
+                                                                                                : nlohmann::json();
+  std::optional<nn::BlockLayout> block_layout;
+  if (settings.blocks > 1) {
+    if (!blocks.is_object())
+      throw FormatError("keygen: the parameters use " + std::to_string(settings.blocks) +
+                        " spatial blocks, but the model card / params.json has no 'blocks' section (their layout)");
+    block_layout = nn::BlockLayout::from_client_json(blocks);
+    if (block_layout->n != settings.n || block_layout->count != settings.blocks)
+      throw FormatError("keygen: the card's 'blocks' section is for N = " + std::to_string(block_layout->n) + " and " +
+                        std::to_string(block_layout->count) + " blocks, the parameters have N = " +
+                        std::to_string(settings.n) + " and " + std::to_string(settings.blocks));
+  }
+  const bool galois = latency.is_object() || block_layout.has_value();
   nn::BfvKeyHolder holder(settings);
   const std::size_t k = holder.contexts().size();
   const std::string key_id = wire::random_id();
@@ -137,13 +153,14 @@ nlohmann::json keygen(const nn::BfvSettings& settings, const KeyPaths& paths, co
   // Offline `infer` without --params runs with what eval.key records: the card's quantisation too.
   auto meta = nlohmann::json{{"settings", settings.to_json()}};
   if (card.is_object() && card.contains("quantize") && card["quantize"].is_object()) meta["quantization"] = card["quantize"];
-  if (latency.is_object()) meta["galois_steps"] = steps;
+  if (galois) meta["galois_steps"] = steps;
+  if (block_layout) meta["blocks"] = block_layout->count;
   eval.meta = meta.dump();
   // eval.key: k relinearisation keys, then the k public keys (the provider needs them to
   // re-randomise results: circuit privacy, nn/circuit_privacy.h), then for the latency layout k
   // Galois key sets. Written to its file as it is made (with Galois keys it is gigabytes).
   wire::AtomicFile eval_file(paths.eval, 0644);
-  wire::ContainerWriter writer(eval, (latency.is_object() ? 3 : 2) * k,
+  wire::ContainerWriter writer(eval, (galois ? 3 : 2) * k,
                                [&eval_file](std::string_view b) { eval_file.append(b); });
   auto relin = holder.relin_keys();
   for (std::size_t j = 0; j < k; ++j) {
@@ -153,8 +170,14 @@ nlohmann::json keygen(const nn::BfvSettings& settings, const KeyPaths& paths, co
   }
   relin.clear();
   for (const auto& pk : pub.blobs) writer.add_blob(pk);
-  if (latency.is_object()) {
-    const auto elts = holder.galois_elts(steps);
+  if (galois) {
+    auto elts = holder.galois_elts(steps);
+    if (block_layout) {
+      const auto more = holder.block_sum_elts(*block_layout);
+      elts.insert(elts.end(), more.begin(), more.end());
+      std::sort(elts.begin(), elts.end());  // a key set serializes its elements increasing, distinct
+      elts.erase(std::unique(elts.begin(), elts.end()), elts.end());
+    }
     for (std::size_t j = 0; j < k; ++j) add_galois_blob(holder, j, elts, writer);
   }
   writer.finish();
@@ -170,6 +193,7 @@ nlohmann::json keygen(const nn::BfvSettings& settings, const KeyPaths& paths, co
        {{"secret.key", secret_bytes.size()}, {"public.key", pub_bytes.size()}, {"eval.key", writer.bytes_written()}}},
       {"galois_keys", steps.size()}};
   if (latency.is_object()) info["latency"] = latency;
+  if (block_layout) info["blocks"] = blocks;
   if (card.is_object()) {
     if (card.contains("model_id") && card["model_id"].is_string()) info["model_id"] = card["model_id"];
     if (card.contains("input") && card["input"].is_object()) info["input"] = card["input"];
@@ -353,10 +377,23 @@ void KeyHolder::encrypt_to(const std::vector<CellInput>& cells, const std::strin
   if (layout_ == nn::Layout::kLatency) return encrypt_latency(cells, model_id, sink, stats, on_progress);
   const auto& s = settings();
   const std::size_t k = s.plain_primes.size();
-  auto batches = wire::batch_sizes(cells.size(), s.n);
+  auto batches = wire::batch_sizes(cells.size(), s.cells_per_batch());
   auto h = request_header(cells, model_id);
-  h.meta = nlohmann::json{{"batches", batches}, {"input", {channels(), size, size}}, {"layout", wire::kLayout}}.dump();
-  const std::size_t total = batches.size() * k * n_in;
+  auto meta = nlohmann::json{{"batches", batches}, {"input", {channels(), size, size}}, {"layout", wire::kLayout}};
+  // Spatial blocks (block_layout.h): each ciphertext holds one strip value of every cell per block.
+  std::optional<nn::BlockLayout> bl;
+  if (s.blocks > 1) {
+    if (!info_.contains("blocks"))
+      throw InvalidArgument("these keys' parameters use " + std::to_string(s.blocks) +
+                            " spatial blocks, but keys.json has no 'blocks' section: re-run keygen with the model card");
+    bl = nn::BlockLayout::from_client_json(info_["blocks"]);
+    if (bl->n != s.n || bl->count != s.blocks || std::size_t(bl->in_c) * bl->in_h * bl->in_w != n_in)
+      throw FormatError("keys.json: the 'blocks' section does not match the parameters or the image size");
+    meta["blocks"] = s.blocks;
+  }
+  const std::size_t values = bl ? bl->inputs() : n_in;
+  h.meta = meta.dump();
+  const std::size_t total = batches.size() * k * values;
   wire::ContainerWriter w(h, total, sink);
   // A slice of input values encrypts as its own little plan: value v of every image -> one
   // ciphertext per prime, the same as encrypting all values at once (each ciphertext only sees
@@ -365,12 +402,19 @@ void KeyHolder::encrypt_to(const std::vector<CellInput>& cells, const std::strin
   double enc = 0, encr = 0;
   std::size_t first = 0, done = 0;
   for (std::size_t b = 0; b < batches.size(); ++b) {
-    for (std::size_t v0 = 0; v0 < n_in; v0 += kSlice) {
-      const std::size_t len = std::min(kSlice, n_in - v0);
+    for (std::size_t v0 = 0; v0 < values; v0 += kSlice) {
+      const std::size_t len = std::min(kSlice, values - v0);
       nn::Plan slice;
       slice.input = {1, 1, static_cast<int>(len)};
       std::vector<const std::uint8_t*> images;
-      for (std::size_t i = 0; i < batches[b]; ++i) images.push_back(cells[first + i].pixels.data() + v0);
+      if (bl) {  // the slice's ciphertexts read the whole image through their part of the source map
+        slice.blocks = *bl;
+        slice.blocks.source.assign(bl->source.begin() + std::ptrdiff_t(v0 * bl->count),
+                                   bl->source.begin() + std::ptrdiff_t((v0 + len) * bl->count));
+        for (std::size_t i = 0; i < batches[b]; ++i) images.push_back(cells[first + i].pixels.data());
+      } else {
+        for (std::size_t i = 0; i < batches[b]; ++i) images.push_back(cells[first + i].pixels.data() + v0);
+      }
       std::vector<std::vector<he::Seed>> seeds;
       auto batch = holder_->encrypt(slice, images, &enc, &encr, &seeds);
       Timer t;

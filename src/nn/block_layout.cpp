@@ -35,6 +35,68 @@ nlohmann::json BlockLayout::to_json() const {
           {"key_switches_per_block_sum", key_switches()}};
 }
 
+nlohmann::json BlockLayout::client_json() const {
+  return {{"n", n},         {"blocks", count},    {"input", {in_c, in_h, in_w}}, {"kernel_h", kernel_h},
+          {"stride", stride}, {"padding", padding}, {"out_rows", out_rows},        {"slots_per_block", slots},
+          {"rotation_steps", rotation_steps()},    {"row_swap", swaps()}};
+}
+
+BlockLayout BlockLayout::from_client_json(const nlohmann::json& j) {
+  try {
+    if (!j.is_object()) throw FormatError("blocks: not a JSON object");
+    const auto in = j.at("input").get<std::vector<int>>();
+    if (in.size() != 3) throw FormatError("blocks: 'input' is not [channels, height, width]");
+    const auto n = j.at("n").get<std::size_t>(), blocks = j.at("blocks").get<std::size_t>();
+    const int kh = j.at("kernel_h").get<int>(), st = j.at("stride").get<int>(), pad = j.at("padding").get<int>(),
+              rows = j.at("out_rows").get<int>();
+    auto ok = [](long long v, long long lo, long long hi) { return v >= lo && v <= hi; };
+    if (!ok((long long)n, 4, 1 << 16) || (n & (n - 1)) != 0 || !ok((long long)blocks, 2, 64) || !ok(in[0], 1, 64) ||
+        !ok(in[1], 1, 4096) || !ok(in[2], 1, 4096) || !ok(kh, 1, 64) || !ok(st, 1, 64) || !ok(pad, 0, 64) ||
+        !ok(rows, 1, 4096))
+      throw FormatError("blocks: a field is out of range");
+    return make(n, blocks, in[0], in[1], in[2], kh, st, pad, rows);
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(std::string("blocks: missing or mistyped field (") + e.what() + ")");
+  } catch (const InvalidArgument& e) {
+    throw FormatError(e.what());
+  }
+}
+
+BlockLayout BlockLayout::make(std::size_t n, std::size_t blocks, int in_c, int in_h, int in_w, int kernel_h, int stride,
+                              int padding, int out_rows) {
+  require(n >= 4 && (n & (n - 1)) == 0, "blocks: ring degree " + std::to_string(n) + " is not a power of two >= 4");
+  require(in_c > 0 && in_h > 0 && in_w > 0 && kernel_h > 0 && stride > 0 && padding >= 0 && out_rows > 0,
+          "blocks: invalid convolution geometry");
+  if (!canonical_block_count(std::size_t(out_rows), blocks))
+    throw InvalidArgument("blocks: " + std::to_string(blocks) + " blocks do not tile the first layer's " +
+                          std::to_string(out_rows) + " output rows (every block must hold rows)");
+  BlockLayout bl;
+  bl.n = n;
+  bl.count = blocks;
+  bl.per_row = (blocks + 1) / 2;
+  bl.slots = (n / 2) / bl.per_row;
+  if (bl.slots == 0)
+    throw InvalidArgument("blocks: " + std::to_string(blocks) + " blocks do not fit N = " + std::to_string(n) + " slots");
+  bl.rows_per_block = (std::size_t(out_rows) + blocks - 1) / blocks;
+  bl.in_c = in_c, bl.in_h = in_h, bl.in_w = in_w, bl.kernel_h = kernel_h, bl.stride = stride, bl.padding = padding;
+  bl.out_rows = out_rows;
+  // Input ciphertexts: (channel, row of the strip's window, column); the window of block b starts
+  // at input row b * rows_per_block * stride - padding.
+  const std::size_t window = (bl.rows_per_block - 1) * std::size_t(stride) + std::size_t(kernel_h);
+  const std::size_t n_in = std::size_t(in_c) * window * std::size_t(in_w);
+  bl.source.assign(n_in * blocks, -1);
+  for (int c = 0; c < in_c; ++c)
+    for (std::size_t wr = 0; wr < window; ++wr)
+      for (int x = 0; x < in_w; ++x) {
+        const std::size_t u = (std::size_t(c) * window + wr) * std::size_t(in_w) + std::size_t(x);
+        for (std::size_t b = 0; b < blocks; ++b) {
+          const long long y = (long long)(b * bl.rows_per_block * std::size_t(stride)) - padding + (long long)wr;
+          if (y >= 0 && y < in_h) bl.source[u * blocks + b] = std::int32_t((std::size_t(c) * in_h + std::size_t(y)) * in_w + x);
+        }
+      }
+  return bl;
+}
+
 bool canonical_block_count(std::size_t out_rows, std::size_t blocks) {
   if (blocks == 0 || out_rows == 0 || blocks > out_rows) return false;
   const std::size_t r = (out_rows + blocks - 1) / blocks;
@@ -44,7 +106,6 @@ bool canonical_block_count(std::size_t out_rows, std::size_t blocks) {
 Plan to_blocked(const Plan& plan, std::size_t n, std::size_t blocks) {
   if (blocks <= 1) return plan;
   require(plan.layout == Layout::kThroughput && plan.blocks.empty(), "blocks: the plan must be an unblocked throughput plan");
-  require(n >= 4 && (n & (n - 1)) == 0, "blocks: ring degree " + std::to_string(n) + " is not a power of two >= 4");
   // The first linear layer (a convolution), then only element-wise steps, then a linear layer.
   std::size_t s1 = 0, s2 = 0;
   for (std::size_t s = 0; s < plan.steps.size(); ++s)
@@ -60,19 +121,8 @@ Plan to_blocked(const Plan& plan, std::size_t n, std::size_t blocks) {
                           plan.model_name + " does not)");
   const LinearOp& conv = plan.steps[s1].linear;
   const ConvGeometry& g = *conv.conv;
-  const std::size_t out_rows = std::size_t(g.out.h);
-  if (!canonical_block_count(out_rows, blocks))
-    throw InvalidArgument("blocks: " + std::to_string(blocks) + " blocks do not tile the first layer's " +
-                          std::to_string(out_rows) + " output rows (every block must hold rows)");
-  const std::size_t rpb = (out_rows + blocks - 1) / blocks;
-  BlockLayout bl;
-  bl.n = n;
-  bl.count = blocks;
-  bl.per_row = (blocks + 1) / 2;
-  bl.slots = (n / 2) / bl.per_row;
-  bl.rows_per_block = rpb;
-  if (bl.slots == 0)
-    throw InvalidArgument("blocks: " + std::to_string(blocks) + " blocks do not fit N = " + std::to_string(n) + " slots");
+  const BlockLayout bl = BlockLayout::make(n, blocks, g.in.c, g.in.h, g.in.w, g.kernel_h, g.stride, g.padding, g.out.h);
+  const std::size_t rpb = bl.rows_per_block;
 
   // The kernel, recovered from the convolution's rows: weight of (map, channel, ky, kx). Every
   // output shares it (checked); taps dropped as zero or as padding are 0.
@@ -102,20 +152,8 @@ Plan to_blocked(const Plan& plan, std::size_t n, std::size_t blocks) {
         }
       }
 
-  // Input ciphertexts: (channel, row of the strip's window, column); the window of block b starts
-  // at input row b * rpb * stride - padding.
   const std::size_t window = (rpb - 1) * std::size_t(st) + std::size_t(kh);
-  const std::size_t n_in = std::size_t(C) * window * std::size_t(W);
-  bl.source.assign(n_in * blocks, -1);
-  for (int c = 0; c < C; ++c)
-    for (std::size_t wr = 0; wr < window; ++wr)
-      for (int x = 0; x < W; ++x) {
-        const std::size_t u = (std::size_t(c) * window + wr) * std::size_t(W) + std::size_t(x);
-        for (std::size_t b = 0; b < blocks; ++b) {
-          const long long y = (long long)(b * rpb * std::size_t(st)) - pad + (long long)wr;
-          if (y >= 0 && y < H) bl.source[u * blocks + b] = std::int32_t((std::size_t(c) * H + std::size_t(y)) * W + x);
-        }
-      }
+  const std::size_t n_in = bl.inputs();
 
   Plan p = plan;
   p.blocks = bl;

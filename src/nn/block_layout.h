@@ -33,6 +33,14 @@ struct BlockLayout {
   std::size_t slots = 0;           // S: slots per block, the cells of one batch
   std::size_t rows_per_block = 0;  // output rows of the first layer per block
   std::vector<std::int32_t> source;  // [input ciphertext * B + block] -> input value of the cell, -1 = 0
+  // The first layer's geometry the packing follows (what the key holder needs: client_json).
+  int in_c = 0, in_h = 0, in_w = 0, kernel_h = 0, stride = 1, padding = 0, out_rows = 0;
+
+  // The layout for a convolution over CHW inputs in_c x in_h x in_w (kernel_h rows, stride,
+  // padding, out_rows output rows) in B blocks at ring degree n; throws InvalidArgument when B is
+  // not canonical for out_rows or the blocks do not fit N.
+  static BlockLayout make(std::size_t n, std::size_t blocks, int in_c, int in_h, int in_w, int kernel_h, int stride,
+                          int padding, int out_rows);
 
   bool empty() const { return count <= 1; }
   std::size_t inputs() const { return empty() ? 0 : source.size() / count; }
@@ -45,6 +53,10 @@ struct BlockLayout {
   // Key switches of one block sum: (blocks in row 0) - 1 + (blocks in row 1) - 1 + swap.
   std::size_t key_switches() const;
   nlohmann::json to_json() const;  // blocks, slots per block, rows per block, rotations
+  // What the model card tells the key holder (n, blocks and the geometry), and back (validated,
+  // FormatError on anything off; the source map is recomputed, never read).
+  nlohmann::json client_json() const;
+  static BlockLayout from_client_json(const nlohmann::json& j);
 };
 
 // Canonical block counts for a first layer of `out_rows` output rows: B such that

@@ -21,7 +21,17 @@ double circuit_privacy_reserved_bits(std::size_t n, std::size_t result_ciphertex
 }
 
 CircuitPrivacy::CircuitPrivacy(bfv::ContextPtr ctx, const bfv::PublicKey& pk)
-    : ctx_(ctx), encryptor_(ctx, pk), evaluator_(ctx) {}
+    : ctx_(ctx), encryptor_(ctx, pk), evaluator_(ctx), encoder_(ctx) {}
+
+void CircuitPrivacy::mask_slots(bfv::Ciphertext& ct, std::size_t keep) const {
+  require(ct.params_id() == ctx_->params_id(), "circuit privacy: mask for a ciphertext of other parameters");
+  const std::size_t n = ctx_->n();
+  if (keep >= n) return;
+  std::vector<std::uint64_t> mask(n, 0);
+  auto prng = he::Prng::fresh();
+  he::sample_uniform(prng, he::Modulus(ctx_->params().t()), mask.data() + keep, n - keep);
+  evaluator_.add_plain_inplace(ct, encoder_.encode(mask));
+}
 
 namespace {
 // floor(log2 Delta_l) - guard, Delta_l = Q_l / t (before the cap).

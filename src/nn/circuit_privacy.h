@@ -36,6 +36,9 @@
 // Correctness: the re-randomisation's own noise is below the simulated worst case of the result
 // (the simulation starts from a public-key encryption), so |v| + |v_0| + 3 * 2^b < Delta/2 once
 // B >= 2: the reserve replaces the decryption margin instead of adding to it.
+// With spatial blocks (throughput, block_layout.h) the slots outside the batch's cells in block 0
+// hold partial sums of other blocks: the server adds fresh uniform values mod t there (mask_slots)
+// before flooding, so those slots are uniform whatever the model.
 // The simulation's "outputs" are the decrypted slots: in the latency layout every slot of a result
 // that is not a logit slot is exactly 0 (the last linear step never folds: nn/slot_layout.h), so
 // the slots show the logits and nothing else of the model.
@@ -46,6 +49,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "he/bfv/batch_encoder.h"
 #include "he/bfv/context.h"
 #include "he/bfv/encryptor.h"
 #include "he/bfv/evaluator.h"
@@ -103,11 +107,16 @@ class CircuitPrivacy {
   void apply(bfv::Ciphertext& ct) const;
   // log2 of the flooding bound at `level` (b above).
   int flood_bits(std::size_t level) const;
+  // The blocked throughput layout (block_layout.h): every slot from `keep` on (beyond the batch's
+  // cells in block 0: the other blocks' partial sums, empty slots) gets a fresh uniform value mod t,
+  // so the decrypted slots show the batch's logits and nothing else of the model. Before apply().
+  void mask_slots(bfv::Ciphertext& ct, std::size_t keep) const;
 
  private:
   bfv::ContextPtr ctx_;
   bfv::Encryptor encryptor_;
   bfv::Evaluator evaluator_;
+  bfv::BatchEncoder encoder_;
 };
 
 }  // namespace leukocrypt::nn

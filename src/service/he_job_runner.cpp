@@ -74,6 +74,7 @@ class HeJobRunner : public JobRunner {
     throughput_ = nn::adapt_to_layout(served_.plan, settings_, nn::Layout::kThroughput, layout_margin(nn::Layout::kThroughput));
     latency_ = nn::adapt_to_layout(served_.plan, settings_, nn::Layout::kLatency, layout_margin(nn::Layout::kLatency));
     if (latency_) latency_plan_ = nn::plan_for(served_.plan, *latency_);
+    if (throughput_) throughput_plan_ = nn::plan_for(served_.plan, *throughput_);  // blocked when blocks > 1
     nlohmann::json layouts = nlohmann::json::array();
     if (throughput_) layouts.push_back("throughput");
     if (latency_) layouts.push_back("latency");
@@ -83,7 +84,7 @@ class HeJobRunner : public JobRunner {
                   {"input_scale", served_.model.input_scale},
                   {"params", settings_.to_json()},
                   {"params_id", std::to_string(params_id_)},
-                  {"slots_per_batch", settings_.n},
+                  {"slots_per_batch", throughput_ ? throughput_->cells_per_batch() : settings_.n},
                   {"quantize", served_.quantize.to_json()},
                   {"circuit_privacy",
                    {{"enabled", circuit_privacy_},
@@ -91,6 +92,7 @@ class HeJobRunner : public JobRunner {
                   {"layout", nn::to_string(settings_.layout)},
                   {"layouts", layouts}});
     if (latency_) card_["latency"] = latency_plan_.slots.client_json();
+    if (!throughput_plan_.blocks.empty()) card_["blocks"] = throughput_plan_.blocks.client_json();
   }
 
   nlohmann::json model_card() const override { return card_; }
@@ -111,6 +113,10 @@ class HeJobRunner : public JobRunner {
           throw FormatError("key upload: public key " + std::to_string(j) + " belongs to another secret key");
     // Galois keys (gigabytes) are checked without being built: every stored coefficient < q, but
     // no seed expanded and one key in memory at a time (the jobs load them from the stored file).
+    if (!throughput_plan_.blocks.empty() && !parts.galois)
+      throw FormatError("key upload: no Galois keys (this server's throughput layout adds " +
+                        std::to_string(throughput_plan_.blocks.count) +
+                        " spatial blocks by rotations: the model card's 'blocks' section; re-run keygen with it)");
     if (parts.galois) {
       for (std::size_t j = 0; j < k; ++j) {
         const auto summary = bfv::check_galois_keys(*contexts_[j], v.blobs[parts.galois_at + j]);
@@ -132,7 +138,7 @@ class HeJobRunner : public JobRunner {
     if (h.packing == wire::Packing::kLatency)
       wire::check_latency(h, f.blob_count(), settings_, latency_plan_.slots.cells_per_ciphertext(), "request");
     else
-      wire::check_batches(h, f.blob_count(), settings_, served_.plan.input_size(), "request");
+      wire::check_batches(h, f.blob_count(), settings_, throughput_plan_.input_size(), "request");
     ThreadPool::global().parallel_for(0, f.blob_count(), [&](std::size_t idx) { check_input(idx % k, f.read_blob(idx), idx); });
     return request_info(h, served_.model_id);
   }
@@ -147,19 +153,19 @@ class HeJobRunner : public JobRunner {
       auto keys = latency_keys(kv, std::move(relin));
       return run_latency(*keys, f, progress, t.seconds());
     }
-    nn::BfvPlanEvaluator evaluator(served_.plan, *throughput_, contexts_, std::move(relin));
+    nn::BfvPlanEvaluator evaluator(throughput_plan_, *throughput_, contexts_, std::move(relin), block_keys(kv));
     const auto privacy = privacy_for(kv);
     double privacy_s = 0;
 
     const auto& h = f.header();
     if (h.kind != wire::Kind::kRequest) throw FormatError("stored request: not a request");
-    auto batches = wire::check_batches(h, f.blob_count(), settings_, served_.plan.input_size(), "stored request");
+    auto batches = wire::check_batches(h, f.blob_count(), settings_, throughput_plan_.input_size(), "stored request");
     const std::size_t k = contexts_.size(), n_out = served_.plan.output_size();
-    check_job_covered(batches.size() * k * n_out, served_.plan, *throughput_);
+    check_job_covered(batches.size() * k * n_out, throughput_plan_, *throughput_);
     auto out = result_container(h, served_.model_id);
     out.blobs.resize(batches.size() * k * n_out);
     double load_s = 0, save_s = 0;
-    std::vector<double> step_total(served_.plan.steps.size(), 0.0);
+    std::vector<double> step_total(throughput_plan_.steps.size(), 0.0);
     // Streaming evaluation, one plaintext prime at a time: the evaluator pulls each input
     // ciphertext from the stored request file when the first layer needs it (pread + validating
     // load, on the pool's threads) and drops it after its last use, so memory holds a window of
@@ -169,7 +175,7 @@ class HeJobRunner : public JobRunner {
     Timer wall;
     for (std::size_t b = 0; b < batches.size(); ++b) {
       for (std::size_t j = 0; j < k; ++j) {
-        auto blobs = run_unit(evaluator, privacy, f, b, j, &stats, unit, [&](double fraction) {
+        auto blobs = run_unit(evaluator, privacy, f, b, batches[b], j, &stats, unit, [&](double fraction) {
           progress((double(b * k + j) + fraction) / double(batches.size() * k));
         });
         for (std::size_t o = 0; o < n_out; ++o) out.blobs[wire::blob_index(b, j, o, k, n_out)] = std::move(blobs[o]);
@@ -184,7 +190,7 @@ class HeJobRunner : public JobRunner {
     out.meta = result_meta(batches);
     RunOutput r;
     r.result = wire::serialize(out);
-    add_streamed_stages(r, served_.plan, {wall.seconds() - save_s, load_s, save_s, privacy_stage(privacy_s), step_total});
+    add_streamed_stages(r, throughput_plan_, {wall.seconds() - save_s, load_s, save_s, privacy_stage(privacy_s), step_total});
     r.info = byte_info(f, r.result.size());
     r.info.update({{"batches", batches.size()},
                    {"max_resident_inputs", stats.max_resident_inputs},
@@ -198,7 +204,7 @@ class HeJobRunner : public JobRunner {
     const auto& h = f.header();
     if (h.kind != wire::Kind::kRequest || h.packing != wire::Packing::kThroughput || !throughput_) return 1;
     try {
-      return wire::check_batches(h, f.blob_count(), settings_, served_.plan.input_size(), "stored request").size() *
+      return wire::check_batches(h, f.blob_count(), settings_, throughput_plan_.input_size(), "stored request").size() *
              contexts_.size();
     } catch (const std::exception&) {
       return 1;  // run() reports what is wrong with it
@@ -215,17 +221,17 @@ class HeJobRunner : public JobRunner {
     if (h.kind != wire::Kind::kRequest) throw FormatError("stored request: not a request");
     check_layout_served(h.packing);
     if (h.packing != wire::Packing::kThroughput) throw InvalidArgument("latency requests are not split into tasks");
-    const auto batches = wire::check_batches(h, f.blob_count(), settings_, served_.plan.input_size(), "stored request");
+    const auto batches = wire::check_batches(h, f.blob_count(), settings_, throughput_plan_.input_size(), "stored request");
     const std::size_t k = contexts_.size(), n_out = served_.plan.output_size();
     if (count != batches.size() * k || index >= count)
       throw InvalidArgument("task " + std::to_string(index) + " of " + std::to_string(count) + ": this request has " +
                             std::to_string(batches.size() * k) + " tasks (batches x plaintext primes)");
-    check_job_covered(batches.size() * k * n_out, served_.plan, *throughput_);
+    check_job_covered(batches.size() * k * n_out, throughput_plan_, *throughput_);
     Timer wall;
     const std::string key_bytes = load_keys();
     auto kv = open_stored_keys(key_bytes);
     auto relin = relin_keys(kv);
-    nn::BfvPlanEvaluator evaluator(served_.plan, *throughput_, contexts_, std::move(relin));
+    nn::BfvPlanEvaluator evaluator(throughput_plan_, *throughput_, contexts_, std::move(relin), block_keys(kv));
     const auto privacy = privacy_for(kv);
     const double setup_s = wall.seconds();
     const std::size_t b = index / k, j = index % k;
@@ -233,13 +239,13 @@ class HeJobRunner : public JobRunner {
     UnitSeconds unit;
     auto part = result_container(h, served_.model_id);
     part.names.clear();  // assemble() takes them from the request
-    part.blobs = run_unit(evaluator, privacy, f, b, j, &stats, unit,
+    part.blobs = run_unit(evaluator, privacy, f, b, batches[b], j, &stats, unit,
                           [&](double fraction) { progress(fraction); });
     part.meta = nlohmann::json{{"batch", b}, {"prime", j}}.dump();
     RunOutput r;
     r.result = wire::serialize(part);
     r.stages.emplace_back("load_keys", setup_s);
-    add_streamed_stages(r, served_.plan, {wall.seconds() - unit.save - setup_s, stats.source_seconds, unit.save,
+    add_streamed_stages(r, throughput_plan_, {wall.seconds() - unit.save - setup_s, stats.source_seconds, unit.save,
                                    privacy_stage(unit.privacy), stats.step_seconds});
     r.info = {{"batches", batches.size()},
               {"request_bytes", f.file_size()},
@@ -253,7 +259,7 @@ class HeJobRunner : public JobRunner {
   std::string assemble(const wire::ContainerFile& f, const std::vector<std::string>& parts) const override {
     if (parts.size() == 1) return parts[0];  // not split
     const auto& h = f.header();
-    const auto batches = wire::check_batches(h, f.blob_count(), settings_, served_.plan.input_size(), "stored request");
+    const auto batches = wire::check_batches(h, f.blob_count(), settings_, throughput_plan_.input_size(), "stored request");
     const std::size_t k = contexts_.size(), n_out = served_.plan.output_size();
     if (parts.size() != batches.size() * k)
       throw FormatError("assembly: " + std::to_string(parts.size()) + " task parts, expected " +
@@ -342,12 +348,13 @@ class HeJobRunner : public JobRunner {
   }
 
   std::string result_meta(const std::vector<std::size_t>& batches) const {
-    return nlohmann::json{{"batches", batches},
-                          {"layout", wire::kLayout},
-                          {"classes", served_.plan.classes},
-                          {"output_scale", static_cast<double>(served_.plan.output_scale)},
-                          {"model_id", served_.model_id}}
-        .dump();
+    nlohmann::json m{{"batches", batches},
+                     {"layout", wire::kLayout},
+                     {"classes", served_.plan.classes},
+                     {"output_scale", static_cast<double>(served_.plan.output_scale)},
+                     {"model_id", served_.model_id}};
+    if (!throughput_plan_.blocks.empty()) m["blocks"] = throughput_plan_.blocks.count;
+    return m.dump();
   }
 
   struct UnitSeconds {
@@ -358,10 +365,11 @@ class HeJobRunner : public JobRunner {
   // fraction(f): f of the unit done.
   std::vector<std::string> run_unit(const nn::BfvPlanEvaluator& evaluator,
                                     const std::vector<std::unique_ptr<nn::CircuitPrivacy>>& privacy,
-                                    const wire::ContainerFile& f, std::size_t b, std::size_t j, nn::StreamStats* stats,
-                                    UnitSeconds& seconds, const std::function<void(double)>& fraction) const {
-    const std::size_t k = contexts_.size(), n_in = served_.plan.input_size(), n_out = served_.plan.output_size();
-    const std::size_t server_steps = served_.plan.steps.size();
+                                    const wire::ContainerFile& f, std::size_t b, std::size_t cells, std::size_t j,
+                                    nn::StreamStats* stats, UnitSeconds& seconds,
+                                    const std::function<void(double)>& fraction) const {
+    const std::size_t k = contexts_.size(), n_in = throughput_plan_.input_size(), n_out = served_.plan.output_size();
+    const std::size_t server_steps = throughput_plan_.steps.size();
     auto outputs = evaluator.evaluate_prime(
         j,
         [&](std::size_t input) {
@@ -372,7 +380,11 @@ class HeJobRunner : public JobRunner {
     check_output_count(outputs.size(), n_out);
     if (!privacy.empty()) {
       Timer tp;
-      ThreadPool::global().parallel_for(0, n_out, [&](std::size_t o) { privacy[j]->apply(outputs[o]); });
+      // Blocks: the slots beyond the batch's cells in block 0 hold partial sums: masked first.
+      ThreadPool::global().parallel_for(0, n_out, [&](std::size_t o) {
+        if (!throughput_plan_.blocks.empty()) privacy[j]->mask_slots(outputs[o], cells);
+        privacy[j]->apply(outputs[o]);
+      });
       seconds.privacy += tp.seconds();
     }
     Timer t;
@@ -386,6 +398,7 @@ class HeJobRunner : public JobRunner {
   double layout_margin(nn::Layout layout) const {
     nn::BfvSettings s = settings_;
     s.layout = layout;
+    if (layout == nn::Layout::kLatency) s.blocks = 1;  // blocks are a throughput-layout option
     try {
       return nn::required_final_budget(nn::plan_for(served_.plan, s), s, 10.0, circuit_privacy_, job_);
     } catch (const InvalidArgument&) {
@@ -415,8 +428,16 @@ class HeJobRunner : public JobRunner {
                         "(GET /v1/model: 'layouts'); use latency");
   }
 
-  // Galois keys of prime j must hold every rotation step of the latency plan.
+  // Galois keys of prime j must hold every rotation step of the latency plan and of the block sum.
   void check_galois(const std::vector<std::uint32_t>& elts, std::size_t j) const {
+    const auto& bl = throughput_plan_.blocks;
+    std::vector<std::uint32_t> need;
+    for (int r : bl.rotation_steps()) need.push_back(bfv::galois_elt_for_step(r, settings_.n));
+    if (bl.swaps()) need.push_back(bfv::galois_elt_for_columns(settings_.n));
+    for (auto g : need)
+      if (!std::binary_search(elts.begin(), elts.end(), g))
+        throw FormatError("key upload: Galois keys of plaintext prime " + std::to_string(j) + " lack element " +
+                          std::to_string(g) + " of the block sum (the model card's 'blocks' section lists them)");
     if (!latency_) return;
     for (int r : latency_plan_.slots.rotation_steps())
       if (!std::binary_search(elts.begin(), elts.end(), bfv::galois_elt_for_step(r, settings_.n)))
@@ -446,6 +467,19 @@ class HeJobRunner : public JobRunner {
     p.public_keys = rest == expect_rest + k;
     p.galois_at = p.public_keys ? 2 * k : k;
     return p;
+  }
+
+  // The block sum's Galois keys of every plaintext prime (blocked throughput layout; else none).
+  std::vector<bfv::GaloisKeys> block_keys(const wire::ContainerView& kv) const {
+    if (throughput_plan_.blocks.empty()) return {};
+    const auto parts = key_parts(kv);
+    if (!parts.galois)
+      throw FormatError("stored keys: no Galois keys (the throughput layout's blocks need them; re-run keygen with the "
+                        "model card)");
+    std::vector<bfv::GaloisKeys> galois;
+    for (std::size_t j = 0; j < contexts_.size(); ++j)
+      galois.push_back(bfv::load_galois_keys(*contexts_[j], kv.blobs[parts.galois_at + j]));
+    return galois;
   }
 
   // The flooding of results (circuit privacy), one per plaintext prime; empty when off.
@@ -567,6 +601,7 @@ class HeJobRunner : public JobRunner {
   nn::BfvSettings settings_;
   std::optional<nn::BfvSettings> throughput_, latency_;  // the settings per layout, if carried
   nn::Plan latency_plan_;
+  nn::Plan throughput_plan_;  // served_.plan, blocked when the throughput settings have blocks
   mutable std::mutex cache_mu_;                                  // guards the two below
   mutable std::string cache_ref_;                                // key set of cache_
   mutable std::shared_ptr<const LatencyKeys> cache_;

@@ -84,9 +84,16 @@ std::vector<std::size_t> check_batches(const ContainerHeader& h, std::size_t blo
   if (h.packing != Packing::kThroughput)
     throw FormatError(what + ": packed in the latency layout, expected throughput");
   if (h.cells == 0) throw FormatError(what + ": holds no cells");
-  auto batches = batch_sizes(h.cells, s.n);
+  auto batches = batch_sizes(h.cells, s.cells_per_batch());
   auto meta = nlohmann::json::parse(h.meta, nullptr, false);
   if (meta.is_discarded() || !meta.is_object()) throw FormatError(what + ": meta is not a JSON object");
+  // Spatial blocks (block_layout.h): the request says how it was packed; absent = none.
+  const auto blocks = meta.contains("blocks") && meta["blocks"].is_number_unsigned() ? meta["blocks"].get<std::size_t>()
+                                                                                      : std::size_t(meta.contains("blocks") ? 0 : 1);
+  if (blocks != s.blocks)
+    throw FormatError(what + ": packed with " + (blocks == 0 ? std::string("an invalid 'blocks' value") : std::to_string(blocks) + " spatial block(s)") +
+                      ", this server's throughput layout uses " + std::to_string(s.blocks) +
+                      " (GET /v1/model: 'blocks'; encrypt it again with keys made from the current card)");
   if (!meta.contains("layout") || !meta["layout"].is_string() || meta["layout"] != kLayout)
     throw FormatError(what + ": blob layout " + (meta.contains("layout") ? meta["layout"].dump() : "(none)") +
                       " is not '" + kLayout + "' (made by an older leukocrypt: encrypt it again)");
@@ -99,7 +106,7 @@ std::vector<std::size_t> check_batches(const ContainerHeader& h, std::size_t blo
     }
     if (declared != batches)
       throw FormatError(what + ": batch sizes do not match " + std::to_string(h.cells) + " cells in batches of " +
-                        std::to_string(s.n));
+                        std::to_string(s.cells_per_batch()));
   }
   const std::size_t primes = s.plain_primes.size();
   const std::size_t want = batches.size() * primes * values;
