@@ -26,7 +26,7 @@ struct WorkerArgs {
   std::string db, blobs, model, params, id;
   double lease_s = 30, poll_s = 0.5;
   int max_attempts = 3;
-  std::size_t max_cells = 16384, max_batches = 2;  // as the API nodes' --max-cells-per-job / --max-batches-per-job
+  std::size_t max_cells = 16384, max_batches = 8;  // as the API nodes' --max-cells-per-job / --max-batches-per-job
   bool insecure = false, no_circuit_privacy = false;
 };
 

@@ -68,7 +68,7 @@ inline constexpr double kFloodHellinger = 0.2;
 // The largest job the flooding reserve covers: the service's per-job caps (defaults of `serve`).
 struct JobCaps {
   std::size_t max_cells = 16384;
-  std::size_t max_batches = 2;  // throughput batches of N cells
+  std::size_t max_batches = 8;  // throughput batches (of N cells, or of one block: block_layout.h)
 };
 
 // log2(W / max|v|) a flood of width W must have over the noise v it hides for statistical

@@ -314,8 +314,9 @@ CostEstimate estimate_cost(const Plan& plan, const BfvSettings& s, std::size_t i
   CostEstimate c;
   const double n = double(s.n);
   const std::size_t top = s.levels();
-  const std::size_t per_batch = s.cells_per_batch();
-  c.batches = images == 0 ? 1 : (images + per_batch - 1) / per_batch;
+  // images = 0: one full batch of N cells (with blocks: N cells in batches of one block's slots).
+  const std::size_t per_batch = s.cells_per_batch(), cells = images == 0 ? s.n : images;
+  c.batches = (cells + per_batch - 1) / per_batch;
   const double k = double(s.plain_primes.size());
   const auto counts = plan.counts();
   const auto deferral = relin_deferral_targets(plan);

@@ -42,7 +42,7 @@ struct ServerOptions {
   std::size_t max_key_bytes = std::size_t(1) << 30;          // POST /v1/keys: 413 above
   std::size_t max_body_bytes = std::size_t(64) << 10;        // every other route: 413 above
   std::size_t max_cells_per_job = 16384;                     // 413 above
-  std::size_t max_batches_per_job = 2;                       // 413 above (batches of the card's slots_per_batch)
+  std::size_t max_batches_per_job = 8;                       // 413 above (batches of the card's slots_per_batch)
   std::size_t max_queued_jobs = 64;                          // unfinished, all clients: 503 above
   std::size_t max_queued_per_client = 16;                    // unfinished, one client: 429 above
   std::uint64_t max_queued_cells_per_client = 65536;         // cells of unfinished jobs, one client: 429 above

@@ -266,6 +266,45 @@ TEST(ClientE2E, ScreenThroughServerEqualsRawModel) {
   EXPECT_EQ(sc.model_card()["circuit_privacy"]["statistical_security_bits"], 40);
 }
 
+// The throughput layout with spatial blocks (4 blocks, 2 per slot row: a rotation and the row
+// swap) through the service: the card's 'blocks' section, keygen's block-sum keys, the blocked
+// request, the masked and flooded results; exact logits; a request packed without blocks is
+// refused with a clear 400 naming the blocks.
+TEST(ClientE2E, ScreenWithSpatialBlocksEqualsRawModel) {
+  auto& w = world();
+  fs::create_directories(w.dir.path / "blocks-setup");
+  testing::TinySetup tiny(w.dir.path / "blocks-setup");
+  const auto params = tiny.insecure_blocked_params(w.dir.path / "params-blocks.json", 4);
+  ServerProcess server({kCli, "serve", "--model", w.model.string(), "--params", params.string(), kInsecure, "--db",
+                        (w.dir.path / "blocks.db").string(), "--tokens", w.tokens.string()},
+                       w.dir.path);
+  ASSERT_GT(server.port(), 0) << server.log();
+  ServiceClient sc(server.url(), "alice-token-0123456789");
+  const auto card = sc.model_card();
+  ASSERT_TRUE(card.contains("blocks")) << card.dump();
+  EXPECT_EQ(card["blocks"]["blocks"], 4);
+  EXPECT_EQ(card["slots_per_batch"], 64);
+  auto card_path = w.dir.path / "blocks-card.json";
+  write_file_atomic(card_path, card.dump());
+  auto keys = w.dir.path / "blocks-keys";
+  auto r = w.cli({"keygen", "--params", card_path.string(), "--out", keys.string(), kInsecure});
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto args = std::vector<std::string>{"screen", "--server", server.url(), "--token", "alice-token-0123456789",
+                                       "--keys", keys.string(), "--json", "--timeout", "120", kInsecure};
+  for (auto& c : paths_of(w.cells)) args.push_back(c);
+  r = w.cli(args, 120, true);
+  ASSERT_EQ(r.status, 0) << r.output << server.log();
+  auto j = parse_output(r);
+  w.expect_equal_to_raw(j["cells"], 12);
+  EXPECT_EQ(sc.status(j["job_id"])["info"]["circuit_privacy"], true);
+  // Keys made without the card's blocks section (the unblocked parameters) do not fit this server.
+  auto plain_keys = w.make_keys("blocks-plain-keys", w.params);
+  args = {"screen", "--server", server.url(), "--token", "alice-token-0123456789", "--keys", plain_keys.string(),
+          "--json", "--timeout", "120", kInsecure, paths_of(w.cells)[0]};
+  r = w.cli(args, 120);
+  EXPECT_NE(r.status, 0) << r.output;
+}
+
 // A throw-away self-signed certificate for 127.0.0.1 made with the openssl CLI (a package of
 // leukocrypt.sh): <name>.pem and <name>.key (0600) in dir.
 void make_certificate(const fs::path& dir, const std::string& name) {

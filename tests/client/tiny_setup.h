@@ -46,6 +46,17 @@ struct TinySetup {
     req.layout = nn::Layout::kThroughput;  // these tests use the CryptoNets packing (latency: latency_e2e_test)
     return write_params(path, req);
   }
+  // INSECURE N = 256 throughput parameters with `blocks` spatial blocks (block_layout.h).
+  std::filesystem::path insecure_blocked_params(const std::filesystem::path& path, std::size_t blocks) const {
+    nn::ParamsRequest req;
+    req.bits_needed = bits_needed;
+    req.n = 256;
+    req.q_bits = {50, 50, 50, 50, 50, 50, 50, 50};
+    req.insecure_for_tests = true;
+    req.layout = nn::Layout::kThroughput;
+    req.blocks = blocks;
+    return write_params(path, req);
+  }
   // INSECURE N = 2048 parameters chosen for the latency layout (a 3x16x16 cell fits N/2 slots).
   std::filesystem::path insecure_latency_params(const std::filesystem::path& path) const {
     nn::ParamsRequest req;
