@@ -252,6 +252,9 @@ void run_params(const ParamsOptions& o) {
     j["latency"] = lp.slots.client_json();
     j["slots"] = lp.slots.to_json();
   }
+  // keygen and encrypt read the blocks section (the packing, the block sum's Galois keys).
+  if (choice.settings.layout == Layout::kThroughput && choice.settings.blocks > 1)
+    j["blocks"] = plan_for(p.plan, choice.settings).blocks.client_json();
   j["bits"] = {{"observed_output", observed_bits},
                {"observed_max_any_step", observed_max_bits},
                {"observed_images", set.size()},

@@ -77,7 +77,19 @@ BlockLayout BlockLayout::make(std::size_t n, std::size_t blocks, int in_c, int i
   bl.slots = (n / 2) / bl.per_row;
   if (bl.slots == 0)
     throw InvalidArgument("blocks: " + std::to_string(blocks) + " blocks do not fit N = " + std::to_string(n) + " slots");
+  // The strips lie within the padded image (a document cannot ask for more), and the packing map
+  // stays small: a model card is untrusted input to the key holder.
+  require((long long)(out_rows - 1) * stride + kernel_h <= (long long)in_h + 2LL * padding,
+          "blocks: " + std::to_string(out_rows) + " output rows do not fit an input of " + std::to_string(in_h) +
+              " rows (kernel " + std::to_string(kernel_h) + ", stride " + std::to_string(stride) + ", padding " +
+              std::to_string(padding) + ")");
   bl.rows_per_block = (std::size_t(out_rows) + blocks - 1) / blocks;
+  {
+    const std::size_t window = (bl.rows_per_block - 1) * std::size_t(stride) + std::size_t(kernel_h);
+    const double entries = double(in_c) * double(window) * double(in_w) * double(blocks);
+    require(entries <= double(1 << 24), "blocks: the packing map would hold " + std::to_string((long long)entries) +
+                                            " entries (limit 2^24)");
+  }
   bl.in_c = in_c, bl.in_h = in_h, bl.in_w = in_w, bl.kernel_h = kernel_h, bl.stride = stride, bl.padding = padding;
   bl.out_rows = out_rows;
   // Input ciphertexts: (channel, row of the strip's window, column); the window of block b starts

@@ -125,6 +125,43 @@ TEST(Blocks, RefusesModelsWithoutALeadingConvolutionAndBadCounts) {
   EXPECT_THROW(make_raw_backend()->run(blocked, {}), InvalidArgument);
 }
 
+// The card's blocks section (untrusted input to the key holder): round trip to the same packing,
+// and every malformed or oversized document refused with FormatError, never a crash or a huge map.
+TEST(Blocks, ClientJsonRoundTripAndRefusesBadDocuments) {
+  const Plan p = to_blocked(lower(cnmc_like_q()), 1024, 4);
+  const auto j = p.blocks.client_json();
+  const auto back = BlockLayout::from_client_json(j);
+  EXPECT_EQ(back.source, p.blocks.source);
+  EXPECT_EQ(back.slots, p.blocks.slots);
+  EXPECT_EQ(back.rotation_steps(), p.blocks.rotation_steps());
+  EXPECT_EQ(back.swaps(), p.blocks.swaps());
+  auto bad = [&](const char* key, const nlohmann::json& v) {
+    auto d = j;
+    if (v.is_null()) d.erase(key);
+    else d[key] = v;
+    EXPECT_THROW(BlockLayout::from_client_json(d), FormatError) << key << " = " << v.dump();
+  };
+  bad("n", nullptr);
+  bad("n", 1000);                       // not a power of two
+  bad("n", -4);
+  bad("blocks", 1);                     // a blocks section has at least 2
+  bad("blocks", 6);                     // does not tile 15 rows (3 per block make 5 blocks)
+  bad("blocks", "four");
+  bad("input", nlohmann::json::array({3, 32}));
+  {  // a packing map far beyond 2^24 entries
+    auto d = j;
+    d["input"] = nlohmann::json::array({64, 4096, 4096});
+    d["out_rows"] = 2046;
+    d["blocks"] = 2;
+    EXPECT_THROW(BlockLayout::from_client_json(d), FormatError);
+  }
+  bad("kernel_h", 0);
+  bad("stride", 0);
+  bad("out_rows", 4096);                // more rows than the input gives
+  EXPECT_THROW(BlockLayout::from_client_json(nlohmann::json::array()), FormatError);
+  EXPECT_THROW(BlockLayout::from_client_json("blocks"), FormatError);
+}
+
 TEST(Blocks, SettingsRoundTripAndRefuseBlocksOutsideTheThroughputLayout) {
   BfvSettings s;
   s.n = 256;
