@@ -305,6 +305,37 @@ TEST(ClientE2E, ScreenWithSpatialBlocksEqualsRawModel) {
   EXPECT_NE(r.status, 0) << r.output;
 }
 
+// The service's check of a throughput request's packing: a request made with other spatial blocks
+// than the server's parameters (or none) is refused with a message naming the blocks, before any
+// ciphertext is read; batches follow one block's slots.
+TEST(WireBlocks, RequestsPackedWithOtherBlocksAreRefused) {
+  nn::BfvSettings s;
+  s.n = 256;
+  s.q_bits = {50, 50, 50};
+  s.plain_primes = {7681};
+  s.insecure_for_tests = true;
+  s.blocks = 4;  // 2 per slot row: 64 cells per batch
+  wire::ContainerHeader h;
+  h.params_id = wire::settings_id(s);
+  h.cells = 100;
+  auto meta = [&](const nlohmann::json& blocks) {
+    nlohmann::json m{{"layout", wire::kLayout}, {"batches", {64, 36}}};
+    if (!blocks.is_null()) m["blocks"] = blocks;
+    h.meta = m.dump();
+  };
+  meta(4);
+  EXPECT_EQ(wire::check_batches(h, 2 * 1 * 10, s, 10, "request"), (std::vector<std::size_t>{64, 36}));
+  for (const nlohmann::json& other : {nlohmann::json(), nlohmann::json(2), nlohmann::json("4"), nlohmann::json(-1)}) {
+    meta(other);
+    try {
+      wire::check_batches(h, 2 * 1 * 10, s, 10, "request");
+      ADD_FAILURE() << "accepted blocks " << other.dump();
+    } catch (const FormatError& e) {
+      EXPECT_NE(std::string(e.what()).find("spatial block"), std::string::npos) << e.what();
+    }
+  }
+}
+
 // A throw-away self-signed certificate for 127.0.0.1 made with the openssl CLI (a package of
 // leukocrypt.sh): <name>.pem and <name>.key (0600) in dir.
 void make_certificate(const fs::path& dir, const std::string& name) {

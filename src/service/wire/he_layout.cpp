@@ -93,7 +93,8 @@ std::vector<std::size_t> check_batches(const ContainerHeader& h, std::size_t blo
   if (blocks != s.blocks)
     throw FormatError(what + ": packed with " + (blocks == 0 ? std::string("an invalid 'blocks' value") : std::to_string(blocks) + " spatial block(s)") +
                       ", this server's throughput layout uses " + std::to_string(s.blocks) +
-                      " (GET /v1/model: 'blocks'; encrypt it again with keys made from the current card)");
+                      " spatial block(s) (GET /v1/model: 'blocks'; encrypt it again with keys made from the current "
+                      "card)");
   if (!meta.contains("layout") || !meta["layout"].is_string() || meta["layout"] != kLayout)
     throw FormatError(what + ": blob layout " + (meta.contains("layout") ? meta["layout"].dump() : "(none)") +
                       " is not '" + kLayout + "' (made by an older leukocrypt: encrypt it again)");
