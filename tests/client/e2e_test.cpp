@@ -102,6 +102,20 @@ struct World {
     return keys;
   }
 
+  // keygen from a served model card into dir/<name>, as a key holder would, then `screen` every
+  // test cell through `url` with those keys (--json on stdout).
+  RunResult keygen_and_screen(const nlohmann::json& card, const std::string& name, const std::string& url) {
+    auto card_path = dir.path / (name + "-card.json");
+    write_file_atomic(card_path, card.dump());
+    auto keys = dir.path / name;
+    auto r = cli({"keygen", "--params", card_path.string(), "--out", keys.string(), kInsecure});
+    if (r.status != 0) return r;
+    auto args = std::vector<std::string>{"screen", "--server", url, "--token", "alice-token-0123456789",
+                                         "--keys", keys.string(), "--json", "--timeout", "120", kInsecure};
+    for (const auto& c : cells) args.push_back(c.string());
+    return cli(args, 120, true);
+  }
+
   // Checks decrypted cells (JSON array from decrypt/screen --json) against the raw model.
   void expect_equal_to_raw(const nlohmann::json& cells_json, std::size_t count) {
     ASSERT_EQ(cells_json.size(), count);
@@ -240,15 +254,7 @@ TEST(ClientE2E, ScreenThroughServerEqualsRawModel) {
   ASSERT_GT(server.port(), 0) << server.log();
   // keygen from the served model card, as a key holder would.
   ServiceClient sc(server.url(), "alice-token-0123456789");
-  auto card_path = w.dir.path / "served-card.json";
-  write_file_atomic(card_path, sc.model_card().dump());
-  auto keys = w.dir.path / "screen-keys";
-  auto r = w.cli({"keygen", "--params", card_path.string(), "--out", keys.string(), kInsecure});
-  ASSERT_EQ(r.status, 0) << r.output;
-  auto args = std::vector<std::string>{"screen", "--server", server.url(), "--token", "alice-token-0123456789",
-                                       "--keys", keys.string(), "--json", "--timeout", "120", kInsecure};
-  for (auto& c : paths_of(w.cells)) args.push_back(c);
-  r = w.cli(args, 120, true);
+  auto r = w.keygen_and_screen(sc.model_card(), "screen-keys", server.url());
   ASSERT_EQ(r.status, 0) << r.output << server.log();
   auto j = parse_output(r);
   w.expect_equal_to_raw(j["cells"], 12);
@@ -268,8 +274,8 @@ TEST(ClientE2E, ScreenThroughServerEqualsRawModel) {
 
 // The throughput layout with spatial blocks (4 blocks, 2 per slot row: a rotation and the row
 // swap) through the service: the card's 'blocks' section, keygen's block-sum keys, the blocked
-// request, the masked and flooded results; exact logits; a request packed without blocks is
-// refused with a clear 400 naming the blocks.
+// request, the masked and flooded results; exact logits; keys for other parameters are refused
+// (a request packed with other blocks: WireBlocks below).
 TEST(ClientE2E, ScreenWithSpatialBlocksEqualsRawModel) {
   auto& w = world();
   fs::create_directories(w.dir.path / "blocks-setup");
@@ -284,24 +290,16 @@ TEST(ClientE2E, ScreenWithSpatialBlocksEqualsRawModel) {
   ASSERT_TRUE(card.contains("blocks")) << card.dump();
   EXPECT_EQ(card["blocks"]["blocks"], 4);
   EXPECT_EQ(card["slots_per_batch"], 64);
-  auto card_path = w.dir.path / "blocks-card.json";
-  write_file_atomic(card_path, card.dump());
-  auto keys = w.dir.path / "blocks-keys";
-  auto r = w.cli({"keygen", "--params", card_path.string(), "--out", keys.string(), kInsecure});
-  ASSERT_EQ(r.status, 0) << r.output;
-  auto args = std::vector<std::string>{"screen", "--server", server.url(), "--token", "alice-token-0123456789",
-                                       "--keys", keys.string(), "--json", "--timeout", "120", kInsecure};
-  for (auto& c : paths_of(w.cells)) args.push_back(c);
-  r = w.cli(args, 120, true);
+  auto r = w.keygen_and_screen(card, "blocks-keys", server.url());
   ASSERT_EQ(r.status, 0) << r.output << server.log();
   auto j = parse_output(r);
   w.expect_equal_to_raw(j["cells"], 12);
   EXPECT_EQ(sc.status(j["job_id"])["info"]["circuit_privacy"], true);
   // Keys made without the card's blocks section (the unblocked parameters) do not fit this server.
   auto plain_keys = w.make_keys("blocks-plain-keys", w.params);
-  args = {"screen", "--server", server.url(), "--token", "alice-token-0123456789", "--keys", plain_keys.string(),
-          "--json", "--timeout", "120", kInsecure, paths_of(w.cells)[0]};
-  r = w.cli(args, 120);
+  r = w.cli({"screen", "--server", server.url(), "--token", "alice-token-0123456789", "--keys", plain_keys.string(),
+             "--json", "--timeout", "120", kInsecure, paths_of(w.cells)[0]},
+            120);
   EXPECT_NE(r.status, 0) << r.output;
 }
 

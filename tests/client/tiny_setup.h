@@ -48,24 +48,23 @@ struct TinySetup {
   }
   // INSECURE N = 256 throughput parameters with `blocks` spatial blocks (block_layout.h).
   std::filesystem::path insecure_blocked_params(const std::filesystem::path& path, std::size_t blocks) const {
-    nn::ParamsRequest req;
-    req.bits_needed = bits_needed;
-    req.n = 256;
-    req.q_bits = {50, 50, 50, 50, 50, 50, 50, 50};
-    req.insecure_for_tests = true;
-    req.layout = nn::Layout::kThroughput;
+    auto req = insecure_request(256, nn::Layout::kThroughput);
     req.blocks = blocks;
     return write_params(path, req);
   }
   // INSECURE N = 2048 parameters chosen for the latency layout (a 3x16x16 cell fits N/2 slots).
   std::filesystem::path insecure_latency_params(const std::filesystem::path& path) const {
+    return write_params(path, insecure_request(2048, nn::Layout::kLatency));
+  }
+  // INSECURE parameters at ring degree n, 8 x 50-bit primes, for one layout.
+  nn::ParamsRequest insecure_request(std::size_t n, nn::Layout layout) const {
     nn::ParamsRequest req;
     req.bits_needed = bits_needed;
-    req.n = 2048;
+    req.n = n;
     req.q_bits = {50, 50, 50, 50, 50, 50, 50, 50};
     req.insecure_for_tests = true;
-    req.layout = nn::Layout::kLatency;
-    return write_params(path, req);
+    req.layout = layout;
+    return req;
   }
   // INSECURE N = 1024 CKKS parameters for `serve --scheme ckks`, chosen by the precision model from
   // the slot magnitudes of `images` (3x16x16 planar pixels), written as `params --scheme ckks` does.

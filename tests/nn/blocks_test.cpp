@@ -35,6 +35,18 @@ QuantizedModel cnmc_like_q() {
   return quantize(collapse_linear(testing::cnmc_like_model()), o);
 }
 
+// Tiny INSECURE throughput parameters (N = 256, 8 x 50-bit primes) with `blocks` spatial blocks.
+BfvSettings blocked_settings(const QuantizedModel& q, const Plan& plan, std::size_t blocks) {
+  ParamsRequest req;
+  req.bits_needed = worst_case_bound(q).output_bits;
+  req.n = 256;
+  req.q_bits = {50, 50, 50, 50, 50, 50, 50, 50};
+  req.insecure_for_tests = true;
+  req.layout = Layout::kThroughput;
+  req.blocks = blocks;
+  return choose_params(plan, req).settings;
+}
+
 // The blocked plan on plain slot vectors of N integers: what the BFV evaluator computes mod t, here
 // without a modulus. Logits of cell i: slot i of block 0.
 std::vector<Int128> run_blocks_plain(const Plan& p, const std::vector<const std::uint8_t*>& images) {
@@ -195,14 +207,7 @@ TEST(Blocks, EncryptedLogitsEqualRawExactly) {
   for (std::size_t blocks : {2u, 4u})
     for (bool defer : {false, true})
       for (bool streaming : {false, true}) {
-        ParamsRequest req;
-        req.bits_needed = worst_case_bound(q).output_bits;
-        req.n = 256;
-        req.q_bits = {50, 50, 50, 50, 50, 50, 50, 50};
-        req.insecure_for_tests = true;
-        req.layout = Layout::kThroughput;
-        req.blocks = blocks;
-        auto s = choose_params(plan, req).settings;
+        auto s = blocked_settings(q, plan, blocks);
         ASSERT_EQ(s.blocks, blocks);
         s.defer_relin = defer;
         const Plan bp = plan_for(plan, s);
@@ -230,14 +235,7 @@ TEST(Blocks, SeveralBatchesOfOneBlockEach) {
   for (int i = 0; i < 150; ++i) many.push_back(img.ptrs[i % img.ptrs.size()]);
   const auto q = tiny_q();
   const Plan plan = lower(q);
-  ParamsRequest req;
-  req.bits_needed = worst_case_bound(q).output_bits;
-  req.n = 256;
-  req.q_bits = {50, 50, 50, 50, 50, 50, 50, 50};
-  req.insecure_for_tests = true;
-  req.layout = Layout::kThroughput;
-  req.blocks = 4;  // 2 per row: 64 slots per block -> 3 batches
-  const auto s = choose_params(plan, req).settings;
+  const auto s = blocked_settings(q, plan, 4);  // 2 per row: 64 slots per block -> 3 batches
   BfvBackendOptions o;
   o.measure_noise = false;
   auto enc = make_bfv_backend(s, o)->run(plan, many);
