@@ -4,9 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <map>
 #include <string>
-#include <tuple>
 
 #include "common/error.h"
 #include "nn/plan.h"
