@@ -170,6 +170,7 @@ nlohmann::json keygen(const nn::BfvSettings& settings, const KeyPaths& paths, co
   }
   relin.clear();
   for (const auto& pk : pub.blobs) writer.add_blob(pk);
+  std::size_t galois_count = 0;
   if (galois) {
     auto elts = holder.galois_elts(steps);
     if (block_layout) {
@@ -179,6 +180,7 @@ nlohmann::json keygen(const nn::BfvSettings& settings, const KeyPaths& paths, co
       elts.erase(std::unique(elts.begin(), elts.end()), elts.end());
     }
     for (std::size_t j = 0; j < k; ++j) add_galois_blob(holder, j, elts, writer);
+    galois_count = elts.size();
   }
   writer.finish();
   std::string secret_bytes = wire::serialize(secret), pub_bytes = wire::serialize(pub);
@@ -191,7 +193,7 @@ nlohmann::json keygen(const nn::BfvSettings& settings, const KeyPaths& paths, co
       {"created", std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()},
       {"bytes",
        {{"secret.key", secret_bytes.size()}, {"public.key", pub_bytes.size()}, {"eval.key", writer.bytes_written()}}},
-      {"galois_keys", steps.size()}};
+      {"galois_keys", galois_count}};  // the latency steps' and the block sum's
   if (latency.is_object()) info["latency"] = latency;
   if (block_layout) info["blocks"] = blocks;
   if (card.is_object()) {

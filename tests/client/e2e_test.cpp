@@ -295,6 +295,10 @@ TEST(ClientE2E, ScreenWithSpatialBlocksEqualsRawModel) {
   auto j = parse_output(r);
   w.expect_equal_to_raw(j["cells"], 12);
   EXPECT_EQ(sc.status(j["job_id"])["info"]["circuit_privacy"], true);
+  // keygen made the block sum's keys: one row rotation and the row swap.
+  const auto info = nlohmann::json::parse(read_file(w.dir.path / "blocks-keys" / "keys.json"));
+  EXPECT_EQ(info["galois_keys"], 2) << info.dump();
+  EXPECT_EQ(info["blocks"]["blocks"], 4);
   // Keys made without the card's blocks section (the unblocked parameters) do not fit this server.
   auto plain_keys = w.make_keys("blocks-plain-keys", w.params);
   r = w.cli({"screen", "--server", server.url(), "--token", "alice-token-0123456789", "--keys", plain_keys.string(),
