@@ -174,7 +174,7 @@ nlohmann::json keygen(const nn::BfvSettings& settings, const KeyPaths& paths, co
   if (galois) {
     auto elts = holder.galois_elts(steps);
     if (block_layout) {
-      const auto more = holder.block_sum_elts(*block_layout);
+      const auto more = nn::block_sum_galois_elts(*block_layout);
       elts.insert(elts.end(), more.begin(), more.end());
       std::sort(elts.begin(), elts.end());  // a key set serializes its elements increasing, distinct
       elts.erase(std::unique(elts.begin(), elts.end()), elts.end());

@@ -108,15 +108,9 @@ bool lazy_mac_disabled() { return env_off("LEUKOCRYPT_LAZY_MAC"); }
 
 }  // namespace
 
-namespace {
-bool needs_blocking(const Plan& plan, const BfvSettings& s) {
-  return s.layout == Layout::kThroughput && s.blocks > 1 && !(plan.blocks.count == s.blocks && plan.blocks.n == s.n);
-}
-}  // namespace
-
 BfvPlanEvaluator::BfvPlanEvaluator(const Plan& plan, BfvSettings settings, std::vector<bfv::ContextPtr> contexts,
                                    std::vector<bfv::RelinKeys> relin_keys, std::vector<bfv::GaloisKeys> galois_keys)
-    : blocked_(needs_blocking(plan, settings) ? to_blocked(plan, settings.n, settings.blocks) : Plan{}),
+    : blocked_(needs_blocking(plan, settings) ? plan_for(plan, settings) : Plan{}),
       plan_(needs_blocking(plan, settings) ? blocked_ : plan),
       settings_(std::move(settings)),
       galois_keys_(std::move(galois_keys)),
@@ -128,11 +122,8 @@ BfvPlanEvaluator::BfvPlanEvaluator(const Plan& plan, BfvSettings settings, std::
   if (!plan_.blocks.empty()) {
     require(galois_keys_.size() == settings_.plain_primes.size(),
             "BfvPlanEvaluator: " + std::to_string(settings_.blocks) + " blocks need Galois keys for every plaintext prime");
-    std::vector<std::uint32_t> need;
-    for (int step : plan_.blocks.rotation_steps()) need.push_back(bfv::galois_elt_for_step(step, settings_.n));
-    if (plan_.blocks.swaps()) need.push_back(bfv::galois_elt_for_columns(settings_.n));
     for (std::size_t j = 0; j < galois_keys_.size(); ++j)
-      for (auto g : need)
+      for (auto g : block_sum_galois_elts(plan_.blocks))
         require(galois_keys_[j].has(g), "BfvPlanEvaluator: the Galois keys of plaintext prime " + std::to_string(j) +
                                             " lack element " + std::to_string(g) + " of the block sum");
   }

@@ -1,9 +1,11 @@
 // BfvSettings validation and JSON form.
 #include "nn/bfv_settings.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/error.h"
+#include "he/bfv/keys.h"
 #include "he/math/primes.h"
 
 namespace leukocrypt::nn {
@@ -152,11 +154,22 @@ BfvSettings BfvSettings::from_json(const nlohmann::json& j, bool allow_insecure_
   return s;
 }
 
+bool needs_blocking(const Plan& plan, const BfvSettings& settings) {
+  return settings.layout == Layout::kThroughput && settings.blocks > 1 &&
+         !(plan.blocks.count == settings.blocks && plan.blocks.n == settings.n);
+}
+
+std::vector<std::uint32_t> block_sum_galois_elts(const BlockLayout& blocks) {
+  std::vector<std::uint32_t> elts;
+  for (int step : blocks.rotation_steps()) elts.push_back(bfv::galois_elt_for_step(step, blocks.n));
+  if (blocks.swaps()) elts.push_back(bfv::galois_elt_for_columns(blocks.n));
+  std::sort(elts.begin(), elts.end());
+  return elts;
+}
+
 Plan plan_for(const Plan& plan, const BfvSettings& settings) {
-  if (settings.layout == Layout::kThroughput) {
-    if (settings.blocks <= 1 || (plan.blocks.count == settings.blocks && plan.blocks.n == settings.n)) return plan;
-    return to_blocked(plan, settings.n, settings.blocks);
-  }
+  if (settings.layout == Layout::kThroughput)
+    return needs_blocking(plan, settings) ? to_blocked(plan, settings.n, settings.blocks) : plan;
   if (plan.layout == Layout::kLatency && plan.slots.n == settings.n) return plan;
   return to_latency(plan, settings.n);
 }

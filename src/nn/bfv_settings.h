@@ -65,5 +65,10 @@ struct BfvSettings {
 // The plan in the settings' layout: `plan` itself (throughput), to_blocked(plan, n, blocks)
 // (throughput with blocks) or to_latency(plan, settings.n).
 Plan plan_for(const Plan& plan, const BfvSettings& settings);
+// True when plan_for would block `plan`: throughput settings with spatial blocks it lacks.
+bool needs_blocking(const Plan& plan, const BfvSettings& settings);
+// The Galois elements the block sum of `blocks` uses (its row rotations and, for blocks in both
+// slot rows, the row swap), increasing: what keygen makes and the server requires.
+std::vector<std::uint32_t> block_sum_galois_elts(const BlockLayout& blocks);
 
 }  // namespace leukocrypt::nn

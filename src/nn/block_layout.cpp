@@ -82,17 +82,14 @@ BlockLayout BlockLayout::make(std::size_t n, std::size_t blocks, int in_c, int i
               " rows (kernel " + std::to_string(kernel_h) + ", stride " + std::to_string(stride) + ", padding " +
               std::to_string(padding) + ")");
   bl.rows_per_block = (std::size_t(out_rows) + blocks - 1) / blocks;
-  {
-    const std::size_t window = (bl.rows_per_block - 1) * std::size_t(stride) + std::size_t(kernel_h);
-    const double entries = double(in_c) * double(window) * double(in_w) * double(blocks);
-    require(entries <= double(1 << 24), "blocks: the packing map would hold " + std::to_string((long long)entries) +
-                                            " entries (limit 2^24)");
-  }
   bl.in_c = in_c, bl.in_h = in_h, bl.in_w = in_w, bl.kernel_h = kernel_h, bl.stride = stride, bl.padding = padding;
   bl.out_rows = out_rows;
+  const std::size_t window = bl.window_rows();
+  const double entries = double(in_c) * double(window) * double(in_w) * double(blocks);
+  require(entries <= double(1 << 24),
+          "blocks: the packing map would hold " + std::to_string((long long)entries) + " entries (limit 2^24)");
   // Input ciphertexts: (channel, row of the strip's window, column); the window of block b starts
   // at input row b * rows_per_block * stride - padding.
-  const std::size_t window = (bl.rows_per_block - 1) * std::size_t(stride) + std::size_t(kernel_h);
   const std::size_t n_in = std::size_t(in_c) * window * std::size_t(in_w);
   bl.source.assign(n_in * blocks, -1);
   for (int c = 0; c < in_c; ++c)
@@ -162,7 +159,7 @@ Plan to_blocked(const Plan& plan, std::size_t n, std::size_t blocks) {
         }
       }
 
-  const std::size_t window = (rpb - 1) * std::size_t(st) + std::size_t(kh);
+  const std::size_t window = bl.window_rows();
   const std::size_t n_in = bl.inputs();
 
   Plan p = plan;

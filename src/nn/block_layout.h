@@ -43,6 +43,8 @@ struct BlockLayout {
                           int padding, int out_rows);
 
   bool empty() const { return count <= 1; }
+  // Input rows one block's strip reads (its window).
+  std::size_t window_rows() const { return (rows_per_block - 1) * std::size_t(stride) + std::size_t(kernel_h); }
   std::size_t inputs() const { return empty() ? 0 : source.size() / count; }
   // Slot of cell `cell` in block b.
   std::size_t slot(std::size_t b, std::size_t cell) const { return (b / per_row) * (n / 2) + (b % per_row) * slots + cell; }

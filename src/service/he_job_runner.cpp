@@ -430,11 +430,7 @@ class HeJobRunner : public JobRunner {
 
   // Galois keys of prime j must hold every rotation step of the latency plan and of the block sum.
   void check_galois(const std::vector<std::uint32_t>& elts, std::size_t j) const {
-    const auto& bl = throughput_plan_.blocks;
-    std::vector<std::uint32_t> need;
-    for (int r : bl.rotation_steps()) need.push_back(bfv::galois_elt_for_step(r, settings_.n));
-    if (bl.swaps()) need.push_back(bfv::galois_elt_for_columns(settings_.n));
-    for (auto g : need)
+    for (auto g : nn::block_sum_galois_elts(throughput_plan_.blocks))
       if (!std::binary_search(elts.begin(), elts.end(), g))
         throw FormatError("key upload: Galois keys of plaintext prime " + std::to_string(j) + " lack element " +
                           std::to_string(g) + " of the block sum (the model card's 'blocks' section lists them)");

@@ -59,12 +59,6 @@ std::vector<bfv::GaloisKeys> BfvKeyHolder::block_sum_keys(const BlockLayout& blo
   return out;
 }
 
-std::vector<std::uint32_t> BfvKeyHolder::block_sum_elts(const BlockLayout& blocks) const {
-  auto elts = galois_elts(blocks.rotation_steps());
-  if (blocks.swaps()) elts.push_back(bfv::galois_elt_for_columns(settings_.n));  // 2N - 1: the largest
-  return elts;
-}
-
 std::vector<std::uint32_t> BfvKeyHolder::galois_elts(const std::vector<int>& steps) const {
   std::vector<std::uint32_t> elts;
   for (int s : steps) elts.push_back(bfv::galois_elt_for_step(s, settings_.n));

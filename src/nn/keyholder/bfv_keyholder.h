@@ -46,9 +46,8 @@ class BfvKeyHolder {
   // distinct), and the key of plaintext prime j for one element (thread-safe).
   std::vector<std::uint32_t> galois_elts(const std::vector<int>& steps) const;
   // The blocked throughput layout's block sum: its row rotations and, for blocks in both slot
-  // rows, the row swap (block_layout.h); the elements in serialization order.
+  // rows, the row swap (block_layout.h; the elements: block_sum_galois_elts).
   std::vector<bfv::GaloisKeys> block_sum_keys(const BlockLayout& blocks) const;
-  std::vector<std::uint32_t> block_sum_elts(const BlockLayout& blocks) const;
   bfv::KeySwitchKey galois_key(std::size_t j, std::uint32_t galois_elt) const;
   // Cells one throughput batch holds (N, or one block's slots with spatial blocks).
   std::size_t slot_count() const { return settings_.cells_per_batch(); }

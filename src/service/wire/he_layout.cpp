@@ -88,8 +88,8 @@ std::vector<std::size_t> check_batches(const ContainerHeader& h, std::size_t blo
   auto meta = nlohmann::json::parse(h.meta, nullptr, false);
   if (meta.is_discarded() || !meta.is_object()) throw FormatError(what + ": meta is not a JSON object");
   // Spatial blocks (block_layout.h): the request says how it was packed; absent = none.
-  const auto blocks = meta.contains("blocks") && meta["blocks"].is_number_unsigned() ? meta["blocks"].get<std::size_t>()
-                                                                                      : std::size_t(meta.contains("blocks") ? 0 : 1);
+  std::size_t blocks = 1;  // absent: none
+  if (meta.contains("blocks")) blocks = meta["blocks"].is_number_unsigned() ? meta["blocks"].get<std::size_t>() : 0;
   if (blocks != s.blocks)
     throw FormatError(what + ": packed with " + (blocks == 0 ? std::string("an invalid 'blocks' value") : std::to_string(blocks) + " spatial block(s)") +
                       ", this server's throughput layout uses " + std::to_string(s.blocks) +
