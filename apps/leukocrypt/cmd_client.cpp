@@ -321,10 +321,10 @@ void register_decrypt(CLI::App& root) {
   cmd->footer("Security (CKKS keys, --scheme ckks): CKKS decryptions are approximate and reveal information "
               "about the secret key to whoever also holds the ciphertexts (Li-Micciancio 2021). Never return "
               "decrypted CKKS results to the provider; keep them with the key holder (docs/API.md, Security). "
-              "Model privacy: CKKS results are flooded only when the provider's parameters carry a flood "
-              "(circuit privacy); for this project's models they cannot (the flood costs ~58 bits of "
-              "precision), so CKKS providers run with --no-circuit-privacy and the decrypted error may say "
-              "more about the model than the logits.");
+              "Model privacy: CKKS results are flooded when the provider's parameters carry a flood "
+              "(circuit privacy, the default of `params --scheme ckks` and serve); a provider running "
+              "--no-circuit-privacy returns unflooded results whose decrypted error may say more about the "
+              "model than the logits.");
   cmd->callback([a] {
     auto kh = open_keys(a->keys, a->insecure, a->scheme);
     client::DecryptStats st;

@@ -589,9 +589,9 @@ void register_nn(CLI::App& root) {
                     "128-bit parameters reach it")
         ->default_val(1e-3);
     cmd->add_flag("--no-circuit-privacy", o->no_circuit_privacy,
-                  "Reserve no room for the server's flooding (BFV: noise budget; CKKS: precision, which for "
-                  "CKKS is refused otherwise: the flood costs ~58 bits). To measure; the server then needs "
-                  "--no-circuit-privacy too");
+                  "Reserve no room for the server's flooding (BFV: noise budget; CKKS: the wide scale chain the "
+                  "flood needs, ~2^96 after every square). To measure; the server then needs --no-circuit-privacy "
+                  "too");
     cmd->add_flag("--json", o->json, "Machine-readable output");
     cmd->callback([o] { run_params(*o); });
   }
@@ -616,7 +616,7 @@ void register_nn(CLI::App& root) {
         ->default_val(1e-3);
     cmd->add_flag("--no-circuit-privacy", o->no_circuit_privacy,
                   "Automatic parameters reserve no room for the service's flooding (BFV: noise budget; CKKS: "
-                  "precision, refused otherwise: the flood costs ~58 bits); eval itself never floods");
+                  "the wide scale chain the flood needs); eval itself never floods");
     add_insecure_flag(cmd, o->insecure);
     cmd->add_flag("--json", o->json, "Machine-readable output (every cell)");
     cmd->callback([o] { run_eval(*o); });

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <memory>
 #include <mutex>
 
@@ -59,16 +60,17 @@ class CkksPlanEvaluator::Inputs {
   std::size_t resident_ = 0;
 };
 
-CkksPlanEvaluator::CkksPlanEvaluator(const Plan& plan, ckks::ContextPtr ctx, ckks::RelinKeys relin_keys)
-    : plan_(plan), ctx_(std::move(ctx)), eval_(ctx_), relin_keys_(std::move(relin_keys)) {
+CkksPlanEvaluator::CkksPlanEvaluator(const Plan& plan, ckks::ContextPtr ctx, ckks::RelinKeys relin_keys,
+                                     CkksSchedule schedule)
+    : plan_(plan), ctx_(std::move(ctx)), eval_(ctx_), relin_keys_(std::move(relin_keys)), schedule_(std::move(schedule)) {
   require(plan_.blocks.empty(), "CkksPlanEvaluator: spatial blocks are a BFV layout");
   require(plan_.steps.size() >= 3 && plan_.steps[0].kind == OpKind::kEncrypt && plan_.steps[1].kind == OpKind::kLinear &&
               plan_.steps.back().kind == OpKind::kDecrypt,
           "CkksPlanEvaluator: the plan must be Encrypt, Linear, ..., Decrypt");
-  const std::size_t need = ckks_levels(plan_) + 1;
+  const std::size_t need = ckks_rescales(plan_, schedule_) + 1;
   require(ctx_->params().max_level() >= need, "CkksPlanEvaluator: the plan needs " + std::to_string(need) +
-                                                  " ciphertext primes (one per linear layer and square, plus q_0); "
-                                                  "the parameters have " + std::to_string(ctx_->params().max_level()));
+                                                  " ciphertext primes (its rescales plus q_0); the parameters have " +
+                                                  std::to_string(ctx_->params().max_level()));
   require(relin_keys_.params_id() == ctx_->params().id(), "CkksPlanEvaluator: relinearisation key is for other parameters");
   while (segment_end_ < plan_.steps.size() && plan_.steps[segment_end_].kind != OpKind::kLinear &&
          plan_.steps[segment_end_].kind != OpKind::kDecrypt)
@@ -142,7 +144,8 @@ void CkksPlanEvaluator::fold_chunk(const FoldChunk& c, std::vector<ckks::Ciphert
                                    std::vector<ckks::Ciphertext>& acc) const {
   std::vector<const ckks::Ciphertext*> in(c.outputs.size());
   for (std::size_t k = 0; k < in.size(); ++k) in[k] = &first[c.outputs[k]];
-  auto part = eval_.linear_layer(in, c.row_start.data(), c.index.data(), c.weight.data(), c.row_start.size() - 1);
+  auto part = eval_.linear_layer(in, c.row_start.data(), c.index.data(), c.weight.data(), c.row_start.size() - 1,
+                                 weight_scale(segment_end_));
   for (auto o : c.outputs) first[o] = ckks::Ciphertext();
   if (acc.empty()) {
     acc = std::move(part);
@@ -154,7 +157,17 @@ void CkksPlanEvaluator::fold_chunk(const FoldChunk& c, std::vector<ckks::Ciphert
 void CkksPlanEvaluator::run_unary(std::size_t s, ckks::Ciphertext& ct) const {
   if (plan_.steps[s].kind != OpKind::kSquare) return;  // Relinearize and ModSwitch: nothing to do
   ct = eval_.square_relin(ct, relin_keys_);
-  eval_.rescale_inplace(ct);
+  for (int r = 0; r < step_scale(schedule_, plan_, s).rescales; ++r) eval_.rescale_inplace(ct);
+}
+
+double CkksPlanEvaluator::weight_scale(std::size_t step) const {
+  const int bits = step_scale(schedule_, plan_, step).weight_bits;
+  return bits > 0 ? std::ldexp(1.0, bits) : 0.0;
+}
+
+void CkksPlanEvaluator::rescale_and_bias(ckks::Ciphertext& ct, std::size_t step, float bias) const {
+  for (int r = 0; r < step_scale(schedule_, plan_, step).rescales; ++r) eval_.rescale_inplace(ct);
+  eval_.add_scalar_inplace(ct, double(bias));
 }
 
 std::vector<ckks::Ciphertext> CkksPlanEvaluator::stream_first(const CkksSource& source, CkksStreamStats& stats) const {
@@ -169,12 +182,10 @@ std::vector<ckks::Ciphertext> CkksPlanEvaluator::stream_first(const CkksSource& 
     in.reserve(grp.inputs.size());
     for (auto u : grp.inputs) in.push_back(&inputs.get(u));  // pull (and time) the inputs first
     Timer t;
-    auto made = eval_.linear_layer(in, grp.row_start.data(), grp.local_index.data(), grp.weight.data(), grp.outputs.size());
+    auto made = eval_.linear_layer(in, grp.row_start.data(), grp.local_index.data(), grp.weight.data(), grp.outputs.size(),
+                                   weight_scale(1));
     const auto& bias = plan_.steps[1].linear.f_bias;
-    for (std::size_t k = 0; k < made.size(); ++k) {
-      eval_.rescale_inplace(made[k]);
-      eval_.add_scalar_inplace(made[k], double(bias[grp.outputs[k]]));
-    }
+    for (std::size_t k = 0; k < made.size(); ++k) rescale_and_bias(made[k], 1, bias[grp.outputs[k]]);
     secs[1] += t.seconds();
     for (std::size_t k = 0; k < made.size(); ++k) {
       for (std::size_t s = 2; s < segment_end_; ++s) {
@@ -203,16 +214,14 @@ std::vector<ckks::Ciphertext> CkksPlanEvaluator::stream_first(const CkksSource& 
     stats.step_seconds[segment_end_] += t.seconds();
   }
   Timer t;
-  rescale_and_bias(acc, plan_.steps[segment_end_].linear);
+  rescale_and_bias(acc, segment_end_);
   stats.step_seconds[segment_end_] += t.seconds();
   return acc;
 }
 
-void CkksPlanEvaluator::rescale_and_bias(std::vector<ckks::Ciphertext>& outputs, const LinearOp& l) const {
-  ThreadPool::global().parallel_for(0, outputs.size(), [&](std::size_t o) {
-    eval_.rescale_inplace(outputs[o]);
-    eval_.add_scalar_inplace(outputs[o], double(l.f_bias[o]));
-  });
+void CkksPlanEvaluator::rescale_and_bias(std::vector<ckks::Ciphertext>& outputs, std::size_t step) const {
+  const auto& bias = plan_.steps[step].linear.f_bias;
+  ThreadPool::global().parallel_for(0, outputs.size(), [&](std::size_t o) { rescale_and_bias(outputs[o], step, bias[o]); });
 }
 
 std::vector<ckks::Ciphertext> CkksPlanEvaluator::evaluate(const CkksSource& source, CkksStreamStats* stats_out) const {
@@ -231,8 +240,9 @@ std::vector<ckks::Ciphertext> CkksPlanEvaluator::evaluate(const CkksSource& sour
       const auto& l = st.linear;
       std::vector<const ckks::Ciphertext*> in(values.size());
       for (std::size_t u = 0; u < values.size(); ++u) in[u] = &values[u];
-      auto next = eval_.linear_layer(in, l.f_row_start.data(), l.f_index.data(), l.f_weight.data(), std::size_t(l.n_out));
-      rescale_and_bias(next, l);
+      auto next = eval_.linear_layer(in, l.f_row_start.data(), l.f_index.data(), l.f_weight.data(), std::size_t(l.n_out),
+                                     weight_scale(s));
+      rescale_and_bias(next, s);
       values = std::move(next);
     } else {
       ThreadPool::global().parallel_for(0, values.size(), [&](std::size_t i) { run_unary(s, values[i]); });

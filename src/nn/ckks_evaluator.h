@@ -5,6 +5,8 @@
 //               level's last prime, so every term has the same scale), one rescale, then the bias
 //               (add_scalar_inplace): the scale is back to the input's scale;
 //   Square      square_relin + rescale (the Relinearize step is then a no-op);
+// or as the settings' scale schedule says (CkksStepScale: weights at 2^k, 0..3 rescales per step;
+// the wide schedule of circuit privacy).
 //   ModSwitch   no-op (the rescales already shrink the ciphertexts).
 // Streaming as in BfvPlanEvaluator: the first linear layer runs in groups of outputs ordered by
 // the last input they read (image rows top to bottom for a convolution over CHW inputs); inputs are
@@ -24,6 +26,7 @@
 #include "he/ckks/context.h"
 #include "he/ckks/evaluator.h"
 #include "he/ckks/keys.h"
+#include "nn/ckks_settings.h"
 #include "nn/plan.h"
 
 namespace leukocrypt::nn {
@@ -44,7 +47,8 @@ class CkksPlanEvaluator {
  public:
   // Throws InvalidArgument when the plan does not start with Encrypt, Linear, has no linear layers,
   // or needs more rescales than the parameters have primes, or when the key is for other parameters.
-  CkksPlanEvaluator(const Plan& plan, ckks::ContextPtr ctx, ckks::RelinKeys relin_keys);
+  // schedule: CkksSettings::schedule (empty: one rescale per linear layer and square).
+  CkksPlanEvaluator(const Plan& plan, ckks::ContextPtr ctx, ckks::RelinKeys relin_keys, CkksSchedule schedule = {});
 
   // Every step after Encrypt and before Decrypt; returns the plan.output_size() logit ciphertexts.
   std::vector<ckks::Ciphertext> evaluate(const CkksSource& source, CkksStreamStats* stats = nullptr) const;
@@ -72,13 +76,17 @@ class CkksPlanEvaluator {
   void fold_chunk(const FoldChunk& c, std::vector<ckks::Ciphertext>& first, std::vector<ckks::Ciphertext>& acc) const;
   void run_unary(std::size_t s, ckks::Ciphertext& ct) const;
   // The end of a linear layer on its outputs (one per row of l): one rescale, then the bias.
-  void rescale_and_bias(std::vector<ckks::Ciphertext>& outputs, const LinearOp& l) const;
+  void rescale_and_bias(std::vector<ckks::Ciphertext>& outputs, std::size_t step) const;
+  void rescale_and_bias(ckks::Ciphertext& ct, std::size_t step, float bias) const;
+  // The linear step's weight scale for ckks::Evaluator (0: the level's last prime).
+  double weight_scale(std::size_t step) const;
   std::vector<ckks::Ciphertext> stream_first(const CkksSource& source, CkksStreamStats& stats) const;
 
   const Plan& plan_;
   ckks::ContextPtr ctx_;
   ckks::Evaluator eval_;
   ckks::RelinKeys relin_keys_;
+  CkksSchedule schedule_;
   std::size_t segment_end_ = 2;       // first step after the fused first segment
   std::vector<Group> groups_;
   std::vector<std::uint32_t> uses_;   // per input: groups that read it

@@ -38,18 +38,20 @@ int headroom_bits(double max_logit) { return std::max(1, int(std::ceil(std::log2
 // One linear layer on inputs that all share the estimate x: the worst row (largest noise) after
 // its multiply-adds, the rescale and the bias.
 ckks::PrecisionEstimate predict_linear(const ckks::PrecisionModel& model, const LinearOp& l,
-                                       const ckks::PrecisionEstimate& x) {
+                                       const ckks::PrecisionEstimate& x, const CkksStepScale& sc) {
+  const double weight_scale = sc.weight_bits > 0 ? std::ldexp(1.0, sc.weight_bits) : 0.0;
   ckks::PrecisionEstimate worst{};
   for (int o = 0; o < l.n_out; ++o) {
     ckks::PrecisionEstimate acc{};
     bool first = true;
     for (auto j = l.f_row_start[o]; j < l.f_row_start[o + 1]; ++j) {
-      auto term = model.multiply_scalar(x, double(l.f_weight[j]));
+      auto term = model.multiply_scalar(x, double(l.f_weight[j]), weight_scale);
       acc = first ? term : model.add(acc, term);
       first = false;
     }
-    if (first) acc = model.multiply_scalar(x, 0.0);
-    acc = model.add_plain(model.rescale(acc), std::fabs(double(l.f_bias[o])));
+    if (first) acc = model.multiply_scalar(x, 0.0, weight_scale);
+    for (int r = 0; r < sc.rescales; ++r) acc = model.rescale(acc);
+    acc = model.add_plain(acc, std::fabs(double(l.f_bias[o])));
     if (o == 0 || acc.noise > worst.noise) worst = acc;
   }
   return worst;
@@ -82,7 +84,8 @@ ckks::PrecisionEstimate predict_slot_linear(const ckks::PrecisionModel& model, c
   for (const auto& g : sl.giants) partial += g.step != 0 ? ks : 0.0;
   const double folded = std::ldexp(1.0, int(sl.fold.size()));
   const double noise = q * w_max * xb.noise + folded * partial + (folded - 1) * ks;
-  return model.add_plain(model.rescale({x.level, x.scale * q, w_max * x.magnitude, noise}), bias_max);
+  // Not split into fixed and random parts (no circuit privacy in this layout): all counted random.
+  return model.add_plain(model.rescale({x.level, x.scale * q, w_max * x.magnitude, noise, 0.0, noise}), bias_max);
 }
 
 // One latency linear step on one packed slot vector in doubles, as CkksSlotEvaluator runs it
@@ -202,16 +205,44 @@ std::size_t ckks_levels(const Plan& plan) {
   return levels;
 }
 
+CkksStepScale step_scale(const CkksSchedule& schedule, const Plan& plan, std::size_t s) {
+  const bool rescaling = plan.steps[s].kind == OpKind::kLinear || plan.steps[s].kind == OpKind::kSquare;
+  if (schedule.empty()) return {rescaling ? 1 : 0, 0};
+  return schedule[s];
+}
+
+std::size_t ckks_rescales(const Plan& plan, const CkksSchedule& schedule) {
+  if (schedule.empty()) return ckks_levels(plan);
+  require(schedule.size() == plan.steps.size(), "ckks: the scale schedule has " + std::to_string(schedule.size()) +
+                                                    " entries, the plan " + std::to_string(plan.steps.size()) + " steps");
+  std::size_t primes = 0;
+  for (std::size_t s = 0; s < schedule.size(); ++s) {
+    const auto& e = schedule[s];
+    const auto kind = plan.steps[s].kind;
+    const bool rescaling = kind == OpKind::kLinear || kind == OpKind::kSquare;
+    require(e.rescales >= 0 && e.rescales <= 8 && e.weight_bits >= 0 && e.weight_bits <= 60 &&
+                (rescaling || (e.rescales == 0 && e.weight_bits == 0)) && (kind == OpKind::kLinear || e.weight_bits == 0),
+            "ckks: scale schedule entry " + std::to_string(s) + " (" + std::to_string(e.rescales) + " rescales, weights at 2^" +
+                std::to_string(e.weight_bits) + ") does not fit step '" + plan.steps[s].name + "'");
+    require(kind != OpKind::kLinear || e.weight_bits > 0 || e.rescales > 0,
+            "ckks: scale schedule: linear step '" + plan.steps[s].name + "' has neither a rescale prime nor a weight scale");
+    primes += std::size_t(e.rescales);
+  }
+  return primes;
+}
+
 namespace {
 
 // The precision model's estimate after every plan step, at `confidence`.
 std::vector<ckks::PrecisionEstimate> walk_plan(const Plan& plan, const ckks::Params& params,
-                                               const std::vector<double>& magnitudes, double confidence) {
+                                               const std::vector<double>& magnitudes, double confidence,
+                                               const CkksSchedule& schedule) {
   require(magnitudes.size() == plan.steps.size(), "predict_ckks_errors: " + std::to_string(magnitudes.size()) +
                                                       " magnitudes for " + std::to_string(plan.steps.size()) + " steps");
-  require(params.max_level() >= ckks_levels(plan) + 1,
-          "predict_ckks_errors: " + std::to_string(params.max_level()) + " primes; the plan needs " +
-              std::to_string(ckks_levels(plan) + 1));
+  const std::size_t need = ckks_rescales(plan, schedule) + 1;
+  require(params.max_level() >= need, "predict_ckks_errors: " + std::to_string(params.max_level()) +
+                                          " primes; the plan needs " + std::to_string(need));
+  require(schedule.empty() || plan.layout == Layout::kThroughput, "predict_ckks_errors: scale schedules are for the throughput layout");
   const ckks::PrecisionModel model(params, confidence);
   std::vector<ckks::PrecisionEstimate> out(plan.steps.size());
   ckks::PrecisionEstimate x{};
@@ -221,9 +252,10 @@ std::vector<ckks::PrecisionEstimate> walk_plan(const Plan& plan, const ckks::Par
       x = model.fresh_secret(magnitudes[s], params.default_scale());
     } else if (st.kind == OpKind::kLinear) {
       x = plan.layout == Layout::kLatency ? predict_slot_linear(model, params, st.linear, plan.slots.linear[s], x)
-                                          : predict_linear(model, st.linear, x);
+                                          : predict_linear(model, st.linear, x, step_scale(schedule, plan, s));
     } else if (st.kind == OpKind::kSquare) {
-      x = model.rescale(model.key_switch(model.multiply(x, x)));
+      x = model.key_switch(model.multiply(x, x));
+      for (int r = 0; r < step_scale(schedule, plan, s).rescales; ++r) x = model.rescale(x);
     }
     // The model's magnitude bound compounds sum |w| over every layer; the measured bound is tighter.
     if (st.kind != OpKind::kDecrypt) x.magnitude = std::min(x.magnitude, magnitudes[s]);
@@ -242,9 +274,12 @@ struct FloodPrediction {
 };
 
 FloodPrediction predict_flood(const Plan& plan, const ckks::Params& params, const std::vector<double>& magnitudes,
-                              const ckks::PrecisionEstimate& result, std::size_t result_ciphertexts) {
+                              const ckks::PrecisionEstimate& result, std::size_t result_ciphertexts,
+                              const CkksSchedule& schedule) {
   FloodPrediction f;
-  const double wide = walk_plan(plan, params, magnitudes, kCkksFloodConfidence).back().noise;
+  // What the flood must cover: the noise that is not a fixed function of the decrypted inputs
+  // and the weights (ckks::PrecisionEstimate::random, nn/ckks_circuit_privacy.h).
+  const double wide = walk_plan(plan, params, magnitudes, kCkksFloodConfidence, schedule).back().random;
   f.noise_log2 = std::log2(wide);
   f.bits = ckks_flood_bits(wide, params.n(), result_ciphertexts);
   const int b = std::min(f.bits, kMaxFloodBits);
@@ -259,8 +294,8 @@ FloodPrediction predict_flood(const Plan& plan, const ckks::Params& params, cons
 }  // namespace
 
 std::vector<double> predict_ckks_errors(const Plan& plan, const ckks::Params& params,
-                                        const std::vector<double>& magnitudes) {
-  const auto est = walk_plan(plan, params, magnitudes, 6.0);
+                                        const std::vector<double>& magnitudes, const CkksSchedule& schedule) {
+  const auto est = walk_plan(plan, params, magnitudes, 6.0, schedule);
   std::vector<double> err(est.size());
   for (std::size_t s = 0; s < est.size(); ++s) err[s] = est[s].slot_error(params.n());
   return err;
@@ -277,25 +312,27 @@ constexpr double kRescale = 0.9e-3 / (16384.0 * 8);
 constexpr double kEncrypt = 2e-3 / (16384.0 * 8);
 
 // Server seconds of one ciphertext (latency) or one batch (throughput) along the plan.
-double server_seconds(const Plan& plan, std::size_t n, std::size_t top) {
+double server_seconds(const Plan& plan, std::size_t n, std::size_t top, const CkksSchedule& schedule) {
   const double dn = double(n);
   double secs = 0;
   std::size_t level = top;
-  for (const auto& st : plan.steps) {
+  for (std::size_t s = 0; s < plan.steps.size(); ++s) {
+    const auto& st = plan.steps[s];
     const double l = double(level);
+    const auto drops = std::size_t(step_scale(schedule, plan, s).rescales);
     if (st.kind == OpKind::kLinear) {
       if (plan.layout == Layout::kLatency) {
         const auto& sl = plan.slots.linear[&st - plan.steps.data()];
         secs += dn * (double(sl.rotations()) * l * (l + 1) * kKeySwitch + double(sl.diagonals()) * l * kPlainProduct +
                       l * kRescale);
       } else {
-        secs += dn * (double(st.linear.f_weight.size()) * l * kScalarMac + double(st.linear.n_out) * l * kRescale);
+        secs += dn * (double(st.linear.f_weight.size()) * l * kScalarMac + double(st.linear.n_out * drops) * l * kRescale);
       }
-      --level;
+      level -= drops;
     } else if (st.kind == OpKind::kSquare) {
       const double values = plan.layout == Layout::kLatency ? 1.0 : double(st.size);
-      secs += values * dn * (l * (l + 1) * kKeySwitch + 2 * l * kPlainProduct + l * kRescale);
-      --level;
+      secs += values * dn * (l * (l + 1) * kKeySwitch + 2 * l * kPlainProduct + double(drops) * l * kRescale);
+      level -= drops;
     }
   }
   return secs;
@@ -319,16 +356,17 @@ CkksCostEstimate estimate_ckks_cost(const Plan& plan, const CkksSettings& s, std
   const double received = latency ? runs : runs * double(plan.output_size());
   CkksCostEstimate e;
   e.upload_bytes = sent * double(n * top * 8) / 2;  // seeded: the second polynomial is a seed
-  e.download_bytes = received * double(n * 2 * 8);  // two polynomials at level 1
+  const std::size_t result_level = top - ckks_rescales(plan, latency ? CkksSchedule{} : s.schedule);
+  e.download_bytes = received * double(n * 2 * 8 * result_level);  // two polynomials at the result's level
   e.keyholder_seconds = sent * double(n * top) * kEncrypt;
-  e.server_seconds = runs * server_seconds(plan, n, top) / 2;  // two cores
+  e.server_seconds = runs * server_seconds(plan, n, top, latency ? CkksSchedule{} : s.schedule) / 2;  // two cores
   const double transfer_s = (e.upload_bytes + e.download_bytes) * 8 / (bandwidth_mbit * 1e6);
   e.total_seconds = e.keyholder_seconds + e.server_seconds + transfer_s;
   return e;
 }
 
 nlohmann::json CkksSettings::to_json() const {
-  return {{"scheme", "ckks"},
+  nlohmann::json j = {{"scheme", "ckks"},
           {"layout", to_string(layout)},
           {"params", nlohmann::json::parse(params.to_json())},
           {"levels", params.max_level() - 1},
@@ -340,11 +378,19 @@ nlohmann::json CkksSettings::to_json() const {
                                                                {"flood_bits", flood_bits},
                                                                {"result_ciphertexts_per_job", privacy_ciphertexts}}
                                               : nlohmann::json{{"enabled", false}}}};
+  if (!schedule.empty()) {
+    nlohmann::json rescales = nlohmann::json::array(), weight_bits = nlohmann::json::array();
+    for (const auto& e : schedule) {
+      rescales.push_back(e.rescales);
+      weight_bits.push_back(e.weight_bits);
+    }
+    j["schedule"] = {{"rescales", rescales}, {"weight_bits", weight_bits}};
+  }
+  return j;
 }
 
 namespace {
 
-// The best (smallest) predicted error seen, for the refusal message.
 // The uniform chain with every prime on the SIMD kernels (he::kIfmaMaxModulusBits) where it puts
 // q_0, and with it the special prime, above them: q_0 is cut to the kernels' size and the prime
 // rescaled away just before the last linear layer (q_2) grows by the same k bits, so the last
@@ -378,6 +424,7 @@ std::optional<ckks::Params> simd_chain(const ckks::Params& p, int scale_bits, in
   }
 }
 
+// The best (smallest) predicted error seen, for the refusal message.
 struct BestSeen {
   double error = INFINITY;
   int scale_bits = 0;
@@ -397,12 +444,150 @@ struct BestSeen {
       << std::round(b.flood.noise_log2 * 10) / 10 << " x 2^" << std::round((b.flood.bits - b.flood.noise_log2) * 10) / 10
       << " (2^-40 statistical distance over " << cts << " result ciphertexts per job)";
     if (!b.flood.fits) m << ", more than the result's modulus holds";
-    m << "; without circuit privacy the bound is " << b.unflooded
+    m << "; the same parameters without the flood: " << b.unflooded
       << ". CKKS flooding costs ~" << int(std::round(ckks_flood_ratio_bits(b.n, cts) + std::log2(6 * std::sqrt(double(b.n)))))
-      << " bits of precision, more than this engine's single-prime scales give (nn/ckks_circuit_privacy.h): "
-         "use --no-circuit-privacy (the key holder may then learn more about the model than the logits) or BFV";
+      << " bits of precision (nn/ckks_circuit_privacy.h); a looser --target-error may be reached, or use "
+         "--no-circuit-privacy (the key holder may then learn more about the model than the logits) or BFV";
   }
   throw SecurityError(m.str());
+}
+
+// The wide chain of circuit privacy (CkksStepScale): every prime below the SIMD kernels' size.
+constexpr int kWidePrimeBits = 49;
+constexpr int kWideLinearBits = 40;     // later linear layers: weights at, and rescaled by, a ~2^40 prime
+
+// Distinct NTT-friendly primes for one ring degree.
+class PrimePicker {
+ public:
+  explicit PrimePicker(int log_n) : m_(std::uint64_t(2) << log_n) {}
+  // The free prime nearest x, or the smallest free prime >= x (at_least); below 2^50.
+  std::uint64_t near(double x, bool at_least = false) {
+    require(x > double(m_) && x < 0x1p50, "ckks: no NTT-friendly prime near 2^" + std::to_string(std::log2(x)));
+    std::uint64_t lo = std::uint64_t((x - 1) / double(m_)), hi = lo + 1;  // candidates k m + 1
+    bool lo_left = lo > 0;
+    for (;;) {
+      const bool take_hi = at_least || !lo_left || double(hi * m_ + 1) - x <= x - double(lo * m_ + 1);
+      std::uint64_t c = 0;
+      if (take_hi) {
+        c = hi++ * m_ + 1;
+        if (c >= (std::uint64_t(1) << 50)) throw InvalidArgument("ckks: no free NTT-friendly prime below 2^50");
+      } else {
+        c = lo * m_ + 1;
+        lo_left = --lo > 0;
+      }
+      if (he::is_prime(c) && std::find(used_.begin(), used_.end(), c) == used_.end()) {
+        used_.push_back(c);
+        return c;
+      }
+    }
+  }
+
+ private:
+  std::uint64_t m_;
+  std::vector<std::uint64_t> used_;
+};
+
+// The wide chain at ring degree n and post-square scale 2^t_bits: input scale 2^d0 and first-layer
+// weights at 2^k0 with d0 + k0 = (t + 49) / 2, so the first square's product, rescaled by one
+// prime of <= 49 bits, lands at ~2^t; every later square rescaled by the primes (<= 49 bits each) whose
+// product brings it back to 2^t as closely as NTT-friendly primes allow (the exact scale is
+// tracked on the way); linear layers between squares at ~2^40 primes, those after the last square
+// at 2^40 without a rescale (kept in q_0); q_0 of enough primes for the result's scale times the
+// largest logit (head_bits) -- whether the flood also fits is predict_flood's check; the special
+// prime the largest below 2^50. Empty when the set exceeds the 128-bit table at n.
+std::optional<std::pair<ckks::Params, CkksSchedule>> wide_chain(const Plan& plan, std::size_t n, int t_bits,
+                                                                 int head_bits, ckks::Security security) {
+  const int log_n = std::countr_zero(n);
+  PrimePicker pick(log_n);
+  // The first layer's output scale 2^s1 (the first square then rescales by one prime of <= 49 bits)
+  // split between the input scale and the weights' so that the inputs' encryption noise (~2^11
+  // over sum |w| ~ 2^4) and the weights' rounding (1/2 over sum |x| ~ 2^6) weigh about the same
+  // in the precision model: d0 ~ s1/2 + 6 (C-NMC group C at s1 = 72: fixed error bound 5.5e-4 at
+  // d0 = 40 and 6.1e-4 at 44, against 8e-3 at 36 and 9e-3 at 48).
+  const int s1_bits = (t_bits + kWidePrimeBits) / 2, d0 = s1_bits / 2 + 6, k0 = s1_bits - d0;
+  CkksSchedule schedule(plan.steps.size(), CkksStepScale{0, 0});
+  std::vector<std::uint64_t> consumed;  // in the order the rescales drop them
+  double scale = std::ldexp(1.0, d0);
+  std::size_t last_square = 0;
+  for (std::size_t s = 0; s < plan.steps.size(); ++s)
+    if (plan.steps[s].kind == OpKind::kSquare) last_square = s;
+  bool first_linear = true;
+  try {
+    for (std::size_t s = 0; s < plan.steps.size(); ++s) {
+      const auto kind = plan.steps[s].kind;
+      if (kind == OpKind::kLinear && (first_linear || s > last_square)) {
+        // No rescale: the first layer's products are exact; after the last square a rescale prime
+        // would only move bits from q_0 (which must then hold 2^k more) to the chain.
+        const int k = first_linear ? k0 : kWideLinearBits;
+        schedule[s] = {0, k};
+        scale *= std::ldexp(1.0, k);
+        first_linear = false;
+      } else if (kind == OpKind::kLinear) {
+        consumed.push_back(pick.near(std::ldexp(1.0, kWideLinearBits)));
+        schedule[s] = {1, 0};
+      } else if (kind == OpKind::kSquare) {
+        scale *= scale;
+        const double ratio_bits = std::log2(scale) - t_bits;
+        const int u = std::max(1, int(std::ceil(ratio_bits / kWidePrimeBits)));
+        if (ratio_bits / u < 20) return std::nullopt;
+        for (int i = 0; i < u; ++i) {
+          const double want = i + 1 < u ? std::ldexp(1.0, int(std::lround(ratio_bits / u))) : scale / std::ldexp(1.0, t_bits);
+          const auto p = pick.near(want);
+          consumed.push_back(p);
+          scale /= double(p);
+        }
+        schedule[s] = {u, 0};
+      }
+    }
+    const double need = std::log2(scale) + head_bits + 1;
+    const int r = std::max(1, int(std::ceil(need / kWidePrimeBits)));
+    std::vector<std::uint64_t> q;
+    for (int i = 0; i < r; ++i) q.push_back(pick.near(std::exp2(need / r), true));
+    q.insert(q.end(), consumed.rbegin(), consumed.rend());
+    const std::uint64_t special = pick.near(0x1p50 - double(std::uint64_t(2) << log_n) * 4096);
+    return std::make_pair(ckks::Params::create_from_primes(n, std::move(q), special, std::ldexp(1.0, d0), security),
+                          std::move(schedule));
+  } catch (const SecurityError&) {
+    return std::nullopt;
+  } catch (const InvalidArgument&) {
+    return std::nullopt;
+  }
+}
+
+// choose_ckks_settings with circuit privacy: the wide chain with the smallest N, then the smallest
+// wide scale 2^t, whose flooded result meets the target and fits q_0.
+CkksSettings choose_private(const Plan& plan, const std::vector<double>& mag, const CkksChoiceOptions& o, int head) {
+  BestSeen seen;
+  std::size_t cts = 0;
+  const auto security = o.insecure_for_tests ? ckks::Security::kInsecureForTests : ckks::Security::k128;
+  for (std::size_t n = std::max<std::size_t>(o.min_n, 1024); n <= 32768; n *= 2) {
+    for (int t = 50; t <= 160; ++t) {
+      auto chain = wide_chain(plan, n, t, head, security);
+      if (!chain) {
+        if (t > 50) break;  // a larger t needs more bits still
+        continue;
+      }
+      const auto& p = chain->first;
+      const auto est = walk_plan(plan, p, mag, 6.0, chain->second);
+      cts = ckks_result_ciphertexts_per_job(plan, p.slots(), o.caps);
+      const auto flood = predict_flood(plan, p, mag, est.back(), cts, chain->second);
+      CkksSettings c;
+      c.params = p;
+      c.schedule = chain->second;
+      c.layout = Layout::kThroughput;
+      c.target_error = o.target_error;
+      c.predicted_error = flood.error;
+      for (const auto& e : est) c.step_error.push_back(e.slot_error(p.n()));
+      c.circuit_privacy = true;
+      c.flood_bits = flood.bits;
+      c.privacy_ciphertexts = cts;
+      c.statistical_bits = kCircuitPrivacyStatisticalBits;
+      if (c.predicted_error < seen.error) seen = {c.predicted_error, t, n, est.back().slot_error(p.n()), flood};
+      if (flood.fits && c.predicted_error <= o.target_error) return c;
+    }
+    if (o.insecure_for_tests) break;
+  }
+  refuse_target(o, ckks_levels(plan), cts, seen);
 }
 
 }  // namespace
@@ -426,6 +611,7 @@ CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& m
   const std::size_t min_n = latency ? std::max(o.min_n, 2 * plan.slots.block) : o.min_n;
   const int special = o.special_bits > 0 ? o.special_bits : (latency ? 59 : 0);
   const int head = headroom_bits(mag.back());
+  if (o.circuit_privacy) return choose_private(plan, mag, o, head);
   std::optional<CkksSettings> best, best_simd;
   int best_simd_count = 1 << 20;
   BestSeen seen;
@@ -448,7 +634,7 @@ CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& m
       if (auto simd = simd_chain(uniform, bits, first)) sets.push_back(*simd);
     sets.push_back(uniform);
     for (const auto& p : sets) {
-      const auto est = walk_plan(plan, p, mag, 6.0);
+      const auto est = walk_plan(plan, p, mag, 6.0, {});
       CkksSettings candidate;
       candidate.params = p;
       candidate.layout = latency ? Layout::kLatency : Layout::kThroughput;
@@ -458,7 +644,7 @@ CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& m
       FloodPrediction flood;
       if (o.circuit_privacy) {
         cts = ckks_result_ciphertexts_per_job(plan, p.slots(), o.caps);
-        flood = predict_flood(plan, p, mag, est.back(), cts);
+        flood = predict_flood(plan, p, mag, est.back(), cts, {});
         candidate.predicted_error = flood.error;
         candidate.circuit_privacy = true;
         candidate.flood_bits = flood.bits;
@@ -499,6 +685,27 @@ void read_circuit_privacy(const nlohmann::json& s, const std::string& what, Ckks
   if (out.flood_bits < 1 || out.flood_bits > kMaxFloodBits || out.privacy_ciphertexts == 0)
     throw FormatError(what + ": CKKS circuit privacy: flood bits " + std::to_string(out.flood_bits) +
                       " or result ciphertexts per job " + std::to_string(out.privacy_ciphertexts) + " out of range");
+}
+
+// "schedule" of CkksSettings::to_json (absent: the default). Entries are checked against the plan
+// where the plan is known (ckks_rescales); here their ranges and that q holds the rescales.
+void read_schedule(const nlohmann::json& s, const std::string& what, CkksSettings& out) {
+  if (!s.contains("schedule")) return;
+  const auto r = s.at("schedule").at("rescales").get<std::vector<int>>();
+  const auto w = s.at("schedule").at("weight_bits").get<std::vector<int>>();
+  if (r.empty() || r.size() != w.size() || r.size() > 4096)
+    throw FormatError(what + ": CKKS scale schedule: " + std::to_string(r.size()) + " rescale and " +
+                      std::to_string(w.size()) + " weight entries");
+  std::size_t primes = 0;
+  for (std::size_t i = 0; i < r.size(); ++i) {
+    if (r[i] < 0 || r[i] > 8 || w[i] < 0 || w[i] > 60)
+      throw FormatError(what + ": CKKS scale schedule entry " + std::to_string(i) + " out of range");
+    primes += std::size_t(r[i]);
+    out.schedule.push_back({r[i], w[i]});
+  }
+  if (primes + 1 > out.params.max_level())
+    throw FormatError(what + ": CKKS scale schedule rescales " + std::to_string(primes) + " times, the parameters have " +
+                      std::to_string(out.params.max_level()) + " primes");
 }
 
 bool is_ckks_settings(const nlohmann::json& s) {
@@ -545,6 +752,7 @@ CkksSettings ckks_settings_from_json(const nlohmann::json& j, const std::string&
     out.layout = layout_from_string(layout);
     out.predicted_error = s->value("predicted_logit_error", 0.0);
     read_circuit_privacy(*s, what, out);
+    read_schedule(*s, what, out);
   } catch (const nlohmann::json::exception& e) {
     throw FormatError(what + ": malformed CKKS parameters (" + e.what() + ")");
   } catch (const InvalidArgument& e) {

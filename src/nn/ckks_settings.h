@@ -39,8 +39,33 @@ std::vector<std::vector<double>> slot_program_trace(const Plan& plan, const std:
 // The plan in the CKKS latency layout at ring degree n (0: the smallest N that holds one cell).
 Plan ckks_latency_plan(const Plan& plan, std::size_t n = 0);
 
+// How the scale moves along a throughput plan, per plan step. The default (an empty schedule):
+// every linear layer and square rescales by one prime, a linear layer's weights encoded at that
+// prime, so the scale returns to the input's after every step. The wide schedule of circuit
+// privacy (choose_ckks_settings with circuit_privacy; nn/ckks_circuit_privacy.h): the first linear
+// layer's weights at 2^weight_bits and no rescale (integer products of the inputs: nothing is
+// rounded yet), every square rescaled by the primes (one, two or three) that bring its product
+// back to a wide scale T of ~2^100, every linear layer between squares by one prime, the layers
+// after the last square at 2^40 without a rescale (q_0 holds their scale). The rescales' and
+// key switches' rounding then sits ~2^100 below the values, so a flood 2^40 above it still leaves
+// the logits their precision.
+struct CkksStepScale {
+  int rescales = 1;     // primes rescaled away after the step (Linear, Square; others 0)
+  int weight_bits = 0;  // Linear: weights encoded at 2^weight_bits; 0: at the step's first rescale prime
+  friend bool operator==(const CkksStepScale&, const CkksStepScale&) = default;
+};
+using CkksSchedule = std::vector<CkksStepScale>;  // empty, or one entry per plan step
+
+// The schedule's entry for step s (the default's for an empty schedule).
+CkksStepScale step_scale(const CkksSchedule& schedule, const Plan& plan, std::size_t s);
+// Primes the plan consumes under the schedule (ckks_levels(plan) for the default); throws
+// InvalidArgument for a schedule of another length, a linear layer without a weight scale (no
+// rescale and no weight_bits), or out-of-range entries.
+std::size_t ckks_rescales(const Plan& plan, const CkksSchedule& schedule);
+
 struct CkksSettings {
   ckks::Params params = ckks::Params::default_for(8192);
+  CkksSchedule schedule;  // empty: one prime per linear layer and square
   Layout layout = Layout::kThroughput;
   double target_error = 0;     // largest logit error asked for
   double predicted_error = 0;  // the precision model's bound on the largest logit error
@@ -78,7 +103,7 @@ Plan ckks_plan_for(const Plan& plan, const CkksSettings& settings);
 // Predicted slot error after every step for these parameters and magnitude bounds (plan_magnitudes
 // times the margin).
 std::vector<double> predict_ckks_errors(const Plan& plan, const ckks::Params& params,
-                                        const std::vector<double>& magnitudes);
+                                        const std::vector<double>& magnitudes, const CkksSchedule& schedule = {});
 
 // The layout is the plan's (a latency plan: ckks_latency_plan, with magnitudes measured on it).
 // Throws SecurityError when no 128-bit set reaches the target (message: the target, the best

@@ -49,8 +49,11 @@ class CkksJobRunner : public JobRunner {
                             "serve these latency-layout parameters with --no-circuit-privacy (docs/API.md, Security) or "
                             "choose throughput parameters");
     if (circuit_privacy_) check_flood_covers_jobs(params_what);
-    require(nn::ckks_levels(served_.plan) < settings_.params.max_level(),
-            params_what + ": the plan needs " + std::to_string(nn::ckks_levels(served_.plan)) + " rescales, the CKKS parameters have " +
+    if (settings_.layout == nn::Layout::kLatency && !settings_.schedule.empty())
+      throw InvalidArgument(params_what + ": a CKKS scale schedule is for the throughput layout");
+    const std::size_t rescales = nn::ckks_rescales(served_.plan, settings_.schedule);
+    require(rescales < settings_.params.max_level(),
+            params_what + ": the plan needs " + std::to_string(rescales) + " rescales, the CKKS parameters have " +
                 std::to_string(settings_.params.max_level() - 1));
     if (settings_.layout == nn::Layout::kLatency) latency_plan_ = nn::ckks_plan_for(served_.plan, settings_);
     const char* layout = nn::to_string(settings_.layout);
@@ -71,10 +74,10 @@ class CkksJobRunner : public JobRunner {
   void check_flood_covers_jobs(const std::string& params_what) const {
     if (!settings_.circuit_privacy)
       throw InvalidArgument(params_what + ": these CKKS parameters carry no flood for circuit privacy (made with "
-                            "--no-circuit-privacy; `params --scheme ckks` refuses to make one when the flood, ~58 bits "
-                            "of precision for 2^-40, misses the target: nn/ckks_circuit_privacy.h). Without it the key "
-                            "holder may learn more about the model than the logits: serve CKKS with "
-                            "--no-circuit-privacy (docs/API.md, Security), or use BFV");
+                            "--no-circuit-privacy). Re-run `leukocrypt params --scheme ckks` without it (a wide scale "
+                            "chain that carries the flood: nn/ckks_circuit_privacy.h), or serve these with "
+                            "--no-circuit-privacy (the key holder may then learn more about the model than the logits; "
+                            "docs/API.md, Security)");
     const auto cts = nn::ckks_result_ciphertexts_per_job(served_.plan, settings_.params.slots(), job_);
     if (cts > settings_.privacy_ciphertexts)
       throw InvalidArgument("circuit privacy for jobs of up to " + std::to_string(job_.max_cells) + " cells / " +
@@ -135,7 +138,7 @@ class CkksJobRunner : public JobRunner {
       auto evaluator = slot_evaluator(kv);
       return run_latency(*evaluator, f, progress, t.seconds());
     }
-    nn::CkksPlanEvaluator evaluator(served_.plan, ctx_, ckks::load_relin_keys(*ctx_, kv.blobs[0]));
+    nn::CkksPlanEvaluator evaluator(served_.plan, ctx_, ckks::load_relin_keys(*ctx_, kv.blobs[0]), settings_.schedule);
     const auto privacy = privacy_for(kv);
     const auto& h = f.header();
     const auto batches = check_batches(h, f.blob_count(), "stored request");

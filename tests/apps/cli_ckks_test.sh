@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # --scheme ckks on params and eval: the precision model's choice for a stated target (written to
-# params.json with the scheme), refusals with the numbers (with circuit privacy, the default: every
-# target, the flood's share named), one-line errors for bad words and for
+# params.json with the scheme; with circuit privacy, the default, the wide scale chain with its flood),
+# refusals with the numbers (the flood's share named), one-line errors for bad words and for
 # combinations that do not exist, and a small encrypted run on real C-NMC cells (argmax = float);
 # decrypt --help carries the CKKS security note.
 set -u
@@ -13,11 +13,22 @@ cd "$work"
 prepare_cnmc32 "$CLI" "$DATA"
 M="$SRC/models/cnmc-x2.lcm"
 P=(--model "$M" --data cnmc32 --split train --limit 32)
-# Circuit privacy on (the default): the flood (~58 bits of precision) misses every target.
-one_line_error "params ckks with circuit privacy" "with circuit privacy" "$CLI" params --scheme ckks "${P[@]}"
-one_line_error "params ckks flood named" "--no-circuit-privacy" "$CLI" params --scheme ckks "${P[@]}" --target-error 2
-one_line_error "eval ckks with circuit privacy" "server's flood: 2^" \
-    "$CLI" eval --scheme ckks --model "$M" --data cnmc32 --split C --limit 8 --target-error 2
+# Circuit privacy on (the default): the wide chain (weights of the first layer at 2^k, no rescale
+# there), a flood of 2^b per coefficient counted in the error; a target it cannot reach is refused
+# with the flood's share.
+"$CLI" params --scheme ckks "${P[@]}" --layout throughput --out cp.json > cp.txt 2>&1 || fail "params ckks with circuit privacy: $(cat cp.txt)"
+grep -q "circuit privacy: results flooded with 2^" cp.txt || fail "params ckks privacy text: $(cat cp.txt)"
+python3 - cp.json <<'PY' || fail "params ckks with circuit privacy: params.json"
+import json, sys
+c = json.load(open(sys.argv[1]))["ckks"]
+cp = c["circuit_privacy"]
+assert cp["enabled"] and cp["statistical_security_bits"] == 40 and cp["flood_bits"] > 60, cp
+assert c["params"]["n"] == 16384 and c["predicted_logit_error"] <= 1e-3, c
+assert c["schedule"]["weight_bits"][1] > 0 and c["schedule"]["rescales"][1] == 0, c["schedule"]
+PY
+one_line_error "params ckks flood named" "server's flood: 2^" "$CLI" params --scheme ckks "${P[@]}" --target-error 1e-9
+one_line_error "eval ckks with circuit privacy, unreachable" "--no-circuit-privacy" \
+    "$CLI" eval --scheme ckks --model "$M" --data cnmc32 --split C --limit 8 --target-error 1e-9
 P+=(--no-circuit-privacy)
 "$CLI" params --scheme ckks "${P[@]}" --layout throughput --out c.json > out.txt 2>&1 || fail "params --scheme ckks: $(cat out.txt)"
 grep -q "largest logit error <= " out.txt || fail "params text: $(cat out.txt)"

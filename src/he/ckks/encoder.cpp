@@ -5,26 +5,12 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "he/ckks/internal.h"
 #include "he/kernels/eltwise.h"
 #include "he/kernels/ntt.h"
 #include "he/ring/rns_poly.h"
 
 namespace leukocrypt::ckks {
-namespace {
-
-// x mod q for a double x that is an integer (any magnitude): x = mant * 2^(exp - 53) with a
-// 53-bit integer mantissa; small x (exp <= 53) are converted directly.
-std::uint64_t integer_double_mod(double x, const Modulus& q) {
-  int exp = 0;
-  const double frac = std::frexp(std::fabs(x), &exp);  // |x| = frac * 2^exp, frac in [0.5, 1)
-  const std::uint64_t r =
-      exp <= 53 ? q.reduce(static_cast<std::uint64_t>(std::fabs(x)))
-                : he::mul_mod(q.reduce(static_cast<std::uint64_t>(std::ldexp(frac, 53))),
-                              he::pow_mod(2, static_cast<std::uint64_t>(exp - 53), q), q);
-  return x < 0 ? he::neg_mod(r, q.value()) : r;
-}
-
-}  // namespace
 
 Encoder::Encoder(ContextPtr ctx) : ctx_(std::move(ctx)) { require(ctx_ != nullptr, "Encoder: null context"); }
 
@@ -68,7 +54,7 @@ Plaintext Encoder::from_coefficients(const std::complex<double>* v, double scale
   } else {
     for (std::size_t k = 0; k < n; ++k) {
       const double x = std::nearbyint(coeff(k));
-      for (std::size_t i = 0; i < level; ++i) pt.data(i)[k] = integer_double_mod(x, ctx_->modulus(i));
+      for (std::size_t i = 0; i < level; ++i) pt.data(i)[k] = detail::integer_double_mod(x, ctx_->modulus(i));
     }
   }
   for (std::size_t i = 0; i < level; ++i) he::forward_ntt(pt.data(i), ctx_->ntt(i));

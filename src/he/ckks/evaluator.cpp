@@ -118,13 +118,16 @@ void Evaluator::sub_plain_inplace(Ciphertext& ct, const Plaintext& pt) const {
 void Evaluator::add_scalar_inplace(Ciphertext& ct, double value) const {
   detail::check_ciphertext(*ctx_, ct, "add_scalar");
   const double scaled = std::nearbyint(value * ct.scale());
-  require(std::isfinite(scaled) && std::fabs(scaled) < 0x1p62,
-          "add_scalar: value * scale = " + std::to_string(scaled) + " is not below 2^62");
+  require(std::isfinite(scaled) && std::log2(std::fabs(scaled) + 1) < ctx_->level(ct.level()).log2_q - 1,
+          "add_scalar: value * scale = 2^" + std::to_string(std::log2(std::fabs(scaled))) +
+              " does not fit below half the modulus at level " + std::to_string(ct.level()));
   // A constant polynomial is the same value at every NTT point.
-  const auto w = static_cast<std::int64_t>(scaled);
-  for (std::size_t i = 0; i < ct.level(); ++i)
-    he::eltwise_add_scalar_mod(ct.data(0, i), ct.data(0, i), signed_mod(w, ctx_->modulus(i)), ctx_->n(),
-                               ctx_->modulus(i));
+  for (std::size_t i = 0; i < ct.level(); ++i) {
+    const Modulus& q = ctx_->modulus(i);
+    const std::uint64_t r = std::fabs(scaled) < 0x1p62 ? signed_mod(static_cast<std::int64_t>(scaled), q)
+                                                       : detail::integer_double_mod(scaled, q);
+    he::eltwise_add_scalar_mod(ct.data(0, i), ct.data(0, i), r, ctx_->n(), q);
+  }
 }
 
 // ---- Multiplicative ops -------------------------------------------------------------------------

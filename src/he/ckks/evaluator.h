@@ -40,7 +40,8 @@ class Evaluator {
   Ciphertext multiply_plain(const Ciphertext& ct, const Plaintext& pt) const;
   void multiply_plain_inplace(Ciphertext& ct, const Plaintext& pt) const;
 
-  // Adds value to every slot (round(value * scale) on the constant coefficient).
+  // Adds value to every slot (round(value * scale) on the constant coefficient, of any size below
+  // half the level's modulus: scales beyond 2^62 included).
   void add_scalar_inplace(Ciphertext& ct, double value) const;
   // Multiplies every slot by value, encoded as round(value * scalar_scale); the result's scale is
   // ct.scale() * scalar_scale. scalar_scale 0 picks the last prime of the ciphertext's level, so

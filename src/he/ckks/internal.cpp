@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "he/kernels/eltwise.h"
+#include "he/math/modulus.h"
 
 namespace leukocrypt::ckks::detail {
 
@@ -37,6 +38,16 @@ void require_same_scale(double a, double b, const char* what) {
   std::snprintf(buf, sizeof(buf), "%s: different scales (2^%.6f vs 2^%.6f); rescale, or encode the plaintext at the "
                 "ciphertext's scale", what, std::log2(a), std::log2(b));
   throw InvalidArgument(buf);
+}
+
+std::uint64_t integer_double_mod(double x, const Modulus& q) {
+  int exp = 0;
+  const double frac = std::frexp(std::fabs(x), &exp);  // |x| = frac * 2^exp, frac in [0.5, 1)
+  const std::uint64_t r =
+      exp <= 53 ? q.reduce(static_cast<std::uint64_t>(std::fabs(x)))
+                : he::mul_mod(q.reduce(static_cast<std::uint64_t>(std::ldexp(frac, 53))),
+                              he::pow_mod(2, static_cast<std::uint64_t>(exp - 53), q), q);
+  return x < 0 ? he::neg_mod(r, q.value()) : r;
 }
 
 void add_plain_rows(const Context& ctx, const Plaintext& pt, std::uint64_t* c0, std::size_t level, bool subtract) {

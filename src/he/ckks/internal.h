@@ -17,6 +17,8 @@ inline constexpr double kScaleTolerance = 0x1p-32;
 bool scales_match(double a, double b);
 // Throws InvalidArgument "<what>: different scales (2^40.000000 vs 2^39.999999) ...".
 void require_same_scale(double a, double b, const char* what);
+// x mod q for a double x that is an integer, of any magnitude (x = mantissa * 2^(exp - 53)).
+std::uint64_t integer_double_mod(double x, const Modulus& q);
 // Adds pt (NTT form) to `rows` rows of c0 (subtract: c0 -= pt).
 void add_plain_rows(const Context& ctx, const Plaintext& pt, std::uint64_t* c0, std::size_t level, bool subtract);
 

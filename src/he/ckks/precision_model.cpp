@@ -33,7 +33,8 @@ PrecisionEstimate PrecisionModel::fresh(double magnitude, double scale, std::siz
   if (level == 0) level = params_.max_level();
   require(level >= 1 && level <= params_.max_level(), "PrecisionModel: level out of range");
   // Encoding rounding plus the encryption noise.
-  return {level, scale, magnitude, h(kRoundingVariance) + noise};
+  const double total = h(kRoundingVariance) + noise;
+  return {level, scale, magnitude, total, total, 0.0};
 }
 
 PrecisionEstimate PrecisionModel::fresh_public(double magnitude, double scale, std::size_t level) const {
@@ -46,20 +47,25 @@ PrecisionEstimate PrecisionModel::fresh_secret(double magnitude, double scale, s
 }
 
 PrecisionEstimate PrecisionModel::add(const PrecisionEstimate& a, const PrecisionEstimate& b) const {
-  return {a.level, a.scale, a.magnitude + b.magnitude, a.noise + b.noise};
+  return {a.level, a.scale, a.magnitude + b.magnitude, a.noise + b.noise, a.fixed + b.fixed, a.random + b.random};
 }
 
 PrecisionEstimate PrecisionModel::add_plain(const PrecisionEstimate& a, double magnitude) const {
-  return {a.level, a.scale, a.magnitude + magnitude, a.noise + h(kRoundingVariance)};
+  return {a.level, a.scale, a.magnitude + magnitude, a.noise + h(kRoundingVariance), a.fixed + h(kRoundingVariance),
+          a.random};
 }
 
 PrecisionEstimate PrecisionModel::multiply(const PrecisionEstimate& a, const PrecisionEstimate& b) const {
   const double noise = a.scale * a.magnitude * b.noise + b.scale * b.magnitude * a.noise + a.noise * b.noise;
-  return {a.level, a.scale * b.scale, a.magnitude * b.magnitude, noise};
+  const double fixed = a.scale * a.magnitude * b.fixed + b.scale * b.magnitude * a.fixed + a.fixed * b.fixed;
+  // (F_a + R_a)(F_b + R_b) - F_a F_b, and the true values times the random parts.
+  const double random = a.scale * a.magnitude * b.random + b.scale * b.magnitude * a.random + a.fixed * b.random +
+                        a.random * b.fixed + a.random * b.random;
+  return {a.level, a.scale * b.scale, a.magnitude * b.magnitude, noise, fixed, random};
 }
 
 PrecisionEstimate PrecisionModel::multiply_plain(const PrecisionEstimate& a, double magnitude, double scale) const {
-  PrecisionEstimate pt{a.level, scale, magnitude, h(kRoundingVariance)};
+  PrecisionEstimate pt{a.level, scale, magnitude, h(kRoundingVariance), h(kRoundingVariance), 0.0};
   return multiply(a, pt);
 }
 
@@ -67,7 +73,7 @@ PrecisionEstimate PrecisionModel::multiply_scalar(const PrecisionEstimate& a, do
   if (scalar_scale == 0) scalar_scale = static_cast<double>(params_.q()[a.level - 1]);
   // The constant round(value * scalar_scale) is off by at most 1/2: a constant polynomial, whose
   // canonical embedding is its value at every slot.
-  PrecisionEstimate k{a.level, scalar_scale, std::fabs(value), 0.5};
+  PrecisionEstimate k{a.level, scalar_scale, std::fabs(value), 0.5, 0.5, 0.0};
   return multiply(a, k);
 }
 
@@ -79,20 +85,21 @@ double PrecisionModel::key_switch_noise(std::size_t level) const {
 }
 
 PrecisionEstimate PrecisionModel::key_switch(const PrecisionEstimate& a) const {
-  return {a.level, a.scale, a.magnitude, a.noise + key_switch_noise(a.level)};
+  const double ks = key_switch_noise(a.level);
+  return {a.level, a.scale, a.magnitude, a.noise + ks, a.fixed, a.random + ks};
 }
 
 PrecisionEstimate PrecisionModel::rescale(const PrecisionEstimate& a) const {
   require(a.level >= 2, "PrecisionModel: rescale at level 1");
   const double q = static_cast<double>(params_.q()[a.level - 1]);
-  return {a.level - 1, a.scale / q, a.magnitude, a.noise / q + rounding_};
+  return {a.level - 1, a.scale / q, a.magnitude, a.noise / q + rounding_, a.fixed / q, a.random / q + rounding_};
 }
 
 PrecisionEstimate PrecisionModel::sanitise(const PrecisionEstimate& a, int flood_bits) const {
   require(flood_bits >= 0 && flood_bits <= 125, "PrecisionModel: flood bits out of range");
   const double e = h(kErrorVariance), t = h(kTernaryVariance);
   const double flood = h(std::ldexp(1.0, 2 * flood_bits));  // three uniforms of variance 2^(2b) / 3
-  return {a.level, a.scale, a.magnitude, a.noise + 2 * e * t + e + flood};
+  return {a.level, a.scale, a.magnitude, a.noise + 2 * e * t + e + flood, a.fixed, a.random + 2 * e * t + e + flood};
 }
 
 }  // namespace leukocrypt::ckks

@@ -12,6 +12,12 @@
 //   rescale       B / q_last + R (1 + H(2/3))
 //   sanitise      + a public-key encryption of zero (as encryption) + H(2^(2b)/3): circuit privacy's
 //                 re-randomisation and its flood, uniform in [-2^b, 2^b) per coefficient
+// Every estimate also bounds the part of its noise that is fixed: a deterministic function of the
+// values the inputs decrypt to and of the plaintext constants (encoding and constant rounding,
+// the inputs' own encryption noise, and what products and rescales make of them). The rest --
+// rescale and key-switch rounding, key-switching noise, the re-randomisation -- is what a circuit-
+// privacy flood must cover (nn/ckks_circuit_privacy.h). Both parts are tracked on their own (the
+// random part can be 2^60 below the fixed one, beyond a double's difference).
 // The bound is conservative (products of per-slot maxima), typically 10-100x above the measured
 // error; tests check that the measured error never exceeds it.
 #pragma once
@@ -30,6 +36,8 @@ struct PrecisionEstimate {
   double scale = 0;
   double magnitude = 0;
   double noise = 0;
+  double fixed = 0;   // bound on the fixed part of noise (see above)
+  double random = 0;  // bound on the rest; noise <= fixed + random
   // Bound on the largest slot error after decoding: noise / scale plus the floating-point error of
   // the decoding FFT.
   double slot_error(std::size_t n) const;

@@ -27,7 +27,7 @@ class CkksBackend final : public Backend {
     if (keys_.settings().layout == Layout::kLatency) return run_latency(ckks_plan_for(plan, keys_.settings()), images);
     require(plan.layout == Layout::kThroughput,
             "ckks backend: the plan is in the latency layout but the parameters were chosen for the throughput layout");
-    CkksPlanEvaluator server(plan, keys_.context(), relin_);
+    CkksPlanEvaluator server(plan, keys_.context(), relin_, keys_.settings().schedule);
     BatchOutput out = start_output(plan, images.size());
     auto& rep = out.report;
     const std::size_t n = keys_.slot_count();

@@ -152,6 +152,18 @@ TEST_F(CkksEvaluatorTest, AdditiveOpsMatchComplexArithmetic) {
   EXPECT_EQ(c.scale(), ca.scale());
 }
 
+// A scalar added at a scale beyond 2^62 (a product not yet rescaled, scale 2^80: the wide chain of
+// circuit privacy adds its biases there) is the exact constant round(value * scale) mod every prime.
+TEST_F(CkksEvaluatorTest, AddScalarAtAScaleBeyond64Bits) {
+  auto a = slots();
+  auto sq = ev_.square_relin(encrypt(a), rk_);
+  ASSERT_GT(sq.scale(), 0x1p79);
+  std::vector<Complex> want(a.size());
+  for (std::size_t j = 0; j < a.size(); ++j) want[j] = a[j] * a[j] - 1234.5678;
+  ev_.add_scalar_inplace(sq, -1234.5678);
+  EXPECT_LT(max_error(decrypt(sq), want), 1e-6);
+}
+
 TEST_F(CkksEvaluatorTest, MultiplyRelinearizeRescaleTrackTheScaleExactly) {
   auto a = slots(), b = slots();
   auto ca = encrypt(a), cb = encrypt(b);
@@ -345,7 +357,8 @@ TEST_F(CkksEvaluatorTest, MismatchedOperandsThrowClearErrors) {
   Evaluator ev2(other);
   expect_msg([&] { ev2.negate(ca); }, "other parameters");
   expect_msg([&] { ev_.mod_drop_to_inplace(bottom, 2); }, "not in [1, 1]");
-  expect_msg([&] { ev_.add_scalar_inplace(ca, 1e30); }, "2^62");
+  expect_msg([&] { ev_.add_scalar_inplace(ca, 1e60); }, "does not fit below half the modulus");
+  expect_msg([&] { ev_.add_scalar_inplace(ca, std::nan("")); }, "does not fit below half the modulus");
 }
 
 // Primes above 2^50 take key switching's portable path (128-bit accumulation, no SIMD kernels):
