@@ -1,43 +1,61 @@
 #!/usr/bin/env bash
-# Extra server time of CKKS circuit privacy (re-randomise + flood every result, nn/ckks_circuit_privacy.h)
-# on C-NMC group C (cnmc-x2), whole-process infer timings, alternated: wall and CPU (user + sys) seconds
-# per run, and the circuit_privacy stage. No CKKS parameter set can carry the 2^-40 flood
-# (docs/API.md, Security), so the flooding run uses the same parameters with a hand-set flood of
-# 2^10 per coefficient: the sanitiser's cost (one public-key encryption of zero, one NTT per prime
-# and result ciphertext) does not depend on the flood's size.
-# Usage: bench_ckks_circuit_privacy.sh [WORKDIR [RUNS [TARGET_ERROR]]]. Keys and the request are reused.
+# What CKKS circuit privacy costs on C-NMC group C (cnmc-x2, 1,198 cells): the provider's side with
+# the chooser's flood (`params --scheme ckks`, the wide scale chain of nn/ckks_circuit_privacy.h,
+# results re-randomised and flooded) against the chooser's set without it (--no-circuit-privacy),
+# at the same target. Each variant has its own parameters, keys and request (made once); the runs
+# alternate whole-process `infer` timings (wall and CPU = user + sys seconds, peak RSS, the
+# circuit_privacy stage). Then one decrypt each: labels against the float model, largest logit
+# error against the parameters' prediction.
+# Usage: bench_ckks_circuit_privacy.sh [WORKDIR [RUNS [TARGET_ERROR]]] (defaults /tmp/lc-ckks-cp-bench,
+# 3, 1e-3). Keys and requests are reused when WORKDIR holds them (~1.4 GB per request).
 set -eu
 LC=${LC:-build/apps/leukocrypt/leukocrypt}; LC=$(realpath $LC)
 SRC=$(pwd)
-W=${1:-/tmp/lc-ckks-cp-bench}; RUNS=${2:-3}; TARGET=${3:-2}; mkdir -p $W
+DATA=${LEUKOCRYPT_DATA_DIR:-/work/shared/data}
+W=${1:-/tmp/lc-ckks-cp-bench}; RUNS=${2:-3}; TARGET=${3:-1e-3}; mkdir -p $W
 cd $W
 M=$SRC/models/cnmc-x2.lcm
-[ -d cnmc32 ] || $LC prepare --input /work/shared/data/cnmc-fold1-225 --out cnmc32 --split patient --splits /work/shared/data/cnmc-fold1-225/SPLITS.tsv --json > prepare.json
-if [ ! -f req.lcx ]; then
-  $LC params --scheme ckks --model $M --data cnmc32 --split C --target-error $TARGET --no-circuit-privacy --out params-nocp.json > params.out
-  python3 -c 'import json; p=json.load(open("params-nocp.json")); p["ckks"]["circuit_privacy"]={"enabled":True,"flood_bits":10,"result_ciphertexts_per_job":64}; json.dump(p, open("params-cp.json","w"))'
-  $LC keygen --params params-nocp.json --out keys --force --json > keygen.json
-  $LC encrypt --keys keys --data cnmc32 --split C --out req.lcx --json > enc.json
-fi
+[ -d cnmc32 ] || $LC prepare --input $DATA/cnmc-fold1-225 --out cnmc32 --split patient --splits $DATA/cnmc-fold1-225/SPLITS.tsv --json > prepare.json
+[ -f float.json ] || $LC eval --mode float --model $M --data cnmc32 --split C --json > float.json
+for v in cp nocp; do
+  flag=""; [ $v = nocp ] && flag=--no-circuit-privacy
+  if [ ! -f req-$v.lcx ]; then
+    $LC params --scheme ckks --layout throughput --model $M --data cnmc32 --split C --target-error $TARGET $flag --out params-$v.json > params-$v.out
+    $LC keygen --params params-$v.json --out keys-$v --force --json > keygen-$v.json
+    $LC encrypt --keys keys-$v --data cnmc32 --split C --out req-$v.lcx --json > enc-$v.json
+  fi
+done
 for r in $(seq 1 $RUNS); do
   for v in cp nocp; do
     flag=""; [ $v = nocp ] && flag=--no-circuit-privacy
     uptime > load-$v-$r.txt
-    /usr/bin/time -f "%e %U %S" -o time-$v-$r.txt $LC infer --model $M --params params-$v.json --eval-key keys/eval.key --in req.lcx --out res-$v.lcx --json $flag > infer-$v-$r.json
+    /usr/bin/time -f "%e %U %S %M" -o time-$v-$r.txt $LC infer --model $M --params params-$v.json --eval-key keys-$v/eval.key \
+      --in req-$v.lcx --out res-$v.lcx --json $flag > infer-$v-$r.json
   done
 done
-for v in cp nocp; do $LC decrypt --scheme ckks --keys keys --in res-$v.lcx --json > dec-$v.json; done
+for v in cp nocp; do $LC decrypt --scheme ckks --keys keys-$v --in res-$v.lcx --json > dec-$v.json; done
 python3 - $RUNS <<'PY'
-import json, statistics, sys
+import json, math, statistics, sys
 runs = int(sys.argv[1])
-def med(v, i): return statistics.median(float(open(f"time-{v}-{r}.txt").read().split()[i]) for r in range(1, runs + 1))
+def times(v): return [list(map(float, open(f"time-{v}-{r}.txt").read().split())) for r in range(1, runs + 1)]
+fl = {c["source"]: c for c in json.load(open("float.json"))["cells"]}
+med = {}
 for v in ("cp", "nocp"):
-    cpu = statistics.median(sum(map(float, open(f"time-{v}-{r}.txt").read().split()[1:])) for r in range(1, runs + 1))
-    st = [json.load(open(f"infer-{v}-{r}.json"))["stages"].get("circuit_privacy", 0) for r in range(1, runs + 1)]
-    print(f"{v}: wall {[open(f'time-{v}-{r}.txt').read().split()[0] for r in range(1, runs + 1)]} median {med(v, 0):.2f} s, "
-          f"cpu median {cpu:.2f} s, circuit_privacy stage {st}")
-print(f"ratio cp/nocp wall {med('cp', 0) / med('nocp', 0):.3f}")
-a = [c["class"] for c in json.load(open("dec-cp.json"))["cells"]]; b = [c["class"] for c in json.load(open("dec-nocp.json"))["cells"]]
-print(f"labels equal: {a == b} ({len(a)} cells)")
+    t = times(v)
+    p = json.load(open(f"params-{v}.json"))["ckks"]
+    st = [round(json.load(open(f"infer-{v}-{r}.json"))["stages"].get("circuit_privacy", 0), 3) for r in range(1, runs + 1)]
+    med[v] = statistics.median(x[0] for x in t)
+    d = json.load(open(f"dec-{v}.json"))["cells"]
+    agree = sum(c["class"] == fl[c["cell"]]["predicted"] for c in d)
+    margin = lambda q: math.log(q / (1 - q))
+    err = max(abs(margin(c["probability"]) - margin(fl[c["cell"]]["probability"])) for c in d)
+    print(json.dumps({"variant": v, "n": p["params"]["n"], "primes": len(p["params"]["q"]),
+                      "flood_bits": p["circuit_privacy"].get("flood_bits"), "predicted_logit_error": p["predicted_logit_error"],
+                      "wall_s": [x[0] for x in t], "wall_median_s": med[v],
+                      "cpu_median_s": statistics.median(x[1] + x[2] for x in t),
+                      "peak_mib_median": statistics.median(x[3] for x in t) / 1024, "circuit_privacy_stage_s": st,
+                      "request_bytes": json.load(open(f"enc-{v}.json"))["bytes"],
+                      "argmax_vs_float": f"{agree}/{len(d)}", "largest_margin_error": err}))
+print(json.dumps({"ratio_cp_over_nocp_wall": round(med["cp"] / med["nocp"], 3)}))
 PY
 echo finished

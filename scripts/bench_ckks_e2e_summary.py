@@ -26,6 +26,8 @@ for name in sorted(runs):
     print(f"| {name} | {len(runs[name])} | {runs[name][0]['n']} | {med(name,'total'):.1f} | {med(name,'server'):.1f} | "
           f"{med(name,'wall'):.1f} | {max(x['rss_gb'] for x in runs[name]):.2f} | {med(name,'sent'):.0f} | "
           f"{med(name,'received'):.0f} | {min(x['agree'] for x in runs[name])*100:.2f} % | {max(e) if e else '-'} |")
-for a, b in [("cnmc-ckks8192", "cnmc-bfv"), ("cnmc-ckks16384", "cnmc-bfv"), ("mnist-ckks", "mnist-bfv")]:
+for a, b in [("cnmc-ckks8192", "cnmc-bfv"), ("cnmc-ckks16384", "cnmc-bfv"), ("mnist-ckks", "mnist-bfv"),
+             ("cnmc-ckkscp", "cnmc-bfv"), ("mnist-ckkscp", "mnist-bfv"), ("cnmc-ckkscp", "cnmc-ckks16384"),
+             ("mnist-ckkscp", "mnist-ckks")]:
     if a in runs and b in runs:
         print(f"{a}/{b}: total {med(a,'total')/med(b,'total'):.2f}x, server {med(a,'server')/med(b,'server'):.2f}x")

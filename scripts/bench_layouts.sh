@@ -8,10 +8,11 @@
 # for, default 1), KEEP_DIR (work in this folder and keep it: server log, keys), SPLIT (the cells
 # screened, default C) and PARAMS_SPLIT (the raw simulation's, default train): MNIST is
 # MODEL=models/mnist-cryptonets.lcm, the MNIST folder as the dataset, SPLIT=test PARAMS_SPLIT=test.
-# SCHEME (bfv, the default, or ckks: `params --scheme ckks`, served with --no-circuit-privacy; CKKS
-# parameters serve only the layout they were chosen for, so give LAYOUTS=latency). PARAMS_LAYOUT
-# (the layout `params` chooses for, default latency; throughput for a group-sized batch) and
-# PRIVACY=off (BFV: params and serve with --no-circuit-privacy, to measure what privacy costs).
+# SCHEME (bfv, the default, or ckks: `params --scheme ckks`; CKKS parameters serve only the layout
+# they were chosen for, so give LAYOUTS=latency or throughput, and CKKS latency parameters carry no
+# flood: PRIVACY=off). PARAMS_LAYOUT (the layout `params` chooses for, default latency; throughput
+# for a group-sized batch) and PRIVACY=off (params and serve with --no-circuit-privacy, to measure
+# what privacy costs).
 # PARAMS_FLAGS: more `params` options, e.g. "--special-primes 1" (one special prime, as before
 # hybrid key switching).
 set -euo pipefail
@@ -20,7 +21,7 @@ REPEATS="${REPEATS:-3}"
 MODEL="${MODEL:-$ROOT/models/cnmc-x2.lcm}"
 W="${KEEP_DIR:-$(mktemp -d)}"; mkdir -p "$W"; trap 'kill "$SERVER" 2>/dev/null || true; [ -n "${KEEP_DIR:-}" ] || rm -rf "$W"' EXIT
 SCHEME="${SCHEME:-bfv}"
-SERVE_FLAGS=(); { [ "$SCHEME" = ckks ] || [ "${PRIVACY:-on}" = off ]; } && SERVE_FLAGS=(--no-circuit-privacy)
+SERVE_FLAGS=(); [ "${PRIVACY:-on}" = off ] && SERVE_FLAGS=(--no-circuit-privacy)
 "$LC" params --scheme "$SCHEME" --model "$MODEL" --data "$DATA" --split "${PARAMS_SPLIT:-train}" --limit 64 \
   --layout "${PARAMS_LAYOUT:-latency}" --cells "${PARAMS_CELLS:-1}" --memory-gb 16 "${SERVE_FLAGS[@]}" ${PARAMS_FLAGS:-} --out "$W/params.json" > /dev/null
 printf 'bench %s\n' "bench-token-0123456789abcdef" > "$W/tokens.txt"

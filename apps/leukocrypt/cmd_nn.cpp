@@ -616,7 +616,8 @@ void register_nn(CLI::App& root) {
         ->default_val(1e-3);
     cmd->add_flag("--no-circuit-privacy", o->no_circuit_privacy,
                   "Automatic parameters reserve no room for the service's flooding (BFV: noise budget; CKKS: "
-                  "the wide scale chain the flood needs); eval itself never floods");
+                  "the wide scale chain the flood needs; eval floods CKKS results as the service does when the "
+                  "parameters carry a flood, so the reported error is what the key holder sees)");
     add_insecure_flag(cmd, o->insecure);
     cmd->add_flag("--json", o->json, "Machine-readable output (every cell)");
     cmd->callback([o] { run_eval(*o); });

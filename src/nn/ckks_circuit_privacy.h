@@ -1,38 +1,46 @@
 // Circuit privacy (model privacy) for CKKS results, the counterpart of nn/circuit_privacy.h.
-// A CKKS result at level l and scale D decrypts to m = round(D * Ecd(z)) + v, where z are the
-// logits of the plan (real arithmetic, the plan's float weights) on the values the request
-// decrypts to, and v is the evaluation error: weight and bias encoding, rescale and key-switch
-// rounding, relinearisation noise, the input's noise carried through the weights. v depends on the
-// weights, and the key holder sees it in every decrypted slot. Before a result leaves the server it is
+// A CKKS result at level l and scale D decrypts to m = D * Ecd(z~) + v, where z~ are the logits of
+// the fixed-point model the server evaluates -- the plan's weights as encoded (round(w * 2^k) / 2^k
+// or round(w * q) / q), the biases as added (round(b * scale) / scale), in exact real arithmetic on
+// the values the request decrypts to (the key holder's own encryption noise included: it can
+// compute that from its ciphertexts) -- and v is the rest: rescale and key-switch rounding and
+// relinearisation noise. z~ is what the server reveals (as BFV reveals its quantised model's
+// output); v depends on the ciphertexts and the weights, and the key holder would see it in every
+// decrypted slot. Before a result leaves the server it is
 //   1. re-randomised: + a fresh public-key encryption of zero at the result's level and scale, so
 //      c1 is an RLWE sample independent of the computation;
 //   2. flooded: c0 += e, e the sum of three uniforms in [-2^b, 2^b) per coefficient (FloodSample),
 //      independent per coefficient.
-// What must be covered: ||v||_inf over the coefficients. The precision model bounds the canonical
-// embedding, ||v||_can <= V (he/ckks/precision_model.h), and for power-of-two cyclotomics the
-// embedding matrix U has U^H U = N I, so v = U^H sigma(v) / N and ||v||_inf <= ||v||_can <= V.
-// V is taken at confidence 10 (not the model's 6): each of its Gaussian-tail steps fails with
-// probability <= 2 exp(-50) ~ 2^-71 per slot, < 2^-44 over every slot, term and ciphertext of a job.
+// What must be covered: ||v||_inf over the coefficients. The precision model tracks the fixed and
+// the random part of every bound apart (ckks::PrecisionEstimate::fixed / random; he/ckks/
+// precision_model.h) and bounds the random part in the canonical embedding, ||v||_can <= V; for
+// power-of-two cyclotomics the embedding matrix U has U^H U = N I, so v = U^H sigma(v) / N and
+// ||v||_inf <= ||v||_can <= V. V is taken at confidence 10 (not the model's 6): each of its
+// Gaussian-tail steps fails with probability <= 2 exp(-50) ~ 2^-71 per slot, < 2^-44 over every
+// slot, term and ciphertext of a job.
 // Statistical security, as for BFV (nn/circuit_privacy.h): a job of C ciphertexts of N
 // coefficients is within sqrt(2 c N C) V / 2^b of a simulation that sees only the outputs (a
-// fresh encryption of round(D * Ecd(z)) plus the flood). With
+// fresh encryption of D * Ecd(z~) plus the flood). With
 //   b = ceil(log2 V + 40 + log2(2 c N C) / 2 + 1)          (flood_ratio_bits(N, C) + 1)
 // that is <= 2^-41 (plus the 2^-44 above: < 2^-40) per job; C is the largest job the service's caps
 // allow (ckks_result_ciphertexts_per_job: batches of N/2 cells x classes).
 // The price, unlike BFV's: in BFV the flood lands in the noise, below Delta; in CKKS there is no
-// separate noise, the flood adds to the message. Its slot error is c sqrt(N) 2^b / D (the sum
-// of N coefficients of variance 2^(2b) in every slot), so the logit error grows by about
+// separate noise, the flood adds to the message. Its slot error is c sqrt(N) 2^b / D, so the logit
+// error grows by about
 //   41 + log2(2 c N C) / 2 + log2(6 sqrt(N)) bits           (N = 16384, C = 4: ~58 bits)
-// over the unflooded bound V / D. params --scheme ckks counts the flood in the predicted error
-// (PrecisionModel::sanitise) and refuses, with the numbers, parameters whose flooded error misses
-// the target or whose flooded result no longer fits q_0. With single primes <= 60 bits as the
-// scale, every rescale leaves rounding noise of ~2^16 at scale <= 2^60, i.e. V / D >= 2^-44, and
-// 58 bits above that is far beyond any useful target. C-NMC (cnmc-x2, group C magnitudes), the
-// best set: N = 16384, scale 2^50, noise bound 2^31 at confidence 10, so b = 31 + 49 = 80 bits per
-// coefficient, more than q_0 (<= 60 bits) holds; the flooded logit error is ~2^40 times the unflooded.
-// The chooser refuses every target (test CkksSettings.CircuitPrivacyCountsTheFloodAndRefusesWithTheNumbers).
-// Reaching it needs a scale of ~2^90 at every level (two primes per rescale, N = 32768) and
-// results kept at two or more primes: not built.
+// over the random part's V / D. With the usual single-prime scales (<= 2^60) every rescale leaves
+// rounding noise of ~2^16-2^19, V / D >= 2^-44, and 58 bits above that is no useful target. Hence
+// the wide scale chain params --scheme ckks builds for circuit privacy (CkksStepScale in
+// nn/ckks_settings.h): the first linear layer's weights at 2^k and no rescale (its products are
+// exact), every square rescaled back to a wide scale 2^t (t ~ 96 for a target of 1e-3: one prime
+// after the first square, two after later ones), the layers between squares rescaled by one ~2^40
+// prime, the layers after the last square kept in q_0 (which then holds 2^(t + 40) times the
+// largest logit and the flood). The random part then sits ~2^t below the values, the flood ~2^58
+// above it. C-NMC (cnmc-x2, group C magnitudes, target 1e-3): N = 16384, 7 primes (q_0 3 x 47 bits,
+// 48 + 48, 40, 48), flood 2^115 per coefficient, predicted error 6.4e-4 with the flood (its fixed
+// part dominates); group C through infer/serve: every argmax equals the float model's
+// (tests/apps/cli_ckks_service_test.sh). The chooser refuses, with the numbers, targets the wide
+// chain cannot reach at 128 bits (C-NMC: below ~6e-7).
 // (Gentry 2009, Sec. 21; Bourse et al. 2016; Li-Micciancio 2021 on CKKS decryptions.)
 #pragma once
 

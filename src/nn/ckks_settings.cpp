@@ -455,6 +455,7 @@ struct BestSeen {
 // The wide chain of circuit privacy (CkksStepScale): every prime below the SIMD kernels' size.
 constexpr int kWidePrimeBits = 49;
 constexpr int kWideLinearBits = 40;     // later linear layers: weights at, and rescaled by, a ~2^40 prime
+constexpr int kWideMinWeightBits = 24;  // the least weight scale after the last square
 
 // Distinct NTT-friendly primes for one ring degree.
 class PrimePicker {
@@ -517,8 +518,15 @@ std::optional<std::pair<ckks::Params, CkksSchedule>> wide_chain(const Plan& plan
       const auto kind = plan.steps[s].kind;
       if (kind == OpKind::kLinear && (first_linear || s > last_square)) {
         // No rescale: the first layer's products are exact; after the last square a rescale prime
-        // would only move bits from q_0 (which must then hold 2^k more) to the chain.
-        const int k = first_linear ? k0 : kWideLinearBits;
+        // would only move bits from q_0 (which must then hold 2^k more) to the chain. There the
+        // weights take what q_0's primes leave (24..40 bits): MNIST at t = 101 gets 37 bits and
+        // three q_0 primes instead of four.
+        int k = k0;
+        if (!first_linear) {
+          const double at_least = std::log2(scale) + head_bits + 1 + kWideMinWeightBits;
+          const int r = int(std::ceil(at_least / kWidePrimeBits));
+          k = std::min(kWideLinearBits, int(std::floor(r * kWidePrimeBits - (at_least - kWideMinWeightBits))));
+        }
         schedule[s] = {0, k};
         scale *= std::ldexp(1.0, k);
         first_linear = false;

@@ -10,6 +10,7 @@
 #include "common/thread_pool.h"
 #include "common/timer.h"
 #include "he/ckks/serialization.h"
+#include "nn/ckks_circuit_privacy.h"
 #include "nn/ckks_evaluator.h"
 #include "nn/ckks_slot_evaluator.h"
 #include "nn/keyholder/ckks_keyholder.h"
@@ -109,6 +110,12 @@ class CkksBackend final : public Backend {
     const double threads = double(ThreadPool::global().size());
     rep.encrypt_seconds += stats.source_seconds / threads;
     rep.evaluate_seconds += std::max(0.0, stats.wall_seconds - stats.source_seconds / threads);
+    if (keys_.settings().circuit_privacy) {
+      Timer tp;
+      if (!privacy_) privacy_.emplace(keys_.context(), keys_.public_key(), keys_.settings().flood_bits);
+      ThreadPool::global().parallel_for(0, outputs.size(), [&](std::size_t o) { privacy_->apply(outputs[o]); });
+      rep.evaluate_seconds += tp.seconds();
+    }
     rep.steps.front().seconds += stats.source_seconds / threads;
     for (std::size_t s = 1; s < stats.step_seconds.size(); ++s) rep.steps[s].seconds += stats.step_seconds[s];
     for (const auto& ct : outputs) rep.bytes_received += ckks::save(ct).size();
@@ -125,6 +132,7 @@ class CkksBackend final : public Backend {
   ckks::RelinKeys relin_;
   ckks::GaloisKeys galois_;
   std::optional<std::vector<int>> galois_steps_;
+  std::optional<CkksCircuitPrivacy> privacy_;  // the server's flood, when the settings carry one
 };
 
 }  // namespace

@@ -1,6 +1,9 @@
 // The `ckks` backend: key holder and server in one process (encrypt on demand -> streamed
 // evaluation -> decrypt, in batches of N/2 images), with per-stage times and the bytes that would
 // cross the network. Logits agree with the float backend up to the precision model's bound.
+// Parameters that carry a circuit-privacy flood (CkksSettings::circuit_privacy) get it as the
+// service applies it (nn::CkksCircuitPrivacy on every result, timed with the server's work), so
+// the logits are what the key holder would decrypt.
 #pragma once
 
 #include <memory>
