@@ -91,8 +91,10 @@ CkksSettings choose_ckks_for(const Plan& plan, const EvalSet& set, double target
 }
 
 // --layout for CKKS: the layout named, or (auto) the one with the lower estimated end-to-end time
-// for `cells` cells among those whose parameters reach the target (with circuit privacy: the
-// throughput layout, the only one CKKS flooding exists for).
+// for `cells` cells among those whose parameters reach the target. With circuit privacy auto takes
+// the throughput layout: the latency layout's wide chain needs N = 32768 and 12 primes for
+// cnmc-x2, Galois keys of ~3.4 GB in memory (1.7 GB seeded eval.key), so it is made only when
+// asked for (--layout latency).
 CkksSettings choose_ckks_layout(const Plan& plan, const EvalSet& set, double target_error, std::optional<Layout> layout,
                                 std::size_t cells, double bandwidth_mbit, bool circuit_privacy) {
   if (layout) return choose_ckks_for(plan, set, target_error, *layout, circuit_privacy);
@@ -102,7 +104,7 @@ CkksSettings choose_ckks_layout(const Plan& plan, const EvalSet& set, double tar
   std::optional<SecurityError> refused;
   for (const auto l : {Layout::kThroughput, Layout::kLatency}) {
     try {
-      auto s = choose_ckks_for(plan, set, target_error, l, false);
+      auto s = choose_ckks_for(plan, set, target_error, l, circuit_privacy);
       const double secs = estimate_ckks_cost(ckks_plan_for(plan, s), s, cells, bandwidth_mbit).total_seconds;
       if (secs < best_s) best = s, best_s = secs;
     } catch (const SecurityError& e) {

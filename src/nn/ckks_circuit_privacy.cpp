@@ -15,6 +15,10 @@ namespace leukocrypt::nn {
 
 std::size_t ckks_result_ciphertexts_per_job(const Plan& plan, std::size_t slots, const JobCaps& caps) {
   require(slots >= 1, "circuit privacy: no slots");
+  if (plan.layout == Layout::kLatency) {  // one result per ciphertext of slots / block cells
+    const std::size_t per = std::max<std::size_t>(1, slots / std::max<std::size_t>(1, plan.slots.block));
+    return std::max<std::size_t>(1, (caps.max_cells + per - 1) / per);
+  }
   const std::size_t batches = std::min(caps.max_batches, (caps.max_cells + slots - 1) / slots);
   return std::max<std::size_t>(1, batches) * plan.output_size();
 }

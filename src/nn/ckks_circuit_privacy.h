@@ -59,7 +59,8 @@ namespace leukocrypt::nn {
 // Confidence of the precision-model bound the flood covers (see above).
 inline constexpr double kCkksFloodConfidence = 10.0;
 
-// Result ciphertexts of the largest job `caps` allow: batches of slots cells, one per class.
+// Result ciphertexts of the largest job `caps` allow: batches of slots cells, one per class
+// (throughput); one per slots / block cells (a CKKS latency plan).
 std::size_t ckks_result_ciphertexts_per_job(const Plan& plan, std::size_t slots, const JobCaps& caps);
 
 // log2(2^b / V) the CKKS flood needs over a job of result_ciphertexts ciphertexts of N

@@ -67,8 +67,9 @@ ckks::PrecisionEstimate predict_linear(const ckks::PrecisionModel& model, const 
 // 2^F times) and one key switch each, doubled by every later fold: (2^F - 1) key switches. Then
 // the rescale and the bias.
 ckks::PrecisionEstimate predict_slot_linear(const ckks::PrecisionModel& model, const ckks::Params& params,
-                                            const LinearOp& l, const SlotLinear& sl, const ckks::PrecisionEstimate& x) {
-  const double q = double(params.q()[x.level - 1]);
+                                            const LinearOp& l, const SlotLinear& sl, const ckks::PrecisionEstimate& x,
+                                            const CkksStepScale& sc) {
+  const double q = sc.weight_bits > 0 ? std::ldexp(1.0, sc.weight_bits) : double(params.q()[x.level - 1]);
   ckks::PrecisionEstimate xb = x;
   if (std::any_of(sl.baby.begin(), sl.baby.end(), [](int b) { return b != 0; })) xb = model.key_switch(x);
   double w_max = 0, bias_max = 0;
@@ -78,14 +79,20 @@ ckks::PrecisionEstimate predict_slot_linear(const ckks::PrecisionModel& model, c
     w_max = std::max(w_max, w);
     bias_max = std::max(bias_max, std::fabs(double(l.f_bias[o])));
   }
-  const double encoding = model.multiply_plain(xb, 0.0, q).noise;  // s M R + B_b R
+  const auto enc = model.multiply_plain(xb, 0.0, q);  // s M R + B_b R (its fixed part: s M R + F_b R)
   const double ks = model.key_switch_noise(x.level);
-  double partial = double(sl.diagonals()) * encoding;
-  for (const auto& g : sl.giants) partial += g.step != 0 ? ks : 0.0;
+  const double d = double(sl.diagonals());
+  double giants = 0;
+  for (const auto& g : sl.giants) giants += g.step != 0 ? ks : 0.0;
   const double folded = std::ldexp(1.0, int(sl.fold.size()));
-  const double noise = q * w_max * xb.noise + folded * partial + (folded - 1) * ks;
-  // Not split into fixed and random parts (no circuit privacy in this layout): all counted random.
-  return model.add_plain(model.rescale({x.level, x.scale * q, w_max * x.magnitude, noise, 0.0, noise}), bias_max);
+  // Fixed: the weights times the inputs' fixed error and the diagonals' encoding; random: the
+  // weights times the rotated inputs' random error (baby key switches included), the random
+  // error's share of the encoding term, the giant steps' and folds' key switches.
+  const double fixed = q * w_max * xb.fixed + folded * d * enc.fixed;
+  const double random = q * w_max * xb.random + folded * (d * enc.random + giants) + (folded - 1) * ks;
+  ckks::PrecisionEstimate y{x.level, x.scale * q, w_max * x.magnitude, fixed + random, fixed, random};
+  for (int r = 0; r < sc.rescales; ++r) y = model.rescale(y);
+  return model.add_plain(y, bias_max);
 }
 
 // One latency linear step on one packed slot vector in doubles, as CkksSlotEvaluator runs it
@@ -242,7 +249,6 @@ std::vector<ckks::PrecisionEstimate> walk_plan(const Plan& plan, const ckks::Par
   const std::size_t need = ckks_rescales(plan, schedule) + 1;
   require(params.max_level() >= need, "predict_ckks_errors: " + std::to_string(params.max_level()) +
                                           " primes; the plan needs " + std::to_string(need));
-  require(schedule.empty() || plan.layout == Layout::kThroughput, "predict_ckks_errors: scale schedules are for the throughput layout");
   const ckks::PrecisionModel model(params, confidence);
   std::vector<ckks::PrecisionEstimate> out(plan.steps.size());
   ckks::PrecisionEstimate x{};
@@ -251,8 +257,9 @@ std::vector<ckks::PrecisionEstimate> walk_plan(const Plan& plan, const ckks::Par
     if (st.kind == OpKind::kEncrypt) {
       x = model.fresh_secret(magnitudes[s], params.default_scale());
     } else if (st.kind == OpKind::kLinear) {
-      x = plan.layout == Layout::kLatency ? predict_slot_linear(model, params, st.linear, plan.slots.linear[s], x)
-                                          : predict_linear(model, st.linear, x, step_scale(schedule, plan, s));
+      x = plan.layout == Layout::kLatency
+              ? predict_slot_linear(model, params, st.linear, plan.slots.linear[s], x, step_scale(schedule, plan, s))
+              : predict_linear(model, st.linear, x, step_scale(schedule, plan, s));
     } else if (st.kind == OpKind::kSquare) {
       x = model.key_switch(model.multiply(x, x));
       for (int r = 0; r < step_scale(schedule, plan, s).rescales; ++r) x = model.rescale(x);
@@ -356,10 +363,10 @@ CkksCostEstimate estimate_ckks_cost(const Plan& plan, const CkksSettings& s, std
   const double received = latency ? runs : runs * double(plan.output_size());
   CkksCostEstimate e;
   e.upload_bytes = sent * double(n * top * 8) / 2;  // seeded: the second polynomial is a seed
-  const std::size_t result_level = top - ckks_rescales(plan, latency ? CkksSchedule{} : s.schedule);
+  const std::size_t result_level = top - ckks_rescales(plan, s.schedule);
   e.download_bytes = received * double(n * 2 * 8 * result_level);  // two polynomials at the result's level
   e.keyholder_seconds = sent * double(n * top) * kEncrypt;
-  e.server_seconds = runs * server_seconds(plan, n, top, latency ? CkksSchedule{} : s.schedule) / 2;  // two cores
+  e.server_seconds = runs * server_seconds(plan, n, top, s.schedule) / 2;  // two cores
   const double transfer_s = (e.upload_bytes + e.download_bytes) * 8 / (bandwidth_mbit * 1e6);
   e.total_seconds = e.keyholder_seconds + e.server_seconds + transfer_s;
   return e;
@@ -496,8 +503,14 @@ class PrimePicker {
 // at 2^40 without a rescale (kept in q_0); q_0 of enough primes for the result's scale times the
 // largest logit (head_bits) -- whether the flood also fits is predict_flood's check; the special
 // prime the largest below 2^50. Empty when the set exceeds the 128-bit table at n.
+// The latency layout (a CKKS latency plan): its first linear step rotates the inputs (baby steps)
+// before any weight touches them, and those key switches' noise must sit 2^t below the values too,
+// so the inputs come at the wide scale (d0 = t), every linear layer is rescaled by a ~2^40 prime
+// (the last too: the flood, 2^55 above the result's random error, then stays within 126 bits),
+// and the special prime is 59 bits (the rotations' key-switch noise divided by it).
 std::optional<std::pair<ckks::Params, CkksSchedule>> wide_chain(const Plan& plan, std::size_t n, int t_bits,
                                                                  int head_bits, ckks::Security security) {
+  const bool latency = plan.layout == Layout::kLatency;
   const int log_n = std::countr_zero(n);
   PrimePicker pick(log_n);
   // The first layer's output scale 2^s1 (the first square then rescales by one prime of <= 49 bits)
@@ -505,7 +518,7 @@ std::optional<std::pair<ckks::Params, CkksSchedule>> wide_chain(const Plan& plan
   // over sum |w| ~ 2^4) and the weights' rounding (1/2 over sum |x| ~ 2^6) weigh about the same
   // in the precision model: d0 ~ s1/2 + 6 (C-NMC group C at s1 = 72: fixed error bound 5.5e-4 at
   // d0 = 40 and 6.1e-4 at 44, against 8e-3 at 36 and 9e-3 at 48).
-  const int s1_bits = (t_bits + kWidePrimeBits) / 2, d0 = s1_bits / 2 + 6, k0 = s1_bits - d0;
+  const int s1_bits = (t_bits + kWidePrimeBits) / 2, d0 = latency ? t_bits : s1_bits / 2 + 6, k0 = s1_bits - d0;
   CkksSchedule schedule(plan.steps.size(), CkksStepScale{0, 0});
   std::vector<std::uint64_t> consumed;  // in the order the rescales drop them
   double scale = std::ldexp(1.0, d0);
@@ -516,7 +529,7 @@ std::optional<std::pair<ckks::Params, CkksSchedule>> wide_chain(const Plan& plan
   try {
     for (std::size_t s = 0; s < plan.steps.size(); ++s) {
       const auto kind = plan.steps[s].kind;
-      if (kind == OpKind::kLinear && (first_linear || s > last_square)) {
+      if (kind == OpKind::kLinear && !latency && (first_linear || s > last_square)) {
         // No rescale: the first layer's products are exact; after the last square a rescale prime
         // would only move bits from q_0 (which must then hold 2^k more) to the chain. There the
         // weights take what q_0's primes leave (24..40 bits): MNIST at t = 101 gets 37 bits and
@@ -533,6 +546,7 @@ std::optional<std::pair<ckks::Params, CkksSchedule>> wide_chain(const Plan& plan
       } else if (kind == OpKind::kLinear) {
         consumed.push_back(pick.near(std::ldexp(1.0, kWideLinearBits)));
         schedule[s] = {1, 0};
+        first_linear = false;
       } else if (kind == OpKind::kSquare) {
         scale *= scale;
         const double ratio_bits = std::log2(scale) - t_bits;
@@ -552,7 +566,18 @@ std::optional<std::pair<ckks::Params, CkksSchedule>> wide_chain(const Plan& plan
     std::vector<std::uint64_t> q;
     for (int i = 0; i < r; ++i) q.push_back(pick.near(std::exp2(need / r), true));
     q.insert(q.end(), consumed.rbegin(), consumed.rend());
-    const std::uint64_t special = pick.near(0x1p50 - double(std::uint64_t(2) << log_n) * 4096);
+    // The latency layout's rotations add key-switch noise at the wide scale (baby steps before any
+    // rescale): a 59-bit special prime divides it by 2^9 more, for one prime off the SIMD kernels.
+    std::uint64_t special = 0;
+    if (latency) {
+      for (auto c : he::ntt_primes_below(59, log_n, q.size() + 1))
+        if (std::find(q.begin(), q.end(), c) == q.end()) {
+          special = c;
+          break;
+        }
+    } else {
+      special = pick.near(0x1p50 - double(std::uint64_t(2) << log_n) * 4096);
+    }
     return std::make_pair(ckks::Params::create_from_primes(n, std::move(q), special, std::ldexp(1.0, d0), security),
                           std::move(schedule));
   } catch (const SecurityError&) {
@@ -568,7 +593,9 @@ CkksSettings choose_private(const Plan& plan, const std::vector<double>& mag, co
   BestSeen seen;
   std::size_t cts = 0;
   const auto security = o.insecure_for_tests ? ckks::Security::kInsecureForTests : ckks::Security::k128;
-  for (std::size_t n = std::max<std::size_t>(o.min_n, 1024); n <= 32768; n *= 2) {
+  const bool latency = plan.layout == Layout::kLatency;
+  const std::size_t min_n = std::max<std::size_t>(latency ? std::max(o.min_n, 2 * plan.slots.block) : o.min_n, 1024);
+  for (std::size_t n = min_n; n <= 32768; n *= 2) {
     for (int t = 50; t <= 160; ++t) {
       auto chain = wide_chain(plan, n, t, head, security);
       if (!chain) {
@@ -582,7 +609,7 @@ CkksSettings choose_private(const Plan& plan, const std::vector<double>& mag, co
       CkksSettings c;
       c.params = p;
       c.schedule = chain->second;
-      c.layout = Layout::kThroughput;
+      c.layout = latency ? Layout::kLatency : Layout::kThroughput;
       c.target_error = o.target_error;
       c.predicted_error = flood.error;
       for (const auto& e : est) c.step_error.push_back(e.slot_error(p.n()));
@@ -612,9 +639,6 @@ CkksSettings choose_ckks_settings(const Plan& plan, const std::vector<double>& m
   const std::size_t levels = ckks_levels(plan);
   const bool latency = plan.layout == Layout::kLatency;
   require(!latency || plan.slots.scheme() == SlotScheme::kCkks, "ckks: the plan is in BFV's latency layout");
-  require(!(latency && o.circuit_privacy),
-          "ckks: circuit privacy (flooding) exists for the throughput layout only; the latency layout needs "
-          "--no-circuit-privacy (its results are not flooded) or --layout throughput");
   // The latency layout needs N/2 >= the block of a cell.
   const std::size_t min_n = latency ? std::max(o.min_n, 2 * plan.slots.block) : o.min_n;
   const int special = o.special_bits > 0 ? o.special_bits : (latency ? 59 : 0);

@@ -2,6 +2,7 @@
 #include "nn/ckks_slot_evaluator.h"
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
 
 #include "common/error.h"
@@ -14,15 +15,15 @@
 namespace leukocrypt::nn {
 
 CkksSlotEvaluator::CkksSlotEvaluator(const Plan& plan, ckks::ContextPtr ctx, ckks::RelinKeys relin_keys,
-                                     ckks::GaloisKeys galois_keys)
+                                     ckks::GaloisKeys galois_keys, CkksSchedule schedule)
     : plan_(plan), ctx_(std::move(ctx)), eval_(ctx_), relin_keys_(std::move(relin_keys)),
-      galois_keys_(std::move(galois_keys)) {
+      galois_keys_(std::move(galois_keys)), schedule_(std::move(schedule)) {
   const auto& p = ctx_->params();
   require(plan_.layout == Layout::kLatency && plan_.slots.scheme() == SlotScheme::kCkks && plan_.slots.n == p.n(),
           "CkksSlotEvaluator: the plan is not in the CKKS latency layout for N = " + std::to_string(p.n()));
-  const std::size_t need = ckks_levels(plan_) + 1;
+  const std::size_t need = ckks_rescales(plan_, schedule_) + 1;
   require(p.max_level() >= need, "CkksSlotEvaluator: the plan needs " + std::to_string(need) +
-                                     " ciphertext primes (one per linear layer and square, plus q_0); the parameters have " +
+                                     " ciphertext primes (its rescales plus q_0); the parameters have " +
                                      std::to_string(p.max_level()));
   require(relin_keys_.params_id() == p.id(), "CkksSlotEvaluator: relinearisation key is for other parameters");
   require(galois_keys_.params_id() == p.id(), "CkksSlotEvaluator: Galois keys are for other parameters");
@@ -40,14 +41,10 @@ CkksSlotEvaluator::CkksSlotEvaluator(const Plan& plan, ckks::ContextPtr ctx, ckk
   for (std::size_t s = 0; s < plan_.steps.size(); ++s) {
     level_in_[s] = level;
     scale_in_[s] = scale;
-    const double last = double(ctx_->modulus(level - 1).value());
-    if (plan_.steps[s].kind == OpKind::kLinear) {
-      scale = scale * last / last;
-      --level;
-    } else if (plan_.steps[s].kind == OpKind::kSquare) {
-      scale = scale * scale / last;
-      --level;
-    }
+    if (plan_.steps[s].kind == OpKind::kLinear) scale *= diagonal_scale(s, level);
+    else if (plan_.steps[s].kind == OpKind::kSquare) scale *= scale;
+    else continue;
+    for (int r = 0; r < step_scale(schedule_, plan_, s).rescales; ++r) scale /= double(ctx_->modulus(--level).value());
   }
   diag_.resize(plan_.steps.size());
   bias_.resize(plan_.steps.size());
@@ -59,7 +56,7 @@ void CkksSlotEvaluator::prepare_linear(std::size_t s) {
   const SlotLinear& l = plan_.slots.linear[s];
   const SlotLayout& sl = plan_.slots;
   const std::size_t level = level_in_[s];
-  const double q_last = double(ctx_->modulus(level - 1).value());
+  const double q_last = diagonal_scale(s, level);
   const ckks::Encoder enc(ctx_);
   std::vector<const std::vector<double>*> terms;
   for (const auto& g : l.giants)
@@ -71,12 +68,14 @@ void CkksSlotEvaluator::prepare_linear(std::size_t s) {
   ThreadPool::global().parallel_for(0, terms.size(), [&](std::size_t d) {
     diag_[s][d] = enc.encode(tile_block(*terms[d], sl.slot_count()), q_last, level);
   });
-  // The scale after the products (scale x q_last) and the rescale (/ q_last), as the evaluator has it.
-  const double after = scale_in_[s] * q_last / q_last;
+  // The scale after the products (scale x the diagonals' scale) and the rescales, as the evaluator has it.
+  double after = scale_in_[s] * q_last;
+  std::size_t out_level = level;
+  for (int r = 0; r < step_scale(schedule_, plan_, s).rescales; ++r) after /= double(ctx_->modulus(--out_level).value());
   std::vector<double> bias(sl.slot_count(), 0.0);
   for (std::size_t b0 = 0; b0 < bias.size(); b0 += sl.block)
     for (const auto& [slot, b] : l.fbias) bias[b0 + slot] = b;
-  bias_[s] = enc.encode(bias, after, level - 1);
+  bias_[s] = enc.encode(bias, after, out_level);
 }
 
 ckks::Ciphertext CkksSlotEvaluator::run_linear(std::size_t s, const ckks::Ciphertext& x) const {
@@ -107,15 +106,20 @@ ckks::Ciphertext CkksSlotEvaluator::run_linear(std::size_t s, const ckks::Cipher
   ckks::Ciphertext y = std::move(giant[0]);
   for (std::size_t g = 1; g < giant.size(); ++g) eval_.add_inplace(y, giant[g]);
   for (int f : l.fold) eval_.add_inplace(y, eval_.rotate(y, f, galois_keys_));
-  eval_.rescale_inplace(y);
+  for (int r = 0; r < step_scale(schedule_, plan_, s).rescales; ++r) eval_.rescale_inplace(y);
   eval_.add_plain_inplace(y, bias_[s]);
   return y;
+}
+
+double CkksSlotEvaluator::diagonal_scale(std::size_t s, std::size_t level) const {
+  const int bits = step_scale(schedule_, plan_, s).weight_bits;
+  return bits > 0 ? std::ldexp(1.0, bits) : double(ctx_->modulus(level - 1).value());
 }
 
 void CkksSlotEvaluator::run_unary(std::size_t s, ckks::Ciphertext& ct) const {
   if (plan_.steps[s].kind != OpKind::kSquare) return;  // Relinearize and ModSwitch: nothing to do
   ct = eval_.square_relin(ct, relin_keys_);
-  eval_.rescale_inplace(ct);
+  for (int r = 0; r < step_scale(schedule_, plan_, s).rescales; ++r) eval_.rescale_inplace(ct);
 }
 
 std::vector<ckks::Ciphertext> CkksSlotEvaluator::evaluate(std::vector<ckks::Ciphertext> cts,

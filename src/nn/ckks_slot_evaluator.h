@@ -8,7 +8,9 @@
 // rotated, the sums added, the fold rotations applied, then one rescale and the bias (encoded at
 // the exact scale the ciphertext has there). Rotations all happen before the rescale, so their
 // key-switch noise is divided by the dropped prime. Squares: square_relin + rescale, as in the
-// throughput layout (Relinearize and ModSwitch steps are then no-ops).
+// throughput layout (Relinearize and ModSwitch steps are then no-ops). With a scale schedule
+// (CkksStepScale, the wide chain of circuit privacy) a linear step's diagonals are encoded at 2^k
+// or at its rescale prime and every step rescales as many primes as the schedule says.
 #pragma once
 
 #include <functional>
@@ -19,6 +21,7 @@
 #include "he/ckks/evaluator.h"
 #include "he/ckks/keys.h"
 #include "he/ckks/plaintext.h"
+#include "nn/ckks_settings.h"
 #include "nn/plan.h"
 
 namespace leukocrypt::nn {
@@ -28,7 +31,8 @@ class CkksSlotEvaluator {
   // The plan must be in the latency layout for CKKS slots (to_latency(plan, N, SlotScheme::kCkks))
   // at the context's N; throws InvalidArgument naming what does not match (a missing Galois key
   // names its rotation step; too few primes names the rescales needed).
-  CkksSlotEvaluator(const Plan& plan, ckks::ContextPtr ctx, ckks::RelinKeys relin_keys, ckks::GaloisKeys galois_keys);
+  CkksSlotEvaluator(const Plan& plan, ckks::ContextPtr ctx, ckks::RelinKeys relin_keys, ckks::GaloisKeys galois_keys,
+                    CkksSchedule schedule = {});
 
   // Every step between Encrypt and Decrypt on the packed ciphertexts (fresh, size 2, top level,
   // default scale); returns the results at the last level. step_seconds (if given, one entry per
@@ -45,12 +49,15 @@ class CkksSlotEvaluator {
   void prepare_linear(std::size_t step);
   ckks::Ciphertext run_linear(std::size_t step, const ckks::Ciphertext& x) const;
   void run_unary(std::size_t step, ckks::Ciphertext& ct) const;
+  // The diagonals' scale of linear step s entering at `level`: 2^weight_bits, or its last prime.
+  double diagonal_scale(std::size_t s, std::size_t level) const;
 
   const Plan& plan_;
   ckks::ContextPtr ctx_;
   ckks::Evaluator eval_;
   ckks::RelinKeys relin_keys_;
   ckks::GaloisKeys galois_keys_;
+  CkksSchedule schedule_;
   std::vector<std::size_t> level_in_;               // [step]: ciphertext level entering it
   std::vector<double> scale_in_;                    // [step]: exact scale entering it
   std::vector<std::vector<ckks::Plaintext>> diag_;  // [step][term, giant-major]

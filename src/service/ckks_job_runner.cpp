@@ -44,18 +44,12 @@ class CkksJobRunner : public JobRunner {
     ctx_ = ckks::Context::create(settings_.params);
     circuit_privacy_ = o.circuit_privacy;
     job_ = o.job;
-    if (circuit_privacy_ && settings_.layout == nn::Layout::kLatency)
-      throw InvalidArgument(params_what + ": CKKS circuit privacy (flooding) exists for the throughput layout only; "
-                            "serve these latency-layout parameters with --no-circuit-privacy (docs/API.md, Security) or "
-                            "choose throughput parameters");
+    if (settings_.layout == nn::Layout::kLatency) latency_plan_ = nn::ckks_plan_for(served_.plan, settings_);
     if (circuit_privacy_) check_flood_covers_jobs(params_what);
-    if (settings_.layout == nn::Layout::kLatency && !settings_.schedule.empty())
-      throw InvalidArgument(params_what + ": a CKKS scale schedule is for the throughput layout");
     const std::size_t rescales = nn::ckks_rescales(served_.plan, settings_.schedule);
     require(rescales < settings_.params.max_level(),
             params_what + ": the plan needs " + std::to_string(rescales) + " rescales, the CKKS parameters have " +
                 std::to_string(settings_.params.max_level() - 1));
-    if (settings_.layout == nn::Layout::kLatency) latency_plan_ = nn::ckks_plan_for(served_.plan, settings_);
     const char* layout = nn::to_string(settings_.layout);
     card_ = common_card(served_);
     card_.update({{"scheme", "ckks"},
@@ -78,7 +72,8 @@ class CkksJobRunner : public JobRunner {
                             "chain that carries the flood: nn/ckks_circuit_privacy.h), or serve these with "
                             "--no-circuit-privacy (the key holder may then learn more about the model than the logits; "
                             "docs/API.md, Security)");
-    const auto cts = nn::ckks_result_ciphertexts_per_job(served_.plan, settings_.params.slots(), job_);
+    const auto cts = nn::ckks_result_ciphertexts_per_job(latency() ? latency_plan_ : served_.plan,
+                                                         settings_.params.slots(), job_);
     if (cts > settings_.privacy_ciphertexts)
       throw InvalidArgument("circuit privacy for jobs of up to " + std::to_string(job_.max_cells) + " cells / " +
                             std::to_string(job_.max_batches) + " batches (" + std::to_string(cts) +
@@ -199,7 +194,7 @@ class CkksJobRunner : public JobRunner {
   RunOutput run_with_keys(const std::string& key_ref, const std::function<std::string()>& load_keys,
                           const wire::ContainerFile& f, const std::function<void(double)>& progress) const override {
     if (!latency()) return run(load_keys(), f, progress);
-    std::shared_ptr<const nn::CkksSlotEvaluator> evaluator;
+    std::shared_ptr<const SlotRunner> evaluator;
     {
       std::lock_guard lock(cache_mu_);
       if (cache_ref_ == key_ref) evaluator = cache_;
@@ -262,26 +257,44 @@ class CkksJobRunner : public JobRunner {
     return cts;
   }
 
-  // The slot evaluator for stored keys: Galois keys loaded, diagonals encoded.
-  std::shared_ptr<const nn::CkksSlotEvaluator> slot_evaluator(const wire::ContainerView& kv) const {
+  // The slot evaluator for stored keys (Galois keys loaded, diagonals encoded) and, with circuit
+  // privacy, the flood with their public key.
+  struct SlotRunner {
+    SlotRunner(nn::CkksSlotEvaluator e, std::unique_ptr<nn::CkksCircuitPrivacy> p)
+        : evaluator(std::move(e)), privacy(std::move(p)) {}
+    nn::CkksSlotEvaluator evaluator;
+    std::unique_ptr<nn::CkksCircuitPrivacy> privacy;
+  };
+  std::shared_ptr<const SlotRunner> slot_evaluator(const wire::ContainerView& kv) const {
     if (kv.blobs.size() < 3)
       throw FormatError("stored keys: no Galois keys (the latency layout needs them; re-run keygen with the model card)");
-    return std::make_shared<const nn::CkksSlotEvaluator>(latency_plan_, ctx_, ckks::load_relin_keys(*ctx_, kv.blobs[0]),
-                                                         ckks::load_galois_keys(*ctx_, kv.blobs[2]));
+    return std::make_shared<const SlotRunner>(
+        nn::CkksSlotEvaluator(latency_plan_, ctx_, ckks::load_relin_keys(*ctx_, kv.blobs[0]),
+                              ckks::load_galois_keys(*ctx_, kv.blobs[2]), settings_.schedule),
+        privacy_for(kv));
   }
 
   // A latency request: every ciphertext through the slot program. setup_s: seconds spent loading
   // the keys and encoding the diagonals (0 when they were cached).
-  RunOutput run_latency(const nn::CkksSlotEvaluator& evaluator, const wire::ContainerFile& f,
+  RunOutput run_latency(const SlotRunner& runner, const wire::ContainerFile& f,
                         const std::function<void(double)>& progress, double setup_s) const {
     const auto& h = f.header();
     const std::size_t cts = check_latency(h, f.blob_count(), "stored request");
+    if (runner.privacy && cts > settings_.privacy_ciphertexts)
+      throw InvalidArgument("request: " + std::to_string(cts) + " result ciphertexts, but circuit privacy covers jobs of up to " +
+                            std::to_string(settings_.privacy_ciphertexts) + ": split the request");
     Timer wall, t;
     std::vector<ckks::Ciphertext> in(cts);
     ThreadPool::global().parallel_for(0, cts, [&](std::size_t c) { in[c] = load_input(f.read_blob(c), c); });
     const double load_s = t.seconds();
     std::vector<double> step_s;
-    auto res = evaluator.evaluate(std::move(in), &step_s);
+    auto res = runner.evaluator.evaluate(std::move(in), &step_s);
+    double privacy_s = 0;
+    if (runner.privacy) {
+      t.reset();
+      ThreadPool::global().parallel_for(0, res.size(), [&](std::size_t c) { runner.privacy->apply(res[c]); });
+      privacy_s = t.seconds();
+    }
     t.reset();
     auto out = result_container(h, served_.model_id);
     out.packing = wire::Packing::kLatency;
@@ -301,13 +314,14 @@ class CkksJobRunner : public JobRunner {
     r.stages.emplace_back("load_keys_and_diagonals", setup_s);
     r.stages.emplace_back("load_ciphertexts", load_s);
     add_step_stages(r, latency_plan_, step_s);
+    if (runner.privacy) r.stages.emplace_back("circuit_privacy", privacy_s);
     r.stages.emplace_back("serialize_result", save_s);
     r.info = byte_info(f, r.result.size());
     r.info.update({{"scheme", "ckks"},
                    {"layout", "latency"},
                    {"ciphertexts", cts},
                    {"keys_cached", setup_s == 0},
-                   {"circuit_privacy", false}});
+                   {"circuit_privacy", runner.privacy != nullptr}});
     return r;
   }
 
@@ -371,7 +385,7 @@ class CkksJobRunner : public JobRunner {
   nn::Plan latency_plan_;  // the served plan in the CKKS latency layout (latency parameters only)
   mutable std::mutex cache_mu_;                                    // guards the two below
   mutable std::string cache_ref_;                                  // key set of cache_
-  mutable std::shared_ptr<const nn::CkksSlotEvaluator> cache_;
+  mutable std::shared_ptr<const SlotRunner> cache_;
   ckks::ContextPtr ctx_;
   nlohmann::json card_;
   bool circuit_privacy_ = true;

@@ -7,6 +7,8 @@
 #   decrypt: argmax = float on every cell, logit margin within twice the model's bound; the request
 #   records the latency blob layout;
 #   serve + screen 3 cells: the same labels; eval --mode encrypted --layout latency;
+#   latency parameters with circuit privacy (N = 32768, the wide chain; run end to end in
+#   nn_ckks_latency_tests on an insecure ring: its keys are ~3.4 GB here);
 #   refusals: keys without Galois keys on a latency server (upload 400, infer one line), latency
 #   keys asked for the throughput layout (encrypt, one line), latency keys on a server whose
 #   parameters were chosen for the throughput layout (infer, one line).
@@ -17,9 +19,17 @@ enter_work_dir
 prepare_cnmc32 "$CLI" "$DATA"
 M="$SRC/models/cnmc-x2.lcm"
 P=(--model "$M" --data cnmc32 --split train --limit 32)
-# CKKS flooding exists for the throughput layout only: latency parameters with circuit privacy on
-# (the default) are refused with one line naming --no-circuit-privacy.
-one_line_error "latency with circuit privacy" "--no-circuit-privacy" "$CLI" params --scheme ckks "${P[@]}" --layout latency
+# Latency parameters with circuit privacy on (the default): the latency layout's wide chain (inputs
+# at the wide scale, N = 32768, a 59-bit special prime) with its flood; auto takes throughput then.
+"$CLI" params --scheme ckks "${P[@]}" --layout latency --out latcp.json > outcp.txt 2>&1 || fail "params latency with circuit privacy: $(cat outcp.txt)"
+python3 - latcp.json <<'PY' || fail "latcp.json"
+import json, sys
+c = json.load(open(sys.argv[1]))["ckks"]
+assert c["layout"] == "latency" and c["params"]["n"] == 32768 and c["predicted_logit_error"] <= 1e-3, c["params"]["n"]
+assert c["circuit_privacy"]["enabled"] and c["circuit_privacy"]["flood_bits"] <= 126, c["circuit_privacy"]
+assert all(r >= 1 for r, k in zip(c["schedule"]["rescales"], c["schedule"]["weight_bits"]) if k == 0 and r > 0)
+PY
+"$CLI" params --scheme ckks "${P[@]}" --cells 1 --json | grep -q '"layout": "throughput"' || fail "auto with circuit privacy: not throughput"
 P+=(--no-circuit-privacy)
 "$CLI" params --scheme ckks "${P[@]}" --layout latency --out lat.json > out.txt 2>&1 || fail "params latency: $(cat out.txt)"
 grep -q "layout latency: 2 cells per ciphertext" out.txt || fail "params text: $(cat out.txt)"
@@ -44,7 +54,7 @@ one_line_error "latency keys, throughput layout" "made for the latency layout, n
 "$CLI" encrypt --keys keys --data cnmc32 --split C --limit 7 --out req.lcx --json > enc.json || fail "encrypt: $(cat enc.json)"
 grep -q '"layout": "latency"' enc.json || fail "encrypt: layout $(cat enc.json)"
 grep -aq 'ciphertext-prime' req.lcx || fail "the request does not record the latency blob layout"
-one_line_error "latency server with circuit privacy" "exists for the throughput layout only" \
+one_line_error "latency server with circuit privacy, parameters without a flood" "carry no flood" \
     "$CLI" infer --scheme ckks --model "$M" --eval-key keys/eval.key --in req.lcx --out res.lcx
 "$CLI" infer --scheme ckks --model "$M" --eval-key keys/eval.key --in req.lcx --out res.lcx --no-circuit-privacy \
     --json > infer.json || fail "infer: $(cat infer.json)"

@@ -87,10 +87,11 @@ TEST(CkksSlotLayout, EncryptedRotationsMatchThePlainReference) {
 
 // The parameters the precision model picks for the latency plan: INSECURE, N = min_n (at least two
 // blocks), magnitudes measured over every slot of the packed group-C cells.
-CkksSettings latency_settings(std::size_t n) {
+CkksSettings latency_settings(std::size_t n, bool circuit_privacy = false) {
   const auto lp = ckks_latency_plan(shipped());
   CkksChoiceOptions o;
   o.insecure_for_tests = true;
+  o.circuit_privacy = circuit_privacy;
   o.min_n = n;
   o.min_scale_bits = 30;  // N = 16384 has too few NTT primes of 20 bits
   o.target_error = 1e-3;  // the default target: reached with the latency layout's 59-bit special prime
@@ -99,8 +100,9 @@ CkksSettings latency_settings(std::size_t n) {
 
 // Encrypted (latency layout) logits vs the float model's on real C-NMC cells: argmax equal on every
 // cell, the largest error within the precision model's prediction.
-void expect_agrees_with_float(std::size_t cells, std::size_t n) {
-  const auto s = latency_settings(n);
+void expect_agrees_with_float(std::size_t cells, std::size_t n, bool circuit_privacy = false) {
+  const auto s = latency_settings(n, circuit_privacy);
+  ASSERT_EQ(s.circuit_privacy, circuit_privacy);
   ASSERT_EQ(s.layout, Layout::kLatency);
   ASSERT_EQ(s.params.n(), n);
   std::vector<const std::uint8_t*> images(group_c().images.begin(), group_c().images.begin() + std::ptrdiff_t(cells));
@@ -121,6 +123,11 @@ void expect_agrees_with_float(std::size_t cells, std::size_t n) {
 }
 
 TEST(CkksLatency, OneRealCellAgreesWithFloatWithinTheModel) { expect_agrees_with_float(1, 8192); }
+// Circuit privacy in the latency layout: the wide chain (inputs at the wide scale, every linear
+// step rescaled by a 2^40 prime, squares back to 2^t; nn/ckks_circuit_privacy.h) and every result
+// flooded as the server floods it; INSECURE N = 8192 (128-bit needs N = 32768 and ~3.4 GB of
+// Galois keys). Argmax = float, error within the flooded prediction.
+TEST(CkksLatency, WideChainFloodedCellsAgreeWithFloat) { expect_agrees_with_float(3, 8192, true); }
 // 2 cells per ciphertext at N = 16384: 4 ciphertexts, the last one half full.
 TEST(CkksLatency, SevenRealCellsOverFourCiphertextsAgreeWithFloat) { expect_agrees_with_float(7, 16384); }
 

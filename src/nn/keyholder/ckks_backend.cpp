@@ -64,7 +64,7 @@ class CkksBackend final : public Backend {
       galois_steps_ = plan.slots.rotation_steps();
       galois_ = keys_.galois_keys(*galois_steps_);
     }
-    CkksSlotEvaluator server(plan, keys_.context(), relin_, galois_);
+    CkksSlotEvaluator server(plan, keys_.context(), relin_, galois_, keys_.settings().schedule);
     BatchOutput out = start_output(plan, images.size());
     auto& rep = out.report;
     const std::size_t per = plan.slots.cells_per_ciphertext(), cts = plan.slots.ciphertexts_for(images.size());
@@ -83,6 +83,7 @@ class CkksBackend final : public Backend {
     t.reset();
     std::vector<double> step_s;
     auto results = server.evaluate(std::move(inputs), &step_s);
+    flood(results);
     rep.evaluate_seconds = t.seconds();
     for (std::size_t s = 1; s + 1 < step_s.size(); ++s) rep.steps[s].seconds = step_s[s];
     for (const auto& ct : results) rep.bytes_received += ckks::save(ct).size();
@@ -110,12 +111,9 @@ class CkksBackend final : public Backend {
     const double threads = double(ThreadPool::global().size());
     rep.encrypt_seconds += stats.source_seconds / threads;
     rep.evaluate_seconds += std::max(0.0, stats.wall_seconds - stats.source_seconds / threads);
-    if (keys_.settings().circuit_privacy) {
-      Timer tp;
-      if (!privacy_) privacy_.emplace(keys_.context(), keys_.public_key(), keys_.settings().flood_bits);
-      ThreadPool::global().parallel_for(0, outputs.size(), [&](std::size_t o) { privacy_->apply(outputs[o]); });
-      rep.evaluate_seconds += tp.seconds();
-    }
+    Timer tp;
+    flood(outputs);
+    rep.evaluate_seconds += tp.seconds();
     rep.steps.front().seconds += stats.source_seconds / threads;
     for (std::size_t s = 1; s < stats.step_seconds.size(); ++s) rep.steps[s].seconds += stats.step_seconds[s];
     for (const auto& ct : outputs) rep.bytes_received += ckks::save(ct).size();
@@ -125,6 +123,13 @@ class CkksBackend final : public Backend {
     rep.steps.back().seconds += t.seconds();
     std::copy(l.begin(), l.end(), logits);
     ++rep.batches;
+  }
+
+  // The server's circuit privacy on results, when the settings carry a flood.
+  void flood(std::vector<ckks::Ciphertext>& results) {
+    if (!keys_.settings().circuit_privacy) return;
+    if (!privacy_) privacy_.emplace(keys_.context(), keys_.public_key(), keys_.settings().flood_bits);
+    ThreadPool::global().parallel_for(0, results.size(), [&](std::size_t o) { privacy_->apply(results[o]); });
   }
 
   CkksKeyHolder keys_;
