@@ -40,7 +40,11 @@
 // 48 + 48, 40, 48), flood 2^115 per coefficient, predicted error 6.4e-4 with the flood (its fixed
 // part dominates); group C through infer/serve: every argmax equals the float model's
 // (tests/apps/cli_ckks_service_test.sh). The chooser refuses, with the numbers, targets the wide
-// chain cannot reach at 128 bits (C-NMC: below ~6e-7).
+// chain cannot reach at 128 bits (C-NMC: below ~6e-7). The latency layout's first layer rotates
+// the inputs (baby steps) before any weight touches them, and that key-switch noise is random at
+// the input's scale: there the inputs come at 2^t, every linear step is rescaled by a ~2^40 prime
+// and the special prime is 59 bits (cnmc-x2 at 1e-3: N = 32768, 12 primes, t = 113, flood 2^91
+// over up to 4,096 results per job).
 // (Gentry 2009, Sec. 21; Bourse et al. 2016; Li-Micciancio 2021 on CKKS decryptions.)
 #pragma once
 
