@@ -579,7 +579,9 @@ void register_nn(CLI::App& root) {
     cmd->add_option("--layout", o->layout,
                     "throughput (one ciphertext per value, a cell per slot), latency (a cell's values in the slots of "
                     "one ciphertext, rotations) or auto (the lower estimated end-to-end time; ckks: among the layouts "
-                    "whose parameters reach --target-error, and one CKKS parameter set serves only its layout)")
+                    "whose parameters reach --target-error, and one CKKS parameter set serves only its layout; with "
+                    "circuit privacy ckks auto takes throughput: the latency layout's flood needs N = 32768 and GBs "
+                    "of Galois keys)")
         ->default_val("auto");
     cmd->add_option("--bandwidth-mbit", o->bandwidth_mbit, "Link between key holder and server (Mbit/s, both ways) for the estimate")
         ->default_val(100);
