@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "he/bfv/params.h"
+#include "nn/block_layout.h"
 #include "nn/plan.h"
 
 namespace leukocrypt::nn {
@@ -40,7 +41,7 @@ struct BfvSettings {
   std::size_t blocks = 1;
 
   // Cells one throughput batch holds: N, or the slots of one block.
-  std::size_t cells_per_batch() const { return blocks > 1 ? (n / 2) / ((blocks + 1) / 2) : n; }
+  std::size_t cells_per_batch() const { return blocks > 1 ? BlockLayout::slots_per_block(n, blocks) : n; }
   std::size_t levels() const { return q_bits.size() > special_primes ? q_bits.size() - special_primes : 0; }
   // Checks shapes, primality and t = 1 mod 2N; throws InvalidArgument naming the problem.
   void validate() const;

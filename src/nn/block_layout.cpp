@@ -17,12 +17,6 @@ std::vector<int> BlockLayout::rotation_steps() const {
   return steps;
 }
 
-std::size_t BlockLayout::key_switches() const {
-  if (empty()) return 0;
-  const std::size_t row0 = std::min(count, per_row), row1 = count - row0;
-  return (row0 - 1) + (row1 > 0 ? row1 - 1 + 1 : 0);
-}
-
 nlohmann::json BlockLayout::to_json() const {
   return {{"blocks", count},
           {"slots_per_block", slots},
@@ -72,7 +66,7 @@ BlockLayout BlockLayout::make(std::size_t n, std::size_t blocks, int in_c, int i
   bl.n = n;
   bl.count = blocks;
   bl.per_row = (blocks + 1) / 2;
-  bl.slots = (n / 2) / bl.per_row;
+  bl.slots = slots_per_block(n, blocks);
   if (bl.slots == 0)
     throw InvalidArgument("blocks: " + std::to_string(blocks) + " blocks do not fit N = " + std::to_string(n) + " slots");
   // The strips lie within the padded image (a document cannot ask for more), and the packing map

@@ -42,6 +42,9 @@ struct BlockLayout {
   static BlockLayout make(std::size_t n, std::size_t blocks, int in_c, int in_h, int in_w, int kernel_h, int stride,
                           int padding, int out_rows);
 
+  // S for B blocks at ring degree n: floor(N/2 / ceil(B/2)) (0 when they do not fit).
+  static std::size_t slots_per_block(std::size_t n, std::size_t blocks) { return (n / 2) / ((blocks + 1) / 2); }
+
   bool empty() const { return count <= 1; }
   // Input rows one block's strip reads (its window).
   std::size_t window_rows() const { return (rows_per_block - 1) * std::size_t(stride) + std::size_t(kernel_h); }
@@ -52,8 +55,9 @@ struct BlockLayout {
   std::vector<int> rotation_steps() const;
   // The row swap (rotate_columns) joins the second row's blocks to the first.
   bool swaps() const { return count > per_row; }
-  // Key switches of one block sum: (blocks in row 0) - 1 + (blocks in row 1) - 1 + swap.
-  std::size_t key_switches() const;
+  // Key switches of one block sum: (blocks in row 0) - 1 + (blocks in row 1) - 1 + the swap, i.e.
+  // B - 1 whether or not the blocks fill both rows.
+  std::size_t key_switches() const { return empty() ? 0 : count - 1; }
   nlohmann::json to_json() const;  // blocks, slots per block, rows per block, rotations
   // What the model card tells the key holder (n, blocks and the geometry), and back (validated,
   // FormatError on anything off; the source map is recomputed, never read).

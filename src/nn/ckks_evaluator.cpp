@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <memory>
 #include <mutex>
 
@@ -161,8 +160,7 @@ void CkksPlanEvaluator::run_unary(std::size_t s, ckks::Ciphertext& ct) const {
 }
 
 double CkksPlanEvaluator::weight_scale(std::size_t step) const {
-  const int bits = step_scale(schedule_, plan_, step).weight_bits;
-  return bits > 0 ? std::ldexp(1.0, bits) : 0.0;
+  return step_scale(schedule_, plan_, step).weight_scale();
 }
 
 void CkksPlanEvaluator::rescale_and_bias(ckks::Ciphertext& ct, std::size_t step, float bias) const {

@@ -39,7 +39,7 @@ int headroom_bits(double max_logit) { return std::max(1, int(std::ceil(std::log2
 // its multiply-adds, the rescale and the bias.
 ckks::PrecisionEstimate predict_linear(const ckks::PrecisionModel& model, const LinearOp& l,
                                        const ckks::PrecisionEstimate& x, const CkksStepScale& sc) {
-  const double weight_scale = sc.weight_bits > 0 ? std::ldexp(1.0, sc.weight_bits) : 0.0;
+  const double weight_scale = sc.weight_scale();
   ckks::PrecisionEstimate worst{};
   for (int o = 0; o < l.n_out; ++o) {
     ckks::PrecisionEstimate acc{};
@@ -52,7 +52,7 @@ ckks::PrecisionEstimate predict_linear(const ckks::PrecisionModel& model, const 
     if (first) acc = model.multiply_scalar(x, 0.0, weight_scale);
     for (int r = 0; r < sc.rescales; ++r) acc = model.rescale(acc);
     acc = model.add_plain(acc, std::fabs(double(l.f_bias[o])));
-    if (o == 0 || acc.noise > worst.noise) worst = acc;
+    if (o == 0 || acc.noise() > worst.noise()) worst = acc;
   }
   return worst;
 }
@@ -69,7 +69,7 @@ ckks::PrecisionEstimate predict_linear(const ckks::PrecisionModel& model, const 
 ckks::PrecisionEstimate predict_slot_linear(const ckks::PrecisionModel& model, const ckks::Params& params,
                                             const LinearOp& l, const SlotLinear& sl, const ckks::PrecisionEstimate& x,
                                             const CkksStepScale& sc) {
-  const double q = sc.weight_bits > 0 ? std::ldexp(1.0, sc.weight_bits) : double(params.q()[x.level - 1]);
+  const double q = sc.weight_bits > 0 ? sc.weight_scale() : double(params.q()[x.level - 1]);
   ckks::PrecisionEstimate xb = x;
   if (std::any_of(sl.baby.begin(), sl.baby.end(), [](int b) { return b != 0; })) xb = model.key_switch(x);
   double w_max = 0, bias_max = 0;
@@ -90,7 +90,7 @@ ckks::PrecisionEstimate predict_slot_linear(const ckks::PrecisionModel& model, c
   // error's share of the encoding term, the giant steps' and folds' key switches.
   const double fixed = q * w_max * xb.fixed + folded * d * enc.fixed;
   const double random = q * w_max * xb.random + folded * (d * enc.random + giants) + (folded - 1) * ks;
-  ckks::PrecisionEstimate y{x.level, x.scale * q, w_max * x.magnitude, fixed + random, fixed, random};
+  ckks::PrecisionEstimate y{x.level, x.scale * q, w_max * x.magnitude, fixed, random};
   for (int r = 0; r < sc.rescales; ++r) y = model.rescale(y);
   return model.add_plain(y, bias_max);
 }
@@ -294,7 +294,7 @@ FloodPrediction predict_flood(const Plan& plan, const ckks::Params& params, cons
   f.error = flooded.slot_error(params.n());
   double log2_q = 0;
   for (std::size_t i = 0; i < flooded.level; ++i) log2_q += std::log2(double(params.q()[i]));
-  f.fits = f.bits <= kMaxFloodBits && std::log2(flooded.magnitude * flooded.scale + flooded.noise) < log2_q - 1;
+  f.fits = f.bits <= kMaxFloodBits && std::log2(flooded.magnitude * flooded.scale + flooded.noise()) < log2_q - 1;
   return f;
 }
 

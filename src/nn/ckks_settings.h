@@ -14,6 +14,7 @@
 // is at least twice the block of a cell.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -52,6 +53,8 @@ Plan ckks_latency_plan(const Plan& plan, std::size_t n = 0);
 struct CkksStepScale {
   int rescales = 1;     // primes rescaled away after the step (Linear, Square; others 0)
   int weight_bits = 0;  // Linear: weights encoded at 2^weight_bits; 0: at the step's first rescale prime
+  // The weights' scale for ckks::Evaluator's scalar ops: 2^weight_bits, or 0 (the level's last prime).
+  double weight_scale() const { return weight_bits > 0 ? std::ldexp(1.0, weight_bits) : 0.0; }
   friend bool operator==(const CkksStepScale&, const CkksStepScale&) = default;
 };
 using CkksSchedule = std::vector<CkksStepScale>;  // empty, or one entry per plan step

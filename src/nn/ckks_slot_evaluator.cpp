@@ -2,7 +2,6 @@
 #include "nn/ckks_slot_evaluator.h"
 
 #include <algorithm>
-#include <cmath>
 #include <optional>
 
 #include "common/error.h"
@@ -112,8 +111,8 @@ ckks::Ciphertext CkksSlotEvaluator::run_linear(std::size_t s, const ckks::Cipher
 }
 
 double CkksSlotEvaluator::diagonal_scale(std::size_t s, std::size_t level) const {
-  const int bits = step_scale(schedule_, plan_, s).weight_bits;
-  return bits > 0 ? std::ldexp(1.0, bits) : double(ctx_->modulus(level - 1).value());
+  const double w = step_scale(schedule_, plan_, s).weight_scale();
+  return w > 0 ? w : double(ctx_->modulus(level - 1).value());
 }
 
 void CkksSlotEvaluator::run_unary(std::size_t s, ckks::Ciphertext& ct) const {

@@ -137,7 +137,7 @@ class CkksJobRunner : public JobRunner {
     const auto privacy = privacy_for(kv);
     const auto& h = f.header();
     const auto batches = check_batches(h, f.blob_count(), "stored request");
-    check_job_covered(batches.size());
+    check_results_covered(batches.size() * served_.plan.output_size());
     const std::size_t n_in = served_.plan.input_size(), n_out = served_.plan.output_size();
     auto out = result_container(h, served_.model_id);
     out.blobs.resize(batches.size() * n_out);
@@ -280,9 +280,7 @@ class CkksJobRunner : public JobRunner {
                         const std::function<void(double)>& progress, double setup_s) const {
     const auto& h = f.header();
     const std::size_t cts = check_latency(h, f.blob_count(), "stored request");
-    if (runner.privacy && cts > settings_.privacy_ciphertexts)
-      throw InvalidArgument("request: " + std::to_string(cts) + " result ciphertexts, but circuit privacy covers jobs of up to " +
-                            std::to_string(settings_.privacy_ciphertexts) + ": split the request");
+    check_results_covered(cts);
     Timer wall, t;
     std::vector<ckks::Ciphertext> in(cts);
     ThreadPool::global().parallel_for(0, cts, [&](std::size_t c) { in[c] = load_input(f.read_blob(c), c); });
@@ -356,10 +354,9 @@ class CkksJobRunner : public JobRunner {
   }
 
   // `infer` runs any request (serve refuses jobs above its caps with 413); a larger one than the
-  // flood covers would be hidden at less than 2^-40.
-  void check_job_covered(std::size_t batches) const {
+  // flood covers (cts result ciphertexts, either layout) would be hidden at less than 2^-40.
+  void check_results_covered(std::size_t cts) const {
     if (!circuit_privacy_) return;
-    const auto cts = batches * served_.plan.output_size();
     if (cts > settings_.privacy_ciphertexts)
       throw InvalidArgument("request: " + std::to_string(cts) + " result ciphertexts, but circuit privacy covers jobs of up to " +
                             std::to_string(settings_.privacy_ciphertexts) + ": split the request");

@@ -136,7 +136,7 @@ TEST(CkksCircuitPrivacy, ErrorsOfTwoCircuitsWithTheSameOutputsAreIndistinguishab
   const ckks::PrecisionModel wide(k.ctx->params(), kCkksFloodConfidence);
   auto est = wide.fresh_public(std::sqrt(2.0), k.ctx->params().default_scale());
   est = wide.rescale(wide.multiply_scalar(wide.rescale(wide.multiply_scalar(est, 0x1p-10)), 0x1p10));
-  const int b = ckks_flood_bits(est.noise, k.ctx->n(), 128);
+  const int b = ckks_flood_bits(est.noise(), k.ctx->n(), 128);
   const CkksCircuitPrivacy privacy(k.ctx, k.keygen.create_public_key(), b);
   std::vector<double> a, c;
   run_circuits(k, nullptr, a, c);

@@ -16,7 +16,7 @@ double PrecisionEstimate::slot_error(std::size_t n) const {
   // Decoding: the noise divided by the scale, plus the FFT's rounding (log2(N/2) stages of
   // double-precision butterflies on values up to the magnitude) and the conversion to double.
   const double fft = (magnitude + 1) * std::log2(static_cast<double>(n)) * 0x1p-50;
-  return noise / scale + fft;
+  return noise() / scale + fft;
 }
 
 PrecisionModel::PrecisionModel(const Params& params, double confidence) : params_(params), c_(confidence) {
@@ -33,8 +33,7 @@ PrecisionEstimate PrecisionModel::fresh(double magnitude, double scale, std::siz
   if (level == 0) level = params_.max_level();
   require(level >= 1 && level <= params_.max_level(), "PrecisionModel: level out of range");
   // Encoding rounding plus the encryption noise.
-  const double total = h(kRoundingVariance) + noise;
-  return {level, scale, magnitude, total, total, 0.0};
+  return {level, scale, magnitude, h(kRoundingVariance) + noise, 0.0};
 }
 
 PrecisionEstimate PrecisionModel::fresh_public(double magnitude, double scale, std::size_t level) const {
@@ -47,25 +46,23 @@ PrecisionEstimate PrecisionModel::fresh_secret(double magnitude, double scale, s
 }
 
 PrecisionEstimate PrecisionModel::add(const PrecisionEstimate& a, const PrecisionEstimate& b) const {
-  return {a.level, a.scale, a.magnitude + b.magnitude, a.noise + b.noise, a.fixed + b.fixed, a.random + b.random};
+  return {a.level, a.scale, a.magnitude + b.magnitude, a.fixed + b.fixed, a.random + b.random};
 }
 
 PrecisionEstimate PrecisionModel::add_plain(const PrecisionEstimate& a, double magnitude) const {
-  return {a.level, a.scale, a.magnitude + magnitude, a.noise + h(kRoundingVariance), a.fixed + h(kRoundingVariance),
-          a.random};
+  return {a.level, a.scale, a.magnitude + magnitude, a.fixed + h(kRoundingVariance), a.random};
 }
 
 PrecisionEstimate PrecisionModel::multiply(const PrecisionEstimate& a, const PrecisionEstimate& b) const {
-  const double noise = a.scale * a.magnitude * b.noise + b.scale * b.magnitude * a.noise + a.noise * b.noise;
   const double fixed = a.scale * a.magnitude * b.fixed + b.scale * b.magnitude * a.fixed + a.fixed * b.fixed;
   // (F_a + R_a)(F_b + R_b) - F_a F_b, and the true values times the random parts.
   const double random = a.scale * a.magnitude * b.random + b.scale * b.magnitude * a.random + a.fixed * b.random +
                         a.random * b.fixed + a.random * b.random;
-  return {a.level, a.scale * b.scale, a.magnitude * b.magnitude, noise, fixed, random};
+  return {a.level, a.scale * b.scale, a.magnitude * b.magnitude, fixed, random};
 }
 
 PrecisionEstimate PrecisionModel::multiply_plain(const PrecisionEstimate& a, double magnitude, double scale) const {
-  PrecisionEstimate pt{a.level, scale, magnitude, h(kRoundingVariance), h(kRoundingVariance), 0.0};
+  PrecisionEstimate pt{a.level, scale, magnitude, h(kRoundingVariance), 0.0};
   return multiply(a, pt);
 }
 
@@ -73,7 +70,7 @@ PrecisionEstimate PrecisionModel::multiply_scalar(const PrecisionEstimate& a, do
   if (scalar_scale == 0) scalar_scale = static_cast<double>(params_.q()[a.level - 1]);
   // The constant round(value * scalar_scale) is off by at most 1/2: a constant polynomial, whose
   // canonical embedding is its value at every slot.
-  PrecisionEstimate k{a.level, scalar_scale, std::fabs(value), 0.5, 0.5, 0.0};
+  PrecisionEstimate k{a.level, scalar_scale, std::fabs(value), 0.5, 0.0};
   return multiply(a, k);
 }
 
@@ -86,20 +83,20 @@ double PrecisionModel::key_switch_noise(std::size_t level) const {
 
 PrecisionEstimate PrecisionModel::key_switch(const PrecisionEstimate& a) const {
   const double ks = key_switch_noise(a.level);
-  return {a.level, a.scale, a.magnitude, a.noise + ks, a.fixed, a.random + ks};
+  return {a.level, a.scale, a.magnitude, a.fixed, a.random + ks};
 }
 
 PrecisionEstimate PrecisionModel::rescale(const PrecisionEstimate& a) const {
   require(a.level >= 2, "PrecisionModel: rescale at level 1");
   const double q = static_cast<double>(params_.q()[a.level - 1]);
-  return {a.level - 1, a.scale / q, a.magnitude, a.noise / q + rounding_, a.fixed / q, a.random / q + rounding_};
+  return {a.level - 1, a.scale / q, a.magnitude, a.fixed / q, a.random / q + rounding_};
 }
 
 PrecisionEstimate PrecisionModel::sanitise(const PrecisionEstimate& a, int flood_bits) const {
   require(flood_bits >= 0 && flood_bits <= 125, "PrecisionModel: flood bits out of range");
   const double e = h(kErrorVariance), t = h(kTernaryVariance);
   const double flood = h(std::ldexp(1.0, 2 * flood_bits));  // three uniforms of variance 2^(2b) / 3
-  return {a.level, a.scale, a.magnitude, a.noise + 2 * e * t + e + flood, a.fixed, a.random + 2 * e * t + e + flood};
+  return {a.level, a.scale, a.magnitude, a.fixed, a.random + 2 * e * t + e + flood};
 }
 
 }  // namespace leukocrypt::ckks

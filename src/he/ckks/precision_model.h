@@ -35,9 +35,9 @@ struct PrecisionEstimate {
   std::size_t level = 0;
   double scale = 0;
   double magnitude = 0;
-  double noise = 0;
-  double fixed = 0;   // bound on the fixed part of noise (see above)
-  double random = 0;  // bound on the rest; noise <= fixed + random
+  double fixed = 0;   // bound on the fixed part of the noise (see above)
+  double random = 0;  // bound on the rest
+  double noise() const { return fixed + random; }
   // Bound on the largest slot error after decoding: noise / scale plus the floating-point error of
   // the decoding FFT.
   double slot_error(std::size_t n) const;

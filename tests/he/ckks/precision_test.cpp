@@ -185,7 +185,7 @@ TEST(CkksPrecision, TermsGrowAsExpected) {
   PrecisionModel m(tiny_insecure_params());
   auto a = m.fresh_public(1, 0x1p40);
   auto b = m.fresh_secret(1, 0x1p40);
-  EXPECT_GT(a.noise, b.noise);  // the public key adds e*u + e1*s
+  EXPECT_GT(a.noise(), b.noise());  // the public key adds e*u + e1*s
   auto r = m.rescale(m.multiply(a, a));
   EXPECT_EQ(r.level, a.level - 1);
   EXPECT_LT(r.slot_error(64), 1e-6);
